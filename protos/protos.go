@@ -1,0 +1,12 @@
+// Package protos links every protobuf package of Emporium. A node that
+// receives a protobuf type it does not link crashes (DESIGN §2), so every
+// binary imports this package, and a new protos package is added here.
+//
+// Regenerate the Go code with `make proto`; protos_test.go fails when the
+// committed code is stale.
+package protos
+
+import (
+	// Linked for their protobuf registrations.
+	_ "github.com/emporium-shop/emporium/protos/inventorypb"
+)
