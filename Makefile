@@ -1,0 +1,37 @@
+# Emporium: the commands a developer needs. `make help` lists them.
+GO       ?= go
+PKGS_RACE = $(shell $(GO) list ./... | grep -v /clustertest)
+BENCH    ?= .
+BENCHTIME ?= 2s
+
+.PHONY: help run build test test-cluster bench proto lint clean
+
+help: ## show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+run: ## run one node on :8080 with embedded stores under ./data
+	$(GO) run ./cmd/emporium serve
+
+build: ## build the emporium binary into ./bin
+	$(GO) build -o bin/emporium ./cmd/emporium
+
+test: ## vet, then every test with -race (multi-member cluster tests without, see DESIGN §2)
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 10m $(PKGS_RACE)
+	$(MAKE) test-cluster
+
+test-cluster: ## the multi-member cluster tests (Proto.Actor races inside its own remote start/stop)
+	$(GO) test -count=1 -timeout 10m ./actors/clustertest/...
+
+bench: ## run the benchmarks (BENCH=regexp, BENCHTIME=2s)
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./...
+
+proto: ## regenerate protos/ (needs protoc: apt-get install protobuf-compiler)
+	./protos/gen.sh
+
+lint: ## gofmt and vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || (gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'); exit 1)
+	$(GO) vet ./...
+
+clean: ## remove built binaries and local data
+	rm -rf bin data

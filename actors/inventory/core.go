@@ -1,0 +1,341 @@
+package inventory
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/emporium-shop/emporium"
+	pb "github.com/emporium-shop/emporium/protos/inventorypb"
+)
+
+// The pure core of the InventoryGrain: decide turns a command into events
+// (or refuses it) without changing anything, apply folds an event into the
+// state without checking anything. The actor shell (grain.go) persists the
+// events between the two. Nothing here does I/O or reads the clock.
+
+// Limits of the core. Retries arrive within seconds of the first attempt, so
+// remembering the last few hundred ids is enough to answer them from state
+// while keeping the snapshot of a busy SKU small.
+const (
+	// DefaultTTL is how long a reservation holds when the command names no ttl.
+	DefaultTTL = 15 * time.Minute
+	// MaxTTL is the longest a reservation may hold.
+	MaxTTL = 24 * time.Hour
+	// MaxQuantity bounds any single quantity so that sums cannot overflow.
+	MaxQuantity = 1_000_000_000
+	// recentCommandsKept is how many SetStock/Restock command ids are kept.
+	recentCommandsKept = 256
+	// closedOrdersKept is how many committed, released or expired
+	// reservations are kept.
+	closedOrdersKept = 1024
+)
+
+// newState returns the state of a SKU that has never been written.
+func newState(sku string) *pb.State {
+	return &pb.State{Sku: sku, Held: map[string]*pb.Reservation{}}
+}
+
+// reserved is the sum of the units held by open reservations.
+func reserved(s *pb.State) int64 {
+	var n int64
+	for _, r := range s.Held {
+		n += r.Quantity
+	}
+	return n
+}
+
+// available is what can still be reserved: on hand minus reserved.
+func available(s *pb.State) int64 { return s.OnHand - reserved(s) }
+
+// expireDue returns a Released{expired} event for every held reservation whose
+// expiry is at or before now. The shell persists these before deciding a
+// command, so a command always sees the stock expiry has given back.
+func expireDue(s *pb.State, now time.Time) []proto.Message {
+	var events []proto.Message
+	for _, id := range sortedHeld(s) {
+		if !s.Held[id].ExpiresAt.AsTime().After(now) {
+			events = append(events, &pb.Released{OrderId: id, Expired: true})
+		}
+	}
+	return events
+}
+
+// nextExpiry returns the earliest expiry of a held reservation, and false when
+// nothing is held.
+func nextExpiry(s *pb.State) (time.Time, bool) {
+	var next time.Time
+	for _, r := range s.Held {
+		if at := r.ExpiresAt.AsTime(); next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// decide checks cmd against the state and returns the events that carry it
+// out. No events and no error means the command has nothing left to do: it
+// was applied before (a retry) or asks for what already holds.
+func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
+	switch c := cmd.(type) {
+	case *pb.SetStockRequest:
+		return decideSetStock(s, c)
+	case *pb.RestockRequest:
+		return decideRestock(s, c)
+	case *pb.ReserveRequest:
+		return decideReserve(s, c, now)
+	case *pb.ReleaseRequest:
+		return decideRelease(s, c)
+	case *pb.CommitRequest:
+		return decideCommit(s, c)
+	case *pb.GetAvailabilityRequest:
+		return nil, nil
+	default:
+		return nil, emporium.Errorf(emporium.EINTERNAL, "inventory: unknown command %T", cmd)
+	}
+}
+
+func decideSetStock(s *pb.State, c *pb.SetStockRequest) ([]proto.Message, error) {
+	if err := needCommandID(c.CommandId); err != nil {
+		return nil, err
+	}
+	if seenCommand(s, c.CommandId) {
+		return nil, nil
+	}
+	if c.OnHand < 0 || c.OnHand > MaxQuantity {
+		return nil, invalidField("on_hand", "out_of_range", "on_hand must be between 0 and %d", MaxQuantity)
+	}
+	if r := reserved(s); c.OnHand < r {
+		return nil, invalidField("on_hand", "below_reserved",
+			"on_hand %d is below the %d units reserved by open orders", c.OnHand, r)
+	}
+	return []proto.Message{&pb.StockSet{CommandId: c.CommandId, OnHand: c.OnHand}}, nil
+}
+
+func decideRestock(s *pb.State, c *pb.RestockRequest) ([]proto.Message, error) {
+	if err := needCommandID(c.CommandId); err != nil {
+		return nil, err
+	}
+	if seenCommand(s, c.CommandId) {
+		return nil, nil
+	}
+	if c.Quantity <= 0 || c.Quantity > MaxQuantity || s.OnHand+c.Quantity > MaxQuantity {
+		return nil, invalidField("quantity", "out_of_range",
+			"quantity must be positive and keep on_hand at most %d", MaxQuantity)
+	}
+	return []proto.Message{&pb.Restocked{CommandId: c.CommandId, Quantity: c.Quantity}}, nil
+}
+
+func decideReserve(s *pb.State, c *pb.ReserveRequest, now time.Time) ([]proto.Message, error) {
+	if err := needOrderID(c.OrderId); err != nil {
+		return nil, err
+	}
+	if c.Quantity <= 0 || c.Quantity > MaxQuantity {
+		return nil, invalidField("quantity", "out_of_range", "quantity must be between 1 and %d", MaxQuantity)
+	}
+	ttl := time.Duration(c.TtlMs) * time.Millisecond
+	if c.TtlMs < 0 || ttl > MaxTTL {
+		return nil, invalidField("ttl_ms", "out_of_range", "ttl_ms must be between 0 and %d", MaxTTL.Milliseconds())
+	}
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	// A retry of a reservation already made, or already closed, is answered
+	// from state; only a different quantity under the same order is refused.
+	if r := findReservation(s, c.OrderId); r != nil {
+		if r.Quantity != c.Quantity {
+			return nil, emporium.Errorf(emporium.ECONFLICT,
+				"order %s already reserved %d units of %s, not %d", c.OrderId, r.Quantity, s.Sku, c.Quantity)
+		}
+		return nil, nil
+	}
+	if avail := available(s); c.Quantity > avail {
+		return nil, emporium.Errorf(emporium.EOUTOFSTOCK,
+			"only %d of %s available, %d requested", max(avail, 0), s.Sku, c.Quantity)
+	}
+	return []proto.Message{&pb.Reserved{
+		OrderId:   c.OrderId,
+		Quantity:  c.Quantity,
+		ExpiresAt: timestamppb.New(now.Add(ttl)),
+	}}, nil
+}
+
+func decideRelease(s *pb.State, c *pb.ReleaseRequest) ([]proto.Message, error) {
+	if err := needOrderID(c.OrderId); err != nil {
+		return nil, err
+	}
+	if _, ok := s.Held[c.OrderId]; ok {
+		return []proto.Message{&pb.Released{OrderId: c.OrderId}}, nil
+	}
+	if r := findReservation(s, c.OrderId); r != nil && r.Status == pb.ReservationStatus_RESERVATION_STATUS_COMMITTED {
+		return nil, emporium.Errorf(emporium.ECONFLICT,
+			"order %s's reservation of %s is committed and cannot be released", c.OrderId, s.Sku)
+	}
+	// Unknown, released or expired: nothing is held, which is what was asked.
+	return nil, nil
+}
+
+func decideCommit(s *pb.State, c *pb.CommitRequest) ([]proto.Message, error) {
+	if err := needOrderID(c.OrderId); err != nil {
+		return nil, err
+	}
+	if _, ok := s.Held[c.OrderId]; ok {
+		return []proto.Message{&pb.Committed{OrderId: c.OrderId}}, nil
+	}
+	r := findReservation(s, c.OrderId)
+	switch {
+	case r == nil:
+		return nil, emporium.Errorf(emporium.ENOTFOUND, "order %s holds no reservation of %s", c.OrderId, s.Sku)
+	case r.Status == pb.ReservationStatus_RESERVATION_STATUS_COMMITTED:
+		return nil, nil
+	default:
+		return nil, emporium.Errorf(emporium.ECONFLICT,
+			"order %s's reservation of %s was %s before it was committed", c.OrderId, s.Sku, statusWord(r.Status))
+	}
+}
+
+// apply folds one event into the state. Events are facts: apply never
+// refuses one, so replaying a journal always gives the same state.
+func apply(s *pb.State, ev proto.Message) {
+	if s.Held == nil {
+		s.Held = map[string]*pb.Reservation{}
+	}
+	switch e := ev.(type) {
+	case *pb.StockSet:
+		s.OnHand = e.OnHand
+		rememberCommand(s, e.CommandId)
+	case *pb.Restocked:
+		s.OnHand += e.Quantity
+		rememberCommand(s, e.CommandId)
+	case *pb.Reserved:
+		s.Held[e.OrderId] = &pb.Reservation{
+			OrderId:   e.OrderId,
+			Quantity:  e.Quantity,
+			ExpiresAt: e.ExpiresAt,
+			Status:    pb.ReservationStatus_RESERVATION_STATUS_HELD,
+		}
+	case *pb.Released:
+		status := pb.ReservationStatus_RESERVATION_STATUS_RELEASED
+		if e.Expired {
+			status = pb.ReservationStatus_RESERVATION_STATUS_EXPIRED
+		}
+		closeReservation(s, e.OrderId, status)
+	case *pb.Committed:
+		if r, ok := s.Held[e.OrderId]; ok {
+			s.OnHand -= r.Quantity
+			s.Sold += r.Quantity
+		}
+		closeReservation(s, e.OrderId, pb.ReservationStatus_RESERVATION_STATUS_COMMITTED)
+	}
+}
+
+// closeReservation moves an order's reservation from held to the bounded
+// list of closed ones, with its final status.
+func closeReservation(s *pb.State, orderID string, status pb.ReservationStatus) {
+	r, ok := s.Held[orderID]
+	if !ok {
+		return
+	}
+	delete(s.Held, orderID)
+	s.Closed = append(s.Closed, &pb.Reservation{
+		OrderId: r.OrderId, Quantity: r.Quantity, ExpiresAt: r.ExpiresAt, Status: status,
+	})
+	if over := len(s.Closed) - closedOrdersKept; over > 0 {
+		s.Closed = append(s.Closed[:0:0], s.Closed[over:]...)
+	}
+}
+
+func rememberCommand(s *pb.State, id string) {
+	s.RecentCommands = append(s.RecentCommands, id)
+	if over := len(s.RecentCommands) - recentCommandsKept; over > 0 {
+		s.RecentCommands = append(s.RecentCommands[:0:0], s.RecentCommands[over:]...)
+	}
+}
+
+func seenCommand(s *pb.State, id string) bool {
+	for _, seen := range s.RecentCommands {
+		if seen == id {
+			return true
+		}
+	}
+	return false
+}
+
+// findReservation returns the order's reservation, held or closed, or nil.
+func findReservation(s *pb.State, orderID string) *pb.Reservation {
+	if r, ok := s.Held[orderID]; ok {
+		return r
+	}
+	for i := len(s.Closed) - 1; i >= 0; i-- {
+		if s.Closed[i].OrderId == orderID {
+			return s.Closed[i]
+		}
+	}
+	return nil
+}
+
+// stock renders the state as the grain's answer. When orderID is set, the
+// answer carries that order's reservation.
+func stock(s *pb.State, seq uint64, orderID string) *pb.Stock {
+	r := reserved(s)
+	out := &pb.Stock{
+		Sku:       s.Sku,
+		OnHand:    s.OnHand,
+		Reserved:  r,
+		Available: s.OnHand - r,
+		Sold:      s.Sold,
+		Seq:       seq,
+	}
+	if orderID != "" {
+		if res := findReservation(s, orderID); res != nil {
+			out.Reservation = proto.CloneOf(res)
+		}
+	}
+	return out
+}
+
+func statusWord(st pb.ReservationStatus) string {
+	switch st {
+	case pb.ReservationStatus_RESERVATION_STATUS_EXPIRED:
+		return "expired"
+	case pb.ReservationStatus_RESERVATION_STATUS_RELEASED:
+		return "released"
+	case pb.ReservationStatus_RESERVATION_STATUS_COMMITTED:
+		return "committed"
+	default:
+		return "held"
+	}
+}
+
+func needCommandID(id string) error {
+	if id == "" || len(id) > 128 {
+		return invalidField("command_id", "required", "command_id is required (1-128 characters) so a retry is not applied twice")
+	}
+	return nil
+}
+
+func needOrderID(id string) error {
+	if id == "" || len(id) > 128 {
+		return invalidField("order_id", "required", "order_id is required (1-128 characters)")
+	}
+	return nil
+}
+
+func invalidField(field, code, format string, args ...any) error {
+	e := emporium.Errorf(emporium.EINVALID, format, args...)
+	e.Fields = []emporium.FieldError{{Field: field, Code: code, Message: e.Message}}
+	return e
+}
+
+// sortedHeld returns the ids of held reservations in a fixed order, so that
+// the events decided from a map are the same on every replay.
+func sortedHeld(s *pb.State) []string {
+	return slices.Sorted(maps.Keys(s.Held))
+}
+
+// Apply folds one journal event into s, as the grain does. It is exported for
+// tools and tests that rebuild a SKU's state from its journal.
+func Apply(s *pb.State, ev proto.Message) { apply(s, ev) }

@@ -1,0 +1,163 @@
+package inventory
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/emporium-shop/emporium"
+	pb "github.com/emporium-shop/emporium/protos/inventorypb"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// given builds a state by applying events, the way a replay does.
+func given(events ...proto.Message) *pb.State {
+	s := newState("SKU-1")
+	for _, ev := range events {
+		apply(s, ev)
+	}
+	return s
+}
+
+func reservedEv(order string, qty int64, expires time.Time) *pb.Reserved {
+	return &pb.Reserved{OrderId: order, Quantity: qty, ExpiresAt: timestamppb.New(expires)}
+}
+
+func TestDecide(t *testing.T) {
+	stocked := []proto.Message{&pb.StockSet{CommandId: "c1", OnHand: 10}}
+	withHold := append(stocked, reservedEv("o1", 4, t0.Add(time.Minute)))
+	tests := []struct {
+		name    string
+		given   []proto.Message
+		cmd     proto.Message
+		want    []proto.Message
+		errCode string
+	}{
+		{"set stock", nil, &pb.SetStockRequest{CommandId: "c1", OnHand: 5},
+			[]proto.Message{&pb.StockSet{CommandId: "c1", OnHand: 5}}, ""},
+		{"set stock retried", stocked, &pb.SetStockRequest{CommandId: "c1", OnHand: 10}, nil, ""},
+		{"set stock without id", nil, &pb.SetStockRequest{OnHand: 5}, nil, emporium.EINVALID},
+		{"set stock negative", nil, &pb.SetStockRequest{CommandId: "c2", OnHand: -1}, nil, emporium.EINVALID},
+		{"set stock below reserved", withHold, &pb.SetStockRequest{CommandId: "c2", OnHand: 3}, nil, emporium.EINVALID},
+		{"set stock to reserved", withHold, &pb.SetStockRequest{CommandId: "c2", OnHand: 4},
+			[]proto.Message{&pb.StockSet{CommandId: "c2", OnHand: 4}}, ""},
+		{"restock", stocked, &pb.RestockRequest{CommandId: "c2", Quantity: 3},
+			[]proto.Message{&pb.Restocked{CommandId: "c2", Quantity: 3}}, ""},
+		{"restock retried", append(stocked, &pb.Restocked{CommandId: "c2", Quantity: 3}),
+			&pb.RestockRequest{CommandId: "c2", Quantity: 3}, nil, ""},
+		{"restock zero", stocked, &pb.RestockRequest{CommandId: "c2"}, nil, emporium.EINVALID},
+		{"restock overflow", stocked, &pb.RestockRequest{CommandId: "c2", Quantity: MaxQuantity}, nil, emporium.EINVALID},
+		{"reserve", stocked, &pb.ReserveRequest{OrderId: "o1", Quantity: 4, TtlMs: 60_000},
+			[]proto.Message{reservedEv("o1", 4, t0.Add(time.Minute))}, ""},
+		{"reserve default ttl", stocked, &pb.ReserveRequest{OrderId: "o1", Quantity: 1},
+			[]proto.Message{reservedEv("o1", 1, t0.Add(DefaultTTL))}, ""},
+		{"reserve all", stocked, &pb.ReserveRequest{OrderId: "o1", Quantity: 10},
+			[]proto.Message{reservedEv("o1", 10, t0.Add(DefaultTTL))}, ""},
+		{"reserve over available", withHold, &pb.ReserveRequest{OrderId: "o2", Quantity: 7}, nil, emporium.EOUTOFSTOCK},
+		{"reserve retried", withHold, &pb.ReserveRequest{OrderId: "o1", Quantity: 4}, nil, ""},
+		{"reserve retried with other quantity", withHold, &pb.ReserveRequest{OrderId: "o1", Quantity: 5}, nil, emporium.ECONFLICT},
+		{"reserve after commit is answered", append(withHold, &pb.Committed{OrderId: "o1"}),
+			&pb.ReserveRequest{OrderId: "o1", Quantity: 4}, nil, ""},
+		{"reserve after expiry is not renewed", append(withHold, &pb.Released{OrderId: "o1", Expired: true}),
+			&pb.ReserveRequest{OrderId: "o1", Quantity: 4}, nil, ""},
+		{"reserve without order", stocked, &pb.ReserveRequest{Quantity: 1}, nil, emporium.EINVALID},
+		{"reserve zero", stocked, &pb.ReserveRequest{OrderId: "o1"}, nil, emporium.EINVALID},
+		{"reserve ttl too long", stocked, &pb.ReserveRequest{OrderId: "o1", Quantity: 1, TtlMs: MaxTTL.Milliseconds() + 1}, nil, emporium.EINVALID},
+		{"reserve on empty sku", nil, &pb.ReserveRequest{OrderId: "o1", Quantity: 1}, nil, emporium.EOUTOFSTOCK},
+		{"release", withHold, &pb.ReleaseRequest{OrderId: "o1"},
+			[]proto.Message{&pb.Released{OrderId: "o1"}}, ""},
+		{"release unknown", withHold, &pb.ReleaseRequest{OrderId: "o9"}, nil, ""},
+		{"release retried", append(withHold, &pb.Released{OrderId: "o1"}), &pb.ReleaseRequest{OrderId: "o1"}, nil, ""},
+		{"release committed", append(withHold, &pb.Committed{OrderId: "o1"}), &pb.ReleaseRequest{OrderId: "o1"}, nil, emporium.ECONFLICT},
+		{"commit", withHold, &pb.CommitRequest{OrderId: "o1"},
+			[]proto.Message{&pb.Committed{OrderId: "o1"}}, ""},
+		{"commit retried", append(withHold, &pb.Committed{OrderId: "o1"}), &pb.CommitRequest{OrderId: "o1"}, nil, ""},
+		{"commit unknown", withHold, &pb.CommitRequest{OrderId: "o9"}, nil, emporium.ENOTFOUND},
+		{"commit expired", append(withHold, &pb.Released{OrderId: "o1", Expired: true}), &pb.CommitRequest{OrderId: "o1"}, nil, emporium.ECONFLICT},
+		{"commit released", append(withHold, &pb.Released{OrderId: "o1"}), &pb.CommitRequest{OrderId: "o1"}, nil, emporium.ECONFLICT},
+		{"availability", withHold, &pb.GetAvailabilityRequest{}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := given(tt.given...)
+			before := proto.Clone(s)
+			got, err := decide(s, tt.cmd, t0)
+			if tt.errCode != "" {
+				require.Error(t, err)
+				assert.Equal(t, tt.errCode, emporium.ErrorCode(err), "error: %v", err)
+				assert.NotEmpty(t, emporium.ErrorMessage(err))
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Empty(t, cmpEvents(tt.want, got))
+			assert.True(t, proto.Equal(before, s), "decide changed the state")
+		})
+	}
+}
+
+func TestApplyKeepsStockBalanced(t *testing.T) {
+	s := given(
+		&pb.StockSet{CommandId: "c1", OnHand: 10},
+		reservedEv("o1", 3, t0.Add(time.Minute)),
+		reservedEv("o2", 2, t0.Add(time.Minute)),
+		&pb.Committed{OrderId: "o1"},
+		&pb.Released{OrderId: "o2", Expired: true},
+		&pb.Restocked{CommandId: "c2", Quantity: 5},
+		reservedEv("o3", 4, t0.Add(time.Minute)),
+	)
+	st := stock(s, 7, "o1")
+	assert.Equal(t, int64(12), st.OnHand)
+	assert.Equal(t, int64(4), st.Reserved)
+	assert.Equal(t, int64(8), st.Available)
+	assert.Equal(t, int64(3), st.Sold)
+	assert.Equal(t, st.OnHand, st.Available+st.Reserved)
+	assert.Equal(t, pb.ReservationStatus_RESERVATION_STATUS_COMMITTED, st.Reservation.Status)
+	assert.Equal(t, pb.ReservationStatus_RESERVATION_STATUS_EXPIRED, findReservation(s, "o2").Status)
+}
+
+func TestExpireDue(t *testing.T) {
+	s := given(
+		&pb.StockSet{CommandId: "c1", OnHand: 10},
+		reservedEv("b", 1, t0.Add(-time.Second)),
+		reservedEv("a", 1, t0),
+		reservedEv("c", 1, t0.Add(time.Second)),
+	)
+	got := expireDue(s, t0)
+	want := []proto.Message{&pb.Released{OrderId: "a", Expired: true}, &pb.Released{OrderId: "b", Expired: true}}
+	assert.Empty(t, cmpEvents(want, got))
+	next, ok := nextExpiry(s)
+	require.True(t, ok)
+	assert.Equal(t, t0.Add(-time.Second), next)
+}
+
+func TestMemoryIsBounded(t *testing.T) {
+	s := given(&pb.StockSet{CommandId: "c0", OnHand: MaxQuantity})
+	for i := range closedOrdersKept + 10 {
+		id := "o" + string(rune('a'+i%26)) + time.Duration(i).String()
+		apply(s, reservedEv(id, 1, t0))
+		apply(s, &pb.Committed{OrderId: id})
+		apply(s, &pb.Restocked{CommandId: id, Quantity: 1})
+	}
+	assert.Len(t, s.Closed, closedOrdersKept)
+	assert.Len(t, s.RecentCommands, recentCommandsKept)
+	assert.Equal(t, int64(closedOrdersKept+10), s.Sold)
+}
+
+// cmpEvents describes how got differs from want, or returns "" when equal.
+func cmpEvents(want, got []proto.Message) string {
+	if len(want) != len(got) {
+		return fmt.Sprintf("want %d events %v, got %d %v", len(want), want, len(got), got)
+	}
+	for i := range want {
+		if !proto.Equal(want[i], got[i]) {
+			return fmt.Sprintf("event %d: want %v, got %v", i, want[i], got[i])
+		}
+	}
+	return ""
+}

@@ -1,0 +1,336 @@
+package inventory_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
+	"github.com/emporium-shop/emporium/actors/inventory"
+	"github.com/emporium-shop/emporium/persistence"
+	"github.com/emporium-shop/emporium/persistence/persistencetest"
+	pb "github.com/emporium-shop/emporium/protos/inventorypb"
+)
+
+// One cluster member and one store serve every test of this package:
+// starting a member costs over a second, and Proto.Actor's remote does not
+// like being started and stopped many times in one process. Each test uses
+// its own SKUs.
+var (
+	member      *cluster.Cluster
+	store       *persistence.Store
+	clock       = actorstest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	activations = actors.NewActivations(nil)
+)
+
+const idleTimeout = 2 * time.Second
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "inventory-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	store, err = persistence.Open(ctx, persistencetest.MainConfig(dir))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer store.Close(ctx)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	member, err = actors.StartMember(actors.ClusterConfig{
+		Provider: actors.ProviderLocal,
+		Addr:     "127.0.0.1:0",
+		Logger:   logger,
+	}, inventory.NewKind(inventory.Config{
+		Journal:       store.Journal(),
+		Snapshots:     store.Snapshots(),
+		Views:         store.Projections(),
+		Clock:         clock,
+		Logger:        logger,
+		Activations:   activations,
+		IdleTimeout:   idleTimeout,
+		SnapshotEvery: 20,
+	}))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer member.Shutdown(true)
+	return m.Run()
+}
+
+func grain(sku string) *pb.InventoryGrainGrainClient {
+	return pb.GetInventoryGrainGrainClient(member, sku)
+}
+
+// newSKU returns a SKU name no other test uses, stocked with onHand units.
+func newSKU(t *testing.T, onHand int64) string {
+	t.Helper()
+	sku := fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano())
+	st, err := grain(sku).SetStock(&pb.SetStockRequest{CommandId: "initial", OnHand: onHand})
+	require.NoError(t, err)
+	require.Equal(t, onHand, st.OnHand)
+	return sku
+}
+
+func TestConcurrentReservesNeverOversell(t *testing.T) {
+	const stock, buyers = 50, 200
+	sku := newSKU(t, stock)
+	var ok, outOfStock atomic.Int64
+	var wg sync.WaitGroup
+	for i := range buyers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := grain(sku).Reserve(&pb.ReserveRequest{OrderId: fmt.Sprintf("order-%d", i), Quantity: 1})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case emporium.IsCode(err, emporium.EOUTOFSTOCK):
+				outOfStock.Add(1)
+			default:
+				t.Errorf("reserve %d: unexpected error %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(stock), ok.Load(), "successful reservations")
+	assert.Equal(t, int64(buyers-stock), outOfStock.Load(), "out-of-stock answers")
+
+	st, err := grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), st.Available)
+	assert.Equal(t, int64(stock), st.Reserved)
+	assert.Equal(t, st.OnHand, st.Available+st.Reserved)
+
+	// Replaying the journal from the start gives the state the grain holds.
+	replayed := replay(t, sku)
+	assert.Equal(t, st.OnHand, replayed.OnHand)
+	assert.Len(t, replayed.Held, stock)
+	assert.Equal(t, st.Seq, uint64(1+stock), "one event per successful command, none for refusals")
+}
+
+func TestDuplicateReserveChangesStockOnce(t *testing.T) {
+	sku := newSKU(t, 10)
+	req := &pb.ReserveRequest{OrderId: "order-1", Quantity: 3}
+	first, err := grain(sku).Reserve(req)
+	require.NoError(t, err)
+	// Proto.Actor retries a request that timed out; the grain sees it again.
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			again, err := grain(sku).Reserve(req)
+			assert.NoError(t, err)
+			assert.Equal(t, first.Available, again.Available)
+			assert.Equal(t, first.Seq, again.Seq)
+		}()
+	}
+	wg.Wait()
+	st, err := grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(7), st.Available)
+	assert.Equal(t, int64(3), st.Reserved)
+
+	// The same holds for Commit, Release, SetStock and Restock.
+	for range 2 {
+		_, err = grain(sku).Commit(&pb.CommitRequest{OrderId: "order-1"})
+		require.NoError(t, err)
+		_, err = grain(sku).Restock(&pb.RestockRequest{CommandId: "delivery-1", Quantity: 5})
+		require.NoError(t, err)
+	}
+	st, err = grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(12), st.OnHand)
+	assert.Equal(t, int64(3), st.Sold)
+	assert.Equal(t, int64(0), st.Reserved)
+
+	// A retried reserve after the commit is answered, not reserved again.
+	again, err := grain(sku).Reserve(req)
+	require.NoError(t, err)
+	assert.Equal(t, pb.ReservationStatus_RESERVATION_STATUS_COMMITTED, again.Reservation.GetStatus())
+	assert.Equal(t, int64(12), again.Available)
+}
+
+func TestBadCommandsChangeNothing(t *testing.T) {
+	sku := newSKU(t, 5)
+	before, err := grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
+	require.NoError(t, err)
+	cases := []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"reserve zero", func() error { _, err := grain(sku).Reserve(&pb.ReserveRequest{OrderId: "o", Quantity: 0}); return err }, emporium.EINVALID},
+		{"reserve no order", func() error { _, err := grain(sku).Reserve(&pb.ReserveRequest{Quantity: 1}); return err }, emporium.EINVALID},
+		{"reserve too many", func() error { _, err := grain(sku).Reserve(&pb.ReserveRequest{OrderId: "o", Quantity: 6}); return err }, emporium.EOUTOFSTOCK},
+		{"negative stock", func() error { _, err := grain(sku).SetStock(&pb.SetStockRequest{CommandId: "x", OnHand: -1}); return err }, emporium.EINVALID},
+		{"commit unknown", func() error { _, err := grain(sku).Commit(&pb.CommitRequest{OrderId: "nope"}); return err }, emporium.ENOTFOUND},
+	}
+	for _, c := range cases {
+		err := c.call()
+		require.Error(t, err, c.name)
+		assert.Equal(t, c.code, emporium.ErrorCode(err), "%s: %v", c.name, err)
+		assert.NotEmpty(t, emporium.ErrorMessage(err), c.name)
+	}
+	after, err := grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
+	require.NoError(t, err)
+	assert.True(t, proto.Equal(before, after), "refused commands changed the stock: %v -> %v", before, after)
+}
+
+func TestPassivationKeepsState(t *testing.T) {
+	sku := newSKU(t, 30)
+	for i := range 45 { // past SnapshotEvery, so the reload uses a snapshot and the journal
+		_, err := grain(sku).Reserve(&pb.ReserveRequest{OrderId: fmt.Sprintf("o%d", i%25), Quantity: 1})
+		if i < 25 {
+			require.NoError(t, err)
+		}
+		if i%3 == 0 {
+			_, err = grain(sku).Restock(&pb.RestockRequest{CommandId: fmt.Sprintf("r%d", i), Quantity: 1})
+			require.NoError(t, err)
+		}
+	}
+	_, err := grain(sku).Commit(&pb.CommitRequest{OrderId: "o1"})
+	require.NoError(t, err)
+	before, err := grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
+	require.NoError(t, err)
+
+	// Passivate the activation the way the idle timeout does: a poison pill.
+	pid := member.Get(sku, inventory.Kind)
+	require.NotNil(t, pid)
+	require.NoError(t, member.ActorSystem.Root.PoisonFuture(pid).Wait())
+
+	after, err := grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
+	require.NoError(t, err)
+	assert.True(t, proto.Equal(before, after), "state changed across passivation: %v -> %v", before, after)
+	assert.NotEqual(t, pid.String(), member.Get(sku, inventory.Kind).String(), "a new activation answered")
+
+	// Retries after the reload are still recognised.
+	again, err := grain(sku).Restock(&pb.RestockRequest{CommandId: "r42", Quantity: 1})
+	require.NoError(t, err)
+	assert.Equal(t, after.OnHand, again.OnHand)
+}
+
+func TestIdleGrainsPassivate(t *testing.T) {
+	sku := newSKU(t, 1)
+	require.Positive(t, activations.Live())
+	waitFor(t, 3*idleTimeout, "every grain passivated", func() bool { return activations.Live() == 0 })
+	st, err := grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), st.OnHand)
+}
+
+func TestReservationsExpire(t *testing.T) {
+	sku := newSKU(t, 4)
+	_, err := grain(sku).Reserve(&pb.ReserveRequest{OrderId: "o1", Quantity: 3, TtlMs: 60_000})
+	require.NoError(t, err)
+	_, err = grain(sku).Reserve(&pb.ReserveRequest{OrderId: "o2", Quantity: 1, TtlMs: 120_000})
+	require.NoError(t, err)
+
+	// The activation's timer fires at the first expiry.
+	clock.Advance(61 * time.Second)
+	waitFor(t, 5*time.Second, "o1's units back", func() bool {
+		st, err := grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
+		return err == nil && st.Available == 3 && st.Reserved == 1
+	})
+	st, err := grain(sku).Commit(&pb.CommitRequest{OrderId: "o1"})
+	assert.True(t, emporium.IsCode(err, emporium.ECONFLICT), "committing an expired reservation: %v %v", st, err)
+}
+
+func TestSweeperReleasesExpiriesOfPassivatedGrains(t *testing.T) {
+	sku := newSKU(t, 2)
+	_, err := grain(sku).Reserve(&pb.ReserveRequest{OrderId: "o1", Quantity: 2, TtlMs: 30_000})
+	require.NoError(t, err)
+	pid := member.Get(sku, inventory.Kind)
+	require.NoError(t, member.ActorSystem.Root.PoisonFuture(pid).Wait())
+	require.NoError(t, store.Projections().Flush(context.Background()))
+
+	clock.Advance(31 * time.Second)
+	view := readView(t, sku)
+	assert.Equal(t, int64(2), view.Reserved, "no activation ran, so the read model still shows the hold")
+
+	sweeper := &inventory.Sweeper{Cluster: member, Lister: store.Projections(), Clock: clock, Logger: slog.Default()}
+	woken, err := sweeper.SweepOnce(context.Background())
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, woken, 1)
+	require.NoError(t, store.Projections().Flush(context.Background()))
+	view = readView(t, sku)
+	assert.Equal(t, int64(0), view.Reserved)
+	assert.Equal(t, int64(2), view.Available)
+	assert.Nil(t, view.NextExpiry)
+}
+
+func TestJournalConflictReloadsAndDecidesAgain(t *testing.T) {
+	sku := newSKU(t, 10)
+	st, err := grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
+	require.NoError(t, err)
+	// Another activation of the same SKU (as while members join or leave)
+	// appends behind this one's back.
+	_, err = store.Journal().Append(context.Background(), "inventory-"+sku, st.Seq,
+		&pb.Restocked{CommandId: "other-activation", Quantity: 5})
+	require.NoError(t, err)
+
+	// The grain decides on its stale state, its append collides with the
+	// other activation's, and it reloads and decides again.
+	got, err := grain(sku).Reserve(&pb.ReserveRequest{OrderId: "o1", Quantity: 3})
+	require.NoError(t, err)
+	assert.Equal(t, int64(15), got.OnHand, "the other activation's restock is seen")
+	assert.Equal(t, int64(12), got.Available)
+	assert.Equal(t, st.Seq+2, got.Seq)
+	assert.Equal(t, got.OnHand, replay(t, sku).OnHand)
+
+	// The reload also keeps the decision honest: 13 more do not fit.
+	_, err = grain(sku).Reserve(&pb.ReserveRequest{OrderId: "o2", Quantity: 13})
+	assert.True(t, emporium.IsCode(err, emporium.EOUTOFSTOCK), "got %v", err)
+}
+
+// replay folds the SKU's whole journal into a fresh state.
+func replay(t *testing.T, sku string) *pb.State {
+	t.Helper()
+	s := &pb.State{Sku: sku, Held: map[string]*pb.Reservation{}}
+	_, err := store.Journal().Load(context.Background(), "inventory-"+sku, 0, func(_ uint64, _ time.Time, ev proto.Message) error {
+		inventory.Apply(s, ev)
+		return nil
+	})
+	require.NoError(t, err)
+	return s
+}
+
+func readView(t *testing.T, sku string) inventory.View {
+	t.Helper()
+	var v inventory.View
+	err := store.Database().Collection(inventory.ViewCollection).FindOne(context.Background(), map[string]any{"_id": sku}).Decode(&v)
+	require.NoError(t, err)
+	return v
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

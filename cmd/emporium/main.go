@@ -1,0 +1,117 @@
+// Command emporium runs an Emporium node and its operator tasks.
+//
+//	emporium serve      run one node (HTTP API, cluster member, stores)
+//	emporium help       show the commands
+//
+// Every setting is an environment variable with a flag twin; run
+// `emporium serve --help` to see them all.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/emporium-shop/emporium/node"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "emporium: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage means the command line was wrong and the usage was printed.
+var errUsage = errors.New("usage")
+
+const usage = `Emporium is an open-source marketplace backend.
+
+Usage:
+  emporium <command> [flags]
+
+Commands:
+  serve     run one node: HTTP API on HTTP_ADDR, cluster member, stores
+  version   print the version
+  help      show this help
+
+Run 'emporium serve --help' for the settings (env vars and flags).
+`
+
+// run is the whole program: it returns instead of exiting so tests can call it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, node.Version)
+		return nil
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "emporium: unknown command %q\n\n%s", args[0], usage)
+		return errUsage
+	}
+}
+
+// serve runs a node until ctx ends (SIGINT or SIGTERM), then shuts it down
+// gracefully within SHUTDOWN_TIMEOUT.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("emporium serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: emporium serve [flags]\n\nRuns one Emporium node. With no settings it uses embedded stores under ./data.\nEvery flag has an environment variable twin; a flag wins over its variable.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	var cfg node.Config
+	bindErr := cfg.Bind(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "emporium serve: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	if bindErr != nil {
+		return bindErr
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logger := cfg.NewLogger(stdout)
+	n := node.New(cfg, logger)
+	if err := n.Open(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := n.Close(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped", "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
+}

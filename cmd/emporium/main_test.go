@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func noenv(string) string { return "" }
+
+func TestServeHelpListsEverySetting(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"serve", "--help"}, noenv, &stdout, &stderr)
+	require.NoError(t, err)
+	for _, name := range []string{"HTTP_ADDR", "-http-addr", "DATA_DIR", "MONGODB_URI", "REDIS_URL",
+		"CLUSTER_PROVIDER", "CLUSTER_ADDR", "CLUSTER_PEERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT"} {
+		assert.Contains(t, stderr.String(), name)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	assert.ErrorIs(t, run(t.Context(), nil, noenv, &stdout, &stderr), errUsage)
+	assert.Contains(t, stderr.String(), "Commands:")
+
+	stderr.Reset()
+	assert.ErrorIs(t, run(t.Context(), []string{"serv"}, noenv, &stdout, &stderr), errUsage)
+	assert.Contains(t, stderr.String(), `unknown command "serv"`)
+
+	stderr.Reset()
+	assert.ErrorIs(t, run(t.Context(), []string{"serve", "--no-such-flag"}, noenv, &stdout, &stderr), errUsage)
+	assert.Contains(t, stderr.String(), "no-such-flag")
+}
+
+func TestBadSettingsAreNamed(t *testing.T) {
+	env := map[string]string{"SHUTDOWN_TIMEOUT": "soon", "LOG_FORMAT": "xml"}
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"serve"}, func(k string) string { return env[k] }, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `SHUTDOWN_TIMEOUT="soon"`)
+
+	delete(env, "SHUTDOWN_TIMEOUT")
+	err = run(t.Context(), []string{"serve"}, func(k string) string { return env[k] }, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `LOG_FORMAT="xml"`)
+}
+
+// TestServeProcess runs the real binary the way an operator does: embedded
+// stores, ready within 20 s, and a clean exit 0 on SIGTERM within 15 s.
+func TestServeProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "emporium")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "serve", "--http-addr", addr)
+	cmd.Env = append(os.Environ(), "DATA_DIR="+t.TempDir(), "MONGODB_URI=", "LOG_FORMAT=json")
+	if os.Getenv("MONGODB_URI") != "" {
+		cmd.Env = append(cmd.Env, "MONGODB_URI="+os.Getenv("MONGODB_URI"))
+	}
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	}()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("emporium exited before it was ready: %v\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 20s\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "exit status\n%s", logs.String())
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no exit within 15s of SIGTERM\n%s", logs.String())
+	}
+	assert.Contains(t, logs.String(), `"msg":"stopped"`)
+	assert.False(t, strings.Contains(logs.String(), `"level":"ERROR"`), "errors logged:\n%s", logs.String())
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+

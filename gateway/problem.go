@@ -1,0 +1,133 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	emporium "github.com/emporium-shop/emporium"
+)
+
+// Problem is an RFC 9457 problem document, the body of every error
+// response. Tests of other packages decode error responses into it.
+type Problem struct {
+	// Type is a stable URI naming the kind of problem: ProblemTypeBase
+	// followed by the code.
+	Type string `json:"type"`
+	// Title summarises the kind of problem; it is the same for every
+	// occurrence of a code.
+	Title string `json:"title"`
+	// Status repeats the HTTP status of the response.
+	Status int `json:"status"`
+	// Detail explains this occurrence to the person calling the API.
+	Detail string `json:"detail"`
+	// Code is the stable emporium error code, for machines.
+	Code string `json:"code"`
+	// Errors lists the fields at fault, when there are any.
+	Errors []emporium.FieldError `json:"errors,omitempty"`
+	// RequestID is the X-Request-ID of the request, to quote to an operator.
+	RequestID string `json:"request_id"`
+}
+
+// ProblemTypeBase is the prefix of every problem type URI.
+const ProblemTypeBase = "https://emporium.dev/problems/"
+
+// problemKind is how the API presents one error code.
+type problemKind struct {
+	status int
+	title  string
+}
+
+// problems is the one table from emporium error codes to HTTP. A code
+// missing here is answered as internal: a new code is a change to the
+// contract, made here and in openapi.yaml together.
+var problems = map[string]problemKind{
+	emporium.EINVALID:         {http.StatusUnprocessableEntity, "Validation failed"},
+	emporium.EMALFORMED:       {http.StatusBadRequest, "Malformed request"},
+	emporium.EUNAUTHENTICATED: {http.StatusUnauthorized, "Unauthenticated"},
+	emporium.EFORBIDDEN:       {http.StatusForbidden, "Forbidden"},
+	emporium.ENOTFOUND:        {http.StatusNotFound, "Not found"},
+	emporium.EMETHOD:          {http.StatusMethodNotAllowed, "Method not allowed"},
+	emporium.ECONFLICT:        {http.StatusConflict, "Conflict"},
+	emporium.EOUTOFSTOCK:      {http.StatusConflict, "Out of stock"},
+	emporium.EIDEMPOTENCY:     {http.StatusUnprocessableEntity, "Idempotency key reused"},
+	emporium.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "Payload too large"},
+	emporium.EMEDIATYPE:       {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	emporium.ERATELIMITED:     {http.StatusTooManyRequests, "Rate limited"},
+	emporium.EUNAVAILABLE:     {http.StatusServiceUnavailable, "Service unavailable"},
+	emporium.EINTERNAL:        {http.StatusInternalServerError, "Internal error"},
+}
+
+// problemFor returns how code is presented; an unknown code is internal.
+func problemFor(code string) problemKind {
+	if kind, ok := problems[code]; ok {
+		return kind
+	}
+	return problems[emporium.EINTERNAL]
+}
+
+// StatusOf returns the HTTP status the gateway answers err with.
+func StatusOf(err error) int {
+	return problemFor(emporium.ErrorCode(err)).status
+}
+
+// The gateway's own answers to requests no route takes.
+var (
+	errNotFound         = emporium.Errorf(emporium.ENOTFOUND, "No resource exists at this path.")
+	errMethodNotAllowed = emporium.Errorf(emporium.EMETHOD, "This resource does not support the method; the Allow header lists those it does.")
+)
+
+// internalDetail is the generic message of internal errors, the only detail
+// of them a client ever sees.
+var internalDetail = emporium.ErrorMessage(errors.New("internal"))
+
+// Error writes err as a problem+json response. The status, title and type
+// come from err's code; the detail is its message for the caller, and the
+// errors its field errors. Internal errors and unknown codes are answered as
+// "internal" with a generic detail: their cause goes only to the access log
+// of the request, with its id.
+//
+// Handlers return errors rather than call Error; middleware that answers
+// early calls it. Headers a problem needs besides its body (Allow,
+// Retry-After) are set by the caller first.
+func Error(w http.ResponseWriter, r *http.Request, err error) {
+	code := emporium.ErrorCode(err)
+	if _, ok := problems[code]; !ok {
+		err = &emporium.Error{Code: emporium.EINTERNAL, Op: "gateway: unknown error code " + code, Err: err}
+		code = emporium.EINTERNAL
+	}
+	kind := problems[code]
+	if st := stateOf(r.Context()); st != nil {
+		st.err = err
+	}
+
+	p := Problem{
+		Type:      ProblemTypeBase + code,
+		Title:     kind.title,
+		Status:    kind.status,
+		Detail:    emporium.ErrorMessage(err),
+		Code:      code,
+		RequestID: RequestID(r.Context()),
+	}
+	if code == emporium.EINTERNAL {
+		p.Detail = internalDetail
+	} else {
+		p.Errors = emporium.ErrorFields(err)
+		if p.Detail == internalDetail {
+			// An error with a code but no message: ErrorMessage falls
+			// back to the internal message, which would mislead here.
+			p.Detail = kind.title + "."
+		}
+	}
+
+	// Problem holds only strings and ints, which always marshal.
+	body, _ := json.Marshal(p)
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Del("Content-Length")
+	if code == emporium.EUNAUTHENTICATED {
+		h.Set("WWW-Authenticate", "Bearer")
+	}
+	w.WriteHeader(kind.status)
+	_, _ = w.Write(append(body, '\n'))
+}

@@ -1,0 +1,184 @@
+package gateway_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	emporium "github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/gateway"
+)
+
+// serveError answers a request with a handler that returns err.
+func serveError(t *testing.T, err error) (*http.Response, []byte, *logs) {
+	t.Helper()
+	s, logs := newServer(t, gateway.Config{})
+	s.Handle("GET /fail", func(w http.ResponseWriter, r *http.Request) error { return err })
+	resp, body := serve(s, httptest.NewRequest(http.MethodGet, "/fail", nil))
+	return resp, body, logs
+}
+
+func TestProblemTable(t *testing.T) {
+	table := map[string]int{
+		emporium.EINVALID:         422,
+		emporium.EMALFORMED:       400,
+		emporium.EUNAUTHENTICATED: 401,
+		emporium.EFORBIDDEN:       403,
+		emporium.ENOTFOUND:        404,
+		emporium.EMETHOD:          405,
+		emporium.ECONFLICT:        409,
+		emporium.EOUTOFSTOCK:      409,
+		emporium.EIDEMPOTENCY:     422,
+		emporium.ETOOLARGE:        413,
+		emporium.EMEDIATYPE:       415,
+		emporium.ERATELIMITED:     429,
+		emporium.EUNAVAILABLE:     503,
+		emporium.EINTERNAL:        500,
+	}
+	for code, status := range table {
+		t.Run(code, func(t *testing.T) {
+			err := emporium.Errorf(code, "Message for %s.", code)
+			assert.Equal(t, status, gateway.StatusOf(err))
+
+			resp, body, _ := serveError(t, err)
+			require.Equal(t, status, resp.StatusCode)
+			p := problemOf(t, resp, body)
+			assert.Equal(t, code, p.Code)
+			if code == emporium.EINTERNAL {
+				assert.Equal(t, "An internal error occurred.", p.Detail)
+			} else {
+				assert.Equal(t, "Message for "+code+".", p.Detail)
+			}
+			if code == emporium.EUNAUTHENTICATED {
+				assert.Equal(t, "Bearer", resp.Header.Get("WWW-Authenticate"))
+			} else {
+				assert.Empty(t, resp.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+}
+
+func TestProblemFieldErrors(t *testing.T) {
+	err := &emporium.Error{
+		Code:    emporium.EINVALID,
+		Message: "The address is incomplete.",
+		Fields:  []emporium.FieldError{{Field: "postal_code", Code: "required", Message: "is required"}},
+	}
+	resp, body, _ := serveError(t, err)
+	p := problemOf(t, resp, body)
+	assert.Equal(t, err.Fields, p.Errors)
+}
+
+func TestProblemWithoutMessageUsesTitle(t *testing.T) {
+	resp, body, _ := serveError(t, &emporium.Error{Code: emporium.ENOTFOUND})
+	p := problemOf(t, resp, body)
+	assert.Equal(t, "Not found.", p.Detail)
+}
+
+func TestInternalDetailsStayInTheLog(t *testing.T) {
+	cause := errors.New("connect mongodb://admin:hunter2@10.0.0.7")
+	cases := map[string]error{
+		"plain error":   cause,
+		"wrapped error": emporium.Wrap("product.Load", cause),
+		"internal code with message": &emporium.Error{
+			Code: emporium.EINTERNAL, Message: "hunter2 in the message", Err: cause,
+		},
+		"unknown code": &emporium.Error{Code: "brand_new_code", Message: "hunter2 in the message", Err: cause},
+		"internal with fields": &emporium.Error{
+			Code: emporium.EINTERNAL, Fields: []emporium.FieldError{{Field: "hunter2", Code: "x", Message: "y"}}, Err: cause,
+		},
+	}
+	for name, err := range cases {
+		t.Run(name, func(t *testing.T) {
+			resp, body, logs := serveError(t, err)
+			require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+			p := problemOf(t, resp, body)
+			assert.Equal(t, "internal", p.Code)
+			assert.Equal(t, "An internal error occurred.", p.Detail)
+			assert.Empty(t, p.Errors)
+			assert.NotContains(t, string(body), "hunter2")
+
+			access := logs.find(t, "http request")
+			require.Len(t, access, 1)
+			assert.Equal(t, "ERROR", access[0]["level"])
+			assert.Contains(t, access[0]["error"], "hunter2", "the cause is logged")
+			assert.Equal(t, p.RequestID, access[0]["request_id"])
+		})
+	}
+}
+
+func TestUnavailableIsLoggedAsError(t *testing.T) {
+	err := &emporium.Error{Code: emporium.EUNAVAILABLE, Err: fmt.Errorf("redis: %w", errors.New("i/o timeout"))}
+	resp, body, logs := serveError(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	p := problemOf(t, resp, body)
+	assert.NotContains(t, p.Detail, "timeout")
+	access := logs.find(t, "http request")
+	require.Len(t, access, 1)
+	assert.Equal(t, "ERROR", access[0]["level"])
+	assert.Contains(t, access[0]["error"], "i/o timeout")
+}
+
+func TestClientErrorsAreLoggedByCode(t *testing.T) {
+	_, _, logs := serveError(t, emporium.Errorf(emporium.EOUTOFSTOCK, "Only 2 left."))
+	access := logs.find(t, "http request")
+	require.Len(t, access, 1)
+	assert.Equal(t, "INFO", access[0]["level"])
+	assert.Equal(t, "out_of_stock", access[0]["code"])
+	assert.NotContains(t, access[0], "error")
+}
+
+func TestNotFoundIsAProblem(t *testing.T) {
+	s, _ := newServer(t, gateway.Config{})
+	resp, body := serve(s, httptest.NewRequest(http.MethodGet, "/no/such/thing", nil))
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, "not_found", problemOf(t, resp, body).Code)
+}
+
+func TestMethodNotAllowedIsAProblem(t *testing.T) {
+	s, _ := newServer(t, gateway.Config{})
+	s.Handle("DELETE /v1/things/{id}", func(w http.ResponseWriter, r *http.Request) error { return nil })
+	s.Handle("GET /v1/things/{id}", func(w http.ResponseWriter, r *http.Request) error { return nil })
+
+	resp, body := serve(s, httptest.NewRequest(http.MethodPost, "/healthz", nil))
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	assert.Equal(t, "method_not_allowed", problemOf(t, resp, body).Code)
+	assert.Equal(t, "GET, HEAD", resp.Header.Get("Allow"))
+
+	resp, body = serve(s, httptest.NewRequest(http.MethodPut, "/v1/things/9", nil))
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	assert.Equal(t, "method_not_allowed", problemOf(t, resp, body).Code)
+	assert.Equal(t, "DELETE, GET, HEAD", resp.Header.Get("Allow"))
+}
+
+func TestErrorAfterResponseStartedIsOnlyLogged(t *testing.T) {
+	s, logs := newServer(t, gateway.Config{})
+	s.Handle("GET /late", func(w http.ResponseWriter, r *http.Request) error {
+		if err := gateway.Respond(w, http.StatusOK, map[string]int{"n": 1}); err != nil {
+			return err
+		}
+		return errors.New("stream broke")
+	})
+	resp, body := serve(s, httptest.NewRequest(http.MethodGet, "/late", nil))
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.JSONEq(t, `{"n":1}`, string(body))
+	access := logs.find(t, "http request")
+	require.Len(t, access, 1)
+	assert.Equal(t, "ERROR", access[0]["level"])
+	assert.Contains(t, access[0]["error"], "stream broke")
+}
+
+func TestRespondUnencodableValue(t *testing.T) {
+	s, _ := newServer(t, gateway.Config{})
+	s.Handle("GET /bad", func(w http.ResponseWriter, r *http.Request) error {
+		return gateway.Respond(w, http.StatusOK, map[string]any{"f": func() {}})
+	})
+	resp, body := serve(s, httptest.NewRequest(http.MethodGet, "/bad", nil))
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Equal(t, "internal", problemOf(t, resp, body).Code)
+}

@@ -1,0 +1,226 @@
+// Package gateway is the HTTP edge of Emporium. It routes requests with a
+// net/http ServeMux, runs the middleware every request shares (request id,
+// access log and metrics, panic recovery, security headers, body limit),
+// renders every error as an RFC 9457 problem, and serves health, metrics and
+// the OpenAPI contract.
+//
+// The gateway holds no business rules. Features add routes with
+// Server.Handle; their handlers decode the request, call a grain or a read
+// model, and return an emporium error when something fails, which the
+// gateway turns into the problem the contract promises.
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Defaults for the zero values of Config.
+const (
+	// DefaultMaxBodyBytes is the request body limit: 1 MiB is far above any
+	// JSON body of the API and far below what would hurt a node.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultCheckTimeout bounds /readyz: a probe must answer well within the
+	// orchestrator's own probe timeout, and a dependency slower than this is
+	// not ready.
+	DefaultCheckTimeout = 2 * time.Second
+)
+
+// Config is what the node gives the gateway. The zero value works: logs are
+// discarded and metrics go to a private registry.
+type Config struct {
+	// Logger receives the access log, panics and the causes of internal
+	// errors. Nil discards them.
+	Logger *slog.Logger
+	// Registry receives the gateway's metrics, and /metrics serves it, so
+	// the node registers its own collectors here too. Nil makes a private
+	// registry.
+	Registry *prometheus.Registry
+	// Checks are what /readyz runs. Their names must be unique.
+	Checks []Check
+	// CheckTimeout bounds each run of the checks. Zero means
+	// DefaultCheckTimeout.
+	CheckTimeout time.Duration
+	// MaxBodyBytes limits request bodies. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Version is the build version, exported as the emporium_build_info
+	// metric.
+	Version string
+}
+
+// Check is one readiness check, such as "mongo" or "cluster". Check returns
+// nil when the dependency is usable and must give up when ctx is done.
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// HandlerFunc is the signature of the gateway's handlers. A handler that
+// fails returns the error instead of writing it; the gateway renders it as a
+// problem (see Error). A handler that already started its response and then
+// fails can only have its error logged.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// ServeHTTP calls h and renders its error, so a HandlerFunc can be used
+// wherever an http.Handler is expected.
+func (h HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	err := h(w, r)
+	if err == nil {
+		return
+	}
+	if st := stateOf(r.Context()); st != nil && st.status != 0 {
+		st.err = err
+		return
+	}
+	Error(w, r, err)
+}
+
+// Server is the gateway: an http.Handler that runs the middleware and then
+// the route that matches.
+type Server struct {
+	mux          *http.ServeMux
+	handler      http.Handler
+	log          *slog.Logger
+	registry     *prometheus.Registry
+	metrics      *metrics
+	checks       []Check
+	checkTimeout time.Duration
+	maxBodyBytes int64
+}
+
+// New returns a gateway with its operational routes (/healthz, /readyz,
+// /metrics, /openapi.yaml) in place. It registers the gateway's metrics in
+// cfg.Registry and panics if they are there already, which is a wiring bug
+// as a pattern registered twice on a ServeMux is.
+func New(cfg Config) *Server {
+	s := &Server{
+		mux:          http.NewServeMux(),
+		log:          slog.New(slog.DiscardHandler),
+		registry:     cfg.Registry,
+		checks:       cfg.Checks,
+		checkTimeout: cfg.CheckTimeout,
+		maxBodyBytes: cfg.MaxBodyBytes,
+	}
+	if cfg.Logger != nil {
+		s.log = cfg.Logger
+	}
+	s.log = slog.New(requestIDHandler{s.log.Handler()})
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+	}
+	if s.checkTimeout <= 0 {
+		s.checkTimeout = DefaultCheckTimeout
+	}
+	if s.maxBodyBytes <= 0 {
+		s.maxBodyBytes = DefaultMaxBodyBytes
+	}
+	s.metrics = newMetrics(s.registry, cfg.Version)
+
+	// The order a request passes through: it gets its id first so every
+	// later step can log it; the access log and metrics wrap everything
+	// else so they see the final status, that of a recovered panic included;
+	// security headers are set before any handler can write.
+	s.handler = chain(http.HandlerFunc(s.route),
+		s.withRequestID,
+		s.withAccessLog,
+		s.withRecovery,
+		withSecurityHeaders,
+		s.withBodyLimit,
+	)
+
+	s.Handle("GET /healthz", s.healthz)
+	s.Handle("GET /readyz", s.readyz)
+	s.Handle("GET /openapi.yaml", serveOpenAPI)
+	metricsHandler := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
+	})
+	s.Handle("GET /metrics", func(w http.ResponseWriter, r *http.Request) error {
+		metricsHandler.ServeHTTP(w, r)
+		return nil
+	})
+	return s
+}
+
+// Handle registers h for pattern, a ServeMux pattern such as
+// "GET /v1/products/{id}". Patterns should name their method, so that other
+// methods get a 405 with an Allow header. Handle panics on a pattern that is
+// invalid or conflicts with one already registered.
+func (s *Server) Handle(pattern string, h HandlerFunc) {
+	s.mux.Handle(pattern, h)
+}
+
+// ServeHTTP runs the middleware and the matching route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// chain wraps h in middleware, the first listed outermost, so the list reads
+// in the order a request passes through.
+func chain(h http.Handler, middleware ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(middleware) - 1; i >= 0; i-- {
+		h = middleware[i](h)
+	}
+	return h
+}
+
+// route hands the request to the ServeMux, after recording the pattern that
+// matches for the access log and metrics. The mux sets r.Pattern only on the
+// request it passes down, which the middleware above never sees, so the
+// pattern is looked up here first.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		if st := stateOf(r.Context()); st != nil {
+			st.pattern = pattern
+		}
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	s.unmatched(w, r, h)
+}
+
+// unmatched answers a request that no pattern matches. The ServeMux knows
+// whether the path exists for other methods (405, and which ones) or not at
+// all (404), or whether it must redirect to a cleaned path; but it answers
+// with text bodies. So its handler runs against a recorder, and its verdict
+// is rendered as a problem.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	v := &verdict{header: make(http.Header)}
+	h.ServeHTTP(v, r)
+	switch v.status {
+	case http.StatusNotFound:
+		Error(w, r, errNotFound)
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", v.header.Get("Allow"))
+		Error(w, r, errMethodNotAllowed)
+	default:
+		h.ServeHTTP(w, r)
+	}
+}
+
+// verdict is a ResponseWriter that keeps the status and headers of a
+// response and drops its body.
+type verdict struct {
+	header http.Header
+	status int
+}
+
+func (v *verdict) Header() http.Header { return v.header }
+
+func (v *verdict) Write(b []byte) (int, error) {
+	if v.status == 0 {
+		v.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+func (v *verdict) WriteHeader(status int) {
+	if v.status == 0 {
+		v.status = status
+	}
+}

@@ -1,0 +1,75 @@
+package emporium_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// module is the import path prefix of Emporium's own packages.
+const module = "github.com/emporium-shop/emporium"
+
+// forbidden lists, for each package tree, the trees it must not import
+// (DESIGN §3). A rule names path prefixes below the module.
+var forbidden = map[string][]string{
+	"protos":      {"", "actors", "gateway", "node", "cmd", "persistence", "search", "payments", "auth", "mail"},
+	"persistence": {"actors", "gateway", "node", "cmd"},
+	"search":      {"actors", "gateway", "node", "cmd"},
+	"payments":    {"actors", "gateway", "node", "cmd"},
+	"auth":        {"actors", "gateway", "node", "cmd"},
+	"mail":        {"actors", "gateway", "node", "cmd"},
+	"actors":      {"gateway", "node", "cmd"},
+	"gateway":     {"actors", "node", "cmd"},
+	"node":        {"cmd"},
+}
+
+// TestImportRules keeps the dependency rules of DESIGN §3 true: the layers
+// import only downwards, and nothing but cmd imports node. The root package
+// (the shared error vocabulary) imports nothing of ours.
+func TestImportRules(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := rel(fields[0])
+		for _, imp := range fields[1:] {
+			if !strings.HasPrefix(imp, module) {
+				continue
+			}
+			dep := rel(imp)
+			checked++
+			if pkg == "" {
+				t.Errorf("the root package imports %s; it must import nothing of ours", dep)
+			}
+			if strings.HasPrefix(dep, "node") && !strings.HasPrefix(pkg, "cmd") {
+				t.Errorf("%s imports %s; only cmd may import node", pkg, dep)
+			}
+			for tree, bans := range forbidden {
+				if !under(pkg, tree) {
+					continue
+				}
+				for _, ban := range bans {
+					if ban == "" && dep == "" || ban != "" && under(dep, ban) && !under(dep, tree) {
+						t.Errorf("%s imports %s; DESIGN §3 forbids %s -> %s", pkg, dep, tree, ban)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no internal imports found; is go list working?")
+	}
+}
+
+// rel returns an import path relative to the module ("" for the root).
+func rel(path string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
+}
+
+// under reports whether pkg is tree or inside it.
+func under(pkg, tree string) bool {
+	return pkg == tree || strings.HasPrefix(pkg, tree+"/")
+}

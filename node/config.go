@@ -1,0 +1,194 @@
+package node
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of a node. Each has an environment variable and a
+// flag twin (the flag wins); `emporium serve --help` lists them all, and the
+// start-up log shows them with secrets masked.
+type Config struct {
+	HTTPAddr        string
+	DataDir         string
+	MongoURI        string
+	MongoDatabase   string
+	RedisURL        string
+	ClusterName     string
+	ClusterProvider string
+	ClusterAddr     string
+	ClusterAdvAddr  string
+	ClusterPeers    string
+	ClusterHealth   int
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	SweepInterval   time.Duration
+	GrainIdle       time.Duration
+}
+
+// setting describes one Config field: its environment variable, its flag,
+// its default and whether its value is a secret (or may hold one).
+type setting struct {
+	env, flag, def, help string
+	secret               bool
+	field                any // *string, *int or *time.Duration
+}
+
+// settings is the table behind Bind, Validate and LogValue, in the order
+// --help shows.
+func (c *Config) settings() []setting {
+	return []setting{
+		{"HTTP_ADDR", "http-addr", ":8080", "address the HTTP API listens on", false, &c.HTTPAddr},
+		{"DATA_DIR", "data-dir", "./data", "directory of the embedded stores", false, &c.DataDir},
+		{"MONGODB_URI", "mongodb-uri", "", "MongoDB URI; empty runs the embedded store (FerretDB on SQLite under DATA_DIR)", true, &c.MongoURI},
+		{"MONGODB_DATABASE", "mongodb-database", "emporium", "MongoDB database name", false, &c.MongoDatabase},
+		{"REDIS_URL", "redis-url", "", "Redis URL (redis://host:6379/0); empty runs an embedded in-process Redis", true, &c.RedisURL},
+		{"CLUSTER_NAME", "cluster-name", "emporium", "cluster name; members of different names never meet", false, &c.ClusterName},
+		{"CLUSTER_PROVIDER", "cluster-provider", "local", "how members find each other: local (one member) or automanaged (CLUSTER_PEERS)", false, &c.ClusterProvider},
+		{"CLUSTER_ADDR", "cluster-addr", "127.0.0.1:0", "host:port the cluster remote listens on (port 0 picks a free one)", false, &c.ClusterAddr},
+		{"CLUSTER_ADVERTISED_ADDR", "cluster-advertised-addr", "", "host:port other members dial, when not CLUSTER_ADDR", false, &c.ClusterAdvAddr},
+		{"CLUSTER_PEERS", "cluster-peers", "", "comma-separated host:port health endpoints of every member (automanaged)", false, &c.ClusterPeers},
+		{"CLUSTER_HEALTH_PORT", "cluster-health-port", "6330", "port of this member's health endpoint (automanaged)", false, &c.ClusterHealth},
+		{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", false, &c.LogLevel},
+		{"LOG_FORMAT", "log-format", "text", "text or json", false, &c.LogFormat},
+		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "longest a graceful shutdown may take", false, &c.ShutdownTimeout},
+		{"SWEEP_INTERVAL", "sweep-interval", "30s", "how often expired reservations of passivated SKUs are released", false, &c.SweepInterval},
+		{"GRAIN_IDLE_TIMEOUT", "grain-idle-timeout", "5m", "a grain idle this long is passivated", false, &c.GrainIdle},
+	}
+}
+
+// Bind registers every setting as a flag on fs. A flag's default is the
+// environment's value (through getenv) or else the built-in default, so
+// parsing fs afterwards lets flags override the environment. A value of the
+// wrong shape is reported, naming the variable.
+func (c *Config) Bind(fs *flag.FlagSet, getenv func(string) string) error {
+	var errs []string
+	for _, s := range c.settings() {
+		v, from := s.def, "default"
+		if e := getenv(s.env); e != "" {
+			v, from = e, s.env
+		}
+		help := fmt.Sprintf("%s (env %s)", s.help, s.env)
+		switch p := s.field.(type) {
+		case *string:
+			fs.StringVar(p, s.flag, v, help)
+		case *int:
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q is not a number", from, v))
+			}
+			fs.IntVar(p, s.flag, n, help)
+		case *time.Duration:
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q is not a duration such as 15s", from, v))
+			}
+			fs.DurationVar(p, s.flag, d, help)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("bad settings:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// DefaultConfig returns the settings a node has with no environment and no
+// flags: one node, embedded stores, under ./data.
+func DefaultConfig() Config {
+	var c Config
+	_ = c.Bind(flag.NewFlagSet("defaults", flag.ContinueOnError), func(string) string { return "" })
+	return c
+}
+
+// Validate checks the settings that can be checked without connecting, and
+// names the setting at fault.
+func (c *Config) Validate() error {
+	var errs []string
+	if c.ShutdownTimeout <= 0 || c.SweepInterval <= 0 || c.GrainIdle <= 0 {
+		errs = append(errs, "SHUTDOWN_TIMEOUT, SWEEP_INTERVAL and GRAIN_IDLE_TIMEOUT must be positive durations")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Sprintf("LOG_FORMAT=%q is not text or json", c.LogFormat))
+	}
+	if c.ClusterHealth <= 0 || c.ClusterHealth > 65535 {
+		errs = append(errs, fmt.Sprintf("CLUSTER_HEALTH_PORT=%d is not a port number", c.ClusterHealth))
+	}
+	if c.ClusterProvider != "local" && c.ClusterProvider != "automanaged" {
+		errs = append(errs, fmt.Sprintf("CLUSTER_PROVIDER=%q is not local or automanaged", c.ClusterProvider))
+	}
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		errs = append(errs, "MONGODB_URI must start with mongodb:// or mongodb+srv://")
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		errs = append(errs, "REDIS_URL must start with redis:// or rediss://")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("bad settings:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// LogValue renders the settings for the start-up log with secrets masked: a
+// URI keeps its scheme, host and path, never its user info.
+func (c *Config) LogValue() slog.Value {
+	var attrs []slog.Attr
+	for _, s := range c.settings() {
+		v := fmt.Sprint(reflect.ValueOf(s.field).Elem().Interface())
+		if s.secret {
+			v = maskURL(v)
+		}
+		attrs = append(attrs, slog.String(s.env, v))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// maskURL hides the credentials of a URL. What cannot be parsed is hidden
+// whole, since it may be a secret itself.
+func maskURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "****"
+	}
+	if u.User != nil {
+		u.User = url.User("****")
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "pass") || strings.Contains(strings.ToLower(k), "secret") || strings.Contains(strings.ToLower(k), "token") {
+			q.Set(k, "****")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("LOG_LEVEL=%q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// NewLogger returns the node's logger as the settings ask.
+func (c *Config) NewLogger(w interface{ Write([]byte) (int, error) }) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,5 @@
+package node_test
+
+import "os"
+
+func getenv(key string) string { return os.Getenv(key) }

@@ -1,0 +1,249 @@
+// Package node builds a running Emporium node from its Config: the stores
+// (MongoDB or the embedded FerretDB, Redis or the embedded miniredis), the
+// Proto.Actor cluster member with every grain kind, the background loops and
+// the HTTP gateway. It is wiring only; the rules live in actors/.
+//
+// A Node is used as Open, then Close, like the WTF Dial's Main: the binary
+// does it on start and on SIGTERM, and end-to-end tests do it on port 0.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/inventory"
+	"github.com/emporium-shop/emporium/gateway"
+	"github.com/emporium-shop/emporium/persistence"
+	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message crashes the node
+)
+
+// Version is the build's version, set by the linker for releases.
+var Version = "dev"
+
+// Node is one running Emporium node.
+type Node struct {
+	Config   Config
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+
+	Store       *persistence.Store
+	Redis       *redis.Client
+	Cluster     *cluster.Cluster
+	Activations *actors.Activations
+
+	server   *http.Server
+	listener net.Listener
+
+	// closers undo Open's steps; Close runs them in reverse.
+	closers []closer
+	loops   sync.WaitGroup
+	stop    context.CancelFunc
+}
+
+type closer struct {
+	name string
+	fn   func(ctx context.Context) error
+}
+
+// New returns a node for cfg that logs to logger. Nothing starts until Open.
+func New(cfg Config, logger *slog.Logger) *Node {
+	return &Node{Config: cfg, Logger: logger, Registry: prometheus.NewRegistry()}
+}
+
+// Open starts the node: stores, cluster member, background loops, then the
+// HTTP listener. When a step fails, what started is closed again and the
+// error names the setting at fault.
+func (n *Node) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), n.Config.ShutdownTimeout)
+			defer cancel()
+			_ = n.Close(closeCtx)
+		}
+	}()
+	if err := n.Config.Validate(); err != nil {
+		return err
+	}
+	n.Logger.Info("starting node", slog.String("version", Version), slog.Any("settings", &n.Config))
+	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	start := time.Now()
+	n.Store, err = persistence.Open(ctx, persistence.Config{
+		URI:      n.Config.MongoURI,
+		Database: n.Config.MongoDatabase,
+		DataDir:  n.Config.DataDir,
+		Logger:   n.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	n.onClose("store", n.Store.Close)
+	n.Logger.Info("store ready", slog.Bool("embedded", n.Store.Embedded()), slog.Duration("took", time.Since(start)))
+
+	client, closeRedis, err := openRedis(ctx, n.Config.RedisURL, n.Logger)
+	if err != nil {
+		return err
+	}
+	n.Redis = client
+	n.onClose("redis", func(context.Context) error { closeRedis(); return nil })
+
+	if err := n.startCluster(); err != nil {
+		return err
+	}
+	n.startLoops()
+	return n.serveHTTP()
+}
+
+// startCluster joins the cluster as a member hosting every grain kind.
+func (n *Node) startCluster() error {
+	n.Activations = actors.NewActivations(n.Registry)
+	inventoryKind := inventory.NewKind(inventory.Config{
+		Journal:     n.Store.Journal(),
+		Snapshots:   n.Store.Snapshots(),
+		Views:       n.Store.Projections(),
+		Logger:      n.Logger,
+		Activations: n.Activations,
+		IdleTimeout: n.Config.GrainIdle,
+	})
+	var peers []string
+	for _, p := range strings.Split(n.Config.ClusterPeers, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			peers = append(peers, p)
+		}
+	}
+	c, err := actors.StartMember(actors.ClusterConfig{
+		Name:           n.Config.ClusterName,
+		Provider:       n.Config.ClusterProvider,
+		Addr:           n.Config.ClusterAddr,
+		AdvertisedAddr: n.Config.ClusterAdvAddr,
+		Peers:          peers,
+		HealthPort:     n.Config.ClusterHealth,
+		Logger:         n.Logger,
+	}, inventoryKind)
+	if err != nil {
+		return err
+	}
+	n.Cluster = c
+	n.onClose("cluster", func(ctx context.Context) error {
+		// Passivate first: the actor system's shutdown does not stop
+		// actors, and a grain's Terminate saves its snapshot.
+		err := n.Activations.PassivateAll(ctx, c.ActorSystem)
+		c.Shutdown(true)
+		return err
+	})
+	n.Logger.Info("cluster member joined", slog.String("address", c.ActorSystem.Address()), slog.String("provider", n.Config.ClusterProvider))
+	return nil
+}
+
+// startLoops starts the background work of the node; Close stops it.
+func (n *Node) startLoops() {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stop = cancel
+	sweeper := &inventory.Sweeper{
+		Cluster:  n.Cluster,
+		Lister:   n.Store.Projections(),
+		Clock:    actors.SystemClock{},
+		Logger:   n.Logger,
+		Interval: n.Config.SweepInterval,
+	}
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		sweeper.Run(ctx)
+	}()
+	n.onClose("background loops", func(context.Context) error {
+		cancel()
+		n.loops.Wait()
+		return nil
+	})
+}
+
+// serveHTTP listens on HTTP_ADDR and serves the gateway.
+func (n *Node) serveHTTP() error {
+	gw := gateway.New(gateway.Config{
+		Logger:   n.Logger,
+		Registry: n.Registry,
+		Version:  Version,
+		Checks: []gateway.Check{
+			{Name: "mongo", Check: n.Store.Ping},
+			{Name: "redis", Check: func(ctx context.Context) error { return n.Redis.Ping(ctx).Err() }},
+			{Name: "cluster", Check: func(context.Context) error {
+				if !actors.Joined(n.Cluster) {
+					return errors.New("this member is not in the cluster's member list")
+				}
+				return nil
+			}},
+		},
+	})
+	ln, err := net.Listen("tcp", n.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http: cannot listen on HTTP_ADDR=%s: %w", n.Config.HTTPAddr, err)
+	}
+	n.listener = ln
+	n.server = &http.Server{
+		Handler:           gw,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := n.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.Logger.Error("http server stopped", slog.Any("error", err))
+		}
+	}()
+	n.onClose("http", n.server.Shutdown)
+	n.Logger.Info("serving HTTP", slog.String("addr", ln.Addr().String()))
+	return nil
+}
+
+// Addr returns the address the HTTP API listens on (useful with port 0).
+func (n *Node) Addr() string {
+	if n.listener == nil {
+		return ""
+	}
+	return n.listener.Addr().String()
+}
+
+// URL returns the base URL of the HTTP API.
+func (n *Node) URL() string {
+	addr := n.Addr()
+	if strings.HasPrefix(addr, "[::]:") {
+		addr = "127.0.0.1:" + strings.TrimPrefix(addr, "[::]:")
+	}
+	return "http://" + addr
+}
+
+// Close stops the node in the reverse order of Open: the HTTP listener stops
+// accepting and drains, background loops stop, grains passivate, the cluster
+// member leaves, and the stores close. It returns every error met, and is
+// safe to call on a node that did not open fully.
+func (n *Node) Close(ctx context.Context) error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		c := n.closers[i]
+		if err := c.fn(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("closing %s: %w", c.name, err))
+		}
+	}
+	n.closers = nil
+	return errors.Join(errs...)
+}
+
+func (n *Node) onClose(name string, fn func(ctx context.Context) error) {
+	n.closers = append(n.closers, closer{name: name, fn: fn})
+}

@@ -1,0 +1,105 @@
+package node_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/emporium-shop/emporium/gateway/gatewaytest"
+	"github.com/emporium-shop/emporium/node"
+	"github.com/emporium-shop/emporium/persistence/persistencetest"
+)
+
+// TestNodeServesAndShutsDown opens a whole node the way `emporium serve`
+// does, with the embedded stores (or the servers MONGODB_URI and REDIS_URL
+// name), checks that it is ready and answers by the contract, and closes it.
+func TestNodeServesAndShutsDown(t *testing.T) {
+	cfg := node.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	store := persistencetest.Config(t)
+	cfg.DataDir, cfg.MongoURI, cfg.MongoDatabase = store.DataDir, store.URI, store.Database
+	if cfg.MongoDatabase == "" {
+		cfg.MongoDatabase = "emporium"
+	}
+	cfg.RedisURL = getenv("REDIS_URL")
+	n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+	start := time.Now()
+	require.NoError(t, n.Open(t.Context()))
+	t.Logf("node opened in %s", time.Since(start))
+	closed := false
+	defer func() {
+		if !closed {
+			_ = n.Close(context.Background())
+		}
+	}()
+
+	client := &http.Client{Transport: gatewaytest.Transport(t, http.DefaultTransport), Timeout: 10 * time.Second}
+	for _, path := range []string{"/readyz", "/healthz", "/openapi.yaml", "/metrics", "/v1/nothing-here"} {
+		resp, err := client.Get(n.URL() + path)
+		require.NoError(t, err, path)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch path {
+		case "/readyz":
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
+			assert.Contains(t, string(body), `"ready"`)
+			for _, check := range []string{"mongo", "redis", "cluster"} {
+				assert.Contains(t, string(body), `"`+check+`":"ok"`)
+			}
+		case "/metrics":
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Contains(t, string(body), "emporium_http_requests_total")
+			assert.Contains(t, string(body), "emporium_grain_activations_total")
+		case "/v1/nothing-here":
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+			assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+		default:
+			assert.Equal(t, http.StatusOK, resp.StatusCode, path)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	start = time.Now()
+	require.NoError(t, n.Close(ctx))
+	closed = true
+	assert.Less(t, time.Since(start), 15*time.Second)
+	_, err := http.Get(n.URL() + "/healthz")
+	assert.Error(t, err, "the listener is closed")
+}
+
+func TestOpenNamesTheBadSetting(t *testing.T) {
+	cfg := node.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.MongoURI = "mongodb://shopper:hunter2@127.0.0.1:1/?serverSelectionTimeoutMS=500&connectTimeoutMS=500"
+	n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err := n.Open(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "MONGODB_URI")
+	assert.Contains(t, err.Error(), "127.0.0.1:1")
+	assert.NotContains(t, err.Error(), "hunter2")
+
+	cfg.MongoURI = ""
+	cfg.RedisURL = "redis://:hunter2@127.0.0.1:1/0"
+	n = node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err = n.Open(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "REDIS_URL")
+	assert.NotContains(t, err.Error(), "hunter2")
+
+	cfg.RedisURL = ""
+	cfg.LogLevel = "loud"
+	cfg.ClusterProvider = "carrier-pigeon"
+	err = node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))).Open(t.Context())
+	require.Error(t, err)
+	assert.True(t, strings.Contains(err.Error(), "LOG_LEVEL") && strings.Contains(err.Error(), "CLUSTER_PROVIDER"), err.Error())
+}

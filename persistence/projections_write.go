@@ -1,0 +1,130 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// writeBatch stores a batch of projections, one bulk write per collection,
+// and returns those to try again with the first error met.
+func (p *Projections) writeBatch(ctx context.Context, batch []*projection) (retry []*projection, err error) {
+	var errs []error
+	for _, group := range byCollection(batch) {
+		write := p.writeConditional
+		if p.store.ferret {
+			write = p.writeSerialized
+		}
+		failed, err := write(ctx, group)
+		retry = append(retry, failed...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return retry, errors.Join(errs...)
+}
+
+// byCollection splits a batch by collection.
+func byCollection(batch []*projection) [][]*projection {
+	index := map[string]int{}
+	var groups [][]*projection
+	for _, q := range batch {
+		i, ok := index[q.key.collection]
+		if !ok {
+			i = len(groups)
+			index[q.key.collection] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], q)
+	}
+	return groups
+}
+
+// writeConditional stores one collection's projections on MongoDB as an
+// unordered bulk of upserts that each replace only an older document. When
+// the bulk reports any error, every projection of the group is written again
+// on its own: per-statement results of a bulk update are exact on MongoDB,
+// but not on every server that speaks its protocol (FerretDB stops at the
+// first error and reports index 0), and writing a stored projection again
+// changes nothing. Errors are rare here (a stale projection, an outage), so
+// the extra round trips are too.
+func (p *Projections) writeConditional(ctx context.Context, group []*projection) (retry []*projection, err error) {
+	coll := p.store.db.Collection(group[0].key.collection)
+	models := make([]mongo.WriteModel, len(group))
+	for i, q := range group {
+		models[i] = mongo.NewReplaceOneModel().SetFilter(olderThan(q)).SetReplacement(q.doc).SetUpsert(true)
+	}
+	if _, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err == nil {
+		return nil, nil
+	}
+	var errs []error
+	for _, q := range group {
+		if err := replaceIfOlder(ctx, coll, q); err != nil {
+			retry = append(retry, q)
+			errs = append(errs, err)
+		}
+	}
+	return retry, errors.Join(errs...)
+}
+
+// olderThan matches the stored projection of q's id if it has a lower seq.
+func olderThan(q *projection) bson.D {
+	return bson.D{{Key: "_id", Value: q.key.id}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: int64(q.seq)}}}}
+}
+
+// replaceIfOlder writes one projection unless the stored one is as new. A
+// duplicate key means the filter found no older document and the insert
+// found one with the _id: normally a newer one, but possibly one that a
+// concurrent writer inserted with a lower seq, so the stored seq decides.
+func replaceIfOlder(ctx context.Context, coll *mongo.Collection, q *projection) error {
+	_, err := coll.ReplaceOne(ctx, olderThan(q), q.doc, options.Replace().SetUpsert(true))
+	if !mongo.IsDuplicateKeyError(err) {
+		return err
+	}
+	stored, found, err := storedCounter(ctx, coll, q.key.id, "seq")
+	switch {
+	case err != nil:
+		return err
+	case !found || stored < int64(q.seq):
+		return fmt.Errorf("projection %s/%s at seq %d lost a race with seq %d; retrying", coll.Name(), q.key.id, q.seq, stored)
+	}
+	return nil
+}
+
+// writeSerialized stores one collection's projections on FerretDB, where a
+// filter on anything but _id scans the collection and the update command
+// stops at its first error whatever ordered says (see ferret.go). The
+// writer is the only one writing projections, so reading each stored seq
+// and then replacing by _id is safe. After any failure the whole group is
+// tried again, because FerretDB does not say which statements ran; running
+// one twice is harmless, since the retry reads the stored seq first.
+func (p *Projections) writeSerialized(ctx context.Context, group []*projection) (retry []*projection, err error) {
+	name := group[0].key.collection
+	if err := p.store.ensureCollection(ctx, "persistence.Projections.Flush", name); err != nil {
+		return group, err
+	}
+	coll := p.store.db.Collection(name)
+	var models []mongo.WriteModel
+	for _, q := range group {
+		stored, found, err := storedCounter(ctx, coll, q.key.id, "seq")
+		if err != nil {
+			return group, err
+		}
+		if found && stored >= int64(q.seq) {
+			continue
+		}
+		byID := bson.D{{Key: "_id", Value: q.key.id}}
+		models = append(models, mongo.NewReplaceOneModel().SetFilter(byID).SetReplacement(q.doc).SetUpsert(true))
+	}
+	if len(models) == 0 {
+		return nil, nil
+	}
+	if _, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(true)); err != nil {
+		return group, err
+	}
+	return nil, nil
+}
