@@ -184,7 +184,10 @@ func TestBadCommandsChangeNothing(t *testing.T) {
 		{"reserve zero", func() error { _, err := grain(sku).Reserve(&pb.ReserveRequest{OrderId: "o", Quantity: 0}); return err }, emporium.EINVALID},
 		{"reserve no order", func() error { _, err := grain(sku).Reserve(&pb.ReserveRequest{Quantity: 1}); return err }, emporium.EINVALID},
 		{"reserve too many", func() error { _, err := grain(sku).Reserve(&pb.ReserveRequest{OrderId: "o", Quantity: 6}); return err }, emporium.EOUTOFSTOCK},
-		{"negative stock", func() error { _, err := grain(sku).SetStock(&pb.SetStockRequest{CommandId: "x", OnHand: -1}); return err }, emporium.EINVALID},
+		{"negative stock", func() error {
+			_, err := grain(sku).SetStock(&pb.SetStockRequest{CommandId: "x", OnHand: -1})
+			return err
+		}, emporium.EINVALID},
 		{"commit unknown", func() error { _, err := grain(sku).Commit(&pb.CommitRequest{OrderId: "nope"}); return err }, emporium.ENOTFOUND},
 	}
 	for _, c := range cases {
