@@ -253,6 +253,19 @@ func testJournalLoadFromAnySeq(t *testing.T, b backend) {
 	got, last := loadAll(t, j, "s", 20)
 	assert.Empty(t, got)
 	assert.EqualValues(t, 20, last, "past the end, Load returns afterSeq")
+
+	// One commit longer than any look-back for the commit holding afterSeq.
+	long := make([]proto.Message, 100)
+	for i := range long {
+		long[i] = wrapperspb.Int32(int32(i + 1))
+	}
+	_, err := j.Append(ctx, "long", 0, long...)
+	require.NoError(t, err)
+	for _, after := range []uint64{0, 1, 50, 99, 100} {
+		got, last := loadAll(t, j, "long", after)
+		require.EqualValues(t, 100, last, "after %d", after)
+		requireEvents(t, got, after+1, long[after:]...)
+	}
 }
 
 func testJournalRejectsBadInput(t *testing.T, b backend) {

@@ -52,7 +52,9 @@ func (s *Snapshots) Save(ctx context.Context, stream string, seq uint64, state p
 	}
 	// The filter matches only an older snapshot; when a newer one exists,
 	// the upsert tries to insert a second document with the same _id and
-	// fails as a duplicate, which is the "keep the newer" outcome.
+	// fails as a duplicate, which is the "keep the newer" outcome. (When two
+	// first snapshots of a stream race, the older may win the insert; that
+	// costs the next load a longer replay, never correctness.)
 	filter := bson.D{{Key: "_id", Value: stream}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: snap.Seq}}}}
 	_, err = s.coll.ReplaceOne(ctx, filter, snap, options.Replace().SetUpsert(true))
 	if mongo.IsDuplicateKeyError(err) {

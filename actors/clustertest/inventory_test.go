@@ -68,10 +68,30 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// TestMemberLeavesWithoutLosingStock spreads SKUs over three members, keeps
-// reserving while one member leaves, and checks that every SKU then answers
-// from the two left with its state intact and balanced.
+// TestMemberLeavesWithoutLosingStock: a member stops the way a node's
+// SIGTERM makes it: passivate its grains, then leave the cluster.
 func TestMemberLeavesWithoutLosingStock(t *testing.T) {
+	loseMember(t, func(t *testing.T, m *member, _ *test.InMemAgent) {
+		require.NoError(t, m.activations.PassivateAll(t.Context(), m.c.ActorSystem))
+		m.c.Shutdown(true)
+	})
+}
+
+// TestMemberKilledWithoutLosingStock: a member dies mid-work. Its health
+// record vanishes and its remote stops answering, with no passivation and
+// no goodbye; its grains are left running, unreachable, as on a partitioned
+// or frozen node.
+func TestMemberKilledWithoutLosingStock(t *testing.T) {
+	loseMember(t, func(t *testing.T, m *member, agent *test.InMemAgent) {
+		agent.DeregisterService(m.c.ActorSystem.ID)
+		m.c.Remote.Shutdown(false)
+	})
+}
+
+// loseMember spreads SKUs over three members, keeps reserving while the
+// third is lost by lose, and checks that every SKU then answers from the two
+// left with its state intact and balanced.
+func loseMember(t *testing.T, lose func(t *testing.T, m *member, agent *test.InMemAgent)) {
 	store := persistencetest.Open(t)
 	agent := test.NewInMemAgent()
 	members := []*member{startMember(t, agent, store), startMember(t, agent, store), startMember(t, agent, store)}
@@ -148,10 +168,7 @@ func TestMemberLeavesWithoutLosingStock(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "some reservations", func() bool { return orders.Load() > 50 })
 
-	// The third member leaves the way a node's SIGTERM makes it: passivate
-	// its grains, then leave the cluster.
-	require.NoError(t, members[2].activations.PassivateAll(t.Context(), members[2].c.ActorSystem))
-	members[2].c.Shutdown(true)
+	lose(t, members[2], agent)
 	for _, m := range members[:2] {
 		waitFor(t, 15*time.Second, "two members", func() bool { return m.c.MemberList.Length() == 2 })
 	}

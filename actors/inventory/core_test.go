@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -160,4 +161,65 @@ func cmpEvents(want, got []proto.Message) string {
 		}
 	}
 	return ""
+}
+
+// TestRandomCommandsKeepInvariants drives the core with random commands,
+// some repeated as Proto.Actor's retries would be, and checks after each that
+// nothing went negative, nothing was oversold, and replaying the events gives
+// the same state.
+func TestRandomCommandsKeepInvariants(t *testing.T) {
+	for seed := range uint64(20) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		s := newState("SKU-R")
+		var journal []proto.Message
+		var committed int64
+		now := t0
+		var sent []proto.Message
+		for step := range 400 {
+			now = now.Add(time.Duration(r.IntN(30)) * time.Second)
+			for _, ev := range expireDue(s, now) {
+				apply(s, ev)
+				journal = append(journal, ev)
+			}
+			var cmd proto.Message
+			order := fmt.Sprintf("o%d", r.IntN(40))
+			switch k := r.IntN(10); {
+			case k == 0 && len(sent) > 0:
+				cmd = sent[r.IntN(len(sent))] // a retry
+			case k == 1:
+				cmd = &pb.SetStockRequest{CommandId: fmt.Sprintf("s%d", step), OnHand: int64(r.IntN(30))}
+			case k == 2:
+				cmd = &pb.RestockRequest{CommandId: fmt.Sprintf("r%d", step), Quantity: int64(1 + r.IntN(5))}
+			case k < 6:
+				cmd = &pb.ReserveRequest{OrderId: order, Quantity: int64(1 + r.IntN(4)), TtlMs: int64(r.IntN(300_000))}
+			case k < 8:
+				cmd = &pb.CommitRequest{OrderId: order}
+			default:
+				cmd = &pb.ReleaseRequest{OrderId: order}
+			}
+			sent = append(sent, cmd)
+			events, err := decide(s, cmd, now)
+			if err != nil {
+				require.Empty(t, events)
+				continue
+			}
+			for _, ev := range events {
+				if c, ok := ev.(*pb.Committed); ok {
+					committed += s.Held[c.OrderId].Quantity
+				}
+				apply(s, ev)
+				journal = append(journal, ev)
+			}
+			st := stock(s, 0, "")
+			require.GreaterOrEqual(t, st.Available, int64(0), "seed %d step %d: oversold", seed, step)
+			require.GreaterOrEqual(t, st.OnHand, int64(0))
+			require.Equal(t, st.OnHand, st.Available+st.Reserved)
+			require.Equal(t, committed, st.Sold)
+		}
+		replayed := newState("SKU-R")
+		for _, ev := range journal {
+			apply(replayed, ev)
+		}
+		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
+	}
 }
