@@ -21,6 +21,7 @@ import (
 
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/persistence"
 	"github.com/emporium-shop/emporium/persistence/persistencetest"
@@ -57,17 +58,6 @@ func startMember(t *testing.T, agent *test.InMemAgent, store *persistence.Store)
 	return m
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestMemberLeavesWithoutLosingStock: a member stops the way a node's
 // SIGTERM makes it: passivate its grains, then leave the cluster.
 func TestMemberLeavesWithoutLosingStock(t *testing.T) {
@@ -96,7 +86,7 @@ func loseMember(t *testing.T, lose func(t *testing.T, m *member, agent *test.InM
 	agent := test.NewInMemAgent()
 	members := []*member{startMember(t, agent, store), startMember(t, agent, store), startMember(t, agent, store)}
 	for _, m := range members {
-		waitFor(t, 15*time.Second, "three members", func() bool { return m.c.MemberList.Length() == 3 })
+		actorstest.WaitFor(t, 15*time.Second, "three members", func() bool { return m.c.MemberList.Length() == 3 })
 	}
 	defer func() {
 		for _, m := range members[:2] {
@@ -166,14 +156,14 @@ func loseMember(t *testing.T, lose func(t *testing.T, m *member, agent *test.InM
 			}
 		}()
 	}
-	waitFor(t, 10*time.Second, "some reservations", func() bool { return orders.Load() > 50 })
+	actorstest.WaitFor(t, 10*time.Second, "some reservations", func() bool { return orders.Load() > 50 })
 
 	lose(t, members[2], agent)
 	for _, m := range members[:2] {
-		waitFor(t, 15*time.Second, "two members", func() bool { return m.c.MemberList.Length() == 2 })
+		actorstest.WaitFor(t, 15*time.Second, "two members", func() bool { return m.c.MemberList.Length() == 2 })
 	}
 	before := orders.Load()
-	waitFor(t, 10*time.Second, "reservations after the leave", func() bool { return orders.Load() > before+50 })
+	actorstest.WaitFor(t, 10*time.Second, "reservations after the leave", func() bool { return orders.Load() > before+50 })
 	close(stop)
 	wg.Wait()
 
@@ -190,7 +180,8 @@ func loseMember(t *testing.T, lose func(t *testing.T, m *member, agent *test.InM
 
 		// The journal holds every confirmed reservation, and replaying it
 		// gives the state the grain answers.
-		s := replay(t, store, sku)
+		s, err := inventory.Replay(t.Context(), store.Journal(), sku)
+		require.NoError(t, err)
 		for order, qty := range confirmed[sku] {
 			held, ok := s.Held[order]
 			if assert.True(t, ok, "%s: confirmed order %s lost", sku, order) {
@@ -209,15 +200,4 @@ func loseMember(t *testing.T, lose func(t *testing.T, m *member, agent *test.InM
 		require.NoError(t, err)
 		assert.True(t, proto.Equal(st, st1), "%s answers the same through both members", sku)
 	}
-}
-
-func replay(t *testing.T, store *persistence.Store, sku string) *pb.State {
-	t.Helper()
-	s := &pb.State{Sku: sku, Held: map[string]*pb.Reservation{}}
-	_, err := store.Journal().Load(t.Context(), "inventory-"+sku, 0, func(_ uint64, _ time.Time, ev proto.Message) error {
-		inventory.Apply(s, ev)
-		return nil
-	})
-	require.NoError(t, err)
-	return s
 }

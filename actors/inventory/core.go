@@ -335,7 +335,3 @@ func invalidField(field, code, format string, args ...any) error {
 func sortedHeld(s *pb.State) []string {
 	return slices.Sorted(maps.Keys(s.Held))
 }
-
-// Apply folds one journal event into s, as the grain does. It is exported for
-// tools and tests that rebuild a SKU's state from its journal.
-func Apply(s *pb.State, ev proto.Message) { apply(s, ev) }

@@ -123,7 +123,7 @@ func TestConcurrentReservesNeverOversell(t *testing.T) {
 	assert.Equal(t, st.OnHand, st.Available+st.Reserved)
 
 	// Replaying the journal from the start gives the state the grain holds.
-	replayed := replay(t, sku)
+	replayed := replay(t, store, sku)
 	assert.Equal(t, st.OnHand, replayed.OnHand)
 	assert.Len(t, replayed.Held, stock)
 	assert.Equal(t, st.Seq, uint64(1+stock), "one event per successful command, none for refusals")
@@ -237,7 +237,7 @@ func TestPassivationKeepsState(t *testing.T) {
 func TestIdleGrainsPassivate(t *testing.T) {
 	sku := newSKU(t, 1)
 	require.Positive(t, activations.Live())
-	waitFor(t, 3*idleTimeout, "every grain passivated", func() bool { return activations.Live() == 0 })
+	actorstest.WaitFor(t, 3*idleTimeout, "every grain passivated", func() bool { return activations.Live() == 0 })
 	st, err := grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), st.OnHand)
@@ -252,7 +252,7 @@ func TestReservationsExpire(t *testing.T) {
 
 	// The activation's timer fires at the first expiry.
 	clock.Advance(61 * time.Second)
-	waitFor(t, 5*time.Second, "o1's units back", func() bool {
+	actorstest.WaitFor(t, 5*time.Second, "o1's units back", func() bool {
 		st, err := grain(sku).GetAvailability(&pb.GetAvailabilityRequest{})
 		return err == nil && st.Available == 3 && st.Reserved == 1
 	})
@@ -289,7 +289,7 @@ func TestJournalConflictReloadsAndDecidesAgain(t *testing.T) {
 	require.NoError(t, err)
 	// Another activation of the same SKU (as while members join or leave)
 	// appends behind this one's back.
-	_, err = store.Journal().Append(context.Background(), "inventory-"+sku, st.Seq,
+	_, err = store.Journal().Append(context.Background(), inventory.Stream(sku), st.Seq,
 		&pb.Restocked{CommandId: "other-activation", Quantity: 5})
 	require.NoError(t, err)
 
@@ -300,23 +300,11 @@ func TestJournalConflictReloadsAndDecidesAgain(t *testing.T) {
 	assert.Equal(t, int64(15), got.OnHand, "the other activation's restock is seen")
 	assert.Equal(t, int64(12), got.Available)
 	assert.Equal(t, st.Seq+2, got.Seq)
-	assert.Equal(t, got.OnHand, replay(t, sku).OnHand)
+	assert.Equal(t, got.OnHand, replay(t, store, sku).OnHand)
 
 	// The reload also keeps the decision honest: 13 more do not fit.
 	_, err = grain(sku).Reserve(&pb.ReserveRequest{OrderId: "o2", Quantity: 13})
 	assert.True(t, emporium.IsCode(err, emporium.EOUTOFSTOCK), "got %v", err)
-}
-
-// replay folds the SKU's whole journal into a fresh state.
-func replay(t *testing.T, sku string) *pb.State {
-	t.Helper()
-	s := &pb.State{Sku: sku, Held: map[string]*pb.Reservation{}}
-	_, err := store.Journal().Load(context.Background(), "inventory-"+sku, 0, func(_ uint64, _ time.Time, ev proto.Message) error {
-		inventory.Apply(s, ev)
-		return nil
-	})
-	require.NoError(t, err)
-	return s
 }
 
 func readView(t *testing.T, sku string) inventory.View {
@@ -327,13 +315,10 @@ func readView(t *testing.T, sku string) inventory.View {
 	return v
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// replay rebuilds the SKU's state from its whole journal.
+func replay(t *testing.T, store *persistence.Store, sku string) *pb.State {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	s, err := inventory.Replay(t.Context(), store.Journal(), sku)
+	require.NoError(t, err)
+	return s
 }
