@@ -152,7 +152,8 @@ func (c *Config) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// maskURL hides the credentials of a URL. What cannot be parsed is hidden
+// maskURL hides the password of a URL (the user name stays, to tell
+// accounts apart) and query parameters that look like secrets. What cannot be parsed is hidden
 // whole, since it may be a secret itself.
 func maskURL(raw string) string {
 	if raw == "" {
@@ -162,9 +163,6 @@ func maskURL(raw string) string {
 	if err != nil || u.Host == "" {
 		return "****"
 	}
-	if u.User != nil {
-		u.User = url.User("****")
-	}
 	q := u.Query()
 	for k := range q {
 		if strings.Contains(strings.ToLower(k), "pass") || strings.Contains(strings.ToLower(k), "secret") || strings.Contains(strings.ToLower(k), "token") {
@@ -172,7 +170,7 @@ func maskURL(raw string) string {
 		}
 	}
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.Redacted()
 }
 
 func parseLevel(s string) (slog.Level, error) {
