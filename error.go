@@ -4,6 +4,8 @@
 package emporium
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -68,6 +70,10 @@ func (e *Error) Error() string {
 	if e.Op != "" {
 		s = e.Op + ": "
 	}
+	if e.Message == "" && e.Err != nil {
+		// A wrapper: the cause already says what and which code.
+		return s + e.Err.Error()
+	}
 	if e.Code != "" {
 		s += "<" + e.Code + "> "
 	}
@@ -96,16 +102,37 @@ func Wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &Error{Code: ErrorCode(err), Message: ErrorMessage(err), Op: op, Err: err}
+	return &Error{Code: ErrorCode(err), Op: op, Err: err}
 }
 
 // reasoned is what a grain error looks like after it crossed the cluster
-// (cluster.GrainErrorResponse): a reason, which Emporium sets to its code, and
-// a message. Matching the getters keeps this package free of protoactor.
+// (cluster.GrainErrorResponse): a reason, which Emporium sets to its code, a
+// message, and metadata, which carries the field errors under FieldsKey.
+// Matching the getters keeps this package free of protoactor.
 type reasoned interface {
 	error
 	GetReason() string
 	GetMessage() string
+	GetMetadata() map[string]string
+}
+
+// FieldsKey is the metadata key under which a grain error carries its field
+// errors across the cluster, as JSON.
+const FieldsKey = "fields"
+
+// GrainCall returns the error of a grain call made by operation op. A grain's
+// own error keeps its code and message; any other failure of the call (the
+// request timed out, retries ran out, the member went away) is EUNAVAILABLE,
+// since the grain may answer when asked again.
+func GrainCall(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var r reasoned
+	if errors.As(err, &r) {
+		return &Error{Code: ErrorCode(err), Message: ErrorMessage(err), Fields: ErrorFields(err), Op: op, Err: err}
+	}
+	return &Error{Code: EUNAVAILABLE, Op: op, Err: err}
 }
 
 // ErrorCode returns the code of err: the code of the first Error in its chain,
@@ -123,6 +150,9 @@ func ErrorCode(err error) string {
 	if errors.As(err, &r) {
 		return codeOfReason(r.GetReason())
 	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return EUNAVAILABLE
+	}
 	return EINTERNAL
 }
 
@@ -132,9 +162,14 @@ func ErrorMessage(err error) string {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) && e.Message != "" && e.Code != EINTERNAL {
-		return e.Message
+	if ErrorCode(err) == EINTERNAL {
+		return "An internal error occurred."
+	}
+	// The first message in the chain: wrappers made by Wrap carry none.
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ee, ok := e.(*Error); ok && ee.Message != "" {
+			return ee.Message
+		}
 	}
 	var r reasoned
 	if errors.As(err, &r) {
@@ -150,11 +185,19 @@ func ErrorMessage(err error) string {
 	}
 }
 
-// ErrorFields returns the per-field errors of err, if any.
+// ErrorFields returns the per-field errors of err, if any, including those
+// a grain error carried across the cluster.
 func ErrorFields(err error) []FieldError {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && len(e.Fields) > 0 {
 		return e.Fields
+	}
+	var r reasoned
+	if errors.As(err, &r) {
+		var fields []FieldError
+		if raw := r.GetMetadata()[FieldsKey]; raw != "" && json.Unmarshal([]byte(raw), &fields) == nil {
+			return fields
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,11 +52,20 @@ func GrainError(logger *slog.Logger, err error) error {
 	if err == nil {
 		return nil
 	}
-	code := emporium.ErrorCode(err)
-	if code == emporium.EINTERNAL || code == emporium.EUNAVAILABLE {
+	code, message := emporium.ErrorCode(err), emporium.ErrorMessage(err)
+	switch code {
+	case emporium.EINTERNAL, emporium.EUNAVAILABLE:
+		// The cause names stores and addresses: log it here, send a
+		// message that says only what the caller can do.
 		logger.Error("grain request failed", slog.String("code", code), slog.Any("error", err))
+		message = emporium.ErrorMessage(&emporium.Error{Code: code})
 	}
-	return cluster.NewGrainErrorResponse(code, emporium.ErrorMessage(err))
+	resp := cluster.NewGrainErrorResponse(code, message)
+	if fields := emporium.ErrorFields(err); len(fields) > 0 {
+		raw, _ := json.Marshal(fields) // a slice of strings cannot fail to encode
+		resp.Metadata = map[string]string{emporium.FieldsKey: string(raw)}
+	}
+	return resp
 }
 
 // Activations tracks the grain activations live on this node: it counts

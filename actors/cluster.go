@@ -94,19 +94,38 @@ func StartMember(cfg ClusterConfig, kinds ...*cluster.Kind) (c *cluster.Cluster,
 	)
 	c = cluster.New(system, config)
 
-	// Proto.Actor panics when it cannot listen or the provider fails to
-	// start; turn that into an error that names the setting.
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("cluster: cannot start member at CLUSTER_ADDR=%s with CLUSTER_PROVIDER=%s: %v", cfg.Addr, cfg.Provider, r)
-		}
-	}()
-	c.StartMember()
+	if err := startMember(c); err != nil {
+		return nil, fmt.Errorf("cluster: cannot start member at CLUSTER_ADDR=%s with CLUSTER_PROVIDER=%s: %w", cfg.Addr, cfg.Provider, err)
+	}
 	if err := waitForSelf(c, 10*time.Second); err != nil {
-		c.Shutdown(false)
+		stopQuietly(c)
+		if cfg.Provider == ProviderAutomanaged {
+			return nil, fmt.Errorf("%w; check that CLUSTER_PEERS lists this member's own health endpoint and that CLUSTER_HEALTH_PORT=%d is free", err, cfg.HealthPort)
+		}
 		return nil, err
 	}
 	return c, nil
+}
+
+// startMember runs Proto.Actor's StartMember, which panics when it cannot
+// listen or its provider fails, and returns that as an error after stopping
+// whatever had started.
+func startMember(c *cluster.Cluster) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+			stopQuietly(c)
+		}
+	}()
+	c.StartMember()
+	return nil
+}
+
+// stopQuietly stops a member that failed to start; what it had not started
+// yet may panic on the way, which changes nothing.
+func stopQuietly(c *cluster.Cluster) {
+	defer func() { _ = recover() }()
+	c.Shutdown(false)
 }
 
 // Joined reports whether the member sees itself in the cluster's member list.

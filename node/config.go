@@ -1,14 +1,18 @@
 package node
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/url"
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/emporium-shop/emporium/persistence"
 )
 
 // Config is every setting of a node. Each has an environment variable and a
@@ -32,6 +36,10 @@ type Config struct {
 	SweepInterval   time.Duration
 	GrainIdle       time.Duration
 }
+
+// ErrBadSettings is the error of settings with a wrong value; the message
+// after it names each variable at fault.
+var ErrBadSettings = errors.New("bad settings")
 
 // setting describes one Config field: its environment variable, its flag,
 // its default and whether its value is a secret (or may hold one).
@@ -64,16 +72,16 @@ func (c *Config) settings() []setting {
 	}
 }
 
-// Bind registers every setting as a flag on fs. A flag's default is the
-// environment's value (through getenv) or else the built-in default, so
-// parsing fs afterwards lets flags override the environment. A value of the
-// wrong shape is reported, naming the variable.
-func (c *Config) Bind(fs *flag.FlagSet, getenv func(string) string) error {
-	var errs []string
+// Parse reads the settings: each flag's default is its environment
+// variable (through getenv) or else the built-in default, and a flag given in
+// args wins. A value of the wrong shape is reported naming its variable or
+// flag, unless a flag overrode the variable. --help is flag.ErrHelp.
+func (c *Config) Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	envErrs := map[string]string{} // flag name -> problem with its variable
 	for _, s := range c.settings() {
-		v, from := s.def, "default"
+		v := s.def
 		if e := getenv(s.env); e != "" {
-			v, from = e, s.env
+			v = e
 		}
 		help := fmt.Sprintf("%s (env %s)", s.help, s.env)
 		switch p := s.field.(type) {
@@ -82,19 +90,23 @@ func (c *Config) Bind(fs *flag.FlagSet, getenv func(string) string) error {
 		case *int:
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q is not a number", from, v))
+				envErrs[s.flag] = fmt.Sprintf("%s=%q is not a number", s.env, v)
 			}
 			fs.IntVar(p, s.flag, n, help)
 		case *time.Duration:
 			d, err := time.ParseDuration(v)
 			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q is not a duration such as 15s", from, v))
+				envErrs[s.flag] = fmt.Sprintf("%s=%q is not a duration such as 15s", s.env, v)
 			}
 			fs.DurationVar(p, s.flag, d, help)
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("bad settings:\n  %s", strings.Join(errs, "\n  "))
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fs.Visit(func(f *flag.Flag) { delete(envErrs, f.Name) })
+	if len(envErrs) > 0 {
+		return fmt.Errorf("%w:\n  %s", ErrBadSettings, strings.Join(slices.Sorted(maps.Values(envErrs)), "\n  "))
 	}
 	return nil
 }
@@ -103,7 +115,7 @@ func (c *Config) Bind(fs *flag.FlagSet, getenv func(string) string) error {
 // flags: one node, embedded stores, under ./data.
 func DefaultConfig() Config {
 	var c Config
-	_ = c.Bind(flag.NewFlagSet("defaults", flag.ContinueOnError), func(string) string { return "" })
+	_ = c.Parse(flag.NewFlagSet("defaults", flag.ContinueOnError), nil, func(string) string { return "" })
 	return c
 }
 
@@ -133,44 +145,24 @@ func (c *Config) Validate() error {
 		errs = append(errs, "REDIS_URL must start with redis:// or rediss://")
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("bad settings:\n  %s", strings.Join(errs, "\n  "))
+		return fmt.Errorf("%w:\n  %s", ErrBadSettings, strings.Join(errs, "\n  "))
 	}
 	return nil
 }
 
-// LogValue renders the settings for the start-up log with secrets masked: a
-// URI keeps its scheme, host and path, never its user info.
+// LogValue renders the settings for the start-up log with secrets masked
+// (persistence.RedactURI): a URI keeps its user name, hosts and harmless
+// options, never its password or secret options.
 func (c *Config) LogValue() slog.Value {
 	var attrs []slog.Attr
 	for _, s := range c.settings() {
 		v := fmt.Sprint(reflect.ValueOf(s.field).Elem().Interface())
 		if s.secret {
-			v = maskURL(v)
+			v = persistence.RedactURI(v)
 		}
 		attrs = append(attrs, slog.String(s.env, v))
 	}
 	return slog.GroupValue(attrs...)
-}
-
-// maskURL hides the password of a URL (the user name stays, to tell
-// accounts apart) and query parameters that look like secrets. What cannot be parsed is hidden
-// whole, since it may be a secret itself.
-func maskURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "****"
-	}
-	q := u.Query()
-	for k := range q {
-		if strings.Contains(strings.ToLower(k), "pass") || strings.Contains(strings.ToLower(k), "secret") || strings.Contains(strings.ToLower(k), "token") {
-			q.Set(k, "****")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.Redacted()
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -15,8 +15,7 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	env := map[string]string{"HTTP_ADDR": ":9000", "DATA_DIR": "/env/data", "SHUTDOWN_TIMEOUT": "5s"}
 	var c Config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	require.NoError(t, c.Bind(fs, func(k string) string { return env[k] }))
-	require.NoError(t, fs.Parse([]string{"--data-dir", "/flag/data"}))
+	require.NoError(t, c.Parse(fs, []string{"--data-dir", "/flag/data"}, func(k string) string { return env[k] }))
 	assert.Equal(t, ":9000", c.HTTPAddr, "from the environment")
 	assert.Equal(t, "/flag/data", c.DataDir, "the flag wins")
 	assert.Equal(t, 5*time.Second, c.ShutdownTimeout)
@@ -27,15 +26,22 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 func TestBindNamesMalformedValues(t *testing.T) {
 	env := map[string]string{"SWEEP_INTERVAL": "often", "CLUSTER_HEALTH_PORT": "http"}
 	var c Config
-	err := c.Bind(flag.NewFlagSet("serve", flag.ContinueOnError), func(k string) string { return env[k] })
+	err := c.Parse(flag.NewFlagSet("serve", flag.ContinueOnError), nil, func(k string) string { return env[k] })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `SWEEP_INTERVAL="often"`)
 	assert.Contains(t, err.Error(), `CLUSTER_HEALTH_PORT="http"`)
+
+	// A flag that overrides a malformed variable makes it harmless.
+	var d Config
+	err = d.Parse(flag.NewFlagSet("serve", flag.ContinueOnError),
+		[]string{"--sweep-interval", "10s", "--cluster-health-port", "7000"}, func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Second, d.SweepInterval)
 }
 
 func TestLogValueMasksSecrets(t *testing.T) {
 	c := DefaultConfig()
-	c.MongoURI = "mongodb://shop:s3cret-pw@db.example:27017/emporium?authSource=admin"
+	c.MongoURI = "mongodb://shop:s3cret-pw@db.example:27017/emporium?authSource=admin&authMechanismProperties=AWS_SESSION_TOKEN:tok-secret"
 	c.RedisURL = "redis://:r3dis-pw@cache.example:6379/0?password=also-secret"
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("starting", slog.Any("settings", &c))
@@ -43,7 +49,7 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	assert.NotContains(t, out, "s3cret-pw")
 	assert.NotContains(t, out, "r3dis-pw")
 	assert.NotContains(t, out, "also-secret")
+	assert.NotContains(t, out, "tok-secret")
 	assert.Contains(t, out, "db.example:27017", "the address stays visible")
 	assert.Contains(t, out, "cache.example:6379")
-	assert.Equal(t, "****", maskURL("not a url with a secret"), "what cannot be parsed is hidden whole")
 }

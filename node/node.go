@@ -141,11 +141,35 @@ func (n *Node) startCluster() error {
 		// Passivate first: the actor system's shutdown does not stop
 		// actors, and a grain's Terminate saves its snapshot.
 		err := n.Activations.PassivateAll(ctx, c.ActorSystem)
-		c.Shutdown(true)
-		return err
+		return errors.Join(err, leaveCluster(ctx, c, n.Config.ClusterProvider))
 	})
 	n.Logger.Info("cluster member joined", slog.String("address", c.ActorSystem.Address()), slog.String("provider", n.Config.ClusterProvider))
 	return nil
+}
+
+// leaveCluster shuts the member down within ctx. A member of a real cluster
+// leaves gracefully, so the others take its grains over at once; Proto.Actor
+// then sleeps 2 s and ignores any deadline, so the wait is bounded here and
+// the rest of the budget is kept for closing the stores. A lone local member
+// has nobody to hand over to and stops at once.
+func leaveCluster(ctx context.Context, c *cluster.Cluster, provider string) error {
+	graceful := provider != actors.ProviderLocal
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Shutdown(graceful)
+	}()
+	budget := 10 * time.Second
+	if deadline, ok := ctx.Deadline(); ok {
+		// Keep a fifth of what is left for the stores.
+		budget = time.Until(deadline) * 4 / 5
+	}
+	select {
+	case <-done:
+		return nil
+	case <-time.After(budget):
+		return fmt.Errorf("leaving the cluster took over %s; going on with the shutdown", budget.Round(time.Millisecond))
+	}
 }
 
 // startLoops starts the background work of the node; Close stops it.

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/emporium-shop/emporium/gateway/gatewaytest"
 	"github.com/emporium-shop/emporium/node"
 	"github.com/emporium-shop/emporium/persistence/persistencetest"
+	"github.com/emporium-shop/emporium/protos/inventorypb"
 )
 
 // TestNodeServesAndShutsDown opens a whole node the way `emporium serve`
@@ -66,12 +68,26 @@ func TestNodeServesAndShutsDown(t *testing.T) {
 		}
 	}
 
+	// Grains are live when the node stops: Close passivates them (each saves
+	// its snapshot) before the member leaves and the store closes.
+	for i := range 50 {
+		sku := fmt.Sprintf("node-sku-%d", i)
+		_, err := inventorypb.GetInventoryGrainGrainClient(n.Cluster, sku).SetStock(&inventorypb.SetStockRequest{CommandId: "c", OnHand: 1})
+		require.NoError(t, err)
+		for j := range 25 {
+			_, err := inventorypb.GetInventoryGrainGrainClient(n.Cluster, sku).Restock(&inventorypb.RestockRequest{CommandId: fmt.Sprint(j), Quantity: 1})
+			require.NoError(t, err)
+		}
+	}
+	require.Equal(t, 50, n.Activations.Live())
+
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	start = time.Now()
 	require.NoError(t, n.Close(ctx))
 	closed = true
 	assert.Less(t, time.Since(start), 15*time.Second)
+	assert.Equal(t, 0, n.Activations.Live(), "every grain passivated")
 	_, err := http.Get(n.URL() + "/healthz")
 	assert.Error(t, err, "the listener is closed")
 }

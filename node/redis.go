@@ -9,6 +9,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/emporium-shop/emporium/persistence"
 )
 
 // openRedis connects to REDIS_URL, or starts an in-process Redis (miniredis)
@@ -26,7 +28,7 @@ func openRedis(ctx context.Context, url string, logger *slog.Logger) (*redis.Cli
 	}
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, nil, fmt.Errorf("redis: REDIS_URL=%s is not a Redis URL: %w", maskURL(url), err)
+		return nil, nil, fmt.Errorf("redis: REDIS_URL=%s is not a Redis URL: %w", persistence.RedactURI(url), err)
 	}
 	opts.DialTimeout = 3 * time.Second
 	client := redis.NewClient(opts)
@@ -34,7 +36,7 @@ func openRedis(ctx context.Context, url string, logger *slog.Logger) (*redis.Cli
 	defer cancel()
 	if err := client.Ping(pingCtx).Err(); err != nil {
 		_ = client.Close()
-		return nil, nil, fmt.Errorf("redis: cannot reach Redis at REDIS_URL=%s (%v); check the address or unset REDIS_URL to use the embedded Redis", maskURL(url), err)
+		return nil, nil, fmt.Errorf("redis: cannot reach Redis at REDIS_URL=%s (%v); check the address or unset REDIS_URL to use the embedded Redis", persistence.RedactURI(url), err)
 	}
 	return client, func() { _ = client.Close() }, nil
 }

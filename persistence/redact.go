@@ -10,11 +10,20 @@ const redacted = "xxxxx"
 
 // secretOptions are the connection-string options whose values are secrets:
 // the password of a TLS key file and the AWS session token that may ride in
-// authMechanismProperties. Option names are case-insensitive.
+// authMechanismProperties. Option names are case-insensitive. Any option
+// whose name mentions a password, secret or token is masked too, since
+// RedactURI also serves other URLs (REDIS_URL, SMTP_URL).
 var secretOptions = map[string]bool{
 	"tlscertificatekeyfilepassword": true,
 	"sslpemkeypassword":             true,
 	"authmechanismproperties":       true,
+}
+
+// isSecretOption reports whether the option named key holds a secret.
+func isSecretOption(key string) bool {
+	key = strings.ToLower(key)
+	return secretOptions[key] || strings.Contains(key, "pass") ||
+		strings.Contains(key, "secret") || strings.Contains(key, "token")
 }
 
 // RedactURI returns uri with its password and secret options replaced by
@@ -48,7 +57,7 @@ func RedactURI(uri string) string {
 	options := strings.Split(query, "&")
 	for i, option := range options {
 		name, _, _ := strings.Cut(option, "=")
-		if key, err := url.QueryUnescape(name); err == nil && secretOptions[strings.ToLower(key)] {
+		if key, err := url.QueryUnescape(name); err == nil && isSecretOption(key) {
 			options[i] = name + "=" + redacted
 		}
 	}

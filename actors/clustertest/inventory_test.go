@@ -114,6 +114,10 @@ func loseMember(t *testing.T, lose func(t *testing.T, m *member, agent *test.InM
 		}
 	}
 	require.GreaterOrEqual(t, len(owners), 2, "SKUs spread over members: %v", owners)
+	for _, m := range members {
+		assert.Equal(t, owners[m.c.ActorSystem.Address()], m.activations.Live(),
+			"each member hosts the grains it owns, with its own configuration")
+	}
 	require.NotEmpty(t, onLeaving, "the leaving member owns some SKUs: %v", owners)
 
 	// Buyers reserve through the two members that stay, before, during and

@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"maps"
 	"slices"
 	"time"
 
@@ -39,27 +38,24 @@ func newState(sku string) *pb.State {
 	return &pb.State{Sku: sku, Held: map[string]*pb.Reservation{}}
 }
 
-// reserved is the sum of the units held by open reservations.
-func reserved(s *pb.State) int64 {
-	var n int64
-	for _, r := range s.Held {
-		n += r.Quantity
-	}
-	return n
-}
-
 // available is what can still be reserved: on hand minus reserved.
-func available(s *pb.State) int64 { return s.OnHand - reserved(s) }
+func available(s *pb.State) int64 { return s.OnHand - s.Reserved }
 
 // expireDue returns a Released{expired} event for every held reservation whose
 // expiry is at or before now. The shell persists these before deciding a
 // command, so a command always sees the stock expiry has given back.
 func expireDue(s *pb.State, now time.Time) []proto.Message {
-	var events []proto.Message
-	for _, id := range sortedHeld(s) {
-		if !s.Held[id].ExpiresAt.AsTime().After(now) {
-			events = append(events, &pb.Released{OrderId: id, Expired: true})
+	var due []string
+	for id, r := range s.Held {
+		if !r.ExpiresAt.AsTime().After(now) {
+			due = append(due, id)
 		}
+	}
+	// Map order is random; sorting keeps the events of a replay identical.
+	slices.Sort(due)
+	events := make([]proto.Message, len(due))
+	for i, id := range due {
+		events[i] = &pb.Released{OrderId: id, Expired: true}
 	}
 	return events
 }
@@ -108,7 +104,7 @@ func decideSetStock(s *pb.State, c *pb.SetStockRequest) ([]proto.Message, error)
 	if c.OnHand < 0 || c.OnHand > MaxQuantity {
 		return nil, invalidField("on_hand", "out_of_range", "on_hand must be between 0 and %d", MaxQuantity)
 	}
-	if r := reserved(s); c.OnHand < r {
+	if r := s.Reserved; c.OnHand < r {
 		return nil, invalidField("on_hand", "below_reserved",
 			"on_hand %d is below the %d units reserved by open orders", c.OnHand, r)
 	}
@@ -136,19 +132,26 @@ func decideReserve(s *pb.State, c *pb.ReserveRequest, now time.Time) ([]proto.Me
 	if c.Quantity <= 0 || c.Quantity > MaxQuantity {
 		return nil, invalidField("quantity", "out_of_range", "quantity must be between 1 and %d", MaxQuantity)
 	}
-	ttl := time.Duration(c.TtlMs) * time.Millisecond
-	if c.TtlMs < 0 || ttl > MaxTTL {
+	// Compare before converting: a huge ttl_ms would overflow a Duration.
+	if c.TtlMs < 0 || c.TtlMs > MaxTTL.Milliseconds() {
 		return nil, invalidField("ttl_ms", "out_of_range", "ttl_ms must be between 0 and %d", MaxTTL.Milliseconds())
 	}
+	ttl := time.Duration(c.TtlMs) * time.Millisecond
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
-	// A retry of a reservation already made, or already closed, is answered
-	// from state; only a different quantity under the same order is refused.
+	// A retry of a reservation that is held or committed is answered from
+	// state. One that was released or expired is not renewed: the order gave
+	// the units up (or let them go), and a late duplicate must not take them
+	// again; a new hold needs a new order id.
 	if r := findReservation(s, c.OrderId); r != nil {
-		if r.Quantity != c.Quantity {
+		switch {
+		case r.Quantity != c.Quantity:
 			return nil, emporium.Errorf(emporium.ECONFLICT,
 				"order %s already reserved %d units of %s, not %d", c.OrderId, r.Quantity, s.Sku, c.Quantity)
+		case r.Status == pb.ReservationStatus_RESERVATION_STATUS_RELEASED || r.Status == pb.ReservationStatus_RESERVATION_STATUS_EXPIRED:
+			return nil, emporium.Errorf(emporium.ECONFLICT,
+				"order %s's reservation of %s was %s; it is not renewed", c.OrderId, s.Sku, statusWord(r.Status))
 		}
 		return nil, nil
 	}
@@ -211,6 +214,7 @@ func apply(s *pb.State, ev proto.Message) {
 		s.OnHand += e.Quantity
 		rememberCommand(s, e.CommandId)
 	case *pb.Reserved:
+		s.Reserved += e.Quantity
 		s.Held[e.OrderId] = &pb.Reservation{
 			OrderId:   e.OrderId,
 			Quantity:  e.Quantity,
@@ -229,6 +233,8 @@ func apply(s *pb.State, ev proto.Message) {
 			s.Sold += r.Quantity
 		}
 		closeReservation(s, e.OrderId, pb.ReservationStatus_RESERVATION_STATUS_COMMITTED)
+	case *pb.Fenced:
+		// Only takes its seq.
 	}
 }
 
@@ -240,6 +246,7 @@ func closeReservation(s *pb.State, orderID string, status pb.ReservationStatus) 
 		return
 	}
 	delete(s.Held, orderID)
+	s.Reserved -= r.Quantity
 	s.Closed = append(s.Closed, &pb.Reservation{
 		OrderId: r.OrderId, Quantity: r.Quantity, ExpiresAt: r.ExpiresAt, Status: status,
 	})
@@ -280,12 +287,11 @@ func findReservation(s *pb.State, orderID string) *pb.Reservation {
 // stock renders the state as the grain's answer. When orderID is set, the
 // answer carries that order's reservation.
 func stock(s *pb.State, seq uint64, orderID string) *pb.Stock {
-	r := reserved(s)
 	out := &pb.Stock{
 		Sku:       s.Sku,
 		OnHand:    s.OnHand,
-		Reserved:  r,
-		Available: s.OnHand - r,
+		Reserved:  s.Reserved,
+		Available: s.OnHand - s.Reserved,
 		Sold:      s.Sold,
 		Seq:       seq,
 	}
@@ -328,10 +334,4 @@ func invalidField(field, code, format string, args ...any) error {
 	e := emporium.Errorf(emporium.EINVALID, format, args...)
 	e.Fields = []emporium.FieldError{{Field: field, Code: code, Message: e.Message}}
 	return e
-}
-
-// sortedHeld returns the ids of held reservations in a fixed order, so that
-// the events decided from a map are the same on every replay.
-func sortedHeld(s *pb.State) []string {
-	return slices.Sorted(maps.Keys(s.Held))
 }

@@ -66,7 +66,10 @@ func TestDecide(t *testing.T) {
 		{"reserve after commit is answered", append(withHold, &pb.Committed{OrderId: "o1"}),
 			&pb.ReserveRequest{OrderId: "o1", Quantity: 4}, nil, ""},
 		{"reserve after expiry is not renewed", append(withHold, &pb.Released{OrderId: "o1", Expired: true}),
-			&pb.ReserveRequest{OrderId: "o1", Quantity: 4}, nil, ""},
+			&pb.ReserveRequest{OrderId: "o1", Quantity: 4}, nil, emporium.ECONFLICT},
+		{"reserve after release is not renewed", append(withHold, &pb.Released{OrderId: "o1"}),
+			&pb.ReserveRequest{OrderId: "o1", Quantity: 4}, nil, emporium.ECONFLICT},
+		{"reserve ttl that would overflow", stocked, &pb.ReserveRequest{OrderId: "o1", Quantity: 1, TtlMs: 9_223_372_036_855}, nil, emporium.EINVALID},
 		{"reserve without order", stocked, &pb.ReserveRequest{Quantity: 1}, nil, emporium.EINVALID},
 		{"reserve zero", stocked, &pb.ReserveRequest{OrderId: "o1"}, nil, emporium.EINVALID},
 		{"reserve ttl too long", stocked, &pb.ReserveRequest{OrderId: "o1", Quantity: 1, TtlMs: MaxTTL.Milliseconds() + 1}, nil, emporium.EINVALID},
@@ -215,6 +218,11 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			require.GreaterOrEqual(t, st.OnHand, int64(0))
 			require.Equal(t, st.OnHand, st.Available+st.Reserved)
 			require.Equal(t, committed, st.Sold)
+			var held int64
+			for _, r := range s.Held {
+				held += r.Quantity
+			}
+			require.Equal(t, held, s.Reserved, "the cached reserved total matches the holds")
 		}
 		replayed := newState("SKU-R")
 		for _, ev := range journal {

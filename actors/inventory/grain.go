@@ -72,6 +72,8 @@ type Config struct {
 }
 
 func (c *Config) withDefaults() {
+	// A nil Views is allowed (tests of the shell alone); the grain then keeps
+	// no read model and the sweeper finds nothing.
 	if c.Clock == nil {
 		c.Clock = actors.SystemClock{}
 	}
@@ -90,21 +92,34 @@ func (c *Config) withDefaults() {
 }
 
 // NewKind returns the cluster kind that activates InventoryGrains with cfg.
+//
+// The generated kind keeps its grain factory in a package variable, which a
+// second member in the same process (a multi-member test) would overwrite.
+// So the factory builds an empty grain, and each activation takes the Config
+// of the kind that spawned it from configs, stored by the kind's OnInit hook
+// under the activation's PID.
 func NewKind(cfg Config) *cluster.Kind {
 	cfg.withDefaults()
 	cfg.Activations.Register(Kind)
-	return pb.NewInventoryGrainKind(func() pb.InventoryGrain {
-		return &grain{cfg: cfg}
-	}, cfg.IdleTimeout)
+	shared := &cfg
+	return pb.NewInventoryGrainKind(func() pb.InventoryGrain { return &grain{} }, cfg.IdleTimeout,
+		actor.WithOnInit(func(ctx actor.Context) { configs.Store(ctx.Self(), shared) }))
 }
+
+// configs hands each activation its kind's Config: *actor.PID -> *Config.
+var configs sync.Map
 
 // conflictRetries is how many times a command is decided again after a
 // journal conflict before the caller is told to retry later.
 const conflictRetries = 5
 
+// snapshotOnStopAfter is how many unsnapshotted events make passivation
+// save a snapshot; replaying fewer costs less than writing one.
+const snapshotOnStopAfter = 20
+
 // grain is one activation of an InventoryGrain.
 type grain struct {
-	cfg    Config
+	cfg    *Config
 	sku    string
 	state  *pb.State
 	seq    uint64 // the journal seq state reflects
@@ -112,6 +127,11 @@ type grain struct {
 	// broken is set when the state could not be loaded: the activation
 	// answers unavailable and stops, so the next request activates afresh.
 	broken error
+	// unsure is set when an append's outcome is unknown: the store failed or
+	// timed out after the write may have reached it, and the journal's group
+	// commit may still write it. Until a fence settles the seq, the
+	// activation cannot know which events the journal holds.
+	unsure bool
 	timer  actors.Timer
 	log    *slog.Logger
 }
@@ -120,10 +140,17 @@ type grain struct {
 // message only and never crosses the cluster.
 type expireTick struct{}
 
-// Init loads the SKU's state and releases what expired while no activation
-// held it.
+// Init loads the SKU's state, releases what expired while no activation
+// held it, and writes the read model, which a crash may have left behind the
+// journal.
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.sku = ctx.Identity()
+	cfg, ok := configs.LoadAndDelete(ctx.Self())
+	if !ok {
+		// Cannot happen while NewKind builds the kind; fail loudly if it does.
+		panic("inventory: activation without the Config of its kind")
+	}
+	g.cfg = cfg.(*Config)
 	g.log = g.cfg.Logger.With(slog.String("grain", Kind), slog.String("sku", g.sku))
 	g.cfg.Activations.Activated(Kind, ctx.Self())
 	if err := g.load(); err != nil {
@@ -131,19 +158,21 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 		g.log.Error("inventory: load failed", slog.Any("error", err))
 		return
 	}
-	if _, err := g.run(ctx, nil); err != nil {
+	g.project()
+	if err := g.run(ctx, nil); err != nil {
 		g.log.Warn("inventory: releasing expired reservations failed", slog.Any("error", err))
 	}
 }
 
-// Terminate stops the expiry timer and saves a snapshot of unsaved events,
-// so that the next activation replays little. It waits for the snapshot:
-// at shutdown the node closes the store once every grain has terminated.
+// Terminate stops the expiry timer and, when enough events were appended
+// since the last snapshot, saves one so the next activation replays little.
+// It waits for the snapshot: at shutdown the node closes the store once every
+// grain has terminated.
 func (g *grain) Terminate(ctx cluster.GrainContext) {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
-	if g.broken == nil && g.seq > g.snapAt {
+	if g.broken == nil && !g.unsure && g.seq-g.snapAt >= snapshotOnStopAfter {
 		g.saveSnapshot().Wait()
 	}
 	g.cfg.Activations.Deactivated(Kind, ctx.Self())
@@ -191,9 +220,9 @@ func (g *grain) onExpireTick(ctx cluster.GrainContext) {
 	if g.broken != nil {
 		return
 	}
-	if _, err := g.run(ctx, nil); err != nil {
-		// The timer is re-armed by run's caller below; a store outage only
-		// delays expiry, and the sweeper is the backstop.
+	if err := g.run(ctx, nil); err != nil {
+		// run armed the timer for an expiry already due; wait a while
+		// instead. A store outage only delays expiry.
 		g.log.Warn("inventory: expiring reservations failed", slog.Any("error", err))
 		g.arm(ctx, g.cfg.IOTimeout)
 	}
@@ -206,7 +235,7 @@ func (g *grain) command(ctx cluster.GrainContext, cmd proto.Message, orderID str
 		ctx.Poison(ctx.Self())
 		return nil, actors.GrainError(g.log, emporium.Errorf(emporium.EUNAVAILABLE, "inventory of %s is unavailable", g.sku))
 	}
-	if _, err := g.run(ctx, cmd); err != nil {
+	if err := g.run(ctx, cmd); err != nil {
 		return nil, actors.GrainError(g.log, err)
 	}
 	return stock(g.state, g.seq, orderID), nil
@@ -214,26 +243,28 @@ func (g *grain) command(ctx cluster.GrainContext, cmd proto.Message, orderID str
 
 // run releases expired reservations, then decides cmd (when not nil) and
 // persists its events. A journal conflict means another activation wrote
-// first: reload what it wrote and decide again.
-func (g *grain) run(ctx cluster.GrainContext, cmd proto.Message) (persisted bool, err error) {
+// first (DESIGN §2: two activations of a grain can exist for a moment):
+// reload what it wrote and decide again.
+func (g *grain) run(ctx cluster.GrainContext, cmd proto.Message) error {
 	defer g.arm(ctx, 0)
 	for attempt := 0; ; attempt++ {
-		persisted, err = g.step(cmd)
+		err := g.step(cmd)
 		if !isJournalConflict(err) {
-			return persisted, err
+			return err
 		}
 		if attempt == conflictRetries {
-			return persisted, emporium.Errorf(emporium.EUNAVAILABLE, "inventory of %s is contended; retry", g.sku)
+			return emporium.Errorf(emporium.EUNAVAILABLE, "inventory of %s is contended; retry", g.sku)
 		}
-		g.log.Info("inventory: journal conflict, reloading", slog.Uint64("seq", g.seq))
-		if err := g.catchUp(); err != nil {
-			return persisted, err
+		g.log.Info("inventory: journal moved, reloading", slog.Uint64("seq", g.seq))
+		if _, err := g.catchUp(); err != nil {
+			return err
 		}
 	}
 }
 
-// errJournalConflict marks a conflict raised by the journal, as opposed to a
-// conflict the core decided (a committed reservation cannot be released).
+// errJournalConflict marks a conflict raised by the journal, or a journal
+// found ahead of the state, as opposed to a conflict the core decided (a
+// committed reservation cannot be released).
 type errJournalConflict struct{ error }
 
 func isJournalConflict(err error) bool {
@@ -241,28 +272,61 @@ func isJournalConflict(err error) bool {
 	return errors.As(err, &c)
 }
 
-// step is one attempt of run: expiry first, then the command, each persisted
-// before the state changes.
-func (g *grain) step(cmd proto.Message) (bool, error) {
+var errJournalAhead = errJournalConflict{errors.New("inventory: the journal has events this activation has not seen")}
+
+// step is one attempt of run: settle an unknown outcome, release what
+// expired, then decide the command; each change is persisted before the
+// state changes.
+func (g *grain) step(cmd proto.Message) error {
+	if g.unsure {
+		if err := g.fence(); err != nil {
+			return err
+		}
+	}
 	now := g.cfg.Clock.Now()
-	persisted := false
 	if expired := expireDue(g.state, now); len(expired) > 0 {
 		if err := g.persist(expired); err != nil {
-			return false, err
+			return err
 		}
-		persisted = true
 	}
 	if cmd == nil {
-		return persisted, nil
+		return nil
 	}
 	events, err := decide(g.state, cmd, now)
-	if err != nil || len(events) == 0 {
-		return persisted, err
+	if len(events) > 0 {
+		return g.persist(events)
 	}
-	if err := g.persist(events); err != nil {
-		return persisted, err
+	if _, query := cmd.(*pb.GetAvailabilityRequest); query {
+		return err
 	}
-	return true, nil
+	// A command answered without a write (a retry, a refusal, a release of
+	// what is not held) is answered from this activation's state, and no
+	// append would reveal that another activation wrote meanwhile. So check
+	// the journal's tail first: one lookup, on a path that is rare.
+	moved, lerr := g.catchUp()
+	if lerr != nil {
+		return lerr
+	}
+	if moved {
+		return errJournalAhead
+	}
+	return err
+}
+
+// fence settles an append whose outcome is unknown by appending a Fenced
+// marker at the seq it expected. If the lost append landed, the fence
+// collides and catchUp applies the lost events; if it did not, the fence
+// takes the seq and the lost append can never land after it.
+func (g *grain) fence() error {
+	err := g.persist([]proto.Message{&pb.Fenced{}})
+	if isJournalConflict(err) {
+		_, err = g.catchUp()
+	}
+	if err != nil {
+		return err
+	}
+	g.unsure = false
+	return nil
 }
 
 // persist appends events to the journal and, once they are durable, applies
@@ -275,6 +339,7 @@ func (g *grain) persist(events []proto.Message) error {
 		if emporium.IsCode(err, emporium.ECONFLICT) {
 			return errJournalConflict{err}
 		}
+		g.unsure = true
 		return emporium.Wrap("inventory.persist", err)
 	}
 	for _, ev := range events {
@@ -301,25 +366,34 @@ func (g *grain) load() error {
 		g.state = newState(g.sku)
 	}
 	g.seq, g.snapAt = seq, seq
-	return g.catchUp()
+	_, err = g.catchUp()
+	return err
 }
 
-// catchUp applies the journal's events after the state's seq.
-func (g *grain) catchUp() error {
+// catchUp applies the journal's events after the state's seq and reports
+// whether there were any. The events go into a copy that replaces the state
+// only when the whole load succeeded, so a load that fails halfway leaves
+// the state and its seq as they were.
+func (g *grain) catchUp() (moved bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.IOTimeout)
 	defer cancel()
+	var next *pb.State // cloned at the first event: most tail checks find none
 	last, err := g.cfg.Journal.Load(ctx, g.stream(), g.seq, func(_ uint64, _ time.Time, ev proto.Message) error {
-		apply(g.state, ev)
+		if next == nil {
+			next = proto.CloneOf(g.state)
+		}
+		apply(next, ev)
 		return nil
 	})
 	if err != nil {
-		return emporium.Wrap("inventory.load journal", err)
+		return false, emporium.Wrap("inventory.load journal", err)
 	}
-	if last != g.seq {
-		g.seq = last
-		g.project()
+	if next == nil || last == g.seq {
+		return false, nil
 	}
-	return nil
+	g.state, g.seq = next, last
+	g.project()
+	return true, nil
 }
 
 // saveSnapshot stores a copy of the state in the background: a lost

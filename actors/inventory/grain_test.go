@@ -322,3 +322,45 @@ func replay(t *testing.T, store *persistence.Store, sku string) *pb.State {
 	require.NoError(t, err)
 	return s
 }
+
+// A read-model row left behind the journal (its last write lost in a crash)
+// is rewritten by the next activation, so the sweeper does not wake that SKU
+// forever.
+func TestActivationRepairsAStaleReadModel(t *testing.T) {
+	sku := newSKU(t, 3)
+	// 40 events in all, so that the grain snapshots at its last seq and the
+	// next activation finds nothing new in the journal.
+	for i := range 37 {
+		_, err := grain(sku).Restock(&pb.RestockRequest{CommandId: fmt.Sprint("r", i), Quantity: 1})
+		require.NoError(t, err)
+	}
+	_, err := grain(sku).Reserve(&pb.ReserveRequest{OrderId: "o1", Quantity: 2, TtlMs: 1000})
+	require.NoError(t, err)
+	st, err := grain(sku).Release(&pb.ReleaseRequest{OrderId: "o1"})
+	require.NoError(t, err)
+	require.Equal(t, uint64(40), st.Seq)
+	actorstest.WaitFor(t, 5*time.Second, "the snapshot at seq 40", func() bool {
+		seq, _, err := store.Snapshots().Load(t.Context(), inventory.Stream(sku), &pb.State{})
+		return err == nil && seq == 40
+	})
+	require.NoError(t, store.Projections().Flush(t.Context()))
+	pid := member.Get(sku, inventory.Kind)
+	require.NoError(t, member.ActorSystem.Root.PoisonFuture(pid).Wait())
+
+	// The row as it was before the release: a hold with an expiry long past.
+	past := clock.Now().Add(-time.Hour)
+	_, err = store.Database().Collection(inventory.ViewCollection).ReplaceOne(t.Context(), map[string]any{"_id": sku},
+		map[string]any{"sku": sku, "on_hand": 40, "reserved": 2, "available": 38, "next_expiry": past, "seq": int64(st.Seq - 1)})
+	require.NoError(t, err)
+
+	sweeper := &inventory.Sweeper{Cluster: member, Lister: store.Projections(), Clock: clock, Logger: slog.Default()}
+	_, err = sweeper.SweepOnce(t.Context())
+	require.NoError(t, err)
+	require.NoError(t, store.Projections().Flush(t.Context()))
+	view := readView(t, sku)
+	assert.Equal(t, int64(0), view.Reserved)
+	assert.Nil(t, view.NextExpiry)
+	due, err := store.Projections().DueBefore(t.Context(), inventory.ViewCollection, "next_expiry", clock.Now(), 1000)
+	require.NoError(t, err)
+	assert.NotContains(t, due, sku, "the sweeper no longer finds it")
+}

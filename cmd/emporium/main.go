@@ -23,6 +23,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, a second one kills the process at once,
+		// should a graceful shutdown hang.
+		<-ctx.Done()
+		stop()
+	}()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	switch {
@@ -82,19 +88,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fs.PrintDefaults()
 	}
 	var cfg node.Config
-	bindErr := cfg.Bind(fs, getenv)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	if err := cfg.Parse(fs, args, getenv); err != nil {
+		switch {
+		case errors.Is(err, flag.ErrHelp):
 			return nil
+		case errors.Is(err, node.ErrBadSettings):
+			return err // names the variable at fault
+		default:
+			return errUsage // the flag package printed what was wrong
 		}
-		return errUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "emporium serve: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
-	}
-	if bindErr != nil {
-		return bindErr
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

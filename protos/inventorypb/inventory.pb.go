@@ -796,6 +796,46 @@ func (x *Committed) GetOrderId() string {
 	return ""
 }
 
+// Fenced marks a seq taken to settle an append whose outcome was unknown (the
+// store failed or timed out after the write may have reached it). Whichever of
+// the two lands first owns the seq; the other collides and can never land
+// later. It changes nothing else.
+type Fenced struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fenced) Reset() {
+	*x = Fenced{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fenced) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fenced) ProtoMessage() {}
+
+func (x *Fenced) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fenced.ProtoReflect.Descriptor instead.
+func (*Fenced) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
+}
+
 // State is the grain's snapshot.
 type State struct {
 	state  protoimpl.MessageState  `protogen:"open.v1"`
@@ -809,14 +849,17 @@ type State struct {
 	// closed are the last orders whose reservation was committed, released or
 	// expired, oldest first, so that a retried Reserve, Commit or Release is
 	// answered from state.
-	Closed        []*Reservation `protobuf:"bytes,6,rep,name=closed,proto3" json:"closed,omitempty"`
+	Closed []*Reservation `protobuf:"bytes,6,rep,name=closed,proto3" json:"closed,omitempty"`
+	// reserved is the sum of the quantities held, kept by apply so that no
+	// command has to add up every reservation of a busy SKU.
+	Reserved      int64 `protobuf:"varint,7,opt,name=reserved,proto3" json:"reserved,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[13]
+	mi := &file_inventorypb_inventory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +871,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[13]
+	mi := &file_inventorypb_inventory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +884,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *State) GetSku() string {
@@ -884,6 +927,13 @@ func (x *State) GetClosed() []*Reservation {
 		return x.Closed
 	}
 	return nil
+}
+
+func (x *State) GetReserved() int64 {
+	if x != nil {
+		return x.Reserved
+	}
+	return 0
 }
 
 var File_inventorypb_inventory_proto protoreflect.FileDescriptor
@@ -939,14 +989,16 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x18\n" +
 	"\aexpired\x18\x02 \x01(\bR\aexpired\"&\n" +
 	"\tCommitted\x12\x19\n" +
-	"\border_id\x18\x01 \x01(\tR\aorderId\"\xc4\x02\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\"\b\n" +
+	"\x06Fenced\"\xe0\x02\n" +
 	"\x05State\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x17\n" +
 	"\aon_hand\x18\x02 \x01(\x03R\x06onHand\x12\x12\n" +
 	"\x04sold\x18\x03 \x01(\x03R\x04sold\x12:\n" +
 	"\x04held\x18\x04 \x03(\v2&.emporium.inventory.v1.State.HeldEntryR\x04held\x12'\n" +
 	"\x0frecent_commands\x18\x05 \x03(\tR\x0erecentCommands\x12:\n" +
-	"\x06closed\x18\x06 \x03(\v2\".emporium.inventory.v1.ReservationR\x06closed\x1a[\n" +
+	"\x06closed\x18\x06 \x03(\v2\".emporium.inventory.v1.ReservationR\x06closed\x12\x1a\n" +
+	"\breserved\x18\a \x01(\x03R\breserved\x1a[\n" +
 	"\tHeldEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x128\n" +
 	"\x05value\x18\x02 \x01(\v2\".emporium.inventory.v1.ReservationR\x05value:\x028\x01*\xb7\x01\n" +
@@ -977,7 +1029,7 @@ func file_inventorypb_inventory_proto_rawDescGZIP() []byte {
 }
 
 var file_inventorypb_inventory_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_inventorypb_inventory_proto_goTypes = []any{
 	(ReservationStatus)(0),         // 0: emporium.inventory.v1.ReservationStatus
 	(*SetStockRequest)(nil),        // 1: emporium.inventory.v1.SetStockRequest
@@ -993,16 +1045,17 @@ var file_inventorypb_inventory_proto_goTypes = []any{
 	(*Reserved)(nil),               // 11: emporium.inventory.v1.Reserved
 	(*Released)(nil),               // 12: emporium.inventory.v1.Released
 	(*Committed)(nil),              // 13: emporium.inventory.v1.Committed
-	(*State)(nil),                  // 14: emporium.inventory.v1.State
-	nil,                            // 15: emporium.inventory.v1.State.HeldEntry
-	(*timestamppb.Timestamp)(nil),  // 16: google.protobuf.Timestamp
+	(*Fenced)(nil),                 // 14: emporium.inventory.v1.Fenced
+	(*State)(nil),                  // 15: emporium.inventory.v1.State
+	nil,                            // 16: emporium.inventory.v1.State.HeldEntry
+	(*timestamppb.Timestamp)(nil),  // 17: google.protobuf.Timestamp
 }
 var file_inventorypb_inventory_proto_depIdxs = []int32{
 	8,  // 0: emporium.inventory.v1.Stock.reservation:type_name -> emporium.inventory.v1.Reservation
-	16, // 1: emporium.inventory.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
+	17, // 1: emporium.inventory.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: emporium.inventory.v1.Reservation.status:type_name -> emporium.inventory.v1.ReservationStatus
-	16, // 3: emporium.inventory.v1.Reserved.expires_at:type_name -> google.protobuf.Timestamp
-	15, // 4: emporium.inventory.v1.State.held:type_name -> emporium.inventory.v1.State.HeldEntry
+	17, // 3: emporium.inventory.v1.Reserved.expires_at:type_name -> google.protobuf.Timestamp
+	16, // 4: emporium.inventory.v1.State.held:type_name -> emporium.inventory.v1.State.HeldEntry
 	8,  // 5: emporium.inventory.v1.State.closed:type_name -> emporium.inventory.v1.Reservation
 	8,  // 6: emporium.inventory.v1.State.HeldEntry.value:type_name -> emporium.inventory.v1.Reservation
 	1,  // 7: emporium.inventory.v1.InventoryGrain.SetStock:input_type -> emporium.inventory.v1.SetStockRequest
@@ -1035,7 +1088,7 @@ func file_inventorypb_inventory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_inventorypb_inventory_proto_rawDesc), len(file_inventorypb_inventory_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
