@@ -17,11 +17,11 @@ build: ## build the emporium binary into ./bin
 
 test: ## vet, then every test with -race (multi-member cluster tests without, see DESIGN §2)
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 10m $(PKGS_RACE)
+	$(GO) test -race -count=1 -timeout 5m $(PKGS_RACE)
 	$(MAKE) test-cluster
 
 test-cluster: ## the multi-member cluster tests (Proto.Actor races inside its own remote start/stop)
-	$(GO) test -count=1 -timeout 10m ./actors/clustertest/...
+	$(GO) test -count=1 -timeout 5m ./actors/clustertest/...
 
 bench: ## run the benchmarks (BENCH=regexp, BENCHTIME=2s)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./...

@@ -89,14 +89,6 @@ func (m Message) validate(op string) (*netmail.Address, error) {
 	return to, nil
 }
 
-// sameRecipient reports whether the address a names the mailbox to, which
-// may be a bare address or carry a display name. Case is ignored: tests and
-// developers look mail up by the address they typed, and real mailboxes
-// almost never differ by case alone.
-func sameRecipient(a, to string) bool {
-	return strings.EqualFold(addressOf(a), addressOf(to))
-}
-
 // addressOf returns the bare address of s ("ann@example.com" for
 // "Ann <ann@example.com>"), or s itself when it does not parse.
 func addressOf(s string) string {

@@ -205,24 +205,40 @@ func testSender(t *testing.T, newSender func(t *testing.T) (Sender, func(ctx con
 }
 
 // TestSMTPContract runs the contract against the SMTP sender talking to a
-// real SMTP server.
+// real SMTP server, in plain text and behind STARTTLS.
 func TestSMTPContract(t *testing.T) {
-	testSender(t, func(t *testing.T) (Sender, func(context.Context, string) (Message, error)) {
-		srv := mailtest.NewServer(t)
-		s, err := NewSMTP(SMTPConfig{URL: srv.URL(), From: testFrom, Logger: testLogger(t)})
-		require.NoError(t, err)
-		return s, func(ctx context.Context, to string) (Message, error) {
-			r, err := srv.Wait(ctx, addressOf(to))
-			if err != nil {
-				return Message{}, err
-			}
-			header, err := netmail.ParseAddress(r.Header.Get("To"))
-			if err != nil {
-				return Message{}, fmt.Errorf("parse the To header %q: %w", r.Header.Get("To"), err)
-			}
-			return Message{To: header.Address, Subject: r.Subject, Text: r.Text, HTML: r.HTML}, nil
+	for name, opts := range map[string][]mailtest.Option{
+		"Plain":    nil,
+		"STARTTLS": {mailtest.WithSTARTTLS()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			testSender(t, func(t *testing.T) (Sender, func(context.Context, string) (Message, error)) {
+				srv := mailtest.NewServer(t, opts...)
+				s, err := NewSMTP(SMTPConfig{URL: srv.URL(), From: testFrom, TLSConfig: srv.ClientTLSConfig(), Logger: testLogger(t)})
+				require.NoError(t, err)
+				return s, smtpInbox(srv, opts != nil)
+			})
+		})
+	}
+}
+
+// smtpInbox reads what the server received as the recipient sees it, and
+// checks that it came encrypted when it should have.
+func smtpInbox(srv *mailtest.Server, wantTLS bool) func(context.Context, string) (Message, error) {
+	return func(ctx context.Context, to string) (Message, error) {
+		r, err := srv.Wait(ctx, addressOf(to))
+		if err != nil {
+			return Message{}, err
 		}
-	})
+		if r.TLS != wantTLS {
+			return Message{}, fmt.Errorf("the message came with TLS=%v, want %v", r.TLS, wantTLS)
+		}
+		header, err := netmail.ParseAddress(r.Header.Get("To"))
+		if err != nil {
+			return Message{}, fmt.Errorf("parse the To header %q: %w", r.Header.Get("To"), err)
+		}
+		return Message{To: header.Address, Subject: r.Subject, Text: r.Text, HTML: r.HTML}, nil
+	}
 }
 
 // TestOutboxContract runs the contract against the development outbox.

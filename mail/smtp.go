@@ -71,6 +71,12 @@ type SMTPConfig struct {
 	// one and jittered so that many senders do not retry in step. Zero
 	// means DefaultSMTPBackoff.
 	Backoff time.Duration
+	// TLSConfig is the client TLS configuration for STARTTLS and smtps,
+	// for a server whose certificate comes from a private CA (set
+	// RootCAs). Nil verifies against the system roots. The server name is
+	// the host of URL unless the configuration names one, and TLS 1.2 is
+	// the least version accepted.
+	TLSConfig *tls.Config
 	// Logger receives a warning for each failed attempt and a debug record
 	// for each delivery. Records name the recipient and the Message-ID,
 	// never the body (it carries one-time tokens) nor the password. Nil
@@ -94,6 +100,7 @@ type SMTP struct {
 	timeout     time.Duration
 	retries     int
 	backoff     time.Duration
+	tls         *tls.Config
 	logger      *slog.Logger
 
 	// dial opens the TCP connection of one attempt. It is a field so that
@@ -156,6 +163,14 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	case cfg.Backoff == 0:
 		s.backoff = DefaultSMTPBackoff
 	}
+	s.tls = &tls.Config{}
+	if cfg.TLSConfig != nil {
+		s.tls = cfg.TLSConfig.Clone()
+	}
+	if s.tls.ServerName == "" {
+		s.tls.ServerName = s.host
+	}
+	s.tls.MinVersion = max(s.tls.MinVersion, tls.VersionTLS12)
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -320,7 +335,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		case kind == rejected:
 			return &emporium.Error{Code: emporium.EINVALID, Op: op, Message: "the mail server refused the message for this recipient", Err: err}
 		case ctx.Err() != nil:
-			return unavailable(fmt.Errorf("no delivery within %v (%s): %w", s.timeout, attempts(attempt), err))
+			return unavailable(fmt.Errorf("%s before the context ended (%v): %w", attempts(attempt), context.Cause(ctx), err))
 		case kind == broken:
 			return unavailable(fmt.Errorf("the mail server %s refused the session; check SMTP_URL and MAIL_FROM: %w", s.safeURL, err))
 		case attempt > s.retries:
@@ -333,7 +348,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
-			return unavailable(fmt.Errorf("no delivery within %v (%s): %w", s.timeout, attempts(attempt), err))
+			return unavailable(fmt.Errorf("%s before the context ended (%v): %w", attempts(attempt), context.Cause(ctx), err))
 		}
 	}
 }
@@ -388,6 +403,9 @@ func (s *SMTP) build(m Message, to *netmail.Address) *gomail.Msg {
 // setting it to the time left makes a slow server fail the attempt when
 // the Send's budget runs out, not a full Timeout later.
 func (s *SMTP) attempt(ctx context.Context, msg *gomail.Msg) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -416,11 +434,9 @@ func (s *SMTP) attempt(ctx context.Context, msg *gomail.Msg) error {
 	return client.DialAndSendWithContext(ctx, msg)
 }
 
-// tlsConfig verifies the server's certificate against the system roots for
-// the host named in SMTP_URL.
-func (s *SMTP) tlsConfig() *tls.Config {
-	return &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}
-}
+// tlsConfig returns a copy of the TLS configuration for one connection;
+// crypto/tls forbids changing a configuration in use, and go-mail may.
+func (s *SMTP) tlsConfig() *tls.Config { return s.tls.Clone() }
 
 // dialer returns the dial function of one attempt. go-mail watches a
 // context only while dialling; closing the connection when ctx ends makes
@@ -500,10 +516,15 @@ func classify(err error) failure {
 	return broken
 }
 
+// minScrubbed is the shortest password scrub hides. A shorter one is
+// found inside ordinary words ("p" in "support") and would garble every
+// message, while its occurrence would not tell anyone it is the password.
+const minScrubbed = 6
+
 // scrub hides the password in err's message, should a server or a library
 // ever echo it.
 func (s *SMTP) scrub(err error) error {
-	if err == nil || s.password == "" || !strings.Contains(err.Error(), s.password) {
+	if err == nil || len(s.password) < minScrubbed || !strings.Contains(err.Error(), s.password) {
 		return err
 	}
 	return &scrubbedError{err: err, secret: s.password}

@@ -233,6 +233,56 @@ func TestSMTPRequiredStartTLS(t *testing.T) {
 	assert.Empty(t, srv.Messages())
 }
 
+func TestSMTPOverTLS(t *testing.T) {
+	cases := map[string]struct {
+		opt   mailtest.Option
+		query string
+	}{
+		"implicit TLS":            {mailtest.WithImplicitTLS(), ""},
+		"STARTTLS required":       {mailtest.WithSTARTTLS(), ""},
+		"STARTTLS opportunistic":  {mailtest.WithSTARTTLS(), "starttls=opportunistic"},
+		"STARTTLS by the default": {mailtest.WithSTARTTLS(), "-"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			srv := mailtest.NewServer(t, c.opt)
+			url := srv.URL()
+			switch c.query {
+			case "":
+			case "-":
+				url = strings.TrimSuffix(url, "?starttls=required")
+			default:
+				url = strings.Replace(url, "starttls=required", c.query, 1)
+			}
+			s := newTestSMTP(t, url, func(cfg *SMTPConfig) { cfg.TLSConfig = srv.ClientTLSConfig() })
+			ctx := testContext(t)
+			require.NoError(t, s.Send(ctx, Message{To: "ann@example.com", Subject: "secure", Text: "t"}))
+			r, err := srv.Wait(ctx, "ann@example.com")
+			require.NoError(t, err)
+			assert.True(t, r.TLS, "delivered over TLS")
+		})
+	}
+}
+
+func TestSMTPUntrustedCertificate(t *testing.T) {
+	for name, opt := range map[string]mailtest.Option{
+		"implicit TLS": mailtest.WithImplicitTLS(),
+		"STARTTLS":     mailtest.WithSTARTTLS(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := mailtest.NewServer(t, opt)
+			s := newTestSMTP(t, srv.URL(), nil) // the system roots do not know the test CA
+
+			err := s.Send(testContext(t), Message{To: "ann@example.com", Subject: "s", Text: "t"})
+			requireCode(t, err, emporium.EUNAVAILABLE)
+			assert.Contains(t, err.Error(), "certificate")
+			assert.Equal(t, 1, srv.Connections(), "a certificate that does not verify is not retried")
+			assert.NotContains(t, err.Error(), mailtest.Password)
+			assert.Empty(t, srv.Messages())
+		})
+	}
+}
+
 func TestSMTPSlowServerTimesOut(t *testing.T) {
 	srv := mailtest.NewServer(t)
 	// The server would answer long after the test is over; Close releases
@@ -373,4 +423,9 @@ func TestScrubHidesThePassword(t *testing.T) {
 	assert.Same(t, cause, s.scrub(cause).(*scrubbedError).err)
 	plain := errors.New("nothing secret")
 	assert.Same(t, plain, s.scrub(plain))
+
+	// A very short password is not scrubbed: it would garble the message.
+	short := &SMTP{password: "p"}
+	unsupported := errors.New("server does not support SMTP AUTH")
+	assert.Equal(t, unsupported.Error(), short.scrub(unsupported).Error())
 }

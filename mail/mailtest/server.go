@@ -1,18 +1,26 @@
 // Package mailtest runs a real SMTP server inside a test, so that tests of
 // any package can receive the mail Emporium sends over the wire (DESIGN
 // §11) instead of trusting a fake. The server listens on 127.0.0.1, speaks
-// plain SMTP with AUTH PLAIN for one test user, keeps every message it
-// accepts, parsed, and can be told to refuse or stall, to exercise a
+// SMTP with AUTH PLAIN for one test user (optionally behind STARTTLS or
+// implicit TLS with a certificate made for the test), keeps every message
+// it accepts, parsed, and can be told to refuse or stall, to exercise a
 // sender's error handling.
 package mailtest
 
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -53,7 +61,33 @@ type Received struct {
 	HTML string
 	// Raw is the message as it arrived.
 	Raw []byte
+	// TLS reports whether the message came over an encrypted connection.
+	TLS bool
 }
+
+// Option changes how NewServer sets a server up.
+type Option func(*Server)
+
+// WithSTARTTLS makes the server offer STARTTLS and accept AUTH only after
+// it, as a submission server does. URL then asks for starttls=required.
+func WithSTARTTLS() Option {
+	return func(s *Server) { s.tlsMode = tlsSTARTTLS }
+}
+
+// WithImplicitTLS makes the server speak TLS from the first byte, as on
+// port 465. URL then uses the smtps scheme.
+func WithImplicitTLS() Option {
+	return func(s *Server) { s.tlsMode = tlsImplicit }
+}
+
+// tlsMode is how a server uses TLS.
+type tlsMode int
+
+const (
+	tlsNone tlsMode = iota
+	tlsSTARTTLS
+	tlsImplicit
+)
 
 // Fault makes the server refuse a recipient at RCPT TO.
 type Fault struct {
@@ -70,9 +104,12 @@ type Fault struct {
 // Server is an SMTP server for one test, listening on 127.0.0.1. It is
 // closed when the test ends.
 type Server struct {
-	t    testing.TB
-	srv  *smtp.Server
-	addr string
+	t       testing.TB
+	srv     *smtp.Server
+	ln      net.Listener
+	addr    string
+	tlsMode tlsMode
+	roots   *x509.CertPool // trusts the server's certificate, when it has one
 
 	connections atomic.Int64
 	done        chan struct{} // closed when the server closes
@@ -86,9 +123,9 @@ type Server struct {
 	delay    time.Duration
 }
 
-// NewServer starts a server for t and registers its shutdown with
-// t.Cleanup.
-func NewServer(t testing.TB) *Server {
+// NewServer starts a server for t, plain SMTP unless an option says
+// otherwise, and registers its shutdown with t.Cleanup.
+func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -102,13 +139,33 @@ func NewServer(t testing.TB) *Server {
 		arrived: make(chan struct{}),
 		faults:  make(map[string]*Fault),
 	}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &session{server: s}, nil
+	for _, opt := range opts {
+		opt(s)
+	}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{server: s, conn: c}, nil
 	}))
 	srv.Domain = "mailtest.localhost"
-	// The server is plain SMTP on the loopback interface; go-smtp refuses
-	// AUTH without TLS unless told otherwise.
-	srv.AllowInsecureAuth = true
+	listener := net.Listener(countingListener{Listener: ln, count: &s.connections})
+	if s.tlsMode == tlsNone {
+		// go-smtp refuses AUTH without TLS unless told otherwise; this
+		// server is on the loopback interface only.
+		srv.AllowInsecureAuth = true
+	} else {
+		cert, roots, err := newCertificate()
+		if err != nil {
+			_ = ln.Close()
+			t.Fatalf("mailtest: make a TLS certificate: %v", err)
+		}
+		s.roots = roots
+		config := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if s.tlsMode == tlsImplicit {
+			listener = tls.NewListener(listener, config)
+		} else {
+			srv.TLSConfig = config // go-smtp offers STARTTLS when it has one
+		}
+	}
+	s.ln = listener
 	srv.EnableSMTPUTF8 = true
 	srv.MaxMessageBytes = 10 << 20
 	srv.MaxRecipients = 50
@@ -121,7 +178,7 @@ func NewServer(t testing.TB) *Server {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		_ = srv.Serve(countingListener{Listener: ln, count: &s.connections})
+		_ = srv.Serve(listener)
 	}()
 	t.Cleanup(func() {
 		s.Close()
@@ -145,6 +202,9 @@ func (s *Server) Close() {
 	// Release stalled sessions first: go-smtp's Close waits on nothing,
 	// but a session blocked in Data would otherwise linger.
 	close(s.done)
+	// go-smtp closes only the listeners Serve has registered, and Serve
+	// may not have started yet; closing ours makes it stop either way.
+	_ = s.ln.Close()
 	_ = s.srv.Close()
 }
 
@@ -152,27 +212,36 @@ func (s *Server) Close() {
 func (s *Server) Addr() string { return s.addr }
 
 // URL returns an SMTP_URL for the server with the test user's
-// credentials, such as smtp://emporium:mailtest-password@127.0.0.1:40211?starttls=none.
+// credentials, such as smtp://emporium:mailtest-password@127.0.0.1:40211?starttls=none
+// (starttls=required with WithSTARTTLS, the smtps scheme with
+// WithImplicitTLS). With TLS, the client must trust ClientTLSConfig.
 func (s *Server) URL() string {
-	u := url.URL{
-		Scheme:   "smtp",
-		User:     url.UserPassword(Username, Password),
-		Host:     s.addr,
-		RawQuery: "starttls=none",
-	}
-	return u.String()
+	return s.URLWithCredentials(Username, Password)
 }
 
 // URLWithCredentials returns the server's SMTP_URL with another user name
 // and password, for tests of rejected credentials.
 func (s *Server) URLWithCredentials(username, password string) string {
-	u := url.URL{
-		Scheme:   "smtp",
-		User:     url.UserPassword(username, password),
-		Host:     s.addr,
-		RawQuery: "starttls=none",
+	u := url.URL{Scheme: "smtp", User: url.UserPassword(username, password), Host: s.addr}
+	switch s.tlsMode {
+	case tlsNone:
+		u.RawQuery = "starttls=none"
+	case tlsSTARTTLS:
+		u.RawQuery = "starttls=required"
+	case tlsImplicit:
+		u.Scheme = "smtps"
 	}
 	return u.String()
+}
+
+// ClientTLSConfig returns a TLS configuration that trusts the server's
+// certificate, which is made for 127.0.0.1 when the server starts; nil
+// when the server does not use TLS.
+func (s *Server) ClientTLSConfig() *tls.Config {
+	if s.roots == nil {
+		return nil
+	}
+	return &tls.Config{RootCAs: s.roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 }
 
 // Connections returns how many connections the server has accepted, which
@@ -269,7 +338,7 @@ func (s *Server) fault(to string) error {
 }
 
 // deliver parses and keeps a message after the configured delay.
-func (s *Server) deliver(from string, to []string, raw []byte) error {
+func (s *Server) deliver(from string, to []string, raw []byte, overTLS bool) error {
 	s.mu.Lock()
 	delay := s.delay
 	s.mu.Unlock()
@@ -288,6 +357,7 @@ func (s *Server) deliver(from string, to []string, raw []byte) error {
 	}
 	r.From = from
 	r.To = to
+	r.TLS = overTLS
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -310,6 +380,7 @@ func (s *Server) logf(format string, args ...any) {
 // session is one SMTP connection's state.
 type session struct {
 	server *Server
+	conn   *smtp.Conn
 	authed bool
 	from   string
 	to     []string
@@ -364,7 +435,8 @@ func (se *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	return se.server.deliver(se.from, append([]string(nil), se.to...), raw)
+	_, overTLS := se.conn.TLSConnectionState()
+	return se.server.deliver(se.from, append([]string(nil), se.to...), raw, overTLS)
 }
 
 func (se *session) Reset() {
@@ -439,6 +511,38 @@ func walk(contentType, encoding string, body io.Reader, r *Received) error {
 		r.HTML = text
 	}
 	return nil
+}
+
+// newCertificate makes a self-signed certificate for 127.0.0.1 and
+// localhost, and a pool that trusts it.
+func newCertificate() (tls.Certificate, *x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	template := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "mailtest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots, nil
 }
 
 // countingListener counts accepted connections.
