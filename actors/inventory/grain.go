@@ -12,7 +12,6 @@ package inventory
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -33,31 +32,15 @@ const Kind = "InventoryGrain"
 // stock into; the sweeper queries its next_expiry field.
 const ViewCollection = "inventory"
 
-// Journal is the event journal the grain persists to (persistence.Journal).
-type Journal interface {
-	Append(ctx context.Context, stream string, expectedSeq uint64, events ...proto.Message) (uint64, error)
-	Load(ctx context.Context, stream string, afterSeq uint64, fn func(seq uint64, at time.Time, ev proto.Message) error) (uint64, error)
-}
-
-// Snapshots stores the grain's latest snapshot (persistence.Snapshots).
-type Snapshots interface {
-	Save(ctx context.Context, stream string, seq uint64, state proto.Message) error
-	Load(ctx context.Context, stream string, into proto.Message) (uint64, bool, error)
-}
-
-// Views receives the read-model document written after each durable change
-// (persistence.Projections).
-type Views interface {
-	Put(collection, id string, seq uint64, doc any)
-}
-
 // Config is what the InventoryGrain needs from the node.
 type Config struct {
-	Journal   Journal
-	Snapshots Snapshots
-	Views     Views
-	Clock     actors.Clock
-	Logger    *slog.Logger
+	Journal   actors.Journal
+	Snapshots actors.Snapshots
+	// Views receives each SKU's read model; nil keeps none (the sweeper
+	// then finds nothing).
+	Views  actors.Views
+	Clock  actors.Clock
+	Logger *slog.Logger
 	// Activations tracks live grains for metrics and for passivation at
 	// shutdown; nil is allowed.
 	Activations *actors.Activations
@@ -109,29 +92,15 @@ func NewKind(cfg Config) *cluster.Kind {
 // configs hands each activation its kind's Config: *actor.PID -> *Config.
 var configs sync.Map
 
-// conflictRetries is how many times a command is decided again after a
-// journal conflict before the caller is told to retry later.
-const conflictRetries = 5
-
-// snapshotOnStopAfter is how many unsnapshotted events make passivation
-// save a snapshot; replaying fewer costs less than writing one.
-const snapshotOnStopAfter = 20
-
 // grain is one activation of an InventoryGrain.
 type grain struct {
-	cfg    *Config
-	sku    string
-	state  *pb.State
-	seq    uint64 // the journal seq state reflects
-	snapAt uint64 // the seq of the latest snapshot saved
+	cfg *Config
+	sku string
+	// e holds the SKU's state and persists its events.
+	e actors.Entity[*pb.State]
 	// broken is set when the state could not be loaded: the activation
 	// answers unavailable and stops, so the next request activates afresh.
 	broken error
-	// unsure is set when an append's outcome is unknown: the store failed or
-	// timed out after the write may have reached it, and the journal's group
-	// commit may still write it. Until a fence settles the seq, the
-	// activation cannot know which events the journal holds.
-	unsure bool
 	timer  actors.Timer
 	log    *slog.Logger
 }
@@ -140,9 +109,9 @@ type grain struct {
 // message only and never crosses the cluster.
 type expireTick struct{}
 
-// Init loads the SKU's state, releases what expired while no activation
-// held it, and writes the read model, which a crash may have left behind the
-// journal.
+// Init loads the SKU's state, writes its read model (which a crash may have
+// left behind the journal) and releases what expired while no activation
+// held it.
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.sku = ctx.Identity()
 	cfg, ok := configs.LoadAndDelete(ctx.Self())
@@ -153,27 +122,36 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 	g.cfg = cfg.(*Config)
 	g.log = g.cfg.Logger.With(slog.String("grain", Kind), slog.String("sku", g.sku))
 	g.cfg.Activations.Activated(Kind, ctx.Self())
-	if err := g.load(); err != nil {
+	g.e = actors.Entity[*pb.State]{
+		Stream:        Stream(g.sku),
+		Journal:       g.cfg.Journal,
+		Snapshots:     g.cfg.Snapshots,
+		New:           func() *pb.State { return newState(g.sku) },
+		Apply:         apply,
+		Fence:         func() proto.Message { return &pb.Fenced{} },
+		Changed:       g.project,
+		SnapshotEvery: g.cfg.SnapshotEvery,
+		IOTimeout:     g.cfg.IOTimeout,
+		Logger:        g.log,
+	}
+	if err := g.e.Load(); err != nil {
 		g.broken = err
 		g.log.Error("inventory: load failed", slog.Any("error", err))
 		return
 	}
-	g.project()
+	g.e.Refresh()
 	if err := g.run(ctx, nil); err != nil {
 		g.log.Warn("inventory: releasing expired reservations failed", slog.Any("error", err))
 	}
 }
 
-// Terminate stops the expiry timer and, when enough events were appended
-// since the last snapshot, saves one so the next activation replays little.
-// It waits for the snapshot: at shutdown the node closes the store once every
-// grain has terminated.
+// Terminate stops the expiry timer and snapshots when that saves replay.
 func (g *grain) Terminate(ctx cluster.GrainContext) {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
-	if g.broken == nil && !g.unsure && g.seq-g.snapAt >= snapshotOnStopAfter {
-		g.saveSnapshot().Wait()
+	if g.broken == nil {
+		g.e.Stop()
 	}
 	g.cfg.Activations.Deactivated(Kind, ctx.Self())
 }
@@ -238,178 +216,22 @@ func (g *grain) command(ctx cluster.GrainContext, cmd proto.Message, orderID str
 	if err := g.run(ctx, cmd); err != nil {
 		return nil, actors.GrainError(g.log, err)
 	}
-	return stock(g.state, g.seq, orderID), nil
+	return stock(g.e.State, g.e.Seq, orderID), nil
 }
 
-// run releases expired reservations, then decides cmd (when not nil) and
-// persists its events. A journal conflict means another activation wrote
-// first (DESIGN §2: two activations of a grain can exist for a moment):
-// reload what it wrote and decide again.
+// run releases what expired, then decides cmd (when not nil), each persisted
+// before the state changes, and re-arms the expiry timer.
 func (g *grain) run(ctx cluster.GrainContext, cmd proto.Message) error {
 	defer g.arm(ctx, 0)
-	for attempt := 0; ; attempt++ {
-		err := g.step(cmd)
-		if !isJournalConflict(err) {
-			return err
-		}
-		if attempt == conflictRetries {
-			return emporium.Errorf(emporium.EUNAVAILABLE, "inventory of %s is contended; retry", g.sku)
-		}
-		g.log.Info("inventory: journal moved, reloading", slog.Uint64("seq", g.seq))
-		if _, err := g.catchUp(); err != nil {
-			return err
-		}
-	}
-}
-
-// errJournalConflict marks a conflict raised by the journal, or a journal
-// found ahead of the state, as opposed to a conflict the core decided (a
-// committed reservation cannot be released).
-type errJournalConflict struct{ error }
-
-func isJournalConflict(err error) bool {
-	var c errJournalConflict
-	return errors.As(err, &c)
-}
-
-var errJournalAhead = errJournalConflict{errors.New("inventory: the journal has events this activation has not seen")}
-
-// step is one attempt of run: settle an unknown outcome, release what
-// expired, then decide the command; each change is persisted before the
-// state changes.
-func (g *grain) step(cmd proto.Message) error {
-	if g.unsure {
-		if err := g.fence(); err != nil {
-			return err
-		}
-	}
 	now := g.cfg.Clock.Now()
-	if expired := expireDue(g.state, now); len(expired) > 0 {
-		if err := g.persist(expired); err != nil {
-			return err
-		}
-	}
+	expire := func(s *pb.State) ([]proto.Message, error) { return expireDue(s, now), nil }
 	if cmd == nil {
-		return nil
+		return g.e.Run(false, expire)
 	}
-	events, err := decide(g.state, cmd, now)
-	if len(events) > 0 {
-		return g.persist(events)
-	}
-	if _, query := cmd.(*pb.GetAvailabilityRequest); query {
-		return err
-	}
-	// A command answered without a write (a retry, a refusal, a release of
-	// what is not held) is answered from this activation's state, and no
-	// append would reveal that another activation wrote meanwhile. So check
-	// the journal's tail first: one lookup, on a path that is rare.
-	moved, lerr := g.catchUp()
-	if lerr != nil {
-		return lerr
-	}
-	if moved {
-		return errJournalAhead
-	}
-	return err
-}
-
-// fence settles an append whose outcome is unknown by appending a Fenced
-// marker at the seq it expected. If the lost append landed, the fence
-// collides and catchUp applies the lost events; if it did not, the fence
-// takes the seq and the lost append can never land after it.
-func (g *grain) fence() error {
-	err := g.persist([]proto.Message{&pb.Fenced{}})
-	if isJournalConflict(err) {
-		_, err = g.catchUp()
-	}
-	if err != nil {
-		return err
-	}
-	g.unsure = false
-	return nil
-}
-
-// persist appends events to the journal and, once they are durable, applies
-// them, updates the read model and snapshots when due.
-func (g *grain) persist(events []proto.Message) error {
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.IOTimeout)
-	defer cancel()
-	seq, err := g.cfg.Journal.Append(ctx, g.stream(), g.seq, events...)
-	if err != nil {
-		if emporium.IsCode(err, emporium.ECONFLICT) {
-			return errJournalConflict{err}
-		}
-		g.unsure = true
-		return emporium.Wrap("inventory.persist", err)
-	}
-	for _, ev := range events {
-		apply(g.state, ev)
-	}
-	g.seq = seq
-	g.project()
-	if g.seq-g.snapAt >= uint64(g.cfg.SnapshotEvery) {
-		g.saveSnapshot()
-	}
-	return nil
-}
-
-// load builds the state from the latest snapshot and the events after it.
-func (g *grain) load() error {
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.IOTimeout)
-	defer cancel()
-	g.state = newState(g.sku)
-	seq, found, err := g.cfg.Snapshots.Load(ctx, g.stream(), g.state)
-	if err != nil {
-		return emporium.Wrap("inventory.load snapshot", err)
-	}
-	if !found {
-		g.state = newState(g.sku)
-	}
-	g.seq, g.snapAt = seq, seq
-	_, err = g.catchUp()
-	return err
-}
-
-// catchUp applies the journal's events after the state's seq and reports
-// whether there were any. The events go into a copy that replaces the state
-// only when the whole load succeeded, so a load that fails halfway leaves
-// the state and its seq as they were.
-func (g *grain) catchUp() (moved bool, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.IOTimeout)
-	defer cancel()
-	var next *pb.State // cloned at the first event: most tail checks find none
-	last, err := g.cfg.Journal.Load(ctx, g.stream(), g.seq, func(_ uint64, _ time.Time, ev proto.Message) error {
-		if next == nil {
-			next = proto.CloneOf(g.state)
-		}
-		apply(next, ev)
-		return nil
+	_, query := cmd.(*pb.GetAvailabilityRequest)
+	return g.e.Run(!query, expire, func(s *pb.State) ([]proto.Message, error) {
+		return decide(s, cmd, now)
 	})
-	if err != nil {
-		return false, emporium.Wrap("inventory.load journal", err)
-	}
-	if next == nil || last == g.seq {
-		return false, nil
-	}
-	g.state, g.seq = next, last
-	g.project()
-	return true, nil
-}
-
-// saveSnapshot stores a copy of the state in the background: a lost
-// snapshot costs only a longer replay, so a reply does not wait for it.
-func (g *grain) saveSnapshot() *sync.WaitGroup {
-	state, seq, stream := proto.CloneOf(g.state), g.seq, g.stream()
-	g.snapAt = seq
-	var done sync.WaitGroup
-	done.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.IOTimeout)
-		defer cancel()
-		if err := g.cfg.Snapshots.Save(ctx, stream, seq, state); err != nil {
-			g.log.Warn("inventory: snapshot failed", slog.Uint64("seq", seq), slog.Any("error", err))
-		}
-	})
-	return &done
 }
 
 // View is the read-model document of one SKU's stock.
@@ -422,16 +244,16 @@ type View struct {
 	NextExpiry *time.Time `bson:"next_expiry"`
 }
 
-func (g *grain) project() {
+func (g *grain) project(state *pb.State, seq uint64) {
 	if g.cfg.Views == nil {
 		return
 	}
-	s := stock(g.state, g.seq, "")
+	s := stock(state, seq, "")
 	v := View{SKU: s.Sku, OnHand: s.OnHand, Reserved: s.Reserved, Available: s.Available, Sold: s.Sold}
-	if at, ok := nextExpiry(g.state); ok {
+	if at, ok := nextExpiry(state); ok {
 		v.NextExpiry = &at
 	}
-	g.cfg.Views.Put(ViewCollection, g.sku, g.seq, v)
+	g.cfg.Views.Put(ViewCollection, g.sku, seq, v)
 }
 
 // arm sets the expiry timer for the earliest held reservation, or after
@@ -442,7 +264,7 @@ func (g *grain) arm(ctx cluster.GrainContext, delay time.Duration) {
 		g.timer = nil
 	}
 	if delay == 0 {
-		next, ok := nextExpiry(g.state)
+		next, ok := nextExpiry(g.e.State)
 		if !ok {
 			return
 		}
@@ -454,23 +276,13 @@ func (g *grain) arm(ctx cluster.GrainContext, delay time.Duration) {
 	})
 }
 
-func (g *grain) stream() string { return Stream(g.sku) }
-
 // Stream returns the journal stream of a SKU's events.
 func Stream(sku string) string { return "inventory-" + sku }
 
 // Replay rebuilds a SKU's state from its whole journal, ignoring snapshots,
 // the way an audit or a test checks what the grain holds.
-func Replay(ctx context.Context, journal Journal, sku string) (*pb.State, error) {
-	s := newState(sku)
-	_, err := journal.Load(ctx, Stream(sku), 0, func(_ uint64, _ time.Time, ev proto.Message) error {
-		apply(s, ev)
-		return nil
-	})
-	if err != nil {
-		return nil, emporium.Wrap("inventory.Replay", err)
-	}
-	return s, nil
+func Replay(ctx context.Context, journal actors.Journal, sku string) (*pb.State, error) {
+	return actors.Replay(ctx, journal, Stream(sku), newState(sku), apply)
 }
 
 var _ pb.InventoryGrain = (*grain)(nil)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/actorstest"
 	pb "github.com/emporium-shop/emporium/protos/inventorypb"
 )
@@ -113,7 +114,7 @@ func (c *grainContext) ActorSystem() *actor.ActorSystem { return c.system }
 func (c *grainContext) Poison(*actor.PID)               { c.poisoned = true }
 
 // activate starts an activation of sku over journal, as the cluster would.
-func activate(t *testing.T, journal Journal, sku string) (*grain, *grainContext) {
+func activate(t *testing.T, journal actors.Journal, sku string) (*grain, *grainContext) {
 	t.Helper()
 	system := actor.NewActorSystem()
 	ctx := &grainContext{system: system, self: actor.NewPID("test", fmt.Sprintf("%s/%d", sku, time.Now().UnixNano())), identity: sku}

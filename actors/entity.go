@@ -1,0 +1,281 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emporium-shop/emporium"
+)
+
+// Journal is the event journal grains persist to (persistence.Journal).
+type Journal interface {
+	Append(ctx context.Context, stream string, expectedSeq uint64, events ...proto.Message) (uint64, error)
+	Load(ctx context.Context, stream string, afterSeq uint64, fn func(seq uint64, at time.Time, ev proto.Message) error) (uint64, error)
+}
+
+// Snapshots stores a grain's latest snapshot (persistence.Snapshots).
+type Snapshots interface {
+	Save(ctx context.Context, stream string, seq uint64, state proto.Message) error
+	Load(ctx context.Context, stream string, into proto.Message) (uint64, bool, error)
+}
+
+// Views receives the read-model documents grains write after each durable
+// change (persistence.Projections).
+type Views interface {
+	Put(collection, id string, seq uint64, doc any)
+}
+
+// Step is one decision of a command: the events that carry it out, or a
+// refusal. It may return events and an error together: the events are
+// persisted and the error is the answer (a refresh token reused revokes its
+// session and still fails).
+type Step[S proto.Message] func(state S) ([]proto.Message, error)
+
+// Entity is the event-sourced state of one grain activation: the thin shell
+// every grain kind shares around its pure decide/apply core. It loads from
+// the latest snapshot and the journal, persists a command's events before
+// the state changes, and keeps the state equal to the journal's when
+// Proto.Actor breaks the single-writer assumption (DESIGN §2):
+//
+//   - Two activations of one grain can exist for a moment. Every append
+//     names the seq it expects; a conflict reloads and decides again.
+//   - An answer given without a write (a retry, a refusal) is checked
+//     against the journal's tail first, since no append would reveal that
+//     another activation wrote meanwhile.
+//   - An append whose outcome is unknown (the store timed out after the write
+//     may have reached it) is settled by a fence before the next decision.
+//
+// An Entity belongs to one actor and is not safe for concurrent use.
+type Entity[S proto.Message] struct {
+	// Stream is the journal stream of this grain's events.
+	Stream    string
+	Journal   Journal
+	Snapshots Snapshots
+	// New returns the state of an entity that has no events yet.
+	New func() S
+	// Apply folds one event into the state. It never refuses an event.
+	Apply func(S, proto.Message)
+	// Fence returns the marker event that settles an unknown outcome; its
+	// Apply must change nothing.
+	Fence func() proto.Message
+	// Changed, when set, is called after the state moved (a write or a
+	// reload), to update read models.
+	Changed func(state S, seq uint64)
+	// SnapshotEvery saves a snapshot after this many events since the last.
+	SnapshotEvery int
+	// IOTimeout bounds one store call.
+	IOTimeout time.Duration
+	Logger    *slog.Logger
+
+	// State is the current state, at journal seq Seq. Read it; only the
+	// Entity changes it.
+	State S
+	Seq   uint64
+
+	snapAt uint64
+	unsure bool
+}
+
+// conflictRetries is how many times a command is decided again after the
+// journal moved under it before the caller is told to retry later.
+const conflictRetries = 5
+
+// snapshotOnStopAfter is how many unsnapshotted events make Stop save a
+// snapshot; replaying fewer costs less than writing one.
+const snapshotOnStopAfter = 20
+
+// Load builds the state from the latest snapshot and the events after it.
+func (e *Entity[S]) Load() error {
+	ctx, cancel := context.WithTimeout(context.Background(), e.IOTimeout)
+	defer cancel()
+	e.State = e.New()
+	seq, found, err := e.Snapshots.Load(ctx, e.Stream, e.State)
+	if err != nil {
+		return emporium.Wrap("actors.Entity.Load snapshot", err)
+	}
+	if !found {
+		e.State = e.New()
+	}
+	e.Seq, e.snapAt = seq, seq
+	_, err = e.catchUp()
+	return err
+}
+
+// Run decides and persists steps in order, each against the state the
+// previous one left. mutating says whether the command may change state:
+// a command that may, and whose last step wrote nothing, is checked against
+// the journal's tail before its answer is given. When the journal moved,
+// the whole command is decided again on the reloaded state.
+func (e *Entity[S]) Run(mutating bool, steps ...Step[S]) error {
+	for attempt := 0; ; attempt++ {
+		err := e.attempt(mutating, steps)
+		if !errors.Is(err, errJournalMoved) {
+			return err
+		}
+		if attempt == conflictRetries {
+			return emporium.Errorf(emporium.EUNAVAILABLE, "%s is contended; retry", e.Stream)
+		}
+		e.Logger.Info("journal moved, reloading", slog.String("stream", e.Stream), slog.Uint64("seq", e.Seq))
+		if _, err := e.catchUp(); err != nil {
+			return err
+		}
+	}
+}
+
+// errJournalMoved means the journal holds events the state has not seen:
+// an append conflicted, or a tail check found more.
+var errJournalMoved = errors.New("the journal moved")
+
+func (e *Entity[S]) attempt(mutating bool, steps []Step[S]) error {
+	if e.unsure {
+		if err := e.fence(); err != nil {
+			return err
+		}
+	}
+	wrote := false
+	var answer error
+	for _, step := range steps {
+		events, err := step(e.State)
+		wrote = len(events) > 0
+		if wrote {
+			if perr := e.persist(events); perr != nil {
+				return perr
+			}
+		}
+		if err != nil {
+			answer = err
+			break
+		}
+	}
+	if wrote || !mutating {
+		return answer
+	}
+	moved, err := e.catchUp()
+	if err != nil {
+		return err
+	}
+	if moved {
+		return errJournalMoved
+	}
+	return answer
+}
+
+// fence settles an append whose outcome is unknown by appending the fence
+// marker at the seq it expected. If the lost append landed, the fence
+// collides and the reload applies the lost events; if it did not, the fence
+// takes the seq and the lost append can never land after it.
+func (e *Entity[S]) fence() error {
+	err := e.persist([]proto.Message{e.Fence()})
+	if errors.Is(err, errJournalMoved) {
+		_, err = e.catchUp()
+	}
+	if err != nil {
+		return err
+	}
+	e.unsure = false
+	return nil
+}
+
+// persist appends events to the journal and, once they are durable, applies
+// them, tells Changed, and snapshots when due.
+func (e *Entity[S]) persist(events []proto.Message) error {
+	ctx, cancel := context.WithTimeout(context.Background(), e.IOTimeout)
+	defer cancel()
+	seq, err := e.Journal.Append(ctx, e.Stream, e.Seq, events...)
+	if err != nil {
+		if emporium.IsCode(err, emporium.ECONFLICT) {
+			return errJournalMoved
+		}
+		e.unsure = true
+		return emporium.Wrap("actors.Entity.persist", err)
+	}
+	for _, ev := range events {
+		e.Apply(e.State, ev)
+	}
+	e.Seq = seq
+	e.changed()
+	if e.Seq-e.snapAt >= uint64(e.SnapshotEvery) {
+		e.saveSnapshot()
+	}
+	return nil
+}
+
+// catchUp applies the journal's events after Seq and reports whether there
+// were any. The events go into a copy that replaces the state only when the
+// whole load succeeded, so a load that fails halfway leaves the state and
+// its seq as they were.
+func (e *Entity[S]) catchUp() (moved bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.IOTimeout)
+	defer cancel()
+	var next S
+	cloned := false // cloned at the first event: most tail checks find none
+	last, err := e.Journal.Load(ctx, e.Stream, e.Seq, func(_ uint64, _ time.Time, ev proto.Message) error {
+		if !cloned {
+			next, cloned = proto.CloneOf(e.State), true
+		}
+		e.Apply(next, ev)
+		return nil
+	})
+	if err != nil {
+		return false, emporium.Wrap("actors.Entity.catchUp", err)
+	}
+	if !cloned || last == e.Seq {
+		return false, nil
+	}
+	e.State, e.Seq = next, last
+	e.changed()
+	return true, nil
+}
+
+// Refresh tells Changed about the current state, e.g. at activation, when a
+// read model may have missed the last write (a crash between the two).
+func (e *Entity[S]) Refresh() { e.changed() }
+
+// Stop saves a snapshot when enough events were appended since the last,
+// and waits for it: at shutdown the node closes the store once every grain
+// has stopped.
+func (e *Entity[S]) Stop() {
+	if !e.unsure && e.Seq-e.snapAt >= snapshotOnStopAfter {
+		e.saveSnapshot().Wait()
+	}
+}
+
+func (e *Entity[S]) changed() {
+	if e.Changed != nil {
+		e.Changed(e.State, e.Seq)
+	}
+}
+
+// saveSnapshot stores a copy of the state in the background: a lost
+// snapshot costs only a longer replay, so a reply does not wait for it.
+func (e *Entity[S]) saveSnapshot() *sync.WaitGroup {
+	state, seq, stream := proto.CloneOf(e.State), e.Seq, e.Stream
+	e.snapAt = seq
+	var done sync.WaitGroup
+	done.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), e.IOTimeout)
+		defer cancel()
+		if err := e.Snapshots.Save(ctx, stream, seq, state); err != nil {
+			e.Logger.Warn("snapshot failed", slog.String("stream", stream), slog.Uint64("seq", seq), slog.Any("error", err))
+		}
+	})
+	return &done
+}
+
+// Replay rebuilds a stream's state from its whole journal, ignoring
+// snapshots, the way an audit or a test checks what a grain holds.
+func Replay[S proto.Message](ctx context.Context, journal Journal, stream string, state S, apply func(S, proto.Message)) (S, error) {
+	_, err := journal.Load(ctx, stream, 0, func(_ uint64, _ time.Time, ev proto.Message) error {
+		apply(state, ev)
+		return nil
+	})
+	if err != nil {
+		return state, emporium.Wrap("actors.Replay", err)
+	}
+	return state, nil
+}
