@@ -25,6 +25,7 @@ import (
 
 	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/inventory"
+	"github.com/emporium-shop/emporium/actors/session"
 	"github.com/emporium-shop/emporium/gateway"
 	"github.com/emporium-shop/emporium/persistence"
 	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message crashes the node
@@ -118,6 +119,13 @@ func (n *Node) startCluster() error {
 		Activations: n.Activations,
 		IdleTimeout: n.Config.GrainIdle,
 	})
+	sessionKind := session.NewKind(session.Config{
+		Journal:     n.Store.Journal(),
+		Snapshots:   n.Store.Snapshots(),
+		Logger:      n.Logger,
+		Activations: n.Activations,
+		IdleTimeout: n.Config.GrainIdle,
+	})
 	var peers []string
 	for _, p := range strings.Split(n.Config.ClusterPeers, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -132,7 +140,7 @@ func (n *Node) startCluster() error {
 		Peers:          peers,
 		HealthPort:     n.Config.ClusterHealth,
 		Logger:         n.Logger,
-	}, inventoryKind)
+	}, inventoryKind, sessionKind)
 	if err != nil {
 		return err
 	}

@@ -9,4 +9,5 @@ package protos
 import (
 	// Linked for their protobuf registrations.
 	_ "github.com/emporium-shop/emporium/protos/inventorypb"
+	_ "github.com/emporium-shop/emporium/protos/sessionpb"
 )

@@ -13,7 +13,6 @@ package inventory
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -75,22 +74,14 @@ func (c *Config) withDefaults() {
 }
 
 // NewKind returns the cluster kind that activates InventoryGrains with cfg.
-//
-// The generated kind keeps its grain factory in a package variable, which a
-// second member in the same process (a multi-member test) would overwrite.
-// So the factory builds an empty grain, and each activation takes the Config
-// of the kind that spawned it from configs, stored by the kind's OnInit hook
-// under the activation's PID.
 func NewKind(cfg Config) *cluster.Kind {
 	cfg.withDefaults()
 	cfg.Activations.Register(Kind)
-	shared := &cfg
-	return pb.NewInventoryGrainKind(func() pb.InventoryGrain { return &grain{} }, cfg.IdleTimeout,
-		actor.WithOnInit(func(ctx actor.Context) { configs.Store(ctx.Self(), shared) }))
+	return pb.NewInventoryGrainKind(func() pb.InventoryGrain { return &grain{} }, cfg.IdleTimeout, configs.Hook(&cfg))
 }
 
-// configs hands each activation its kind's Config: *actor.PID -> *Config.
-var configs sync.Map
+// configs hands each activation its kind's Config.
+var configs actors.Configs[Config]
 
 // grain is one activation of an InventoryGrain.
 type grain struct {
@@ -114,12 +105,7 @@ type expireTick struct{}
 // held it.
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.sku = ctx.Identity()
-	cfg, ok := configs.LoadAndDelete(ctx.Self())
-	if !ok {
-		// Cannot happen while NewKind builds the kind; fail loudly if it does.
-		panic("inventory: activation without the Config of its kind")
-	}
-	g.cfg = cfg.(*Config)
+	g.cfg = configs.Take(ctx.Self())
 	g.log = g.cfg.Logger.With(slog.String("grain", Kind), slog.String("sku", g.sku))
 	g.cfg.Activations.Activated(Kind, ctx.Self())
 	g.e = actors.Entity[*pb.State]{

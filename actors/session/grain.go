@@ -1,0 +1,202 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	pb "github.com/emporium-shop/emporium/protos/sessionpb"
+)
+
+// The actor shell of the SessionGrain: it loads a user's sessions through
+// actors.Entity, persists each decision's events before it answers (even
+// when the answer is a refusal: a reused token's revocation must be
+// durable), and builds the answer from the state after them.
+
+// Kind is the cluster kind name of the SessionGrain.
+const Kind = "SessionGrain"
+
+// Config is what the SessionGrain needs from the node.
+type Config struct {
+	Journal     actors.Journal
+	Snapshots   actors.Snapshots
+	Clock       actors.Clock
+	Logger      *slog.Logger
+	Activations *actors.Activations
+	// IdleTimeout passivates a grain that received nothing for this long.
+	IdleTimeout time.Duration
+	// SnapshotEvery saves a snapshot after this many events since the last.
+	SnapshotEvery int
+	// IOTimeout bounds one store call; it stays under the cluster request
+	// timeout.
+	IOTimeout time.Duration
+}
+
+func (c *Config) withDefaults() {
+	if c.Clock == nil {
+		c.Clock = actors.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 5 * time.Minute
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = 100
+	}
+	if c.IOTimeout == 0 {
+		c.IOTimeout = 4 * time.Second
+	}
+}
+
+// NewKind returns the cluster kind that activates SessionGrains with cfg.
+func NewKind(cfg Config) *cluster.Kind {
+	cfg.withDefaults()
+	cfg.Activations.Register(Kind)
+	return pb.NewSessionGrainKind(func() pb.SessionGrain { return &grain{} }, cfg.IdleTimeout, configs.Hook(&cfg))
+}
+
+var configs actors.Configs[Config]
+
+// Stream returns the journal stream of a user's sessions.
+func Stream(userID string) string { return "session-" + userID }
+
+// Replay rebuilds a user's sessions from the whole journal.
+func Replay(ctx context.Context, journal actors.Journal, userID string) (*pb.State, error) {
+	return actors.Replay(ctx, journal, Stream(userID), newState(userID), apply)
+}
+
+// grain is one activation of a SessionGrain.
+type grain struct {
+	cfg    *Config
+	userID string
+	e      actors.Entity[*pb.State]
+	broken error
+	log    *slog.Logger
+}
+
+// Init loads the user's sessions.
+func (g *grain) Init(ctx cluster.GrainContext) {
+	g.userID = ctx.Identity()
+	g.cfg = configs.Take(ctx.Self())
+	g.log = g.cfg.Logger.With(slog.String("grain", Kind), slog.String("user", g.userID))
+	g.cfg.Activations.Activated(Kind, ctx.Self())
+	g.e = actors.Entity[*pb.State]{
+		Stream:        Stream(g.userID),
+		Journal:       g.cfg.Journal,
+		Snapshots:     g.cfg.Snapshots,
+		New:           func() *pb.State { return newState(g.userID) },
+		Apply:         apply,
+		Fence:         func() proto.Message { return &pb.Fenced{} },
+		SnapshotEvery: g.cfg.SnapshotEvery,
+		IOTimeout:     g.cfg.IOTimeout,
+		Logger:        g.log,
+	}
+	if err := g.e.Load(); err != nil {
+		g.broken = err
+		g.log.Error("session: load failed", slog.Any("error", err))
+	}
+}
+
+// Terminate snapshots when that saves replay.
+func (g *grain) Terminate(ctx cluster.GrainContext) {
+	if g.broken == nil {
+		g.e.Stop()
+	}
+	g.cfg.Activations.Deactivated(Kind, ctx.Self())
+}
+
+// ReceiveDefault ignores other messages: the grain has no timers.
+func (g *grain) ReceiveDefault(cluster.GrainContext) {}
+
+// Open starts a session (a login).
+func (g *grain) Open(req *pb.OpenRequest, ctx cluster.GrainContext) (*pb.SessionInfo, error) {
+	if err := g.write(ctx, req); err != nil {
+		return nil, err
+	}
+	reply, err := sessionInfo(g.e.State, req.SessionId)
+	return reply, actors.GrainError(g.log, err)
+}
+
+// Refresh rotates a session's refresh token.
+func (g *grain) Refresh(req *pb.RefreshRequest, ctx cluster.GrainContext) (*pb.SessionInfo, error) {
+	if err := g.write(ctx, req); err != nil {
+		return nil, err
+	}
+	reply, err := sessionInfo(g.e.State, req.SessionId)
+	return reply, actors.GrainError(g.log, err)
+}
+
+// Revoke ends one session (a logout).
+func (g *grain) Revoke(req *pb.RevokeRequest, ctx cluster.GrainContext) (*pb.RevokeResult, error) {
+	if err := g.write(ctx, req); err != nil {
+		return nil, err
+	}
+	reply, err := revokeResult(g.e.State, req.SessionId)
+	return reply, actors.GrainError(g.log, err)
+}
+
+// RevokeAll ends every session (a password reset, "log out everywhere").
+func (g *grain) RevokeAll(req *pb.RevokeAllRequest, ctx cluster.GrainContext) (*pb.RevokeAllResult, error) {
+	if err := g.write(ctx, req); err != nil {
+		return nil, err
+	}
+	reply, err := revokeAllResult(g.e.State, req.CommandId)
+	return reply, actors.GrainError(g.log, err)
+}
+
+// List answers the live sessions.
+func (g *grain) List(req *pb.ListRequest, ctx cluster.GrainContext) (*pb.SessionList, error) {
+	if err := g.read(ctx); err != nil {
+		return nil, err
+	}
+	return sessionList(g.e.State, req.CurrentSessionId, g.cfg.Clock.Now()), nil
+}
+
+// Check answers whether a session is live.
+func (g *grain) Check(req *pb.CheckRequest, ctx cluster.GrainContext) (*pb.SessionStatus, error) {
+	if err := g.read(ctx); err != nil {
+		return nil, err
+	}
+	if err := decide(g.e.State, req, g.cfg.Clock.Now()).err; err != nil {
+		return nil, actors.GrainError(g.log, err)
+	}
+	return sessionStatus(g.e.State, req.SessionId, g.cfg.Clock.Now()), nil
+}
+
+// write decides a command and persists its events, then answers its error.
+func (g *grain) write(ctx cluster.GrainContext, cmd proto.Message) error {
+	if err := g.usable(ctx); err != nil {
+		return err
+	}
+	now := g.cfg.Clock.Now()
+	err := g.e.Run(true, func(s *pb.State) ([]proto.Message, error) {
+		d := decide(s, cmd, now)
+		return d.events, d.err
+	})
+	return actors.GrainError(g.log, err)
+}
+
+// read settles an unknown outcome, if any, before a read.
+func (g *grain) read(ctx cluster.GrainContext) error {
+	if err := g.usable(ctx); err != nil {
+		return err
+	}
+	return actors.GrainError(g.log, g.e.Run(false))
+}
+
+func (g *grain) usable(ctx cluster.GrainContext) error {
+	if g.broken == nil {
+		return nil
+	}
+	ctx.Poison(ctx.Self())
+	return actors.GrainError(g.log, emporium.Errorf(emporium.EUNAVAILABLE, "sessions of user %s are unavailable", g.userID))
+}
+
+var _ pb.SessionGrain = (*grain)(nil)
