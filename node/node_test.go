@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/gateway/gatewaytest"
 	"github.com/emporium-shop/emporium/node"
 	"github.com/emporium-shop/emporium/persistence/persistencetest"
@@ -67,6 +68,13 @@ func TestNodeServesAndShutsDown(t *testing.T) {
 			assert.Equal(t, http.StatusOK, resp.StatusCode, path)
 		}
 	}
+
+	// Keys with a TTL expire (one-time tokens and rate-limit windows rely
+	// on it), including in the embedded Redis.
+	require.NoError(t, n.Redis.Set(t.Context(), "node-test:ttl", "x", 50*time.Millisecond).Err())
+	actorstest.WaitFor(t, 5*time.Second, "the key to expire", func() bool {
+		return n.Redis.Exists(t.Context(), "node-test:ttl").Val() == 0
+	})
 
 	// Grains are live when the node stops: Close passivates them (each saves
 	// its snapshot) before the member leaves and the store closes.

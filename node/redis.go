@@ -20,6 +20,9 @@ func openRedis(ctx context.Context, url string, logger *slog.Logger) (*redis.Cli
 	quietRedis.Do(func() { redis.SetLogger(redisLogger{logger}) })
 	if url == "" {
 		mr := miniredis.NewMiniRedis()
+		// miniredis ages keys only when told to; without the wall clock,
+		// one-time tokens and rate-limit windows would never expire.
+		mr.ClockTTL(true)
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, nil, fmt.Errorf("redis: starting the embedded Redis: %w", err)
 		}

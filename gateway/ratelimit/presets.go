@@ -1,0 +1,60 @@
+package ratelimit
+
+import "time"
+
+// The limits DESIGN §9 starts from. Each window pairs with the purpose of
+// the same name, so that every service keys a counter the same way.
+var (
+	// FailedLoginsPerAccountIP allows 10 failed logins for one account from
+	// one address in 15 minutes: the 11th in a row is refused. It stops
+	// password guessing from one place without locking the owner out from
+	// everywhere else.
+	FailedLoginsPerAccountIP = Window{Max: 10, Period: 15 * time.Minute}
+	// FailedLoginsPerAccount allows 100 failed logins for one account an
+	// hour from all addresses together, which stops guessing spread over
+	// many addresses.
+	FailedLoginsPerAccount = Window{Max: 100, Period: time.Hour}
+	// SignupsPerIP allows 50 signups from one address a minute: enough for
+	// a campus or an office behind one NAT, not for a script creating
+	// accounts in bulk.
+	SignupsPerIP = Window{Max: 50, Period: time.Minute}
+	// ResetMailsPerAccount allows 5 password-reset mails to one account an
+	// hour, so nobody can flood an inbox through the forgot-password form.
+	ResetMailsPerAccount = Window{Max: 5, Period: time.Hour}
+	// TOTPTries allows 5 TOTP codes for one account in 30 seconds, one step
+	// of RFC 6238. With ±1 step accepted each guess has a 3 in a million
+	// chance, so a guesser who has the password is held to about 4% a day.
+	TOTPTries = Window{Max: 5, Period: 30 * time.Second}
+
+	// PerClient is the default API limit of one client (an account, or an
+	// address for anonymous calls): 300 requests a minute on average, 100 at
+	// once. A person browsing makes a handful of calls per page, and a page
+	// load or a checkout fans out into a few dozen at once, so neither comes
+	// near it; a scraper or a runaway script is held to 5 requests a second.
+	// GCRA gives a client who used up the burst a request back every 200 ms
+	// (Period/Rate) instead of making it wait for the minute to end, and a
+	// burst of a third of the minute bounds the spike one client can cause.
+	PerClient = Limit{Rate: 300, Burst: 100, Period: time.Minute}
+)
+
+// Purposes name what a counter counts, the first part of its Key. Counters
+// of different purposes never share a key even for the same identifiers.
+const (
+	// PurposeFailedLoginsPerAccountIP keys FailedLoginsPerAccountIP by the
+	// account's email and the client address.
+	PurposeFailedLoginsPerAccountIP = "login-failures:account-ip"
+	// PurposeFailedLoginsPerAccount keys FailedLoginsPerAccount by the
+	// account's email.
+	PurposeFailedLoginsPerAccount = "login-failures:account"
+	// PurposeSignupsPerIP keys SignupsPerIP by the client address.
+	PurposeSignupsPerIP = "signups:ip"
+	// PurposeResetMailsPerAccount keys ResetMailsPerAccount by the email the
+	// mail is asked for, known or not, so the answer does not tell them apart.
+	PurposeResetMailsPerAccount = "reset-mails:account"
+	// PurposeTOTPTries keys TOTPTries by the user id, so that fresh MFA
+	// challenges do not bring fresh tries.
+	PurposeTOTPTries = "totp-tries:account"
+	// PurposeAPI keys PerClient by the authenticated user id, or by the
+	// client address for anonymous calls.
+	PurposeAPI = "api"
+)
