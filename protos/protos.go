@@ -10,4 +10,5 @@ import (
 	// Linked for their protobuf registrations.
 	_ "github.com/emporium-shop/emporium/protos/inventorypb"
 	_ "github.com/emporium-shop/emporium/protos/sessionpb"
+	_ "github.com/emporium-shop/emporium/protos/userpb"
 )

@@ -1,0 +1,311 @@
+package user
+
+import (
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/emporium-shop/emporium"
+	pb "github.com/emporium-shop/emporium/protos/userpb"
+)
+
+// The account rules that do not depend on state: syntax and length of what a
+// client may set. They are exported where the caller needs them before it
+// asks the grain (the signup flow claims the uniqueness documents of a valid
+// username and email only).
+
+// Field error codes of the UserGrain, part of the API contract like the error
+// codes: they reach clients as the `code` of a problem's `errors` entries.
+const (
+	CodeRequired         = "required"
+	CodeTooShort         = "too_short"
+	CodeTooLong          = "too_long"
+	CodeInvalid          = "invalid"
+	CodeOutOfRange       = "out_of_range"
+	CodeTooMany          = "too_many"
+	CodeTaken            = "taken"
+	CodeUnchanged        = "unchanged"
+	CodeDefaultRequired  = "default_required"
+	CodeInvalidOrExpired = "invalid_or_expired"
+)
+
+// Limits of the account's fields.
+const (
+	MinUsernameLength = 3
+	MaxUsernameLength = 32
+	// MaxEmailLength is RFC 5321's limit on a forward path, less the brackets.
+	MaxEmailLength    = 254
+	maxEmailLocalPart = 64
+	MaxNameLength     = 100 // characters
+	MaxLineLength     = 200 // characters, address lines
+	MaxCityLength     = 100 // characters, city and region
+	MinPostalCode     = 2
+	MaxPostalCode     = 12
+	MinPhoneDigits    = 7
+	MaxPhoneDigits    = 15
+	maxAddressIDLen   = 64
+)
+
+// UsernameKey is the uniqueness key of a username: its lower-case form, the
+// id of the usernames/<key> document the signup flow claims.
+func UsernameKey(username string) string { return strings.ToLower(username) }
+
+// EmailKey is the uniqueness key of an email address: its lower-case form,
+// the id of the emails/<key> document. The whole address is folded: mailbox
+// providers treat local parts case-insensitively in practice, and two
+// accounts for Bob@x and bob@x would be one mailbox.
+func EmailKey(email string) string { return strings.ToLower(email) }
+
+// CheckUsername applies the username rule: 3-32 ASCII letters, digits, '_'
+// and '-'. ASCII only, so no two usernames look alike in another script. A
+// refusal is EINVALID with a FieldError for "username".
+func CheckUsername(username string) error {
+	if fe, ok := usernameError(username); !ok {
+		return fieldsError(fe)
+	}
+	return nil
+}
+
+// CheckEmail applies the email syntax rule to the field named field: one
+// plain address (no display name, no comments, no surrounding spaces) of at
+// most 254 characters, whose domain has at least two labels. A refusal is
+// EINVALID with a FieldError for field.
+func CheckEmail(field, email string) error {
+	if fe, ok := emailError(field, email); !ok {
+		return fieldsError(fe)
+	}
+	return nil
+}
+
+func usernameError(u string) (emporium.FieldError, bool) {
+	const field = "username"
+	switch {
+	case u == "":
+		return fieldErr(field, CodeRequired, "username is required"), false
+	case len(u) < MinUsernameLength:
+		return fieldErr(field, CodeTooShort, "username must have at least %d characters", MinUsernameLength), false
+	case len(u) > MaxUsernameLength:
+		return fieldErr(field, CodeTooLong, "username must have at most %d characters", MaxUsernameLength), false
+	}
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fieldErr(field, CodeInvalid, "username may contain only letters a-z, digits, '_' and '-'"), false
+		}
+	}
+	return emporium.FieldError{}, true
+}
+
+func emailError(field, e string) (emporium.FieldError, bool) {
+	if e == "" {
+		return fieldErr(field, CodeRequired, "%s is required", field), false
+	}
+	if len(e) > MaxEmailLength {
+		return fieldErr(field, CodeTooLong, "%s must have at most %d characters", field, MaxEmailLength), false
+	}
+	bad := fieldErr(field, CodeInvalid, "%s is not a valid email address", field)
+	if !utf8.ValidString(e) || strings.ContainsFunc(e, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`"<>(),;:\[]`, r)
+	}) {
+		return bad, false
+	}
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Name != "" || addr.Address != e {
+		return bad, false
+	}
+	local, domain, _ := strings.Cut(e, "@")
+	if local == "" || len(local) > maxEmailLocalPart || strings.Contains(domain, "@") {
+		return bad, false
+	}
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return bad, false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+			return bad, false
+		}
+	}
+	return emporium.FieldError{}, true
+}
+
+// cleanText trims s and checks it as a single-line text of at most max
+// characters; required says whether it may be empty.
+func cleanText(field, s string, required bool, max int) (string, *emporium.FieldError) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" && required:
+		fe := fieldErr(field, CodeRequired, "%s is required", field)
+		return "", &fe
+	case !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl):
+		fe := fieldErr(field, CodeInvalid, "%s contains characters that are not allowed", field)
+		return "", &fe
+	case utf8.RuneCountInString(s) > max:
+		fe := fieldErr(field, CodeTooLong, "%s must have at most %d characters", field, max)
+		return "", &fe
+	}
+	return s, nil
+}
+
+// cleanPhone checks an E.164-style phone number: '+', then 7-15 digits, the
+// first not 0; spaces, dots and dashes between digits are dropped. The
+// compact form is returned; "" stays "".
+func cleanPhone(field, s string) (string, *emporium.FieldError) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	bad := func() (string, *emporium.FieldError) {
+		fe := fieldErr(field, CodeInvalid, "%s must be '+' followed by %d-%d digits, e.g. +14155550123",
+			field, MinPhoneDigits, MaxPhoneDigits)
+		return "", &fe
+	}
+	if len(s) > 2*MaxPhoneDigits+1 || s[0] != '+' {
+		return bad()
+	}
+	var b strings.Builder
+	b.WriteByte('+')
+	prevDigit := false
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			b.WriteByte(c)
+			prevDigit = true
+		case (c == ' ' || c == '-' || c == '.') && prevDigit && i+1 < len(s):
+			prevDigit = false
+		default:
+			return bad()
+		}
+	}
+	out := b.String()
+	if n := len(out) - 1; n < MinPhoneDigits || n > MaxPhoneDigits || out[1] == '0' {
+		return bad()
+	}
+	return out, nil
+}
+
+// cleanPostalCode checks a postal code: 2-12 letters, digits, spaces and
+// dashes, after trimming. Letters are kept as given.
+func cleanPostalCode(s string) (string, *emporium.FieldError) {
+	const field = "postal_code"
+	s = strings.TrimSpace(s)
+	if s == "" {
+		fe := fieldErr(field, CodeRequired, "postal_code is required")
+		return "", &fe
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ' ' || c == '-') {
+			fe := fieldErr(field, CodeInvalid, "postal_code may contain only letters, digits, spaces and dashes")
+			return "", &fe
+		}
+	}
+	if len(s) < MinPostalCode || len(s) > MaxPostalCode {
+		fe := fieldErr(field, CodeInvalid, "postal_code must have %d-%d characters", MinPostalCode, MaxPostalCode)
+		return "", &fe
+	}
+	return s, nil
+}
+
+// cleanCountry upper-cases an ISO 3166-1 alpha-2 code and checks that it is
+// assigned.
+func cleanCountry(s string) (string, *emporium.FieldError) {
+	const field = "country"
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if s == "" {
+		fe := fieldErr(field, CodeRequired, "country is required")
+		return "", &fe
+	}
+	if !countries[s] {
+		fe := fieldErr(field, CodeInvalid, "country must be an ISO 3166-1 alpha-2 code such as US or DE")
+		return "", &fe
+	}
+	return s, nil
+}
+
+func validAddressID(id string) bool {
+	if id == "" || len(id) > maxAddressIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanAddress checks an address's fields and returns them trimmed and
+// normalised (country upper case, phone compact), with every field error at
+// once. The default flags are not set here.
+func cleanAddress(in *pb.AddressFields) (*pb.Address, []emporium.FieldError) {
+	if in == nil {
+		return nil, []emporium.FieldError{fieldErr("address", CodeRequired, "address is required")}
+	}
+	var errs []emporium.FieldError
+	keep := func(v string, fe *emporium.FieldError) string {
+		if fe != nil {
+			errs = append(errs, *fe)
+		}
+		return v
+	}
+	a := &pb.Address{}
+	a.FullName = keep(cleanText("full_name", in.FullName, true, MaxNameLength))
+	a.Line1 = keep(cleanText("line1", in.Line1, true, MaxLineLength))
+	a.Line2 = keep(cleanText("line2", in.Line2, false, MaxLineLength))
+	a.City = keep(cleanText("city", in.City, true, MaxCityLength))
+	a.Region = keep(cleanText("region", in.Region, false, MaxCityLength))
+	a.PostalCode = keep(cleanPostalCode(in.PostalCode))
+	a.Country = keep(cleanCountry(in.Country))
+	a.Phone = keep(cleanPhone("phone", in.Phone))
+	return a, errs
+}
+
+// countries are the 249 officially assigned ISO 3166-1 alpha-2 codes
+// (reserved, transitional and user-assigned codes such as UK, EU or XK are
+// not addresses a carrier accepts).
+var countries = func() map[string]bool {
+	const codes = `
+AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ
+BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
+CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ
+DE DJ DK DM DO DZ
+EC EE EG EH ER ES ET
+FI FJ FK FM FO FR
+GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY
+HK HM HN HR HT HU
+ID IE IL IM IN IO IQ IR IS IT
+JE JM JO JP
+KE KG KH KI KM KN KP KR KW KY KZ
+LA LB LC LI LK LR LS LT LU LV LY
+MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ
+NA NC NE NF NG NI NL NO NP NR NU NZ
+OM
+PA PE PF PG PH PK PL PM PN PR PS PT PW PY
+QA
+RE RO RS RU RW
+SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ
+TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ
+UA UG UM US UY UZ
+VA VC VE VG VI VN VU
+WF WS
+YE YT
+ZA ZM ZW`
+	m := make(map[string]bool, 249)
+	for _, c := range strings.Fields(codes) {
+		m[c] = true
+	}
+	return m
+}()
+
+func fieldErr(field, code, format string, args ...any) emporium.FieldError {
+	return emporium.FieldError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// fieldsError is an EINVALID error carrying fields.
+func fieldsError(fields ...emporium.FieldError) error {
+	return &emporium.Error{Code: emporium.EINVALID, Message: joinMessages(fields), Fields: fields}
+}
