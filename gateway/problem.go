@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
+	"strconv"
+	"time"
 
 	emporium "github.com/emporium-shop/emporium"
 )
@@ -81,6 +84,26 @@ var (
 // of them a client ever sees.
 var internalDetail = emporium.ErrorMessage(errors.New("internal"))
 
+// DefaultRetryAfter is the Retry-After of a rate_limited problem whose
+// error does not say when to retry.
+const DefaultRetryAfter = 60 * time.Second
+
+// retryAfterPattern finds the wait in a rate_limited message worded as
+// ratelimit.Refused words it ("...; try again in 42 seconds.").
+var retryAfterPattern = regexp.MustCompile(`try again in ([0-9]{1,9}) seconds?\b`)
+
+// retryAfterSeconds is the Retry-After, in seconds, of a rate_limited
+// problem with the given detail: the wait the message names when it is
+// worded as ratelimit.Refused words it, and DefaultRetryAfter otherwise.
+func retryAfterSeconds(detail string) int64 {
+	if m := retryAfterPattern.FindStringSubmatch(detail); m != nil {
+		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil && n > 0 {
+			return n
+		}
+	}
+	return int64(DefaultRetryAfter / time.Second)
+}
+
 // Error writes err as a problem+json response. The status, title and type
 // come from err's code; the detail is its message for the caller, and the
 // errors its field errors. Internal errors and unknown codes are answered as
@@ -89,7 +112,11 @@ var internalDetail = emporium.ErrorMessage(errors.New("internal"))
 //
 // Handlers return errors rather than call Error; middleware that answers
 // early calls it. Headers a problem needs besides its body (Allow,
-// Retry-After) are set by the caller first.
+// Retry-After) are set by the caller first. A rate_limited problem always
+// carries Retry-After: when the caller set none (the error came from a
+// service, without a ratelimit.Decision), it is the wait the message names
+// in the words of ratelimit.Refused ("try again in N seconds"), or
+// DefaultRetryAfter.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := emporium.ErrorCode(err)
 	if _, ok := problems[code]; !ok {
@@ -127,6 +154,16 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	h.Del("Content-Length")
 	if code == emporium.EUNAUTHENTICATED {
 		h.Set("WWW-Authenticate", "Bearer")
+	}
+	if code == emporium.ERATELIMITED && h.Get("Retry-After") == "" {
+		// A limit applied behind the gateway (failed logins, TOTP tries)
+		// reaches it as an error without a decision. RateLimit-* fields
+		// set by an edge limit that let the request through describe a
+		// limit that is not the one refusing it, so they go.
+		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(p.Detail), 10))
+		h.Del("RateLimit-Limit")
+		h.Del("RateLimit-Remaining")
+		h.Del("RateLimit-Reset")
 	}
 	w.WriteHeader(kind.status)
 	_, _ = w.Write(append(body, '\n'))

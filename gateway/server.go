@@ -14,10 +14,14 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	emporium "github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/gateway/ratelimit"
 )
 
 // Defaults for the zero values of Config.
@@ -51,6 +55,33 @@ type Config struct {
 	// Version is the build version, exported as the emporium_build_info
 	// metric.
 	Version string
+
+	// Accounts is the account service. When it is set, New mounts the
+	// account routes (/v1/auth/*, /v1/me*, /.well-known/jwks.json); nil
+	// leaves them out, so they answer 404.
+	Accounts emporium.Accounts
+	// Limiter applies the edge rate limits of the account routes (see
+	// RateLimits). Nil means no rate limiting at the edge; the limits the
+	// services apply themselves (failed logins per account) still hold.
+	Limiter *ratelimit.Limiter
+	// RateLimits are the limits Limiter applies. Zero fields take the
+	// DESIGN §9 presets.
+	RateLimits RateLimits
+	// TrustedProxies are the load balancers and reverse proxies whose
+	// X-Forwarded-For the gateway believes when it finds a client's address
+	// (ratelimit.ClientIP). Empty means the peer address is the client's.
+	TrustedProxies []netip.Prefix
+}
+
+// RateLimits are the limits the gateway applies at the edge, by client
+// address (its /64 for IPv6).
+type RateLimits struct {
+	// Signups is the exact sliding window of signups from one address.
+	// Zero means ratelimit.SignupsPerIP.
+	Signups ratelimit.Window
+	// Auth is the GCRA limit of all /v1/auth/* requests from one address.
+	// Zero means ratelimit.PerClient.
+	Auth ratelimit.Limit
 }
 
 // Check is one readiness check, such as "mongo" or "cluster". Check returns
@@ -91,10 +122,16 @@ type Server struct {
 	checks       []Check
 	checkTimeout time.Duration
 	maxBodyBytes int64
+
+	accounts       emporium.Accounts
+	limiter        *ratelimit.Limiter
+	limits         RateLimits
+	trustedProxies []netip.Prefix
 }
 
 // New returns a gateway with its operational routes (/healthz, /readyz,
-// /metrics, /openapi.yaml) in place. It registers the gateway's metrics in
+// /metrics, /openapi.yaml) in place, and the account routes when
+// cfg.Accounts is set. It registers the gateway's metrics in
 // cfg.Registry and panics if they are there already, which is a wiring bug
 // as a pattern registered twice on a ServeMux is.
 func New(cfg Config) *Server {
@@ -105,6 +142,17 @@ func New(cfg Config) *Server {
 		checks:       cfg.Checks,
 		checkTimeout: cfg.CheckTimeout,
 		maxBodyBytes: cfg.MaxBodyBytes,
+
+		accounts:       cfg.Accounts,
+		limiter:        cfg.Limiter,
+		limits:         cfg.RateLimits,
+		trustedProxies: cfg.TrustedProxies,
+	}
+	if s.limits.Signups == (ratelimit.Window{}) {
+		s.limits.Signups = ratelimit.SignupsPerIP
+	}
+	if s.limits.Auth == (ratelimit.Limit{}) {
+		s.limits.Auth = ratelimit.PerClient
 	}
 	if cfg.Logger != nil {
 		s.log = cfg.Logger
@@ -143,6 +191,9 @@ func New(cfg Config) *Server {
 		metricsHandler.ServeHTTP(w, r)
 		return nil
 	})
+	if s.accounts != nil {
+		s.mountAccounts()
+	}
 	return s
 }
 

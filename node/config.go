@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -35,6 +37,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	SweepInterval   time.Duration
 	GrainIdle       time.Duration
+	PublicURL       string
+	SMTPURL         string
+	MailFrom        string
+	JWTKeyFile      string
+	TrustedProxies  string
 }
 
 // ErrBadSettings is the error of settings with a wrong value; the message
@@ -69,6 +76,11 @@ func (c *Config) settings() []setting {
 		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "longest a graceful shutdown may take", false, &c.ShutdownTimeout},
 		{"SWEEP_INTERVAL", "sweep-interval", "30s", "how often expired reservations of passivated SKUs are released", false, &c.SweepInterval},
 		{"GRAIN_IDLE_TIMEOUT", "grain-idle-timeout", "5m", "a grain idle this long is passivated", false, &c.GrainIdle},
+		{"PUBLIC_URL", "public-url", "http://localhost:8080", "base URL of links in emails and the issuer of access tokens", false, &c.PublicURL},
+		{"SMTP_URL", "smtp-url", "", "SMTP server (smtp://user:pass@host:587, smtps://...); empty logs mails to the dev outbox", true, &c.SMTPURL},
+		{"MAIL_FROM", "mail-from", "Emporium <no-reply@localhost>", "sender address of emails", false, &c.MailFrom},
+		{"JWT_KEY_FILE", "jwt-key-file", "", "PEM file of the Ed25519 keys that sign access tokens (first = active); empty: DATA_DIR/keys/jwt-ed25519.pem, created once. Every node of a cluster needs the same file", false, &c.JWTKeyFile},
+		{"TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed", false, &c.TrustedProxies},
 	}
 }
 
@@ -144,6 +156,12 @@ func (c *Config) Validate() error {
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		errs = append(errs, "REDIS_URL must start with redis:// or rediss://")
 	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Sprintf("PUBLIC_URL=%q is not an http(s) URL such as https://shop.example", c.PublicURL))
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		errs = append(errs, err.Error())
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w:\n  %s", ErrBadSettings, strings.Join(errs, "\n  "))
 	}
@@ -181,4 +199,20 @@ func (c *Config) NewLogger(w interface{ Write([]byte) (int, error) }) *slog.Logg
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// trustedProxies parses TRUSTED_PROXIES.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(c.TrustedProxies, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("TRUSTED_PROXIES has %q, which is not a CIDR such as 10.0.0.0/8", part)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/actors/session"
+	"github.com/emporium-shop/emporium/actors/user"
 	"github.com/emporium-shop/emporium/gateway"
 	"github.com/emporium-shop/emporium/persistence"
 	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message crashes the node
@@ -140,7 +141,13 @@ func (n *Node) startCluster() error {
 		Peers:          peers,
 		HealthPort:     n.Config.ClusterHealth,
 		Logger:         n.Logger,
-	}, inventoryKind, sessionKind)
+	}, inventoryKind, sessionKind, user.NewKind(user.Config{
+		Journal:     n.Store.Journal(),
+		Snapshots:   n.Store.Snapshots(),
+		Logger:      n.Logger,
+		Activations: n.Activations,
+		IdleTimeout: n.Config.GrainIdle,
+	}))
 	if err != nil {
 		return err
 	}
@@ -205,10 +212,18 @@ func (n *Node) startLoops() {
 
 // serveHTTP listens on HTTP_ADDR and serves the gateway.
 func (n *Node) serveHTTP() error {
+	accounts, limiter, err := n.accounts()
+	if err != nil {
+		return err
+	}
+	proxies, _ := n.Config.trustedProxies() // checked by Validate
 	gw := gateway.New(gateway.Config{
-		Logger:   n.Logger,
-		Registry: n.Registry,
-		Version:  Version,
+		Logger:         n.Logger,
+		Registry:       n.Registry,
+		Version:        Version,
+		Accounts:       accounts,
+		Limiter:        limiter,
+		TrustedProxies: proxies,
 		Checks: []gateway.Check{
 			{Name: "mongo", Check: n.Store.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return n.Redis.Ping(ctx).Err() }},

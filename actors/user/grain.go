@@ -1,0 +1,230 @@
+package user
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	pb "github.com/emporium-shop/emporium/protos/userpb"
+)
+
+// The actor shell of the UserGrain: it loads an account through
+// actors.Entity, persists each decision's events before it answers, and
+// builds the answer from the state after them. The checks of secrets
+// (passwords, TOTP codes, recovery codes) arrive as outcomes in the commands
+// (see user.proto): the grain never sees a secret in the clear.
+
+// Kind is the cluster kind name of the UserGrain.
+const Kind = "UserGrain"
+
+// Config is what the UserGrain needs from the node.
+type Config struct {
+	Journal   actors.Journal
+	Snapshots actors.Snapshots
+	Clock     actors.Clock
+	Logger    *slog.Logger
+	// Activations tracks live grains for metrics and for passivation at
+	// shutdown; nil is allowed.
+	Activations *actors.Activations
+	// IdleTimeout passivates a grain that received nothing for this long.
+	IdleTimeout time.Duration
+	// SnapshotEvery saves a snapshot after this many events since the last.
+	SnapshotEvery int
+	// IOTimeout bounds one store call; it stays under the cluster request
+	// timeout.
+	IOTimeout time.Duration
+}
+
+func (c *Config) withDefaults() {
+	if c.Clock == nil {
+		c.Clock = actors.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 5 * time.Minute
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = 100
+	}
+	if c.IOTimeout == 0 {
+		c.IOTimeout = 4 * time.Second
+	}
+}
+
+// NewKind returns the cluster kind that activates UserGrains with cfg.
+func NewKind(cfg Config) *cluster.Kind {
+	cfg.withDefaults()
+	cfg.Activations.Register(Kind)
+	return pb.NewUserGrainKind(func() pb.UserGrain { return &grain{} }, cfg.IdleTimeout, configs.Hook(&cfg))
+}
+
+// configs hands each activation its kind's Config.
+var configs actors.Configs[Config]
+
+// Stream returns the journal stream of a user's account.
+func Stream(userID string) string { return "user-" + userID }
+
+// Replay rebuilds an account from its whole journal, ignoring snapshots.
+func Replay(ctx context.Context, journal actors.Journal, userID string) (*pb.State, error) {
+	return actors.Replay(ctx, journal, Stream(userID), newState(userID), apply)
+}
+
+// grain is one activation of a UserGrain.
+type grain struct {
+	cfg    *Config
+	userID string
+	e      actors.Entity[*pb.State]
+	// broken is set when the state could not be loaded: the activation
+	// answers unavailable and stops, so the next request activates afresh.
+	broken error
+	log    *slog.Logger
+}
+
+// Init loads the account.
+func (g *grain) Init(ctx cluster.GrainContext) {
+	g.userID = ctx.Identity()
+	g.cfg = configs.Take(ctx.Self())
+	g.log = g.cfg.Logger.With(slog.String("grain", Kind), slog.String("user", g.userID))
+	g.cfg.Activations.Activated(Kind, ctx.Self())
+	g.e = actors.Entity[*pb.State]{
+		Stream:        Stream(g.userID),
+		Journal:       g.cfg.Journal,
+		Snapshots:     g.cfg.Snapshots,
+		New:           func() *pb.State { return newState(g.userID) },
+		Apply:         apply,
+		Fence:         func() proto.Message { return &pb.Fenced{} },
+		SnapshotEvery: g.cfg.SnapshotEvery,
+		IOTimeout:     g.cfg.IOTimeout,
+		Logger:        g.log,
+	}
+	if err := g.e.Load(); err != nil {
+		g.broken = err
+		g.log.Error("user: load failed", slog.Any("error", err))
+	}
+}
+
+// Terminate snapshots when that saves replay.
+func (g *grain) Terminate(ctx cluster.GrainContext) {
+	if g.broken == nil {
+		g.e.Stop()
+	}
+	g.cfg.Activations.Deactivated(Kind, ctx.Self())
+}
+
+// ReceiveDefault ignores other messages: the grain has no timers.
+func (g *grain) ReceiveDefault(cluster.GrainContext) {}
+
+func (g *grain) Register(req *pb.RegisterRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) IssueVerification(req *pb.IssueVerificationRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) VerifyEmail(req *pb.VerifyEmailRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) StartPasswordReset(req *pb.StartPasswordResetRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) ResetPassword(req *pb.ResetPasswordRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) ChangePassword(req *pb.ChangePasswordRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) UpdateProfile(req *pb.UpdateProfileRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) RequestEmailChange(req *pb.RequestEmailChangeRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) BeginTOTP(req *pb.BeginTOTPRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) ConfirmTOTP(req *pb.ConfirmTOTPRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) UseTOTP(req *pb.UseTOTPRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) UseRecoveryCode(req *pb.UseRecoveryCodeRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) DisableTOTP(req *pb.DisableTOTPRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) AddAddress(req *pb.AddAddressRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) UpdateAddress(req *pb.UpdateAddressRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) RemoveAddress(req *pb.RemoveAddressRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+func (g *grain) GrantRole(req *pb.GrantRoleRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	return g.command(ctx, req)
+}
+
+// Get answers the account view.
+func (g *grain) Get(req *pb.GetRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	if err := g.run(ctx, false, req); err != nil {
+		return nil, err
+	}
+	return account(g.e.State, g.e.Seq, g.cfg.Clock.Now()), nil
+}
+
+// GetCredentials answers the secrets callers check against. Internal.
+func (g *grain) GetCredentials(req *pb.GetCredentialsRequest, ctx cluster.GrainContext) (*pb.Credentials, error) {
+	if err := g.run(ctx, false, req); err != nil {
+		return nil, err
+	}
+	return credentials(g.e.State, g.e.Seq), nil
+}
+
+// command decides and persists a command, then answers the account.
+func (g *grain) command(ctx cluster.GrainContext, cmd proto.Message) (*pb.Account, error) {
+	if err := g.run(ctx, true, cmd); err != nil {
+		return nil, err
+	}
+	return account(g.e.State, g.e.Seq, g.cfg.Clock.Now()), nil
+}
+
+// run decides cmd against the current state (again after a journal
+// conflict) and persists its events; the error crosses the cluster.
+func (g *grain) run(ctx cluster.GrainContext, mutating bool, cmd proto.Message) error {
+	if g.broken != nil {
+		ctx.Poison(ctx.Self())
+		return actors.GrainError(g.log, emporium.Errorf(emporium.EUNAVAILABLE, "account %s is unavailable", g.userID))
+	}
+	now := g.cfg.Clock.Now()
+	err := g.e.Run(mutating, func(s *pb.State) ([]proto.Message, error) {
+		return decide(s, cmd, now)
+	})
+	return actors.GrainError(g.log, err)
+}
+
+var _ pb.UserGrain = (*grain)(nil)

@@ -1,0 +1,86 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/user"
+	"github.com/emporium-shop/emporium/auth"
+	"github.com/emporium-shop/emporium/gateway/ratelimit"
+	"github.com/emporium-shop/emporium/mail"
+)
+
+// accounts builds the account service over the node's cluster, stores,
+// mailer and keys.
+func (n *Node) accounts() (*user.Service, *ratelimit.Limiter, error) {
+	keyFile := n.Config.JWTKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(n.Config.DataDir, "keys", "jwt-ed25519.pem")
+	}
+	keys, err := auth.LoadOrCreateKeyFile(keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("accounts: signing keys from JWT_KEY_FILE=%s: %w", keyFile, err)
+	}
+	issuer, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Issuer: n.Config.PublicURL, Audience: "emporium"})
+	if err != nil {
+		return nil, nil, fmt.Errorf("accounts: %w", err)
+	}
+	mailer, err := n.mailer()
+	if err != nil {
+		return nil, nil, err
+	}
+	limiter := ratelimit.New(n.Redis, "emporium:rl:")
+	limiter.Logger = n.Logger
+	svc, err := user.NewService(user.ServiceConfig{
+		Cluster: n.Cluster,
+		Claims: &user.DocumentClaims{
+			Collection: func(c string) user.ClaimDocuments { return n.Store.Documents(c) },
+			Now:        actors.SystemClock{}.Now,
+		},
+		Redis:     n.Redis,
+		Mailer:    mailer,
+		Issuer:    issuer,
+		Limiter:   limiterAdapter{limiter},
+		PublicURL: n.Config.PublicURL,
+		Logger:    n.Logger,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("accounts: %w", err)
+	}
+	n.onClose("mail in flight", func(context.Context) error { svc.Wait(); return nil })
+	return svc, limiter, nil
+}
+
+// mailer is SMTP when SMTP_URL is set, else the dev outbox, which logs each
+// mail with its links so that `make run` needs no mail server.
+func (n *Node) mailer() (mail.Sender, error) {
+	if n.Config.SMTPURL == "" {
+		n.Logger.Info("no SMTP_URL: mails are logged by the dev outbox")
+		return mail.NewOutbox(n.Logger, mail.DefaultOutboxKeep), nil
+	}
+	smtp, err := mail.NewSMTP(mail.SMTPConfig{URL: n.Config.SMTPURL, From: n.Config.MailFrom, Logger: n.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return smtp, nil
+}
+
+// limiterAdapter puts *ratelimit.Limiter behind user.Limiter: the actors may
+// not import the gateway, so the account service names its own types.
+type limiterAdapter struct{ l *ratelimit.Limiter }
+
+func (a limiterAdapter) Hit(ctx context.Context, w user.Window, ids ...string) (user.RateDecision, error) {
+	d, err := a.l.Hit(ctx, ratelimit.Key(w.Purpose, ids...), ratelimit.Window{Max: w.Max, Period: w.Period})
+	return user.RateDecision{Allowed: d.Allowed, RetryAfter: d.RetryAfter}, err
+}
+
+func (a limiterAdapter) Count(ctx context.Context, w user.Window, ids ...string) (user.RateDecision, error) {
+	d, err := a.l.Count(ctx, ratelimit.Key(w.Purpose, ids...), ratelimit.Window{Max: w.Max, Period: w.Period})
+	return user.RateDecision{Allowed: d.Allowed, RetryAfter: d.RetryAfter}, err
+}
+
+func (a limiterAdapter) Reset(ctx context.Context, w user.Window, ids ...string) error {
+	return a.l.Reset(ctx, ratelimit.Key(w.Purpose, ids...))
+}

@@ -1,0 +1,240 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/emporium-shop/emporium/gateway/gatewaytest"
+	"github.com/emporium-shop/emporium/mail/mailtest"
+	"github.com/emporium-shop/emporium/node"
+	"github.com/emporium-shop/emporium/persistence/persistencetest"
+)
+
+// The accounts flow of issue 3's "done when", over HTTP against a whole
+// node: a new user signs up, gets the mail over real SMTP, verifies, logs in
+// with and without MFA, refreshes, edits the profile and addresses, and
+// resets the password. Every request and response is checked against
+// openapi.yaml.
+
+type api struct {
+	t      *testing.T
+	base   string
+	client *http.Client
+}
+
+func (a *api) do(method, path, bearer string, body any) (int, map[string]any, http.Header) {
+	a.t.Helper()
+	var r io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(a.t, err)
+		r = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, a.base+path, r)
+	require.NoError(a.t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	req.Header.Set("User-Agent", "accounts-test/1.0")
+	resp, err := a.client.Do(req)
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(a.t, err)
+	out := map[string]any{}
+	if len(raw) > 0 && strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		require.NoError(a.t, json.Unmarshal(raw, &out), "%s %s: %s", method, path, raw)
+	}
+	return resp.StatusCode, out, resp.Header
+}
+
+var tokenInMail = regexp.MustCompile(`token=([A-Za-z0-9_\-]+)`)
+
+func mailedToken(t *testing.T, srv *mailtest.Server, to string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	msg, err := srv.Wait(ctx, to)
+	require.NoError(t, err, "no mail to %s", to)
+	m := tokenInMail.FindStringSubmatch(msg.Text)
+	require.Len(t, m, 2, "no token in the mail to %s: %s", to, msg.Text)
+	return m[1]
+}
+
+func openAccountsNode(t *testing.T, smtp *mailtest.Server) *node.Node {
+	t.Helper()
+	cfg := node.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	store := persistencetest.Config(t)
+	cfg.DataDir, cfg.MongoURI = store.DataDir, store.URI
+	if store.Database != "" {
+		cfg.MongoDatabase = store.Database
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.RedisURL = getenv("REDIS_URL")
+	cfg.SMTPURL = smtp.URL()
+	cfg.PublicURL = "https://shop.example"
+	n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, n.Open(t.Context()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		assert.NoError(t, n.Close(ctx))
+	})
+	return n
+}
+
+func TestAccountsOverHTTP(t *testing.T) {
+	smtp := mailtest.NewServer(t)
+	n := openAccountsNode(t, smtp)
+	a := &api{t: t, base: n.URL(), client: &http.Client{Transport: gatewaytest.Transport(t, http.DefaultTransport), Timeout: 20 * time.Second}}
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	email := "ada-" + suffix + "@example.com"
+	password := "correct horse battery staple"
+
+	// Sign up, get the mail over SMTP, verify.
+	status, _, _ := a.do("POST", "/v1/auth/signup", "", map[string]any{"username": "ada_" + suffix[len(suffix)-8:], "email": email, "password": password})
+	require.Equal(t, http.StatusAccepted, status)
+	status, body, _ := a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	assert.Equal(t, http.StatusForbidden, status, "unverified: %v", body)
+	verify := mailedToken(t, smtp, email)
+	status, _, _ = a.do("POST", "/v1/auth/verify-email", "", map[string]any{"token": verify})
+	require.Equal(t, http.StatusOK, status)
+	status, _, _ = a.do("POST", "/v1/auth/verify-email", "", map[string]any{"token": verify})
+	assert.Equal(t, http.StatusUnprocessableEntity, status, "a verification token is single use")
+
+	// Log in, read and edit the profile.
+	status, body, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	access, refresh := body["access_token"].(string), body["refresh_token"].(string)
+	assert.Equal(t, "Bearer", body["token_type"])
+	status, body, _ = a.do("GET", "/v1/me", access, nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, email, body["email"])
+	assert.Equal(t, true, body["email_verified"])
+	status, _, _ = a.do("PATCH", "/v1/me", access, map[string]any{"roles": []string{"admin"}})
+	assert.Equal(t, http.StatusBadRequest, status, "server-owned fields are refused")
+	status, body, _ = a.do("PATCH", "/v1/me", access, map[string]any{"name": "Ada Lovelace", "phone": "+441234567890"})
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	assert.Equal(t, "Ada Lovelace", body["name"])
+
+	// Addresses.
+	address := map[string]any{"full_name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH", "country": "GB"}
+	status, body, hdr := a.do("POST", "/v1/me/addresses", access, address)
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+	addressID := body["id"].(string)
+	assert.NotEmpty(t, hdr.Get("Location"))
+	assert.Equal(t, true, body["is_default_shipping"])
+	status, body, _ = a.do("GET", "/v1/me/addresses", access, nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Len(t, body["items"], 1)
+
+	// Refresh rotates; a rotated token's reuse revokes the session.
+	status, body, _ = a.do("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": refresh})
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	newest := body["refresh_token"].(string)
+	status, _, _ = a.do("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": refresh})
+	assert.Equal(t, http.StatusUnauthorized, status, "reuse of a rotated token")
+	status, _, _ = a.do("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": newest})
+	assert.Equal(t, http.StatusUnauthorized, status, "the whole family is revoked")
+
+	// Another user cannot reach Ada's address.
+	other := "bob-" + suffix + "@example.com"
+	status, _, _ = a.do("POST", "/v1/auth/signup", "", map[string]any{"username": "bob_" + suffix[len(suffix)-8:], "email": other, "password": password})
+	require.Equal(t, http.StatusAccepted, status)
+	status, _, _ = a.do("POST", "/v1/auth/verify-email", "", map[string]any{"token": mailedToken(t, smtp, other)})
+	require.Equal(t, http.StatusOK, status)
+	status, body, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": other, "password": password})
+	require.Equal(t, http.StatusOK, status)
+	bob := body["access_token"].(string)
+	status, _, _ = a.do("GET", "/v1/me/addresses/"+addressID, bob, nil)
+	assert.Equal(t, http.StatusNotFound, status)
+	status, _, _ = a.do("DELETE", "/v1/me/addresses/"+addressID, bob, nil)
+	assert.Equal(t, http.StatusNotFound, status)
+
+	// MFA: enrol, then log in in two steps.
+	status, body, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	require.Equal(t, http.StatusOK, status)
+	access = body["access_token"].(string)
+	status, body, _ = a.do("POST", "/v1/me/mfa/totp", access, nil)
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+	secret := body["secret"].(string)
+	code, err := totp.GenerateCode(secret, time.Now())
+	require.NoError(t, err)
+	status, body, _ = a.do("POST", "/v1/me/mfa/totp/confirm", access, map[string]any{"code": code})
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	recovery := body["recovery_codes"].([]any)
+	require.Len(t, recovery, 10)
+	status, body, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, true, body["mfa_required"])
+	next, err := totp.GenerateCode(secret, time.Now().Add(30*time.Second)) // the confirm used this step's code
+	require.NoError(t, err)
+	status, body, _ = a.do("POST", "/v1/auth/login/mfa", "", map[string]any{"mfa_token": body["mfa_token"], "code": next})
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	assert.NotEmpty(t, body["access_token"])
+	status, body, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	require.Equal(t, http.StatusOK, status)
+	status, _, _ = a.do("POST", "/v1/auth/login/mfa", "", map[string]any{"mfa_token": body["mfa_token"], "code": next})
+	assert.Equal(t, http.StatusUnauthorized, status, "a TOTP code is accepted once")
+
+	// Password reset ends every session.
+	status, body, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": other, "password": password})
+	require.Equal(t, http.StatusOK, status)
+	bobRefresh := body["refresh_token"].(string)
+	status, _, _ = a.do("POST", "/v1/auth/password/forgot", "", map[string]any{"email": other})
+	require.Equal(t, http.StatusAccepted, status)
+	status, _, _ = a.do("POST", "/v1/auth/password/forgot", "", map[string]any{"email": "nobody-" + suffix + "@example.com"})
+	require.Equal(t, http.StatusAccepted, status, "the same answer for unknown addresses")
+	reset := mailedToken(t, smtp, other)
+	status, _, _ = a.do("POST", "/v1/auth/password/reset", "", map[string]any{"token": reset, "password": "an entirely new passphrase"})
+	require.Equal(t, http.StatusNoContent, status)
+	status, _, _ = a.do("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": bobRefresh})
+	assert.Equal(t, http.StatusUnauthorized, status, "sessions end with a reset")
+	status, _, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": other, "password": "an entirely new passphrase"})
+	assert.Equal(t, http.StatusOK, status)
+
+	// The JWKS publishes the key that signs access tokens.
+	status, body, _ = a.do("GET", "/.well-known/jwks.json", "", nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.NotEmpty(t, body["keys"])
+}
+
+func TestFailedLoginsAreLimited(t *testing.T) {
+	smtp := mailtest.NewServer(t)
+	n := openAccountsNode(t, smtp)
+	a := &api{t: t, base: n.URL(), client: &http.Client{Transport: gatewaytest.Transport(t, http.DefaultTransport), Timeout: 20 * time.Second}}
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	email := "eve-" + suffix + "@example.com"
+	password := "correct horse battery staple"
+	status, _, _ := a.do("POST", "/v1/auth/signup", "", map[string]any{"username": "eve_" + suffix[len(suffix)-8:], "email": email, "password": password})
+	require.Equal(t, http.StatusAccepted, status)
+	status, _, _ = a.do("POST", "/v1/auth/verify-email", "", map[string]any{"token": mailedToken(t, smtp, email)})
+	require.Equal(t, http.StatusOK, status)
+
+	for i := range 10 {
+		status, _, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": "wrong password " + fmt.Sprint(i)})
+		require.Equal(t, http.StatusUnauthorized, status, "attempt %d", i+1)
+	}
+	status, _, hdr := a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	assert.Equal(t, http.StatusTooManyRequests, status, "the 11th attempt in a row is refused, even with the right password")
+	assert.NotEmpty(t, hdr.Get("Retry-After"))
+}
