@@ -3,11 +3,13 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/emporium-shop/emporium/auth"
 	"github.com/emporium-shop/emporium/gateway/gatewaytest"
 	"github.com/emporium-shop/emporium/mail/mailtest"
 	"github.com/emporium-shop/emporium/node"
@@ -169,6 +172,19 @@ func TestAccountsOverHTTP(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, status)
 	status, _, _ = a.do("DELETE", "/v1/me/addresses/"+addressID, bob, nil)
 	assert.Equal(t, http.StatusNotFound, status)
+	status, body, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	require.Equal(t, http.StatusOK, status)
+	adaAccess := body["access_token"].(string)
+	status, body, _ = a.do("GET", "/v1/me/sessions", adaAccess, nil)
+	require.Equal(t, http.StatusOK, status)
+	adaSession := body["items"].([]any)[0].(map[string]any)["id"].(string)
+	status, _, _ = a.do("DELETE", "/v1/me/sessions/"+adaSession, bob, nil)
+	assert.Equal(t, http.StatusNotFound, status, "Bob cannot end Ada's session")
+	status, body, _ = a.do("GET", "/v1/me", bob, nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, other, body["email"], "/v1/me is always the caller's own")
+	status, _, _ = a.do("GET", "/v1/me/addresses/"+addressID, adaAccess, nil)
+	assert.Equal(t, http.StatusOK, status, "while Ada still reaches it")
 
 	// MFA: enrol, then log in in two steps.
 	status, body, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
@@ -237,4 +253,83 @@ func TestFailedLoginsAreLimited(t *testing.T) {
 	status, _, hdr := a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
 	assert.Equal(t, http.StatusTooManyRequests, status, "the 11th attempt in a row is refused, even with the right password")
 	assert.NotEmpty(t, hdr.Get("Retry-After"))
+}
+
+// TestBadAccessTokensAreRefused presents forged, tampered, expired and
+// misaddressed tokens to /v1/me: each is 401 with WWW-Authenticate.
+func TestBadAccessTokensAreRefused(t *testing.T) {
+	smtp := mailtest.NewServer(t)
+	n := openAccountsNode(t, smtp)
+	a := &api{t: t, base: n.URL(), client: &http.Client{Transport: gatewaytest.Transport(t, http.DefaultTransport), Timeout: 20 * time.Second}}
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	email := "tok-" + suffix + "@example.com"
+	password := "correct horse battery staple"
+	status, _, _ := a.do("POST", "/v1/auth/signup", "", map[string]any{"username": "tok_" + suffix[len(suffix)-8:], "email": email, "password": password})
+	require.Equal(t, http.StatusAccepted, status)
+	status, _, _ = a.do("POST", "/v1/auth/verify-email", "", map[string]any{"token": mailedToken(t, smtp, email)})
+	require.Equal(t, http.StatusOK, status)
+	status, body, _ := a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	require.Equal(t, http.StatusOK, status)
+	good := body["access_token"].(string)
+	loginBody := body
+	status, _, _ = a.do("GET", "/v1/me", good, nil)
+	require.Equal(t, http.StatusOK, status)
+
+	keys, err := auth.LoadOrCreateKeyFile(filepath.Join(n.Config.DataDir, "keys", "jwt-ed25519.pem"))
+	require.NoError(t, err)
+	claims, err := n.Accounts.Authenticate(t.Context(), good)
+	require.NoError(t, err)
+	sign := func(audience string, now time.Time) string {
+		issuer, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Issuer: n.Config.PublicURL, Audience: audience, Now: func() time.Time { return now }})
+		require.NoError(t, err)
+		tok, _, err := issuer.Issue(claims.UserID, claims.Roles, claims.SessionID)
+		require.NoError(t, err)
+		return tok
+	}
+	parts := strings.Split(good, ".")
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"someone-else","aud":"emporium"}`)) + "." + parts[2]
+	for name, tok := range map[string]string{
+		"alg none":       none,
+		"tampered":       tampered,
+		"expired":        sign("emporium", time.Now().Add(-time.Hour)),
+		"wrong audience": sign("another-shop", time.Now()),
+		"garbage":        "not-a-jwt",
+	} {
+		status, body, hdr := a.do("GET", "/v1/me", tok, nil)
+		assert.Equal(t, http.StatusUnauthorized, status, "%s: %v", name, body)
+		assert.Equal(t, "unauthenticated", body["code"], name)
+		assert.Contains(t, hdr.Get("WWW-Authenticate"), "Bearer", name)
+	}
+
+	// Logging out ends the session: its access token stops working at once.
+	status, _, _ = a.do("POST", "/v1/auth/logout", "", map[string]any{"refresh_token": 42})
+	assert.Equal(t, http.StatusBadRequest, status, "refresh_token must be a string")
+	firstRefresh := loginBody["refresh_token"].(string) // of the first login
+	status, body, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
+	require.Equal(t, http.StatusOK, status)
+	access, refresh := body["access_token"].(string), body["refresh_token"].(string)
+	status, body, _ = a.do("GET", "/v1/me/sessions", access, nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Len(t, body["items"], 2, "two logins, two sessions")
+	status, _, _ = a.do("POST", "/v1/auth/logout", "", map[string]any{"refresh_token": firstRefresh})
+	require.Equal(t, http.StatusNoContent, status)
+	status, _, _ = a.do("GET", "/v1/me", good, nil)
+	assert.Equal(t, http.StatusUnauthorized, status, "the first session's access token died with it")
+	status, _, _ = a.do("POST", "/v1/auth/logout", "", map[string]any{"refresh_token": refresh})
+	require.Equal(t, http.StatusNoContent, status)
+	status, _, _ = a.do("GET", "/v1/me", access, nil)
+	assert.Equal(t, http.StatusUnauthorized, status)
+
+	// Malformed JSON and unknown fields are 400 problems.
+	req, err := http.NewRequest("POST", n.URL()+"/v1/auth/login", strings.NewReader(`{"email": "x@example.com", "password": `))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	status, body, _ = a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password, "remember_me": true})
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, "malformed_request", body["code"])
 }

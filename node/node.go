@@ -28,6 +28,7 @@ import (
 	"github.com/emporium-shop/emporium/actors/session"
 	"github.com/emporium-shop/emporium/actors/user"
 	"github.com/emporium-shop/emporium/gateway"
+	"github.com/emporium-shop/emporium/gateway/ratelimit"
 	"github.com/emporium-shop/emporium/persistence"
 	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message crashes the node
 )
@@ -46,8 +47,13 @@ type Node struct {
 	Cluster     *cluster.Cluster
 	Activations *actors.Activations
 
-	server   *http.Server
-	listener net.Listener
+	// Accounts is the account service, once the node is open.
+	Accounts *user.Service
+
+	limiter   *ratelimit.Limiter
+	adminOnly bool
+	server    *http.Server
+	listener  net.Listener
 
 	// closers undo Open's steps; Close runs them in reverse.
 	closers []closer
@@ -105,8 +111,23 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err := n.startCluster(); err != nil {
 		return err
 	}
+	if n.Accounts, n.limiter, err = n.accounts(); err != nil {
+		return err
+	}
+	if n.adminOnly {
+		return nil
+	}
 	n.startLoops()
 	return n.serveHTTP()
+}
+
+// OpenForAdmin opens what an operator command needs: the stores, a cluster
+// member hosting the grains and the services, without the HTTP listener or
+// the background loops. With the embedded store, run it while no server uses
+// the same DATA_DIR.
+func (n *Node) OpenForAdmin(ctx context.Context) error {
+	n.adminOnly = true
+	return n.Open(ctx)
 }
 
 // startCluster joins the cluster as a member hosting every grain kind.
@@ -212,17 +233,13 @@ func (n *Node) startLoops() {
 
 // serveHTTP listens on HTTP_ADDR and serves the gateway.
 func (n *Node) serveHTTP() error {
-	accounts, limiter, err := n.accounts()
-	if err != nil {
-		return err
-	}
 	proxies, _ := n.Config.trustedProxies() // checked by Validate
 	gw := gateway.New(gateway.Config{
 		Logger:         n.Logger,
 		Registry:       n.Registry,
 		Version:        Version,
-		Accounts:       accounts,
-		Limiter:        limiter,
+		Accounts:       n.Accounts,
+		Limiter:        n.limiter,
 		TrustedProxies: proxies,
 		Checks: []gateway.Check{
 			{Name: "mongo", Check: n.Store.Ping},

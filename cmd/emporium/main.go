@@ -1,6 +1,7 @@
 // Command emporium runs an Emporium node and its operator tasks.
 //
 //	emporium serve      run one node (HTTP API, cluster member, stores)
+//	emporium admin      operator tasks (create-user)
 //	emporium help       show the commands
 //
 // Every setting is an environment variable with a flag twin; run
@@ -29,7 +30,7 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	switch {
 	case err == nil:
@@ -51,6 +52,7 @@ Usage:
 
 Commands:
   serve     run one node: HTTP API on HTTP_ADDR, cluster member, stores
+  admin     operator tasks: create-user
   version   print the version
   help      show this help
 
@@ -58,7 +60,7 @@ Run 'emporium serve --help' for the settings (env vars and flags).
 `
 
 // run is the whole program: it returns instead of exiting so tests can call it.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "admin":
+		return admin(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, node.Version)
 		return nil

@@ -20,7 +20,7 @@ func noenv(string) string { return "" }
 
 func TestServeHelpListsEverySetting(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"serve", "--help"}, noenv, &stdout, &stderr)
+	err := run(t.Context(), []string{"serve", "--help"}, noenv, strings.NewReader(""), &stdout, &stderr)
 	require.NoError(t, err)
 	for _, name := range []string{"HTTP_ADDR", "-http-addr", "DATA_DIR", "MONGODB_URI", "REDIS_URL",
 		"CLUSTER_PROVIDER", "CLUSTER_ADDR", "CLUSTER_PEERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT"} {
@@ -30,27 +30,27 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	assert.ErrorIs(t, run(t.Context(), nil, noenv, &stdout, &stderr), errUsage)
+	assert.ErrorIs(t, run(t.Context(), nil, noenv, strings.NewReader(""), &stdout, &stderr), errUsage)
 	assert.Contains(t, stderr.String(), "Commands:")
 
 	stderr.Reset()
-	assert.ErrorIs(t, run(t.Context(), []string{"serv"}, noenv, &stdout, &stderr), errUsage)
+	assert.ErrorIs(t, run(t.Context(), []string{"serv"}, noenv, strings.NewReader(""), &stdout, &stderr), errUsage)
 	assert.Contains(t, stderr.String(), `unknown command "serv"`)
 
 	stderr.Reset()
-	assert.ErrorIs(t, run(t.Context(), []string{"serve", "--no-such-flag"}, noenv, &stdout, &stderr), errUsage)
+	assert.ErrorIs(t, run(t.Context(), []string{"serve", "--no-such-flag"}, noenv, strings.NewReader(""), &stdout, &stderr), errUsage)
 	assert.Contains(t, stderr.String(), "no-such-flag")
 }
 
 func TestBadSettingsAreNamed(t *testing.T) {
 	env := map[string]string{"SHUTDOWN_TIMEOUT": "soon", "LOG_FORMAT": "xml"}
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"serve"}, func(k string) string { return env[k] }, &stdout, &stderr)
+	err := run(t.Context(), []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `SHUTDOWN_TIMEOUT="soon"`)
 
 	delete(env, "SHUTDOWN_TIMEOUT")
-	err = run(t.Context(), []string{"serve"}, func(k string) string { return env[k] }, &stdout, &stderr)
+	err = run(t.Context(), []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `LOG_FORMAT="xml"`)
 }
@@ -120,4 +120,26 @@ func freeAddr(t *testing.T) string {
 	require.NoError(t, err)
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+func TestAdminCreateUser(t *testing.T) {
+	env := map[string]string{"DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
+	getenv := func(k string) string { return env[k] }
+	var stdout, stderr bytes.Buffer
+	args := []string{"admin", "create-user", "--username", "root_admin", "--email", "root@example.com", "--role", "admin"}
+	err := run(t.Context(), args, getenv, strings.NewReader("a long admin passphrase\n"), &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	assert.Contains(t, stdout.String(), "root@example.com")
+	assert.Contains(t, stdout.String(), "admin")
+
+	stdout.Reset()
+	err = run(t.Context(), args, getenv, strings.NewReader("a long admin passphrase\n"), &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "username", "the operator learns what is taken")
+
+	err = run(t.Context(), args[:4], getenv, strings.NewReader("x\n"), &stdout, &stderr)
+	assert.ErrorIs(t, err, errUsage, "--email is required")
+	err = run(t.Context(), []string{"admin", "create-user", "--username", "u_2", "--email", "u2@example.com"}, getenv, strings.NewReader(""), &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "standard input")
 }
