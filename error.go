@@ -23,6 +23,8 @@ const (
 	EUNAUTHENTICATED = "unauthenticated"
 	// EFORBIDDEN: the caller may not do this (403).
 	EFORBIDDEN = "forbidden"
+	// EUNVERIFIED: the account's email address is not verified yet (403).
+	EUNVERIFIED = "email_not_verified"
 	// ENOTFOUND: the object does not exist or the caller may not see it (404).
 	ENOTFOUND = "not_found"
 	// EMETHOD: the route exists but not for this method (405).
@@ -209,7 +211,7 @@ func IsCode(err error, code string) bool { return err != nil && ErrorCode(err) =
 // reasons (DEADLINE_EXCEEDED, UNAVAILABLE, ...) are upper case and are mapped
 // by codeOfReason.
 var knownCodes = map[string]bool{
-	EINVALID: true, EMALFORMED: true, EUNAUTHENTICATED: true, EFORBIDDEN: true,
+	EINVALID: true, EMALFORMED: true, EUNAUTHENTICATED: true, EFORBIDDEN: true, EUNVERIFIED: true,
 	ENOTFOUND: true, EMETHOD: true, ECONFLICT: true, EOUTOFSTOCK: true,
 	EIDEMPOTENCY: true, ETOOLARGE: true, EMEDIATYPE: true, ERATELIMITED: true,
 	EUNAVAILABLE: true, EINTERNAL: true,

@@ -49,6 +49,7 @@ var problems = map[string]problemKind{
 	emporium.EMALFORMED:       {http.StatusBadRequest, "Malformed request"},
 	emporium.EUNAUTHENTICATED: {http.StatusUnauthorized, "Unauthenticated"},
 	emporium.EFORBIDDEN:       {http.StatusForbidden, "Forbidden"},
+	emporium.EUNVERIFIED:      {http.StatusForbidden, "Email not verified"},
 	emporium.ENOTFOUND:        {http.StatusNotFound, "Not found"},
 	emporium.EMETHOD:          {http.StatusMethodNotAllowed, "Method not allowed"},
 	emporium.ECONFLICT:        {http.StatusConflict, "Conflict"},

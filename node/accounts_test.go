@@ -118,6 +118,7 @@ func TestAccountsOverHTTP(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, status)
 	status, body, _ := a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
 	assert.Equal(t, http.StatusForbidden, status, "unverified: %v", body)
+	assert.Equal(t, "email_not_verified", body["code"])
 	verify := mailedToken(t, smtp, email)
 	status, _, _ = a.do("POST", "/v1/auth/verify-email", "", map[string]any{"token": verify})
 	require.Equal(t, http.StatusOK, status)

@@ -522,7 +522,7 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 		s.cfg.Logger.Warn("accounts: resetting failed logins failed", slog.Any("error", err))
 	}
 	if !creds.EmailVerified {
-		return emporium.Login{}, emporium.Errorf(emporium.EFORBIDDEN, "verify your email first")
+		return emporium.Login{}, emporium.Errorf(emporium.EUNVERIFIED, "verify your email address first: follow the link we mailed you, or ask for a new one")
 	}
 	if creds.MfaEnabled {
 		plain, hash, err := auth.NewToken()

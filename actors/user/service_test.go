@@ -188,8 +188,8 @@ func TestSignupVerifyLoginRefreshLogout(t *testing.T) {
 
 	// Unverified: the password is right, but login is refused.
 	_, err := svc.Login(ctx, email, password, client)
-	assert.Equal(t, emporium.EFORBIDDEN, code(t, err))
-	assert.Equal(t, "verify your email first", emporium.ErrorMessage(err))
+	assert.Equal(t, emporium.EUNVERIFIED, code(t, err))
+	assert.Equal(t, "verify your email address first: follow the link we mailed you, or ask for a new one", emporium.ErrorMessage(err))
 
 	require.NoError(t, svc.VerifyEmail(ctx, tok))
 	assert.Equal(t, emporium.EINVALID, code(t, svc.VerifyEmail(ctx, tok)), "a token works once")
