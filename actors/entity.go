@@ -279,3 +279,57 @@ func Replay[S proto.Message](ctx context.Context, journal Journal, stream string
 	}
 	return state, nil
 }
+
+// GrainConfig is what every event-sourced grain kind needs from the node.
+type GrainConfig struct {
+	Journal   Journal
+	Snapshots Snapshots
+	Clock     Clock
+	Logger    *slog.Logger
+	// Activations tracks live grains for metrics and for passivation at
+	// shutdown; nil is allowed.
+	Activations *Activations
+	// IdleTimeout passivates a grain that received nothing for this long.
+	IdleTimeout time.Duration
+	// SnapshotEvery saves a snapshot after this many events since the last.
+	SnapshotEvery int
+	// IOTimeout bounds one store call. It stays under the cluster request
+	// timeout, so that a slow store fails a request rather than letting the
+	// caller's retry run beside it.
+	IOTimeout time.Duration
+}
+
+// WithDefaults fills the fields left unset.
+func (c *GrainConfig) WithDefaults() {
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 5 * time.Minute
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = 100
+	}
+	if c.IOTimeout == 0 {
+		c.IOTimeout = 4 * time.Second
+	}
+}
+
+// NewEntity returns the Entity of one activation, persisting to stream
+// through cfg's stores. newState, apply and fence come from the grain's core.
+func NewEntity[S proto.Message](cfg *GrainConfig, stream string, logger *slog.Logger, newState func() S, apply func(S, proto.Message), fence func() proto.Message) Entity[S] {
+	return Entity[S]{
+		Stream:        stream,
+		Journal:       cfg.Journal,
+		Snapshots:     cfg.Snapshots,
+		New:           newState,
+		Apply:         apply,
+		Fence:         fence,
+		SnapshotEvery: cfg.SnapshotEvery,
+		IOTimeout:     cfg.IOTimeout,
+		Logger:        logger,
+	}
+}

@@ -133,21 +133,19 @@ func (n *Node) OpenForAdmin(ctx context.Context) error {
 // startCluster joins the cluster as a member hosting every grain kind.
 func (n *Node) startCluster() error {
 	n.Activations = actors.NewActivations(n.Registry)
-	inventoryKind := inventory.NewKind(inventory.Config{
-		Journal:     n.Store.Journal(),
-		Snapshots:   n.Store.Snapshots(),
-		Views:       n.Store.Projections(),
-		Logger:      n.Logger,
-		Activations: n.Activations,
-		IdleTimeout: n.Config.GrainIdle,
-	})
-	sessionKind := session.NewKind(session.Config{
+	// Every grain kind persists through the same journal and snapshots.
+	grains := actors.GrainConfig{
 		Journal:     n.Store.Journal(),
 		Snapshots:   n.Store.Snapshots(),
 		Logger:      n.Logger,
 		Activations: n.Activations,
 		IdleTimeout: n.Config.GrainIdle,
-	})
+	}
+	kinds := []*cluster.Kind{
+		inventory.NewKind(inventory.Config{GrainConfig: grains, Views: n.Store.Projections()}),
+		session.NewKind(grains),
+		user.NewKind(grains),
+	}
 	var peers []string
 	for _, p := range strings.Split(n.Config.ClusterPeers, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -162,13 +160,7 @@ func (n *Node) startCluster() error {
 		Peers:          peers,
 		HealthPort:     n.Config.ClusterHealth,
 		Logger:         n.Logger,
-	}, inventoryKind, sessionKind, user.NewKind(user.Config{
-		Journal:     n.Store.Journal(),
-		Snapshots:   n.Store.Snapshots(),
-		Logger:      n.Logger,
-		Activations: n.Activations,
-		IdleTimeout: n.Config.GrainIdle,
-	}))
+	}, kinds...)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ package protos
 import (
 	// Linked for their protobuf registrations.
 	_ "github.com/emporium-shop/emporium/protos/inventorypb"
+	_ "github.com/emporium-shop/emporium/protos/productpb"
 	_ "github.com/emporium-shop/emporium/protos/sessionpb"
 	_ "github.com/emporium-shop/emporium/protos/userpb"
 )

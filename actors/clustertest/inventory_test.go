@@ -47,11 +47,13 @@ func startMember(t *testing.T, agent *test.InMemAgent, store *persistence.Store)
 		// on the new owner.
 		RequestTimeout: 2 * time.Second,
 	}, inventory.NewKind(inventory.Config{
-		Journal:     store.Journal(),
-		Snapshots:   store.Snapshots(),
-		Views:       store.Projections(),
-		Logger:      logger,
-		Activations: m.activations,
+		GrainConfig: actors.GrainConfig{
+			Journal:     store.Journal(),
+			Snapshots:   store.Snapshots(),
+			Logger:      logger,
+			Activations: m.activations,
+		},
+		Views: store.Projections(),
 	}))
 	require.NoError(t, err)
 	m.c = c

@@ -33,49 +33,15 @@ const ViewCollection = "inventory"
 
 // Config is what the InventoryGrain needs from the node.
 type Config struct {
-	Journal   actors.Journal
-	Snapshots actors.Snapshots
+	actors.GrainConfig
 	// Views receives each SKU's read model; nil keeps none (the sweeper
 	// then finds nothing).
-	Views  actors.Views
-	Clock  actors.Clock
-	Logger *slog.Logger
-	// Activations tracks live grains for metrics and for passivation at
-	// shutdown; nil is allowed.
-	Activations *actors.Activations
-	// IdleTimeout passivates a grain that received nothing for this long.
-	IdleTimeout time.Duration
-	// SnapshotEvery saves a snapshot after this many events since the last.
-	SnapshotEvery int
-	// IOTimeout bounds one store call. It stays under the cluster request
-	// timeout so that a slow store fails a request rather than letting the
-	// caller's retry run beside it.
-	IOTimeout time.Duration
-}
-
-func (c *Config) withDefaults() {
-	// A nil Views is allowed (tests of the shell alone); the grain then keeps
-	// no read model and the sweeper finds nothing.
-	if c.Clock == nil {
-		c.Clock = actors.SystemClock{}
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = 5 * time.Minute
-	}
-	if c.SnapshotEvery == 0 {
-		c.SnapshotEvery = 100
-	}
-	if c.IOTimeout == 0 {
-		c.IOTimeout = 4 * time.Second
-	}
+	Views actors.Views
 }
 
 // NewKind returns the cluster kind that activates InventoryGrains with cfg.
 func NewKind(cfg Config) *cluster.Kind {
-	cfg.withDefaults()
+	cfg.WithDefaults()
 	cfg.Activations.Register(Kind)
 	return pb.NewInventoryGrainKind(func() pb.InventoryGrain { return &grain{} }, cfg.IdleTimeout, configs.Hook(&cfg))
 }
@@ -108,18 +74,10 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 	g.cfg = configs.Take(ctx.Self())
 	g.log = g.cfg.Logger.With(slog.String("grain", Kind), slog.String("sku", g.sku))
 	g.cfg.Activations.Activated(Kind, ctx.Self())
-	g.e = actors.Entity[*pb.State]{
-		Stream:        Stream(g.sku),
-		Journal:       g.cfg.Journal,
-		Snapshots:     g.cfg.Snapshots,
-		New:           func() *pb.State { return newState(g.sku) },
-		Apply:         apply,
-		Fence:         func() proto.Message { return &pb.Fenced{} },
-		Changed:       g.project,
-		SnapshotEvery: g.cfg.SnapshotEvery,
-		IOTimeout:     g.cfg.IOTimeout,
-		Logger:        g.log,
-	}
+	g.e = actors.NewEntity(&g.cfg.GrainConfig, Stream(g.sku), g.log,
+		func() *pb.State { return newState(g.sku) }, apply,
+		func() proto.Message { return &pb.Fenced{} })
+	g.e.Changed = g.project
 	if err := g.e.Load(); err != nil {
 		g.broken = err
 		g.log.Error("inventory: load failed", slog.Any("error", err))

@@ -61,14 +61,16 @@ func runMain(m *testing.M) int {
 		Addr:     "127.0.0.1:0",
 		Logger:   logger,
 	}, inventory.NewKind(inventory.Config{
-		Journal:       store.Journal(),
-		Snapshots:     store.Snapshots(),
-		Views:         store.Projections(),
-		Clock:         clock,
-		Logger:        logger,
-		Activations:   activations,
-		IdleTimeout:   idleTimeout,
-		SnapshotEvery: 20,
+		GrainConfig: actors.GrainConfig{
+			Journal:       store.Journal(),
+			Snapshots:     store.Snapshots(),
+			Clock:         clock,
+			Logger:        logger,
+			Activations:   activations,
+			IdleTimeout:   idleTimeout,
+			SnapshotEvery: 20,
+		},
+		Views: store.Projections(),
 	}))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -118,8 +118,8 @@ func activate(t *testing.T, journal actors.Journal, sku string) (*grain, *grainC
 	t.Helper()
 	system := actor.NewActorSystem()
 	ctx := &grainContext{system: system, self: actor.NewPID("test", fmt.Sprintf("%s/%d", sku, time.Now().UnixNano())), identity: sku}
-	cfg := Config{Journal: journal, Snapshots: noSnapshots{}, Clock: actorstest.NewClock(t0)}
-	cfg.withDefaults()
+	cfg := Config{GrainConfig: actors.GrainConfig{Journal: journal, Snapshots: noSnapshots{}, Clock: actorstest.NewClock(t0)}}
+	cfg.WithDefaults()
 	configs.Store(ctx.self, &cfg)
 	g := &grain{}
 	g.Init(ctx)

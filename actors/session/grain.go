@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
@@ -22,42 +21,11 @@ import (
 const Kind = "SessionGrain"
 
 // Config is what the SessionGrain needs from the node.
-type Config struct {
-	Journal     actors.Journal
-	Snapshots   actors.Snapshots
-	Clock       actors.Clock
-	Logger      *slog.Logger
-	Activations *actors.Activations
-	// IdleTimeout passivates a grain that received nothing for this long.
-	IdleTimeout time.Duration
-	// SnapshotEvery saves a snapshot after this many events since the last.
-	SnapshotEvery int
-	// IOTimeout bounds one store call; it stays under the cluster request
-	// timeout.
-	IOTimeout time.Duration
-}
-
-func (c *Config) withDefaults() {
-	if c.Clock == nil {
-		c.Clock = actors.SystemClock{}
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = 5 * time.Minute
-	}
-	if c.SnapshotEvery == 0 {
-		c.SnapshotEvery = 100
-	}
-	if c.IOTimeout == 0 {
-		c.IOTimeout = 4 * time.Second
-	}
-}
+type Config = actors.GrainConfig
 
 // NewKind returns the cluster kind that activates SessionGrains with cfg.
 func NewKind(cfg Config) *cluster.Kind {
-	cfg.withDefaults()
+	cfg.WithDefaults()
 	cfg.Activations.Register(Kind)
 	return pb.NewSessionGrainKind(func() pb.SessionGrain { return &grain{} }, cfg.IdleTimeout, configs.Hook(&cfg))
 }
@@ -87,17 +55,9 @@ func (g *grain) Init(ctx cluster.GrainContext) {
 	g.cfg = configs.Take(ctx.Self())
 	g.log = g.cfg.Logger.With(slog.String("grain", Kind), slog.String("user", g.userID))
 	g.cfg.Activations.Activated(Kind, ctx.Self())
-	g.e = actors.Entity[*pb.State]{
-		Stream:        Stream(g.userID),
-		Journal:       g.cfg.Journal,
-		Snapshots:     g.cfg.Snapshots,
-		New:           func() *pb.State { return newState(g.userID) },
-		Apply:         apply,
-		Fence:         func() proto.Message { return &pb.Fenced{} },
-		SnapshotEvery: g.cfg.SnapshotEvery,
-		IOTimeout:     g.cfg.IOTimeout,
-		Logger:        g.log,
-	}
+	g.e = actors.NewEntity(g.cfg, Stream(g.userID), g.log,
+		func() *pb.State { return newState(g.userID) }, apply,
+		func() proto.Message { return &pb.Fenced{} })
 	if err := g.e.Load(); err != nil {
 		g.broken = err
 		g.log.Error("session: load failed", slog.Any("error", err))

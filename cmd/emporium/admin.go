@@ -57,15 +57,8 @@ func createUser(ctx context.Context, args []string, getenv func(string) string, 
 		fs.PrintDefaults()
 	}
 	var cfg node.Config
-	if err := cfg.Parse(fs, args, getenv); err != nil {
-		switch {
-		case errors.Is(err, flag.ErrHelp):
-			return nil
-		case errors.Is(err, node.ErrBadSettings):
-			return err
-		default:
-			return errUsage
-		}
+	if err := parseSettings(&cfg, fs, args, getenv); err != nil {
+		return ignoreHelp(err)
 	}
 	if *username == "" || *email == "" {
 		fmt.Fprintln(stderr, "emporium admin create-user: --username and --email are required")

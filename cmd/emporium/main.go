@@ -92,15 +92,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fs.PrintDefaults()
 	}
 	var cfg node.Config
-	if err := cfg.Parse(fs, args, getenv); err != nil {
-		switch {
-		case errors.Is(err, flag.ErrHelp):
-			return nil
-		case errors.Is(err, node.ErrBadSettings):
-			return err // names the variable at fault
-		default:
-			return errUsage // the flag package printed what was wrong
-		}
+	if err := parseSettings(&cfg, fs, args, getenv); err != nil {
+		return ignoreHelp(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "emporium serve: unexpected argument %q\n", fs.Arg(0))
@@ -124,4 +117,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	logger.Info("stopped", "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
+}
+
+// parseSettings parses the node settings and a command's own flags (already
+// on fs). A usage mistake becomes errUsage (the flag package printed what
+// was wrong); a malformed setting stays an error naming its variable.
+func parseSettings(cfg *node.Config, fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	err := cfg.Parse(fs, args, getenv)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp), errors.Is(err, node.ErrBadSettings):
+		return err
+	default:
+		return errUsage
+	}
+}
+
+// ignoreHelp turns a request for help, which the flag package answered,
+// into success.
+func ignoreHelp(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
 }

@@ -1,0 +1,714 @@
+package product
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/emporium-shop/emporium"
+	pb "github.com/emporium-shop/emporium/protos/productpb"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+const vendor = "vendor-1"
+
+var (
+	owner = &pb.Caller{VendorId: vendor}
+	other = &pb.Caller{VendorId: "vendor-2"}
+	admin = &pb.Caller{VendorId: "admin-1", AsAdmin: true}
+)
+
+// given builds a state by applying events, the way a replay does.
+func given(events ...proto.Message) *pb.State {
+	s := newState("p1")
+	for _, ev := range events {
+		apply(s, ev)
+	}
+	return s
+}
+
+func sizeColor() []*pb.Option {
+	return []*pb.Option{{Name: "size", Values: []string{"S", "M"}}, {Name: "color", Values: []string{"red", "blue"}}}
+}
+
+func variant(sku string, price int64, opts ...string) *pb.VariantInput {
+	v := &pb.VariantInput{Sku: sku, PriceAmount: price, Options: map[string]string{}}
+	for i := 0; i+1 < len(opts); i += 2 {
+		v.Options[opts[i]] = opts[i+1]
+	}
+	return v
+}
+
+// fullVariants is one variant per size×color combination.
+func fullVariants() []*pb.VariantInput {
+	return []*pb.VariantInput{
+		variant("TS-S-R", 1999, "size", "S", "color", "red"),
+		variant("TS-S-B", 1999, "size", "S", "color", "blue"),
+		variant("TS-M-R", 2199, "size", "M", "color", "red"),
+		variant("TS-M-B", 2199, "size", "M", "color", "blue"),
+	}
+}
+
+func createReq(mut ...func(*pb.CreateRequest)) *pb.CreateRequest {
+	c := &pb.CreateRequest{
+		CommandId:   "create-1",
+		VendorId:    vendor,
+		Title:       "T-shirt",
+		Description: "Soft.\nCotton.",
+		Brand:       "Acme",
+		CategoryId:  "apparel",
+		Images:      []*pb.Image{{Url: "https://img.example.com/1.jpg", Alt: "front"}},
+		Attributes:  map[string]string{"material": "cotton"},
+		Options:     sizeColor(),
+		Variants:    fullVariants(),
+		Currency:    "USD",
+	}
+	for _, m := range mut {
+		m(c)
+	}
+	return c
+}
+
+// createdEv is the event a valid createReq yields at t0.
+func createdEv(mut ...func(*pb.CreateRequest)) *pb.ProductCreated {
+	evs, err := decide(newState("p1"), createReq(mut...), t0)
+	if err != nil {
+		panic(err)
+	}
+	return evs[0].(*pb.ProductCreated)
+}
+
+func storedVariants(in ...*pb.VariantInput) []*pb.Variant {
+	out := make([]*pb.Variant, len(in))
+	for i, v := range in {
+		out[i] = &pb.Variant{Sku: v.Sku, Options: v.Options, PriceAmount: v.PriceAmount, CompareAtAmount: v.CompareAtAmount}
+	}
+	return out
+}
+
+type check struct {
+	name      string
+	given     []proto.Message
+	cmd       proto.Message
+	want      []proto.Message
+	errCode   string
+	field     string // the first field error's field, when errCode is EINVALID
+	fieldCode string
+}
+
+func runChecks(t *testing.T, tests []check) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := given(tt.given...)
+			before := proto.Clone(s)
+			got, err := decide(s, tt.cmd, t0)
+			if tt.errCode != "" {
+				require.Error(t, err)
+				assert.Equal(t, tt.errCode, emporium.ErrorCode(err), "error: %v", err)
+				assert.NotEmpty(t, emporium.ErrorMessage(err))
+				assert.Empty(t, got)
+				if tt.field != "" {
+					fields := emporium.ErrorFields(err)
+					require.NotEmpty(t, fields, "error: %v", err)
+					assert.Equal(t, tt.field, fields[0].Field, "fields: %v", fields)
+					assert.Equal(t, tt.fieldCode, fields[0].Code, "fields: %v", fields)
+				}
+			} else {
+				require.NoError(t, err)
+				assert.Empty(t, cmpEvents(tt.want, got))
+			}
+			assert.True(t, proto.Equal(before, s), "decide changed the state")
+		})
+	}
+}
+
+func TestDecideCreate(t *testing.T) {
+	created := []proto.Message{createdEv()}
+	long := func(n int) string { return strings.Repeat("x", n) }
+	runChecks(t, []check{
+		{name: "create", cmd: createReq(), want: []proto.Message{&pb.ProductCreated{
+			CommandId: "create-1", VendorId: vendor, Title: "T-shirt", Description: "Soft.\nCotton.", Brand: "Acme",
+			CategoryId: "apparel", Images: []*pb.Image{{Url: "https://img.example.com/1.jpg", Alt: "front"}},
+			Attributes: map[string]string{"material": "cotton"}, Options: sizeColor(),
+			Variants: storedVariants(fullVariants()...), Currency: "USD", At: timestamppb.New(t0),
+		}}},
+		{name: "create trims one-line texts", cmd: createReq(func(c *pb.CreateRequest) { c.Title = "  T-shirt "; c.Brand = " Acme" }),
+			want: []proto.Message{createdEv()}},
+		{name: "create without options", cmd: createReq(func(c *pb.CreateRequest) {
+			c.Options = nil
+			c.Variants = []*pb.VariantInput{variant("MUG-1", 900)}
+		}), want: []proto.Message{createdEv(func(c *pb.CreateRequest) {
+			c.Options = nil
+			c.Variants = []*pb.VariantInput{variant("MUG-1", 900)}
+		})}},
+		{name: "create draft without category", cmd: createReq(func(c *pb.CreateRequest) { c.CategoryId = "" }),
+			want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.CategoryId = "" })}},
+		{name: "create retried", given: created, cmd: createReq()},
+		{name: "create again with another id", given: created,
+			cmd: createReq(func(c *pb.CreateRequest) { c.CommandId = "create-2" }), errCode: emporium.ECONFLICT},
+		{name: "create without command id", cmd: createReq(func(c *pb.CreateRequest) { c.CommandId = "" }),
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+		{name: "create without vendor", cmd: createReq(func(c *pb.CreateRequest) { c.VendorId = "" }),
+			errCode: emporium.EINVALID, field: "vendor_id", fieldCode: CodeRequired},
+		{name: "title missing", cmd: createReq(func(c *pb.CreateRequest) { c.Title = "  " }),
+			errCode: emporium.EINVALID, field: "title", fieldCode: CodeRequired},
+		{name: "title too long", cmd: createReq(func(c *pb.CreateRequest) { c.Title = long(MaxTitle + 1) }),
+			errCode: emporium.EINVALID, field: "title", fieldCode: CodeTooLong},
+		{name: "title of 200 runes", cmd: createReq(func(c *pb.CreateRequest) { c.Title = strings.Repeat("é", MaxTitle) }),
+			want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Title = strings.Repeat("é", MaxTitle) })}},
+		{name: "title with control character", cmd: createReq(func(c *pb.CreateRequest) { c.Title = "a\x00b" }),
+			errCode: emporium.EINVALID, field: "title", fieldCode: CodeInvalid},
+		{name: "title not utf-8", cmd: createReq(func(c *pb.CreateRequest) { c.Title = "a\xffb" }),
+			errCode: emporium.EINVALID, field: "title", fieldCode: CodeInvalid},
+		{name: "description too long", cmd: createReq(func(c *pb.CreateRequest) { c.Description = long(MaxDescription + 1) }),
+			errCode: emporium.EINVALID, field: "description", fieldCode: CodeTooLong},
+		{name: "brand too long", cmd: createReq(func(c *pb.CreateRequest) { c.Brand = long(MaxBrand + 1) }),
+			errCode: emporium.EINVALID, field: "brand", fieldCode: CodeTooLong},
+		{name: "category invalid", cmd: createReq(func(c *pb.CreateRequest) { c.CategoryId = "a/b" }),
+			errCode: emporium.EINVALID, field: "category_id", fieldCode: CodeInvalid},
+		{name: "currency missing", cmd: createReq(func(c *pb.CreateRequest) { c.Currency = "" }),
+			errCode: emporium.EINVALID, field: "currency", fieldCode: CodeRequired},
+		{name: "currency lower case", cmd: createReq(func(c *pb.CreateRequest) { c.Currency = "usd" }),
+			errCode: emporium.EINVALID, field: "currency", fieldCode: CodeUnsupported},
+		{name: "currency unknown", cmd: createReq(func(c *pb.CreateRequest) { c.Currency = "XXX" }),
+			errCode: emporium.EINVALID, field: "currency", fieldCode: CodeUnsupported},
+		{name: "too many images", cmd: createReq(func(c *pb.CreateRequest) {
+			c.Images = make([]*pb.Image, MaxImages+1)
+			for i := range c.Images {
+				c.Images[i] = &pb.Image{Url: "https://x.example/a.jpg"}
+			}
+		}), errCode: emporium.EINVALID, field: "images", fieldCode: CodeTooMany},
+		{name: "image over http", cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "http://x.example/a.jpg" }),
+			errCode: emporium.EINVALID, field: "images[0].url", fieldCode: CodeInvalid},
+		{name: "image without host", cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "https:///a.jpg" }),
+			errCode: emporium.EINVALID, field: "images[0].url", fieldCode: CodeInvalid},
+		{name: "image url missing", cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "" }),
+			errCode: emporium.EINVALID, field: "images[0].url", fieldCode: CodeRequired},
+		{name: "image url too long", cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "https://x.example/" + long(MaxImageURL) }),
+			errCode: emporium.EINVALID, field: "images[0].url", fieldCode: CodeTooLong},
+		{name: "image alt too long", cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Alt = long(MaxImageAlt + 1) }),
+			errCode: emporium.EINVALID, field: "images[0].alt", fieldCode: CodeTooLong},
+		{name: "too many attributes", cmd: createReq(func(c *pb.CreateRequest) {
+			for i := range MaxAttributes {
+				c.Attributes[fmt.Sprint("k", i)] = "v"
+			}
+		}), errCode: emporium.EINVALID, field: "attributes", fieldCode: CodeTooMany},
+		{name: "attribute key too long", cmd: createReq(func(c *pb.CreateRequest) { c.Attributes = map[string]string{long(MaxAttributeKey + 1): "v"} }),
+			errCode: emporium.EINVALID, field: "attributes." + long(MaxAttributeKey+1), fieldCode: CodeTooLong},
+		{name: "attribute key empty", cmd: createReq(func(c *pb.CreateRequest) { c.Attributes = map[string]string{" ": "v"} }),
+			errCode: emporium.EINVALID, field: "attributes. ", fieldCode: CodeRequired},
+		{name: "attribute value too long", cmd: createReq(func(c *pb.CreateRequest) { c.Attributes = map[string]string{"k": long(MaxAttributeValue + 1)} }),
+			errCode: emporium.EINVALID, field: "attributes.k", fieldCode: CodeTooLong},
+		{name: "price zero", cmd: createReq(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = 0 }),
+			errCode: emporium.EINVALID, field: "variants[1].price_amount", fieldCode: CodeOutOfRange},
+		{name: "price too high", cmd: createReq(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = MaxPrice + 1 }),
+			errCode: emporium.EINVALID, field: "variants[1].price_amount", fieldCode: CodeOutOfRange},
+		{name: "price at the limit", cmd: createReq(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = MaxPrice }),
+			want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = MaxPrice })}},
+		{name: "compare-at not above price", cmd: createReq(func(c *pb.CreateRequest) { c.Variants[0].CompareAtAmount = wrapperspb.Int64(1999) }),
+			errCode: emporium.EINVALID, field: "variants[0].compare_at_amount", fieldCode: CodeNotAbove},
+		{name: "compare-at above price", cmd: createReq(func(c *pb.CreateRequest) { c.Variants[0].CompareAtAmount = wrapperspb.Int64(2999) }),
+			want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Variants[0].CompareAtAmount = wrapperspb.Int64(2999) })}},
+		{name: "several errors at once", cmd: createReq(func(c *pb.CreateRequest) { c.Title = ""; c.Currency = "" }),
+			errCode: emporium.EINVALID, field: "title", fieldCode: CodeRequired},
+	})
+}
+
+// TestVariantRules covers the option/variant combination rule.
+func TestVariantRules(t *testing.T) {
+	with := func(opts []*pb.Option, vs ...*pb.VariantInput) *pb.CreateRequest {
+		return createReq(func(c *pb.CreateRequest) { c.Options = opts; c.Variants = vs })
+	}
+	full := fullVariants()
+	runChecks(t, []check{
+		{name: "missing combination", cmd: with(sizeColor(), full[0], full[1], full[2]),
+			errCode: emporium.EINVALID, field: "variants", fieldCode: CodeMissingCombination},
+		{name: "duplicate combination", cmd: with(sizeColor(), full[0], full[1], full[2], full[3],
+			variant("TS-X", 1999, "size", "S", "color", "red")),
+			errCode: emporium.EINVALID, field: "variants[4].options", fieldCode: CodeDuplicateCombination},
+		{name: "duplicate combination instead of a missing one", cmd: with(sizeColor(), full[0], full[1], full[2],
+			variant("TS-X", 1999, "size", "S", "color", "red")),
+			errCode: emporium.EINVALID, field: "variants[3].options", fieldCode: CodeDuplicateCombination},
+		{name: "duplicate sku", cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS-S-R", 1, "size", "M", "color", "blue")),
+			errCode: emporium.EINVALID, field: "variants[3].sku", fieldCode: CodeDuplicate},
+		{name: "unknown option value", cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS-M-G", 1, "size", "M", "color", "green")),
+			errCode: emporium.EINVALID, field: "variants[3].options.color", fieldCode: CodeUnknownValue},
+		{name: "unknown option", cmd: with(sizeColor(), full[0], full[1], full[2],
+			variant("TS-M-B", 1, "size", "M", "color", "blue", "fit", "slim")),
+			errCode: emporium.EINVALID, field: "variants[3].options.fit", fieldCode: CodeUnknownOption},
+		{name: "option not named", cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS-M-B", 1, "size", "M")),
+			errCode: emporium.EINVALID, field: "variants[3].options.color", fieldCode: CodeMissingOption},
+		{name: "sku missing", cmd: with(sizeColor(), full[0], full[1], full[2], variant("", 1, "size", "M", "color", "blue")),
+			errCode: emporium.EINVALID, field: "variants[3].sku", fieldCode: CodeRequired},
+		{name: "sku with a space", cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS M", 1, "size", "M", "color", "blue")),
+			errCode: emporium.EINVALID, field: "variants[3].sku", fieldCode: CodeInvalid},
+		{name: "sku too long", cmd: with(nil, variant(strings.Repeat("A", MaxSKU+1), 1)),
+			errCode: emporium.EINVALID, field: "variants[0].sku", fieldCode: CodeInvalid},
+		{name: "no variants", cmd: with(nil),
+			errCode: emporium.EINVALID, field: "variants", fieldCode: CodeRequired},
+		{name: "two variants without options", cmd: with(nil, variant("A", 1), variant("B", 1)),
+			errCode: emporium.EINVALID, field: "variants", fieldCode: CodeTooMany},
+		{name: "options on a product without options", cmd: with(nil, variant("A", 1, "size", "S")),
+			errCode: emporium.EINVALID, field: "variants[0].options.size", fieldCode: CodeUnknownOption},
+		{name: "too many options", cmd: with([]*pb.Option{{Name: "a", Values: []string{"1"}}, {Name: "b", Values: []string{"1"}},
+			{Name: "c", Values: []string{"1"}}, {Name: "d", Values: []string{"1"}}}, variant("A", 1)),
+			errCode: emporium.EINVALID, field: "options", fieldCode: CodeTooMany},
+		{name: "duplicate option name", cmd: with([]*pb.Option{{Name: "size", Values: []string{"S"}}, {Name: "size", Values: []string{"M"}}}, variant("A", 1)),
+			errCode: emporium.EINVALID, field: "options[1].name", fieldCode: CodeDuplicate},
+		{name: "duplicate option value", cmd: with([]*pb.Option{{Name: "size", Values: []string{"S", "S"}}}, variant("A", 1, "size", "S")),
+			errCode: emporium.EINVALID, field: "options[0].values[1]", fieldCode: CodeDuplicate},
+		{name: "option without values", cmd: with([]*pb.Option{{Name: "size"}}, variant("A", 1)),
+			errCode: emporium.EINVALID, field: "options[0].values", fieldCode: CodeRequired},
+		{name: "option name missing", cmd: with([]*pb.Option{{Name: " ", Values: []string{"S"}}}, variant("A", 1)),
+			errCode: emporium.EINVALID, field: "options[0].name", fieldCode: CodeRequired},
+		{name: "too many option values", cmd: with([]*pb.Option{{Name: "size", Values: manyValues(MaxOptionValues + 1)}}, variant("A", 1, "size", "v0")),
+			errCode: emporium.EINVALID, field: "options[0].values", fieldCode: CodeTooMany},
+		{name: "too many combinations", cmd: with([]*pb.Option{{Name: "a", Values: manyValues(11)}, {Name: "b", Values: manyValues(10)}}, variant("A", 1)),
+			errCode: emporium.EINVALID, field: "options", fieldCode: CodeTooMany},
+		{name: "too many variants", cmd: with(nil, manyVariants(MaxVariants+1)...),
+			errCode: emporium.EINVALID, field: "variants", fieldCode: CodeTooMany},
+		{name: "variant order is free", cmd: with(sizeColor(), full[3], full[1], full[2], full[0]),
+			want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Variants = []*pb.VariantInput{full[3], full[1], full[2], full[0]} })}},
+	})
+}
+
+func manyValues(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprint("v", i)
+	}
+	return out
+}
+
+func manyVariants(n int) []*pb.VariantInput {
+	out := make([]*pb.VariantInput, n)
+	for i := range out {
+		out[i] = variant(fmt.Sprint("SKU-", i), 100)
+	}
+	return out
+}
+
+func TestDecideUpdate(t *testing.T) {
+	created := []proto.Message{createdEv()}
+	archived := append(created[:1:1], &pb.ProductArchived{CommandId: "a1", At: timestamppb.New(t0)})
+	active := append(created[:1:1], &pb.ProductPublished{CommandId: "p1", At: timestamppb.New(t0)})
+	at := timestamppb.New(t0)
+	newSet := &pb.VariantSet{
+		Options:  []*pb.Option{{Name: "size", Values: []string{"S", "M"}}},
+		Variants: []*pb.VariantInput{variant("TS-S-R", 1999, "size", "S"), variant("TS-M", 2199, "size", "M")},
+	}
+	runChecks(t, []check{
+		{name: "update title", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
+			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}}},
+		{name: "update only what changed", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
+			Title: wrapperspb.String("T-shirt"), Brand: wrapperspb.String("Other"), Description: wrapperspb.String("Soft.\nCotton.")},
+			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Brand: wrapperspb.String("Other"), At: at}}},
+		{name: "update that changes nothing", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
+			Title: wrapperspb.String("T-shirt"), Images: &pb.Images{Items: []*pb.Image{{Url: "https://img.example.com/1.jpg", Alt: "front"}}},
+			Attributes: &pb.Attributes{Items: map[string]string{"material": "cotton"}},
+			VariantSet: &pb.VariantSet{Options: sizeColor(), Variants: fullVariants()}}},
+		{name: "update with nothing", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner}},
+		{name: "update clears brand", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Brand: wrapperspb.String("")},
+			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Brand: wrapperspb.String(""), At: at}}},
+		{name: "update replaces images", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Images: &pb.Images{}},
+			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Images: &pb.Images{Items: []*pb.Image{}}, At: at}}},
+		{name: "update replaces attributes", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
+			Attributes: &pb.Attributes{Items: map[string]string{"fit": "slim"}}},
+			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Attributes: &pb.Attributes{Items: map[string]string{"fit": "slim"}}, At: at}}},
+		{name: "update replaces variants and reports removed skus", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, VariantSet: newSet},
+			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", HasVariantSet: true,
+				Options:     []*pb.Option{{Name: "size", Values: []string{"S", "M"}}},
+				Variants:    storedVariants(variant("TS-S-R", 1999, "size", "S"), variant("TS-M", 2199, "size", "M")),
+				RemovedSkus: []string{"TS-S-B", "TS-M-R", "TS-M-B"}, AddedSkus: []string{"TS-M"}, At: at}}},
+		{name: "update variants breaking the rule", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
+			VariantSet: &pb.VariantSet{Options: sizeColor(), Variants: fullVariants()[:3]}},
+			errCode: emporium.EINVALID, field: "variants", fieldCode: CodeMissingCombination},
+		{name: "update retried", given: append(created[:1:1], &pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}),
+			cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 1, Title: wrapperspb.String("Tee")}},
+		{name: "update with expected version", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 1, Title: wrapperspb.String("Tee")},
+			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}}},
+		{name: "update with stale version", given: active, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 1, Title: wrapperspb.String("Tee")},
+			errCode: emporium.ECONFLICT},
+		{name: "update with future version", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 9},
+			errCode: emporium.ECONFLICT},
+		{name: "update invalid title", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("")},
+			errCode: emporium.EINVALID, field: "title", fieldCode: CodeRequired},
+		{name: "update invalid image", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
+			Images: &pb.Images{Items: []*pb.Image{{Url: "ftp://x/y"}}}},
+			errCode: emporium.EINVALID, field: "images[0].url", fieldCode: CodeInvalid},
+		{name: "update clears category of a draft", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, CategoryId: wrapperspb.String("")},
+			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", CategoryId: wrapperspb.String(""), At: at}}},
+		{name: "update clears category of an active product", given: active, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, CategoryId: wrapperspb.String("")},
+			errCode: emporium.EINVALID, field: "category_id", fieldCode: CodeRequired},
+		{name: "update active product", given: active, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
+			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}}},
+		{name: "update archived", given: archived, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
+			errCode: emporium.ECONFLICT},
+		{name: "update without command id", given: created, cmd: &pb.UpdateRequest{Caller: owner, Title: wrapperspb.String("Tee")},
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+		{name: "update not created", cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
+			errCode: emporium.ENOTFOUND},
+	})
+}
+
+func TestDecideStatusAndRating(t *testing.T) {
+	created := []proto.Message{createdEv()}
+	noCategory := []proto.Message{createdEv(func(c *pb.CreateRequest) { c.CategoryId = "" })}
+	published := append(created[:1:1], &pb.ProductPublished{CommandId: "p1", At: timestamppb.New(t0)})
+	archived := append(created[:1:1], &pb.ProductArchived{CommandId: "a1", At: timestamppb.New(t0)})
+	publishedThenArchived := append(published[:2:2], &pb.ProductArchived{CommandId: "a1", At: timestamppb.New(t0)})
+	rated := append(created[:1:1], &pb.RatingUpdated{CommandId: "r1", Average: 4.5, Count: 2, At: timestamppb.New(t0)})
+	at := timestamppb.New(t0)
+	runChecks(t, []check{
+		{name: "publish", given: created, cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner},
+			want: []proto.Message{&pb.ProductPublished{CommandId: "p1", At: at}}},
+		{name: "publish retried", given: published, cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}},
+		{name: "publish retried after archive", given: publishedThenArchived, cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}},
+		{name: "publish active", given: published, cmd: &pb.PublishRequest{CommandId: "p2", Caller: owner}},
+		{name: "publish archived", given: archived, cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}, errCode: emporium.ECONFLICT},
+		{name: "publish without category", given: noCategory, cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner},
+			errCode: emporium.EINVALID, field: "category_id", fieldCode: CodeRequired},
+		{name: "publish without command id", given: created, cmd: &pb.PublishRequest{Caller: owner},
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+		{name: "publish not created", cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}, errCode: emporium.ENOTFOUND},
+		{name: "archive draft", given: created, cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner},
+			want: []proto.Message{&pb.ProductArchived{CommandId: "a1", At: at}}},
+		{name: "archive active", given: published, cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner},
+			want: []proto.Message{&pb.ProductArchived{CommandId: "a1", At: at}}},
+		{name: "archive retried", given: archived, cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner}},
+		{name: "archive archived", given: archived, cmd: &pb.ArchiveRequest{CommandId: "a2", Caller: owner}},
+		{name: "archive not created", cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner}, errCode: emporium.ENOTFOUND},
+		{name: "set rating", given: created, cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4.5, Count: 2},
+			want: []proto.Message{&pb.RatingUpdated{CommandId: "r1", Average: 4.5, Count: 2, At: at}}},
+		{name: "set rating on archived", given: archived, cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 3, Count: 1},
+			want: []proto.Message{&pb.RatingUpdated{CommandId: "r1", Average: 3, Count: 1, At: at}}},
+		{name: "set rating retried", given: rated, cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4.5, Count: 2}},
+		{name: "set rating unchanged", given: rated, cmd: &pb.SetRatingRequest{CommandId: "r2", Average: 4.5, Count: 2}},
+		{name: "set rating above 5", given: created, cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 5.1, Count: 2},
+			errCode: emporium.EINVALID, field: "average", fieldCode: CodeOutOfRange},
+		{name: "set rating without ratings", given: created, cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4, Count: 0},
+			errCode: emporium.EINVALID, field: "average", fieldCode: CodeOutOfRange},
+		{name: "set rating negative count", given: created, cmd: &pb.SetRatingRequest{CommandId: "r1", Count: -1},
+			errCode: emporium.EINVALID, field: "count", fieldCode: CodeOutOfRange},
+		{name: "set rating not created", cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4, Count: 1}, errCode: emporium.ENOTFOUND},
+		{name: "get", given: created, cmd: &pb.GetRequest{}},
+		{name: "get not created", cmd: &pb.GetRequest{}, errCode: emporium.ENOTFOUND},
+		{name: "get for vendor not created", cmd: &pb.GetForVendorRequest{Caller: owner}, errCode: emporium.ENOTFOUND},
+		{name: "unknown command", given: created, cmd: &pb.State{}, errCode: emporium.EINTERNAL},
+	})
+}
+
+// TestOwnership: a vendor reads and changes only their own products; anyone
+// else is told the product does not exist; an admin may do anything.
+func TestOwnership(t *testing.T) {
+	created := []proto.Message{createdEv()}
+	at := timestamppb.New(t0)
+	var tests []check
+	for _, c := range []struct {
+		name   string
+		caller *pb.Caller
+	}{{"another vendor", other}, {"no caller", nil}, {"empty vendor", &pb.Caller{}}} {
+		tests = append(tests,
+			check{name: c.name + " updates", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: c.caller, Title: wrapperspb.String("X")}, errCode: emporium.ENOTFOUND},
+			check{name: c.name + " publishes", given: created, cmd: &pb.PublishRequest{CommandId: "p1", Caller: c.caller}, errCode: emporium.ENOTFOUND},
+			check{name: c.name + " archives", given: created, cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: c.caller}, errCode: emporium.ENOTFOUND},
+			check{name: c.name + " reads", given: created, cmd: &pb.GetForVendorRequest{Caller: c.caller}, errCode: emporium.ENOTFOUND},
+		)
+	}
+	tests = append(tests,
+		check{name: "another vendor retrying the owner's command id", given: append(created[:1:1], &pb.ProductUpdated{CommandId: "u1", At: at}),
+			cmd: &pb.UpdateRequest{CommandId: "u1", Caller: other}, errCode: emporium.ENOTFOUND},
+		check{name: "admin updates", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: admin, Title: wrapperspb.String("X")},
+			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("X"), At: at}}},
+		check{name: "admin publishes", given: created, cmd: &pb.PublishRequest{CommandId: "p1", Caller: admin},
+			want: []proto.Message{&pb.ProductPublished{CommandId: "p1", At: at}}},
+		check{name: "admin archives", given: created, cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: admin},
+			want: []proto.Message{&pb.ProductArchived{CommandId: "a1", At: at}}},
+		check{name: "admin reads", given: created, cmd: &pb.GetForVendorRequest{Caller: admin}},
+		check{name: "owner reads", given: created, cmd: &pb.GetForVendorRequest{Caller: owner}},
+	)
+	runChecks(t, tests)
+}
+
+// TestUpdateCarriesNoServerOwnedField walks the descriptor of UpdateRequest
+// (and of every message it holds, but the Caller, which names who asks):
+// server-owned fields cannot be changed by Update because it has no field
+// for them.
+func TestUpdateCarriesNoServerOwnedField(t *testing.T) {
+	serverOwned := map[string]bool{
+		"id": true, "vendor_id": true, "status": true, "rating": true, "average": true, "count": true,
+		"created_at": true, "updated_at": true, "version": true, "currency": true, "as_admin": true,
+	}
+	callerName := (&pb.Caller{}).ProtoReflect().Descriptor().FullName()
+	var walk func(md protoreflect.MessageDescriptor, path string, seen map[protoreflect.FullName]bool)
+	walked := 0
+	walk = func(md protoreflect.MessageDescriptor, path string, seen map[protoreflect.FullName]bool) {
+		if seen[md.FullName()] || md.FullName() == callerName {
+			return
+		}
+		seen[md.FullName()] = true
+		fields := md.Fields()
+		for i := range fields.Len() {
+			f := fields.Get(i)
+			walked++
+			assert.False(t, serverOwned[string(f.Name())], "UpdateRequest carries the server-owned field %s%s", path, f.Name())
+			if f.Message() != nil && !strings.HasPrefix(string(f.Message().FullName()), "google.protobuf.") {
+				walk(f.Message(), path+string(f.Name())+".", seen)
+			}
+		}
+	}
+	md := (&pb.UpdateRequest{}).ProtoReflect().Descriptor()
+	walk(md, "", map[protoreflect.FullName]bool{})
+	assert.Greater(t, walked, 10)
+	// The caller is there, and names only who asks.
+	caller := md.Fields().ByName("caller")
+	require.NotNil(t, caller)
+	assert.Equal(t, callerName, caller.Message().FullName())
+}
+
+func TestProductView(t *testing.T) {
+	s := given(
+		createdEv(func(c *pb.CreateRequest) { c.Variants[0].CompareAtAmount = wrapperspb.Int64(2999) }),
+		&pb.ProductPublished{CommandId: "p1", At: timestamppb.New(t0.Add(time.Minute))},
+		&pb.Fenced{},
+		&pb.RatingUpdated{CommandId: "r1", Average: 4, Count: 3, At: timestamppb.New(t0.Add(2 * time.Minute))},
+	)
+	p := product(s)
+	assert.Equal(t, "p1", p.Id)
+	assert.Equal(t, vendor, p.VendorId)
+	assert.Equal(t, "active", p.Status)
+	assert.Equal(t, uint64(3), p.Version, "Fenced takes no version")
+	assert.Equal(t, t0, p.CreatedAt.AsTime())
+	assert.Equal(t, t0.Add(time.Minute), p.UpdatedAt.AsTime(), "a rating is not an edit")
+	assert.True(t, proto.Equal(&pb.Rating{Average: 4, Count: 3}, p.Rating))
+	require.Len(t, p.Variants, 4)
+	assert.True(t, proto.Equal(&pb.Money{Amount: 1999, Currency: "USD"}, p.Variants[0].Price))
+	assert.True(t, proto.Equal(&pb.Money{Amount: 2999, Currency: "USD"}, p.Variants[0].CompareAtPrice))
+	assert.Nil(t, p.Variants[1].CompareAtPrice)
+	assert.Equal(t, []string{"TS-S-R", "TS-S-B", "TS-M-R", "TS-M-B"}, skus(s))
+	// The answer shares nothing with the state.
+	p.Images[0].Alt = "changed"
+	p.Variants[0].Options["size"] = "XL"
+	p.Options[0].Values[0] = "XS"
+	assert.Equal(t, "front", s.Images[0].Alt)
+	assert.Equal(t, "S", s.Variants[0].Options["size"])
+	assert.Equal(t, "S", s.Options[0].Values[0])
+	assert.Equal(t, "draft", statusWord(pb.ProductStatus_PRODUCT_STATUS_DRAFT))
+	assert.Equal(t, "archived", statusWord(pb.ProductStatus_PRODUCT_STATUS_ARCHIVED))
+}
+
+func TestApplyCopiesEvents(t *testing.T) {
+	ev := createdEv()
+	s := given(ev)
+	ev.Variants[0].Options["size"] = "XL"
+	ev.Images[0].Url = "https://other.example/"
+	assert.Equal(t, "S", s.Variants[0].Options["size"])
+	assert.Equal(t, "https://img.example.com/1.jpg", s.Images[0].Url)
+}
+
+func TestMemoryIsBounded(t *testing.T) {
+	s := given(createdEv())
+	for i := range recentCommandsKept + 10 {
+		apply(s, &pb.RatingUpdated{CommandId: fmt.Sprint("r", i), Average: 1, Count: int64(i + 1)})
+	}
+	assert.Len(t, s.RecentCommands, recentCommandsKept)
+	assert.Equal(t, "create-1", s.CreatedBy, "the Create's id is kept for good")
+	_, err := decide(s, createReq(), t0)
+	assert.NoError(t, err, "a late Create retry is still answered from state")
+}
+
+// cmpEvents describes how got differs from want, or returns "" when equal.
+func cmpEvents(want, got []proto.Message) string {
+	if len(want) != len(got) {
+		return fmt.Sprintf("want %d events %v, got %d %v", len(want), want, len(got), got)
+	}
+	for i := range want {
+		if !proto.Equal(want[i], got[i]) {
+			return fmt.Sprintf("event %d: want %v, got %v", i, want[i], got[i])
+		}
+	}
+	return ""
+}
+
+// combinationsComplete reports whether a state's variants satisfy the
+// combination rule against its options.
+func combinationsComplete(s *pb.State) bool {
+	in := &pb.VariantSet{Options: s.Options}
+	for _, v := range s.Variants {
+		in.Variants = append(in.Variants, &pb.VariantInput{Sku: v.Sku, Options: v.Options, PriceAmount: v.PriceAmount, CompareAtAmount: v.CompareAtAmount})
+	}
+	_, _, errs := cleanVariantSet(in)
+	return errs == nil
+}
+
+// randomVariantSet draws options and variants, usually valid, sometimes
+// breaking the combination rule (a missing or doubled combination, an
+// unknown value).
+func randomVariantSet(r *rand.Rand) *pb.VariantSet {
+	pool := [][]string{{"S", "M", "L"}, {"red", "blue"}, {"cotton", "wool"}}
+	names := []string{"size", "color", "fabric"}
+	set := &pb.VariantSet{}
+	n := r.IntN(3)
+	for i := range n {
+		k := 1 + r.IntN(len(pool[i]))
+		set.Options = append(set.Options, &pb.Option{Name: names[i], Values: pool[i][:k]})
+	}
+	combos := []map[string]string{{}}
+	for _, o := range set.Options {
+		var next []map[string]string
+		for _, c := range combos {
+			for _, v := range o.Values {
+				m := map[string]string{o.Name: v}
+				for k, x := range c {
+					m[k] = x
+				}
+				next = append(next, m)
+			}
+		}
+		combos = next
+	}
+	for i, c := range combos {
+		// A small SKU pool, so that updates keep, drop and add SKUs.
+		sku := fmt.Sprintf("SKU-%d", (i+r.IntN(3))%8)
+		set.Variants = append(set.Variants, &pb.VariantInput{Sku: sku, Options: c, PriceAmount: int64(100 + r.IntN(5))})
+	}
+	switch r.IntN(8) {
+	case 0:
+		set.Variants = set.Variants[:len(set.Variants)-1]
+	case 1:
+		set.Variants = append(set.Variants, proto.CloneOf(set.Variants[0]))
+	case 2:
+		if len(set.Options) > 0 {
+			set.Variants[0].Options[names[0]] = "nope"
+		}
+	}
+	return set
+}
+
+// TestRandomCommandsKeepInvariants drives the core with random commands,
+// some repeated as Proto.Actor's retries would be, and checks after each
+// that the version counts the events, that every state's variants satisfy
+// the combination rule, that a refused command left no events, and that
+// replaying the events gives the same state.
+func TestRandomCommandsKeepInvariants(t *testing.T) {
+	callers := []*pb.Caller{owner, owner, owner, other, admin}
+	kinds := map[string]int{}
+	defer func() {
+		// The draw reaches every kind of event, variant-set changes included.
+		for _, k := range []string{"ProductCreated", "ProductUpdated", "variant_set", "ProductPublished", "ProductArchived", "RatingUpdated"} {
+			assert.Positive(t, kinds[k], "no %s was drawn", k)
+		}
+	}()
+	for seed := range uint64(30) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		s := newState("p1")
+		var journal []proto.Message
+		var sent []proto.Message
+		now := t0
+		for step := range 300 {
+			now = now.Add(time.Duration(r.IntN(60)) * time.Second)
+			id := fmt.Sprint("c", step)
+			caller := callers[r.IntN(len(callers))]
+			var cmd proto.Message
+			switch k := r.IntN(12); {
+			case k < 2 && len(sent) > 0:
+				cmd = sent[r.IntN(len(sent))] // a retry
+			case k == 2:
+				set := randomVariantSet(r)
+				cmd = &pb.CreateRequest{CommandId: id, VendorId: vendor, Title: "P", Currency: "EUR",
+					CategoryId: []string{"", "cat"}[r.IntN(2)], Options: set.Options, Variants: set.Variants}
+			case k < 6:
+				u := &pb.UpdateRequest{CommandId: id, Caller: caller}
+				if r.IntN(2) == 0 {
+					u.ExpectedVersion = s.Version - uint64(r.IntN(2))
+				}
+				if r.IntN(2) == 0 {
+					u.Title = wrapperspb.String([]string{"P", "Q", ""}[r.IntN(3)])
+				}
+				if r.IntN(3) == 0 {
+					u.CategoryId = wrapperspb.String([]string{"", "cat", "other"}[r.IntN(3)])
+				}
+				if r.IntN(2) == 0 {
+					u.VariantSet = randomVariantSet(r)
+				}
+				cmd = u
+			case k < 8:
+				cmd = &pb.PublishRequest{CommandId: id, Caller: caller}
+			case k == 8:
+				if r.IntN(3) == 0 {
+					cmd = &pb.ArchiveRequest{CommandId: id, Caller: caller}
+				} else {
+					cmd = &pb.GetForVendorRequest{Caller: caller}
+				}
+			default:
+				count := int64(r.IntN(4))
+				avg := 0.0
+				if count > 0 {
+					avg = float64(1 + r.IntN(5))
+				}
+				cmd = &pb.SetRatingRequest{CommandId: id, Average: avg, Count: count}
+			}
+			sent = append(sent, cmd)
+			before := proto.Clone(s)
+			events, err := decide(s, cmd, now)
+			require.True(t, proto.Equal(before, s), "seed %d step %d: decide changed the state", seed, step)
+			if err != nil {
+				require.Empty(t, events)
+				code := emporium.ErrorCode(err)
+				require.Contains(t, []string{emporium.EINVALID, emporium.ENOTFOUND, emporium.ECONFLICT}, code, "seed %d step %d: %v", seed, step, err)
+				continue
+			}
+			if r.IntN(10) == 0 {
+				// The shell fenced a seq whose append it could not settle.
+				apply(s, &pb.Fenced{})
+				journal = append(journal, &pb.Fenced{})
+			}
+			for _, ev := range events {
+				v := s.Version
+				apply(s, ev)
+				journal = append(journal, ev)
+				kinds[string(ev.ProtoReflect().Descriptor().Name())]++
+				if u, ok := ev.(*pb.ProductUpdated); ok && u.HasVariantSet {
+					kinds["variant_set"]++
+				}
+				require.Equal(t, v+1, s.Version, "seed %d step %d: every event adds one version", seed, step)
+			}
+			if created(s) {
+				require.True(t, combinationsComplete(s), "seed %d step %d: variants break the rule: %v", seed, step, s.Variants)
+				if s.Status == pb.ProductStatus_PRODUCT_STATUS_ACTIVE {
+					require.NotEmpty(t, s.CategoryId, "an active product has a category")
+				}
+				require.Equal(t, vendor, s.VendorId, "the owner never changes")
+			}
+			// A retry of what was just done yields nothing.
+			if len(events) > 0 {
+				again, err := decide(s, cmd, now)
+				require.NoError(t, err)
+				require.Empty(t, again, "seed %d step %d: a retry repeated the effect", seed, step)
+			}
+		}
+		versions := 0
+		for _, ev := range journal {
+			if _, ok := ev.(*pb.Fenced); !ok {
+				versions++
+			}
+		}
+		require.Equal(t, uint64(versions), s.Version)
+		replayed := newState("p1")
+		for _, ev := range journal {
+			apply(replayed, ev)
+		}
+		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
+	}
+}
