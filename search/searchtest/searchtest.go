@@ -1,0 +1,510 @@
+// Package searchtest is the conformance suite every search.Index backend
+// passes (DESIGN §11): the same catalogue, queries and expectations for the
+// embedded bleve index and for Elasticsearch.
+package searchtest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/search"
+)
+
+// Run runs the suite. open returns a new, empty index; the suite closes it.
+func Run(t *testing.T, open func(t *testing.T) search.Index) {
+	ctx := context.Background()
+	fresh := func(t *testing.T) search.Index {
+		t.Helper()
+		idx := open(t)
+		t.Cleanup(func() { _ = idx.Close() })
+		return idx
+	}
+	seeded := func(t *testing.T) search.Index {
+		t.Helper()
+		idx := fresh(t)
+		require.NoError(t, idx.Upsert(ctx, Catalogue()...), "seed the catalogue")
+		return idx
+	}
+
+	t.Run("EmptyIndex", func(t *testing.T) {
+		idx := fresh(t)
+		for _, q := range []search.Query{{}, {Text: "headphones", Facets: true}, {Category: "audio", Sort: search.SortPriceAsc, Facets: true}} {
+			res, err := idx.Search(ctx, q)
+			require.NoError(t, err)
+			assert.Empty(t, res.Hits)
+			assert.Zero(t, res.Total)
+			assert.Empty(t, res.NextCursor)
+			if q.Facets {
+				assert.Empty(t, res.Facets.Brand)
+				assert.Empty(t, res.Facets.Category)
+				assert.Equal(t, search.PriceBuckets(), res.Facets.Price)
+			}
+		}
+	})
+
+	t.Run("ReadOnly", func(t *testing.T) {
+		idx := seeded(t)
+		t.Run("Text", func(t *testing.T) { testText(t, idx) })
+		t.Run("Filters", func(t *testing.T) { testFilters(t, idx) })
+		t.Run("Sorts", func(t *testing.T) { testSorts(t, idx) })
+		t.Run("Relevance", func(t *testing.T) { testRelevancePages(t, idx) })
+		t.Run("Facets", func(t *testing.T) { testFacets(t, idx) })
+		t.Run("Invalid", func(t *testing.T) { testInvalid(t, idx) })
+		t.Run("ReturnsProduct", func(t *testing.T) {
+			res, err := idx.Search(ctx, search.Query{Text: "wireless headphones"})
+			require.NoError(t, err)
+			require.NotEmpty(t, res.Hits)
+			want := byID()[res.Hits[0].ID]
+			got := res.Hits[0].Product
+			assert.True(t, want.CreatedAt.Equal(got.CreatedAt), "created_at round-trips")
+			got.CreatedAt = want.CreatedAt
+			assert.Equal(t, want, got)
+		})
+	})
+
+	t.Run("UpsertReplaces", func(t *testing.T) {
+		idx := seeded(t)
+		p := byID()["p01"]
+		p.Title, p.Version = "Studio Monitor Cans", p.Version+1
+		require.NoError(t, idx.Upsert(ctx, p))
+		assert.Equal(t, []string{"p01"}, ids(t, idx, search.Query{Text: "monitor cans"}))
+		assert.NotContains(t, ids(t, idx, search.Query{Text: "wireless"}), "p01")
+		res, err := idx.Search(ctx, search.Query{})
+		require.NoError(t, err)
+		assert.Equal(t, len(Catalogue()), res.Total, "a replacement is not a new product")
+	})
+
+	t.Run("StaleVersionIgnored", func(t *testing.T) {
+		idx := seeded(t)
+		p := byID()["p01"]
+		newer := p
+		newer.Title, newer.Version = "Studio Monitor Cans", p.Version+2
+		require.NoError(t, idx.Upsert(ctx, newer))
+		stale := p
+		stale.Title, stale.Version = "Stale Replay Title", p.Version+1
+		require.NoError(t, idx.Upsert(ctx, stale), "a stale version is not an error")
+		same := newer
+		same.Title = "Same Version Replay"
+		require.NoError(t, idx.Upsert(ctx, same), "a replayed version is not an error")
+		assert.Equal(t, []string{"p01"}, ids(t, idx, search.Query{Text: "monitor cans"}))
+		assert.Empty(t, ids(t, idx, search.Query{Text: "stale replay"}))
+		assert.Empty(t, ids(t, idx, search.Query{Text: "same version"}))
+
+		// In one batch the highest version wins whatever the order.
+		a, b := p, p
+		a.ID, b.ID = "batch", "batch"
+		a.Title, a.Version = "Batch Newer Title", 7
+		b.Title, b.Version = "Batch Older Title", 6
+		require.NoError(t, idx.Upsert(ctx, a, b))
+		assert.Equal(t, []string{"batch"}, ids(t, idx, search.Query{Text: "newer"}))
+		assert.Empty(t, ids(t, idx, search.Query{Text: "older"}))
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		idx := seeded(t)
+		require.NoError(t, idx.Delete(ctx, "p01", "p02", "no-such-product"))
+		got := ids(t, idx, search.Query{Text: "headphones", Limit: search.MaxLimit})
+		assert.NotContains(t, got, "p01")
+		assert.NotContains(t, got, "p02")
+		res, err := idx.Search(ctx, search.Query{})
+		require.NoError(t, err)
+		assert.Equal(t, len(Catalogue())-2, res.Total)
+	})
+
+	t.Run("PagingStableUnderInserts", func(t *testing.T) {
+		idx := seeded(t)
+		q := search.Query{Sort: search.SortPriceAsc, Limit: 10}
+		first, err := idx.Search(ctx, q)
+		require.NoError(t, err)
+		// A product that sorts before the cursor must not shift the next page.
+		cheap := byID()["p01"]
+		cheap.ID, cheap.PriceMin, cheap.Version = "zz-cheap", 1, 1
+		require.NoError(t, idx.Upsert(ctx, cheap))
+		q.Cursor = first.NextCursor
+		second, err := idx.Search(ctx, q)
+		require.NoError(t, err)
+		want := reference(search.Query{Sort: search.SortPriceAsc})
+		assert.Equal(t, want[10:20], hitIDs(second.Hits))
+	})
+}
+
+func testText(t *testing.T, idx search.Index) {
+	ctx := context.Background()
+	// Title, description and brand are searched.
+	assert.Contains(t, ids(t, idx, search.Query{Text: "wireless"}), "p01")
+	assert.Contains(t, ids(t, idx, search.Query{Text: "amplifier"}), "p03", "description is searched")
+	zenith := ids(t, idx, search.Query{Text: "zenith", Limit: search.MaxLimit})
+	assert.ElementsMatch(t, reference(search.Query{Brands: []string{"Zenith"}}), zenith, "brand is searched")
+
+	// Title matches rank before description-only matches.
+	got := ids(t, idx, search.Query{Text: "headphones"})
+	require.ElementsMatch(t, []string{"p01", "p02", "p03"}, got)
+	assert.Equal(t, "p03", got[2], "the description-only match ranks last: %v", got)
+
+	res, err := idx.Search(ctx, search.Query{Text: "headphones"})
+	require.NoError(t, err)
+	for i := 1; i < len(res.Hits); i++ {
+		assert.GreaterOrEqual(t, res.Hits[i-1].Score, res.Hits[i].Score, "relevance is descending")
+	}
+
+	// One typo is tolerated in a word of five letters or more, not in a
+	// shorter one.
+	assert.Contains(t, ids(t, idx, search.Query{Text: "hedphones"}), "p01")
+	assert.Contains(t, ids(t, idx, search.Query{Text: "wirelss"}), "p01")
+	lamp := ids(t, idx, search.Query{Text: "lamp"})
+	assert.Equal(t, []string{"p04"}, lamp, "lamp is not fuzzed into camp")
+	assert.Empty(t, ids(t, idx, search.Query{Text: "lamb"}), "a four-letter word is not fuzzed")
+
+	// Text combines with filters.
+	assert.Equal(t, []string{"p02"}, ids(t, idx, search.Query{Text: "headphones", Brands: []string{"Acme"}}))
+	assert.Empty(t, ids(t, idx, search.Query{Text: "xylophone"}))
+}
+
+// filterCases are queries whose hits the reference model predicts.
+func filterCases() []search.Query {
+	i64 := func(v int64) *int64 { return &v }
+	yes, no := true, false
+	four := 4.0
+	return []search.Query{
+		{Category: "electronics"},
+		{Category: "audio"},
+		{Category: "headphones"},
+		{Category: "kitchen"},
+		{Brands: []string{"Acme"}},
+		{Brands: []string{"Acme", "Orbit"}},
+		{Vendor: "v2"},
+		{MinPrice: i64(2500)},
+		{MaxPrice: i64(5000)},
+		{MinPrice: i64(2500), MaxPrice: i64(10000)},
+		{MinPrice: i64(4999), MaxPrice: i64(4999)},
+		{InStock: &yes},
+		{InStock: &no},
+		{MinRating: &four},
+		{Category: "electronics", Brands: []string{"Sonix", "Acme"}, InStock: &yes},
+		{Category: "home", MinPrice: i64(1000), MaxPrice: i64(20000), Vendor: "v1"},
+		{Brands: []string{"Northwind"}, MinRating: &four, InStock: &yes, MaxPrice: i64(30000)},
+		{Brands: []string{"Nobody"}},
+	}
+}
+
+func testFilters(t *testing.T, idx search.Index) {
+	for _, q := range filterCases() {
+		want := reference(q)
+		q.Limit = search.MaxLimit
+		got := ids(t, idx, q)
+		assert.Equal(t, want, got, "query %s", describe(q))
+	}
+}
+
+func testSorts(t *testing.T, idx search.Index) {
+	yes := true
+	for _, s := range []search.Sort{search.SortNewest, search.SortPriceAsc, search.SortPriceDesc, search.SortRating, ""} {
+		for _, q := range []search.Query{{Sort: s}, {Sort: s, Category: "electronics"}, {Sort: s, InStock: &yes, Brands: []string{"Acme", "Sonix", "Zenith"}}} {
+			want := reference(q)
+			for _, limit := range []int{1, 7, search.MaxLimit} {
+				q.Limit = limit
+				got := paginate(t, idx, q)
+				assert.Equal(t, want, got, "all pages of %s", describe(q))
+			}
+		}
+	}
+}
+
+func testRelevancePages(t *testing.T, idx search.Index) {
+	q := search.Query{Text: "classic portable headphones speaker", Limit: 3}
+	got := paginate(t, idx, q)
+	q.Limit = search.MaxLimit
+	all := ids(t, idx, q)
+	assert.Equal(t, all, got, "pages in relevance order concatenate to the single page")
+	assert.Greater(t, len(all), 6, "the query matches several pages")
+}
+
+func testFacets(t *testing.T, idx search.Index) {
+	ctx := context.Background()
+	cases := append(filterCases(), search.Query{})
+	for _, q := range cases {
+		q.Facets = true
+		q.Limit = 5
+		res, err := idx.Search(ctx, q)
+		require.NoError(t, err)
+		want := referenceFacets(q)
+		assert.Equal(t, want.Brand, res.Facets.Brand, "brand facet of %s", describe(q))
+		assert.Equal(t, want.Category, res.Facets.Category, "category facet of %s", describe(q))
+		assert.Equal(t, want.Price, res.Facets.Price, "price facet of %s", describe(q))
+		assert.Equal(t, len(reference(q)), res.Total, "total of %s", describe(q))
+		if res.NextCursor != "" {
+			// Facets and totals cover the query, not the page.
+			q.Cursor = res.NextCursor
+			next, err := idx.Search(ctx, q)
+			require.NoError(t, err)
+			assert.Equal(t, res.Facets, next.Facets, "facets of page two of %s", describe(q))
+			assert.Equal(t, res.Total, next.Total)
+		}
+	}
+	res, err := idx.Search(ctx, search.Query{Text: "headphones", Facets: true})
+	require.NoError(t, err)
+	assert.Equal(t, []search.FacetValue{{Value: "Acme", Count: 1}, {Value: "Northwind", Count: 1}, {Value: "Sonix", Count: 1}}, res.Facets.Brand)
+	res, err = idx.Search(ctx, search.Query{})
+	require.NoError(t, err)
+	assert.Empty(t, res.Facets.Brand, "no facets unless asked")
+}
+
+func testInvalid(t *testing.T, idx search.Index) {
+	ctx := context.Background()
+	i64 := func(v int64) *int64 { return &v }
+	first, err := idx.Search(ctx, search.Query{Sort: search.SortNewest, Limit: 2})
+	require.NoError(t, err)
+	require.NotEmpty(t, first.NextCursor)
+	tampered := []byte(first.NextCursor)
+	tampered[len(tampered)/2] ^= 0x01
+	cases := map[string]search.Query{
+		"negative limit":     {Limit: -1},
+		"limit over max":     {Limit: search.MaxLimit + 1},
+		"min over max":       {MinPrice: i64(500), MaxPrice: i64(100)},
+		"negative price":     {MinPrice: i64(-1)},
+		"unknown sort":       {Sort: "cheapest"},
+		"garbage cursor":     {Cursor: "not a cursor!"},
+		"tampered cursor":    {Sort: search.SortNewest, Limit: 2, Cursor: string(tampered)},
+		"cursor of a sort":   {Sort: search.SortPriceAsc, Cursor: first.NextCursor},
+		"empty brand":        {Brands: []string{""}},
+		"cursor and bad lim": {Limit: 1000, Cursor: first.NextCursor},
+	}
+	for name, q := range cases {
+		_, err := idx.Search(ctx, q)
+		require.Error(t, err, name)
+		assert.True(t, emporium.IsCode(err, emporium.EINVALID), "%s: got %v", name, err)
+		assert.NotEmpty(t, emporium.ErrorFields(err), "%s names the field", name)
+	}
+}
+
+// ids returns the hit ids of one page of q.
+func ids(t *testing.T, idx search.Index, q search.Query) []string {
+	t.Helper()
+	res, err := idx.Search(context.Background(), q)
+	require.NoError(t, err, "search %s", describe(q))
+	return hitIDs(res.Hits)
+}
+
+func hitIDs(hits []search.Hit) []string {
+	out := make([]string, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, h.ID)
+	}
+	return out
+}
+
+// paginate follows the cursors of q to the end, failing on a repeated hit or
+// on paging that does not stop.
+func paginate(t *testing.T, idx search.Index, q search.Query) []string {
+	t.Helper()
+	var out []string
+	seen := map[string]bool{}
+	for page := 0; ; page++ {
+		require.Less(t, page, 200, "paging of %s stops", describe(q))
+		res, err := idx.Search(context.Background(), q)
+		require.NoError(t, err, "page %d of %s", page, describe(q))
+		require.LessOrEqual(t, len(res.Hits), q.Limit)
+		for _, h := range res.Hits {
+			require.False(t, seen[h.ID], "hit %s repeated on page %d of %s", h.ID, page, describe(q))
+			seen[h.ID] = true
+			out = append(out, h.ID)
+		}
+		if res.NextCursor == "" {
+			return out
+		}
+		require.Len(t, res.Hits, q.Limit, "only a full page has a next page")
+		q.Cursor = res.NextCursor
+	}
+}
+
+func describe(q search.Query) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "{text=%q category=%q brands=%v vendor=%q sort=%q limit=%d", q.Text, q.Category, q.Brands, q.Vendor, q.Sort, q.Limit)
+	if q.MinPrice != nil {
+		fmt.Fprintf(&b, " min=%d", *q.MinPrice)
+	}
+	if q.MaxPrice != nil {
+		fmt.Fprintf(&b, " max=%d", *q.MaxPrice)
+	}
+	if q.InStock != nil {
+		fmt.Fprintf(&b, " in_stock=%v", *q.InStock)
+	}
+	if q.MinRating != nil {
+		fmt.Fprintf(&b, " min_rating=%v", *q.MinRating)
+	}
+	return b.String() + "}"
+}
+
+// reference returns, for a query without text, the ids the catalogue should
+// answer, in the query's order (newest by default).
+func reference(q search.Query) []string {
+	var ps []search.Product
+	for _, p := range Catalogue() {
+		if matches(q, p) {
+			ps = append(ps, p)
+		}
+	}
+	slices.SortFunc(ps, func(a, b search.Product) int {
+		if c := compare(q.Sort, a, b); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+func compare(s search.Sort, a, b search.Product) int {
+	cmp := func(x, y float64) int {
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	}
+	switch s {
+	case search.SortPriceAsc:
+		return cmp(float64(a.PriceMin), float64(b.PriceMin))
+	case search.SortPriceDesc:
+		return -cmp(float64(a.PriceMin), float64(b.PriceMin))
+	case search.SortRating:
+		if c := -cmp(a.Rating, b.Rating); c != 0 {
+			return c
+		}
+		return -cmp(float64(a.RatingCount), float64(b.RatingCount))
+	default:
+		return -cmp(float64(a.CreatedAt.UnixMilli()), float64(b.CreatedAt.UnixMilli()))
+	}
+}
+
+func matches(q search.Query, p search.Product) bool {
+	switch {
+	case q.Category != "" && !slices.Contains(p.CategoryPath, q.Category),
+		len(q.Brands) > 0 && !slices.Contains(q.Brands, p.Brand),
+		q.Vendor != "" && p.VendorID != q.Vendor,
+		q.MinPrice != nil && p.PriceMin < *q.MinPrice,
+		q.MaxPrice != nil && p.PriceMin > *q.MaxPrice,
+		q.InStock != nil && p.InStock != *q.InStock,
+		q.MinRating != nil && p.Rating < *q.MinRating:
+		return false
+	}
+	return true
+}
+
+func referenceFacets(q search.Query) search.Facets {
+	brands, cats := map[string]int{}, map[string]int{}
+	f := search.Facets{Price: search.PriceBuckets()}
+	for _, p := range Catalogue() {
+		if !matches(q, p) {
+			continue
+		}
+		brands[p.Brand]++
+		for _, c := range p.CategoryPath {
+			cats[c]++
+		}
+		for i := range f.Price {
+			b := &f.Price[i]
+			if p.PriceMin >= b.Min && (b.Max == nil || p.PriceMin < *b.Max) {
+				b.Count++
+			}
+		}
+	}
+	toValues := func(m map[string]int) []search.FacetValue {
+		out := []search.FacetValue{}
+		for v, c := range m {
+			out = append(out, search.FacetValue{Value: v, Count: c})
+		}
+		search.SortFacetValues(out)
+		return out
+	}
+	f.Brand, f.Category = toValues(brands), toValues(cats)
+	return f
+}
+
+func byID() map[string]search.Product {
+	m := map[string]search.Product{}
+	for _, p := range Catalogue() {
+		m[p.ID] = p
+	}
+	return m
+}
+
+// categories maps each leaf category to its path from the root.
+var categories = map[string][]string{
+	"headphones":  {"electronics", "audio", "headphones"},
+	"speakers":    {"electronics", "audio", "speakers"},
+	"laptops":     {"electronics", "computers", "laptops"},
+	"accessories": {"electronics", "computers", "accessories"},
+	"cookware":    {"home", "kitchen", "cookware"},
+	"appliances":  {"home", "kitchen", "appliances"},
+	"lighting":    {"home", "furniture", "lighting"},
+	"outdoor":     {"home", "garden", "outdoor"},
+}
+
+// Catalogue returns the fixed test catalogue: four hand-written products for
+// the text tests and 56 generated ones spread over brands, categories,
+// prices, stock, ratings and creation times, with deliberate ties so that the
+// id tie-breaker is exercised.
+func Catalogue() []search.Product {
+	base := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	mk := func(id, title, desc, brand, leaf, vendor string, price int64, inStock bool, rating float64, count int, created time.Time) search.Product {
+		return search.Product{
+			ID: id, VendorID: vendor, Title: title, Description: desc, Brand: brand,
+			CategoryID: leaf, CategoryPath: categories[leaf], PriceMin: price, PriceMax: price + price/2,
+			Currency: "EUR", InStock: inStock, Rating: rating, RatingCount: count, CreatedAt: created, Version: 1,
+		}
+	}
+	out := []search.Product{
+		mk("p01", "Wireless Headphones", "Over-ear with noise cancelling and a thirty hour battery.", "Sonix", "headphones", "v1", 12999, true, 4.6, 210, base.Add(90*time.Hour+123*time.Millisecond)),
+		mk("p02", "Studio Headphones", "Closed-back for mixing and tracking.", "Acme", "headphones", "v2", 8999, false, 4.1, 35, base.Add(2*time.Hour)),
+		mk("p03", "Braided Audio Cable", "Connects your headphones to an amplifier or a mixing desk; gold plated plugs, two metres long, tangle free.", "Northwind", "accessories", "v3", 999, true, 3.9, 12, base.Add(3*time.Hour)),
+		mk("p04", "Desk Lamp", "Warm light with a dimmer.", "Orbit", "lighting", "v1", 2999, true, 4.0, 40, base.Add(4*time.Hour)),
+		mk("p05", "Camp Stove", "Folding gas burner for trips.", "Orbit", "outdoor", "v2", 4999, true, 3.5, 8, base.Add(5*time.Hour)),
+	}
+	adjectives := []string{"Classic", "Compact", "Premium", "Smart", "Portable", "Rugged", "Slim"}
+	nouns := map[string][]string{
+		"headphones":  {"Earbuds", "Earphones"},
+		"speakers":    {"Speaker", "Soundbar"},
+		"laptops":     {"Notebook", "Ultrabook"},
+		"accessories": {"Mouse", "Keyboard"},
+		"cookware":    {"Skillet", "Saucepan"},
+		"appliances":  {"Blender", "Toaster"},
+		"lighting":    {"Floor Light", "Pendant"},
+		"outdoor":     {"Hammock", "Parasol"},
+	}
+	leaves := []string{"headphones", "speakers", "laptops", "accessories", "cookware", "appliances", "lighting", "outdoor"}
+	brands := []string{"Sonix", "Acme", "Northwind", "Zenith", "Orbit"}
+	prices := []int64{499, 999, 1000, 1999, 2499, 2500, 4999, 5000, 7500, 9999, 10000, 18000, 24999, 25000, 49900, 2500}
+	for i := 0; i < 55; i++ {
+		leaf := leaves[i%len(leaves)]
+		title := adjectives[i%len(adjectives)] + " " + nouns[leaf][(i/len(leaves))%2]
+		desc := fmt.Sprintf("A %s for everyday use, model %d.", strings.ToLower(title), 100+i)
+		// Every fifth product shares its creation time with the previous one.
+		created := base.Add(time.Duration(i/5*5+i%5*(1-btoi(i%5 == 4))) * 7 * time.Hour)
+		out = append(out, mk(
+			fmt.Sprintf("g%02d", i), title, desc, brands[(i*3)%len(brands)], leaf, fmt.Sprintf("v%d", 1+i%3),
+			prices[i%len(prices)], i%4 != 0, float64((i*7)%50)/10, (i*13)%40, created,
+		))
+	}
+	return out
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
