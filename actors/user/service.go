@@ -476,11 +476,15 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 	key := EmailKey(strings.TrimSpace(email))
 	ip := cleanIP(client.IP)
 	lim := s.cfg.Limits
+	// Every attempt is counted before the password is checked, and the
+	// success of a correct one clears the account+IP count afterwards.
+	// Counting only failures, after the (slow) check, would let parallel
+	// guesses all pass the limit before the first failure is recorded.
 	for _, c := range []struct {
 		w   Window
 		ids []string
 	}{{lim.FailedLoginsPerAccountIP, []string{key, ip}}, {lim.FailedLoginsPerAccount, []string{key}}} {
-		d, err := s.cfg.Limiter.Count(ctx, c.w, c.ids...)
+		d, err := s.cfg.Limiter.Hit(ctx, c.w, c.ids...)
 		if err != nil {
 			return emporium.Login{}, emporium.Wrap(op, err)
 		}
@@ -488,17 +492,7 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 			return emporium.Login{}, rateLimited(d)
 		}
 	}
-	fail := func() (emporium.Login, error) {
-		for _, c := range []struct {
-			w   Window
-			ids []string
-		}{{lim.FailedLoginsPerAccountIP, []string{key, ip}}, {lim.FailedLoginsPerAccount, []string{key}}} {
-			if _, err := s.cfg.Limiter.Hit(ctx, c.w, c.ids...); err != nil {
-				s.cfg.Logger.Warn("accounts: counting a failed login failed", slog.Any("error", err))
-			}
-		}
-		return emporium.Login{}, errInvalidLogin()
-	}
+	fail := func() (emporium.Login, error) { return emporium.Login{}, errInvalidLogin() }
 	acc, err := s.ownerOf(ctx, key)
 	if emporium.IsCode(err, emporium.ENOTFOUND) {
 		auth.VerifyDummy(password)
@@ -541,10 +535,18 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 	return emporium.Login{Tokens: &tokens}, nil
 }
 
+// cleanIP returns the rate-limit bucket of a client address: the address
+// itself for IPv4, its /64 for IPv6, since one host usually holds a whole
+// /64 and could otherwise change address on every try.
 func cleanIP(ip string) string {
 	a, err := netip.ParseAddr(strings.TrimSpace(ip))
 	if err != nil {
 		return ""
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
 	}
 	return a.String()
 }
@@ -787,15 +789,17 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	if err != nil {
 		return emporium.Wrap(op, err)
 	}
-	cmd := s.cfg.NewID()
-	if _, err := s.users(id).ResetPassword(&pb.ResetPasswordRequest{CommandId: cmd, TokenHash: hash, PasswordHash: pwHash}); err != nil {
+	// Sessions end first and the commands are named after the token, so a
+	// reset that fails halfway can be retried with the same link: an
+	// attacker's sessions never outlive a reset the user believes failed.
+	if _, err := s.sessions(id).RevokeAll(&sessionpb.RevokeAllRequest{CommandId: "reset:" + hash[:32], Reason: "password_reset"}); err != nil {
+		return emporium.GrainCall(op, err)
+	}
+	if _, err := s.users(id).ResetPassword(&pb.ResetPasswordRequest{CommandId: "reset:" + hash[:32], TokenHash: hash, PasswordHash: pwHash}); err != nil {
 		return emporium.GrainCall(op, err)
 	}
 	if err := s.cfg.Redis.Del(ctx, s.resetKey(hash)).Err(); err != nil {
 		s.cfg.Logger.Warn("accounts: dropping a used token failed", slog.Any("error", err))
-	}
-	if _, err := s.sessions(id).RevokeAll(&sessionpb.RevokeAllRequest{CommandId: "reset:" + cmd, Reason: "password_reset"}); err != nil {
-		return emporium.GrainCall(op, err)
 	}
 	return nil
 }
@@ -935,7 +939,20 @@ func (s *Service) changeEmail(ctx context.Context, acc *pb.Account, email string
 	s.mailLink(op, "/verify-email", plain, func(link string) mail.Message {
 		return mail.EmailChange(to, name, link)
 	})
+	// The current address hears of it too: if the change is an attacker's
+	// with a stolen session, the owner learns in time to reset the password.
+	notice := emailChangeNotice(acc.Email, to)
+	s.background(op, func(ctx context.Context) error { return s.send(ctx, notice) })
 	return next, nil
+}
+
+// emailChangeNotice tells the current address that a change to another was
+// requested (mail has no template for it: a short text mail).
+func emailChangeNotice(current, requested string) mail.Message {
+	text := "A change of your account's email address to " + requested + " was requested.\n\n" +
+		"Nothing changes until the new address is confirmed. If you did not ask for this, reset your " +
+		"password now: that ends every session of your account.\n"
+	return mail.Message{To: current, Subject: "Your email address is being changed", Text: text}
 }
 
 // renameField renames a field of a validation error (the grain's names for

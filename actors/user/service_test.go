@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -475,6 +476,10 @@ func TestProfileAndEmailChange(t *testing.T) {
 	assert.Equal(t, email, acc.Email, "the old email stays until the new one is confirmed")
 	assert.Equal(t, newEmail, acc.PendingEmail)
 	_, tok := mailToken(t, newEmail)
+	notice, err := outbox.Wait(waitCtx(t), email)
+	require.NoError(t, err)
+	assert.Contains(t, notice.Text, newEmail, "the current address hears of the change")
+	assert.NotContains(t, notice.Text, "token=", "and gets no link that would confirm it")
 
 	// The new address is claimed: nobody else can sign up with it... but
 	// the answer does not say so.
@@ -632,4 +637,31 @@ func TestStaleClaimIsTakenOver(t *testing.T) {
 	require.NoError(t, svc.VerifyEmail(ctx, tok))
 	_, err = svc.Login(ctx, wanted, password, client)
 	require.NoError(t, err)
+}
+
+// TestParallelGuessesAreLimited fires concurrent wrong passwords at one
+// account: no more than the account+IP window lets through are checked.
+func TestParallelGuessesAreLimited(t *testing.T) {
+	email, _, _ := verifiedUser(t, "parallel")
+	var wg sync.WaitGroup
+	var checked, limited atomic.Int64
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := svc.Login(t.Context(), email, fmt.Sprint("guess number ", i), client)
+			switch emporium.ErrorCode(err) {
+			case emporium.EUNAUTHENTICATED:
+				checked.Add(1)
+			case emporium.ERATELIMITED:
+				limited.Add(1)
+			default:
+				t.Errorf("guess %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	// verifiedUser's own successful login reset the account+IP window.
+	assert.LessOrEqual(t, checked.Load(), int64(10), "passwords checked")
+	assert.Equal(t, int64(40), checked.Load()+limited.Load())
 }
