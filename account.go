@@ -48,7 +48,9 @@ type Accounts interface {
 	// Account answers the caller's account.
 	Account(ctx context.Context, p Principal) (Account, error)
 	// UpdateAccount changes name and phone, or starts an email change
-	// (verified by a mail to the new address; the old one stays until then).
+	// (verified by a mail to the new address; the old one stays until then,
+	// and hears of it). Changing the email needs the current password, so a
+	// stolen session alone cannot take the account over.
 	UpdateAccount(ctx context.Context, p Principal, in AccountUpdate) (Account, error)
 	// Sessions lists the caller's live sessions, the current one marked.
 	Sessions(ctx context.Context, p Principal) ([]Session, error)
@@ -56,8 +58,10 @@ type Accounts interface {
 	// not theirs).
 	RevokeSession(ctx context.Context, p Principal, sessionID string) error
 
-	// BeginTOTP starts MFA enrolment: a secret and its otpauth:// URL.
-	BeginTOTP(ctx context.Context, p Principal) (TOTPEnrollment, error)
+	// BeginTOTP starts MFA enrolment: a secret and its otpauth:// URL. It
+	// needs the password, so a stolen session cannot lock the owner out
+	// behind the thief's authenticator.
+	BeginTOTP(ctx context.Context, p Principal, password string) (TOTPEnrollment, error)
 	// ConfirmTOTP turns MFA on with a first code; it answers the recovery
 	// codes, shown once.
 	ConfirmTOTP(ctx context.Context, p Principal, code string) ([]string, error)
@@ -142,6 +146,8 @@ type AccountUpdate struct {
 	Name  *string
 	Phone *string
 	Email *string
+	// CurrentPassword is required when Email is set.
+	CurrentPassword string
 }
 
 // Session is one login of a user.

@@ -108,6 +108,12 @@ type codeRequest struct {
 	Code string `json:"code"`
 }
 
+// passwordRequest is the body of POST /v1/me/mfa/totp: enrolment needs the
+// password.
+type passwordRequest struct {
+	Password string `json:"password"`
+}
+
 type disableTOTPRequest struct {
 	Password string `json:"password"`
 	Code     string `json:"code"`
@@ -119,6 +125,8 @@ type accountPatch struct {
 	Name  *string `json:"name"`
 	Phone *string `json:"phone"`
 	Email *string `json:"email"`
+	// CurrentPassword is required with Email.
+	CurrentPassword *string `json:"current_password"`
 
 	ID            json.RawMessage `json:"id"`
 	Username      json.RawMessage `json:"username"`
@@ -502,7 +510,16 @@ func (s *Server) patchMe(w http.ResponseWriter, r *http.Request, p emporium.Prin
 	); err != nil {
 		return err
 	}
-	a, err := s.accounts.UpdateAccount(r.Context(), p, emporium.AccountUpdate{Name: in.Name, Phone: in.Phone, Email: in.Email})
+	update := emporium.AccountUpdate{Name: in.Name, Phone: in.Phone, Email: in.Email}
+	if in.CurrentPassword != nil {
+		update.CurrentPassword = *in.CurrentPassword
+	}
+	if in.Email != nil {
+		if err := required(field{"current_password", update.CurrentPassword}); err != nil {
+			return err
+		}
+	}
+	a, err := s.accounts.UpdateAccount(r.Context(), p, update)
 	if err != nil {
 		return err
 	}
@@ -561,7 +578,14 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, p emporiu
 
 // beginTOTP takes no body: it starts (or restarts) an enrolment.
 func (s *Server) beginTOTP(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	e, err := s.accounts.BeginTOTP(r.Context(), p)
+	var in passwordRequest
+	if err := Decode(r, &in); err != nil {
+		return err
+	}
+	if err := required(field{"password", in.Password}); err != nil {
+		return err
+	}
+	e, err := s.accounts.BeginTOTP(r.Context(), p, in.Password)
 	if err != nil {
 		return err
 	}

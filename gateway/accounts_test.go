@@ -220,8 +220,8 @@ func (f *fakeAccounts) RevokeSession(ctx context.Context, p emporium.Principal, 
 	return nil
 }
 
-func (f *fakeAccounts) BeginTOTP(ctx context.Context, p emporium.Principal) (emporium.TOTPEnrollment, error) {
-	if err := f.record("BeginTOTP", p); err != nil {
+func (f *fakeAccounts) BeginTOTP(ctx context.Context, p emporium.Principal, password string) (emporium.TOTPEnrollment, error) {
+	if err := f.record("BeginTOTP", p, password); err != nil {
 		return emporium.TOTPEnrollment{}, err
 	}
 	return emporium.TOTPEnrollment{Secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", OTPAuthURL: "otpauth://totp/Emporium:alice?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Emporium"}, nil
@@ -441,7 +441,7 @@ func TestAccountsHappyPaths(t *testing.T) {
 		assert.Equal(t, alice, f.last(t, "Account").principal)
 	})
 	t.Run("patch me", func(t *testing.T) {
-		resp, body := send(t, s, exchange{method: "PATCH", target: "/v1/me", token: aliceToken, body: `{"name":"Alice Liddell","phone":"+14155550123","email":"new@example.com"}`})
+		resp, body := send(t, s, exchange{method: "PATCH", target: "/v1/me", token: aliceToken, body: `{"name":"Alice Liddell","phone":"+14155550123","email":"new@example.com","current_password":"pw"}`})
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
 		got := decodeJSON(t, body)
 		assert.Equal(t, "Alice Liddell", got["name"])
@@ -455,6 +455,13 @@ func TestAccountsHappyPaths(t *testing.T) {
 		assert.Equal(t, "Alice Liddell", *in.Name)
 		assert.Equal(t, "+14155550123", *in.Phone)
 		assert.Equal(t, "new@example.com", *in.Email)
+		assert.Equal(t, "pw", in.CurrentPassword)
+	})
+	t.Run("patch email without the password", func(t *testing.T) {
+		before := len(f.called("UpdateAccount"))
+		resp, body := send(t, s, exchange{method: "PATCH", target: "/v1/me", token: aliceToken, body: `{"email":"new@example.com"}`})
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "%s", body)
+		assert.Len(t, f.called("UpdateAccount"), before, "the service is not called")
 	})
 	t.Run("sessions", func(t *testing.T) {
 		resp, body := send(t, s, exchange{method: "GET", target: "/v1/me/sessions", token: aliceToken})
@@ -478,12 +485,13 @@ func TestAccountsHappyPaths(t *testing.T) {
 		assert.Equal(t, []any{"s-alice-old"}, c.args)
 	})
 	t.Run("begin totp", func(t *testing.T) {
-		resp, body := send(t, s, exchange{method: "POST", target: "/v1/me/mfa/totp", token: aliceToken})
+		resp, body := send(t, s, exchange{method: "POST", target: "/v1/me/mfa/totp", token: aliceToken, body: `{"password":"pw"}`})
 		require.Equal(t, http.StatusCreated, resp.StatusCode, "%s", body)
 		got := decodeJSON(t, body)
 		assert.Equal(t, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", got["secret"])
 		assert.True(t, strings.HasPrefix(got["otpauth_url"].(string), "otpauth://totp/"))
 		assert.Equal(t, alice, f.last(t, "BeginTOTP").principal)
+		assert.Equal(t, []any{"pw"}, f.last(t, "BeginTOTP").args)
 	})
 	t.Run("confirm totp", func(t *testing.T) {
 		resp, body := send(t, s, exchange{method: "POST", target: "/v1/me/mfa/totp/confirm", token: aliceToken, body: map[string]string{"code": "654321"}})
@@ -720,7 +728,7 @@ var meRoutes = []struct{ method, target, body string }{
 	{"PATCH", "/v1/me", `{"name":"A"}`},
 	{"GET", "/v1/me/sessions", ""},
 	{"DELETE", "/v1/me/sessions/s-1", ""},
-	{"POST", "/v1/me/mfa/totp", ""},
+	{"POST", "/v1/me/mfa/totp", `{"password":"p"}`},
 	{"POST", "/v1/me/mfa/totp/confirm", `{"code":"123456"}`},
 	{"DELETE", "/v1/me/mfa/totp", `{"password":"p","code":"123456"}`},
 	{"GET", "/v1/me/addresses", ""},
@@ -991,7 +999,7 @@ func TestAccountsServiceErrors(t *testing.T) {
 			emporium.Errorf(emporium.EINVALID, "The link is used or expired."), http.StatusUnprocessableEntity, false},
 		{"ResetPassword", exchange{method: "POST", target: "/v1/auth/password/reset", body: `{"token":"t","password":"pw"}`},
 			emporium.Errorf(emporium.EUNAVAILABLE, "busy"), http.StatusServiceUnavailable, false},
-		{"UpdateAccount", exchange{method: "PATCH", target: "/v1/me", token: aliceToken, body: `{"email":"taken@example.com"}`},
+		{"UpdateAccount", exchange{method: "PATCH", target: "/v1/me", token: aliceToken, body: `{"email":"taken@example.com","current_password":"pw"}`},
 			emporium.Errorf(emporium.ECONFLICT, "Changed meanwhile."), http.StatusConflict, false},
 		{"AddAddress", exchange{method: "POST", target: "/v1/me/addresses", token: aliceToken, body: `{"full_name":"A","line1":"l","city":"c","country":"XX"}`},
 			emporium.Errorf(emporium.EINVALID, "country is not a country"), http.StatusUnprocessableEntity, false},
@@ -999,7 +1007,7 @@ func TestAccountsServiceErrors(t *testing.T) {
 			fmt.Errorf("mongo exploded"), http.StatusInternalServerError, false},
 		{"Sessions", exchange{method: "GET", target: "/v1/me/sessions", token: aliceToken},
 			emporium.Errorf(emporium.EFORBIDDEN, "No."), http.StatusForbidden, false},
-		{"BeginTOTP", exchange{method: "POST", target: "/v1/me/mfa/totp", token: aliceToken},
+		{"BeginTOTP", exchange{method: "POST", target: "/v1/me/mfa/totp", token: aliceToken, body: `{"password":"pw"}`},
 			emporium.Errorf(emporium.ECONFLICT, "MFA is on already."), http.StatusConflict, false},
 	}
 	for _, tc := range cases {

@@ -879,6 +879,9 @@ func (s *Service) UpdateAccount(ctx context.Context, p emporium.Principal, in em
 		if EmailKey(*in.Email) == EmailKey(acc.Email) {
 			return emporium.Account{}, fieldsError(fieldErr("email", CodeUnchanged, "email is the account's email already"))
 		}
+		if err := s.confirmPassword(ctx, p.UserID, in.CurrentPassword, "current_password"); err != nil {
+			return emporium.Account{}, err
+		}
 	}
 	if in.Name != nil || in.Phone != nil {
 		req := &pb.UpdateProfileRequest{CommandId: s.cfg.NewID()}
@@ -1005,9 +1008,12 @@ func (s *Service) RevokeSession(ctx context.Context, p emporium.Principal, sessi
 }
 
 // BeginTOTP implements emporium.Accounts.
-func (s *Service) BeginTOTP(ctx context.Context, p emporium.Principal) (emporium.TOTPEnrollment, error) {
+func (s *Service) BeginTOTP(ctx context.Context, p emporium.Principal, password string) (emporium.TOTPEnrollment, error) {
 	const op = "user.Service.BeginTOTP"
 	if err := needPrincipal(p); err != nil {
+		return emporium.TOTPEnrollment{}, err
+	}
+	if err := s.confirmPassword(ctx, p.UserID, password, "password"); err != nil {
 		return emporium.TOTPEnrollment{}, err
 	}
 	acc, err := s.users(p.UserID).Get(&pb.GetRequest{})
@@ -1085,6 +1091,33 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p emporium.Principal, code st
 		return nil, emporium.GrainCall(op, err)
 	}
 	return plain, nil
+}
+
+// confirmPassword checks the account's password before a change that a
+// stolen session must not be able to make alone (email, MFA enrolment).
+// Tries share the TOTP window, so the password cannot be guessed at speed
+// through these routes either. A wrong password is validation_failed on
+// field, not unauthenticated: the session itself is fine.
+func (s *Service) confirmPassword(ctx context.Context, userID, password, field string) error {
+	const op = "user.Service.confirmPassword"
+	if password == "" {
+		return fieldsError(fieldErr(field, CodeRequired, "%s is required for this change", field))
+	}
+	if err := s.totpTry(ctx, userID); err != nil {
+		return err
+	}
+	creds, err := s.users(userID).GetCredentials(&pb.GetCredentialsRequest{})
+	if err != nil {
+		return emporium.GrainCall(op, err)
+	}
+	ok, err := auth.VerifyPassword(creds.PasswordHash, password)
+	if err != nil {
+		return emporium.Wrap(op, err)
+	}
+	if !ok {
+		return fieldsError(fieldErr(field, CodeInvalid, "the password is not right"))
+	}
+	return nil
 }
 
 // DisableTOTP implements emporium.Accounts.

@@ -344,7 +344,9 @@ func TestMFA(t *testing.T) {
 	ctx := t.Context()
 	email, _, p := verifiedUser(t, "mfa")
 
-	enr, err := svc.BeginTOTP(ctx, p)
+	_, err := svc.BeginTOTP(ctx, p, "not the password")
+	assert.Equal(t, emporium.EINVALID, code(t, err), "enrolment needs the password")
+	enr, err := svc.BeginTOTP(ctx, p, password)
 	require.NoError(t, err)
 	assert.Contains(t, enr.OTPAuthURL, "otpauth://totp/")
 	_, err = svc.ConfirmTOTP(ctx, p, "000000")
@@ -408,7 +410,7 @@ func TestMFA(t *testing.T) {
 func TestTOTPTriesLimited(t *testing.T) {
 	ctx := t.Context()
 	email, _, p := verifiedUser(t, "tries")
-	enr, err := svc.BeginTOTP(ctx, p)
+	enr, err := svc.BeginTOTP(ctx, p, password)
 	require.NoError(t, err)
 	_, err = svc.ConfirmTOTP(ctx, p, totpCode(t, enr.Secret))
 	require.NoError(t, err)
@@ -471,7 +473,10 @@ func TestProfileAndEmailChange(t *testing.T) {
 	assert.Equal(t, emporium.EINVALID, code(t, err))
 
 	_, newEmail := newUser("profile-new")
-	acc, err = svc.UpdateAccount(ctx, p, emporium.AccountUpdate{Email: &newEmail})
+	_, err = svc.UpdateAccount(ctx, p, emporium.AccountUpdate{Email: &newEmail})
+	assert.Equal(t, emporium.EINVALID, code(t, err), "an email change needs the password")
+	assert.Equal(t, "current_password", emporium.ErrorFields(err)[0].Field)
+	acc, err = svc.UpdateAccount(ctx, p, emporium.AccountUpdate{Email: &newEmail, CurrentPassword: password})
 	require.NoError(t, err)
 	assert.Equal(t, email, acc.Email, "the old email stays until the new one is confirmed")
 	assert.Equal(t, newEmail, acc.PendingEmail)
@@ -510,7 +515,7 @@ func TestProfileAndEmailChange(t *testing.T) {
 	assert.Contains(t, m.Text, "verify-email?token=")
 
 	// An email another account has is refused for a signed-in user.
-	_, err = svc.UpdateAccount(ctx, p, emporium.AccountUpdate{Email: &email})
+	_, err = svc.UpdateAccount(ctx, p, emporium.AccountUpdate{Email: &email, CurrentPassword: password})
 	require.Equal(t, emporium.EINVALID, code(t, err))
 	assert.Equal(t, "email", emporium.ErrorFields(err)[0].Field)
 }
@@ -622,7 +627,7 @@ func TestStaleClaimIsTakenOver(t *testing.T) {
 	ctx := t.Context()
 	_, _, p := verifiedUser(t, "stale")
 	_, wanted := newUser("stale-wanted")
-	_, err := svc.UpdateAccount(ctx, p, emporium.AccountUpdate{Email: &wanted})
+	_, err := svc.UpdateAccount(ctx, p, emporium.AccountUpdate{Email: &wanted, CurrentPassword: password})
 	require.NoError(t, err)
 	mailToken(t, wanted)
 
