@@ -179,6 +179,15 @@ func (s *Store) Ping(ctx context.Context) error {
 	return failure("persistence.Store.Ping", s.client.Ping(ctx, nil))
 }
 
+// EmbeddedURI returns the MongoDB URI of the embedded server, or "" for an
+// external one. Tests use it to run a second node against the same store.
+func (s *Store) EmbeddedURI() string {
+	if s.embedded == nil {
+		return ""
+	}
+	return s.embedded.uri
+}
+
 // Embedded reports whether the store is the in-process FerretDB.
 func (s *Store) Embedded() bool { return s.embedded != nil }
 
