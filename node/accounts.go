@@ -35,8 +35,8 @@ func (n *Node) accounts() (*user.Service, *ratelimit.Limiter, error) {
 	limiter.Logger = n.Logger
 	svc, err := user.NewService(user.ServiceConfig{
 		Cluster: n.Cluster,
-		Claims: &user.DocumentClaims{
-			Collection: func(c string) user.ClaimDocuments { return n.Store.Documents(c) },
+		Claims: &actors.DocumentClaims{
+			Collection: func(c string) actors.ClaimDocuments { return n.Store.Documents(c) },
 			Now:        actors.SystemClock{}.Now,
 		},
 		Redis:     n.Redis,

@@ -91,8 +91,8 @@ type ServiceConfig struct {
 	// Cluster reaches the UserGrain and SessionGrain kinds.
 	Cluster *cluster.Cluster
 	// Claims keeps the email and username uniqueness documents (see
-	// DocumentClaims).
-	Claims Claims
+	// actors.DocumentClaims).
+	Claims actors.Claims
 	// Redis keeps the one-time token indexes and MFA challenges.
 	Redis *redis.Client
 	// RedisPrefix starts every key this service writes; default "emporium:".

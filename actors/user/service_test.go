@@ -92,7 +92,7 @@ func runMain(m *testing.M) int {
 	outbox = mail.NewOutbox(nil, 1000)
 	svc, err = user.NewService(user.ServiceConfig{
 		Cluster:   member,
-		Claims:    &user.DocumentClaims{Collection: func(c string) user.ClaimDocuments { return store.Documents(c) }, Now: clock.Now},
+		Claims:    &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return store.Documents(c) }, Now: clock.Now},
 		Redis:     rdb,
 		Mailer:    outbox,
 		Issuer:    issuer,
