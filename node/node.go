@@ -25,6 +25,7 @@ import (
 
 	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/inventory"
+	"github.com/emporium-shop/emporium/actors/product"
 	"github.com/emporium-shop/emporium/actors/session"
 	"github.com/emporium-shop/emporium/actors/user"
 	"github.com/emporium-shop/emporium/gateway"
@@ -145,6 +146,11 @@ func (n *Node) startCluster() error {
 		inventory.NewKind(inventory.Config{GrainConfig: grains, Views: n.Store.Projections()}),
 		session.NewKind(grains),
 		user.NewKind(grains),
+		product.NewKind(product.Config{
+			GrainConfig: grains,
+			Claims:      &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return n.Store.Documents(c) }},
+			Views:       n.Store.Projections(),
+		}),
 	}
 	var peers []string
 	for _, p := range strings.Split(n.Config.ClusterPeers, ",") {
