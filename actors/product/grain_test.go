@@ -57,7 +57,9 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-func products(id string) *pb.ProductGrainGrainClient { return pb.GetProductGrainGrainClient(member, id) }
+func products(id string) *pb.ProductGrainGrainClient {
+	return pb.GetProductGrainGrainClient(member, id)
+}
 
 // withSKUPrefix makes a create request whose SKUs no other test uses.
 func withSKUPrefix(prefix string) func(*pb.CreateRequest) {
