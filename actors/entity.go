@@ -320,7 +320,8 @@ func (c *GrainConfig) WithDefaults() {
 
 // NewEntity returns the Entity of one activation, persisting to stream
 // through cfg's stores. newState, apply and fence come from the grain's core.
-func NewEntity[S proto.Message](cfg *GrainConfig, stream string, logger *slog.Logger, newState func() S, apply func(S, proto.Message), fence func() proto.Message) Entity[S] {
+// Activation.Start sets its logger.
+func NewEntity[S proto.Message](cfg *GrainConfig, stream string, newState func() S, apply func(S, proto.Message), fence func() proto.Message) Entity[S] {
 	return Entity[S]{
 		Stream:        stream,
 		Journal:       cfg.Journal,
@@ -330,6 +331,6 @@ func NewEntity[S proto.Message](cfg *GrainConfig, stream string, logger *slog.Lo
 		Fence:         fence,
 		SnapshotEvery: cfg.SnapshotEvery,
 		IOTimeout:     cfg.IOTimeout,
-		Logger:        logger,
+		Logger:        cfg.Logger,
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
 	pb "github.com/emporium-shop/emporium/protos/inventorypb"
 )
@@ -51,15 +50,10 @@ var configs actors.Configs[Config]
 
 // grain is one activation of an InventoryGrain.
 type grain struct {
-	cfg *Config
-	sku string
-	// e holds the SKU's state and persists its events.
-	e actors.Entity[*pb.State]
-	// broken is set when the state could not be loaded: the activation
-	// answers unavailable and stops, so the next request activates afresh.
-	broken error
-	timer  actors.Timer
-	log    *slog.Logger
+	actors.Activation[*pb.State]
+	cfg   *Config
+	sku   string
+	timer actors.Timer
 }
 
 // expireTick is the timer's message to its own activation. It is a local
@@ -72,20 +66,16 @@ type expireTick struct{}
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.sku = ctx.Identity()
 	g.cfg = configs.Take(ctx.Self())
-	g.log = g.cfg.Logger.With(slog.String("grain", Kind), slog.String("sku", g.sku))
-	g.cfg.Activations.Activated(Kind, ctx.Self())
-	g.e = actors.NewEntity(&g.cfg.GrainConfig, Stream(g.sku), g.log,
+	e := actors.NewEntity(&g.cfg.GrainConfig, Stream(g.sku),
 		func() *pb.State { return newState(g.sku) }, apply,
 		func() proto.Message { return &pb.Fenced{} })
-	g.e.Changed = g.project
-	if err := g.e.Load(); err != nil {
-		g.broken = err
-		g.log.Error("inventory: load failed", slog.Any("error", err))
+	e.Changed = g.project
+	if g.Start(ctx, Kind, &g.cfg.GrainConfig, e); !g.Loaded() {
 		return
 	}
-	g.e.Refresh()
+	g.E.Refresh()
 	if err := g.run(ctx, nil); err != nil {
-		g.log.Warn("inventory: releasing expired reservations failed", slog.Any("error", err))
+		g.Log.Warn("inventory: releasing expired reservations failed", slog.Any("error", err))
 	}
 }
 
@@ -94,10 +84,7 @@ func (g *grain) Terminate(ctx cluster.GrainContext) {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
-	if g.broken == nil {
-		g.e.Stop()
-	}
-	g.cfg.Activations.Deactivated(Kind, ctx.Self())
+	g.Stop(ctx)
 }
 
 // ReceiveDefault handles the messages that are not grain requests: the
@@ -139,13 +126,13 @@ func (g *grain) GetAvailability(req *pb.GetAvailabilityRequest, ctx cluster.Grai
 }
 
 func (g *grain) onExpireTick(ctx cluster.GrainContext) {
-	if g.broken != nil {
+	if !g.Loaded() {
 		return
 	}
 	if err := g.run(ctx, nil); err != nil {
 		// run armed the timer for an expiry already due; wait a while
 		// instead. A store outage only delays expiry.
-		g.log.Warn("inventory: expiring reservations failed", slog.Any("error", err))
+		g.Log.Warn("inventory: expiring reservations failed", slog.Any("error", err))
 		g.arm(ctx, g.cfg.IOTimeout)
 	}
 }
@@ -153,14 +140,13 @@ func (g *grain) onExpireTick(ctx cluster.GrainContext) {
 // command runs one grain request and turns its error into the form that
 // crosses the cluster.
 func (g *grain) command(ctx cluster.GrainContext, cmd proto.Message, orderID string) (*pb.Stock, error) {
-	if g.broken != nil {
-		ctx.Poison(ctx.Self())
-		return nil, actors.GrainError(g.log, emporium.Errorf(emporium.EUNAVAILABLE, "inventory of %s is unavailable", g.sku))
+	if err := g.Usable(ctx); err != nil {
+		return nil, err
 	}
 	if err := g.run(ctx, cmd); err != nil {
-		return nil, actors.GrainError(g.log, err)
+		return nil, actors.GrainError(g.Log, err)
 	}
-	return stock(g.e.State, g.e.Seq, orderID), nil
+	return stock(g.E.State, g.E.Seq, orderID), nil
 }
 
 // run releases what expired, then decides cmd (when not nil), each persisted
@@ -170,10 +156,10 @@ func (g *grain) run(ctx cluster.GrainContext, cmd proto.Message) error {
 	now := g.cfg.Clock.Now()
 	expire := func(s *pb.State) ([]proto.Message, error) { return expireDue(s, now), nil }
 	if cmd == nil {
-		return g.e.Run(false, expire)
+		return g.E.Run(false, expire)
 	}
 	_, query := cmd.(*pb.GetAvailabilityRequest)
-	return g.e.Run(!query, expire, func(s *pb.State) ([]proto.Message, error) {
+	return g.E.Run(!query, expire, func(s *pb.State) ([]proto.Message, error) {
 		return decide(s, cmd, now)
 	})
 }
@@ -208,7 +194,7 @@ func (g *grain) arm(ctx cluster.GrainContext, delay time.Duration) {
 		g.timer = nil
 	}
 	if delay == 0 {
-		next, ok := nextExpiry(g.e.State)
+		next, ok := nextExpiry(g.E.State)
 		if !ok {
 			return
 		}

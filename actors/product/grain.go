@@ -60,11 +60,9 @@ func Replay(ctx context.Context, journal actors.Journal, id string) (*pb.State, 
 
 // grain is one activation of a ProductGrain.
 type grain struct {
-	cfg    *Config
-	id     string
-	e      actors.Entity[*pb.State]
-	broken error
-	log    *slog.Logger
+	actors.Activation[*pb.State]
+	cfg *Config
+	id  string
 }
 
 // Init loads the product and writes its read model, which a crash may have
@@ -72,27 +70,17 @@ type grain struct {
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.id = ctx.Identity()
 	g.cfg = configs.Take(ctx.Self())
-	g.log = g.cfg.Logger.With(slog.String("grain", Kind), slog.String("product", g.id))
-	g.cfg.Activations.Activated(Kind, ctx.Self())
-	g.e = actors.NewEntity(&g.cfg.GrainConfig, Stream(g.id), g.log,
+	e := actors.NewEntity(&g.cfg.GrainConfig, Stream(g.id),
 		func() *pb.State { return newState(g.id) }, apply,
 		func() proto.Message { return &pb.Fenced{} })
-	g.e.Changed = g.project
-	if err := g.e.Load(); err != nil {
-		g.broken = err
-		g.log.Error("product: load failed", slog.Any("error", err))
-		return
+	e.Changed = g.project
+	if g.Start(ctx, Kind, &g.cfg.GrainConfig, e); g.Loaded() {
+		g.E.Refresh()
 	}
-	g.e.Refresh()
 }
 
 // Terminate snapshots when that saves replay.
-func (g *grain) Terminate(ctx cluster.GrainContext) {
-	if g.broken == nil {
-		g.e.Stop()
-	}
-	g.cfg.Activations.Deactivated(Kind, ctx.Self())
-}
+func (g *grain) Terminate(ctx cluster.GrainContext) { g.Stop(ctx) }
 
 // ReceiveDefault ignores other messages: the grain has no timers.
 func (g *grain) ReceiveDefault(cluster.GrainContext) {}
@@ -138,39 +126,39 @@ func (g *grain) GetForVendor(req *pb.GetForVendorRequest, ctx cluster.GrainConte
 
 // write decides a command and persists its events.
 func (g *grain) write(ctx cluster.GrainContext, cmd proto.Message) (*pb.Product, error) {
-	if err := g.usable(ctx); err != nil {
+	if err := g.Usable(ctx); err != nil {
 		return nil, err
 	}
 	now := g.cfg.Clock.Now()
-	err := g.e.Run(true, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
+	err := g.E.Run(true, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
 	if err != nil {
-		return nil, actors.GrainError(g.log, err)
+		return nil, actors.GrainError(g.Log, err)
 	}
-	return product(g.e.State), nil
+	return product(g.E.State), nil
 }
 
 // read answers from state after settling an unknown outcome, if any.
 func (g *grain) read(ctx cluster.GrainContext, cmd proto.Message) (*pb.Product, error) {
-	if err := g.usable(ctx); err != nil {
+	if err := g.Usable(ctx); err != nil {
 		return nil, err
 	}
-	if err := g.e.Run(false); err != nil {
-		return nil, actors.GrainError(g.log, err)
+	if err := g.E.Run(false); err != nil {
+		return nil, actors.GrainError(g.Log, err)
 	}
-	if _, err := decide(g.e.State, cmd, g.cfg.Clock.Now()); err != nil {
-		return nil, actors.GrainError(g.log, err)
+	if _, err := decide(g.E.State, cmd, g.cfg.Clock.Now()); err != nil {
+		return nil, actors.GrainError(g.Log, err)
 	}
-	return product(g.e.State), nil
+	return product(g.E.State), nil
 }
 
 // withSKUs runs a command that brings SKUs: it claims those the product does
 // not hold yet, runs the command, then gives up the SKUs the product no
 // longer has (those the command dropped, or all it claimed if refused).
 func (g *grain) withSKUs(ctx cluster.GrainContext, cmd proto.Message, wanted []string) (*pb.Product, error) {
-	if err := g.usable(ctx); err != nil {
+	if err := g.Usable(ctx); err != nil {
 		return nil, err
 	}
-	before := skus(g.e.State)
+	before := skus(g.E.State)
 	var claimed []string
 	for i, sku := range wanted {
 		if slices.Contains(before, sku) {
@@ -179,15 +167,15 @@ func (g *grain) withSKUs(ctx cluster.GrainContext, cmd proto.Message, wanted []s
 		if err := g.claim(sku); err != nil {
 			g.release(claimed, nil)
 			if emporium.IsCode(err, emporium.ECONFLICT) {
-				return nil, actors.GrainError(g.log, skuTaken(cmd, i, sku))
+				return nil, actors.GrainError(g.Log, skuTaken(cmd, i, sku))
 			}
-			return nil, actors.GrainError(g.log, err)
+			return nil, actors.GrainError(g.Log, err)
 		}
 		claimed = append(claimed, sku)
 	}
 	reply, err := g.write(ctx, cmd)
 	// Whatever the outcome, the product keeps exactly the SKUs of its state.
-	g.release(append(before, claimed...), skus(g.e.State))
+	g.release(append(before, claimed...), skus(g.E.State))
 	return reply, err
 }
 
@@ -208,17 +196,9 @@ func (g *grain) release(some, keep []string) {
 			continue
 		}
 		if err := g.cfg.Claims.Release(ctx, SKUsCollection, sku, g.id); err != nil {
-			g.log.Warn("product: releasing a SKU failed", slog.String("sku", sku), slog.Any("error", err))
+			g.Log.Warn("product: releasing a SKU failed", slog.String("sku", sku), slog.Any("error", err))
 		}
 	}
-}
-
-func (g *grain) usable(ctx cluster.GrainContext) error {
-	if g.broken == nil {
-		return nil
-	}
-	ctx.Poison(ctx.Self())
-	return actors.GrainError(g.log, emporium.Errorf(emporium.EUNAVAILABLE, "product %s is unavailable", g.id))
 }
 
 // project writes the read model: the product as the API shows it, plus
@@ -239,7 +219,7 @@ func (g *grain) project(state *pb.State, seq uint64) {
 			return
 		}
 	}
-	g.log.Error("product: rendering the read model failed", slog.Any("error", err))
+	g.Log.Error("product: rendering the read model failed", slog.Any("error", err))
 }
 
 // inputSKUs lists the SKUs of variants as a command gives them.

@@ -2,12 +2,10 @@ package session
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
 	pb "github.com/emporium-shop/emporium/protos/sessionpb"
 )
@@ -42,35 +40,22 @@ func Replay(ctx context.Context, journal actors.Journal, userID string) (*pb.Sta
 
 // grain is one activation of a SessionGrain.
 type grain struct {
+	actors.Activation[*pb.State]
 	cfg    *Config
 	userID string
-	e      actors.Entity[*pb.State]
-	broken error
-	log    *slog.Logger
 }
 
 // Init loads the user's sessions.
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.userID = ctx.Identity()
 	g.cfg = configs.Take(ctx.Self())
-	g.log = g.cfg.Logger.With(slog.String("grain", Kind), slog.String("user", g.userID))
-	g.cfg.Activations.Activated(Kind, ctx.Self())
-	g.e = actors.NewEntity(g.cfg, Stream(g.userID), g.log,
+	g.Start(ctx, Kind, g.cfg, actors.NewEntity(g.cfg, Stream(g.userID),
 		func() *pb.State { return newState(g.userID) }, apply,
-		func() proto.Message { return &pb.Fenced{} })
-	if err := g.e.Load(); err != nil {
-		g.broken = err
-		g.log.Error("session: load failed", slog.Any("error", err))
-	}
+		func() proto.Message { return &pb.Fenced{} }))
 }
 
 // Terminate snapshots when that saves replay.
-func (g *grain) Terminate(ctx cluster.GrainContext) {
-	if g.broken == nil {
-		g.e.Stop()
-	}
-	g.cfg.Activations.Deactivated(Kind, ctx.Self())
-}
+func (g *grain) Terminate(ctx cluster.GrainContext) { g.Stop(ctx) }
 
 // ReceiveDefault ignores other messages: the grain has no timers.
 func (g *grain) ReceiveDefault(cluster.GrainContext) {}
@@ -80,8 +65,8 @@ func (g *grain) Open(req *pb.OpenRequest, ctx cluster.GrainContext) (*pb.Session
 	if err := g.write(ctx, req); err != nil {
 		return nil, err
 	}
-	reply, err := sessionInfo(g.e.State, req.SessionId)
-	return reply, actors.GrainError(g.log, err)
+	reply, err := sessionInfo(g.E.State, req.SessionId)
+	return reply, actors.GrainError(g.Log, err)
 }
 
 // Refresh rotates a session's refresh token.
@@ -89,8 +74,8 @@ func (g *grain) Refresh(req *pb.RefreshRequest, ctx cluster.GrainContext) (*pb.S
 	if err := g.write(ctx, req); err != nil {
 		return nil, err
 	}
-	reply, err := sessionInfo(g.e.State, req.SessionId)
-	return reply, actors.GrainError(g.log, err)
+	reply, err := sessionInfo(g.E.State, req.SessionId)
+	return reply, actors.GrainError(g.Log, err)
 }
 
 // Revoke ends one session (a logout).
@@ -98,8 +83,8 @@ func (g *grain) Revoke(req *pb.RevokeRequest, ctx cluster.GrainContext) (*pb.Rev
 	if err := g.write(ctx, req); err != nil {
 		return nil, err
 	}
-	reply, err := revokeResult(g.e.State, req.SessionId)
-	return reply, actors.GrainError(g.log, err)
+	reply, err := revokeResult(g.E.State, req.SessionId)
+	return reply, actors.GrainError(g.Log, err)
 }
 
 // RevokeAll ends every session (a password reset, "log out everywhere").
@@ -107,8 +92,8 @@ func (g *grain) RevokeAll(req *pb.RevokeAllRequest, ctx cluster.GrainContext) (*
 	if err := g.write(ctx, req); err != nil {
 		return nil, err
 	}
-	reply, err := revokeAllResult(g.e.State, req.CommandId)
-	return reply, actors.GrainError(g.log, err)
+	reply, err := revokeAllResult(g.E.State, req.CommandId)
+	return reply, actors.GrainError(g.Log, err)
 }
 
 // List answers the live sessions.
@@ -116,7 +101,7 @@ func (g *grain) List(req *pb.ListRequest, ctx cluster.GrainContext) (*pb.Session
 	if err := g.read(ctx); err != nil {
 		return nil, err
 	}
-	return sessionList(g.e.State, req.CurrentSessionId, g.cfg.Clock.Now()), nil
+	return sessionList(g.E.State, req.CurrentSessionId, g.cfg.Clock.Now()), nil
 }
 
 // Check answers whether a session is live.
@@ -124,39 +109,31 @@ func (g *grain) Check(req *pb.CheckRequest, ctx cluster.GrainContext) (*pb.Sessi
 	if err := g.read(ctx); err != nil {
 		return nil, err
 	}
-	if err := decide(g.e.State, req, g.cfg.Clock.Now()).err; err != nil {
-		return nil, actors.GrainError(g.log, err)
+	if err := decide(g.E.State, req, g.cfg.Clock.Now()).err; err != nil {
+		return nil, actors.GrainError(g.Log, err)
 	}
-	return sessionStatus(g.e.State, req.SessionId, g.cfg.Clock.Now()), nil
+	return sessionStatus(g.E.State, req.SessionId, g.cfg.Clock.Now()), nil
 }
 
 // write decides a command and persists its events, then answers its error.
 func (g *grain) write(ctx cluster.GrainContext, cmd proto.Message) error {
-	if err := g.usable(ctx); err != nil {
+	if err := g.Usable(ctx); err != nil {
 		return err
 	}
 	now := g.cfg.Clock.Now()
-	err := g.e.Run(true, func(s *pb.State) ([]proto.Message, error) {
+	err := g.E.Run(true, func(s *pb.State) ([]proto.Message, error) {
 		d := decide(s, cmd, now)
 		return d.events, d.err
 	})
-	return actors.GrainError(g.log, err)
+	return actors.GrainError(g.Log, err)
 }
 
 // read settles an unknown outcome, if any, before a read.
 func (g *grain) read(ctx cluster.GrainContext) error {
-	if err := g.usable(ctx); err != nil {
+	if err := g.Usable(ctx); err != nil {
 		return err
 	}
-	return actors.GrainError(g.log, g.e.Run(false))
-}
-
-func (g *grain) usable(ctx cluster.GrainContext) error {
-	if g.broken == nil {
-		return nil
-	}
-	ctx.Poison(ctx.Self())
-	return actors.GrainError(g.log, emporium.Errorf(emporium.EUNAVAILABLE, "sessions of user %s are unavailable", g.userID))
+	return actors.GrainError(g.Log, g.E.Run(false))
 }
 
 var _ pb.SessionGrain = (*grain)(nil)

@@ -2,12 +2,10 @@ package user
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
@@ -44,37 +42,22 @@ func Replay(ctx context.Context, journal actors.Journal, userID string) (*pb.Sta
 
 // grain is one activation of a UserGrain.
 type grain struct {
+	actors.Activation[*pb.State]
 	cfg    *Config
 	userID string
-	e      actors.Entity[*pb.State]
-	// broken is set when the state could not be loaded: the activation
-	// answers unavailable and stops, so the next request activates afresh.
-	broken error
-	log    *slog.Logger
 }
 
 // Init loads the account.
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.userID = ctx.Identity()
 	g.cfg = configs.Take(ctx.Self())
-	g.log = g.cfg.Logger.With(slog.String("grain", Kind), slog.String("user", g.userID))
-	g.cfg.Activations.Activated(Kind, ctx.Self())
-	g.e = actors.NewEntity(g.cfg, Stream(g.userID), g.log,
+	g.Start(ctx, Kind, g.cfg, actors.NewEntity(g.cfg, Stream(g.userID),
 		func() *pb.State { return newState(g.userID) }, apply,
-		func() proto.Message { return &pb.Fenced{} })
-	if err := g.e.Load(); err != nil {
-		g.broken = err
-		g.log.Error("user: load failed", slog.Any("error", err))
-	}
+		func() proto.Message { return &pb.Fenced{} }))
 }
 
 // Terminate snapshots when that saves replay.
-func (g *grain) Terminate(ctx cluster.GrainContext) {
-	if g.broken == nil {
-		g.e.Stop()
-	}
-	g.cfg.Activations.Deactivated(Kind, ctx.Self())
-}
+func (g *grain) Terminate(ctx cluster.GrainContext) { g.Stop(ctx) }
 
 // ReceiveDefault ignores other messages: the grain has no timers.
 func (g *grain) ReceiveDefault(cluster.GrainContext) {}
@@ -152,7 +135,7 @@ func (g *grain) Get(req *pb.GetRequest, ctx cluster.GrainContext) (*pb.Account, 
 	if err := g.run(ctx, false, req); err != nil {
 		return nil, err
 	}
-	return account(g.e.State, g.e.Seq, g.cfg.Clock.Now()), nil
+	return account(g.E.State, g.E.Seq, g.cfg.Clock.Now()), nil
 }
 
 // GetCredentials answers the secrets callers check against. Internal.
@@ -160,7 +143,7 @@ func (g *grain) GetCredentials(req *pb.GetCredentialsRequest, ctx cluster.GrainC
 	if err := g.run(ctx, false, req); err != nil {
 		return nil, err
 	}
-	return credentials(g.e.State, g.e.Seq), nil
+	return credentials(g.E.State, g.E.Seq), nil
 }
 
 // command decides and persists a command, then answers the account.
@@ -168,21 +151,20 @@ func (g *grain) command(ctx cluster.GrainContext, cmd proto.Message) (*pb.Accoun
 	if err := g.run(ctx, true, cmd); err != nil {
 		return nil, err
 	}
-	return account(g.e.State, g.e.Seq, g.cfg.Clock.Now()), nil
+	return account(g.E.State, g.E.Seq, g.cfg.Clock.Now()), nil
 }
 
 // run decides cmd against the current state (again after a journal
 // conflict) and persists its events; the error crosses the cluster.
 func (g *grain) run(ctx cluster.GrainContext, mutating bool, cmd proto.Message) error {
-	if g.broken != nil {
-		ctx.Poison(ctx.Self())
-		return actors.GrainError(g.log, emporium.Errorf(emporium.EUNAVAILABLE, "account %s is unavailable", g.userID))
+	if err := g.Usable(ctx); err != nil {
+		return err
 	}
 	now := g.cfg.Clock.Now()
-	err := g.e.Run(mutating, func(s *pb.State) ([]proto.Message, error) {
+	err := g.E.Run(mutating, func(s *pb.State) ([]proto.Message, error) {
 		return decide(s, cmd, now)
 	})
-	return actors.GrainError(g.log, err)
+	return actors.GrainError(g.Log, err)
 }
 
 var _ pb.UserGrain = (*grain)(nil)
