@@ -393,19 +393,30 @@ func (s *Service) mailLink(op, path, token string, build func(link string) mail.
 	})
 }
 
+// tokenOwner finds the user a one-time token (from a mailed link) was made
+// for, through its index in Redis; key names the index of the token's kind.
+// It answers the token's hash too, which the grain checks itself.
+func (s *Service) tokenOwner(ctx context.Context, op, token string, key func(hash string) string) (userID, hash string, err error) {
+	if token == "" || len(token) > 256 {
+		return "", "", invalidToken()
+	}
+	hash = auth.HashToken(token)
+	userID, err = s.cfg.Redis.Get(ctx, key(hash)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", "", invalidToken()
+	}
+	if err != nil {
+		return "", "", unavailable(op, err)
+	}
+	return userID, hash, nil
+}
+
 // VerifyEmail implements emporium.Accounts.
 func (s *Service) VerifyEmail(ctx context.Context, token string) error {
 	const op = "user.Service.VerifyEmail"
-	if token == "" || len(token) > 256 {
-		return invalidToken()
-	}
-	hash := auth.HashToken(token)
-	id, err := s.cfg.Redis.Get(ctx, s.verifyKey(hash)).Result()
-	if errors.Is(err, redis.Nil) {
-		return invalidToken()
-	}
+	id, hash, err := s.tokenOwner(ctx, op, token, s.verifyKey)
 	if err != nil {
-		return unavailable(op, err)
+		return err
 	}
 	before, err := s.users(id).Get(&pb.GetRequest{})
 	if err != nil {
@@ -767,16 +778,9 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, client empor
 // ResetPassword implements emporium.Accounts.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
 	const op = "user.Service.ResetPassword"
-	if token == "" || len(token) > 256 {
-		return invalidToken()
-	}
-	hash := auth.HashToken(token)
-	id, err := s.cfg.Redis.Get(ctx, s.resetKey(hash)).Result()
-	if errors.Is(err, redis.Nil) {
-		return invalidToken()
-	}
+	id, hash, err := s.tokenOwner(ctx, op, token, s.resetKey)
 	if err != nil {
-		return unavailable(op, err)
+		return err
 	}
 	acc, err := s.users(id).Get(&pb.GetRequest{})
 	if err != nil {
