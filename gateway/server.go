@@ -60,6 +60,10 @@ type Config struct {
 	// account routes (/v1/auth/*, /v1/me*, /.well-known/jwks.json); nil
 	// leaves them out, so they answer 404.
 	Accounts emporium.Accounts
+	// Catalog is the catalogue service. When it is set, New mounts the
+	// catalogue routes (categories, vendors, products); its vendor and admin
+	// routes need Accounts too, to authenticate.
+	Catalog emporium.Catalog
 	// Limiter applies the edge rate limits of the account routes (see
 	// RateLimits). Nil means no rate limiting at the edge; the limits the
 	// services apply themselves (failed logins per account) still hold.
@@ -124,6 +128,7 @@ type Server struct {
 	maxBodyBytes int64
 
 	accounts       emporium.Accounts
+	catalog        emporium.Catalog
 	limiter        *ratelimit.Limiter
 	limits         RateLimits
 	trustedProxies []netip.Prefix
@@ -144,6 +149,7 @@ func New(cfg Config) *Server {
 		maxBodyBytes: cfg.MaxBodyBytes,
 
 		accounts:       cfg.Accounts,
+		catalog:        cfg.Catalog,
 		limiter:        cfg.Limiter,
 		limits:         cfg.RateLimits,
 		trustedProxies: cfg.TrustedProxies,
@@ -193,6 +199,9 @@ func New(cfg Config) *Server {
 	})
 	if s.accounts != nil {
 		s.mountAccounts()
+	}
+	if s.catalog != nil {
+		s.mountCatalog()
 	}
 	return s
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/user"
 	"github.com/emporium-shop/emporium/auth"
 	"github.com/emporium-shop/emporium/gateway/ratelimit"
@@ -34,11 +33,8 @@ func (n *Node) accounts() (*user.Service, *ratelimit.Limiter, error) {
 	limiter := ratelimit.New(n.Redis, "emporium:rl:")
 	limiter.Logger = n.Logger
 	svc, err := user.NewService(user.ServiceConfig{
-		Cluster: n.Cluster,
-		Claims: &actors.DocumentClaims{
-			Collection: func(c string) actors.ClaimDocuments { return n.Store.Documents(c) },
-			Now:        actors.SystemClock{}.Now,
-		},
+		Cluster:   n.Cluster,
+		Claims:    n.claims(),
 		Redis:     n.Redis,
 		Mailer:    mailer,
 		Issuer:    issuer,

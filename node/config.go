@@ -42,6 +42,10 @@ type Config struct {
 	MailFrom        string
 	JWTKeyFile      string
 	TrustedProxies  string
+	ElasticURL      string
+	ElasticIndex    string
+	SeedProducts    int
+	SeedRandom      int
 }
 
 // ErrBadSettings is the error of settings with a wrong value; the message
@@ -81,6 +85,10 @@ func (c *Config) settings() []setting {
 		{"MAIL_FROM", "mail-from", "Emporium <no-reply@localhost>", "sender address of emails", false, &c.MailFrom},
 		{"JWT_KEY_FILE", "jwt-key-file", "", "PEM file of the Ed25519 keys that sign access tokens (first = active); empty: DATA_DIR/keys/jwt-ed25519.pem, created once. Every node of a cluster needs the same file", false, &c.JWTKeyFile},
 		{"TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed", false, &c.TrustedProxies},
+		{"ELASTICSEARCH_URL", "elasticsearch-url", "", "Elasticsearch (7.x, 8.x) or OpenSearch URL, http://user:pass@host:9200; empty runs the embedded bleve index under DATA_DIR/search", true, &c.ElasticURL},
+		{"ELASTICSEARCH_INDEX", "elasticsearch-index", "emporium-products", "name of the products index in Elasticsearch", false, &c.ElasticIndex},
+		{"SEED_PRODUCTS", "seed", "0", "on start, load this many demo products when the catalogue is empty (0: none)", false, &c.SeedProducts},
+		{"SEED_RANDOM", "seed-random", "1", "random seed of the demo catalogue: the same seed makes the same catalogue", false, &c.SeedRandom},
 	}
 }
 
@@ -158,6 +166,12 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Sprintf("PUBLIC_URL=%q is not an http(s) URL such as https://shop.example", c.PublicURL))
+	}
+	if c.ElasticURL != "" && !strings.HasPrefix(c.ElasticURL, "http://") && !strings.HasPrefix(c.ElasticURL, "https://") {
+		errs = append(errs, "ELASTICSEARCH_URL must start with http:// or https://")
+	}
+	if c.SeedProducts < 0 || c.SeedProducts > 1_000_000 {
+		errs = append(errs, fmt.Sprintf("SEED_PRODUCTS=%d is not between 0 and 1000000", c.SeedProducts))
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		errs = append(errs, err.Error())

@@ -24,6 +24,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/catalog"
+	"github.com/emporium-shop/emporium/actors/category"
 	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/actors/product"
 	"github.com/emporium-shop/emporium/actors/session"
@@ -32,6 +34,7 @@ import (
 	"github.com/emporium-shop/emporium/gateway/ratelimit"
 	"github.com/emporium-shop/emporium/persistence"
 	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message crashes the node
+	"github.com/emporium-shop/emporium/search"
 )
 
 // Version is the build's version, set by the linker for releases.
@@ -50,6 +53,15 @@ type Node struct {
 
 	// Accounts is the account service, once the node is open.
 	Accounts *user.Service
+	// Catalog is the catalogue service, once the node is open.
+	Catalog *catalog.Service
+	// Index is the product search index; Indexer keeps it in step with the
+	// product and stock read models.
+	Index   search.Index
+	Indexer *search.Indexer
+	// SeedProgress, when set before Open, is told the progress of seeding
+	// SEED_PRODUCTS demo products; by default progress is logged.
+	SeedProgress func(done, total int)
 
 	limiter   *ratelimit.Limiter
 	adminOnly bool
@@ -109,22 +121,34 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	n.Redis = client
 	n.onClose("redis", func(context.Context) error { closeRedis(); return nil })
 
+	if err := n.openSearch(ctx); err != nil {
+		return err
+	}
+	if err := n.ensureCatalogIndexes(ctx); err != nil {
+		return err
+	}
 	if err := n.startCluster(); err != nil {
 		return err
 	}
 	if n.Accounts, n.limiter, err = n.accounts(); err != nil {
 		return err
 	}
+	if n.Catalog, err = n.catalogService(); err != nil {
+		return err
+	}
+	n.startLoops()
 	if n.adminOnly {
 		return nil
 	}
-	n.startLoops()
+	if err := n.seedOnStart(ctx); err != nil {
+		return err
+	}
 	return n.serveHTTP()
 }
 
 // OpenForAdmin opens what an operator command needs: the stores, a cluster
-// member hosting the grains and the services, without the HTTP listener or
-// the background loops. With the embedded store, run it while no server uses
+// member hosting the grains, the services and the search indexer, without
+// the HTTP listener or the other background loops. With the embedded store, run it while no server uses
 // the same DATA_DIR.
 func (n *Node) OpenForAdmin(ctx context.Context) error {
 	n.adminOnly = true
@@ -142,15 +166,20 @@ func (n *Node) startCluster() error {
 		Activations: n.Activations,
 		IdleTimeout: n.Config.GrainIdle,
 	}
+	// Product and stock changes wake the search indexer, which reads them
+	// back from the read models.
 	kinds := []*cluster.Kind{
-		inventory.NewKind(inventory.Config{GrainConfig: grains, Views: n.Store.Projections()}),
+		inventory.NewKind(inventory.Config{GrainConfig: grains, Views: n.Store.Projections(),
+			StockChanged: func(sku string) { n.Indexer.NotifySKUs(sku) }}),
 		session.NewKind(grains),
-		user.NewKind(grains),
+		user.NewKind(grains, user.WithClaims(n.claims()), user.WithViews(n.Store.Projections())),
 		product.NewKind(product.Config{
 			GrainConfig: grains,
-			Claims:      &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return n.Store.Documents(c) }},
+			Claims:      n.claims(),
 			Views:       n.Store.Projections(),
+			Changed:     func(id string) { n.Indexer.Notify(id) },
 		}),
+		category.NewKind(category.Config{GrainConfig: grains, Views: n.Store.Projections()}),
 	}
 	var peers []string
 	for _, p := range strings.Split(n.Config.ClusterPeers, ",") {
@@ -206,10 +235,24 @@ func leaveCluster(ctx context.Context, c *cluster.Cluster, provider string) erro
 	}
 }
 
-// startLoops starts the background work of the node; Close stops it.
+// startLoops starts the background work of the node: the search indexer,
+// and, when serving, the sweeper of expired reservations. Close stops it.
 func (n *Node) startLoops() {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stop = cancel
+	n.onClose("background loops", func(context.Context) error {
+		cancel()
+		n.loops.Wait()
+		return nil
+	})
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		n.Indexer.Run(ctx)
+	}()
+	if n.adminOnly {
+		return
+	}
 	sweeper := &inventory.Sweeper{
 		Cluster:  n.Cluster,
 		Lister:   n.Store.Projections(),
@@ -222,11 +265,6 @@ func (n *Node) startLoops() {
 		defer n.loops.Done()
 		sweeper.Run(ctx)
 	}()
-	n.onClose("background loops", func(context.Context) error {
-		cancel()
-		n.loops.Wait()
-		return nil
-	})
 }
 
 // serveHTTP listens on HTTP_ADDR and serves the gateway.
@@ -237,6 +275,7 @@ func (n *Node) serveHTTP() error {
 		Registry:       n.Registry,
 		Version:        Version,
 		Accounts:       n.Accounts,
+		Catalog:        n.Catalog,
 		Limiter:        n.limiter,
 		TrustedProxies: proxies,
 		Checks: []gateway.Check{

@@ -51,6 +51,10 @@ type Projections struct {
 	wake    chan struct{}
 	halt    chan struct{} // closed when the writer must give up
 	stopped chan struct{} // closed when the writer has returned
+
+	// serial is held, on FerretDB, by the writer while it writes a batch and
+	// by SetMark, whose read-check-write sequences must not interleave.
+	serial chan struct{}
 }
 
 type projectionKey struct{ collection, id string }
@@ -76,6 +80,7 @@ func newProjections(s *Store, gc GroupCommit) *Projections {
 		wake:     make(chan struct{}, 1),
 		halt:     make(chan struct{}),
 		stopped:  make(chan struct{}),
+		serial:   make(chan struct{}, 1),
 	}
 	p.write = p.writeBatch
 	go p.run()

@@ -98,15 +98,20 @@ func replaceIfOlder(ctx context.Context, coll *mongo.Collection, q *projection) 
 // writeSerialized stores one collection's projections on FerretDB, where a
 // filter on anything but _id scans the collection and the update command
 // stops at its first error whatever ordered says (see ferret.go). The
-// writer is the only one writing projections, so reading each stored seq
-// and then replacing by _id is safe. After any failure the whole group is
-// tried again, because FerretDB does not say which statements ran; running
-// one twice is harmless, since the retry reads the stored seq first.
+// writer is the only one writing projections, and holds the lock SetMark
+// takes to mark them, so reading each stored seq and then replacing by _id
+// is safe. After any failure the whole group is tried again, because
+// FerretDB does not say which statements ran; running one twice is
+// harmless, since the retry reads the stored seq first.
 func (p *Projections) writeSerialized(ctx context.Context, group []*projection) (retry []*projection, err error) {
 	name := group[0].key.collection
 	if err := p.store.ensureCollection(ctx, "persistence.Projections.Flush", name); err != nil {
 		return group, err
 	}
+	if err := p.lockSerial(ctx); err != nil {
+		return group, err
+	}
+	defer p.unlockSerial()
 	coll := p.store.db.Collection(name)
 	var models []mongo.WriteModel
 	for _, q := range group {

@@ -18,9 +18,14 @@ type Product struct {
 	Description string `json:"description"`
 	Brand       string `json:"brand"`
 	CategoryID  string `json:"category_id"`
-	// CategoryPath lists the ids of the category's ancestors and of the
-	// category itself, so that a filter on a parent matches its sub-categories.
-	CategoryPath []string `json:"category_path"`
+	// Status is "draft", "active" or "archived". Every product is indexed
+	// whatever its status, so that versions order every change (no
+	// tombstones); queries match active products unless they say otherwise.
+	Status string `json:"status"`
+	// ImageURL and ImageAlt are the first image, shown in listings; they are
+	// stored, not searched.
+	ImageURL string `json:"image_url,omitempty"`
+	ImageAlt string `json:"image_alt,omitempty"`
 	// PriceMin and PriceMax span the prices of the active variants, in minor
 	// units. Filters, price sorts and price buckets use PriceMin, the "from"
 	// price a shopper sees in a listing.
@@ -31,8 +36,13 @@ type Product struct {
 	Rating      float64   `json:"rating"`
 	RatingCount int       `json:"rating_count"`
 	CreatedAt   time.Time `json:"created_at"`
-	// Version is the product's version from the outbox; an Upsert carrying a
-	// version not higher than the one indexed is ignored.
+	// Version orders the states of a product: an Upsert carrying a version
+	// not higher than the one indexed is ignored. It must grow with every
+	// change of what is indexed, so the indexer composes it from both
+	// sources of those fields (ComposeVersion): the product's version (which
+	// counts the product's changes) shifted left by 32 bits, plus the sum of
+	// the seqs of its SKUs' stock read models (each of which only grows), so
+	// that a stock change raises it as a product change does.
 	Version uint64 `json:"version"`
 }
 
@@ -40,9 +50,12 @@ type Product struct {
 type Query struct {
 	// Text is the full-text query over title, description and brand.
 	Text string
-	// Category matches products whose CategoryPath holds it, so sub-categories
-	// are included.
-	Category string
+	// Categories matches products whose CategoryID is any of them; the
+	// caller expands a category into its sub-categories.
+	Categories []string
+	// Statuses matches products in any of these statuses; empty means
+	// active only.
+	Statuses []string
 	// Brands matches any of the given brands exactly.
 	Brands []string
 	// Vendor matches the vendor id exactly.
@@ -87,8 +100,8 @@ type Hit struct {
 type Facets struct {
 	// Brand counts products per brand, most frequent first.
 	Brand []FacetValue
-	// Category counts products per category id of their CategoryPath, so a
-	// parent category counts the products of its sub-categories.
+	// Category counts products per CategoryID (leaf counts: the caller
+	// rolls them up the category tree).
 	Category []FacetValue
 	// Price counts products per fixed price bucket (PriceBuckets), always in
 	// the same order and including empty buckets.

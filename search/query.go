@@ -42,6 +42,14 @@ const (
 // one typo; shorter words are too easily confused with other words.
 const MinFuzzyLength = 5
 
+// The statuses of Product.Status. Every product is indexed whatever its
+// status; a query matches StatusActive unless it names other statuses.
+const (
+	StatusDraft    = "draft"
+	StatusActive   = "active"
+	StatusArchived = "archived"
+)
+
 // FacetSize is how many values a brand or category facet returns at most.
 const FacetSize = 100
 
@@ -59,6 +67,17 @@ func PriceBuckets() []PriceBucket {
 		lower = edge
 	}
 	return append(buckets, PriceBucket{Min: lower})
+}
+
+// PriceBucketOf returns the index in PriceBuckets of the bucket holding a
+// PriceMin, so that a backend may file each product under its bucket when it
+// indexes it.
+func PriceBucketOf(price int64) int {
+	i := 0
+	for i < len(priceEdges) && price >= priceEdges[i] {
+		i++
+	}
+	return i
 }
 
 // SortFacetValues orders facet values the same way on every backend: by
@@ -223,6 +242,23 @@ func Prepare(q Query) (Plan, error) {
 			add("brand", "empty", "A brand must not be empty.")
 			break
 		}
+	}
+	for _, c := range q.Categories {
+		if c == "" {
+			add("category", "empty", "A category must not be empty.")
+			break
+		}
+	}
+	for _, s := range q.Statuses {
+		if s != StatusDraft && s != StatusActive && s != StatusArchived {
+			add("status", "unknown", "The status must be one of draft, active, archived.")
+			break
+		}
+	}
+	if len(q.Statuses) == 0 {
+		// Shoppers see active products only; draft and archived ones are
+		// asked for by name (a vendor's back office).
+		q.Statuses = []string{StatusActive}
 	}
 	switch q.Sort {
 	case "":

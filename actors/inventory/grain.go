@@ -36,6 +36,12 @@ type Config struct {
 	// Views receives each SKU's read model; nil keeps none (the sweeper
 	// then finds nothing).
 	Views actors.Views
+	// StockChanged, when set, is called with the SKU after a read model is
+	// queued whose in-stock flag (available > 0) differs from the one this
+	// activation last projected, and after an activation's first one (a
+	// crash may have lost the call of the activation before). The search
+	// indexer follows stock through it. It must not block.
+	StockChanged func(sku string)
 }
 
 // NewKind returns the cluster kind that activates InventoryGrains with cfg.
@@ -54,6 +60,9 @@ type grain struct {
 	cfg   *Config
 	sku   string
 	timer actors.Timer
+	// projected and inStock remember whether this activation projected its
+	// read model yet, and the in-stock flag it last projected.
+	projected, inStock bool
 }
 
 // expireTick is the timer's message to its own activation. It is a local
@@ -184,6 +193,11 @@ func (g *grain) project(state *pb.State, seq uint64) {
 		v.NextExpiry = &at
 	}
 	g.cfg.Views.Put(ViewCollection, g.sku, seq, v)
+	inStock := v.Available > 0
+	if g.cfg.StockChanged != nil && (!g.projected || inStock != g.inStock) {
+		g.cfg.StockChanged(g.sku)
+	}
+	g.projected, g.inStock = true, inStock
 }
 
 // arm sets the expiry timer for the earliest held reservation, or after

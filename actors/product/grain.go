@@ -39,6 +39,11 @@ type Config struct {
 	Claims actors.Claims
 	// Views receives each product's read model; nil keeps none.
 	Views actors.Views
+	// Changed, when set, is called with the product's id after each read
+	// model is queued, so that the search indexer follows at once (the
+	// read model itself stays pending for the indexer's sweep should the
+	// call be lost). It must not block.
+	Changed func(id string)
 }
 
 // NewKind returns the cluster kind that activates ProductGrains with cfg.
@@ -216,6 +221,9 @@ func (g *grain) project(state *pb.State, seq uint64) {
 			doc["version"] = int64(p.Version)
 			doc["skus"] = skus(state)
 			g.cfg.Views.Put(ViewCollection, g.id, seq, doc)
+			if g.cfg.Changed != nil {
+				g.cfg.Changed(g.id)
+			}
 			return
 		}
 	}

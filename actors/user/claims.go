@@ -6,4 +6,8 @@ package user
 const (
 	EmailsCollection    = "emails"
 	UsernamesCollection = "usernames"
+	// StoreNamesCollection holds store_names/<StoreNameKey>, naming the
+	// vendor (user id) whose store has that name. The UserGrain claims it
+	// itself, before it persists the name.
+	StoreNamesCollection = "store_names"
 )

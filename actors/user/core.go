@@ -112,6 +112,8 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 		return decideRemoveAddress(s, c, now)
 	case *pb.GrantRoleRequest:
 		return decideGrantRole(s, c, now)
+	case *pb.BecomeVendorRequest:
+		return decideBecomeVendor(s, c, now)
 	case *pb.GetRequest, *pb.GetCredentialsRequest:
 		return nil, nil
 	default:
@@ -537,6 +539,71 @@ func decideGrantRole(s *pb.State, c *pb.GrantRoleRequest, now time.Time) ([]prot
 	return []proto.Message{&pb.RoleGranted{CommandId: c.CommandId, Role: c.Role, At: timestamppb.New(now)}}, nil
 }
 
+// decideBecomeVendor opens the store, or replaces its name and description,
+// and grants the vendor role the account lacks, all in one decision. The
+// uniqueness of the name is the shell's: it claims the key of the event's
+// store_name_key before persisting.
+func decideBecomeVendor(s *pb.State, c *pb.BecomeVendorRequest, now time.Time) ([]proto.Message, error) {
+	if err := needCommandID(c.CommandId); err != nil {
+		return nil, err
+	}
+	if seenCommand(s, c.CommandId) {
+		return nil, nil
+	}
+	if !s.EmailVerified {
+		// Buyers pay vendors: a store needs an owner who can be reached.
+		return nil, emporium.Errorf(emporium.EUNVERIFIED, "verify your email address before opening a store")
+	}
+	var errs []emporium.FieldError
+	name, fe := cleanStoreName(c.StoreName)
+	if fe != nil {
+		errs = append(errs, *fe)
+	}
+	description, fe := cleanDescription(c.Description)
+	if fe != nil {
+		errs = append(errs, *fe)
+	}
+	if len(errs) > 0 {
+		return nil, fieldsError(errs...)
+	}
+	at := timestamppb.New(now)
+	var events []proto.Message
+	switch {
+	case s.Store == nil:
+		events = append(events, &pb.StoreOpened{
+			CommandId: c.CommandId, StoreName: name, StoreNameKey: StoreNameKey(name), Description: description, At: at,
+		})
+	case name != s.Store.StoreName || description != s.Store.Description:
+		events = append(events, &pb.StoreUpdated{
+			CommandId: c.CommandId, StoreName: name, StoreNameKey: StoreNameKey(name), Description: description, At: at,
+		})
+	}
+	if !slices.Contains(s.Roles, RoleVendor) {
+		id := c.CommandId
+		if len(events) > 0 {
+			id = "" // the store event remembers the command
+		}
+		events = append(events, &pb.RoleGranted{CommandId: id, Role: RoleVendor, At: at})
+	}
+	return events, nil
+}
+
+// storeKeyOf returns the store name key that events give the account, or ""
+// when they do not name the store: what the shell must hold a claim on
+// before persisting them.
+func storeKeyOf(events []proto.Message) string {
+	key := ""
+	for _, ev := range events {
+		switch e := ev.(type) {
+		case *pb.StoreOpened:
+			key = e.StoreNameKey
+		case *pb.StoreUpdated:
+			key = e.StoreNameKey
+		}
+	}
+	return key
+}
+
 // apply folds one event into the state. Events are facts: apply never
 // refuses one, so replaying a journal always gives the same state. It copies
 // what it keeps from an event, so the state never shares a message with the
@@ -657,6 +724,24 @@ func apply(s *pb.State, ev proto.Message) {
 		}
 		s.UpdatedAt = e.At
 		rememberCommand(s, e.CommandId)
+	case *pb.StoreOpened:
+		joined := cloneTime(e.At)
+		if s.Store != nil {
+			joined = s.Store.JoinedAt // opened before: the first opening counts
+		}
+		s.Store = &pb.Store{StoreName: e.StoreName, Description: e.Description, JoinedAt: joined, UpdatedAt: cloneTime(e.At)}
+		s.StoreNameKey = e.StoreNameKey
+		s.UpdatedAt = e.At
+		rememberCommand(s, e.CommandId)
+	case *pb.StoreUpdated:
+		if s.Store == nil {
+			s.Store = &pb.Store{JoinedAt: cloneTime(e.At)}
+		}
+		s.Store.StoreName, s.Store.Description = e.StoreName, e.Description
+		s.Store.UpdatedAt = cloneTime(e.At)
+		s.StoreNameKey = e.StoreNameKey
+		s.UpdatedAt = e.At
+		rememberCommand(s, e.CommandId)
 	case *pb.Fenced:
 		// Only takes its seq.
 	}
@@ -705,6 +790,9 @@ func account(s *pb.State, seq uint64, now time.Time) *pb.Account {
 	}
 	for _, a := range s.Addresses {
 		out.Addresses = append(out.Addresses, proto.CloneOf(a))
+	}
+	if s.Store != nil {
+		out.Store = proto.CloneOf(s.Store)
 	}
 	return out
 }

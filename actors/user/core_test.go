@@ -119,6 +119,9 @@ func TestDecide(t *testing.T) {
 		id := fmt.Sprintf("f%d", i)
 		full = append(full, added(id, addr(id, "Home", i == 0, i == 0, created)))
 	}
+	vendor := with(verified,
+		&pb.StoreOpened{CommandId: "bv", StoreName: "Acme  Tools", StoreNameKey: "acmetools", Description: "Tools.", At: ts(created)},
+		&pb.RoleGranted{Role: RoleVendor, At: ts(created)})
 	at := ts(t0)
 
 	tests := []decideCase{
@@ -617,6 +620,69 @@ func TestDecide(t *testing.T) {
 		{name: "grant unknown role", given: verified, cmd: &pb.GrantRoleRequest{CommandId: "g", Role: "root"},
 			errCode: emporium.EINVALID, field: "role", fieldCode: CodeInvalid},
 
+		// BecomeVendor.
+		{name: "become vendor", given: verified, cmd: becomeVendor("bv", "  Acme Tools ", " Hammers.\n\tAnd nails. "),
+			want: []proto.Message{
+				&pb.StoreOpened{CommandId: "bv", StoreName: "Acme Tools", StoreNameKey: "acmetools", Description: "Hammers.\n\tAnd nails.", At: at},
+				&pb.RoleGranted{Role: RoleVendor, At: at},
+			}, check: func(t *testing.T, s *pb.State) {
+				assert.Equal(t, []string{RoleCustomer, RoleVendor}, s.Roles)
+				assert.Equal(t, "Acme Tools", s.Store.StoreName)
+				assert.Equal(t, "acmetools", s.StoreNameKey)
+				assert.Equal(t, t0, s.Store.JoinedAt.AsTime())
+				assert.Equal(t, t0, s.Store.UpdatedAt.AsTime())
+				assert.Equal(t, t0, s.UpdatedAt.AsTime())
+				assert.True(t, seenCommand(s, "bv"))
+				acc := account(s, 3, t0)
+				assert.True(t, proto.Equal(s.Store, acc.Store), "the account shows the store")
+			}},
+		{name: "become vendor with no description", given: verified, cmd: becomeVendor("bv", "Acme", ""),
+			want: []proto.Message{
+				&pb.StoreOpened{CommandId: "bv", StoreName: "Acme", StoreNameKey: "acme", At: at},
+				&pb.RoleGranted{Role: RoleVendor, At: at},
+			}},
+		{name: "become vendor holding the role", given: with(verified, &pb.RoleGranted{CommandId: "g", Role: RoleVendor, At: ts(created)}),
+			cmd:  becomeVendor("bv", "Acme", "d"),
+			want: []proto.Message{&pb.StoreOpened{CommandId: "bv", StoreName: "Acme", StoreNameKey: "acme", Description: "d", At: at}},
+			check: func(t *testing.T, s *pb.State) {
+				assert.Equal(t, []string{RoleCustomer, RoleVendor}, s.Roles, "the role is not granted twice")
+			}},
+		{name: "become vendor retried", given: vendor, cmd: becomeVendor("bv", "Other name", "other")},
+		{name: "become vendor again, same values", given: vendor, cmd: becomeVendor("bv2", " Acme  Tools", "Tools.")},
+		{name: "rename store", given: vendor, cmd: becomeVendor("bv2", "Acme Hardware", "Tools."),
+			want: []proto.Message{&pb.StoreUpdated{CommandId: "bv2", StoreName: "Acme Hardware", StoreNameKey: "acmehardware", Description: "Tools.", At: at}},
+			check: func(t *testing.T, s *pb.State) {
+				assert.Equal(t, created, s.Store.JoinedAt.AsTime(), "joined_at is the first opening")
+				assert.Equal(t, t0, s.Store.UpdatedAt.AsTime())
+				assert.Equal(t, "acmehardware", s.StoreNameKey)
+				assert.Equal(t, []string{RoleCustomer, RoleVendor}, s.Roles)
+			}},
+		{name: "restyle store name", given: vendor, cmd: becomeVendor("bv2", "ACME TOOLS", "Tools."),
+			want: []proto.Message{&pb.StoreUpdated{CommandId: "bv2", StoreName: "ACME TOOLS", StoreNameKey: "acmetools", Description: "Tools.", At: at}}},
+		{name: "describe store", given: vendor, cmd: becomeVendor("bv2", "Acme  Tools", ""),
+			want:  []proto.Message{&pb.StoreUpdated{CommandId: "bv2", StoreName: "Acme  Tools", StoreNameKey: "acmetools", At: at}},
+			check: func(t *testing.T, s *pb.State) { assert.Empty(t, s.Store.Description) }},
+		{name: "store without the role", given: with(verified, &pb.StoreOpened{CommandId: "bv", StoreName: "Acme", StoreNameKey: "acme", At: ts(created)}),
+			cmd:  becomeVendor("bv2", "Acme", ""),
+			want: []proto.Message{&pb.RoleGranted{CommandId: "bv2", Role: RoleVendor, At: at}}},
+		{name: "become vendor unverified", given: unverified, cmd: becomeVendor("bv", "Acme", ""), errCode: emporium.EUNVERIFIED},
+		{name: "become vendor without command id", given: verified, cmd: becomeVendor("", "Acme", ""),
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+		{name: "store name missing", given: verified, cmd: becomeVendor("bv", "   ", ""),
+			errCode: emporium.EINVALID, field: "store_name", fieldCode: CodeRequired},
+		{name: "store name too short", given: verified, cmd: becomeVendor("bv", " A ", ""),
+			errCode: emporium.EINVALID, field: "store_name", fieldCode: CodeTooShort},
+		{name: "store name too long", given: verified, cmd: becomeVendor("bv", strings.Repeat("ü", MaxStoreName+1), ""),
+			errCode: emporium.EINVALID, field: "store_name", fieldCode: CodeTooLong},
+		{name: "store name on two lines", given: verified, cmd: becomeVendor("bv", "Acme\nTools", ""),
+			errCode: emporium.EINVALID, field: "store_name", fieldCode: CodeInvalid},
+		{name: "description too long", given: verified, cmd: becomeVendor("bv", "Acme", strings.Repeat("ü", MaxStoreDescription+1)),
+			errCode: emporium.EINVALID, field: "description", fieldCode: CodeTooLong},
+		{name: "description with a control character", given: verified, cmd: becomeVendor("bv", "Acme", "bell\a"),
+			errCode: emporium.EINVALID, field: "description", fieldCode: CodeInvalid},
+		{name: "bad rename keeps the store", given: vendor, cmd: becomeVendor("bv2", "x", ""),
+			errCode: emporium.EINVALID, field: "store_name", fieldCode: CodeTooShort},
+
 		// Reads and the unknown.
 		{name: "get", given: verified, cmd: &pb.GetRequest{}},
 		{name: "get credentials", given: verified, cmd: &pb.GetCredentialsRequest{}},
@@ -651,6 +717,48 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
+}
+
+func becomeVendor(id, name, description string) *pb.BecomeVendorRequest {
+	return &pb.BecomeVendorRequest{CommandId: id, StoreName: name, Description: description}
+}
+
+// TestBecomeVendorReportsEveryBadField: both fields are named at once.
+func TestBecomeVendorReportsEveryBadField(t *testing.T) {
+	s := given(registeredEv(), &pb.EmailVerified{CommandId: "v", At: ts(created)})
+	_, err := decide(s, becomeVendor("bv", "", strings.Repeat("x", MaxStoreDescription+1)), t0)
+	require.True(t, emporium.IsCode(err, emporium.EINVALID))
+	assert.True(t, hasField(err, "store_name", CodeRequired))
+	assert.True(t, hasField(err, "description", CodeTooLong))
+}
+
+// TestStoreNameRules: the limits count characters, not bytes, and the key
+// ignores case, white space and invisible characters.
+func TestStoreNameRules(t *testing.T) {
+	for _, in := range []string{"ab", "Acme Tools", strings.Repeat("ü", MaxStoreName), " Zoë's Ateliér "} {
+		_, fe := cleanStoreName(in)
+		assert.Nil(t, fe, "%q", in)
+	}
+	for _, in := range []string{"", " ", "a", "ü", strings.Repeat("x", MaxStoreName+1), "a\tb", "a\x00b", "\xff\xfe"} {
+		_, fe := cleanStoreName(in)
+		assert.NotNil(t, fe, "%q", in)
+	}
+	for _, in := range []string{"", "line one\r\nline two\n\ttabbed", strings.Repeat("ü", MaxStoreDescription)} {
+		_, fe := cleanDescription(in)
+		assert.Nil(t, fe, "%q", in)
+	}
+	for _, in := range []string{"a\x00", "esc\x1b[31m", strings.Repeat("x", MaxStoreDescription+1), "\xff"} {
+		_, fe := cleanDescription(in)
+		assert.NotNil(t, fe, "%q", in)
+	}
+	same := []string{"Acme Tools", "acme tools", "ACME  TOOLS", " AcmeTools ", "Acme\u00a0Tools", "Ac\u200bme Tools", "Acme\u3000Tools"}
+	for _, n := range same {
+		assert.Equal(t, "acmetools", StoreNameKey(n), "%q", n)
+	}
+	assert.Equal(t, StoreNameKey("STRASSE"), StoreNameKey("strasse"))
+	assert.Equal(t, StoreNameKey("\u212aelvin"), StoreNameKey("Kelvin"), "the Kelvin sign folds to k")
+	assert.Equal(t, StoreNameKey("Zoë"), StoreNameKey("ZOË"))
+	assert.NotEqual(t, StoreNameKey("Acme Tools"), StoreNameKey("Acme Tool"))
 }
 
 func hasField(err error, field, code string) bool {
@@ -718,6 +826,7 @@ func TestUnregisteredAccountIsNotFound(t *testing.T) {
 		&pb.UpdateAddressRequest{AddressId: "a", Address: fields("x")},
 		&pb.RemoveAddressRequest{AddressId: "a"},
 		&pb.GrantRoleRequest{CommandId: "c", Role: RoleAdmin},
+		becomeVendor("c", "Acme", ""),
 		&pb.GetRequest{},
 		&pb.GetCredentialsRequest{},
 	}
@@ -986,7 +1095,7 @@ func cmpEvents(want, got []proto.Message) string {
 // commands answered from state, and replaying the events gives the same
 // state.
 func TestRandomCommandsKeepInvariants(t *testing.T) {
-	knownCodes := []string{emporium.EINVALID, emporium.EUNAUTHENTICATED, emporium.ENOTFOUND, emporium.ECONFLICT}
+	knownCodes := []string{emporium.EINVALID, emporium.EUNAUTHENTICATED, emporium.ENOTFOUND, emporium.ECONFLICT, emporium.EUNVERIFIED}
 	kinds := map[string]int{} // events seen, by type, so the test proves it reached every rule
 	fullRuns := 0             // runs that reached MaxAddresses
 	for seed := range uint64(24) {
@@ -996,6 +1105,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		var sent []proto.Message
 		applied := map[string]bool{} // command ids that produced events
 		mostAddresses := 0
+		var joined *timestamppb.Timestamp // the store's first opening
 		now := t0
 		for step := range 700 {
 			now = now.Add(time.Duration(r.IntN(20)) * time.Minute)
@@ -1030,6 +1140,12 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			}
 			if id := commandID(cmd); len(events) > 0 && id != "" {
 				applied[id] = true
+			}
+			if s.Store != nil {
+				if joined == nil {
+					joined = proto.CloneOf(s.Store.JoinedAt)
+				}
+				require.True(t, proto.Equal(joined, s.Store.JoinedAt), "seed %d step %d: joined_at moved", seed, step)
 			}
 			checkInvariants(t, s, now, step%10 == 0, fmt.Sprintf("seed %d step %d after %T", seed, step, cmd))
 			mostAddresses = max(mostAddresses, len(s.Addresses))
@@ -1079,6 +1195,18 @@ func checkInvariants(t *testing.T, s *pb.State, now time.Time, deep bool, where 
 	require.Contains(t, s.Roles, RoleCustomer, where)
 	require.Equal(t, len(s.Roles), len(slices.Compact(slices.Sorted(slices.Values(s.Roles)))), "%s: roles repeat", where)
 	require.Equal(t, s.MfaEnabled, s.TotpSecret != "", where)
+	if s.Store != nil {
+		require.Contains(t, s.Roles, RoleVendor, "%s: a store without the vendor role", where)
+		require.Equal(t, StoreNameKey(s.Store.StoreName), s.StoreNameKey, where)
+		_, fe := cleanStoreName(s.Store.StoreName)
+		require.Nil(t, fe, "%s: stored store name %q", where, s.Store.StoreName)
+		require.False(t, s.Store.JoinedAt.AsTime().After(s.Store.UpdatedAt.AsTime()), where)
+		v, ok := vendorView(s)
+		require.True(t, ok, where)
+		require.Equal(t, VendorView{StoreName: s.Store.StoreName, Description: s.Store.Description, JoinedAt: s.Store.JoinedAt.AsTime()}, v, where)
+	} else {
+		require.Empty(t, s.StoreNameKey, where)
+	}
 	// No secret of the state appears anywhere in the view.
 	secrets := []string{s.PasswordHash, s.TotpSecret, s.PendingTotpSecret}
 	secrets = append(secrets, s.RecoveryCodeHashes...)
@@ -1196,7 +1324,7 @@ func randomCommand(r *rand.Rand, s *pb.State, step int, now time.Time) proto.Mes
 		return &pb.RegisterRequest{CommandId: id, Username: "user_" + id, Email: id + "@example.com", PasswordHash: pw1,
 			VerifyTokenHash: tok(1000 + step), VerifyExpiresAt: exp(MaxVerificationTTL)}
 	}
-	switch r.IntN(22) {
+	switch r.IntN(24) {
 	case 0:
 		return &pb.RegisterRequest{CommandId: id, Username: "again", Email: "again@example.com", PasswordHash: pw1,
 			VerifyTokenHash: tok(step), VerifyExpiresAt: exp(MaxVerificationTTL)}
@@ -1246,6 +1374,11 @@ func randomCommand(r *rand.Rand, s *pb.State, step int, now time.Time) proto.Mes
 		return &pb.RemoveAddressRequest{AddressId: addressID()}
 	case 20:
 		return &pb.GrantRoleRequest{CommandId: id, Role: pick(RoleCustomer, RoleVendor, RoleAdmin, "root")}
+	case 21, 22:
+		if s.Store != nil && r.IntN(3) == 0 { // the same values again
+			return becomeVendor(id, " "+s.Store.StoreName, s.Store.Description)
+		}
+		return becomeVendor(id, pick("Acme", "ACME", "Acme Tools", "Zoë's", "x", ""), pick("", "Tools.", "bell\a"))
 	default:
 		return &pb.GetRequest{}
 	}

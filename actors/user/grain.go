@@ -2,10 +2,13 @@ package user
 
 import (
 	"context"
+	"log/slog"
+	"slices"
 
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
@@ -14,7 +17,9 @@ import (
 // actors.Entity, persists each decision's events before it answers, and
 // builds the answer from the state after them. The checks of secrets
 // (passwords, TOTP codes, recovery codes) arrive as outcomes in the commands
-// (see user.proto): the grain never sees a secret in the clear.
+// (see user.proto): the grain never sees a secret in the clear. For the
+// vendor store profile it also keeps store names unique with claims and
+// writes the vendors read model.
 
 // Kind is the cluster kind name of the UserGrain.
 const Kind = "UserGrain"
@@ -22,15 +27,42 @@ const Kind = "UserGrain"
 // Config is what the UserGrain needs from the node.
 type Config = actors.GrainConfig
 
-// NewKind returns the cluster kind that activates UserGrains with cfg.
-func NewKind(cfg Config) *cluster.Kind {
-	cfg.WithDefaults()
-	cfg.Activations.Register(Kind)
-	return pb.NewUserGrainKind(func() pb.UserGrain { return &grain{} }, cfg.IdleTimeout, configs.Hook(&cfg))
+// Option gives the UserGrain kind what it needs beyond Config: the stores of
+// the vendor store profile. (Options rather than fields keep Config the
+// GrainConfig every kind shares.)
+type Option func(*kindConfig)
+
+// WithClaims keeps store names unique across vendors through claims in
+// StoreNamesCollection (the node passes its actors.DocumentClaims). Without
+// it BecomeVendor fails with `internal`: a name nothing guards could be
+// taken twice.
+func WithClaims(c actors.Claims) Option { return func(k *kindConfig) { k.claims = c } }
+
+// WithViews writes the vendors read model (VendorsCollection) through v (the
+// node's persistence.Projections). Without it none is kept.
+func WithViews(v actors.Views) Option { return func(k *kindConfig) { k.views = v } }
+
+// kindConfig is what one activation receives: Config and the options.
+type kindConfig struct {
+	Config
+	claims actors.Claims
+	views  actors.Views
 }
 
-// configs hands each activation its kind's Config.
-var configs actors.Configs[Config]
+// NewKind returns the cluster kind that activates UserGrains with cfg and
+// opts.
+func NewKind(cfg Config, opts ...Option) *cluster.Kind {
+	cfg.WithDefaults()
+	cfg.Activations.Register(Kind)
+	k := &kindConfig{Config: cfg}
+	for _, o := range opts {
+		o(k)
+	}
+	return pb.NewUserGrainKind(func() pb.UserGrain { return &grain{} }, cfg.IdleTimeout, configs.Hook(k))
+}
+
+// configs hands each activation its kind's configuration.
+var configs actors.Configs[kindConfig]
 
 // Stream returns the journal stream of a user's account.
 func Stream(userID string) string { return "user-" + userID }
@@ -43,17 +75,25 @@ func Replay(ctx context.Context, journal actors.Journal, userID string) (*pb.Sta
 // grain is one activation of a UserGrain.
 type grain struct {
 	actors.Activation[*pb.State]
-	cfg    *Config
+	cfg    *kindConfig
 	userID string
+	// projected is the vendor view last written, so that the account's
+	// other changes do not rewrite an unchanged store page.
+	projected *VendorView
 }
 
-// Init loads the account.
+// Init loads the account and writes its vendor view, which a crash may have
+// left behind the journal.
 func (g *grain) Init(ctx cluster.GrainContext) {
 	g.userID = ctx.Identity()
 	g.cfg = configs.Take(ctx.Self())
-	g.Start(ctx, Kind, g.cfg, actors.NewEntity(g.cfg, Stream(g.userID),
+	e := actors.NewEntity(&g.cfg.Config, Stream(g.userID),
 		func() *pb.State { return newState(g.userID) }, apply,
-		func() proto.Message { return &pb.Fenced{} }))
+		func() proto.Message { return &pb.Fenced{} })
+	e.Changed = g.project
+	if g.Start(ctx, Kind, &g.cfg.Config, e); g.Loaded() {
+		g.E.Refresh()
+	}
 }
 
 // Terminate snapshots when that saves replay.
@@ -128,6 +168,92 @@ func (g *grain) RemoveAddress(req *pb.RemoveAddressRequest, ctx cluster.GrainCon
 
 func (g *grain) GrantRole(req *pb.GrantRoleRequest, ctx cluster.GrainContext) (*pb.Account, error) {
 	return g.command(ctx, req)
+}
+
+// BecomeVendor opens or updates the store profile. A name the account does
+// not hold yet is claimed before the events that carry it are persisted; the
+// claim of a name the account no longer holds (renamed, or claimed for a
+// write that did not happen) is given up afterwards.
+func (g *grain) BecomeVendor(req *pb.BecomeVendorRequest, ctx cluster.GrainContext) (*pb.Account, error) {
+	if err := g.Usable(ctx); err != nil {
+		return nil, err
+	}
+	if g.cfg.claims == nil {
+		return nil, actors.GrainError(g.Log, emporium.Errorf(emporium.EINTERNAL,
+			"user: BecomeVendor needs store name claims; build the kind with user.WithClaims"))
+	}
+	before := g.E.State.StoreNameKey
+	var claimed []string
+	now := g.cfg.Clock.Now()
+	// The claim is made inside the step, against the state the events were
+	// decided on: a decision taken again after a journal conflict claims
+	// what it now needs, and a refusal or a retry claims nothing.
+	err := g.E.Run(true, func(s *pb.State) ([]proto.Message, error) {
+		events, err := decide(s, req, now)
+		key := storeKeyOf(events)
+		if err != nil || key == "" || key == s.StoreNameKey {
+			return events, err
+		}
+		if err := g.claimStoreName(key); err != nil {
+			if emporium.IsCode(err, emporium.ECONFLICT) {
+				return nil, fieldsError(fieldErr("store_name", CodeTaken, "this store name is taken"))
+			}
+			return nil, err
+		}
+		claimed = append(claimed, key)
+		return events, nil
+	})
+	switch emporium.ErrorCode(err) {
+	case emporium.EINTERNAL, emporium.EUNAVAILABLE:
+		// The append's outcome may be unknown: the new name may be in the
+		// journal though not in the state yet. Keeping a claim costs a
+		// name nobody else may take; dropping one in use costs its
+		// uniqueness.
+	default:
+		g.releaseStoreNames(append(claimed, before), g.E.State.StoreNameKey)
+	}
+	if err != nil {
+		return nil, actors.GrainError(g.Log, err)
+	}
+	return account(g.E.State, g.E.Seq, now), nil
+}
+
+func (g *grain) claimStoreName(key string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.IOTimeout)
+	defer cancel()
+	return g.cfg.claims.Claim(ctx, StoreNamesCollection, key, g.userID)
+}
+
+// releaseStoreNames gives up every key of some but keep. A failed release
+// only leaves a name claimed by this account, which it can claim again; it
+// is logged, not returned.
+func (g *grain) releaseStoreNames(some []string, keep string) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.IOTimeout)
+	defer cancel()
+	slices.Sort(some)
+	for _, key := range slices.Compact(some) {
+		if key == "" || key == keep {
+			continue
+		}
+		if err := g.cfg.claims.Release(ctx, StoreNamesCollection, key, g.userID); err != nil {
+			g.Log.Warn("user: releasing a store name failed", slog.String("key", key), slog.Any("error", err))
+		}
+	}
+}
+
+// project writes the vendor read model when the account has a store and
+// its page changed since the last write (or was never written by this
+// activation).
+func (g *grain) project(state *pb.State, seq uint64) {
+	if g.cfg.views == nil {
+		return
+	}
+	v, ok := vendorView(state)
+	if !ok || g.projected != nil && *g.projected == v {
+		return
+	}
+	g.cfg.views.Put(VendorsCollection, g.userID, seq, v)
+	g.projected = &v
 }
 
 // Get answers the account view.

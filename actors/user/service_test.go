@@ -39,6 +39,7 @@ var (
 	mr     *miniredis.Miniredis
 	outbox *mail.Outbox
 	svc    *user.Service
+	claims *actors.DocumentClaims
 )
 
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
@@ -57,8 +58,10 @@ func runMain(m *testing.M) int {
 	}
 	defer store.Close(ctx)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	claims = &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return store.Documents(c) }, Now: clock.Now}
 	member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
-		user.NewKind(user.Config{Journal: store.Journal(), Snapshots: store.Snapshots(), Clock: clock, Logger: logger}),
+		user.NewKind(user.Config{Journal: store.Journal(), Snapshots: store.Snapshots(), Clock: clock, Logger: logger},
+			user.WithClaims(claims), user.WithViews(store.Projections())),
 		session.NewKind(session.Config{Journal: store.Journal(), Snapshots: store.Snapshots(), Clock: clock, Logger: logger}))
 	if err != nil {
 		return fail(err)
@@ -92,7 +95,7 @@ func runMain(m *testing.M) int {
 	outbox = mail.NewOutbox(nil, 1000)
 	svc, err = user.NewService(user.ServiceConfig{
 		Cluster:   member,
-		Claims:    &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return store.Documents(c) }, Now: clock.Now},
+		Claims:    claims,
 		Redis:     rdb,
 		Mailer:    outbox,
 		Issuer:    issuer,

@@ -46,6 +46,13 @@ const (
 	MinPhoneDigits    = 7
 	MaxPhoneDigits    = 15
 	maxAddressIDLen   = 64
+	// MinStoreName and MaxStoreName bound a store name, in characters once
+	// trimmed.
+	MinStoreName = 2
+	MaxStoreName = 80
+	// MaxStoreDescription bounds a store description, in characters once
+	// trimmed.
+	MaxStoreDescription = 2000
 )
 
 // UsernameKey is the uniqueness key of a username: its lower-case form, the
@@ -57,6 +64,24 @@ func UsernameKey(username string) string { return strings.ToLower(username) }
 // providers treat local parts case-insensitively in practice, and two
 // accounts for Bob@x and bob@x would be one mailbox.
 func EmailKey(email string) string { return strings.ToLower(email) }
+
+// StoreNameKey is the uniqueness key of a store name: the name without its
+// white space and invisible format characters, case-folded, the id of the
+// store_names/<key> claim. So "Acme Tools", "ACME  tools" and "AcmeTools" are
+// one store name and no vendor can pass for another by spacing or case.
+func StoreNameKey(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		if unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+			continue
+		}
+		// Upper then lower folds the letters that have several cases (the
+		// Kelvin sign, the long s) the way strings.EqualFold matches them.
+		b.WriteRune(unicode.ToLower(unicode.ToUpper(r)))
+	}
+	return b.String()
+}
 
 // CheckUsername applies the username rule: 3-32 ASCII letters, digits, '_'
 // and '-'. ASCII only, so no two usernames look alike in another script. A
@@ -144,6 +169,37 @@ func cleanText(field, s string, required bool, max int) (string, *emporium.Field
 		return "", &fe
 	case utf8.RuneCountInString(s) > max:
 		fe := fieldErr(field, CodeTooLong, "%s must have at most %d characters", field, max)
+		return "", &fe
+	}
+	return s, nil
+}
+
+// cleanStoreName trims a store name and checks it: one line of 2-80
+// characters.
+func cleanStoreName(s string) (string, *emporium.FieldError) {
+	const field = "store_name"
+	s, fe := cleanText(field, s, true, MaxStoreName)
+	if fe == nil && utf8.RuneCountInString(s) < MinStoreName {
+		e := fieldErr(field, CodeTooShort, "store_name must have at least %d characters", MinStoreName)
+		fe = &e
+	}
+	return s, fe
+}
+
+// cleanDescription trims a store description and checks it: at most 2000
+// characters, where line breaks and tabs are the only control characters
+// allowed. It may be empty.
+func cleanDescription(s string) (string, *emporium.FieldError) {
+	const field = "description"
+	s = strings.TrimSpace(s)
+	switch {
+	case !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
+	}):
+		fe := fieldErr(field, CodeInvalid, "description contains characters that are not allowed")
+		return "", &fe
+	case utf8.RuneCountInString(s) > MaxStoreDescription:
+		fe := fieldErr(field, CodeTooLong, "description must have at most %d characters", MaxStoreDescription)
 		return "", &fe
 	}
 	return s, nil

@@ -1193,6 +1193,69 @@ func (x *GrantRoleRequest) GetRole() string {
 	return ""
 }
 
+type BecomeVendorRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	// store_name: 2-80 characters once trimmed, one line; stored trimmed.
+	StoreName string `protobuf:"bytes,2,opt,name=store_name,json=storeName,proto3" json:"store_name,omitempty"`
+	// description: at most 2000 characters once trimmed; line breaks and tabs
+	// are allowed, other control characters are not. "" is allowed.
+	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BecomeVendorRequest) Reset() {
+	*x = BecomeVendorRequest{}
+	mi := &file_userpb_user_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BecomeVendorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BecomeVendorRequest) ProtoMessage() {}
+
+func (x *BecomeVendorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BecomeVendorRequest.ProtoReflect.Descriptor instead.
+func (*BecomeVendorRequest) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BecomeVendorRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *BecomeVendorRequest) GetStoreName() string {
+	if x != nil {
+		return x.StoreName
+	}
+	return ""
+}
+
+func (x *BecomeVendorRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 type GetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1201,7 +1264,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_userpb_user_proto_msgTypes[18]
+	mi := &file_userpb_user_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1276,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[18]
+	mi := &file_userpb_user_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1289,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{18}
+	return file_userpb_user_proto_rawDescGZIP(), []int{19}
 }
 
 type GetCredentialsRequest struct {
@@ -1237,7 +1300,7 @@ type GetCredentialsRequest struct {
 
 func (x *GetCredentialsRequest) Reset() {
 	*x = GetCredentialsRequest{}
-	mi := &file_userpb_user_proto_msgTypes[19]
+	mi := &file_userpb_user_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1312,7 @@ func (x *GetCredentialsRequest) String() string {
 func (*GetCredentialsRequest) ProtoMessage() {}
 
 func (x *GetCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[19]
+	mi := &file_userpb_user_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1325,7 @@ func (x *GetCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*GetCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{19}
+	return file_userpb_user_proto_rawDescGZIP(), []int{20}
 }
 
 // Account is the account as its owner sees it (GET /v1/me). It never carries
@@ -1287,14 +1350,16 @@ type Account struct {
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// seq is the journal sequence number this view reflects.
-	Seq           uint64 `protobuf:"varint,14,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq uint64 `protobuf:"varint,14,opt,name=seq,proto3" json:"seq,omitempty"`
+	// store is the vendor store profile; absent until BecomeVendor opens it.
+	Store         *Store `protobuf:"bytes,15,opt,name=store,proto3" json:"store,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_userpb_user_proto_msgTypes[20]
+	mi := &file_userpb_user_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +1371,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[20]
+	mi := &file_userpb_user_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +1384,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{20}
+	return file_userpb_user_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Account) GetId() string {
@@ -1420,6 +1485,84 @@ func (x *Account) GetSeq() uint64 {
 	return 0
 }
 
+func (x *Account) GetStore() *Store {
+	if x != nil {
+		return x.Store
+	}
+	return nil
+}
+
+// Store is a vendor's store profile.
+type Store struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	StoreName   string                 `protobuf:"bytes,1,opt,name=store_name,json=storeName,proto3" json:"store_name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// joined_at is when the store was first opened; it never changes.
+	JoinedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=joined_at,json=joinedAt,proto3" json:"joined_at,omitempty"`
+	// updated_at is when the name or description last changed.
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Store) Reset() {
+	*x = Store{}
+	mi := &file_userpb_user_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Store) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Store) ProtoMessage() {}
+
+func (x *Store) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Store.ProtoReflect.Descriptor instead.
+func (*Store) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Store) GetStoreName() string {
+	if x != nil {
+		return x.StoreName
+	}
+	return ""
+}
+
+func (x *Store) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Store) GetJoinedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.JoinedAt
+	}
+	return nil
+}
+
+func (x *Store) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
 // Address is one stored address, as a client sees it. Exactly one address is
 // the default shipping address and one the default billing address whenever
 // any exists.
@@ -1444,7 +1587,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_userpb_user_proto_msgTypes[21]
+	mi := &file_userpb_user_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1599,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[21]
+	mi := &file_userpb_user_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1612,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{21}
+	return file_userpb_user_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Address) GetId() string {
@@ -1591,7 +1734,7 @@ type Credentials struct {
 
 func (x *Credentials) Reset() {
 	*x = Credentials{}
-	mi := &file_userpb_user_proto_msgTypes[22]
+	mi := &file_userpb_user_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1746,7 @@ func (x *Credentials) String() string {
 func (*Credentials) ProtoMessage() {}
 
 func (x *Credentials) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[22]
+	mi := &file_userpb_user_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1759,7 @@ func (x *Credentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credentials.ProtoReflect.Descriptor instead.
 func (*Credentials) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{22}
+	return file_userpb_user_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Credentials) GetPasswordHash() string {
@@ -1708,7 +1851,7 @@ type Registered struct {
 
 func (x *Registered) Reset() {
 	*x = Registered{}
-	mi := &file_userpb_user_proto_msgTypes[23]
+	mi := &file_userpb_user_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +1863,7 @@ func (x *Registered) String() string {
 func (*Registered) ProtoMessage() {}
 
 func (x *Registered) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[23]
+	mi := &file_userpb_user_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1733,7 +1876,7 @@ func (x *Registered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Registered.ProtoReflect.Descriptor instead.
 func (*Registered) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{23}
+	return file_userpb_user_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Registered) GetCommandId() string {
@@ -1811,7 +1954,7 @@ type VerificationIssued struct {
 
 func (x *VerificationIssued) Reset() {
 	*x = VerificationIssued{}
-	mi := &file_userpb_user_proto_msgTypes[24]
+	mi := &file_userpb_user_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1823,7 +1966,7 @@ func (x *VerificationIssued) String() string {
 func (*VerificationIssued) ProtoMessage() {}
 
 func (x *VerificationIssued) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[24]
+	mi := &file_userpb_user_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1836,7 +1979,7 @@ func (x *VerificationIssued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerificationIssued.ProtoReflect.Descriptor instead.
 func (*VerificationIssued) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{24}
+	return file_userpb_user_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *VerificationIssued) GetCommandId() string {
@@ -1872,7 +2015,7 @@ type EmailVerified struct {
 
 func (x *EmailVerified) Reset() {
 	*x = EmailVerified{}
-	mi := &file_userpb_user_proto_msgTypes[25]
+	mi := &file_userpb_user_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2027,7 @@ func (x *EmailVerified) String() string {
 func (*EmailVerified) ProtoMessage() {}
 
 func (x *EmailVerified) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[25]
+	mi := &file_userpb_user_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2040,7 @@ func (x *EmailVerified) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmailVerified.ProtoReflect.Descriptor instead.
 func (*EmailVerified) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{25}
+	return file_userpb_user_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *EmailVerified) GetCommandId() string {
@@ -1929,7 +2072,7 @@ type EmailChangeRequested struct {
 
 func (x *EmailChangeRequested) Reset() {
 	*x = EmailChangeRequested{}
-	mi := &file_userpb_user_proto_msgTypes[26]
+	mi := &file_userpb_user_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2084,7 @@ func (x *EmailChangeRequested) String() string {
 func (*EmailChangeRequested) ProtoMessage() {}
 
 func (x *EmailChangeRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[26]
+	mi := &file_userpb_user_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2097,7 @@ func (x *EmailChangeRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmailChangeRequested.ProtoReflect.Descriptor instead.
 func (*EmailChangeRequested) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{26}
+	return file_userpb_user_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *EmailChangeRequested) GetCommandId() string {
@@ -2014,7 +2157,7 @@ type EmailChanged struct {
 
 func (x *EmailChanged) Reset() {
 	*x = EmailChanged{}
-	mi := &file_userpb_user_proto_msgTypes[27]
+	mi := &file_userpb_user_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2169,7 @@ func (x *EmailChanged) String() string {
 func (*EmailChanged) ProtoMessage() {}
 
 func (x *EmailChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[27]
+	mi := &file_userpb_user_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2182,7 @@ func (x *EmailChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmailChanged.ProtoReflect.Descriptor instead.
 func (*EmailChanged) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{27}
+	return file_userpb_user_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *EmailChanged) GetCommandId() string {
@@ -2082,7 +2225,7 @@ type PasswordResetIssued struct {
 
 func (x *PasswordResetIssued) Reset() {
 	*x = PasswordResetIssued{}
-	mi := &file_userpb_user_proto_msgTypes[28]
+	mi := &file_userpb_user_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2094,7 +2237,7 @@ func (x *PasswordResetIssued) String() string {
 func (*PasswordResetIssued) ProtoMessage() {}
 
 func (x *PasswordResetIssued) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[28]
+	mi := &file_userpb_user_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2107,7 +2250,7 @@ func (x *PasswordResetIssued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PasswordResetIssued.ProtoReflect.Descriptor instead.
 func (*PasswordResetIssued) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{28}
+	return file_userpb_user_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PasswordResetIssued) GetCommandId() string {
@@ -2146,7 +2289,7 @@ type PasswordChanged struct {
 
 func (x *PasswordChanged) Reset() {
 	*x = PasswordChanged{}
-	mi := &file_userpb_user_proto_msgTypes[29]
+	mi := &file_userpb_user_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2158,7 +2301,7 @@ func (x *PasswordChanged) String() string {
 func (*PasswordChanged) ProtoMessage() {}
 
 func (x *PasswordChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[29]
+	mi := &file_userpb_user_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2171,7 +2314,7 @@ func (x *PasswordChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PasswordChanged.ProtoReflect.Descriptor instead.
 func (*PasswordChanged) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{29}
+	return file_userpb_user_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PasswordChanged) GetCommandId() string {
@@ -2215,7 +2358,7 @@ type ProfileUpdated struct {
 
 func (x *ProfileUpdated) Reset() {
 	*x = ProfileUpdated{}
-	mi := &file_userpb_user_proto_msgTypes[30]
+	mi := &file_userpb_user_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2227,7 +2370,7 @@ func (x *ProfileUpdated) String() string {
 func (*ProfileUpdated) ProtoMessage() {}
 
 func (x *ProfileUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[30]
+	mi := &file_userpb_user_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2240,7 +2383,7 @@ func (x *ProfileUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileUpdated.ProtoReflect.Descriptor instead.
 func (*ProfileUpdated) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{30}
+	return file_userpb_user_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ProfileUpdated) GetCommandId() string {
@@ -2282,7 +2425,7 @@ type TOTPEnrollmentStarted struct {
 
 func (x *TOTPEnrollmentStarted) Reset() {
 	*x = TOTPEnrollmentStarted{}
-	mi := &file_userpb_user_proto_msgTypes[31]
+	mi := &file_userpb_user_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2294,7 +2437,7 @@ func (x *TOTPEnrollmentStarted) String() string {
 func (*TOTPEnrollmentStarted) ProtoMessage() {}
 
 func (x *TOTPEnrollmentStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[31]
+	mi := &file_userpb_user_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2307,7 +2450,7 @@ func (x *TOTPEnrollmentStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TOTPEnrollmentStarted.ProtoReflect.Descriptor instead.
 func (*TOTPEnrollmentStarted) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{31}
+	return file_userpb_user_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TOTPEnrollmentStarted) GetCommandId() string {
@@ -2337,7 +2480,7 @@ type TOTPEnabled struct {
 
 func (x *TOTPEnabled) Reset() {
 	*x = TOTPEnabled{}
-	mi := &file_userpb_user_proto_msgTypes[32]
+	mi := &file_userpb_user_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2349,7 +2492,7 @@ func (x *TOTPEnabled) String() string {
 func (*TOTPEnabled) ProtoMessage() {}
 
 func (x *TOTPEnabled) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[32]
+	mi := &file_userpb_user_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2362,7 +2505,7 @@ func (x *TOTPEnabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TOTPEnabled.ProtoReflect.Descriptor instead.
 func (*TOTPEnabled) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{32}
+	return file_userpb_user_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TOTPEnabled) GetCommandId() string {
@@ -2404,7 +2547,7 @@ type TOTPUsed struct {
 
 func (x *TOTPUsed) Reset() {
 	*x = TOTPUsed{}
-	mi := &file_userpb_user_proto_msgTypes[33]
+	mi := &file_userpb_user_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2559,7 @@ func (x *TOTPUsed) String() string {
 func (*TOTPUsed) ProtoMessage() {}
 
 func (x *TOTPUsed) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[33]
+	mi := &file_userpb_user_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2572,7 @@ func (x *TOTPUsed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TOTPUsed.ProtoReflect.Descriptor instead.
 func (*TOTPUsed) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{33}
+	return file_userpb_user_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TOTPUsed) GetCommandId() string {
@@ -2457,7 +2600,7 @@ type RecoveryCodeUsed struct {
 
 func (x *RecoveryCodeUsed) Reset() {
 	*x = RecoveryCodeUsed{}
-	mi := &file_userpb_user_proto_msgTypes[34]
+	mi := &file_userpb_user_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2612,7 @@ func (x *RecoveryCodeUsed) String() string {
 func (*RecoveryCodeUsed) ProtoMessage() {}
 
 func (x *RecoveryCodeUsed) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[34]
+	mi := &file_userpb_user_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2625,7 @@ func (x *RecoveryCodeUsed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoveryCodeUsed.ProtoReflect.Descriptor instead.
 func (*RecoveryCodeUsed) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{34}
+	return file_userpb_user_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RecoveryCodeUsed) GetCommandId() string {
@@ -2511,7 +2654,7 @@ type TOTPDisabled struct {
 
 func (x *TOTPDisabled) Reset() {
 	*x = TOTPDisabled{}
-	mi := &file_userpb_user_proto_msgTypes[35]
+	mi := &file_userpb_user_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +2666,7 @@ func (x *TOTPDisabled) String() string {
 func (*TOTPDisabled) ProtoMessage() {}
 
 func (x *TOTPDisabled) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[35]
+	mi := &file_userpb_user_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +2679,7 @@ func (x *TOTPDisabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TOTPDisabled.ProtoReflect.Descriptor instead.
 func (*TOTPDisabled) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{35}
+	return file_userpb_user_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TOTPDisabled) GetCommandId() string {
@@ -2566,7 +2709,7 @@ type AddressAdded struct {
 
 func (x *AddressAdded) Reset() {
 	*x = AddressAdded{}
-	mi := &file_userpb_user_proto_msgTypes[36]
+	mi := &file_userpb_user_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2721,7 @@ func (x *AddressAdded) String() string {
 func (*AddressAdded) ProtoMessage() {}
 
 func (x *AddressAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[36]
+	mi := &file_userpb_user_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2734,7 @@ func (x *AddressAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressAdded.ProtoReflect.Descriptor instead.
 func (*AddressAdded) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{36}
+	return file_userpb_user_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AddressAdded) GetCommandId() string {
@@ -2627,7 +2770,7 @@ type AddressUpdated struct {
 
 func (x *AddressUpdated) Reset() {
 	*x = AddressUpdated{}
-	mi := &file_userpb_user_proto_msgTypes[37]
+	mi := &file_userpb_user_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2639,7 +2782,7 @@ func (x *AddressUpdated) String() string {
 func (*AddressUpdated) ProtoMessage() {}
 
 func (x *AddressUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[37]
+	mi := &file_userpb_user_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +2795,7 @@ func (x *AddressUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressUpdated.ProtoReflect.Descriptor instead.
 func (*AddressUpdated) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{37}
+	return file_userpb_user_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AddressUpdated) GetAddress() *Address {
@@ -2684,7 +2827,7 @@ type AddressRemoved struct {
 
 func (x *AddressRemoved) Reset() {
 	*x = AddressRemoved{}
-	mi := &file_userpb_user_proto_msgTypes[38]
+	mi := &file_userpb_user_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2696,7 +2839,7 @@ func (x *AddressRemoved) String() string {
 func (*AddressRemoved) ProtoMessage() {}
 
 func (x *AddressRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[38]
+	mi := &file_userpb_user_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2709,7 +2852,7 @@ func (x *AddressRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressRemoved.ProtoReflect.Descriptor instead.
 func (*AddressRemoved) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{38}
+	return file_userpb_user_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AddressRemoved) GetAddressId() string {
@@ -2752,7 +2895,7 @@ type RoleGranted struct {
 
 func (x *RoleGranted) Reset() {
 	*x = RoleGranted{}
-	mi := &file_userpb_user_proto_msgTypes[39]
+	mi := &file_userpb_user_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2764,7 +2907,7 @@ func (x *RoleGranted) String() string {
 func (*RoleGranted) ProtoMessage() {}
 
 func (x *RoleGranted) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[39]
+	mi := &file_userpb_user_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2777,7 +2920,7 @@ func (x *RoleGranted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleGranted.ProtoReflect.Descriptor instead.
 func (*RoleGranted) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{39}
+	return file_userpb_user_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RoleGranted) GetCommandId() string {
@@ -2801,6 +2944,161 @@ func (x *RoleGranted) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// StoreOpened opens the account's store; `at` becomes its joined_at.
+type StoreOpened struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	StoreName string                 `protobuf:"bytes,2,opt,name=store_name,json=storeName,proto3" json:"store_name,omitempty"`
+	// store_name_key is the uniqueness key claimed for store_name.
+	StoreNameKey  string                 `protobuf:"bytes,3,opt,name=store_name_key,json=storeNameKey,proto3" json:"store_name_key,omitempty"`
+	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreOpened) Reset() {
+	*x = StoreOpened{}
+	mi := &file_userpb_user_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreOpened) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreOpened) ProtoMessage() {}
+
+func (x *StoreOpened) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreOpened.ProtoReflect.Descriptor instead.
+func (*StoreOpened) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *StoreOpened) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *StoreOpened) GetStoreName() string {
+	if x != nil {
+		return x.StoreName
+	}
+	return ""
+}
+
+func (x *StoreOpened) GetStoreNameKey() string {
+	if x != nil {
+		return x.StoreNameKey
+	}
+	return ""
+}
+
+func (x *StoreOpened) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *StoreOpened) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// StoreUpdated replaces the name and description of an open store.
+type StoreUpdated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	StoreName     string                 `protobuf:"bytes,2,opt,name=store_name,json=storeName,proto3" json:"store_name,omitempty"`
+	StoreNameKey  string                 `protobuf:"bytes,3,opt,name=store_name_key,json=storeNameKey,proto3" json:"store_name_key,omitempty"`
+	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreUpdated) Reset() {
+	*x = StoreUpdated{}
+	mi := &file_userpb_user_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreUpdated) ProtoMessage() {}
+
+func (x *StoreUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreUpdated.ProtoReflect.Descriptor instead.
+func (*StoreUpdated) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *StoreUpdated) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *StoreUpdated) GetStoreName() string {
+	if x != nil {
+		return x.StoreName
+	}
+	return ""
+}
+
+func (x *StoreUpdated) GetStoreNameKey() string {
+	if x != nil {
+		return x.StoreNameKey
+	}
+	return ""
+}
+
+func (x *StoreUpdated) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *StoreUpdated) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 // Fenced marks a seq taken to settle an append whose outcome was unknown (the
 // store failed or timed out after the write may have reached it). Whichever of
 // the two lands first owns the seq; the other collides and can never land
@@ -2813,7 +3111,7 @@ type Fenced struct {
 
 func (x *Fenced) Reset() {
 	*x = Fenced{}
-	mi := &file_userpb_user_proto_msgTypes[40]
+	mi := &file_userpb_user_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +3123,7 @@ func (x *Fenced) String() string {
 func (*Fenced) ProtoMessage() {}
 
 func (x *Fenced) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[40]
+	mi := &file_userpb_user_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +3136,7 @@ func (x *Fenced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fenced.ProtoReflect.Descriptor instead.
 func (*Fenced) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{40}
+	return file_userpb_user_proto_rawDescGZIP(), []int{44}
 }
 
 // State is the grain's snapshot. It holds secrets (hashes, the TOTP secret):
@@ -2882,13 +3180,18 @@ type State struct {
 	// recent_commands are the last command ids applied, oldest first, so that
 	// a retried command is answered from state.
 	RecentCommands []string `protobuf:"bytes,25,rep,name=recent_commands,json=recentCommands,proto3" json:"recent_commands,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// store is the vendor store profile, once opened.
+	Store *Store `protobuf:"bytes,26,opt,name=store,proto3" json:"store,omitempty"`
+	// store_name_key is the uniqueness key of store.store_name, which the
+	// account holds a store_names claim for.
+	StoreNameKey  string `protobuf:"bytes,27,opt,name=store_name_key,json=storeNameKey,proto3" json:"store_name_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_userpb_user_proto_msgTypes[41]
+	mi := &file_userpb_user_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2900,7 +3203,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[41]
+	mi := &file_userpb_user_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2913,7 +3216,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{41}
+	return file_userpb_user_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *State) GetId() string {
@@ -3091,6 +3394,20 @@ func (x *State) GetRecentCommands() []string {
 	return nil
 }
 
+func (x *State) GetStore() *Store {
+	if x != nil {
+		return x.Store
+	}
+	return nil
+}
+
+func (x *State) GetStoreNameKey() string {
+	if x != nil {
+		return x.StoreNameKey
+	}
+	return ""
+}
+
 // OneTimeToken is a stored one-time token: its hash and expiry.
 type OneTimeToken struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3102,7 +3419,7 @@ type OneTimeToken struct {
 
 func (x *OneTimeToken) Reset() {
 	*x = OneTimeToken{}
-	mi := &file_userpb_user_proto_msgTypes[42]
+	mi := &file_userpb_user_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3114,7 +3431,7 @@ func (x *OneTimeToken) String() string {
 func (*OneTimeToken) ProtoMessage() {}
 
 func (x *OneTimeToken) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[42]
+	mi := &file_userpb_user_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3127,7 +3444,7 @@ func (x *OneTimeToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OneTimeToken.ProtoReflect.Descriptor instead.
 func (*OneTimeToken) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{42}
+	return file_userpb_user_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *OneTimeToken) GetTokenHash() string {
@@ -3157,7 +3474,7 @@ type PendingEmail struct {
 
 func (x *PendingEmail) Reset() {
 	*x = PendingEmail{}
-	mi := &file_userpb_user_proto_msgTypes[43]
+	mi := &file_userpb_user_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3169,7 +3486,7 @@ func (x *PendingEmail) String() string {
 func (*PendingEmail) ProtoMessage() {}
 
 func (x *PendingEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[43]
+	mi := &file_userpb_user_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3182,7 +3499,7 @@ func (x *PendingEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingEmail.ProtoReflect.Descriptor instead.
 func (*PendingEmail) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{43}
+	return file_userpb_user_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PendingEmail) GetEmail() string {
@@ -3323,10 +3640,16 @@ const file_userpb_user_proto_rawDesc = "" +
 	"\x10GrantRoleRequest\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x12\n" +
-	"\x04role\x18\x02 \x01(\tR\x04role\"\f\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\"u\n" +
+	"\x13BecomeVendorRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1d\n" +
+	"\n" +
+	"store_name\x18\x02 \x01(\tR\tstoreName\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"\f\n" +
 	"\n" +
 	"GetRequest\"\x17\n" +
-	"\x15GetCredentialsRequest\"\xe9\x03\n" +
+	"\x15GetCredentialsRequest\"\x98\x04\n" +
 	"\aAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x14\n" +
@@ -3345,7 +3668,15 @@ const file_userpb_user_proto_rawDesc = "" +
 	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x10\n" +
-	"\x03seq\x18\x0e \x01(\x04R\x03seq\"\xb3\x03\n" +
+	"\x03seq\x18\x0e \x01(\x04R\x03seq\x12-\n" +
+	"\x05store\x18\x0f \x01(\v2\x17.emporium.user.v1.StoreR\x05store\"\xbc\x01\n" +
+	"\x05Store\x12\x1d\n" +
+	"\n" +
+	"store_name\x18\x01 \x01(\tR\tstoreName\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x127\n" +
+	"\tjoined_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bjoinedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xb3\x03\n" +
 	"\aAddress\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tfull_name\x18\x02 \x01(\tR\bfullName\x12\x14\n" +
@@ -3476,8 +3807,24 @@ const file_userpb_user_proto_rawDesc = "" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12*\n" +
-	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\b\n" +
-	"\x06Fenced\"\x9a\b\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xbf\x01\n" +
+	"\vStoreOpened\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1d\n" +
+	"\n" +
+	"store_name\x18\x02 \x01(\tR\tstoreName\x12$\n" +
+	"\x0estore_name_key\x18\x03 \x01(\tR\fstoreNameKey\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12*\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xc0\x01\n" +
+	"\fStoreUpdated\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1d\n" +
+	"\n" +
+	"store_name\x18\x02 \x01(\tR\tstoreName\x12$\n" +
+	"\x0estore_name_key\x18\x03 \x01(\tR\fstoreNameKey\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12*\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\b\n" +
+	"\x06Fenced\"\xef\b\n" +
 	"\x05State\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rregistered_by\x18\x02 \x01(\tR\fregisteredBy\x129\n" +
@@ -3508,7 +3855,9 @@ const file_userpb_user_proto_rawDesc = "" +
 	"\x14recovery_code_hashes\x18\x16 \x03(\tR\x12recoveryCodeHashes\x127\n" +
 	"\taddresses\x18\x17 \x03(\v2\x19.emporium.user.v1.AddressR\taddresses\x12+\n" +
 	"\x11removed_addresses\x18\x18 \x03(\tR\x10removedAddresses\x12'\n" +
-	"\x0frecent_commands\x18\x19 \x03(\tR\x0erecentCommands\"h\n" +
+	"\x0frecent_commands\x18\x19 \x03(\tR\x0erecentCommands\x12-\n" +
+	"\x05store\x18\x1a \x01(\v2\x17.emporium.user.v1.StoreR\x05store\x12$\n" +
+	"\x0estore_name_key\x18\x1b \x01(\tR\fstoreNameKey\"h\n" +
 	"\fOneTimeToken\x12\x1d\n" +
 	"\n" +
 	"token_hash\x18\x01 \x01(\tR\ttokenHash\x129\n" +
@@ -3520,7 +3869,7 @@ const file_userpb_user_proto_rawDesc = "" +
 	"\n" +
 	"token_hash\x18\x03 \x01(\tR\ttokenHash\x129\n" +
 	"\n" +
-	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt2\xa3\f\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt2\xf5\f\n" +
 	"\tUserGrain\x12H\n" +
 	"\bRegister\x12!.emporium.user.v1.RegisterRequest\x1a\x19.emporium.user.v1.Account\x12Z\n" +
 	"\x11IssueVerification\x12*.emporium.user.v1.IssueVerificationRequest\x1a\x19.emporium.user.v1.Account\x12N\n" +
@@ -3539,7 +3888,8 @@ const file_userpb_user_proto_rawDesc = "" +
 	"AddAddress\x12#.emporium.user.v1.AddAddressRequest\x1a\x19.emporium.user.v1.Account\x12R\n" +
 	"\rUpdateAddress\x12&.emporium.user.v1.UpdateAddressRequest\x1a\x19.emporium.user.v1.Account\x12R\n" +
 	"\rRemoveAddress\x12&.emporium.user.v1.RemoveAddressRequest\x1a\x19.emporium.user.v1.Account\x12J\n" +
-	"\tGrantRole\x12\".emporium.user.v1.GrantRoleRequest\x1a\x19.emporium.user.v1.Account\x12>\n" +
+	"\tGrantRole\x12\".emporium.user.v1.GrantRoleRequest\x1a\x19.emporium.user.v1.Account\x12P\n" +
+	"\fBecomeVendor\x12%.emporium.user.v1.BecomeVendorRequest\x1a\x19.emporium.user.v1.Account\x12>\n" +
 	"\x03Get\x12\x1c.emporium.user.v1.GetRequest\x1a\x19.emporium.user.v1.Account\x12X\n" +
 	"\x0eGetCredentials\x12'.emporium.user.v1.GetCredentialsRequest\x1a\x1d.emporium.user.v1.CredentialsB1Z/github.com/emporium-shop/emporium/protos/userpbb\x06proto3"
 
@@ -3555,7 +3905,7 @@ func file_userpb_user_proto_rawDescGZIP() []byte {
 	return file_userpb_user_proto_rawDescData
 }
 
-var file_userpb_user_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_userpb_user_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_userpb_user_proto_goTypes = []any{
 	(*RegisterRequest)(nil),           // 0: emporium.user.v1.RegisterRequest
 	(*IssueVerificationRequest)(nil),  // 1: emporium.user.v1.IssueVerificationRequest
@@ -3575,125 +3925,137 @@ var file_userpb_user_proto_goTypes = []any{
 	(*UpdateAddressRequest)(nil),      // 15: emporium.user.v1.UpdateAddressRequest
 	(*RemoveAddressRequest)(nil),      // 16: emporium.user.v1.RemoveAddressRequest
 	(*GrantRoleRequest)(nil),          // 17: emporium.user.v1.GrantRoleRequest
-	(*GetRequest)(nil),                // 18: emporium.user.v1.GetRequest
-	(*GetCredentialsRequest)(nil),     // 19: emporium.user.v1.GetCredentialsRequest
-	(*Account)(nil),                   // 20: emporium.user.v1.Account
-	(*Address)(nil),                   // 21: emporium.user.v1.Address
-	(*Credentials)(nil),               // 22: emporium.user.v1.Credentials
-	(*Registered)(nil),                // 23: emporium.user.v1.Registered
-	(*VerificationIssued)(nil),        // 24: emporium.user.v1.VerificationIssued
-	(*EmailVerified)(nil),             // 25: emporium.user.v1.EmailVerified
-	(*EmailChangeRequested)(nil),      // 26: emporium.user.v1.EmailChangeRequested
-	(*EmailChanged)(nil),              // 27: emporium.user.v1.EmailChanged
-	(*PasswordResetIssued)(nil),       // 28: emporium.user.v1.PasswordResetIssued
-	(*PasswordChanged)(nil),           // 29: emporium.user.v1.PasswordChanged
-	(*ProfileUpdated)(nil),            // 30: emporium.user.v1.ProfileUpdated
-	(*TOTPEnrollmentStarted)(nil),     // 31: emporium.user.v1.TOTPEnrollmentStarted
-	(*TOTPEnabled)(nil),               // 32: emporium.user.v1.TOTPEnabled
-	(*TOTPUsed)(nil),                  // 33: emporium.user.v1.TOTPUsed
-	(*RecoveryCodeUsed)(nil),          // 34: emporium.user.v1.RecoveryCodeUsed
-	(*TOTPDisabled)(nil),              // 35: emporium.user.v1.TOTPDisabled
-	(*AddressAdded)(nil),              // 36: emporium.user.v1.AddressAdded
-	(*AddressUpdated)(nil),            // 37: emporium.user.v1.AddressUpdated
-	(*AddressRemoved)(nil),            // 38: emporium.user.v1.AddressRemoved
-	(*RoleGranted)(nil),               // 39: emporium.user.v1.RoleGranted
-	(*Fenced)(nil),                    // 40: emporium.user.v1.Fenced
-	(*State)(nil),                     // 41: emporium.user.v1.State
-	(*OneTimeToken)(nil),              // 42: emporium.user.v1.OneTimeToken
-	(*PendingEmail)(nil),              // 43: emporium.user.v1.PendingEmail
-	(*timestamppb.Timestamp)(nil),     // 44: google.protobuf.Timestamp
-	(*wrapperspb.StringValue)(nil),    // 45: google.protobuf.StringValue
-	(*wrapperspb.BoolValue)(nil),      // 46: google.protobuf.BoolValue
+	(*BecomeVendorRequest)(nil),       // 18: emporium.user.v1.BecomeVendorRequest
+	(*GetRequest)(nil),                // 19: emporium.user.v1.GetRequest
+	(*GetCredentialsRequest)(nil),     // 20: emporium.user.v1.GetCredentialsRequest
+	(*Account)(nil),                   // 21: emporium.user.v1.Account
+	(*Store)(nil),                     // 22: emporium.user.v1.Store
+	(*Address)(nil),                   // 23: emporium.user.v1.Address
+	(*Credentials)(nil),               // 24: emporium.user.v1.Credentials
+	(*Registered)(nil),                // 25: emporium.user.v1.Registered
+	(*VerificationIssued)(nil),        // 26: emporium.user.v1.VerificationIssued
+	(*EmailVerified)(nil),             // 27: emporium.user.v1.EmailVerified
+	(*EmailChangeRequested)(nil),      // 28: emporium.user.v1.EmailChangeRequested
+	(*EmailChanged)(nil),              // 29: emporium.user.v1.EmailChanged
+	(*PasswordResetIssued)(nil),       // 30: emporium.user.v1.PasswordResetIssued
+	(*PasswordChanged)(nil),           // 31: emporium.user.v1.PasswordChanged
+	(*ProfileUpdated)(nil),            // 32: emporium.user.v1.ProfileUpdated
+	(*TOTPEnrollmentStarted)(nil),     // 33: emporium.user.v1.TOTPEnrollmentStarted
+	(*TOTPEnabled)(nil),               // 34: emporium.user.v1.TOTPEnabled
+	(*TOTPUsed)(nil),                  // 35: emporium.user.v1.TOTPUsed
+	(*RecoveryCodeUsed)(nil),          // 36: emporium.user.v1.RecoveryCodeUsed
+	(*TOTPDisabled)(nil),              // 37: emporium.user.v1.TOTPDisabled
+	(*AddressAdded)(nil),              // 38: emporium.user.v1.AddressAdded
+	(*AddressUpdated)(nil),            // 39: emporium.user.v1.AddressUpdated
+	(*AddressRemoved)(nil),            // 40: emporium.user.v1.AddressRemoved
+	(*RoleGranted)(nil),               // 41: emporium.user.v1.RoleGranted
+	(*StoreOpened)(nil),               // 42: emporium.user.v1.StoreOpened
+	(*StoreUpdated)(nil),              // 43: emporium.user.v1.StoreUpdated
+	(*Fenced)(nil),                    // 44: emporium.user.v1.Fenced
+	(*State)(nil),                     // 45: emporium.user.v1.State
+	(*OneTimeToken)(nil),              // 46: emporium.user.v1.OneTimeToken
+	(*PendingEmail)(nil),              // 47: emporium.user.v1.PendingEmail
+	(*timestamppb.Timestamp)(nil),     // 48: google.protobuf.Timestamp
+	(*wrapperspb.StringValue)(nil),    // 49: google.protobuf.StringValue
+	(*wrapperspb.BoolValue)(nil),      // 50: google.protobuf.BoolValue
 }
 var file_userpb_user_proto_depIdxs = []int32{
-	44, // 0: emporium.user.v1.RegisterRequest.verify_expires_at:type_name -> google.protobuf.Timestamp
-	44, // 1: emporium.user.v1.IssueVerificationRequest.expires_at:type_name -> google.protobuf.Timestamp
-	44, // 2: emporium.user.v1.StartPasswordResetRequest.expires_at:type_name -> google.protobuf.Timestamp
-	45, // 3: emporium.user.v1.UpdateProfileRequest.name:type_name -> google.protobuf.StringValue
-	45, // 4: emporium.user.v1.UpdateProfileRequest.phone:type_name -> google.protobuf.StringValue
-	44, // 5: emporium.user.v1.RequestEmailChangeRequest.expires_at:type_name -> google.protobuf.Timestamp
-	46, // 6: emporium.user.v1.AddressFields.is_default_shipping:type_name -> google.protobuf.BoolValue
-	46, // 7: emporium.user.v1.AddressFields.is_default_billing:type_name -> google.protobuf.BoolValue
+	48, // 0: emporium.user.v1.RegisterRequest.verify_expires_at:type_name -> google.protobuf.Timestamp
+	48, // 1: emporium.user.v1.IssueVerificationRequest.expires_at:type_name -> google.protobuf.Timestamp
+	48, // 2: emporium.user.v1.StartPasswordResetRequest.expires_at:type_name -> google.protobuf.Timestamp
+	49, // 3: emporium.user.v1.UpdateProfileRequest.name:type_name -> google.protobuf.StringValue
+	49, // 4: emporium.user.v1.UpdateProfileRequest.phone:type_name -> google.protobuf.StringValue
+	48, // 5: emporium.user.v1.RequestEmailChangeRequest.expires_at:type_name -> google.protobuf.Timestamp
+	50, // 6: emporium.user.v1.AddressFields.is_default_shipping:type_name -> google.protobuf.BoolValue
+	50, // 7: emporium.user.v1.AddressFields.is_default_billing:type_name -> google.protobuf.BoolValue
 	13, // 8: emporium.user.v1.AddAddressRequest.address:type_name -> emporium.user.v1.AddressFields
 	13, // 9: emporium.user.v1.UpdateAddressRequest.address:type_name -> emporium.user.v1.AddressFields
-	21, // 10: emporium.user.v1.Account.addresses:type_name -> emporium.user.v1.Address
-	44, // 11: emporium.user.v1.Account.created_at:type_name -> google.protobuf.Timestamp
-	44, // 12: emporium.user.v1.Account.updated_at:type_name -> google.protobuf.Timestamp
-	44, // 13: emporium.user.v1.Address.created_at:type_name -> google.protobuf.Timestamp
-	44, // 14: emporium.user.v1.Address.updated_at:type_name -> google.protobuf.Timestamp
-	44, // 15: emporium.user.v1.Credentials.password_changed_at:type_name -> google.protobuf.Timestamp
-	44, // 16: emporium.user.v1.Registered.verify_expires_at:type_name -> google.protobuf.Timestamp
-	44, // 17: emporium.user.v1.Registered.at:type_name -> google.protobuf.Timestamp
-	44, // 18: emporium.user.v1.VerificationIssued.expires_at:type_name -> google.protobuf.Timestamp
-	44, // 19: emporium.user.v1.EmailVerified.at:type_name -> google.protobuf.Timestamp
-	44, // 20: emporium.user.v1.EmailChangeRequested.expires_at:type_name -> google.protobuf.Timestamp
-	44, // 21: emporium.user.v1.EmailChangeRequested.at:type_name -> google.protobuf.Timestamp
-	44, // 22: emporium.user.v1.EmailChanged.at:type_name -> google.protobuf.Timestamp
-	44, // 23: emporium.user.v1.PasswordResetIssued.expires_at:type_name -> google.protobuf.Timestamp
-	44, // 24: emporium.user.v1.PasswordChanged.at:type_name -> google.protobuf.Timestamp
-	45, // 25: emporium.user.v1.ProfileUpdated.name:type_name -> google.protobuf.StringValue
-	45, // 26: emporium.user.v1.ProfileUpdated.phone:type_name -> google.protobuf.StringValue
-	44, // 27: emporium.user.v1.ProfileUpdated.at:type_name -> google.protobuf.Timestamp
-	44, // 28: emporium.user.v1.TOTPEnabled.at:type_name -> google.protobuf.Timestamp
-	44, // 29: emporium.user.v1.TOTPDisabled.at:type_name -> google.protobuf.Timestamp
-	21, // 30: emporium.user.v1.AddressAdded.address:type_name -> emporium.user.v1.Address
-	44, // 31: emporium.user.v1.AddressAdded.at:type_name -> google.protobuf.Timestamp
-	21, // 32: emporium.user.v1.AddressUpdated.address:type_name -> emporium.user.v1.Address
-	44, // 33: emporium.user.v1.AddressUpdated.at:type_name -> google.protobuf.Timestamp
-	44, // 34: emporium.user.v1.AddressRemoved.at:type_name -> google.protobuf.Timestamp
-	44, // 35: emporium.user.v1.RoleGranted.at:type_name -> google.protobuf.Timestamp
-	44, // 36: emporium.user.v1.State.created_at:type_name -> google.protobuf.Timestamp
-	44, // 37: emporium.user.v1.State.updated_at:type_name -> google.protobuf.Timestamp
-	42, // 38: emporium.user.v1.State.verification:type_name -> emporium.user.v1.OneTimeToken
-	43, // 39: emporium.user.v1.State.email_change:type_name -> emporium.user.v1.PendingEmail
-	42, // 40: emporium.user.v1.State.password_reset:type_name -> emporium.user.v1.OneTimeToken
-	44, // 41: emporium.user.v1.State.password_changed_at:type_name -> google.protobuf.Timestamp
-	21, // 42: emporium.user.v1.State.addresses:type_name -> emporium.user.v1.Address
-	44, // 43: emporium.user.v1.OneTimeToken.expires_at:type_name -> google.protobuf.Timestamp
-	44, // 44: emporium.user.v1.PendingEmail.expires_at:type_name -> google.protobuf.Timestamp
-	0,  // 45: emporium.user.v1.UserGrain.Register:input_type -> emporium.user.v1.RegisterRequest
-	1,  // 46: emporium.user.v1.UserGrain.IssueVerification:input_type -> emporium.user.v1.IssueVerificationRequest
-	2,  // 47: emporium.user.v1.UserGrain.VerifyEmail:input_type -> emporium.user.v1.VerifyEmailRequest
-	3,  // 48: emporium.user.v1.UserGrain.StartPasswordReset:input_type -> emporium.user.v1.StartPasswordResetRequest
-	4,  // 49: emporium.user.v1.UserGrain.ResetPassword:input_type -> emporium.user.v1.ResetPasswordRequest
-	5,  // 50: emporium.user.v1.UserGrain.ChangePassword:input_type -> emporium.user.v1.ChangePasswordRequest
-	6,  // 51: emporium.user.v1.UserGrain.UpdateProfile:input_type -> emporium.user.v1.UpdateProfileRequest
-	7,  // 52: emporium.user.v1.UserGrain.RequestEmailChange:input_type -> emporium.user.v1.RequestEmailChangeRequest
-	8,  // 53: emporium.user.v1.UserGrain.BeginTOTP:input_type -> emporium.user.v1.BeginTOTPRequest
-	9,  // 54: emporium.user.v1.UserGrain.ConfirmTOTP:input_type -> emporium.user.v1.ConfirmTOTPRequest
-	10, // 55: emporium.user.v1.UserGrain.UseTOTP:input_type -> emporium.user.v1.UseTOTPRequest
-	11, // 56: emporium.user.v1.UserGrain.UseRecoveryCode:input_type -> emporium.user.v1.UseRecoveryCodeRequest
-	12, // 57: emporium.user.v1.UserGrain.DisableTOTP:input_type -> emporium.user.v1.DisableTOTPRequest
-	14, // 58: emporium.user.v1.UserGrain.AddAddress:input_type -> emporium.user.v1.AddAddressRequest
-	15, // 59: emporium.user.v1.UserGrain.UpdateAddress:input_type -> emporium.user.v1.UpdateAddressRequest
-	16, // 60: emporium.user.v1.UserGrain.RemoveAddress:input_type -> emporium.user.v1.RemoveAddressRequest
-	17, // 61: emporium.user.v1.UserGrain.GrantRole:input_type -> emporium.user.v1.GrantRoleRequest
-	18, // 62: emporium.user.v1.UserGrain.Get:input_type -> emporium.user.v1.GetRequest
-	19, // 63: emporium.user.v1.UserGrain.GetCredentials:input_type -> emporium.user.v1.GetCredentialsRequest
-	20, // 64: emporium.user.v1.UserGrain.Register:output_type -> emporium.user.v1.Account
-	20, // 65: emporium.user.v1.UserGrain.IssueVerification:output_type -> emporium.user.v1.Account
-	20, // 66: emporium.user.v1.UserGrain.VerifyEmail:output_type -> emporium.user.v1.Account
-	20, // 67: emporium.user.v1.UserGrain.StartPasswordReset:output_type -> emporium.user.v1.Account
-	20, // 68: emporium.user.v1.UserGrain.ResetPassword:output_type -> emporium.user.v1.Account
-	20, // 69: emporium.user.v1.UserGrain.ChangePassword:output_type -> emporium.user.v1.Account
-	20, // 70: emporium.user.v1.UserGrain.UpdateProfile:output_type -> emporium.user.v1.Account
-	20, // 71: emporium.user.v1.UserGrain.RequestEmailChange:output_type -> emporium.user.v1.Account
-	20, // 72: emporium.user.v1.UserGrain.BeginTOTP:output_type -> emporium.user.v1.Account
-	20, // 73: emporium.user.v1.UserGrain.ConfirmTOTP:output_type -> emporium.user.v1.Account
-	20, // 74: emporium.user.v1.UserGrain.UseTOTP:output_type -> emporium.user.v1.Account
-	20, // 75: emporium.user.v1.UserGrain.UseRecoveryCode:output_type -> emporium.user.v1.Account
-	20, // 76: emporium.user.v1.UserGrain.DisableTOTP:output_type -> emporium.user.v1.Account
-	20, // 77: emporium.user.v1.UserGrain.AddAddress:output_type -> emporium.user.v1.Account
-	20, // 78: emporium.user.v1.UserGrain.UpdateAddress:output_type -> emporium.user.v1.Account
-	20, // 79: emporium.user.v1.UserGrain.RemoveAddress:output_type -> emporium.user.v1.Account
-	20, // 80: emporium.user.v1.UserGrain.GrantRole:output_type -> emporium.user.v1.Account
-	20, // 81: emporium.user.v1.UserGrain.Get:output_type -> emporium.user.v1.Account
-	22, // 82: emporium.user.v1.UserGrain.GetCredentials:output_type -> emporium.user.v1.Credentials
-	64, // [64:83] is the sub-list for method output_type
-	45, // [45:64] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	23, // 10: emporium.user.v1.Account.addresses:type_name -> emporium.user.v1.Address
+	48, // 11: emporium.user.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	48, // 12: emporium.user.v1.Account.updated_at:type_name -> google.protobuf.Timestamp
+	22, // 13: emporium.user.v1.Account.store:type_name -> emporium.user.v1.Store
+	48, // 14: emporium.user.v1.Store.joined_at:type_name -> google.protobuf.Timestamp
+	48, // 15: emporium.user.v1.Store.updated_at:type_name -> google.protobuf.Timestamp
+	48, // 16: emporium.user.v1.Address.created_at:type_name -> google.protobuf.Timestamp
+	48, // 17: emporium.user.v1.Address.updated_at:type_name -> google.protobuf.Timestamp
+	48, // 18: emporium.user.v1.Credentials.password_changed_at:type_name -> google.protobuf.Timestamp
+	48, // 19: emporium.user.v1.Registered.verify_expires_at:type_name -> google.protobuf.Timestamp
+	48, // 20: emporium.user.v1.Registered.at:type_name -> google.protobuf.Timestamp
+	48, // 21: emporium.user.v1.VerificationIssued.expires_at:type_name -> google.protobuf.Timestamp
+	48, // 22: emporium.user.v1.EmailVerified.at:type_name -> google.protobuf.Timestamp
+	48, // 23: emporium.user.v1.EmailChangeRequested.expires_at:type_name -> google.protobuf.Timestamp
+	48, // 24: emporium.user.v1.EmailChangeRequested.at:type_name -> google.protobuf.Timestamp
+	48, // 25: emporium.user.v1.EmailChanged.at:type_name -> google.protobuf.Timestamp
+	48, // 26: emporium.user.v1.PasswordResetIssued.expires_at:type_name -> google.protobuf.Timestamp
+	48, // 27: emporium.user.v1.PasswordChanged.at:type_name -> google.protobuf.Timestamp
+	49, // 28: emporium.user.v1.ProfileUpdated.name:type_name -> google.protobuf.StringValue
+	49, // 29: emporium.user.v1.ProfileUpdated.phone:type_name -> google.protobuf.StringValue
+	48, // 30: emporium.user.v1.ProfileUpdated.at:type_name -> google.protobuf.Timestamp
+	48, // 31: emporium.user.v1.TOTPEnabled.at:type_name -> google.protobuf.Timestamp
+	48, // 32: emporium.user.v1.TOTPDisabled.at:type_name -> google.protobuf.Timestamp
+	23, // 33: emporium.user.v1.AddressAdded.address:type_name -> emporium.user.v1.Address
+	48, // 34: emporium.user.v1.AddressAdded.at:type_name -> google.protobuf.Timestamp
+	23, // 35: emporium.user.v1.AddressUpdated.address:type_name -> emporium.user.v1.Address
+	48, // 36: emporium.user.v1.AddressUpdated.at:type_name -> google.protobuf.Timestamp
+	48, // 37: emporium.user.v1.AddressRemoved.at:type_name -> google.protobuf.Timestamp
+	48, // 38: emporium.user.v1.RoleGranted.at:type_name -> google.protobuf.Timestamp
+	48, // 39: emporium.user.v1.StoreOpened.at:type_name -> google.protobuf.Timestamp
+	48, // 40: emporium.user.v1.StoreUpdated.at:type_name -> google.protobuf.Timestamp
+	48, // 41: emporium.user.v1.State.created_at:type_name -> google.protobuf.Timestamp
+	48, // 42: emporium.user.v1.State.updated_at:type_name -> google.protobuf.Timestamp
+	46, // 43: emporium.user.v1.State.verification:type_name -> emporium.user.v1.OneTimeToken
+	47, // 44: emporium.user.v1.State.email_change:type_name -> emporium.user.v1.PendingEmail
+	46, // 45: emporium.user.v1.State.password_reset:type_name -> emporium.user.v1.OneTimeToken
+	48, // 46: emporium.user.v1.State.password_changed_at:type_name -> google.protobuf.Timestamp
+	23, // 47: emporium.user.v1.State.addresses:type_name -> emporium.user.v1.Address
+	22, // 48: emporium.user.v1.State.store:type_name -> emporium.user.v1.Store
+	48, // 49: emporium.user.v1.OneTimeToken.expires_at:type_name -> google.protobuf.Timestamp
+	48, // 50: emporium.user.v1.PendingEmail.expires_at:type_name -> google.protobuf.Timestamp
+	0,  // 51: emporium.user.v1.UserGrain.Register:input_type -> emporium.user.v1.RegisterRequest
+	1,  // 52: emporium.user.v1.UserGrain.IssueVerification:input_type -> emporium.user.v1.IssueVerificationRequest
+	2,  // 53: emporium.user.v1.UserGrain.VerifyEmail:input_type -> emporium.user.v1.VerifyEmailRequest
+	3,  // 54: emporium.user.v1.UserGrain.StartPasswordReset:input_type -> emporium.user.v1.StartPasswordResetRequest
+	4,  // 55: emporium.user.v1.UserGrain.ResetPassword:input_type -> emporium.user.v1.ResetPasswordRequest
+	5,  // 56: emporium.user.v1.UserGrain.ChangePassword:input_type -> emporium.user.v1.ChangePasswordRequest
+	6,  // 57: emporium.user.v1.UserGrain.UpdateProfile:input_type -> emporium.user.v1.UpdateProfileRequest
+	7,  // 58: emporium.user.v1.UserGrain.RequestEmailChange:input_type -> emporium.user.v1.RequestEmailChangeRequest
+	8,  // 59: emporium.user.v1.UserGrain.BeginTOTP:input_type -> emporium.user.v1.BeginTOTPRequest
+	9,  // 60: emporium.user.v1.UserGrain.ConfirmTOTP:input_type -> emporium.user.v1.ConfirmTOTPRequest
+	10, // 61: emporium.user.v1.UserGrain.UseTOTP:input_type -> emporium.user.v1.UseTOTPRequest
+	11, // 62: emporium.user.v1.UserGrain.UseRecoveryCode:input_type -> emporium.user.v1.UseRecoveryCodeRequest
+	12, // 63: emporium.user.v1.UserGrain.DisableTOTP:input_type -> emporium.user.v1.DisableTOTPRequest
+	14, // 64: emporium.user.v1.UserGrain.AddAddress:input_type -> emporium.user.v1.AddAddressRequest
+	15, // 65: emporium.user.v1.UserGrain.UpdateAddress:input_type -> emporium.user.v1.UpdateAddressRequest
+	16, // 66: emporium.user.v1.UserGrain.RemoveAddress:input_type -> emporium.user.v1.RemoveAddressRequest
+	17, // 67: emporium.user.v1.UserGrain.GrantRole:input_type -> emporium.user.v1.GrantRoleRequest
+	18, // 68: emporium.user.v1.UserGrain.BecomeVendor:input_type -> emporium.user.v1.BecomeVendorRequest
+	19, // 69: emporium.user.v1.UserGrain.Get:input_type -> emporium.user.v1.GetRequest
+	20, // 70: emporium.user.v1.UserGrain.GetCredentials:input_type -> emporium.user.v1.GetCredentialsRequest
+	21, // 71: emporium.user.v1.UserGrain.Register:output_type -> emporium.user.v1.Account
+	21, // 72: emporium.user.v1.UserGrain.IssueVerification:output_type -> emporium.user.v1.Account
+	21, // 73: emporium.user.v1.UserGrain.VerifyEmail:output_type -> emporium.user.v1.Account
+	21, // 74: emporium.user.v1.UserGrain.StartPasswordReset:output_type -> emporium.user.v1.Account
+	21, // 75: emporium.user.v1.UserGrain.ResetPassword:output_type -> emporium.user.v1.Account
+	21, // 76: emporium.user.v1.UserGrain.ChangePassword:output_type -> emporium.user.v1.Account
+	21, // 77: emporium.user.v1.UserGrain.UpdateProfile:output_type -> emporium.user.v1.Account
+	21, // 78: emporium.user.v1.UserGrain.RequestEmailChange:output_type -> emporium.user.v1.Account
+	21, // 79: emporium.user.v1.UserGrain.BeginTOTP:output_type -> emporium.user.v1.Account
+	21, // 80: emporium.user.v1.UserGrain.ConfirmTOTP:output_type -> emporium.user.v1.Account
+	21, // 81: emporium.user.v1.UserGrain.UseTOTP:output_type -> emporium.user.v1.Account
+	21, // 82: emporium.user.v1.UserGrain.UseRecoveryCode:output_type -> emporium.user.v1.Account
+	21, // 83: emporium.user.v1.UserGrain.DisableTOTP:output_type -> emporium.user.v1.Account
+	21, // 84: emporium.user.v1.UserGrain.AddAddress:output_type -> emporium.user.v1.Account
+	21, // 85: emporium.user.v1.UserGrain.UpdateAddress:output_type -> emporium.user.v1.Account
+	21, // 86: emporium.user.v1.UserGrain.RemoveAddress:output_type -> emporium.user.v1.Account
+	21, // 87: emporium.user.v1.UserGrain.GrantRole:output_type -> emporium.user.v1.Account
+	21, // 88: emporium.user.v1.UserGrain.BecomeVendor:output_type -> emporium.user.v1.Account
+	21, // 89: emporium.user.v1.UserGrain.Get:output_type -> emporium.user.v1.Account
+	24, // 90: emporium.user.v1.UserGrain.GetCredentials:output_type -> emporium.user.v1.Credentials
+	71, // [71:91] is the sub-list for method output_type
+	51, // [51:71] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_userpb_user_proto_init() }
@@ -3707,7 +4069,7 @@ func file_userpb_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_userpb_user_proto_rawDesc), len(file_userpb_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   44,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

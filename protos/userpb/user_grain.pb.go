@@ -78,6 +78,7 @@ type UserGrain interface {
 	UpdateAddress(req *UpdateAddressRequest, ctx cluster.GrainContext) (*Account, error)
 	RemoveAddress(req *RemoveAddressRequest, ctx cluster.GrainContext) (*Account, error)
 	GrantRole(req *GrantRoleRequest, ctx cluster.GrainContext) (*Account, error)
+	BecomeVendor(req *BecomeVendorRequest, ctx cluster.GrainContext) (*Account, error)
 	Get(req *GetRequest, ctx cluster.GrainContext) (*Account, error)
 	GetCredentials(req *GetCredentialsRequest, ctx cluster.GrainContext) (*Credentials, error)
 }
@@ -547,6 +548,33 @@ func (g *UserGrainGrainClient) GrantRole(r *GrantRoleRequest, opts ...cluster.Gr
 	}
 }
 
+// BecomeVendor requests the execution on to the cluster with CallOptions
+func (g *UserGrainGrainClient) BecomeVendor(r *BecomeVendorRequest, opts ...cluster.GrainCallOption) (*Account, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "UserGrain"), slog.String("method", "BecomeVendor"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 17, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "UserGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Account:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
 // Get requests the execution on to the cluster with CallOptions
 func (g *UserGrainGrainClient) Get(r *GetRequest, opts ...cluster.GrainCallOption) (*Account, error) {
 	if g.cluster.Config.RequestLog {
@@ -556,7 +584,7 @@ func (g *UserGrainGrainClient) Get(r *GetRequest, opts ...cluster.GrainCallOptio
 	if err != nil {
 		return nil, err
 	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 17, MessageData: bytes}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 18, MessageData: bytes}
 	resp, err := g.cluster.Request(g.Identity, "UserGrain", reqMsg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("error request: %w", err)
@@ -583,7 +611,7 @@ func (g *UserGrainGrainClient) GetCredentials(r *GetCredentialsRequest, opts ...
 	if err != nil {
 		return nil, err
 	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 18, MessageData: bytes}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 19, MessageData: bytes}
 	resp, err := g.cluster.Request(g.Identity, "UserGrain", reqMsg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("error request: %w", err)
@@ -970,6 +998,26 @@ func (a *UserGrainActor) Receive(ctx actor.Context) {
 			}
 			ctx.Respond(r0)
 		case 17:
+			req := &BecomeVendorRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] BecomeVendor(BecomeVendorRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.BecomeVendor(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 18:
 			req := &GetRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {
@@ -989,7 +1037,7 @@ func (a *UserGrainActor) Receive(ctx actor.Context) {
 				return
 			}
 			ctx.Respond(r0)
-		case 18:
+		case 19:
 			req := &GetCredentialsRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {

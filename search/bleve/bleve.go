@@ -24,18 +24,19 @@ import (
 
 // Field names of the bleve documents.
 const (
-	fTitle        = "title"
-	fDescription  = "description"
-	fBrand        = "brand"
-	fBrandText    = "brand_text"
-	fVendor       = "vendor_id"
-	fCategoryPath = "category_path"
-	fPriceMin     = "price_min"
-	fInStock      = "in_stock"
-	fRating       = "rating"
-	fRatingCount  = "rating_count"
-	fCreatedAt    = "created_at"
-	fVersion      = "version"
+	fTitle       = "title"
+	fDescription = "description"
+	fBrand       = "brand"
+	fBrandText   = "brand_text"
+	fVendor      = "vendor_id"
+	fCategory    = "category_id"
+	fStatus      = "status"
+	fPriceMin    = "price_min"
+	fInStock     = "in_stock"
+	fRating      = "rating"
+	fRatingCount = "rating_count"
+	fCreatedAt   = "created_at"
+	fVersion     = "version"
 	// fSource keeps the whole Product as JSON so that hits return it exactly;
 	// it is stored, not indexed.
 	fSource = "source"
@@ -78,8 +79,8 @@ func Open(dir string) (*Index, error) {
 	return &Index{idx: idx}, nil
 }
 
-// newMapping is the explicit mapping: keywords for ids, brand and category
-// path, English text for title, description and brand, numbers for prices,
+// newMapping is the explicit mapping: keywords for ids, brand, category and
+// status, English text for title, description and brand, numbers for prices,
 // rating and creation time (Unix milliseconds). Nothing is mapped dynamically
 // and nothing goes to the _all field.
 func newMapping() mapping.IndexMapping {
@@ -113,7 +114,8 @@ func newMapping() mapping.IndexMapping {
 	brand.Name = fBrand
 	doc.AddFieldMappingsAt(fBrand, brand, text(fBrandText))
 	doc.AddFieldMappingsAt(fVendor, kw())
-	doc.AddFieldMappingsAt(fCategoryPath, kw())
+	doc.AddFieldMappingsAt(fCategory, kw())
+	doc.AddFieldMappingsAt(fStatus, kw())
 	doc.AddFieldMappingsAt(fPriceMin, num(false))
 	doc.AddFieldMappingsAt(fRating, num(false))
 	doc.AddFieldMappingsAt(fRatingCount, num(false))
@@ -146,18 +148,19 @@ func document(p search.Product) (map[string]any, error) {
 		return nil, err
 	}
 	return map[string]any{
-		fTitle:        p.Title,
-		fDescription:  p.Description,
-		fBrand:        p.Brand,
-		fVendor:       p.VendorID,
-		fCategoryPath: p.CategoryPath,
-		fPriceMin:     float64(p.PriceMin),
-		fInStock:      p.InStock,
-		fRating:       p.Rating,
-		fRatingCount:  float64(p.RatingCount),
-		fCreatedAt:    float64(p.CreatedAt.UnixMilli()),
-		fVersion:      float64(p.Version),
-		fSource:       string(src),
+		fTitle:       p.Title,
+		fDescription: p.Description,
+		fBrand:       p.Brand,
+		fVendor:      p.VendorID,
+		fCategory:    p.CategoryID,
+		fStatus:      p.Status,
+		fPriceMin:    float64(p.PriceMin),
+		fInStock:     p.InStock,
+		fRating:      p.Rating,
+		fRatingCount: float64(p.RatingCount),
+		fCreatedAt:   float64(p.CreatedAt.UnixMilli()),
+		fVersion:     float64(p.Version),
+		fSource:      string(src),
 	}, nil
 }
 
@@ -332,7 +335,7 @@ func buildRequest(plan search.Plan) *bleve.SearchRequest {
 	}
 	if plan.Facets {
 		req.AddFacet("brand", bleve.NewFacetRequest(fBrand, search.FacetSize))
-		req.AddFacet("category", bleve.NewFacetRequest(fCategoryPath, search.FacetSize))
+		req.AddFacet("category", bleve.NewFacetRequest(fCategory, search.FacetSize))
 		price := bleve.NewFacetRequest(fPriceMin, len(search.PriceBuckets()))
 		for i, b := range search.PriceBuckets() {
 			lo := float64(b.Min)
@@ -380,15 +383,24 @@ func filterQueries(q search.Query) []query.Query {
 		t.SetField(field)
 		return t
 	}
-	if q.Category != "" {
-		out = append(out, term(fCategoryPath, q.Category))
+	anyOf := func(field string, values []string) query.Query {
+		if len(values) == 1 {
+			return term(field, values[0])
+		}
+		terms := make([]query.Query, 0, len(values))
+		for _, v := range values {
+			terms = append(terms, term(field, v))
+		}
+		return bleve.NewDisjunctionQuery(terms...)
+	}
+	if len(q.Statuses) > 0 {
+		out = append(out, anyOf(fStatus, q.Statuses))
+	}
+	if len(q.Categories) > 0 {
+		out = append(out, anyOf(fCategory, q.Categories))
 	}
 	if len(q.Brands) > 0 {
-		brands := make([]query.Query, 0, len(q.Brands))
-		for _, b := range q.Brands {
-			brands = append(brands, term(fBrand, b))
-		}
-		out = append(out, bleve.NewDisjunctionQuery(brands...))
+		out = append(out, anyOf(fBrand, q.Brands))
 	}
 	if q.Vendor != "" {
 		out = append(out, term(fVendor, q.Vendor))

@@ -37,7 +37,7 @@ func TestReopen(t *testing.T) {
 	idx, err = bleveindex.Open(dir)
 	require.NoError(t, err)
 	defer idx.Close()
-	res, err := idx.Search(ctx, search.Query{})
+	res, err := idx.Search(ctx, search.Query{Statuses: []string{search.StatusDraft, search.StatusActive, search.StatusArchived}})
 	require.NoError(t, err)
 	require.Equal(t, len(searchtest.Catalogue()), res.Total)
 }

@@ -125,13 +125,15 @@ func (t compatTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return next.RoundTrip(r)
 }
 
-// indexBody is the explicit mapping: keywords for ids, brand and category
-// path (filters and aggregations), English text for title, description and
+// indexBody is the explicit mapping: keywords for ids, brand, category and
+// status (filters and aggregations), English text for title, description and
 // brand (search, with keyword subfields), numbers for prices, rating and
-// counts, and a date for the creation time. Unknown fields are kept in the
+// counts, a date for the creation time, and the image fields kept in the
+// source only (shown, never searched). Unknown fields are kept in the
 // source but not indexed.
 func indexBody() map[string]any {
 	keyword := map[string]any{"type": "keyword"}
+	stored := map[string]any{"type": "keyword", "index": false, "doc_values": false}
 	return map[string]any{
 		"mappings": map[string]any{
 			"dynamic": false,
@@ -147,16 +149,18 @@ func indexBody() map[string]any {
 					"type":   "keyword",
 					"fields": map[string]any{"text": map[string]any{"type": "text", "analyzer": "english"}},
 				},
-				"category_id":   keyword,
-				"category_path": keyword,
-				"price_min":     map[string]any{"type": "long"},
-				"price_max":     map[string]any{"type": "long"},
-				"currency":      keyword,
-				"in_stock":      map[string]any{"type": "boolean"},
-				"rating":        map[string]any{"type": "double"},
-				"rating_count":  map[string]any{"type": "integer"},
-				"created_at":    map[string]any{"type": "date"},
-				"version":       map[string]any{"type": "long", "index": false},
+				"category_id":  keyword,
+				"status":       keyword,
+				"image_url":    stored,
+				"image_alt":    stored,
+				"price_min":    map[string]any{"type": "long"},
+				"price_max":    map[string]any{"type": "long"},
+				"currency":     keyword,
+				"in_stock":     map[string]any{"type": "boolean"},
+				"rating":       map[string]any{"type": "double"},
+				"rating_count": map[string]any{"type": "integer"},
+				"created_at":   map[string]any{"type": "date"},
+				"version":      map[string]any{"type": "long", "index": false},
 			},
 		},
 	}
@@ -341,7 +345,7 @@ func buildSource(plan search.Plan) *elastic.SearchSource {
 	}
 	if plan.Facets {
 		src.Aggregation("brand", elastic.NewTermsAggregation().Field("brand").Size(search.FacetSize))
-		src.Aggregation("category", elastic.NewTermsAggregation().Field("category_path").Size(search.FacetSize))
+		src.Aggregation("category", elastic.NewTermsAggregation().Field("category_id").Size(search.FacetSize))
 		// olivere names the open side: AddUnboundedFrom(to) has no lower
 		// bound, AddUnboundedTo(from) no upper bound.
 		price := elastic.NewRangeAggregation().Field("price_min")
@@ -381,15 +385,21 @@ func textQuery(words []search.Word) elastic.Query {
 // filterQueries returns one filter clause per filter of q.
 func filterQueries(q search.Query) []elastic.Query {
 	var out []elastic.Query
-	if q.Category != "" {
-		out = append(out, elastic.NewTermQuery("category_path", q.Category))
+	anyOf := func(field string, values []string) elastic.Query {
+		terms := make([]any, 0, len(values))
+		for _, v := range values {
+			terms = append(terms, v)
+		}
+		return elastic.NewTermsQuery(field, terms...)
+	}
+	if len(q.Statuses) > 0 {
+		out = append(out, anyOf("status", q.Statuses))
+	}
+	if len(q.Categories) > 0 {
+		out = append(out, anyOf("category_id", q.Categories))
 	}
 	if len(q.Brands) > 0 {
-		brands := make([]any, 0, len(q.Brands))
-		for _, b := range q.Brands {
-			brands = append(brands, b)
-		}
-		out = append(out, elastic.NewTermsQuery("brand", brands...))
+		out = append(out, anyOf("brand", q.Brands))
 	}
 	if q.Vendor != "" {
 		out = append(out, elastic.NewTermQuery("vendor_id", q.Vendor))

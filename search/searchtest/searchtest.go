@@ -36,7 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) search.Index) {
 
 	t.Run("EmptyIndex", func(t *testing.T) {
 		idx := fresh(t)
-		for _, q := range []search.Query{{}, {Text: "headphones", Facets: true}, {Category: "audio", Sort: search.SortPriceAsc, Facets: true}} {
+		for _, q := range []search.Query{{}, {Text: "headphones", Facets: true}, {Categories: []string{"audio"}, Sort: search.SortPriceAsc, Facets: true}} {
 			res, err := idx.Search(ctx, q)
 			require.NoError(t, err)
 			assert.Empty(t, res.Hits)
@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) search.Index) {
 		t.Run("Relevance", func(t *testing.T) { testRelevancePages(t, idx) })
 		t.Run("Facets", func(t *testing.T) { testFacets(t, idx) })
 		t.Run("Invalid", func(t *testing.T) { testInvalid(t, idx) })
+		t.Run("Statuses", func(t *testing.T) { testStatuses(t, idx) })
 		t.Run("ReturnsProduct", func(t *testing.T) {
 			res, err := idx.Search(ctx, search.Query{Text: "wireless headphones"})
 			require.NoError(t, err)
@@ -79,7 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) search.Index) {
 		assert.NotContains(t, ids(t, idx, search.Query{Text: "wireless"}), "p01")
 		res, err := idx.Search(ctx, search.Query{})
 		require.NoError(t, err)
-		assert.Equal(t, len(Catalogue()), res.Total, "a replacement is not a new product")
+		assert.Equal(t, len(reference(search.Query{})), res.Total, "a replacement is not a new product")
 	})
 
 	t.Run("StaleVersionIgnored", func(t *testing.T) {
@@ -116,7 +117,41 @@ func Run(t *testing.T, open func(t *testing.T) search.Index) {
 		assert.NotContains(t, got, "p02")
 		res, err := idx.Search(ctx, search.Query{})
 		require.NoError(t, err)
+		assert.Equal(t, len(reference(search.Query{}))-2, res.Total)
+		res, err = idx.Search(ctx, search.Query{Statuses: allStatuses()})
+		require.NoError(t, err)
 		assert.Equal(t, len(Catalogue())-2, res.Total)
+	})
+
+	t.Run("StatusChangeOrdering", func(t *testing.T) {
+		idx := seeded(t)
+		active := byID()["p01"]
+		active.Title, active.Version = "Wireless Headphones Mark II", 2
+		archived := active
+		archived.Status, archived.Version = search.StatusArchived, 3
+		require.NoError(t, idx.Upsert(ctx, active))
+		require.NoError(t, idx.Upsert(ctx, archived))
+		assert.NotContains(t, ids(t, idx, search.Query{Text: "wireless"}), "p01", "an archived product leaves the shop")
+		assert.Equal(t, []string{"p01"}, ids(t, idx, search.Query{Text: "mark", Statuses: []string{search.StatusArchived}}))
+
+		// The outbox replays the active v2 after the archived v3: the
+		// archived state stays, since it is indexed rather than deleted.
+		require.NoError(t, idx.Upsert(ctx, active))
+		assert.NotContains(t, ids(t, idx, search.Query{Text: "wireless"}), "p01", "a replayed older state is ignored")
+		res, err := idx.Search(ctx, search.Query{Text: "mark", Statuses: allStatuses()})
+		require.NoError(t, err)
+		require.Len(t, res.Hits, 1)
+		assert.Equal(t, search.StatusArchived, res.Hits[0].Product.Status)
+		assert.Equal(t, uint64(3), res.Hits[0].Product.Version)
+
+		// Reactivated with a newer version, it is back.
+		reactivated := archived
+		reactivated.Status, reactivated.Version = search.StatusActive, 4
+		require.NoError(t, idx.Upsert(ctx, reactivated))
+		assert.Contains(t, ids(t, idx, search.Query{Text: "wireless"}), "p01")
+		res, err = idx.Search(ctx, search.Query{})
+		require.NoError(t, err)
+		assert.Equal(t, len(reference(search.Query{})), res.Total, "a status change is not a new product")
 	})
 
 	t.Run("PagingStableUnderInserts", func(t *testing.T) {
@@ -174,10 +209,18 @@ func filterCases() []search.Query {
 	yes, no := true, false
 	four := 4.0
 	return []search.Query{
-		{Category: "electronics"},
-		{Category: "audio"},
-		{Category: "headphones"},
-		{Category: "kitchen"},
+		{Categories: expand("electronics")},
+		{Categories: expand("audio")},
+		{Categories: expand("headphones")},
+		{Categories: expand("kitchen")},
+		{Categories: []string{"headphones", "cookware"}},
+		{Categories: []string{"audio"}},
+		{Categories: []string{"no-such-category", "lighting"}},
+		{Statuses: []string{search.StatusActive}},
+		{Statuses: []string{search.StatusDraft}},
+		{Statuses: []string{search.StatusArchived, search.StatusActive}},
+		{Statuses: allStatuses(), Categories: expand("headphones")},
+		{Statuses: []string{search.StatusArchived}, Brands: []string{"Orbit"}},
 		{Brands: []string{"Acme"}},
 		{Brands: []string{"Acme", "Orbit"}},
 		{Vendor: "v2"},
@@ -188,8 +231,8 @@ func filterCases() []search.Query {
 		{InStock: &yes},
 		{InStock: &no},
 		{MinRating: &four},
-		{Category: "electronics", Brands: []string{"Sonix", "Acme"}, InStock: &yes},
-		{Category: "home", MinPrice: i64(1000), MaxPrice: i64(20000), Vendor: "v1"},
+		{Categories: expand("electronics"), Brands: []string{"Sonix", "Acme"}, InStock: &yes},
+		{Categories: expand("home"), MinPrice: i64(1000), MaxPrice: i64(20000), Vendor: "v1"},
 		{Brands: []string{"Northwind"}, MinRating: &four, InStock: &yes, MaxPrice: i64(30000)},
 		{Brands: []string{"Nobody"}},
 	}
@@ -207,7 +250,7 @@ func testFilters(t *testing.T, idx search.Index) {
 func testSorts(t *testing.T, idx search.Index) {
 	yes := true
 	for _, s := range []search.Sort{search.SortNewest, search.SortPriceAsc, search.SortPriceDesc, search.SortRating, ""} {
-		for _, q := range []search.Query{{Sort: s}, {Sort: s, Category: "electronics"}, {Sort: s, InStock: &yes, Brands: []string{"Acme", "Sonix", "Zenith"}}} {
+		for _, q := range []search.Query{{Sort: s}, {Sort: s, Categories: expand("electronics")}, {Sort: s, Statuses: allStatuses()}, {Sort: s, InStock: &yes, Brands: []string{"Acme", "Sonix", "Zenith"}}} {
 			want := reference(q)
 			for _, limit := range []int{1, 7, search.MaxLimit} {
 				q.Limit = limit
@@ -275,6 +318,8 @@ func testInvalid(t *testing.T, idx search.Index) {
 		"tampered cursor":    {Sort: search.SortNewest, Limit: 2, Cursor: string(tampered)},
 		"cursor of a sort":   {Sort: search.SortPriceAsc, Cursor: first.NextCursor},
 		"empty brand":        {Brands: []string{""}},
+		"empty category":     {Categories: []string{"audio", ""}},
+		"unknown status":     {Statuses: []string{search.StatusActive, "deleted"}},
 		"cursor and bad lim": {Limit: 1000, Cursor: first.NextCursor},
 	}
 	for name, q := range cases {
@@ -283,6 +328,39 @@ func testInvalid(t *testing.T, idx search.Index) {
 		assert.True(t, emporium.IsCode(err, emporium.EINVALID), "%s: got %v", name, err)
 		assert.NotEmpty(t, emporium.ErrorFields(err), "%s names the field", name)
 	}
+}
+
+func testStatuses(t *testing.T, idx search.Index) {
+	ctx := context.Background()
+	// Queries match active products unless they name other statuses.
+	assert.Equal(t, []string{"p04"}, ids(t, idx, search.Query{Text: "lamp"}), "the archived lamp is hidden")
+	assert.ElementsMatch(t, []string{"p04", "a02"}, ids(t, idx, search.Query{Text: "lamp", Statuses: allStatuses()}))
+	got := ids(t, idx, search.Query{Text: "headphones", Statuses: allStatuses(), Limit: search.MaxLimit})
+	assert.ElementsMatch(t, []string{"p01", "p02", "p03", "d01", "a01"}, got)
+	assert.Equal(t, []string{"d01"}, ids(t, idx, search.Query{Text: "headphones", Statuses: []string{search.StatusDraft}}))
+
+	res, err := idx.Search(ctx, search.Query{Statuses: []string{search.StatusArchived}, Facets: true})
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.Total)
+	assert.Equal(t, []search.FacetValue{{Value: "headphones", Count: 1}, {Value: "lighting", Count: 1}}, res.Facets.Category, "facets count the statuses queried")
+
+	// The status is checked and named.
+	_, err = idx.Search(ctx, search.Query{Statuses: []string{"deleted"}})
+	require.True(t, emporium.IsCode(err, emporium.EINVALID), "got %v", err)
+	fields := emporium.ErrorFields(err)
+	require.Len(t, fields, 1)
+	assert.Equal(t, "status", fields[0].Field)
+	assert.Equal(t, "unknown", fields[0].Code)
+
+	// Image fields are returned but not searched.
+	assert.Empty(t, ids(t, idx, search.Query{Text: "headband"}), "the image alt text is not searched")
+	assert.Empty(t, ids(t, idx, search.Query{Text: "cdn"}), "the image url is not searched")
+	res, err = idx.Search(ctx, search.Query{Text: "wireless headphones"})
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Hits)
+	require.Equal(t, "p01", res.Hits[0].ID)
+	assert.Equal(t, byID()["p01"].ImageURL, res.Hits[0].Product.ImageURL)
+	assert.Equal(t, byID()["p01"].ImageAlt, res.Hits[0].Product.ImageAlt)
 }
 
 // ids returns the hit ids of one page of q.
@@ -327,7 +405,7 @@ func paginate(t *testing.T, idx search.Index, q search.Query) []string {
 
 func describe(q search.Query) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "{text=%q category=%q brands=%v vendor=%q sort=%q limit=%d", q.Text, q.Category, q.Brands, q.Vendor, q.Sort, q.Limit)
+	fmt.Fprintf(&b, "{text=%q categories=%v statuses=%v brands=%v vendor=%q sort=%q limit=%d", q.Text, q.Categories, q.Statuses, q.Brands, q.Vendor, q.Sort, q.Limit)
 	if q.MinPrice != nil {
 		fmt.Fprintf(&b, " min=%d", *q.MinPrice)
 	}
@@ -391,8 +469,13 @@ func compare(s search.Sort, a, b search.Product) int {
 }
 
 func matches(q search.Query, p search.Product) bool {
+	statuses := q.Statuses
+	if len(statuses) == 0 {
+		statuses = []string{search.StatusActive}
+	}
 	switch {
-	case q.Category != "" && !slices.Contains(p.CategoryPath, q.Category),
+	case !slices.Contains(statuses, p.Status),
+		len(q.Categories) > 0 && !slices.Contains(q.Categories, p.CategoryID),
 		len(q.Brands) > 0 && !slices.Contains(q.Brands, p.Brand),
 		q.Vendor != "" && p.VendorID != q.Vendor,
 		q.MinPrice != nil && p.PriceMin < *q.MinPrice,
@@ -412,9 +495,7 @@ func referenceFacets(q search.Query) search.Facets {
 			continue
 		}
 		brands[p.Brand]++
-		for _, c := range p.CategoryPath {
-			cats[c]++
-		}
+		cats[p.CategoryID]++
 		for i := range f.Price {
 			b := &f.Price[i]
 			if p.PriceMin >= b.Min && (b.Max == nil || p.PriceMin < *b.Max) {
@@ -442,7 +523,9 @@ func byID() map[string]search.Product {
 	return m
 }
 
-// categories maps each leaf category to its path from the root.
+// categories maps each leaf category to its path from the root. Products
+// belong to leaves; a query on an inner category names its leaves, as the
+// caller expands it.
 var categories = map[string][]string{
 	"headphones":  {"electronics", "audio", "headphones"},
 	"speakers":    {"electronics", "audio", "speakers"},
@@ -454,8 +537,28 @@ var categories = map[string][]string{
 	"outdoor":     {"home", "garden", "outdoor"},
 }
 
+// expand returns the category and its sub-categories, sorted, as the caller
+// of search.Index does before it queries.
+func expand(category string) []string {
+	out := []string{category}
+	for leaf, path := range categories {
+		if leaf != category && slices.Contains(path, category) {
+			out = append(out, leaf)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// allStatuses names every status, for the queries of a back office.
+func allStatuses() []string {
+	return []string{search.StatusDraft, search.StatusActive, search.StatusArchived}
+}
+
 // Catalogue returns the fixed test catalogue: four hand-written products for
-// the text tests and 56 generated ones spread over brands, categories,
+// the text tests, 55 generated ones, and three products that are not active
+// (a draft and two archived ones) which only queries naming their status
+// find; the generated ones are spread over brands, categories,
 // prices, stock, ratings and creation times, with deliberate ties so that the
 // id tie-breaker is exercised.
 func Catalogue() []search.Product {
@@ -463,12 +566,12 @@ func Catalogue() []search.Product {
 	mk := func(id, title, desc, brand, leaf, vendor string, price int64, inStock bool, rating float64, count int, created time.Time) search.Product {
 		return search.Product{
 			ID: id, VendorID: vendor, Title: title, Description: desc, Brand: brand,
-			CategoryID: leaf, CategoryPath: categories[leaf], PriceMin: price, PriceMax: price + price/2,
+			CategoryID: leaf, Status: search.StatusActive, PriceMin: price, PriceMax: price + price/2,
 			Currency: "EUR", InStock: inStock, Rating: rating, RatingCount: count, CreatedAt: created, Version: 1,
 		}
 	}
 	out := []search.Product{
-		mk("p01", "Wireless Headphones", "Over-ear with noise cancelling and a thirty hour battery.", "Sonix", "headphones", "v1", 12999, true, 4.6, 210, base.Add(90*time.Hour+123*time.Millisecond)),
+		withImage(mk("p01", "Wireless Headphones", "Over-ear with noise cancelling and a thirty hour battery.", "Sonix", "headphones", "v1", 12999, true, 4.6, 210, base.Add(90*time.Hour+123*time.Millisecond))),
 		mk("p02", "Studio Headphones", "Closed-back for mixing and tracking.", "Acme", "headphones", "v2", 8999, false, 4.1, 35, base.Add(2*time.Hour)),
 		mk("p03", "Braided Audio Cable", "Connects your headphones to an amplifier or a mixing desk; gold plated plugs, two metres long, tangle free.", "Northwind", "accessories", "v3", 999, true, 3.9, 12, base.Add(3*time.Hour)),
 		mk("p04", "Desk Lamp", "Warm light with a dimmer.", "Orbit", "lighting", "v1", 2999, true, 4.0, 40, base.Add(4*time.Hour)),
@@ -499,7 +602,21 @@ func Catalogue() []search.Product {
 			prices[i%len(prices)], i%4 != 0, float64((i*7)%50)/10, (i*13)%40, created,
 		))
 	}
-	return out
+	draft := mk("d01", "Prototype Wireless Headphones", "Not yet for sale.", "Sonix", "headphones", "v1", 15999, true, 0, 0, base.Add(100*time.Hour))
+	draft.Status = search.StatusDraft
+	studio := mk("a01", "Vintage Studio Headphones", "No longer made.", "Acme", "headphones", "v2", 5999, false, 4.8, 90, base.Add(-10*time.Hour))
+	studio.Status = search.StatusArchived
+	lamp := mk("a02", "Retired Desk Lamp", "Replaced by a newer model.", "Orbit", "lighting", "v1", 1999, true, 3.0, 4, base.Add(-20*time.Hour))
+	lamp.Status = search.StatusArchived
+	return append(out, draft, studio, lamp)
+}
+
+// withImage gives p a listing image, which the index stores and returns but
+// does not search.
+func withImage(p search.Product) search.Product {
+	p.ImageURL = "https://cdn.example.com/" + p.ID + "/front.jpg"
+	p.ImageAlt = "Front view with the headband folded"
+	return p
 }
 
 func btoi(b bool) int {

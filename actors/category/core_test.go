@@ -1,0 +1,468 @@
+package category
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/emporium-shop/emporium"
+	pb "github.com/emporium-shop/emporium/protos/categorypb"
+)
+
+var (
+	t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	at = timestamppb.New(t0)
+)
+
+// given builds a state by applying events, the way a replay does.
+func given(events ...proto.Message) *pb.State {
+	s := newState()
+	for _, ev := range events {
+		apply(s, ev)
+	}
+	return s
+}
+
+// created is the event of a Create of id under parent, by command "c-"+id.
+func created(id, name, slug, parent string) *pb.CategoryCreated {
+	return &pb.CategoryCreated{CommandId: "c-" + id, Id: id, Name: name, Slug: slug, ParentId: parent, At: at}
+}
+
+// chain is a path of n categories, l1 under nothing, l2 under l1, ...
+func chain(n int) []proto.Message {
+	var evs []proto.Message
+	for i := 1; i <= n; i++ {
+		parent := ""
+		if i > 1 {
+			parent = fmt.Sprint("l", i-1)
+		}
+		evs = append(evs, created(fmt.Sprint("l", i), fmt.Sprint("Level ", i), fmt.Sprint("level-", i), parent))
+	}
+	return evs
+}
+
+// shop is a small tree: Clothing > (Shoes > Boots, Shirts); Garden.
+func shop() []proto.Message {
+	return []proto.Message{
+		created("clothing", "Clothing", "clothing", ""),
+		created("shoes", "Shoes", "shoes", "clothing"),
+		created("boots", "Boots", "boots", "shoes"),
+		created("shirts", "Shirts", "shirts", "clothing"),
+		created("garden", "Garden", "garden", ""),
+	}
+}
+
+type check struct {
+	name      string
+	given     []proto.Message
+	cmd       proto.Message
+	want      []proto.Message
+	errCode   string
+	field     string // the first field error's field, when errCode is EINVALID
+	fieldCode string
+}
+
+func runChecks(t *testing.T, tests []check) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := given(tt.given...)
+			before := proto.Clone(s)
+			got, err := decide(s, tt.cmd, t0)
+			if tt.errCode != "" {
+				require.Error(t, err)
+				assert.Equal(t, tt.errCode, emporium.ErrorCode(err), "error: %v", err)
+				assert.NotEmpty(t, emporium.ErrorMessage(err))
+				assert.Empty(t, got)
+				if tt.field != "" {
+					fields := emporium.ErrorFields(err)
+					require.NotEmpty(t, fields, "error: %v", err)
+					assert.Equal(t, tt.field, fields[0].Field, "fields: %v", fields)
+					assert.Equal(t, tt.fieldCode, fields[0].Code, "fields: %v", fields)
+				}
+			} else {
+				require.NoError(t, err)
+				assert.Empty(t, cmpEvents(tt.want, got))
+			}
+			assert.True(t, proto.Equal(before, s), "decide changed the state")
+		})
+	}
+}
+
+func TestDecideCreate(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("x", n) }
+	runChecks(t, []check{
+		{name: "root", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "books"},
+			want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: "Books", Slug: "books", At: at}}},
+		{name: "child, name trimmed, slug made from it", given: shop(),
+			cmd:  &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "  Crème Brûlée & Co.  ", ParentId: "garden"},
+			want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: "Crème Brûlée & Co.", Slug: "creme-brulee-co", ParentId: "garden", At: at}}},
+		{name: "retry answered from state", given: shop(), cmd: &pb.CreateRequest{CommandId: "c-shoes", Id: "shoes", Name: "Shoes"}},
+		{name: "retry of a create deleted since", given: append(shop(), &pb.CategoryDeleted{CommandId: "d", Id: "garden", At: at}),
+			cmd: &pb.CreateRequest{CommandId: "c-garden", Id: "garden", Name: "Garden"}},
+		{name: "same id, another command", given: shop(), cmd: &pb.CreateRequest{CommandId: "k2", Id: "shoes", Name: "Shoes"},
+			errCode: emporium.ECONFLICT},
+		{name: "command id reused for another category", given: shop(), cmd: &pb.CreateRequest{CommandId: "c-shoes", Id: "sandals", Name: "Sandals"},
+			errCode: emporium.EIDEMPOTENCY},
+		{name: "no command id", cmd: &pb.CreateRequest{Id: "c1", Name: "Books"},
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+		{name: "no id", cmd: &pb.CreateRequest{CommandId: "k1", Name: "Books"},
+			errCode: emporium.EINVALID, field: "id", fieldCode: CodeRequired},
+		{name: "bad id", cmd: &pb.CreateRequest{CommandId: "k1", Id: "a b", Name: "Books"},
+			errCode: emporium.EINVALID, field: "id", fieldCode: CodeInvalid},
+		{name: "id too long", cmd: &pb.CreateRequest{CommandId: "k1", Id: long(MaxID + 1), Name: "Books"},
+			errCode: emporium.EINVALID, field: "id", fieldCode: CodeTooLong},
+		{name: "no name", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "   "},
+			errCode: emporium.EINVALID, field: "name", fieldCode: CodeRequired},
+		{name: "name too long", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: long(MaxName + 1)},
+			errCode: emporium.EINVALID, field: "name", fieldCode: CodeTooLong},
+		{name: "name with a control character", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "a\x00b"},
+			errCode: emporium.EINVALID, field: "name", fieldCode: CodeInvalid},
+		{name: "name of 100 characters", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: strings.Repeat("é", MaxName), Slug: "e"},
+			want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: strings.Repeat("é", MaxName), Slug: "e", At: at}}},
+		{name: "slug with capitals", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "Books"},
+			errCode: emporium.EINVALID, field: "slug", fieldCode: CodeInvalid},
+		{name: "slug with a double hyphen", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "old--books"},
+			errCode: emporium.EINVALID, field: "slug", fieldCode: CodeInvalid},
+		{name: "slug ending in a hyphen", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "books-"},
+			errCode: emporium.EINVALID, field: "slug", fieldCode: CodeInvalid},
+		{name: "slug too long", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: long(MaxSlug + 1)},
+			errCode: emporium.EINVALID, field: "slug", fieldCode: CodeTooLong},
+		{name: "no slug can be made", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Книги"},
+			errCode: emporium.EINVALID, field: "slug", fieldCode: CodeRequired},
+		{name: "slug taken", given: shop(), cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Other", Slug: "shoes"},
+			errCode: emporium.EINVALID, field: "slug", fieldCode: CodeTaken},
+		{name: "slug made from the name taken", given: shop(), cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "SHOES!"},
+			errCode: emporium.EINVALID, field: "slug", fieldCode: CodeTaken},
+		{name: "unknown parent", given: shop(), cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "X", ParentId: "nope"},
+			errCode: emporium.EINVALID, field: "parent_id", fieldCode: CodeNotFound},
+		{name: "fifth level", given: chain(4), cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "X", ParentId: "l4"},
+			want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: "X", Slug: "x", ParentId: "l4", At: at}}},
+		{name: "sixth level", given: chain(5), cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "X", ParentId: "l5"},
+			errCode: emporium.EINVALID, field: "parent_id", fieldCode: CodeTooDeep},
+	})
+}
+
+func TestCreateRefusedWhenTheTreeIsFull(t *testing.T) {
+	s := newState()
+	for i := range MaxCategories {
+		id := fmt.Sprint("c", i)
+		s.Categories[id] = &pb.Node{Id: id, Name: id, Slug: id, CreatedBy: "k" + id}
+	}
+	_, err := decide(s, &pb.CreateRequest{CommandId: "k", Id: "one-more", Name: "One more"}, t0)
+	require.Error(t, err)
+	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
+	assert.Contains(t, emporium.ErrorMessage(err), "10000")
+
+	// Below the limit again, it is accepted.
+	delete(s.Categories, "c0")
+	evs, err := decide(s, &pb.CreateRequest{CommandId: "k", Id: "one-more", Name: "One more"}, t0)
+	require.NoError(t, err)
+	assert.Len(t, evs, 1)
+}
+
+func TestDecideUpdate(t *testing.T) {
+	str := wrapperspb.String
+	upd := func(mut func(*pb.UpdateRequest)) *pb.UpdateRequest {
+		u := &pb.UpdateRequest{CommandId: "u1", Id: "shoes"}
+		mut(u)
+		return u
+	}
+	runChecks(t, []check{
+		{name: "rename keeps the slug", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Name = str(" Footwear ") }),
+			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Name: str("Footwear"), At: at}}},
+		{name: "rename with an empty slug remakes it", given: shop(),
+			cmd:  upd(func(u *pb.UpdateRequest) { u.Name = str("Footwear"); u.Slug = str("") }),
+			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Name: str("Footwear"), Slug: str("footwear"), At: at}}},
+		{name: "new slug", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Slug = str("all-shoes") }),
+			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Slug: str("all-shoes"), At: at}}},
+		{name: "own slug again changes nothing", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Slug = str("shoes"); u.Name = str("Shoes") })},
+		{name: "slug of another", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Slug = str("boots") }),
+			errCode: emporium.EINVALID, field: "slug", fieldCode: CodeTaken},
+		{name: "bad name", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Name = str("") }),
+			errCode: emporium.EINVALID, field: "name", fieldCode: CodeRequired},
+		{name: "move", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("garden") }),
+			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", ParentId: str("garden"), At: at}}},
+		{name: "move to the roots", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("") }),
+			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", ParentId: str(""), At: at}}},
+		{name: "move under itself", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("shoes") }),
+			errCode: emporium.EINVALID, field: "parent_id", fieldCode: CodeCycle},
+		{name: "move under a descendant", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Id = "clothing"; u.ParentId = str("boots") }),
+			errCode: emporium.EINVALID, field: "parent_id", fieldCode: CodeCycle},
+		{name: "move under an unknown parent", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("nope") }),
+			errCode: emporium.EINVALID, field: "parent_id", fieldCode: CodeNotFound},
+		{name: "move a sub-tree too deep", given: append(chain(3), shop()...),
+			cmd:  upd(func(u *pb.UpdateRequest) { u.Id = "clothing"; u.ParentId = str("l2") }), // 2 + 3 levels fit
+			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "clothing", ParentId: str("l2"), At: at}}},
+		{name: "move a sub-tree one level too deep", given: append(chain(3), shop()...),
+			cmd:     upd(func(u *pb.UpdateRequest) { u.Id = "clothing"; u.ParentId = str("l3") }),
+			errCode: emporium.EINVALID, field: "parent_id", fieldCode: CodeTooDeep},
+		{name: "same parent changes nothing", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("clothing") })},
+		{name: "unknown category", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Id = "nope"; u.Name = str("X") }),
+			errCode: emporium.ENOTFOUND},
+		{name: "retry answered from state", given: append(shop(), &pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Name: str("Footwear"), At: at}),
+			cmd: upd(func(u *pb.UpdateRequest) { u.Name = str("Footwear") })},
+		{name: "command id reused for another category", given: append(shop(), &pb.CategoryUpdated{CommandId: "u1", Id: "boots", Name: str("B"), At: at}),
+			cmd: upd(func(u *pb.UpdateRequest) { u.Name = str("Footwear") }), errCode: emporium.EIDEMPOTENCY},
+		{name: "no command id", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.CommandId = ""; u.Name = str("X") }),
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+		{name: "errors of every field", given: shop(),
+			cmd:     upd(func(u *pb.UpdateRequest) { u.Name = str(""); u.Slug = str("Bad"); u.ParentId = str("nope") }),
+			errCode: emporium.EINVALID, field: "name", fieldCode: CodeRequired},
+	})
+}
+
+func TestDecideDelete(t *testing.T) {
+	runChecks(t, []check{
+		{name: "leaf", given: shop(), cmd: &pb.DeleteRequest{CommandId: "d1", Id: "boots"},
+			want: []proto.Message{&pb.CategoryDeleted{CommandId: "d1", Id: "boots", At: at}}},
+		{name: "with sub-categories", given: shop(), cmd: &pb.DeleteRequest{CommandId: "d1", Id: "clothing"},
+			errCode: emporium.ECONFLICT},
+		{name: "unknown", given: shop(), cmd: &pb.DeleteRequest{CommandId: "d1", Id: "nope"},
+			errCode: emporium.ENOTFOUND},
+		{name: "retry answered from state", given: append(shop(), &pb.CategoryDeleted{CommandId: "d1", Id: "boots", At: at}),
+			cmd: &pb.DeleteRequest{CommandId: "d1", Id: "boots"}},
+		{name: "no command id", given: shop(), cmd: &pb.DeleteRequest{Id: "boots"},
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+	})
+	s := given(shop()...)
+	_, err := decide(s, &pb.DeleteRequest{CommandId: "d1", Id: "clothing"}, t0)
+	assert.Contains(t, emporium.ErrorMessage(err), "2 sub-categories")
+}
+
+func TestMakeSlug(t *testing.T) {
+	for name, want := range map[string]string{
+		"Books":                   "books",
+		"  Home & Garden  ":       "home-garden",
+		"Crème Brûlée":            "creme-brulee",
+		"ÆSIR Straße Øl Łódź":     "aesir-strasse-ol-lodz",
+		"T-Shirts -- 2024!":       "t-shirts-2024",
+		"__x__":                   "x",
+		"Книги":                   "",
+		"日本 books":                "books",
+		strings.Repeat("ab ", 60): strings.TrimSuffix(strings.Repeat("ab-", 33), "-"),
+		strings.Repeat("a", 150):  strings.Repeat("a", 100),
+		"Ünïcödé Ĉàfé Ñandú Ÿ Ğ İ ı": "unicode-cafe-nandu-y-g-i-i",
+	} {
+		got := MakeSlug(name)
+		assert.Equal(t, want, got, "MakeSlug(%q)", name)
+		if got != "" {
+			assert.True(t, CheckSlug(got), "MakeSlug(%q) = %q is not a valid slug", name, got)
+		}
+	}
+}
+
+func TestAnswers(t *testing.T) {
+	s := given(shop()...)
+	tr := tree(s)
+	assert.Equal(t, uint64(5), tr.Version)
+	require.Len(t, tr.Categories, 5)
+	assert.Equal(t, "boots", tr.Categories[0].Id, "ordered by id")
+	assert.Equal(t, "shoes", tr.Categories[0].ParentId)
+
+	c, err := change(s, "shoes", false)
+	require.NoError(t, err)
+	assert.Equal(t, "Shoes", c.Category.Name)
+	assert.Equal(t, uint64(5), c.Version)
+	_, err = change(s, "nope", false)
+	assert.Equal(t, emporium.ENOTFOUND, emporium.ErrorCode(err))
+	c, err = change(s, "nope", true)
+	require.NoError(t, err)
+	assert.Nil(t, c.Category)
+
+	// Fenced takes a seq, not a version.
+	apply(s, &pb.Fenced{})
+	assert.Equal(t, uint64(5), s.Version)
+}
+
+func TestMemoryIsBounded(t *testing.T) {
+	s := given(shop()...)
+	for i := range recentCommandsKept + 10 {
+		apply(s, &pb.CategoryUpdated{CommandId: fmt.Sprint("u", i), Id: "shoes", Name: wrapperspb.String(fmt.Sprint("S", i)), At: at})
+	}
+	assert.Len(t, s.RecentCommands, recentCommandsKept)
+	evs, err := decide(s, &pb.CreateRequest{CommandId: "c-shoes", Id: "shoes", Name: "Shoes"}, t0)
+	require.NoError(t, err, "a late Create retry is still answered from state")
+	assert.Empty(t, evs)
+}
+
+// cmpEvents describes how got differs from want, or returns "" when equal.
+func cmpEvents(want, got []proto.Message) string {
+	if len(want) != len(got) {
+		return fmt.Sprintf("want %d events %v, got %d %v", len(want), want, len(got), got)
+	}
+	for i := range want {
+		if !proto.Equal(want[i], got[i]) {
+			return fmt.Sprintf("event %d: want %v, got %v", i, want[i], got[i])
+		}
+	}
+	return ""
+}
+
+// checkInvariants fails unless the state is a valid tree: every parent
+// exists, no category is its own ancestor, no path is longer than
+// MaxDepth, slugs are valid and unique, and each node is keyed by its id.
+func checkInvariants(t *testing.T, s *pb.State, where fmt.Stringer) {
+	t.Helper()
+	// Plain checks: this runs after every step, and testify's are slow
+	// under the race detector.
+	slugs := map[string]string{}
+	for id, n := range s.Categories {
+		if id != n.Id {
+			t.Fatalf("%s: node %s keyed by %s", where, n.Id, id)
+		}
+		if !CheckSlug(n.Slug) {
+			t.Fatalf("%s: bad slug %q", where, n.Slug)
+		}
+		if other, dup := slugs[n.Slug]; dup {
+			t.Fatalf("%s: slug %q held by %s and %s", where, n.Slug, other, id)
+		}
+		slugs[n.Slug] = id
+		level := 0
+		for a := id; a != ""; a = s.Categories[a].ParentId {
+			if _, ok := s.Categories[a]; !ok {
+				t.Fatalf("%s: %s has a missing ancestor %s", where, id, a)
+			}
+			if level++; level > MaxDepth {
+				// Beyond MaxDepth steps: too deep, or a cycle.
+				t.Fatalf("%s: %s is deeper than %d levels or in a cycle", where, id, MaxDepth)
+			}
+		}
+	}
+	if len(s.Categories) > MaxCategories {
+		t.Fatalf("%s: %d categories", where, len(s.Categories))
+	}
+}
+
+// pos names a step of the random test in failure messages; it renders the
+// command only when a message is printed.
+type pos struct {
+	seed uint64
+	step int
+	cmd  proto.Message
+}
+
+func (p pos) String() string { return fmt.Sprintf("seed %d step %d (%v)", p.seed, p.step, p.cmd) }
+
+// TestRandomCommandsKeepInvariants drives the core with random commands
+// over a small pool of ids, names and slugs, some repeated as Proto.Actor's
+// retries would be, and checks after each that the state is a valid tree
+// (acyclic, slugs unique, depth bounded), that a refused command left no
+// events, that a retry changes nothing, and that replaying the events gives
+// the same state.
+func TestRandomCommandsKeepInvariants(t *testing.T) {
+	ids := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"}
+	names := []string{"Shoes", "Boots", "Garden", "Tools", "Books", "Crème", "shoes", "X", "  ", "Y"}
+	slugs := []string{"", "", "", "shoes", "boots", "tools", "x", "Bad Slug"}
+	kinds := map[string]int{}
+	codes := map[string]int{}
+	defer func() {
+		// The draw reaches every event and every refusal that matters.
+		for _, k := range []string{"CategoryCreated", "CategoryUpdated", "move", "CategoryDeleted"} {
+			assert.Positive(t, kinds[k], "no %s was drawn", k)
+		}
+		for _, c := range []string{CodeTaken, CodeNotFound, CodeCycle, CodeTooDeep, emporium.ECONFLICT, emporium.ENOTFOUND} {
+			assert.Positive(t, codes[c], "no %s refusal was drawn", c)
+		}
+	}()
+	for seed := range uint64(20) {
+		r := rand.New(rand.NewPCG(seed, 11))
+		s := newState()
+		var journal []proto.Message
+		var sent []proto.Message
+		now := t0
+		for step := range 300 {
+			now = now.Add(time.Duration(r.IntN(60)) * time.Second)
+			cmdID := fmt.Sprint("k", step)
+			id := ids[r.IntN(len(ids))]
+			// Mostly an existing parent, so that deep paths grow.
+			parent := ""
+			switch k := r.IntN(8); {
+			case k < 5 && len(s.Categories) > 0:
+				existing := slices.Sorted(maps.Keys(s.Categories))
+				parent = existing[r.IntN(len(existing))]
+			case k < 7:
+				parent = ids[r.IntN(len(ids))]
+			}
+			var cmd proto.Message
+			switch k := r.IntN(10); {
+			case k < 1 && len(sent) > 0:
+				cmd = sent[r.IntN(len(sent))] // a retry
+			case k < 5:
+				cmd = &pb.CreateRequest{CommandId: cmdID, Id: id, Name: names[r.IntN(len(names))], Slug: slugs[r.IntN(len(slugs))], ParentId: parent}
+			case k < 8:
+				u := &pb.UpdateRequest{CommandId: cmdID, Id: id}
+				if r.IntN(2) == 0 {
+					u.Name = wrapperspb.String(names[r.IntN(len(names))])
+				}
+				if r.IntN(3) == 0 {
+					u.Slug = wrapperspb.String(slugs[r.IntN(len(slugs))])
+				}
+				if r.IntN(2) == 0 {
+					u.ParentId = wrapperspb.String(parent)
+				}
+				cmd = u
+			default:
+				cmd = &pb.DeleteRequest{CommandId: cmdID, Id: id}
+			}
+			sent = append(sent, cmd)
+			where := pos{seed, step, cmd}
+			before := proto.Clone(s)
+			events, err := decide(s, cmd, now)
+			if !proto.Equal(before, s) {
+				t.Fatalf("%s: decide changed the state", where)
+			}
+			if err != nil {
+				if len(events) > 0 {
+					t.Fatalf("%s: a refusal yielded events", where)
+				}
+				code := emporium.ErrorCode(err)
+				require.Contains(t, []string{emporium.EINVALID, emporium.ENOTFOUND, emporium.ECONFLICT, emporium.EIDEMPOTENCY}, code, "%s: %v", where, err)
+				codes[code]++
+				for _, f := range emporium.ErrorFields(err) {
+					codes[f.Code]++
+				}
+				continue
+			}
+			if r.IntN(10) == 0 {
+				// The shell fenced a seq whose append it could not settle.
+				apply(s, &pb.Fenced{})
+				journal = append(journal, &pb.Fenced{})
+			}
+			for _, ev := range events {
+				v := s.Version
+				apply(s, ev)
+				journal = append(journal, ev)
+				kinds[string(ev.ProtoReflect().Descriptor().Name())]++
+				if u, ok := ev.(*pb.CategoryUpdated); ok && u.ParentId != nil {
+					kinds["move"]++
+				}
+				if s.Version != v+1 {
+					t.Fatalf("%s: the event did not add one version", where)
+				}
+			}
+			checkInvariants(t, s, where)
+			// A retry of what was just done yields nothing.
+			if len(events) > 0 {
+				if again, err := decide(s, cmd, now); err != nil || len(again) > 0 {
+					t.Fatalf("%s: a retry yielded %v, %v", where, again, err)
+				}
+			}
+		}
+		replayed := newState()
+		for _, ev := range journal {
+			apply(replayed, ev)
+		}
+		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs from the state", seed)
+	}
+}
