@@ -3,14 +3,15 @@ GO       ?= go
 PKGS_RACE = $(shell $(GO) list ./... | grep -v /clustertest)
 BENCH    ?= .
 BENCHTIME ?= 2s
+SEED     ?= 200
 
 .PHONY: help run build test test-cluster bench proto lint clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-run: ## run one node on :8080 with embedded stores under ./data
-	$(GO) run ./cmd/emporium serve
+run: ## run one node on :8080 with embedded stores under ./data and a demo catalogue (SEED=200 products)
+	$(GO) run ./cmd/emporium serve --seed $(SEED)
 
 build: ## build the emporium binary into ./bin
 	$(GO) build -o bin/emporium ./cmd/emporium

@@ -94,9 +94,14 @@ func (n *Node) claims() *actors.DocumentClaims {
 }
 
 // ensureCatalogIndexes creates the store indexes the catalogue's queries
-// use: a vendor's products, newest first.
+// use: a vendor's products newest first, and the products the search index
+// has not taken yet.
 func (n *Node) ensureCatalogIndexes(ctx context.Context) error {
-	if err := n.Store.Projections().EnsureIndex(ctx, product.ViewCollection, "vendor_id", "_id"); err != nil {
+	err := n.Store.Projections().EnsureIndex(ctx, product.ViewCollection, "vendor_id", "-_id")
+	if err == nil {
+		err = (&catalog.SearchSource{Reads: n.Store.Projections()}).EnsureIndexes(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("catalog: creating the store's indexes: %w", err)
 	}
 	return nil

@@ -1,6 +1,8 @@
 // Command emporium runs an Emporium node and its operator tasks.
 //
 //	emporium serve      run one node (HTTP API, cluster member, stores)
+//	emporium seed       load a demo catalogue
+//	emporium reindex    rebuild the search index from the store
 //	emporium admin      operator tasks (create-user)
 //	emporium help       show the commands
 //
@@ -52,6 +54,9 @@ Usage:
 
 Commands:
   serve     run one node: HTTP API on HTTP_ADDR, cluster member, stores
+            (--seed N loads N demo products into an empty catalogue first)
+  seed      load a demo catalogue: emporium seed --products 1000
+  reindex   rebuild the search index from the store
   admin     operator tasks: create-user
   version   print the version
   help      show this help
@@ -68,6 +73,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "seed":
+		return seedCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "reindex":
+		return reindexCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "admin":
 		return admin(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "version", "--version":

@@ -23,7 +23,7 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 	err := run(t.Context(), []string{"serve", "--help"}, noenv, strings.NewReader(""), &stdout, &stderr)
 	require.NoError(t, err)
 	for _, name := range []string{"HTTP_ADDR", "-http-addr", "DATA_DIR", "MONGODB_URI", "REDIS_URL",
-		"CLUSTER_PROVIDER", "CLUSTER_ADDR", "CLUSTER_PEERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT"} {
+		"CLUSTER_PROVIDER", "CLUSTER_ADDR", "CLUSTER_PEERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "ELASTICSEARCH_URL", "SEED_PRODUCTS", "-seed"} {
 		assert.Contains(t, stderr.String(), name)
 	}
 }
@@ -142,4 +142,34 @@ func TestAdminCreateUser(t *testing.T) {
 	err = run(t.Context(), []string{"admin", "create-user", "--username", "u_2", "--email", "u2@example.com"}, getenv, strings.NewReader(""), &stdout, &stderr)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "standard input")
+}
+
+// TestSeedThenReindex loads a small demo catalogue and rebuilds the search
+// index from the store, as an operator does, checking what each reports.
+func TestSeedThenReindex(t *testing.T) {
+	dir := t.TempDir()
+	env := func(k string) string {
+		switch k {
+		case "DATA_DIR":
+			return dir
+		case "REDIS_URL":
+			return os.Getenv("REDIS_URL")
+		}
+		return ""
+	}
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"seed", "--products", "12"}, env, strings.NewReader(""), &stdout, &stderr), stderr.String())
+	assert.Contains(t, stdout.String(), "seeded 12 demo products")
+	assert.Contains(t, stderr.String(), "100%", "the progress bar reaches the end")
+
+	stdout.Reset()
+	stderr.Reset()
+	require.NoError(t, run(t.Context(), []string{"reindex"}, env, strings.NewReader(""), &stdout, &stderr), stderr.String())
+	assert.Contains(t, stdout.String(), "reindexed 12 products")
+	assert.DirExists(t, filepath.Join(dir, "search"))
+	assert.NoDirExists(t, filepath.Join(dir, "search.rebuild"))
+
+	stderr.Reset()
+	assert.ErrorIs(t, run(t.Context(), []string{"seed", "--products", "0"}, env, strings.NewReader(""), &stdout, &stderr), errUsage)
+	assert.Contains(t, stderr.String(), "--products must be between")
 }

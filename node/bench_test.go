@@ -1,0 +1,194 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/node"
+	"github.com/emporium-shop/emporium/node/seed"
+	"github.com/emporium-shop/emporium/search"
+)
+
+// The search benchmark of issue 4: 100,000 demo products indexed, then a
+// text search with two filters and facets through HTTP at 16 concurrent
+// clients. The products go straight into the node's index (as the indexer
+// would write them): seeding 100,000 products through the grains measures
+// the store, which has its own benchmarks.
+
+const benchProducts = 100_000
+
+// BenchmarkSearchHTTP reports the indexing rate of the demo catalogue
+// (index-docs/s, once per run) and the search rate and latency through
+// HTTP (q/s, p50-ms, p99-ms).
+func BenchmarkSearchHTTP(b *testing.B) {
+	cfg := node.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DataDir = b.TempDir()
+	cfg.LogLevel = "warn"
+	n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(b, n.Open(b.Context()))
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = n.Close(ctx)
+	}()
+
+	demo := seed.Generate(1, benchProducts)
+	categories := benchCategories(b, n, demo)
+	products := benchSearchProducts(demo, categories)
+	start := time.Now()
+	for i := 0; i < len(products); i += 500 {
+		require.NoError(b, n.Index.Upsert(b.Context(), products[i:min(i+500, len(products))]...))
+	}
+	b.ReportMetric(float64(len(products))/time.Since(start).Seconds(), "index-docs/s")
+
+	queries := benchQueries(demo, categories)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
+	base := n.URL() + "/v1/products?"
+	// Warm up: the first queries load the index's segments.
+	for _, q := range queries[:32] {
+		benchGet(b, client, base+q)
+	}
+
+	var mu sync.Mutex
+	var latencies []time.Duration
+	var next int
+	var nextMu sync.Mutex
+	b.SetParallelism(8) // 8 x GOMAXPROCS (2 here) = 16 clients
+	b.ResetTimer()
+	start = time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			nextMu.Lock()
+			q := queries[next%len(queries)]
+			next++
+			nextMu.Unlock()
+			t0 := time.Now()
+			benchGet(b, client, base+q)
+			mine = append(mine, time.Since(t0))
+		}
+		mu.Lock()
+		latencies = append(latencies, mine...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	slices.Sort(latencies)
+	b.ReportMetric(float64(len(latencies))/elapsed.Seconds(), "q/s")
+	b.ReportMetric(ms(latencies[len(latencies)/2]), "p50-ms")
+	b.ReportMetric(ms(latencies[len(latencies)*99/100]), "p99-ms")
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func benchGet(b *testing.B, c *http.Client, u string) {
+	resp, err := c.Get(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("GET %s: %d", u, resp.StatusCode)
+	}
+}
+
+// benchCategories creates the demo category tree through the catalogue and
+// answers the id of each demo key.
+func benchCategories(b *testing.B, n *node.Node, demo seed.Demo) map[string]string {
+	admin := emporium.Principal{UserID: "bench", Roles: []string{emporium.RoleAdmin}}
+	ids := map[string]string{}
+	for _, c := range demo.Categories {
+		created, err := n.Catalog.CreateCategory(b.Context(), admin, emporium.CategoryInput{Name: c.Name, Slug: c.Key, ParentID: ids[c.ParentKey]})
+		require.NoError(b, err)
+		ids[c.Key] = created.ID
+	}
+	return ids
+}
+
+// benchSearchProducts turns the demo products into what the indexer would
+// write for them.
+func benchSearchProducts(demo seed.Demo, categories map[string]string) []search.Product {
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	out := make([]search.Product, len(demo.Products))
+	for i, p := range demo.Products {
+		in := p.Input
+		lo, hi := in.Variants[0].Price, in.Variants[0].Price
+		for _, v := range in.Variants {
+			lo, hi = min(lo, v.Price), max(hi, v.Price)
+		}
+		inStock := false
+		for _, s := range p.Stock {
+			inStock = inStock || s.OnHand > 0
+		}
+		out[i] = search.Product{
+			ID: fmt.Sprintf("bench-%06d", i), VendorID: fmt.Sprintf("vendor-%d", p.Vendor),
+			Title: in.Title, Description: in.Description, Brand: in.Brand,
+			CategoryID: categories[p.Category], Status: search.StatusActive,
+			PriceMin: lo, PriceMax: hi, Currency: in.Currency, InStock: inStock,
+			ImageURL: in.Images[0].URL, ImageAlt: in.Images[0].Alt,
+			CreatedAt: base.Add(time.Duration(i) * time.Minute), Version: 1 << 32,
+		}
+	}
+	return out
+}
+
+// benchQueries makes 256 different searches as shoppers type them: one or
+// two words of a product's title (a quarter with a typo), a category (a
+// root or a sub-category) and one more filter (brand, price range or in
+// stock), with facets (always answered).
+func benchQueries(demo seed.Demo, categories map[string]string) []string {
+	r := rand.New(rand.NewPCG(7, 11))
+	parents := map[string]string{}
+	for _, c := range demo.Categories {
+		parents[c.Key] = c.ParentKey
+	}
+	var out []string
+	for len(out) < 256 {
+		p := demo.Products[r.IntN(len(demo.Products))]
+		words := search.Words(p.Input.Title)
+		var text []string
+		for _, w := range words {
+			if len(w.Text) >= 4 && len(text) < 1+r.IntN(2) {
+				text = append(text, w.Text)
+			}
+		}
+		if len(text) == 0 {
+			continue
+		}
+		if r.IntN(4) == 0 && len(text[0]) >= 6 {
+			t := []byte(text[0])
+			t[3], t[4] = t[4], t[3] // a transposition: one edit away
+			text[0] = string(t)
+		}
+		cat := p.Category
+		for up := r.IntN(3); up > 0 && parents[cat] != ""; up-- {
+			cat = parents[cat]
+		}
+		v := url.Values{"q": {strings.Join(text, " ")}, "category": {cat}}
+		switch r.IntN(3) {
+		case 0:
+			v.Set("brand", p.Input.Brand)
+		case 1:
+			v.Set("max_price", fmt.Sprint(p.Input.Variants[0].Price*2))
+		default:
+			v.Set("in_stock", "true")
+		}
+		out = append(out, v.Encode())
+	}
+	return out
+}
