@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/emporium-shop/emporium"
 )
@@ -49,6 +48,11 @@ const (
 	StatusActive   = "active"
 	StatusArchived = "archived"
 )
+
+// FuzzyPrefixLength is how many leading letters of a word a typo never
+// touches: shoppers rarely mistype the first letter, and keeping it narrows
+// the terms a fuzzy word expands to, the costliest part of a text search.
+const FuzzyPrefixLength = 1
 
 // FacetSize is how many values a brand or category facet returns at most.
 const FacetSize = 100
@@ -91,27 +95,54 @@ func SortFacetValues(values []FacetValue) {
 	})
 }
 
-// Word is one word of a text query and the typo tolerance it gets.
+// Word is one word of a text query and the typo tolerance it gets. A
+// multi-word query matches a product only if every word does (in its title,
+// description or brand, each word with its own tolerance), as shop searches
+// do: "red kettle" means a red kettle, not anything red or any kettle. A word
+// the backend's analyzer drops (a stop word such as "for") is not required.
 type Word struct {
 	Text      string
 	Fuzziness int
 }
 
 // Words splits a text query into lower-case words of letters and digits, and
-// gives each word of MinFuzzyLength letters or more a fuzziness of 1. Both
-// backends use it so that they tolerate the same typos.
+// gives each word of MinFuzzyLength letters or more a fuzziness of 1 (past
+// its first FuzzyPrefixLength letters). An apostrophe between two letters
+// stays in its word, so that "men's" is one word that the analyzers reduce to
+// "men" rather than a required, never indexed "s". Both backends use it so
+// that they tolerate the same typos.
 func Words(text string) []Word {
-	fields := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
-	words := make([]Word, 0, len(fields))
-	for _, f := range fields {
-		w := Word{Text: f}
-		if utf8.RuneCountInString(f) >= MinFuzzyLength {
-			w.Fuzziness = 1
-		}
-		words = append(words, w)
+	runes := []rune(strings.ToLower(text))
+	isApostrophe := func(i int) bool {
+		return (runes[i] == '\'' || runes[i] == '’') && i > 0 && i+1 < len(runes) &&
+			unicode.IsLetter(runes[i-1]) && unicode.IsLetter(runes[i+1])
 	}
+	var words []Word
+	var b strings.Builder
+	letters := 0
+	flush := func() {
+		if b.Len() > 0 {
+			w := Word{Text: b.String()}
+			if letters >= MinFuzzyLength {
+				w.Fuzziness = 1
+			}
+			words = append(words, w)
+		}
+		b.Reset()
+		letters = 0
+	}
+	for i, r := range runes {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+			letters++
+		case isApostrophe(i):
+			b.WriteRune(r)
+		default:
+			flush()
+		}
+	}
+	flush()
 	return words
 }
 

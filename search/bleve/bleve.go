@@ -7,16 +7,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"sync"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/numeric"
 	bsearch "github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/blevesearch/bleve/v2/search/searcher"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/search"
@@ -32,11 +38,16 @@ const (
 	fCategory    = "category_id"
 	fStatus      = "status"
 	fPriceMin    = "price_min"
+	// fPriceBucket is the index of the product's search.PriceBuckets entry:
+	// a term facet over it reads one short doc value per hit, where a
+	// numeric range facet over fPriceMin decodes and visits the sixteen
+	// prefix-coded terms bleve keeps per number (most of the cost of a
+	// search at 100,000 products). Changing the buckets needs a reindex.
+	fPriceBucket = "price_bucket"
 	fInStock     = "in_stock"
 	fRating      = "rating"
 	fRatingCount = "rating_count"
 	fCreatedAt   = "created_at"
-	fVersion     = "version"
 	// fSource keeps the whole Product as JSON so that hits return it exactly;
 	// it is stored, not indexed.
 	fSource = "source"
@@ -53,6 +64,11 @@ const (
 // Index is a search.Index kept by bleve in one directory.
 type Index struct {
 	idx bleve.Index
+	// english and keyword are the mapping's analyzers, which Upsert uses to
+	// build documents.
+	english, keyword analysis.Analyzer
+	// fuzzy caches the expansions of fuzzy words in the current snapshot.
+	fuzzy *fuzzyCache
 	// writeMu serialises Upsert and Delete so that the version read before a
 	// batch is still current when the batch is written.
 	writeMu sync.Mutex
@@ -64,32 +80,56 @@ var _ search.Index = (*Index)(nil)
 // directory holds none.
 func Open(dir string) (*Index, error) {
 	const op = "bleveindex.Open"
-	idx, err := bleve.Open(dir)
+	idx, err := bleve.OpenUsing(dir, scorchConfig())
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) || errors.Is(err, bleve.ErrorIndexMetaMissing) {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, emporium.Wrap(op, fmt.Errorf("create %s: %w", dir, err))
 		}
 		// bleve.New wants to create the directory itself.
 		_ = os.Remove(dir)
-		idx, err = bleve.New(dir, newMapping())
+		idx, err = bleve.NewUsing(dir, newMapping(), bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, scorchConfig())
 	}
 	if err != nil {
 		return nil, emporium.Wrap(op, fmt.Errorf("open bleve index %s: %w", dir, err))
 	}
-	return &Index{idx: idx}, nil
+	x := &Index{idx: idx, english: idx.Mapping().AnalyzerNamed(en.AnalyzerName), keyword: idx.Mapping().AnalyzerNamed(keyword.Name), fuzzy: &fuzzyCache{}}
+	if x.english == nil || x.keyword == nil {
+		_ = idx.Close()
+		return nil, emporium.Wrap(op, fmt.Errorf("bleve index %s: the mapping lacks the english or keyword analyzer", dir))
+	}
+	return x, nil
 }
 
-// newMapping is the explicit mapping: keywords for ids, brand, category and
-// status, English text for title, description and brand, numbers for prices,
-// rating and creation time (Unix milliseconds). Nothing is mapped dynamically
-// and nothing goes to the _all field.
+// scorchConfig tunes scorch's merge policy for search speed: every query
+// pays per segment (term dictionary lookups, fuzzy automata, bitmaps), so
+// fewer, larger segments answer faster than bleve's default of up to ten
+// segments per size tier, for somewhat more merging while indexing.
+func scorchConfig() map[string]any {
+	return map[string]any{
+		"scorchMergePlanOptions": map[string]any{
+			"MaxSegmentsPerTier":   mergeWidth,
+			"SegmentsPerMergeTask": mergeWidth,
+		},
+	}
+}
+
+// mergeWidth is how many segments of a size tier scorch keeps before it
+// merges them into one of the next tier.
+const mergeWidth = 3
+
+// newMapping is the explicit mapping: keywords for ids, brand, category,
+// status and price bucket, English text for title, description and brand,
+// numbers for prices, rating and creation time (Unix milliseconds). Nothing
+// is mapped dynamically and there is no _all field.
 func newMapping() mapping.IndexMapping {
-	kw := func() *mapping.FieldMapping {
+	// Doc values only where a facet or a sort reads them: filters use the
+	// inverted index, and every doc value costs index size and merge time.
+	kw := func(docValues bool) *mapping.FieldMapping {
 		f := bleve.NewKeywordFieldMapping()
 		f.Analyzer = keyword.Name
 		f.IncludeInAll = false
 		f.IncludeTermVectors = false
-		f.DocValues = true
+		f.DocValues = docValues
 		return f
 	}
 	text := func(name string) *mapping.FieldMapping {
@@ -101,28 +141,29 @@ func newMapping() mapping.IndexMapping {
 		f.DocValues = false
 		return f
 	}
-	num := func(store bool) *mapping.FieldMapping {
+	num := func() *mapping.FieldMapping {
 		f := bleve.NewNumericFieldMapping()
 		f.IncludeInAll = false
-		f.Store = store
+		f.Store = false
 		return f
 	}
 	doc := bleve.NewDocumentStaticMapping()
 	doc.AddFieldMappingsAt(fTitle, text(fTitle))
 	doc.AddFieldMappingsAt(fDescription, text(fDescription))
-	brand := kw()
+	brand := kw(true)
 	brand.Name = fBrand
 	doc.AddFieldMappingsAt(fBrand, brand, text(fBrandText))
-	doc.AddFieldMappingsAt(fVendor, kw())
-	doc.AddFieldMappingsAt(fCategory, kw())
-	doc.AddFieldMappingsAt(fStatus, kw())
-	doc.AddFieldMappingsAt(fPriceMin, num(false))
-	doc.AddFieldMappingsAt(fRating, num(false))
-	doc.AddFieldMappingsAt(fRatingCount, num(false))
-	doc.AddFieldMappingsAt(fCreatedAt, num(false))
-	doc.AddFieldMappingsAt(fVersion, num(true))
+	doc.AddFieldMappingsAt(fVendor, kw(false))
+	doc.AddFieldMappingsAt(fCategory, kw(true))
+	doc.AddFieldMappingsAt(fStatus, kw(false))
+	doc.AddFieldMappingsAt(fPriceBucket, kw(true))
+	doc.AddFieldMappingsAt(fPriceMin, num())
+	doc.AddFieldMappingsAt(fRating, num())
+	doc.AddFieldMappingsAt(fRatingCount, num())
+	doc.AddFieldMappingsAt(fCreatedAt, num())
 	inStock := bleve.NewBooleanFieldMapping()
 	inStock.IncludeInAll = false
+	inStock.DocValues = false
 	doc.AddFieldMappingsAt(fInStock, inStock)
 	source := bleve.NewTextFieldMapping()
 	source.Index = false
@@ -131,6 +172,9 @@ func newMapping() mapping.IndexMapping {
 	source.IncludeTermVectors = false
 	source.DocValues = false
 	doc.AddFieldMappingsAt(fSource, source)
+	// No field goes to _all, so the composite field would be empty; not
+	// building it saves a pass over the fields of every document.
+	doc.AddSubDocumentMapping("_all", bleve.NewDocumentDisabledMapping())
 
 	m := bleve.NewIndexMapping()
 	m.DefaultMapping = doc
@@ -141,27 +185,64 @@ func newMapping() mapping.IndexMapping {
 	return m
 }
 
+// Indexing options of the document fields. Upsert builds documents itself
+// rather than through the mapping so that it can choose options the mapping
+// cannot express: the facet fields keep their doc values one document per
+// chunk, uncompressed (zapx supports the one only with the other). A facet
+// then reads a hit's values directly, where the default chunks of 1,024
+// documents cost a header decode and a snappy decompression per chunk and
+// field touched: at 100,000 products, with hits spread over the whole index,
+// that was the largest cost of a search. Sort fields keep the default,
+// compact chunks, since the hits of a browse, which sorts, are dense; but
+// PriceMin, which a text search's price filter reads hit by hit, is stored
+// as a facet field is. The mapping declares the same fields, so that
+// queries analyse and find them.
+const (
+	optText   = index.IndexField
+	optFilter = index.IndexField
+	optSort   = index.IndexField | index.DocValues
+	optFacet  = index.IndexField | index.DocValues | index.SkipDVChunking | index.SkipDVCompression
+	// optPrice is a sort field that a text search's price filter also
+	// reads hit by hit (see priceFilter), from hits as sparse as a facet's.
+	optPrice  = optFacet
+	optSource = index.StoreField
+)
+
 // document is what bleve indexes for a product.
-func document(p search.Product) (map[string]any, error) {
+func (x *Index) document(p search.Product) (*document.Document, error) {
 	src, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{
-		fTitle:       p.Title,
-		fDescription: p.Description,
-		fBrand:       p.Brand,
-		fVendor:      p.VendorID,
-		fCategory:    p.CategoryID,
-		fStatus:      p.Status,
-		fPriceMin:    float64(p.PriceMin),
-		fInStock:     p.InStock,
-		fRating:      p.Rating,
-		fRatingCount: float64(p.RatingCount),
-		fCreatedAt:   float64(p.CreatedAt.UnixMilli()),
-		fVersion:     float64(p.Version),
-		fSource:      string(src),
-	}, nil
+	doc := document.NewDocument(p.ID)
+	text := func(name, value string) {
+		doc.AddField(document.NewTextFieldCustom(name, nil, []byte(value), optText, x.english))
+	}
+	keyword := func(name, value string, opts index.FieldIndexingOptions) {
+		// An empty value is no value: it would be a facet entry no shopper
+		// can pick.
+		if value != "" {
+			doc.AddField(document.NewTextFieldCustom(name, nil, []byte(value), opts, x.keyword))
+		}
+	}
+	number := func(name string, value float64, opts index.FieldIndexingOptions) {
+		doc.AddField(document.NewNumericFieldWithIndexingOptions(name, nil, value, opts))
+	}
+	text(fTitle, p.Title)
+	text(fDescription, p.Description)
+	text(fBrandText, p.Brand)
+	keyword(fBrand, p.Brand, optFacet)
+	keyword(fCategory, p.CategoryID, optFacet)
+	keyword(fPriceBucket, strconv.Itoa(search.PriceBucketOf(p.PriceMin)), optFacet)
+	keyword(fVendor, p.VendorID, optFilter)
+	keyword(fStatus, p.Status, optFilter)
+	number(fPriceMin, float64(p.PriceMin), optPrice)
+	number(fRating, p.Rating, optSort)
+	number(fRatingCount, float64(p.RatingCount), optSort)
+	number(fCreatedAt, float64(p.CreatedAt.UnixMilli()), optSort)
+	doc.AddField(document.NewBooleanFieldWithIndexingOptions(fInStock, nil, p.InStock, optFilter))
+	doc.AddField(document.NewTextFieldWithIndexingOptions(fSource, nil, src, optSource))
+	return doc, nil
 }
 
 // Upsert writes products in one bleve batch, skipping any whose version is
@@ -192,11 +273,11 @@ func (x *Index) Upsert(ctx context.Context, products ...search.Product) error {
 		if v, ok := stored[id]; ok && p.Version <= v {
 			continue
 		}
-		doc, err := document(p)
+		doc, err := x.document(p)
 		if err != nil {
 			return emporium.Wrap(op, fmt.Errorf("encode product %s: %w", id, err))
 		}
-		if err := batch.Index(id, doc); err != nil {
+		if err := batch.IndexAdvanced(doc); err != nil {
 			return emporium.Wrap(op, fmt.Errorf("index product %s: %w", id, err))
 		}
 	}
@@ -272,7 +353,7 @@ func (x *Index) Search(ctx context.Context, q search.Query) (search.Result, erro
 	if err != nil {
 		return search.Result{}, err
 	}
-	req := buildRequest(plan)
+	req := x.buildRequest(plan)
 	res, err := x.idx.SearchInContext(ctx, req)
 	if err != nil {
 		return search.Result{}, backendError(op, err)
@@ -308,19 +389,29 @@ func (x *Index) Search(ctx context.Context, q search.Query) (search.Result, erro
 // buildRequest translates a plan into a bleve search request. It asks for one
 // hit more than the page so that the last page is known without a cursor
 // that leads nowhere.
-func buildRequest(plan search.Plan) *bleve.SearchRequest {
-	bq := bleve.NewBooleanQuery()
-	if len(plan.Words) > 0 {
-		bq.AddMust(textQuery(plan.Words))
-	} else {
-		bq.AddMust(bleve.NewMatchAllQuery())
+func (x *Index) buildRequest(plan search.Plan) *bleve.SearchRequest {
+	words := x.textQueries(plan.Words)
+	filters := plan.Query
+	priced := len(words) > 0 && (plan.MinPrice != nil || plan.MaxPrice != nil)
+	if priced {
+		// The words narrow the matches: their prices are checked one by
+		// one (priceFilter) rather than by a range query.
+		filters.MinPrice, filters.MaxPrice = nil, nil
 	}
-	if filters := filterQueries(plan.Query); len(filters) > 0 {
-		// A filter restricts without scoring, so relevance depends only on
-		// the text.
-		bq.AddFilter(bleve.NewConjunctionQuery(filters...))
+	// There is always a filter: the statuses. It restricts without scoring,
+	// so relevance depends only on the text.
+	var q query.Query = unscored{bleve.NewConjunctionQuery(filterQueries(filters)...)}
+	if len(words) > 0 {
+		// One conjunction of every word and the filters: bleve's
+		// conjunction leapfrogs from its rarest clause, so the rarest word
+		// or a selective filter skips most matches of the others instead
+		// of scoring every one of them and then testing it.
+		q = bleve.NewConjunctionQuery(append(words, q)...)
 	}
-	req := bleve.NewSearchRequestOptions(bq, plan.Limit+1, 0, false)
+	if priced {
+		q = priceFilter{Query: q, min: plan.MinPrice, max: plan.MaxPrice}
+	}
+	req := bleve.NewSearchRequestOptions(q, plan.Limit+1, 0, false)
 	req.Fields = []string{fSource}
 	if plan.Sort != search.SortRelevance {
 		req.Score = "none"
@@ -336,43 +427,123 @@ func buildRequest(plan search.Plan) *bleve.SearchRequest {
 	if plan.Facets {
 		req.AddFacet("brand", bleve.NewFacetRequest(fBrand, search.FacetSize))
 		req.AddFacet("category", bleve.NewFacetRequest(fCategory, search.FacetSize))
-		price := bleve.NewFacetRequest(fPriceMin, len(search.PriceBuckets()))
-		for i, b := range search.PriceBuckets() {
-			lo := float64(b.Min)
-			var hi *float64
-			if b.Max != nil {
-				v := float64(*b.Max)
-				hi = &v
-			}
-			price.AddNumericRange(strconv.Itoa(i), &lo, hi)
-		}
-		req.AddFacet("price", price)
+		req.AddFacet("price", bleve.NewFacetRequest(fPriceBucket, len(search.PriceBuckets())))
 	}
 	return req
 }
 
-// textQuery matches any word in title, brand or description; a word of
-// search.MinFuzzyLength letters or more also matches with one typo.
-func textQuery(words []search.Word) query.Query {
-	perWord := make([]query.Query, 0, len(words))
+// unscored runs a query as a filter: its searcher neither scores nor reads
+// frequencies or norms, so bleve answers term filters and disjunctions of
+// terms from their postings bitmaps alone (its "unadorned" optimisations) and
+// the filter adds nothing to a hit's score.
+type unscored struct{ query.Query }
+
+// Searcher returns the wrapped query's searcher with scoring off.
+func (u unscored) Searcher(ctx context.Context, i index.IndexReader, m mapping.IndexMapping, options bsearch.SearcherOptions) (bsearch.Searcher, error) {
+	options.Score = "none"
+	options.IncludeTermVectors = false
+	options.Explain = false
+	return u.Query.Searcher(ctx, i, m, options)
+}
+
+// priceFilter keeps the matches of a text query whose PriceMin lies in
+// [min, max], reading each match's price from the doc values. A numeric
+// range query would instead OR the postings of every prefix-coded term in
+// the range, bitmaps of tens of thousands of products at 100,000, to then
+// intersect them with the few hundred products that match every word: the
+// largest cost of a text search with a price range. A browse has no words to
+// narrow it, so it keeps the range query (see filterQueries).
+type priceFilter struct {
+	query.Query
+	min, max *int64
+}
+
+// Searcher returns the wrapped query's searcher, filtered by price.
+func (p priceFilter) Searcher(ctx context.Context, i index.IndexReader, m mapping.IndexMapping, options bsearch.SearcherOptions) (bsearch.Searcher, error) {
+	s, err := p.Query.Searcher(ctx, i, m, options)
+	if err != nil {
+		return nil, err
+	}
+	dv, err := i.DocValueReader([]string{fPriceMin})
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	c := &priceCheck{lo: math.Inf(-1), hi: math.Inf(1)}
+	if p.min != nil {
+		c.lo = float64(*p.min)
+	}
+	if p.max != nil {
+		c.hi = float64(*p.max)
+	}
+	// One visitor for all the matches of the search, which bleve checks
+	// one after the other: a closure per match would be an allocation per
+	// match.
+	visit := c.visit
+	return searcher.NewFilteringSearcher(ctx, s, func(_ *bsearch.SearchContext, d *bsearch.DocumentMatch) bool {
+		c.in = false
+		// A match whose price cannot be read is left out, as a range
+		// query leaves out a product without the field.
+		return dv.VisitDocValues(d.IndexInternalID, visit) == nil && c.in
+	}), nil
+}
+
+// priceCheck tells whether the doc values of one match hold a price in
+// [lo, hi].
+type priceCheck struct {
+	lo, hi float64
+	in     bool
+}
+
+// visit reads one doc value term of fPriceMin. The doc values hold the
+// number at every precision; only the full-precision term (shift 0) is the
+// price.
+func (c *priceCheck) visit(_ string, term []byte) {
+	if ok, shift := numeric.ValidPrefixCodedTermBytes(term); !ok || shift != 0 {
+		return
+	}
+	if v, err := numeric.PrefixCoded(term).Int64(); err == nil {
+		price := numeric.Int64ToFloat64(v)
+		c.in = c.in || (price >= c.lo && price <= c.hi)
+	}
+}
+
+// textQueries returns one query per word, each matching the word in title,
+// brand or description; a word of search.MinFuzzyLength letters or more also
+// matches with one typo after its first search.FuzzyPrefixLength letters. A
+// word the English analyzer drops (a stop word) gets no query: the index
+// holds no stop words, so requiring one would match nothing, and
+// Elasticsearch's zero_terms_query "all" ignores it the same way. A fuzzy
+// word's terms come from the index's fuzzyCache (see fuzzyMatch); an exact
+// word is bleve's match query.
+func (x *Index) textQueries(words []search.Word) []query.Query {
+	out := make([]query.Query, 0, len(words))
 	for _, w := range words {
+		stream := x.english.Analyze([]byte(w.Text))
+		if len(stream) == 0 {
+			continue
+		}
+		tokens := make([]string, 0, len(stream))
+		for _, t := range stream {
+			tokens = append(tokens, string(t.Term))
+		}
 		fields := make([]query.Query, 0, 3)
 		for _, f := range []struct {
 			name  string
 			boost float64
 		}{{fTitle, boostTitle}, {fBrandText, boostBrand}, {fDescription, boostDescription}} {
+			if w.Fuzziness > 0 {
+				fields = append(fields, x.fuzzyMatch(tokens, f.name, w.Fuzziness, search.FuzzyPrefixLength, f.boost))
+				continue
+			}
 			m := bleve.NewMatchQuery(w.Text)
 			m.SetField(f.name)
-			m.SetFuzziness(w.Fuzziness)
 			m.SetBoost(f.boost)
 			fields = append(fields, m)
 		}
-		perWord = append(perWord, bleve.NewDisjunctionQuery(fields...))
+		out = append(out, bleve.NewDisjunctionQuery(fields...))
 	}
-	if len(perWord) == 1 {
-		return perWord[0]
-	}
-	return bleve.NewDisjunctionQuery(perWord...)
+	return out
 }
 
 // filterQueries returns one query per filter of q.
@@ -470,10 +641,10 @@ func facets(res bsearch.FacetResults) search.Facets {
 		return out
 	}
 	out := search.Facets{Brand: terms("brand"), Category: terms("category"), Price: search.PriceBuckets()}
-	if fr, ok := res["price"]; ok {
-		for _, r := range fr.NumericRanges {
-			if i, err := strconv.Atoi(r.Name); err == nil && i >= 0 && i < len(out.Price) {
-				out.Price[i].Count = r.Count
+	if fr, ok := res["price"]; ok && fr.Terms != nil {
+		for _, t := range fr.Terms.Terms() {
+			if i, err := strconv.Atoi(t.Term); err == nil && i >= 0 && i < len(out.Price) {
+				out.Price[i].Count = t.Count
 			}
 		}
 	}

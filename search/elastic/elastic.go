@@ -334,7 +334,9 @@ func parseFacets(aggs elastic.Aggregations) (search.Facets, error) {
 func buildSource(plan search.Plan) *elastic.SearchSource {
 	bq := elastic.NewBoolQuery()
 	if len(plan.Words) > 0 {
-		bq.Must(textQuery(plan.Words))
+		// Every word must match: a bool query's musts, which also add up
+		// the words' scores.
+		bq.Must(textQueries(plan.Words)...)
 	}
 	if filters := filterQueries(plan.Query); len(filters) > 0 {
 		bq.Filter(filters...)
@@ -364,22 +366,21 @@ func buildSource(plan search.Plan) *elastic.SearchSource {
 	return src
 }
 
-// textQuery matches any word in title, brand or description, with the
-// fuzziness search.Words chose for the word; the same rule as bleve, so both
-// tolerate the same typos.
-func textQuery(words []search.Word) elastic.Query {
+// textQueries returns one multi_match per word, all of which a product must
+// match: each word in title, brand or description, with the fuzziness
+// search.Words chose for it; the same rule as bleve, so both tolerate the
+// same typos. A word the analyzer drops (a stop word) matches every product
+// (zero_terms_query "all") rather than none, as bleve ignores it.
+func textQueries(words []search.Word) []elastic.Query {
 	perWord := make([]elastic.Query, 0, len(words))
 	for _, w := range words {
-		m := elastic.NewMultiMatchQuery(w.Text, "title^3", "brand.text^2", "description")
+		m := elastic.NewMultiMatchQuery(w.Text, "title^3", "brand.text^2", "description").ZeroTermsQuery("all")
 		if w.Fuzziness > 0 {
-			m.Fuzziness(fmt.Sprint(w.Fuzziness))
+			m.Fuzziness(fmt.Sprint(w.Fuzziness)).PrefixLength(search.FuzzyPrefixLength)
 		}
 		perWord = append(perWord, m)
 	}
-	if len(perWord) == 1 {
-		return perWord[0]
-	}
-	return elastic.NewBoolQuery().Should(perWord...).MinimumNumberShouldMatch(1)
+	return perWord
 }
 
 // filterQueries returns one filter clause per filter of q.

@@ -20,7 +20,9 @@ import (
 	"github.com/emporium-shop/emporium/search/searchtest"
 )
 
-const fields = `"fields":["title^3","brand.text^2","description"]`
+// fields are the searched fields of a word's multi_match, and the rule that
+// a word the analyzer drops (a stop word) matches every product.
+const fields = `"fields":["title^3","brand.text^2","description"],"zero_terms_query":"all"`
 
 // TestQueryJSON pins the request body the backend sends for each feature.
 func TestQueryJSON(t *testing.T) {
@@ -35,11 +37,13 @@ func TestQueryJSON(t *testing.T) {
 		want string
 	}{
 		"fuzzy word": {search.Query{Text: "hedphones"},
-			`{"query":{"bool":{"filter":` + active + `,"must":{"multi_match":{` + fields + `,"fuzziness":"1","query":"hedphones"}}}},"size":21,` + relevance + `,"track_total_hits":true}`},
+			`{"query":{"bool":{"filter":` + active + `,"must":{"multi_match":{` + fields + `,"fuzziness":"1","prefix_length":1,"query":"hedphones"}}}},"size":21,` + relevance + `,"track_total_hits":true}`},
 		"short word is exact": {search.Query{Text: "Lamp"},
 			`{"query":{"bool":{"filter":` + active + `,"must":{"multi_match":{` + fields + `,"query":"lamp"}}}},"size":21,` + relevance + `,"track_total_hits":true}`},
 		"several words": {search.Query{Text: "red hedphones"},
-			`{"query":{"bool":{"filter":` + active + `,"must":{"bool":{"minimum_should_match":"1","should":[{"multi_match":{` + fields + `,"query":"red"}},{"multi_match":{` + fields + `,"fuzziness":"1","query":"hedphones"}}]}}}},"size":21,` + relevance + `,"track_total_hits":true}`},
+			`{"query":{"bool":{"filter":` + active + `,"must":[{"multi_match":{` + fields + `,"query":"red"}},{"multi_match":{` + fields + `,"fuzziness":"1","prefix_length":1,"query":"hedphones"}}]}},"size":21,` + relevance + `,"track_total_hits":true}`},
+		"possessive is one word": {search.Query{Text: "Men's coat"},
+			`{"query":{"bool":{"filter":` + active + `,"must":[{"multi_match":{` + fields + `,"query":"men's"}},{"multi_match":{` + fields + `,"query":"coat"}}]}},"size":21,` + relevance + `,"track_total_hits":true}`},
 		"category": {search.Query{Categories: []string{"audio"}}, `{"query":{"bool":{"filter":[` + active + `,{"terms":{"category_id":["audio"]}}]}},"size":21,` + newest + `,"track_total_hits":true}`},
 		"brands":   {search.Query{Brands: []string{"Acme", "Sonix"}}, `{"query":{"bool":{"filter":[` + active + `,{"terms":{"brand":["Acme","Sonix"]}}]}},"size":21,` + newest + `,"track_total_hits":true}`},
 		"vendor":   {search.Query{Vendor: "v1"}, `{"query":{"bool":{"filter":[` + active + `,{"term":{"vendor_id":"v1"}}]}},"size":21,` + newest + `,"track_total_hits":true}`},

@@ -173,6 +173,7 @@ func Run(t *testing.T, open func(t *testing.T) search.Index) {
 
 func testText(t *testing.T, idx search.Index) {
 	ctx := context.Background()
+	yes := true
 	// Title, description and brand are searched.
 	assert.Contains(t, ids(t, idx, search.Query{Text: "wireless"}), "p01")
 	assert.Contains(t, ids(t, idx, search.Query{Text: "amplifier"}), "p03", "description is searched")
@@ -198,8 +199,38 @@ func testText(t *testing.T, idx search.Index) {
 	assert.Equal(t, []string{"p04"}, lamp, "lamp is not fuzzed into camp")
 	assert.Empty(t, ids(t, idx, search.Query{Text: "lamb"}), "a four-letter word is not fuzzed")
 
+	// Every word of a query must match, each in title, description or
+	// brand, and each with its own typo tolerance.
+	assert.Equal(t, []string{"p01"}, ids(t, idx, search.Query{Text: "wireless headphones"}), "only p01 has both words")
+	assert.Empty(t, ids(t, idx, search.Query{Text: "wireless mixing"}), "each word matches a product, none matches both")
+	assert.Empty(t, ids(t, idx, search.Query{Text: "headphones xylophone"}), "one word of two matches nothing")
+	assert.Equal(t, []string{"p01"}, ids(t, idx, search.Query{Text: "wirelss headphones"}), "a typo'd word still matches with the other word")
+	assert.Equal(t, []string{"p02"}, ids(t, idx, search.Query{Text: "studio hedphones"}))
+	assert.Equal(t, []string{"p01"}, ids(t, idx, search.Query{Text: "sonix headphones"}), "words match across title and brand")
+	assert.ElementsMatch(t, []string{"p02", "p03"}, ids(t, idx, search.Query{Text: "headphones mixing"}), "words match across title and description")
+	assert.Empty(t, ids(t, idx, search.Query{Text: "lamp desk dimmer camp"}), "all words, not most")
+	// A stop word is not required, and a possessive is its word.
+	assert.ElementsMatch(t, []string{"p02", "p03"}, ids(t, idx, search.Query{Text: "headphones for mixing"}))
+	assert.Equal(t, []string{"p01"}, ids(t, idx, search.Query{Text: "Sonix's headphones"}))
+	res, err = idx.Search(ctx, search.Query{Text: "the"})
+	require.NoError(t, err)
+	assert.Equal(t, len(reference(search.Query{})), res.Total, "a query of stop words only restricts nothing")
+
 	// Text combines with filters.
 	assert.Equal(t, []string{"p02"}, ids(t, idx, search.Query{Text: "headphones", Brands: []string{"Acme"}}))
+	i64 := func(v int64) *int64 { return &v }
+	assert.Equal(t, []string{"p01"}, ids(t, idx, search.Query{Text: "headphones", MinPrice: i64(9000)}))
+	assert.ElementsMatch(t, []string{"p02", "p03"}, ids(t, idx, search.Query{Text: "headphones", MaxPrice: i64(8999)}), "the maximum price is included")
+	assert.Equal(t, []string{"p02"}, ids(t, idx, search.Query{Text: "headphones", MinPrice: i64(8999), MaxPrice: i64(8999)}))
+	assert.Equal(t, []string{"p03"}, ids(t, idx, search.Query{Text: "headphones", MaxPrice: i64(999), InStock: &yes}))
+	assert.Empty(t, ids(t, idx, search.Query{Text: "headphones", MinPrice: i64(13000)}))
+	res, err = idx.Search(ctx, search.Query{Text: "headphones", MaxPrice: i64(8999), Facets: true})
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.Total, "the total counts the price filter")
+	assert.Equal(t, []search.FacetValue{{Value: "Acme", Count: 1}, {Value: "Northwind", Count: 1}}, res.Facets.Brand, "so do the facets")
+	want := search.PriceBuckets()
+	want[0].Count, want[3].Count = 1, 1
+	assert.Equal(t, want, res.Facets.Price)
 	assert.Empty(t, ids(t, idx, search.Query{Text: "xylophone"}))
 }
 
@@ -262,7 +293,9 @@ func testSorts(t *testing.T, idx search.Index) {
 }
 
 func testRelevancePages(t *testing.T, idx search.Index) {
-	q := search.Query{Text: "classic portable headphones speaker", Limit: 3}
+	// Every generated product says it is for everyday use, in descriptions
+	// of different lengths: many hits, with both distinct and tied scores.
+	q := search.Query{Text: "everyday use", Limit: 3}
 	got := paginate(t, idx, q)
 	q.Limit = search.MaxLimit
 	all := ids(t, idx, q)
