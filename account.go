@@ -115,6 +115,9 @@ type Principal struct {
 	UserID    string
 	SessionID string
 	Roles     []string
+	// ExpiresAt is when the access token the principal came from expires;
+	// zero when it is not known. A live connection closes then (DESIGN §9).
+	ExpiresAt time.Time
 }
 
 // HasRole reports whether the principal has role.

@@ -14,6 +14,7 @@ require (
 	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
+	github.com/gorilla/websocket v1.5.3
 	github.com/olivere/elastic/v7 v7.0.32
 	github.com/pquerna/otp v1.5.0
 	github.com/prometheus/client_golang v1.25.0

@@ -64,6 +64,11 @@ type Config struct {
 	// catalogue routes (categories, vendors, products); its vendor and admin
 	// routes need Accounts too, to authenticate.
 	Catalog emporium.Catalog
+	// Carts and Wishlists are the cart and wishlist services. When set, New
+	// mounts their routes (/v1/cart*, /v1/wishlists*); they need Accounts
+	// too, to authenticate.
+	Carts     emporium.Carts
+	Wishlists emporium.Wishlists
 	// Limiter applies the edge rate limits of the account routes (see
 	// RateLimits). Nil means no rate limiting at the edge; the limits the
 	// services apply themselves (failed logins per account) still hold.
@@ -75,6 +80,17 @@ type Config struct {
 	// X-Forwarded-For the gateway believes when it finds a client's address
 	// (ratelimit.ClientIP). Empty means the peer address is the client's.
 	TrustedProxies []netip.Prefix
+
+	// Live updates (ws.go).
+
+	// Live is the live-update plumbing. When Live.Hub is set, New mounts
+	// POST /v1/ws/tickets and GET /v1/ws; they need Accounts too.
+	Live LiveConfig
+	// AllowedOrigins are the web origins, scheme://host[:port] (see
+	// ParseOrigin), whose pages may open a live connection. A websocket
+	// request with any other Origin is refused, and so is one with a
+	// ticket and no Origin. New panics on an entry ParseOrigin refuses.
+	AllowedOrigins []string
 }
 
 // RateLimits are the limits the gateway applies at the edge, by client
@@ -129,9 +145,15 @@ type Server struct {
 
 	accounts       emporium.Accounts
 	catalog        emporium.Catalog
+	carts          emporium.Carts
+	wishlists      emporium.Wishlists
 	limiter        *ratelimit.Limiter
 	limits         RateLimits
 	trustedProxies []netip.Prefix
+
+	// live is the state of the live-update routes (ws.go), nil when they
+	// are not mounted.
+	live *liveServer
 }
 
 // New returns a gateway with its operational routes (/healthz, /readyz,
@@ -150,6 +172,8 @@ func New(cfg Config) *Server {
 
 		accounts:       cfg.Accounts,
 		catalog:        cfg.Catalog,
+		carts:          cfg.Carts,
+		wishlists:      cfg.Wishlists,
 		limiter:        cfg.Limiter,
 		limits:         cfg.RateLimits,
 		trustedProxies: cfg.TrustedProxies,
@@ -202,6 +226,13 @@ func New(cfg Config) *Server {
 	}
 	if s.catalog != nil {
 		s.mountCatalog()
+	}
+	if s.accounts != nil {
+		s.mountCarts()
+	}
+	// Live updates (ws.go).
+	if cfg.Live.Hub != nil {
+		s.mountLive(cfg.Live, cfg.AllowedOrigins)
 	}
 	return s
 }

@@ -45,6 +45,7 @@ type Config struct {
 	ElasticURL      string
 	ElasticIndex    string
 	SeedProducts    int
+	AllowedOrigins  string
 	SeedRandom      int
 }
 
@@ -85,6 +86,7 @@ func (c *Config) settings() []setting {
 		{"MAIL_FROM", "mail-from", "Emporium <no-reply@localhost>", "sender address of emails", false, &c.MailFrom},
 		{"JWT_KEY_FILE", "jwt-key-file", "", "PEM file of the Ed25519 keys that sign access tokens (first = active); empty: DATA_DIR/keys/jwt-ed25519.pem, created once. Every node of a cluster needs the same file", false, &c.JWTKeyFile},
 		{"TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed", false, &c.TrustedProxies},
+		{"ALLOWED_ORIGINS", "allowed-origins", "", "comma-separated web origins (https://shop.example) whose pages may open live connections; empty: PUBLIC_URL's", false, &c.AllowedOrigins},
 		{"ELASTICSEARCH_URL", "elasticsearch-url", "", "Elasticsearch (7.x, 8.x) or OpenSearch URL, http://user:pass@host:9200; empty runs the embedded bleve index under DATA_DIR/search", true, &c.ElasticURL},
 		{"ELASTICSEARCH_INDEX", "elasticsearch-index", "emporium-products", "name of the products index in Elasticsearch", false, &c.ElasticIndex},
 		{"SEED_PRODUCTS", "seed", "0", "on start, load this many demo products when the catalogue is empty (0: none)", false, &c.SeedProducts},
@@ -172,6 +174,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SeedProducts < 0 || c.SeedProducts > 1_000_000 {
 		errs = append(errs, fmt.Sprintf("SEED_PRODUCTS=%d is not between 0 and 1000000", c.SeedProducts))
+	}
+	if _, err := c.allowedOrigins(); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		errs = append(errs, err.Error())

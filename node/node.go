@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/cart"
 	"github.com/emporium-shop/emporium/actors/catalog"
 	"github.com/emporium-shop/emporium/actors/category"
 	"github.com/emporium-shop/emporium/actors/inventory"
@@ -31,6 +32,7 @@ import (
 	"github.com/emporium-shop/emporium/actors/session"
 	"github.com/emporium-shop/emporium/actors/user"
 	"github.com/emporium-shop/emporium/gateway"
+	"github.com/emporium-shop/emporium/gateway/live"
 	"github.com/emporium-shop/emporium/gateway/ratelimit"
 	"github.com/emporium-shop/emporium/persistence"
 	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message crashes the node
@@ -55,6 +57,9 @@ type Node struct {
 	Accounts *user.Service
 	// Catalog is the catalogue service, once the node is open.
 	Catalog *catalog.Service
+	// Carts and Wishlists are the shopping services, once the node is open.
+	Carts     *cart.Service
+	Wishlists *user.WishlistService
 	// Index is the product search index; Indexer keeps it in step with the
 	// product and stock read models.
 	Index   search.Index
@@ -63,6 +68,8 @@ type Node struct {
 	// SEED_PRODUCTS demo products; by default progress is logged.
 	SeedProgress func(done, total int)
 
+	liveBus   *live.Bus
+	livePub   *live.Publisher
 	limiter   *ratelimit.Limiter
 	adminOnly bool
 	server    *http.Server
@@ -127,6 +134,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err := n.ensureCatalogIndexes(ctx); err != nil {
 		return err
 	}
+	n.openLive()
 	if err := n.startCluster(); err != nil {
 		return err
 	}
@@ -134,6 +142,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	if n.Catalog, err = n.catalogService(); err != nil {
+		return err
+	}
+	if err := n.shoppingServices(); err != nil {
 		return err
 	}
 	n.startLoops()
@@ -181,6 +192,12 @@ func (n *Node) startCluster() error {
 		}),
 		category.NewKind(category.Config{GrainConfig: grains, Views: n.Store.Projections()}),
 	}
+	carts, err := n.cartConfig()
+	if err != nil {
+		return err
+	}
+	carts.GrainConfig = grains
+	kinds = append(kinds, cart.NewKind(carts))
 	var peers []string
 	for _, p := range strings.Split(n.Config.ClusterPeers, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -270,7 +287,13 @@ func (n *Node) startLoops() {
 // serveHTTP listens on HTTP_ADDR and serves the gateway.
 func (n *Node) serveHTTP() error {
 	proxies, _ := n.Config.trustedProxies() // checked by Validate
+	origins, _ := n.Config.allowedOrigins()
+	hub := live.NewHub(n.liveBus, live.HubOptions{Logger: n.Logger})
 	gw := gateway.New(gateway.Config{
+		Carts:          n.Carts,
+		Wishlists:      n.Wishlists,
+		Live:           n.liveConfig(hub),
+		AllowedOrigins: origins,
 		Logger:         n.Logger,
 		Registry:       n.Registry,
 		Version:        Version,
@@ -291,6 +314,7 @@ func (n *Node) serveHTTP() error {
 	})
 	ln, err := net.Listen("tcp", n.Config.HTTPAddr)
 	if err != nil {
+		_ = hub.Close()
 		return fmt.Errorf("http: cannot listen on HTTP_ADDR=%s: %w", n.Config.HTTPAddr, err)
 	}
 	n.listener = ln
@@ -308,6 +332,9 @@ func (n *Node) serveHTTP() error {
 		}
 	}()
 	n.onClose("http", n.server.Shutdown)
+	// Closed before the server drains: Shutdown does not wait for (or
+	// close) hijacked websocket connections.
+	n.onClose("live connections", func(context.Context) error { return hub.Close() })
 	n.Logger.Info("serving HTTP", slog.String("addr", ln.Addr().String()))
 	return nil
 }

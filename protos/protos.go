@@ -8,6 +8,7 @@ package protos
 
 import (
 	// Linked for their protobuf registrations.
+	_ "github.com/emporium-shop/emporium/protos/cartpb"
 	_ "github.com/emporium-shop/emporium/protos/categorypb"
 	_ "github.com/emporium-shop/emporium/protos/inventorypb"
 	_ "github.com/emporium-shop/emporium/protos/productpb"

@@ -114,6 +114,18 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 		return decideGrantRole(s, c, now)
 	case *pb.BecomeVendorRequest:
 		return decideBecomeVendor(s, c, now)
+	case *pb.CreateWishlistRequest:
+		return decideCreateWishlist(s, c, now)
+	case *pb.RenameWishlistRequest:
+		return decideRenameWishlist(s, c, now)
+	case *pb.DeleteWishlistRequest:
+		return decideDeleteWishlist(s, c, now)
+	case *pb.AddWishlistItemRequest:
+		return decideAddWishlistItem(s, c, now)
+	case *pb.RemoveWishlistItemRequest:
+		return decideRemoveWishlistItem(s, c, now)
+	case *pb.GetWishlistsRequest:
+		return decideGetWishlists(s, c)
 	case *pb.GetRequest, *pb.GetCredentialsRequest:
 		return nil, nil
 	default:
@@ -609,6 +621,9 @@ func storeKeyOf(events []proto.Message) string {
 // what it keeps from an event, so the state never shares a message with the
 // journal.
 func apply(s *pb.State, ev proto.Message) {
+	if applyWishlist(s, ev) {
+		return
+	}
 	switch e := ev.(type) {
 	case *pb.Registered:
 		s.RegisteredBy = e.CommandId

@@ -122,6 +122,18 @@ func TestDecide(t *testing.T) {
 	vendor := with(verified,
 		&pb.StoreOpened{CommandId: "bv", StoreName: "Acme  Tools", StoreNameKey: "acmetools", Description: "Tools.", At: ts(created)},
 		&pb.RoleGranted{Role: RoleVendor, At: ts(created)})
+	lists := with(verified, wishlistCreated("w1", "Birthday"), wishlistCreated("w2", "Kitchen"),
+		&pb.WishlistItemAdded{CommandId: "i1", WishlistId: "w1", ProductId: "p1", At: ts(created)},
+		&pb.WishlistItemAdded{CommandId: "i2", WishlistId: "w1", ProductId: "p2", Sku: "P2-RED", At: ts(created)})
+	fullLists := slices.Clone(verified)
+	for i := range emporium.MaxWishlists {
+		fullLists = append(fullLists, wishlistCreated(fmt.Sprintf("f%d", i), fmt.Sprintf("List %d", i)))
+	}
+	fullItems := with(verified, wishlistCreated("w1", "Everything"))
+	for i := range emporium.MaxWishlistItems {
+		fullItems = append(fullItems, &pb.WishlistItemAdded{CommandId: fmt.Sprintf("i%d", i), WishlistId: "w1",
+			ProductId: fmt.Sprintf("p%d", i), At: ts(created)})
+	}
 	at := ts(t0)
 
 	tests := []decideCase{
@@ -683,6 +695,127 @@ func TestDecide(t *testing.T) {
 		{name: "bad rename keeps the store", given: vendor, cmd: becomeVendor("bv2", "x", ""),
 			errCode: emporium.EINVALID, field: "store_name", fieldCode: CodeTooShort},
 
+		// Wishlists.
+		{name: "create wishlist", given: verified, cmd: createWishlist("c1", "w1", "  Birthday ideas "),
+			want: []proto.Message{&pb.WishlistCreated{CommandId: "c1", WishlistId: "w1", Name: "Birthday ideas", At: at}},
+			check: func(t *testing.T, s *pb.State) {
+				require.Len(t, s.Wishlists, 1)
+				assert.True(t, proto.Equal(&pb.Wishlist{Id: "w1", Name: "Birthday ideas", CreatedAt: at, UpdatedAt: at}, s.Wishlists[0]))
+				assert.Equal(t, created, s.UpdatedAt.AsTime(), "the account view did not change")
+			}},
+		{name: "create wishlist of 60 characters", given: verified, cmd: createWishlist("c1", "w1", strings.Repeat("ü", MaxWishlistName)),
+			want: []proto.Message{&pb.WishlistCreated{CommandId: "c1", WishlistId: "w1", Name: strings.Repeat("ü", MaxWishlistName), At: at}}},
+		{name: "create wishlist retried", given: lists, cmd: createWishlist("w1", "w1", "Other")},
+		{name: "create wishlist id in use", given: lists, cmd: createWishlist("c1", "w2", "New"),
+			errCode: emporium.ECONFLICT, field: "wishlist_id", fieldCode: CodeTaken},
+		{name: "create wishlist name taken", given: lists, cmd: createWishlist("c1", "w3", " BIRTHDAY "),
+			errCode: emporium.EINVALID, field: "name", fieldCode: CodeTaken},
+		{name: "create wishlist name missing", given: verified, cmd: createWishlist("c1", "w1", "  "),
+			errCode: emporium.EINVALID, field: "name", fieldCode: CodeRequired},
+		{name: "create wishlist name too long", given: verified, cmd: createWishlist("c1", "w1", strings.Repeat("ü", MaxWishlistName+1)),
+			errCode: emporium.EINVALID, field: "name", fieldCode: CodeTooLong},
+		{name: "create wishlist name on two lines", given: verified, cmd: createWishlist("c1", "w1", "a\nb"),
+			errCode: emporium.EINVALID, field: "name", fieldCode: CodeInvalid},
+		{name: "create wishlist bad id", given: verified, cmd: createWishlist("c1", "w 1", "A"),
+			errCode: emporium.EINVALID, field: "wishlist_id", fieldCode: CodeInvalid},
+		{name: "create wishlist without id", given: verified, cmd: createWishlist("c1", "", "A"),
+			errCode: emporium.EINVALID, field: "wishlist_id", fieldCode: CodeInvalid},
+		{name: "create wishlist id too long", given: verified, cmd: createWishlist("c1", strings.Repeat("w", 65), "A"),
+			errCode: emporium.EINVALID, field: "wishlist_id", fieldCode: CodeInvalid},
+		{name: "create wishlist without command id", given: verified, cmd: createWishlist("", "w1", "A"),
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+		{name: "create too many wishlists", given: fullLists, cmd: createWishlist("c1", "w1", "One more"),
+			errCode: emporium.EINVALID, field: "wishlists", fieldCode: CodeTooMany},
+		{name: "create wishlist after one was deleted", given: with(fullLists, &pb.WishlistDeleted{CommandId: "d", WishlistId: "f3", At: ts(created)}),
+			cmd:  createWishlist("c1", "w1", "List 3"),
+			want: []proto.Message{&pb.WishlistCreated{CommandId: "c1", WishlistId: "w1", Name: "List 3", At: at}}},
+		{name: "rename wishlist", given: lists, cmd: renameWishlist("r1", "w1", "Birthday 2027 "),
+			want: []proto.Message{&pb.WishlistRenamed{CommandId: "r1", WishlistId: "w1", Name: "Birthday 2027", At: at}},
+			check: func(t *testing.T, s *pb.State) {
+				assert.Equal(t, "Birthday 2027", s.Wishlists[0].Name)
+				assert.Equal(t, created, s.Wishlists[0].CreatedAt.AsTime())
+				assert.Equal(t, t0, s.Wishlists[0].UpdatedAt.AsTime())
+				assert.Len(t, s.Wishlists[0].Items, 2, "the items stay")
+			}},
+		{name: "rename wishlist to its name", given: lists, cmd: renameWishlist("r1", "w1", " Birthday ")},
+		{name: "restyle wishlist name", given: lists, cmd: renameWishlist("r1", "w1", "BIRTHDAY"),
+			want: []proto.Message{&pb.WishlistRenamed{CommandId: "r1", WishlistId: "w1", Name: "BIRTHDAY", At: at}}},
+		{name: "rename wishlist to another's name", given: lists, cmd: renameWishlist("r1", "w1", "kitchen"),
+			errCode: emporium.EINVALID, field: "name", fieldCode: CodeTaken},
+		{name: "rename wishlist name missing", given: lists, cmd: renameWishlist("r1", "w1", ""),
+			errCode: emporium.EINVALID, field: "name", fieldCode: CodeRequired},
+		{name: "rename unknown wishlist", given: lists, cmd: renameWishlist("r1", "w9", "New"), errCode: emporium.ENOTFOUND},
+		{name: "rename wishlist retried", given: with(lists, &pb.WishlistRenamed{CommandId: "r1", WishlistId: "w1", Name: "B", At: ts(created)}),
+			cmd: renameWishlist("r1", "w1", "Other")},
+		{name: "rename wishlist without command id", given: lists, cmd: renameWishlist("", "w1", "New"),
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+		{name: "delete wishlist", given: lists, cmd: &pb.DeleteWishlistRequest{CommandId: "d1", WishlistId: "w1"},
+			want: []proto.Message{&pb.WishlistDeleted{CommandId: "d1", WishlistId: "w1", At: at}},
+			check: func(t *testing.T, s *pb.State) {
+				require.Len(t, s.Wishlists, 1)
+				assert.Equal(t, "w2", s.Wishlists[0].Id)
+			}},
+		{name: "delete unknown wishlist", given: lists, cmd: &pb.DeleteWishlistRequest{CommandId: "d1", WishlistId: "w9"}, errCode: emporium.ENOTFOUND},
+		{name: "delete wishlist retried", given: with(lists, &pb.WishlistDeleted{CommandId: "d1", WishlistId: "w1", At: ts(created)}),
+			cmd: &pb.DeleteWishlistRequest{CommandId: "d1", WishlistId: "w1"}},
+		{name: "delete wishlist without command id", given: lists, cmd: &pb.DeleteWishlistRequest{WishlistId: "w1"},
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+		{name: "add wishlist item", given: lists, cmd: addWishlistItem("a1", "w2", "p1", ""),
+			want: []proto.Message{&pb.WishlistItemAdded{CommandId: "a1", WishlistId: "w2", ProductId: "p1", At: at}},
+			check: func(t *testing.T, s *pb.State) {
+				require.Len(t, s.Wishlists[1].Items, 1)
+				assert.True(t, proto.Equal(&pb.WishlistItem{ProductId: "p1", AddedAt: at}, s.Wishlists[1].Items[0]))
+				assert.Equal(t, t0, s.Wishlists[1].UpdatedAt.AsTime())
+				assert.Len(t, s.Wishlists[0].Items, 2, "the other list is untouched")
+			}},
+		{name: "add wishlist item with a variant", given: lists, cmd: addWishlistItem("a1", "w1", "p3", "P3.XL_v-2"),
+			want: []proto.Message{&pb.WishlistItemAdded{CommandId: "a1", WishlistId: "w1", ProductId: "p3", Sku: "P3.XL_v-2", At: at}},
+			check: func(t *testing.T, s *pb.State) {
+				assert.Equal(t, []string{"p1", "p2", "p3"}, itemProducts(s.Wishlists[0]), "added last")
+			}},
+		{name: "add wishlist item it holds", given: lists, cmd: addWishlistItem("a1", "w1", "p2", "P2-RED")},
+		{name: "choose a variant of a wishlist item", given: lists, cmd: addWishlistItem("a1", "w1", "p1", "P1-BLUE"),
+			want: []proto.Message{&pb.WishlistItemUpdated{CommandId: "a1", WishlistId: "w1", ProductId: "p1", Sku: "P1-BLUE", At: at}},
+			check: func(t *testing.T, s *pb.State) {
+				w := s.Wishlists[0]
+				assert.Equal(t, []string{"p1", "p2"}, itemProducts(w), "no duplicate, same place")
+				assert.Equal(t, "P1-BLUE", w.Items[0].Sku)
+				assert.Equal(t, created, w.Items[0].AddedAt.AsTime(), "added_at stays")
+				assert.Equal(t, t0, w.UpdatedAt.AsTime())
+			}},
+		{name: "clear the variant of a wishlist item", given: lists, cmd: addWishlistItem("a1", "w1", "p2", ""),
+			want:  []proto.Message{&pb.WishlistItemUpdated{CommandId: "a1", WishlistId: "w1", ProductId: "p2", At: at}},
+			check: func(t *testing.T, s *pb.State) { assert.Empty(t, s.Wishlists[0].Items[1].Sku) }},
+		{name: "add wishlist item retried", given: lists, cmd: addWishlistItem("i1", "w2", "p9", "")},
+		{name: "add item to unknown wishlist", given: lists, cmd: addWishlistItem("a1", "w9", "p1", ""), errCode: emporium.ENOTFOUND},
+		{name: "add wishlist item without product", given: lists, cmd: addWishlistItem("a1", "w1", "", ""),
+			errCode: emporium.EINVALID, field: "product_id", fieldCode: CodeRequired},
+		{name: "add wishlist item bad product id", given: lists, cmd: addWishlistItem("a1", "w1", "p 1", ""),
+			errCode: emporium.EINVALID, field: "product_id", fieldCode: CodeInvalid},
+		{name: "add wishlist item bad sku", given: lists, cmd: addWishlistItem("a1", "w1", "p1", strings.Repeat("S", 65)),
+			errCode: emporium.EINVALID, field: "sku", fieldCode: CodeInvalid},
+		{name: "add wishlist item without command id", given: lists, cmd: addWishlistItem("", "w1", "p3", ""),
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+		{name: "add too many wishlist items", given: fullItems, cmd: addWishlistItem("a1", "w1", "p-new", ""),
+			errCode: emporium.EINVALID, field: "items", fieldCode: CodeTooMany},
+		{name: "choose a variant in a full wishlist", given: fullItems, cmd: addWishlistItem("a1", "w1", "p7", "P7-S"),
+			want: []proto.Message{&pb.WishlistItemUpdated{CommandId: "a1", WishlistId: "w1", ProductId: "p7", Sku: "P7-S", At: at}}},
+		{name: "remove wishlist item", given: lists, cmd: removeWishlistItem("x1", "w1", "p1"),
+			want: []proto.Message{&pb.WishlistItemRemoved{CommandId: "x1", WishlistId: "w1", ProductId: "p1", At: at}},
+			check: func(t *testing.T, s *pb.State) {
+				assert.Equal(t, []string{"p2"}, itemProducts(s.Wishlists[0]))
+				assert.Equal(t, t0, s.Wishlists[0].UpdatedAt.AsTime())
+			}},
+		{name: "remove wishlist item it lacks", given: lists, cmd: removeWishlistItem("x1", "w2", "p1"), errCode: emporium.ENOTFOUND},
+		{name: "remove item of unknown wishlist", given: lists, cmd: removeWishlistItem("x1", "w9", "p1"), errCode: emporium.ENOTFOUND},
+		{name: "remove wishlist item retried", given: with(lists, &pb.WishlistItemRemoved{CommandId: "x1", WishlistId: "w1", ProductId: "p1", At: ts(created)}),
+			cmd: removeWishlistItem("x1", "w1", "p1")},
+		{name: "remove wishlist item without command id", given: lists, cmd: removeWishlistItem("", "w1", "p1"),
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+		{name: "get wishlists", given: lists, cmd: &pb.GetWishlistsRequest{}},
+		{name: "get one wishlist", given: lists, cmd: &pb.GetWishlistsRequest{WishlistId: "w2"}},
+		{name: "get unknown wishlist", given: lists, cmd: &pb.GetWishlistsRequest{WishlistId: "w9"}, errCode: emporium.ENOTFOUND},
+
 		// Reads and the unknown.
 		{name: "get", given: verified, cmd: &pb.GetRequest{}},
 		{name: "get credentials", given: verified, cmd: &pb.GetCredentialsRequest{}},
@@ -717,6 +850,76 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
+}
+
+func wishlistCreated(id, name string) *pb.WishlistCreated {
+	return &pb.WishlistCreated{CommandId: id, WishlistId: id, Name: name, At: ts(created)}
+}
+
+func createWishlist(cmd, id, name string) *pb.CreateWishlistRequest {
+	return &pb.CreateWishlistRequest{CommandId: cmd, WishlistId: id, Name: name}
+}
+
+func renameWishlist(cmd, id, name string) *pb.RenameWishlistRequest {
+	return &pb.RenameWishlistRequest{CommandId: cmd, WishlistId: id, Name: name}
+}
+
+func addWishlistItem(cmd, id, productID, sku string) *pb.AddWishlistItemRequest {
+	return &pb.AddWishlistItemRequest{CommandId: cmd, WishlistId: id, ProductId: productID, Sku: sku}
+}
+
+func removeWishlistItem(cmd, id, productID string) *pb.RemoveWishlistItemRequest {
+	return &pb.RemoveWishlistItemRequest{CommandId: cmd, WishlistId: id, ProductId: productID}
+}
+
+func itemProducts(w *pb.Wishlist) []string {
+	var ids []string
+	for _, it := range w.Items {
+		ids = append(ids, it.ProductId)
+	}
+	return ids
+}
+
+// TestWishlistNameRules: names are unique ignoring case only, and the
+// limits count characters.
+func TestWishlistNameRules(t *testing.T) {
+	for _, in := range []string{"a", "Gifts", strings.Repeat("ü", MaxWishlistName), " Zoë's list "} {
+		_, fe := cleanWishlistName(in)
+		assert.Nil(t, fe, "%q", in)
+	}
+	for _, in := range []string{"", " ", strings.Repeat("x", MaxWishlistName+1), "a\tb", "a\x00b", "\xff"} {
+		_, fe := cleanWishlistName(in)
+		assert.NotNil(t, fe, "%q", in)
+	}
+	assert.Equal(t, WishlistNameKey("GIFTS for Mum"), WishlistNameKey("gifts FOR mum"))
+	assert.Equal(t, WishlistNameKey("\u212aelvin"), WishlistNameKey("kelvin"), "the Kelvin sign folds to k")
+	assert.Equal(t, WishlistNameKey("Zoë"), WishlistNameKey("ZOË"))
+	assert.NotEqual(t, WishlistNameKey("Gifts for mum"), WishlistNameKey("Gifts  for mum"), "only case is ignored")
+	assert.NoError(t, CheckWishlistItem("0193a5c2-7f7e-7d3e-9c1a-1b2c3d4e5f60", "TEE-RED.XL_2"))
+	assert.NoError(t, CheckWishlistItem("p1", ""))
+	err := CheckWishlistItem("", "a b")
+	assert.True(t, hasField(err, "product_id", CodeRequired))
+	assert.True(t, hasField(err, "sku", CodeInvalid))
+	assert.True(t, hasField(CheckWishlistItem(strings.Repeat("p", 65), ""), "product_id", CodeInvalid))
+}
+
+// TestWishlistsView: one list or all, copies of the state's.
+func TestWishlistsView(t *testing.T) {
+	s := given(registeredEv(), wishlistCreated("w1", "A"), wishlistCreated("w2", "B"),
+		&pb.WishlistItemAdded{CommandId: "i", WishlistId: "w2", ProductId: "p1", At: ts(created)})
+	all := wishlistsView(s, 7, "")
+	assert.Equal(t, uint64(7), all.Seq)
+	require.Len(t, all.Wishlists, 2)
+	assert.Equal(t, []string{"w1", "w2"}, []string{all.Wishlists[0].Id, all.Wishlists[1].Id})
+	one := wishlistsView(s, 7, "w2")
+	require.Len(t, one.Wishlists, 1)
+	assert.True(t, proto.Equal(s.Wishlists[1], one.Wishlists[0]))
+	assert.Empty(t, wishlistsView(s, 7, "w9").Wishlists)
+
+	before := proto.Clone(s)
+	one.Wishlists[0].Name = "changed"
+	one.Wishlists[0].Items[0].Sku = "changed"
+	assert.True(t, proto.Equal(before, s), "the view shares the state's messages")
 }
 
 func becomeVendor(id, name, description string) *pb.BecomeVendorRequest {
@@ -827,6 +1030,12 @@ func TestUnregisteredAccountIsNotFound(t *testing.T) {
 		&pb.RemoveAddressRequest{AddressId: "a"},
 		&pb.GrantRoleRequest{CommandId: "c", Role: RoleAdmin},
 		becomeVendor("c", "Acme", ""),
+		createWishlist("c", "w", "A"),
+		renameWishlist("c", "w", "B"),
+		&pb.DeleteWishlistRequest{CommandId: "c", WishlistId: "w"},
+		addWishlistItem("c", "w", "p", ""),
+		removeWishlistItem("c", "w", "p"),
+		&pb.GetWishlistsRequest{},
 		&pb.GetRequest{},
 		&pb.GetCredentialsRequest{},
 	}
@@ -1088,12 +1297,12 @@ func cmpEvents(want, got []proto.Message) string {
 
 // TestRandomCommandsKeepInvariants drives the core with random commands,
 // many of them aimed at the state the way a shell would (the pending token,
-// an existing address), some repeated as Proto.Actor's retries would be, and
-// checks after each that the rules hold: exactly one default shipping and
-// one default billing address whenever any exists, at most 20 addresses,
-// customer always a role, the view free of secrets, retries of applied
-// commands answered from state, and replaying the events gives the same
-// state.
+// an existing address or wishlist), some repeated as Proto.Actor's retries
+// would be, and checks after each that the rules hold: exactly one default
+// shipping and one default billing address whenever any exists, at most 20
+// addresses, customer always a role, the wishlist rules (checkWishlists), the
+// view free of secrets, retries of applied commands answered from state, and
+// replaying the events gives the same state.
 func TestRandomCommandsKeepInvariants(t *testing.T) {
 	knownCodes := []string{emporium.EINVALID, emporium.EUNAUTHENTICATED, emporium.ENOTFOUND, emporium.ECONFLICT, emporium.EUNVERIFIED}
 	kinds := map[string]int{} // events seen, by type, so the test proves it reached every rule
@@ -1207,6 +1416,7 @@ func checkInvariants(t *testing.T, s *pb.State, now time.Time, deep bool, where 
 	} else {
 		require.Empty(t, s.StoreNameKey, where)
 	}
+	checkWishlists(t, s, deep, where)
 	// No secret of the state appears anywhere in the view.
 	secrets := []string{s.PasswordHash, s.TotpSecret, s.PendingTotpSecret}
 	secrets = append(secrets, s.RecoveryCodeHashes...)
@@ -1231,7 +1441,50 @@ func checkInvariants(t *testing.T, s *pb.State, now time.Time, deep bool, where 
 		a.FullName = "changed"
 	}
 	view.Roles = append(view.Roles[:0], "changed")
+	for _, w := range wishlistsView(s, 1, "").Wishlists {
+		w.Name = "changed"
+		for _, it := range w.Items {
+			it.Sku = "changed"
+		}
+	}
 	require.True(t, proto.Equal(before, s), "%s: the view shares the state's messages", where)
+}
+
+// checkWishlists checks the wishlist rules on s: the limits, unique ids and
+// names (ignoring case), one item per product, clean stored values, times
+// in order; deep adds that the view shows them all as they are.
+func checkWishlists(t *testing.T, s *pb.State, deep bool, where string) {
+	t.Helper()
+	require.LessOrEqual(t, len(s.Wishlists), emporium.MaxWishlists, where)
+	ids, keys := map[string]bool{}, map[string]bool{}
+	for _, w := range s.Wishlists {
+		require.True(t, validKey(w.Id, maxWishlistIDLen, "_-"), "%s: wishlist id %q", where, w.Id)
+		require.False(t, ids[w.Id], "%s: wishlist id %s twice", where, w.Id)
+		ids[w.Id] = true
+		name, fe := cleanWishlistName(w.Name)
+		require.Nil(t, fe, "%s: stored name %q", where, w.Name)
+		require.Equal(t, name, w.Name, "%s: stored name not trimmed", where)
+		require.False(t, keys[WishlistNameKey(w.Name)], "%s: name %q twice", where, w.Name)
+		keys[WishlistNameKey(w.Name)] = true
+		require.False(t, w.CreatedAt.AsTime().After(w.UpdatedAt.AsTime()), where)
+		require.LessOrEqual(t, len(w.Items), emporium.MaxWishlistItems, where)
+		products := map[string]bool{}
+		for _, it := range w.Items {
+			require.NoError(t, CheckWishlistItem(it.ProductId, it.Sku), where)
+			require.False(t, products[it.ProductId], "%s: product %s twice in %s", where, it.ProductId, w.Id)
+			products[it.ProductId] = true
+			require.False(t, it.AddedAt.AsTime().After(w.UpdatedAt.AsTime()), where)
+			require.False(t, it.AddedAt.AsTime().Before(w.CreatedAt.AsTime()), where)
+		}
+	}
+	if !deep {
+		return
+	}
+	view := wishlistsView(s, 1, "")
+	require.Len(t, view.Wishlists, len(s.Wishlists), where)
+	for i, w := range view.Wishlists {
+		require.True(t, proto.Equal(s.Wishlists[i], w), where)
+	}
 }
 
 // forEachString calls fn with every string value in m, nested or repeated.
@@ -1324,7 +1577,17 @@ func randomCommand(r *rand.Rand, s *pb.State, step int, now time.Time) proto.Mes
 		return &pb.RegisterRequest{CommandId: id, Username: "user_" + id, Email: id + "@example.com", PasswordHash: pw1,
 			VerifyTokenHash: tok(1000 + step), VerifyExpiresAt: exp(MaxVerificationTTL)}
 	}
-	switch r.IntN(24) {
+	wishlistID := func() string {
+		if len(s.Wishlists) > 0 && r.IntN(5) > 0 {
+			return s.Wishlists[r.IntN(len(s.Wishlists))].Id
+		}
+		return fmt.Sprintf("w%d", r.IntN(1000))
+	}
+	wishlistName := func() string {
+		return pick("Gifts", "GIFTS ", "Kitchen", " Books", "Zoë's", "Zoë's 2", "", strings.Repeat("n", MaxWishlistName+1))
+	}
+	productID := func() string { return pick("p1", "p2", "p3", "p4", "p5", "p6", "p 7", "") }
+	switch r.IntN(32) {
 	case 0:
 		return &pb.RegisterRequest{CommandId: id, Username: "again", Email: "again@example.com", PasswordHash: pw1,
 			VerifyTokenHash: tok(step), VerifyExpiresAt: exp(MaxVerificationTTL)}
@@ -1379,6 +1642,26 @@ func randomCommand(r *rand.Rand, s *pb.State, step int, now time.Time) proto.Mes
 			return becomeVendor(id, " "+s.Store.StoreName, s.Store.Description)
 		}
 		return becomeVendor(id, pick("Acme", "ACME", "Acme Tools", "Zoë's", "x", ""), pick("", "Tools.", "bell\a"))
+	case 23, 24:
+		wid := fmt.Sprintf("w%d", step)
+		if r.IntN(8) == 0 {
+			wid = wishlistID()
+		}
+		return createWishlist(id, wid, wishlistName())
+	case 25:
+		return renameWishlist(id, wishlistID(), wishlistName())
+	case 26:
+		wid := fmt.Sprintf("w%d", r.IntN(1000))
+		if r.IntN(3) == 0 { // rarely, so that lists grow
+			wid = wishlistID()
+		}
+		return &pb.DeleteWishlistRequest{CommandId: id, WishlistId: wid}
+	case 27, 28, 29:
+		return addWishlistItem(id, wishlistID(), productID(), pick("", "SKU-1", "SKU-2", "bad sku"))
+	case 30:
+		return removeWishlistItem(id, wishlistID(), productID())
+	case 31:
+		return &pb.GetWishlistsRequest{WishlistId: pick("", wishlistID())}
 	default:
 		return &pb.GetRequest{}
 	}

@@ -19,7 +19,8 @@ import (
 // (passwords, TOTP codes, recovery codes) arrive as outcomes in the commands
 // (see user.proto): the grain never sees a secret in the clear. For the
 // vendor store profile it also keeps store names unique with claims and
-// writes the vendors read model.
+// writes the vendors read model. Wishlists are plain commands: their rules
+// need only the account's state.
 
 // Kind is the cluster kind name of the UserGrain.
 const Kind = "UserGrain"
@@ -270,6 +271,48 @@ func (g *grain) GetCredentials(req *pb.GetCredentialsRequest, ctx cluster.GrainC
 		return nil, err
 	}
 	return credentials(g.E.State, g.E.Seq), nil
+}
+
+func (g *grain) CreateWishlist(req *pb.CreateWishlistRequest, ctx cluster.GrainContext) (*pb.Wishlists, error) {
+	return g.wishlistCommand(ctx, req, req.WishlistId)
+}
+
+func (g *grain) RenameWishlist(req *pb.RenameWishlistRequest, ctx cluster.GrainContext) (*pb.Wishlists, error) {
+	return g.wishlistCommand(ctx, req, req.WishlistId)
+}
+
+func (g *grain) DeleteWishlist(req *pb.DeleteWishlistRequest, ctx cluster.GrainContext) (*pb.Wishlists, error) {
+	return g.wishlistCommand(ctx, req, req.WishlistId)
+}
+
+func (g *grain) AddWishlistItem(req *pb.AddWishlistItemRequest, ctx cluster.GrainContext) (*pb.Wishlists, error) {
+	return g.wishlistCommand(ctx, req, req.WishlistId)
+}
+
+func (g *grain) RemoveWishlistItem(req *pb.RemoveWishlistItemRequest, ctx cluster.GrainContext) (*pb.Wishlists, error) {
+	return g.wishlistCommand(ctx, req, req.WishlistId)
+}
+
+// GetWishlists answers the wishlists, or the one named.
+func (g *grain) GetWishlists(req *pb.GetWishlistsRequest, ctx cluster.GrainContext) (*pb.Wishlists, error) {
+	if err := g.run(ctx, false, req); err != nil {
+		return nil, err
+	}
+	return wishlistsView(g.E.State, g.E.Seq, req.WishlistId), nil
+}
+
+// wishlistCommand decides and persists a wishlist command, then answers the
+// wishlist it names.
+func (g *grain) wishlistCommand(ctx cluster.GrainContext, cmd proto.Message, id string) (*pb.Wishlists, error) {
+	if err := g.run(ctx, true, cmd); err != nil {
+		return nil, err
+	}
+	if id == "" {
+		// Only a reused command id gets here (decide refuses an empty id):
+		// it names no list, so it answers none rather than all.
+		return &pb.Wishlists{Seq: g.E.Seq}, nil
+	}
+	return wishlistsView(g.E.State, g.E.Seq, id), nil
 }
 
 // command decides and persists a command, then answers the account.

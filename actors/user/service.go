@@ -831,7 +831,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (emporiu
 	if !st.Live {
 		return emporium.Principal{}, emporium.Errorf(emporium.EUNAUTHENTICATED, "the session has ended")
 	}
-	return emporium.Principal{UserID: claims.Subject, SessionID: claims.SessionID, Roles: slices.Clone(claims.Roles)}, nil
+	return emporium.Principal{UserID: claims.Subject, SessionID: claims.SessionID, Roles: slices.Clone(claims.Roles), ExpiresAt: claims.ExpiresAt}, nil
 }
 
 // JWKS implements emporium.Accounts.

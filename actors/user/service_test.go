@@ -40,6 +40,8 @@ var (
 	outbox *mail.Outbox
 	svc    *user.Service
 	claims *actors.DocumentClaims
+	// journal is the UserGrain's: the store's, with failures tests inject.
+	journal *faultyJournal
 )
 
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
@@ -59,8 +61,9 @@ func runMain(m *testing.M) int {
 	defer store.Close(ctx)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	claims = &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return store.Documents(c) }, Now: clock.Now}
+	journal = &faultyJournal{Journal: store.Journal()}
 	member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
-		user.NewKind(user.Config{Journal: store.Journal(), Snapshots: store.Snapshots(), Clock: clock, Logger: logger},
+		user.NewKind(user.Config{Journal: journal, Snapshots: store.Snapshots(), Clock: clock, Logger: logger},
 			user.WithClaims(claims), user.WithViews(store.Projections())),
 		session.NewKind(session.Config{Journal: store.Journal(), Snapshots: store.Snapshots(), Clock: clock, Logger: logger}))
 	if err != nil {

@@ -29,6 +29,9 @@ const (
 	CodeUnchanged        = "unchanged"
 	CodeDefaultRequired  = "default_required"
 	CodeInvalidOrExpired = "invalid_or_expired"
+	// CodeNotFound names a field whose value refers to nothing there is,
+	// such as a wishlist item's product or SKU.
+	CodeNotFound = "not_found"
 )
 
 // Limits of the account's fields.

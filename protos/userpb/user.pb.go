@@ -1256,6 +1256,360 @@ func (x *BecomeVendorRequest) GetDescription() string {
 	return ""
 }
 
+type CreateWishlistRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	// wishlist_id is chosen by the caller (random, or derived from an
+	// idempotency key so that a retry reaches the same list).
+	WishlistId string `protobuf:"bytes,2,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	// name: 1-60 characters once trimmed, one line; stored trimmed.
+	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWishlistRequest) Reset() {
+	*x = CreateWishlistRequest{}
+	mi := &file_userpb_user_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWishlistRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWishlistRequest) ProtoMessage() {}
+
+func (x *CreateWishlistRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWishlistRequest.ProtoReflect.Descriptor instead.
+func (*CreateWishlistRequest) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateWishlistRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *CreateWishlistRequest) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
+func (x *CreateWishlistRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RenameWishlistRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CommandId  string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	WishlistId string                 `protobuf:"bytes,2,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	// name: as CreateWishlistRequest.name.
+	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenameWishlistRequest) Reset() {
+	*x = RenameWishlistRequest{}
+	mi := &file_userpb_user_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenameWishlistRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameWishlistRequest) ProtoMessage() {}
+
+func (x *RenameWishlistRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameWishlistRequest.ProtoReflect.Descriptor instead.
+func (*RenameWishlistRequest) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RenameWishlistRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *RenameWishlistRequest) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
+func (x *RenameWishlistRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteWishlistRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	WishlistId    string                 `protobuf:"bytes,2,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWishlistRequest) Reset() {
+	*x = DeleteWishlistRequest{}
+	mi := &file_userpb_user_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWishlistRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWishlistRequest) ProtoMessage() {}
+
+func (x *DeleteWishlistRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWishlistRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWishlistRequest) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeleteWishlistRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *DeleteWishlistRequest) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
+type AddWishlistItemRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CommandId  string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	WishlistId string                 `protobuf:"bytes,2,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	// product_id: 1-64 letters, digits, '.', '_' and '-'.
+	ProductId string `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	// sku: one variant of the product, 1-64 of A-Z a-z 0-9 . _ -; "" when the
+	// buyer has not chosen one.
+	Sku           string `protobuf:"bytes,4,opt,name=sku,proto3" json:"sku,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddWishlistItemRequest) Reset() {
+	*x = AddWishlistItemRequest{}
+	mi := &file_userpb_user_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddWishlistItemRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddWishlistItemRequest) ProtoMessage() {}
+
+func (x *AddWishlistItemRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddWishlistItemRequest.ProtoReflect.Descriptor instead.
+func (*AddWishlistItemRequest) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AddWishlistItemRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *AddWishlistItemRequest) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
+func (x *AddWishlistItemRequest) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *AddWishlistItemRequest) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+type RemoveWishlistItemRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CommandId  string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	WishlistId string                 `protobuf:"bytes,2,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	// product_id: a product in the list (`not_found` otherwise).
+	ProductId     string `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveWishlistItemRequest) Reset() {
+	*x = RemoveWishlistItemRequest{}
+	mi := &file_userpb_user_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveWishlistItemRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveWishlistItemRequest) ProtoMessage() {}
+
+func (x *RemoveWishlistItemRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveWishlistItemRequest.ProtoReflect.Descriptor instead.
+func (*RemoveWishlistItemRequest) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RemoveWishlistItemRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *RemoveWishlistItemRequest) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
+func (x *RemoveWishlistItemRequest) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+type GetWishlistsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// wishlist_id, when set, names the only wishlist to answer (`not_found`
+	// when the account has none by that id).
+	WishlistId    string `protobuf:"bytes,1,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWishlistsRequest) Reset() {
+	*x = GetWishlistsRequest{}
+	mi := &file_userpb_user_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWishlistsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWishlistsRequest) ProtoMessage() {}
+
+func (x *GetWishlistsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWishlistsRequest.ProtoReflect.Descriptor instead.
+func (*GetWishlistsRequest) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetWishlistsRequest) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
 type GetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1264,7 +1618,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_userpb_user_proto_msgTypes[19]
+	mi := &file_userpb_user_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1630,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[19]
+	mi := &file_userpb_user_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1643,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{19}
+	return file_userpb_user_proto_rawDescGZIP(), []int{25}
 }
 
 type GetCredentialsRequest struct {
@@ -1300,7 +1654,7 @@ type GetCredentialsRequest struct {
 
 func (x *GetCredentialsRequest) Reset() {
 	*x = GetCredentialsRequest{}
-	mi := &file_userpb_user_proto_msgTypes[20]
+	mi := &file_userpb_user_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1666,7 @@ func (x *GetCredentialsRequest) String() string {
 func (*GetCredentialsRequest) ProtoMessage() {}
 
 func (x *GetCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[20]
+	mi := &file_userpb_user_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1679,7 @@ func (x *GetCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*GetCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{20}
+	return file_userpb_user_proto_rawDescGZIP(), []int{26}
 }
 
 // Account is the account as its owner sees it (GET /v1/me). It never carries
@@ -1359,7 +1713,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_userpb_user_proto_msgTypes[21]
+	mi := &file_userpb_user_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1725,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[21]
+	mi := &file_userpb_user_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1738,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{21}
+	return file_userpb_user_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Account) GetId() string {
@@ -1507,7 +1861,7 @@ type Store struct {
 
 func (x *Store) Reset() {
 	*x = Store{}
-	mi := &file_userpb_user_proto_msgTypes[22]
+	mi := &file_userpb_user_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1873,7 @@ func (x *Store) String() string {
 func (*Store) ProtoMessage() {}
 
 func (x *Store) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[22]
+	mi := &file_userpb_user_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1886,7 @@ func (x *Store) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Store.ProtoReflect.Descriptor instead.
 func (*Store) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{22}
+	return file_userpb_user_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Store) GetStoreName() string {
@@ -1587,7 +1941,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_userpb_user_proto_msgTypes[23]
+	mi := &file_userpb_user_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1599,7 +1953,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[23]
+	mi := &file_userpb_user_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,7 +1966,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{23}
+	return file_userpb_user_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Address) GetId() string {
@@ -1706,6 +2060,204 @@ func (x *Address) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// Wishlists answers the wishlist commands and GetWishlists: the wishlists
+// asked for, oldest first.
+type Wishlists struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Wishlists []*Wishlist            `protobuf:"bytes,1,rep,name=wishlists,proto3" json:"wishlists,omitempty"`
+	// seq is the journal sequence number this view reflects.
+	Seq           uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Wishlists) Reset() {
+	*x = Wishlists{}
+	mi := &file_userpb_user_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Wishlists) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Wishlists) ProtoMessage() {}
+
+func (x *Wishlists) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Wishlists.ProtoReflect.Descriptor instead.
+func (*Wishlists) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *Wishlists) GetWishlists() []*Wishlist {
+	if x != nil {
+		return x.Wishlists
+	}
+	return nil
+}
+
+func (x *Wishlists) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// Wishlist is a named list of products an account keeps.
+type Wishlist struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// items, oldest first; one per product.
+	Items     []*WishlistItem        `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// updated_at is when the name or the items last changed.
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Wishlist) Reset() {
+	*x = Wishlist{}
+	mi := &file_userpb_user_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Wishlist) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Wishlist) ProtoMessage() {}
+
+func (x *Wishlist) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Wishlist.ProtoReflect.Descriptor instead.
+func (*Wishlist) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *Wishlist) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Wishlist) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Wishlist) GetItems() []*WishlistItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *Wishlist) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Wishlist) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+// WishlistItem is a product in a wishlist, with the variant chosen if any.
+type WishlistItem struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ProductId string                 `protobuf:"bytes,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	// sku is "" when no variant was chosen.
+	Sku string `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
+	// added_at is when the product was put in the list; choosing another
+	// variant later keeps it.
+	AddedAt       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=added_at,json=addedAt,proto3" json:"added_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WishlistItem) Reset() {
+	*x = WishlistItem{}
+	mi := &file_userpb_user_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WishlistItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WishlistItem) ProtoMessage() {}
+
+func (x *WishlistItem) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WishlistItem.ProtoReflect.Descriptor instead.
+func (*WishlistItem) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *WishlistItem) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *WishlistItem) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *WishlistItem) GetAddedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AddedAt
+	}
+	return nil
+}
+
 // Credentials are the secrets a caller checks a login or a sensitive change
 // against. INTERNAL: never exposed by the gateway.
 type Credentials struct {
@@ -1734,7 +2286,7 @@ type Credentials struct {
 
 func (x *Credentials) Reset() {
 	*x = Credentials{}
-	mi := &file_userpb_user_proto_msgTypes[24]
+	mi := &file_userpb_user_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +2298,7 @@ func (x *Credentials) String() string {
 func (*Credentials) ProtoMessage() {}
 
 func (x *Credentials) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[24]
+	mi := &file_userpb_user_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +2311,7 @@ func (x *Credentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credentials.ProtoReflect.Descriptor instead.
 func (*Credentials) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{24}
+	return file_userpb_user_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Credentials) GetPasswordHash() string {
@@ -1851,7 +2403,7 @@ type Registered struct {
 
 func (x *Registered) Reset() {
 	*x = Registered{}
-	mi := &file_userpb_user_proto_msgTypes[25]
+	mi := &file_userpb_user_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +2415,7 @@ func (x *Registered) String() string {
 func (*Registered) ProtoMessage() {}
 
 func (x *Registered) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[25]
+	mi := &file_userpb_user_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +2428,7 @@ func (x *Registered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Registered.ProtoReflect.Descriptor instead.
 func (*Registered) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{25}
+	return file_userpb_user_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Registered) GetCommandId() string {
@@ -1954,7 +2506,7 @@ type VerificationIssued struct {
 
 func (x *VerificationIssued) Reset() {
 	*x = VerificationIssued{}
-	mi := &file_userpb_user_proto_msgTypes[26]
+	mi := &file_userpb_user_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2518,7 @@ func (x *VerificationIssued) String() string {
 func (*VerificationIssued) ProtoMessage() {}
 
 func (x *VerificationIssued) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[26]
+	mi := &file_userpb_user_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2531,7 @@ func (x *VerificationIssued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerificationIssued.ProtoReflect.Descriptor instead.
 func (*VerificationIssued) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{26}
+	return file_userpb_user_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *VerificationIssued) GetCommandId() string {
@@ -2015,7 +2567,7 @@ type EmailVerified struct {
 
 func (x *EmailVerified) Reset() {
 	*x = EmailVerified{}
-	mi := &file_userpb_user_proto_msgTypes[27]
+	mi := &file_userpb_user_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2027,7 +2579,7 @@ func (x *EmailVerified) String() string {
 func (*EmailVerified) ProtoMessage() {}
 
 func (x *EmailVerified) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[27]
+	mi := &file_userpb_user_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2040,7 +2592,7 @@ func (x *EmailVerified) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmailVerified.ProtoReflect.Descriptor instead.
 func (*EmailVerified) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{27}
+	return file_userpb_user_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *EmailVerified) GetCommandId() string {
@@ -2072,7 +2624,7 @@ type EmailChangeRequested struct {
 
 func (x *EmailChangeRequested) Reset() {
 	*x = EmailChangeRequested{}
-	mi := &file_userpb_user_proto_msgTypes[28]
+	mi := &file_userpb_user_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2636,7 @@ func (x *EmailChangeRequested) String() string {
 func (*EmailChangeRequested) ProtoMessage() {}
 
 func (x *EmailChangeRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[28]
+	mi := &file_userpb_user_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2649,7 @@ func (x *EmailChangeRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmailChangeRequested.ProtoReflect.Descriptor instead.
 func (*EmailChangeRequested) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{28}
+	return file_userpb_user_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *EmailChangeRequested) GetCommandId() string {
@@ -2157,7 +2709,7 @@ type EmailChanged struct {
 
 func (x *EmailChanged) Reset() {
 	*x = EmailChanged{}
-	mi := &file_userpb_user_proto_msgTypes[29]
+	mi := &file_userpb_user_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2721,7 @@ func (x *EmailChanged) String() string {
 func (*EmailChanged) ProtoMessage() {}
 
 func (x *EmailChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[29]
+	mi := &file_userpb_user_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2734,7 @@ func (x *EmailChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmailChanged.ProtoReflect.Descriptor instead.
 func (*EmailChanged) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{29}
+	return file_userpb_user_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EmailChanged) GetCommandId() string {
@@ -2225,7 +2777,7 @@ type PasswordResetIssued struct {
 
 func (x *PasswordResetIssued) Reset() {
 	*x = PasswordResetIssued{}
-	mi := &file_userpb_user_proto_msgTypes[30]
+	mi := &file_userpb_user_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +2789,7 @@ func (x *PasswordResetIssued) String() string {
 func (*PasswordResetIssued) ProtoMessage() {}
 
 func (x *PasswordResetIssued) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[30]
+	mi := &file_userpb_user_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +2802,7 @@ func (x *PasswordResetIssued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PasswordResetIssued.ProtoReflect.Descriptor instead.
 func (*PasswordResetIssued) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{30}
+	return file_userpb_user_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PasswordResetIssued) GetCommandId() string {
@@ -2289,7 +2841,7 @@ type PasswordChanged struct {
 
 func (x *PasswordChanged) Reset() {
 	*x = PasswordChanged{}
-	mi := &file_userpb_user_proto_msgTypes[31]
+	mi := &file_userpb_user_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2301,7 +2853,7 @@ func (x *PasswordChanged) String() string {
 func (*PasswordChanged) ProtoMessage() {}
 
 func (x *PasswordChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[31]
+	mi := &file_userpb_user_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2314,7 +2866,7 @@ func (x *PasswordChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PasswordChanged.ProtoReflect.Descriptor instead.
 func (*PasswordChanged) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{31}
+	return file_userpb_user_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PasswordChanged) GetCommandId() string {
@@ -2358,7 +2910,7 @@ type ProfileUpdated struct {
 
 func (x *ProfileUpdated) Reset() {
 	*x = ProfileUpdated{}
-	mi := &file_userpb_user_proto_msgTypes[32]
+	mi := &file_userpb_user_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +2922,7 @@ func (x *ProfileUpdated) String() string {
 func (*ProfileUpdated) ProtoMessage() {}
 
 func (x *ProfileUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[32]
+	mi := &file_userpb_user_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +2935,7 @@ func (x *ProfileUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileUpdated.ProtoReflect.Descriptor instead.
 func (*ProfileUpdated) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{32}
+	return file_userpb_user_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ProfileUpdated) GetCommandId() string {
@@ -2425,7 +2977,7 @@ type TOTPEnrollmentStarted struct {
 
 func (x *TOTPEnrollmentStarted) Reset() {
 	*x = TOTPEnrollmentStarted{}
-	mi := &file_userpb_user_proto_msgTypes[33]
+	mi := &file_userpb_user_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2989,7 @@ func (x *TOTPEnrollmentStarted) String() string {
 func (*TOTPEnrollmentStarted) ProtoMessage() {}
 
 func (x *TOTPEnrollmentStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[33]
+	mi := &file_userpb_user_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +3002,7 @@ func (x *TOTPEnrollmentStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TOTPEnrollmentStarted.ProtoReflect.Descriptor instead.
 func (*TOTPEnrollmentStarted) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{33}
+	return file_userpb_user_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *TOTPEnrollmentStarted) GetCommandId() string {
@@ -2480,7 +3032,7 @@ type TOTPEnabled struct {
 
 func (x *TOTPEnabled) Reset() {
 	*x = TOTPEnabled{}
-	mi := &file_userpb_user_proto_msgTypes[34]
+	mi := &file_userpb_user_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2492,7 +3044,7 @@ func (x *TOTPEnabled) String() string {
 func (*TOTPEnabled) ProtoMessage() {}
 
 func (x *TOTPEnabled) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[34]
+	mi := &file_userpb_user_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2505,7 +3057,7 @@ func (x *TOTPEnabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TOTPEnabled.ProtoReflect.Descriptor instead.
 func (*TOTPEnabled) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{34}
+	return file_userpb_user_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *TOTPEnabled) GetCommandId() string {
@@ -2547,7 +3099,7 @@ type TOTPUsed struct {
 
 func (x *TOTPUsed) Reset() {
 	*x = TOTPUsed{}
-	mi := &file_userpb_user_proto_msgTypes[35]
+	mi := &file_userpb_user_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2559,7 +3111,7 @@ func (x *TOTPUsed) String() string {
 func (*TOTPUsed) ProtoMessage() {}
 
 func (x *TOTPUsed) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[35]
+	mi := &file_userpb_user_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2572,7 +3124,7 @@ func (x *TOTPUsed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TOTPUsed.ProtoReflect.Descriptor instead.
 func (*TOTPUsed) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{35}
+	return file_userpb_user_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *TOTPUsed) GetCommandId() string {
@@ -2600,7 +3152,7 @@ type RecoveryCodeUsed struct {
 
 func (x *RecoveryCodeUsed) Reset() {
 	*x = RecoveryCodeUsed{}
-	mi := &file_userpb_user_proto_msgTypes[36]
+	mi := &file_userpb_user_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2612,7 +3164,7 @@ func (x *RecoveryCodeUsed) String() string {
 func (*RecoveryCodeUsed) ProtoMessage() {}
 
 func (x *RecoveryCodeUsed) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[36]
+	mi := &file_userpb_user_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2625,7 +3177,7 @@ func (x *RecoveryCodeUsed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoveryCodeUsed.ProtoReflect.Descriptor instead.
 func (*RecoveryCodeUsed) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{36}
+	return file_userpb_user_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RecoveryCodeUsed) GetCommandId() string {
@@ -2654,7 +3206,7 @@ type TOTPDisabled struct {
 
 func (x *TOTPDisabled) Reset() {
 	*x = TOTPDisabled{}
-	mi := &file_userpb_user_proto_msgTypes[37]
+	mi := &file_userpb_user_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2666,7 +3218,7 @@ func (x *TOTPDisabled) String() string {
 func (*TOTPDisabled) ProtoMessage() {}
 
 func (x *TOTPDisabled) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[37]
+	mi := &file_userpb_user_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2679,7 +3231,7 @@ func (x *TOTPDisabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TOTPDisabled.ProtoReflect.Descriptor instead.
 func (*TOTPDisabled) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{37}
+	return file_userpb_user_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *TOTPDisabled) GetCommandId() string {
@@ -2709,7 +3261,7 @@ type AddressAdded struct {
 
 func (x *AddressAdded) Reset() {
 	*x = AddressAdded{}
-	mi := &file_userpb_user_proto_msgTypes[38]
+	mi := &file_userpb_user_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2721,7 +3273,7 @@ func (x *AddressAdded) String() string {
 func (*AddressAdded) ProtoMessage() {}
 
 func (x *AddressAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[38]
+	mi := &file_userpb_user_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2734,7 +3286,7 @@ func (x *AddressAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressAdded.ProtoReflect.Descriptor instead.
 func (*AddressAdded) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{38}
+	return file_userpb_user_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AddressAdded) GetCommandId() string {
@@ -2770,7 +3322,7 @@ type AddressUpdated struct {
 
 func (x *AddressUpdated) Reset() {
 	*x = AddressUpdated{}
-	mi := &file_userpb_user_proto_msgTypes[39]
+	mi := &file_userpb_user_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2782,7 +3334,7 @@ func (x *AddressUpdated) String() string {
 func (*AddressUpdated) ProtoMessage() {}
 
 func (x *AddressUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[39]
+	mi := &file_userpb_user_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2795,7 +3347,7 @@ func (x *AddressUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressUpdated.ProtoReflect.Descriptor instead.
 func (*AddressUpdated) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{39}
+	return file_userpb_user_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AddressUpdated) GetAddress() *Address {
@@ -2827,7 +3379,7 @@ type AddressRemoved struct {
 
 func (x *AddressRemoved) Reset() {
 	*x = AddressRemoved{}
-	mi := &file_userpb_user_proto_msgTypes[40]
+	mi := &file_userpb_user_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2839,7 +3391,7 @@ func (x *AddressRemoved) String() string {
 func (*AddressRemoved) ProtoMessage() {}
 
 func (x *AddressRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[40]
+	mi := &file_userpb_user_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2852,7 +3404,7 @@ func (x *AddressRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressRemoved.ProtoReflect.Descriptor instead.
 func (*AddressRemoved) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{40}
+	return file_userpb_user_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AddressRemoved) GetAddressId() string {
@@ -2895,7 +3447,7 @@ type RoleGranted struct {
 
 func (x *RoleGranted) Reset() {
 	*x = RoleGranted{}
-	mi := &file_userpb_user_proto_msgTypes[41]
+	mi := &file_userpb_user_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2907,7 +3459,7 @@ func (x *RoleGranted) String() string {
 func (*RoleGranted) ProtoMessage() {}
 
 func (x *RoleGranted) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[41]
+	mi := &file_userpb_user_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2920,7 +3472,7 @@ func (x *RoleGranted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleGranted.ProtoReflect.Descriptor instead.
 func (*RoleGranted) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{41}
+	return file_userpb_user_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RoleGranted) GetCommandId() string {
@@ -2959,7 +3511,7 @@ type StoreOpened struct {
 
 func (x *StoreOpened) Reset() {
 	*x = StoreOpened{}
-	mi := &file_userpb_user_proto_msgTypes[42]
+	mi := &file_userpb_user_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2971,7 +3523,7 @@ func (x *StoreOpened) String() string {
 func (*StoreOpened) ProtoMessage() {}
 
 func (x *StoreOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[42]
+	mi := &file_userpb_user_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2984,7 +3536,7 @@ func (x *StoreOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreOpened.ProtoReflect.Descriptor instead.
 func (*StoreOpened) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{42}
+	return file_userpb_user_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *StoreOpened) GetCommandId() string {
@@ -3036,7 +3588,7 @@ type StoreUpdated struct {
 
 func (x *StoreUpdated) Reset() {
 	*x = StoreUpdated{}
-	mi := &file_userpb_user_proto_msgTypes[43]
+	mi := &file_userpb_user_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3048,7 +3600,7 @@ func (x *StoreUpdated) String() string {
 func (*StoreUpdated) ProtoMessage() {}
 
 func (x *StoreUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[43]
+	mi := &file_userpb_user_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3061,7 +3613,7 @@ func (x *StoreUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreUpdated.ProtoReflect.Descriptor instead.
 func (*StoreUpdated) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{43}
+	return file_userpb_user_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *StoreUpdated) GetCommandId() string {
@@ -3099,6 +3651,430 @@ func (x *StoreUpdated) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// WishlistCreated adds an empty wishlist; `at` becomes its created_at.
+type WishlistCreated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	WishlistId    string                 `protobuf:"bytes,2,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WishlistCreated) Reset() {
+	*x = WishlistCreated{}
+	mi := &file_userpb_user_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WishlistCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WishlistCreated) ProtoMessage() {}
+
+func (x *WishlistCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WishlistCreated.ProtoReflect.Descriptor instead.
+func (*WishlistCreated) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *WishlistCreated) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *WishlistCreated) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
+func (x *WishlistCreated) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WishlistCreated) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// WishlistRenamed replaces a wishlist's name.
+type WishlistRenamed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	WishlistId    string                 `protobuf:"bytes,2,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WishlistRenamed) Reset() {
+	*x = WishlistRenamed{}
+	mi := &file_userpb_user_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WishlistRenamed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WishlistRenamed) ProtoMessage() {}
+
+func (x *WishlistRenamed) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WishlistRenamed.ProtoReflect.Descriptor instead.
+func (*WishlistRenamed) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *WishlistRenamed) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *WishlistRenamed) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
+func (x *WishlistRenamed) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WishlistRenamed) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// WishlistDeleted removes a wishlist and its items.
+type WishlistDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	WishlistId    string                 `protobuf:"bytes,2,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WishlistDeleted) Reset() {
+	*x = WishlistDeleted{}
+	mi := &file_userpb_user_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WishlistDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WishlistDeleted) ProtoMessage() {}
+
+func (x *WishlistDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WishlistDeleted.ProtoReflect.Descriptor instead.
+func (*WishlistDeleted) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *WishlistDeleted) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *WishlistDeleted) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
+func (x *WishlistDeleted) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// WishlistItemAdded appends a product to a wishlist; `at` becomes its
+// added_at.
+type WishlistItemAdded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	WishlistId    string                 `protobuf:"bytes,2,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	ProductId     string                 `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	Sku           string                 `protobuf:"bytes,4,opt,name=sku,proto3" json:"sku,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WishlistItemAdded) Reset() {
+	*x = WishlistItemAdded{}
+	mi := &file_userpb_user_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WishlistItemAdded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WishlistItemAdded) ProtoMessage() {}
+
+func (x *WishlistItemAdded) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WishlistItemAdded.ProtoReflect.Descriptor instead.
+func (*WishlistItemAdded) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *WishlistItemAdded) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *WishlistItemAdded) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
+func (x *WishlistItemAdded) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *WishlistItemAdded) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *WishlistItemAdded) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// WishlistItemUpdated replaces the sku of a product in a wishlist; its
+// place and added_at stay.
+type WishlistItemUpdated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	WishlistId    string                 `protobuf:"bytes,2,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	ProductId     string                 `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	Sku           string                 `protobuf:"bytes,4,opt,name=sku,proto3" json:"sku,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WishlistItemUpdated) Reset() {
+	*x = WishlistItemUpdated{}
+	mi := &file_userpb_user_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WishlistItemUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WishlistItemUpdated) ProtoMessage() {}
+
+func (x *WishlistItemUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WishlistItemUpdated.ProtoReflect.Descriptor instead.
+func (*WishlistItemUpdated) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *WishlistItemUpdated) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *WishlistItemUpdated) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
+func (x *WishlistItemUpdated) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *WishlistItemUpdated) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *WishlistItemUpdated) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// WishlistItemRemoved removes a product from a wishlist.
+type WishlistItemRemoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	WishlistId    string                 `protobuf:"bytes,2,opt,name=wishlist_id,json=wishlistId,proto3" json:"wishlist_id,omitempty"`
+	ProductId     string                 `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WishlistItemRemoved) Reset() {
+	*x = WishlistItemRemoved{}
+	mi := &file_userpb_user_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WishlistItemRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WishlistItemRemoved) ProtoMessage() {}
+
+func (x *WishlistItemRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_userpb_user_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WishlistItemRemoved.ProtoReflect.Descriptor instead.
+func (*WishlistItemRemoved) Descriptor() ([]byte, []int) {
+	return file_userpb_user_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *WishlistItemRemoved) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *WishlistItemRemoved) GetWishlistId() string {
+	if x != nil {
+		return x.WishlistId
+	}
+	return ""
+}
+
+func (x *WishlistItemRemoved) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *WishlistItemRemoved) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 // Fenced marks a seq taken to settle an append whose outcome was unknown (the
 // store failed or timed out after the write may have reached it). Whichever of
 // the two lands first owns the seq; the other collides and can never land
@@ -3111,7 +4087,7 @@ type Fenced struct {
 
 func (x *Fenced) Reset() {
 	*x = Fenced{}
-	mi := &file_userpb_user_proto_msgTypes[44]
+	mi := &file_userpb_user_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3123,7 +4099,7 @@ func (x *Fenced) String() string {
 func (*Fenced) ProtoMessage() {}
 
 func (x *Fenced) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[44]
+	mi := &file_userpb_user_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3136,7 +4112,7 @@ func (x *Fenced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fenced.ProtoReflect.Descriptor instead.
 func (*Fenced) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{44}
+	return file_userpb_user_proto_rawDescGZIP(), []int{59}
 }
 
 // State is the grain's snapshot. It holds secrets (hashes, the TOTP secret):
@@ -3184,14 +4160,16 @@ type State struct {
 	Store *Store `protobuf:"bytes,26,opt,name=store,proto3" json:"store,omitempty"`
 	// store_name_key is the uniqueness key of store.store_name, which the
 	// account holds a store_names claim for.
-	StoreNameKey  string `protobuf:"bytes,27,opt,name=store_name_key,json=storeNameKey,proto3" json:"store_name_key,omitempty"`
+	StoreNameKey string `protobuf:"bytes,27,opt,name=store_name_key,json=storeNameKey,proto3" json:"store_name_key,omitempty"`
+	// wishlists, oldest first.
+	Wishlists     []*Wishlist `protobuf:"bytes,28,rep,name=wishlists,proto3" json:"wishlists,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_userpb_user_proto_msgTypes[45]
+	mi := &file_userpb_user_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3203,7 +4181,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[45]
+	mi := &file_userpb_user_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3216,7 +4194,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{45}
+	return file_userpb_user_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *State) GetId() string {
@@ -3408,6 +4386,13 @@ func (x *State) GetStoreNameKey() string {
 	return ""
 }
 
+func (x *State) GetWishlists() []*Wishlist {
+	if x != nil {
+		return x.Wishlists
+	}
+	return nil
+}
+
 // OneTimeToken is a stored one-time token: its hash and expiry.
 type OneTimeToken struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3419,7 +4404,7 @@ type OneTimeToken struct {
 
 func (x *OneTimeToken) Reset() {
 	*x = OneTimeToken{}
-	mi := &file_userpb_user_proto_msgTypes[46]
+	mi := &file_userpb_user_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3431,7 +4416,7 @@ func (x *OneTimeToken) String() string {
 func (*OneTimeToken) ProtoMessage() {}
 
 func (x *OneTimeToken) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[46]
+	mi := &file_userpb_user_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3444,7 +4429,7 @@ func (x *OneTimeToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OneTimeToken.ProtoReflect.Descriptor instead.
 func (*OneTimeToken) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{46}
+	return file_userpb_user_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *OneTimeToken) GetTokenHash() string {
@@ -3474,7 +4459,7 @@ type PendingEmail struct {
 
 func (x *PendingEmail) Reset() {
 	*x = PendingEmail{}
-	mi := &file_userpb_user_proto_msgTypes[47]
+	mi := &file_userpb_user_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3486,7 +4471,7 @@ func (x *PendingEmail) String() string {
 func (*PendingEmail) ProtoMessage() {}
 
 func (x *PendingEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_userpb_user_proto_msgTypes[47]
+	mi := &file_userpb_user_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3499,7 +4484,7 @@ func (x *PendingEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingEmail.ProtoReflect.Descriptor instead.
 func (*PendingEmail) Descriptor() ([]byte, []int) {
-	return file_userpb_user_proto_rawDescGZIP(), []int{47}
+	return file_userpb_user_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *PendingEmail) GetEmail() string {
@@ -3646,7 +4631,42 @@ const file_userpb_user_proto_rawDesc = "" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1d\n" +
 	"\n" +
 	"store_name\x18\x02 \x01(\tR\tstoreName\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\"\f\n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"k\n" +
+	"\x15CreateWishlistRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n" +
+	"\vwishlist_id\x18\x02 \x01(\tR\n" +
+	"wishlistId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"k\n" +
+	"\x15RenameWishlistRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n" +
+	"\vwishlist_id\x18\x02 \x01(\tR\n" +
+	"wishlistId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"W\n" +
+	"\x15DeleteWishlistRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n" +
+	"\vwishlist_id\x18\x02 \x01(\tR\n" +
+	"wishlistId\"\x89\x01\n" +
+	"\x16AddWishlistItemRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n" +
+	"\vwishlist_id\x18\x02 \x01(\tR\n" +
+	"wishlistId\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\tR\tproductId\x12\x10\n" +
+	"\x03sku\x18\x04 \x01(\tR\x03sku\"z\n" +
+	"\x19RemoveWishlistItemRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n" +
+	"\vwishlist_id\x18\x02 \x01(\tR\n" +
+	"wishlistId\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\tR\tproductId\"6\n" +
+	"\x13GetWishlistsRequest\x12\x1f\n" +
+	"\vwishlist_id\x18\x01 \x01(\tR\n" +
+	"wishlistId\"\f\n" +
 	"\n" +
 	"GetRequest\"\x17\n" +
 	"\x15GetCredentialsRequest\"\x98\x04\n" +
@@ -3694,7 +4714,23 @@ const file_userpb_user_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x8e\x03\n" +
+	"updated_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"W\n" +
+	"\tWishlists\x128\n" +
+	"\twishlists\x18\x01 \x03(\v2\x1a.emporium.user.v1.WishlistR\twishlists\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\"\xda\x01\n" +
+	"\bWishlist\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x124\n" +
+	"\x05items\x18\x03 \x03(\v2\x1e.emporium.user.v1.WishlistItemR\x05items\x129\n" +
+	"\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"v\n" +
+	"\fWishlistItem\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x01 \x01(\tR\tproductId\x12\x10\n" +
+	"\x03sku\x18\x02 \x01(\tR\x03sku\x125\n" +
+	"\badded_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aaddedAt\"\x8e\x03\n" +
 	"\vCredentials\x12#\n" +
 	"\rpassword_hash\x18\x01 \x01(\tR\fpasswordHash\x12%\n" +
 	"\x0eemail_verified\x18\x02 \x01(\bR\remailVerified\x12\x1f\n" +
@@ -3823,8 +4859,54 @@ const file_userpb_user_proto_rawDesc = "" +
 	"store_name\x18\x02 \x01(\tR\tstoreName\x12$\n" +
 	"\x0estore_name_key\x18\x03 \x01(\tR\fstoreNameKey\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12*\n" +
-	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\b\n" +
-	"\x06Fenced\"\xef\b\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x91\x01\n" +
+	"\x0fWishlistCreated\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n" +
+	"\vwishlist_id\x18\x02 \x01(\tR\n" +
+	"wishlistId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x91\x01\n" +
+	"\x0fWishlistRenamed\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n" +
+	"\vwishlist_id\x18\x02 \x01(\tR\n" +
+	"wishlistId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"}\n" +
+	"\x0fWishlistDeleted\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n" +
+	"\vwishlist_id\x18\x02 \x01(\tR\n" +
+	"wishlistId\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xb0\x01\n" +
+	"\x11WishlistItemAdded\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n" +
+	"\vwishlist_id\x18\x02 \x01(\tR\n" +
+	"wishlistId\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\tR\tproductId\x12\x10\n" +
+	"\x03sku\x18\x04 \x01(\tR\x03sku\x12*\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xb2\x01\n" +
+	"\x13WishlistItemUpdated\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n" +
+	"\vwishlist_id\x18\x02 \x01(\tR\n" +
+	"wishlistId\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\tR\tproductId\x12\x10\n" +
+	"\x03sku\x18\x04 \x01(\tR\x03sku\x12*\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xa0\x01\n" +
+	"\x13WishlistItemRemoved\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1f\n" +
+	"\vwishlist_id\x18\x02 \x01(\tR\n" +
+	"wishlistId\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\tR\tproductId\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\b\n" +
+	"\x06Fenced\"\xa9\t\n" +
 	"\x05State\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rregistered_by\x18\x02 \x01(\tR\fregisteredBy\x129\n" +
@@ -3857,7 +4939,8 @@ const file_userpb_user_proto_rawDesc = "" +
 	"\x11removed_addresses\x18\x18 \x03(\tR\x10removedAddresses\x12'\n" +
 	"\x0frecent_commands\x18\x19 \x03(\tR\x0erecentCommands\x12-\n" +
 	"\x05store\x18\x1a \x01(\v2\x17.emporium.user.v1.StoreR\x05store\x12$\n" +
-	"\x0estore_name_key\x18\x1b \x01(\tR\fstoreNameKey\"h\n" +
+	"\x0estore_name_key\x18\x1b \x01(\tR\fstoreNameKey\x128\n" +
+	"\twishlists\x18\x1c \x03(\v2\x1a.emporium.user.v1.WishlistR\twishlists\"h\n" +
 	"\fOneTimeToken\x12\x1d\n" +
 	"\n" +
 	"token_hash\x18\x01 \x01(\tR\ttokenHash\x129\n" +
@@ -3869,7 +4952,7 @@ const file_userpb_user_proto_rawDesc = "" +
 	"\n" +
 	"token_hash\x18\x03 \x01(\tR\ttokenHash\x129\n" +
 	"\n" +
-	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt2\xf5\f\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt2\x8b\x11\n" +
 	"\tUserGrain\x12H\n" +
 	"\bRegister\x12!.emporium.user.v1.RegisterRequest\x1a\x19.emporium.user.v1.Account\x12Z\n" +
 	"\x11IssueVerification\x12*.emporium.user.v1.IssueVerificationRequest\x1a\x19.emporium.user.v1.Account\x12N\n" +
@@ -3889,7 +4972,13 @@ const file_userpb_user_proto_rawDesc = "" +
 	"\rUpdateAddress\x12&.emporium.user.v1.UpdateAddressRequest\x1a\x19.emporium.user.v1.Account\x12R\n" +
 	"\rRemoveAddress\x12&.emporium.user.v1.RemoveAddressRequest\x1a\x19.emporium.user.v1.Account\x12J\n" +
 	"\tGrantRole\x12\".emporium.user.v1.GrantRoleRequest\x1a\x19.emporium.user.v1.Account\x12P\n" +
-	"\fBecomeVendor\x12%.emporium.user.v1.BecomeVendorRequest\x1a\x19.emporium.user.v1.Account\x12>\n" +
+	"\fBecomeVendor\x12%.emporium.user.v1.BecomeVendorRequest\x1a\x19.emporium.user.v1.Account\x12V\n" +
+	"\x0eCreateWishlist\x12'.emporium.user.v1.CreateWishlistRequest\x1a\x1b.emporium.user.v1.Wishlists\x12V\n" +
+	"\x0eRenameWishlist\x12'.emporium.user.v1.RenameWishlistRequest\x1a\x1b.emporium.user.v1.Wishlists\x12V\n" +
+	"\x0eDeleteWishlist\x12'.emporium.user.v1.DeleteWishlistRequest\x1a\x1b.emporium.user.v1.Wishlists\x12X\n" +
+	"\x0fAddWishlistItem\x12(.emporium.user.v1.AddWishlistItemRequest\x1a\x1b.emporium.user.v1.Wishlists\x12^\n" +
+	"\x12RemoveWishlistItem\x12+.emporium.user.v1.RemoveWishlistItemRequest\x1a\x1b.emporium.user.v1.Wishlists\x12R\n" +
+	"\fGetWishlists\x12%.emporium.user.v1.GetWishlistsRequest\x1a\x1b.emporium.user.v1.Wishlists\x12>\n" +
 	"\x03Get\x12\x1c.emporium.user.v1.GetRequest\x1a\x19.emporium.user.v1.Account\x12X\n" +
 	"\x0eGetCredentials\x12'.emporium.user.v1.GetCredentialsRequest\x1a\x1d.emporium.user.v1.CredentialsB1Z/github.com/emporium-shop/emporium/protos/userpbb\x06proto3"
 
@@ -3905,7 +4994,7 @@ func file_userpb_user_proto_rawDescGZIP() []byte {
 	return file_userpb_user_proto_rawDescData
 }
 
-var file_userpb_user_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_userpb_user_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_userpb_user_proto_goTypes = []any{
 	(*RegisterRequest)(nil),           // 0: emporium.user.v1.RegisterRequest
 	(*IssueVerificationRequest)(nil),  // 1: emporium.user.v1.IssueVerificationRequest
@@ -3926,136 +5015,175 @@ var file_userpb_user_proto_goTypes = []any{
 	(*RemoveAddressRequest)(nil),      // 16: emporium.user.v1.RemoveAddressRequest
 	(*GrantRoleRequest)(nil),          // 17: emporium.user.v1.GrantRoleRequest
 	(*BecomeVendorRequest)(nil),       // 18: emporium.user.v1.BecomeVendorRequest
-	(*GetRequest)(nil),                // 19: emporium.user.v1.GetRequest
-	(*GetCredentialsRequest)(nil),     // 20: emporium.user.v1.GetCredentialsRequest
-	(*Account)(nil),                   // 21: emporium.user.v1.Account
-	(*Store)(nil),                     // 22: emporium.user.v1.Store
-	(*Address)(nil),                   // 23: emporium.user.v1.Address
-	(*Credentials)(nil),               // 24: emporium.user.v1.Credentials
-	(*Registered)(nil),                // 25: emporium.user.v1.Registered
-	(*VerificationIssued)(nil),        // 26: emporium.user.v1.VerificationIssued
-	(*EmailVerified)(nil),             // 27: emporium.user.v1.EmailVerified
-	(*EmailChangeRequested)(nil),      // 28: emporium.user.v1.EmailChangeRequested
-	(*EmailChanged)(nil),              // 29: emporium.user.v1.EmailChanged
-	(*PasswordResetIssued)(nil),       // 30: emporium.user.v1.PasswordResetIssued
-	(*PasswordChanged)(nil),           // 31: emporium.user.v1.PasswordChanged
-	(*ProfileUpdated)(nil),            // 32: emporium.user.v1.ProfileUpdated
-	(*TOTPEnrollmentStarted)(nil),     // 33: emporium.user.v1.TOTPEnrollmentStarted
-	(*TOTPEnabled)(nil),               // 34: emporium.user.v1.TOTPEnabled
-	(*TOTPUsed)(nil),                  // 35: emporium.user.v1.TOTPUsed
-	(*RecoveryCodeUsed)(nil),          // 36: emporium.user.v1.RecoveryCodeUsed
-	(*TOTPDisabled)(nil),              // 37: emporium.user.v1.TOTPDisabled
-	(*AddressAdded)(nil),              // 38: emporium.user.v1.AddressAdded
-	(*AddressUpdated)(nil),            // 39: emporium.user.v1.AddressUpdated
-	(*AddressRemoved)(nil),            // 40: emporium.user.v1.AddressRemoved
-	(*RoleGranted)(nil),               // 41: emporium.user.v1.RoleGranted
-	(*StoreOpened)(nil),               // 42: emporium.user.v1.StoreOpened
-	(*StoreUpdated)(nil),              // 43: emporium.user.v1.StoreUpdated
-	(*Fenced)(nil),                    // 44: emporium.user.v1.Fenced
-	(*State)(nil),                     // 45: emporium.user.v1.State
-	(*OneTimeToken)(nil),              // 46: emporium.user.v1.OneTimeToken
-	(*PendingEmail)(nil),              // 47: emporium.user.v1.PendingEmail
-	(*timestamppb.Timestamp)(nil),     // 48: google.protobuf.Timestamp
-	(*wrapperspb.StringValue)(nil),    // 49: google.protobuf.StringValue
-	(*wrapperspb.BoolValue)(nil),      // 50: google.protobuf.BoolValue
+	(*CreateWishlistRequest)(nil),     // 19: emporium.user.v1.CreateWishlistRequest
+	(*RenameWishlistRequest)(nil),     // 20: emporium.user.v1.RenameWishlistRequest
+	(*DeleteWishlistRequest)(nil),     // 21: emporium.user.v1.DeleteWishlistRequest
+	(*AddWishlistItemRequest)(nil),    // 22: emporium.user.v1.AddWishlistItemRequest
+	(*RemoveWishlistItemRequest)(nil), // 23: emporium.user.v1.RemoveWishlistItemRequest
+	(*GetWishlistsRequest)(nil),       // 24: emporium.user.v1.GetWishlistsRequest
+	(*GetRequest)(nil),                // 25: emporium.user.v1.GetRequest
+	(*GetCredentialsRequest)(nil),     // 26: emporium.user.v1.GetCredentialsRequest
+	(*Account)(nil),                   // 27: emporium.user.v1.Account
+	(*Store)(nil),                     // 28: emporium.user.v1.Store
+	(*Address)(nil),                   // 29: emporium.user.v1.Address
+	(*Wishlists)(nil),                 // 30: emporium.user.v1.Wishlists
+	(*Wishlist)(nil),                  // 31: emporium.user.v1.Wishlist
+	(*WishlistItem)(nil),              // 32: emporium.user.v1.WishlistItem
+	(*Credentials)(nil),               // 33: emporium.user.v1.Credentials
+	(*Registered)(nil),                // 34: emporium.user.v1.Registered
+	(*VerificationIssued)(nil),        // 35: emporium.user.v1.VerificationIssued
+	(*EmailVerified)(nil),             // 36: emporium.user.v1.EmailVerified
+	(*EmailChangeRequested)(nil),      // 37: emporium.user.v1.EmailChangeRequested
+	(*EmailChanged)(nil),              // 38: emporium.user.v1.EmailChanged
+	(*PasswordResetIssued)(nil),       // 39: emporium.user.v1.PasswordResetIssued
+	(*PasswordChanged)(nil),           // 40: emporium.user.v1.PasswordChanged
+	(*ProfileUpdated)(nil),            // 41: emporium.user.v1.ProfileUpdated
+	(*TOTPEnrollmentStarted)(nil),     // 42: emporium.user.v1.TOTPEnrollmentStarted
+	(*TOTPEnabled)(nil),               // 43: emporium.user.v1.TOTPEnabled
+	(*TOTPUsed)(nil),                  // 44: emporium.user.v1.TOTPUsed
+	(*RecoveryCodeUsed)(nil),          // 45: emporium.user.v1.RecoveryCodeUsed
+	(*TOTPDisabled)(nil),              // 46: emporium.user.v1.TOTPDisabled
+	(*AddressAdded)(nil),              // 47: emporium.user.v1.AddressAdded
+	(*AddressUpdated)(nil),            // 48: emporium.user.v1.AddressUpdated
+	(*AddressRemoved)(nil),            // 49: emporium.user.v1.AddressRemoved
+	(*RoleGranted)(nil),               // 50: emporium.user.v1.RoleGranted
+	(*StoreOpened)(nil),               // 51: emporium.user.v1.StoreOpened
+	(*StoreUpdated)(nil),              // 52: emporium.user.v1.StoreUpdated
+	(*WishlistCreated)(nil),           // 53: emporium.user.v1.WishlistCreated
+	(*WishlistRenamed)(nil),           // 54: emporium.user.v1.WishlistRenamed
+	(*WishlistDeleted)(nil),           // 55: emporium.user.v1.WishlistDeleted
+	(*WishlistItemAdded)(nil),         // 56: emporium.user.v1.WishlistItemAdded
+	(*WishlistItemUpdated)(nil),       // 57: emporium.user.v1.WishlistItemUpdated
+	(*WishlistItemRemoved)(nil),       // 58: emporium.user.v1.WishlistItemRemoved
+	(*Fenced)(nil),                    // 59: emporium.user.v1.Fenced
+	(*State)(nil),                     // 60: emporium.user.v1.State
+	(*OneTimeToken)(nil),              // 61: emporium.user.v1.OneTimeToken
+	(*PendingEmail)(nil),              // 62: emporium.user.v1.PendingEmail
+	(*timestamppb.Timestamp)(nil),     // 63: google.protobuf.Timestamp
+	(*wrapperspb.StringValue)(nil),    // 64: google.protobuf.StringValue
+	(*wrapperspb.BoolValue)(nil),      // 65: google.protobuf.BoolValue
 }
 var file_userpb_user_proto_depIdxs = []int32{
-	48, // 0: emporium.user.v1.RegisterRequest.verify_expires_at:type_name -> google.protobuf.Timestamp
-	48, // 1: emporium.user.v1.IssueVerificationRequest.expires_at:type_name -> google.protobuf.Timestamp
-	48, // 2: emporium.user.v1.StartPasswordResetRequest.expires_at:type_name -> google.protobuf.Timestamp
-	49, // 3: emporium.user.v1.UpdateProfileRequest.name:type_name -> google.protobuf.StringValue
-	49, // 4: emporium.user.v1.UpdateProfileRequest.phone:type_name -> google.protobuf.StringValue
-	48, // 5: emporium.user.v1.RequestEmailChangeRequest.expires_at:type_name -> google.protobuf.Timestamp
-	50, // 6: emporium.user.v1.AddressFields.is_default_shipping:type_name -> google.protobuf.BoolValue
-	50, // 7: emporium.user.v1.AddressFields.is_default_billing:type_name -> google.protobuf.BoolValue
+	63, // 0: emporium.user.v1.RegisterRequest.verify_expires_at:type_name -> google.protobuf.Timestamp
+	63, // 1: emporium.user.v1.IssueVerificationRequest.expires_at:type_name -> google.protobuf.Timestamp
+	63, // 2: emporium.user.v1.StartPasswordResetRequest.expires_at:type_name -> google.protobuf.Timestamp
+	64, // 3: emporium.user.v1.UpdateProfileRequest.name:type_name -> google.protobuf.StringValue
+	64, // 4: emporium.user.v1.UpdateProfileRequest.phone:type_name -> google.protobuf.StringValue
+	63, // 5: emporium.user.v1.RequestEmailChangeRequest.expires_at:type_name -> google.protobuf.Timestamp
+	65, // 6: emporium.user.v1.AddressFields.is_default_shipping:type_name -> google.protobuf.BoolValue
+	65, // 7: emporium.user.v1.AddressFields.is_default_billing:type_name -> google.protobuf.BoolValue
 	13, // 8: emporium.user.v1.AddAddressRequest.address:type_name -> emporium.user.v1.AddressFields
 	13, // 9: emporium.user.v1.UpdateAddressRequest.address:type_name -> emporium.user.v1.AddressFields
-	23, // 10: emporium.user.v1.Account.addresses:type_name -> emporium.user.v1.Address
-	48, // 11: emporium.user.v1.Account.created_at:type_name -> google.protobuf.Timestamp
-	48, // 12: emporium.user.v1.Account.updated_at:type_name -> google.protobuf.Timestamp
-	22, // 13: emporium.user.v1.Account.store:type_name -> emporium.user.v1.Store
-	48, // 14: emporium.user.v1.Store.joined_at:type_name -> google.protobuf.Timestamp
-	48, // 15: emporium.user.v1.Store.updated_at:type_name -> google.protobuf.Timestamp
-	48, // 16: emporium.user.v1.Address.created_at:type_name -> google.protobuf.Timestamp
-	48, // 17: emporium.user.v1.Address.updated_at:type_name -> google.protobuf.Timestamp
-	48, // 18: emporium.user.v1.Credentials.password_changed_at:type_name -> google.protobuf.Timestamp
-	48, // 19: emporium.user.v1.Registered.verify_expires_at:type_name -> google.protobuf.Timestamp
-	48, // 20: emporium.user.v1.Registered.at:type_name -> google.protobuf.Timestamp
-	48, // 21: emporium.user.v1.VerificationIssued.expires_at:type_name -> google.protobuf.Timestamp
-	48, // 22: emporium.user.v1.EmailVerified.at:type_name -> google.protobuf.Timestamp
-	48, // 23: emporium.user.v1.EmailChangeRequested.expires_at:type_name -> google.protobuf.Timestamp
-	48, // 24: emporium.user.v1.EmailChangeRequested.at:type_name -> google.protobuf.Timestamp
-	48, // 25: emporium.user.v1.EmailChanged.at:type_name -> google.protobuf.Timestamp
-	48, // 26: emporium.user.v1.PasswordResetIssued.expires_at:type_name -> google.protobuf.Timestamp
-	48, // 27: emporium.user.v1.PasswordChanged.at:type_name -> google.protobuf.Timestamp
-	49, // 28: emporium.user.v1.ProfileUpdated.name:type_name -> google.protobuf.StringValue
-	49, // 29: emporium.user.v1.ProfileUpdated.phone:type_name -> google.protobuf.StringValue
-	48, // 30: emporium.user.v1.ProfileUpdated.at:type_name -> google.protobuf.Timestamp
-	48, // 31: emporium.user.v1.TOTPEnabled.at:type_name -> google.protobuf.Timestamp
-	48, // 32: emporium.user.v1.TOTPDisabled.at:type_name -> google.protobuf.Timestamp
-	23, // 33: emporium.user.v1.AddressAdded.address:type_name -> emporium.user.v1.Address
-	48, // 34: emporium.user.v1.AddressAdded.at:type_name -> google.protobuf.Timestamp
-	23, // 35: emporium.user.v1.AddressUpdated.address:type_name -> emporium.user.v1.Address
-	48, // 36: emporium.user.v1.AddressUpdated.at:type_name -> google.protobuf.Timestamp
-	48, // 37: emporium.user.v1.AddressRemoved.at:type_name -> google.protobuf.Timestamp
-	48, // 38: emporium.user.v1.RoleGranted.at:type_name -> google.protobuf.Timestamp
-	48, // 39: emporium.user.v1.StoreOpened.at:type_name -> google.protobuf.Timestamp
-	48, // 40: emporium.user.v1.StoreUpdated.at:type_name -> google.protobuf.Timestamp
-	48, // 41: emporium.user.v1.State.created_at:type_name -> google.protobuf.Timestamp
-	48, // 42: emporium.user.v1.State.updated_at:type_name -> google.protobuf.Timestamp
-	46, // 43: emporium.user.v1.State.verification:type_name -> emporium.user.v1.OneTimeToken
-	47, // 44: emporium.user.v1.State.email_change:type_name -> emporium.user.v1.PendingEmail
-	46, // 45: emporium.user.v1.State.password_reset:type_name -> emporium.user.v1.OneTimeToken
-	48, // 46: emporium.user.v1.State.password_changed_at:type_name -> google.protobuf.Timestamp
-	23, // 47: emporium.user.v1.State.addresses:type_name -> emporium.user.v1.Address
-	22, // 48: emporium.user.v1.State.store:type_name -> emporium.user.v1.Store
-	48, // 49: emporium.user.v1.OneTimeToken.expires_at:type_name -> google.protobuf.Timestamp
-	48, // 50: emporium.user.v1.PendingEmail.expires_at:type_name -> google.protobuf.Timestamp
-	0,  // 51: emporium.user.v1.UserGrain.Register:input_type -> emporium.user.v1.RegisterRequest
-	1,  // 52: emporium.user.v1.UserGrain.IssueVerification:input_type -> emporium.user.v1.IssueVerificationRequest
-	2,  // 53: emporium.user.v1.UserGrain.VerifyEmail:input_type -> emporium.user.v1.VerifyEmailRequest
-	3,  // 54: emporium.user.v1.UserGrain.StartPasswordReset:input_type -> emporium.user.v1.StartPasswordResetRequest
-	4,  // 55: emporium.user.v1.UserGrain.ResetPassword:input_type -> emporium.user.v1.ResetPasswordRequest
-	5,  // 56: emporium.user.v1.UserGrain.ChangePassword:input_type -> emporium.user.v1.ChangePasswordRequest
-	6,  // 57: emporium.user.v1.UserGrain.UpdateProfile:input_type -> emporium.user.v1.UpdateProfileRequest
-	7,  // 58: emporium.user.v1.UserGrain.RequestEmailChange:input_type -> emporium.user.v1.RequestEmailChangeRequest
-	8,  // 59: emporium.user.v1.UserGrain.BeginTOTP:input_type -> emporium.user.v1.BeginTOTPRequest
-	9,  // 60: emporium.user.v1.UserGrain.ConfirmTOTP:input_type -> emporium.user.v1.ConfirmTOTPRequest
-	10, // 61: emporium.user.v1.UserGrain.UseTOTP:input_type -> emporium.user.v1.UseTOTPRequest
-	11, // 62: emporium.user.v1.UserGrain.UseRecoveryCode:input_type -> emporium.user.v1.UseRecoveryCodeRequest
-	12, // 63: emporium.user.v1.UserGrain.DisableTOTP:input_type -> emporium.user.v1.DisableTOTPRequest
-	14, // 64: emporium.user.v1.UserGrain.AddAddress:input_type -> emporium.user.v1.AddAddressRequest
-	15, // 65: emporium.user.v1.UserGrain.UpdateAddress:input_type -> emporium.user.v1.UpdateAddressRequest
-	16, // 66: emporium.user.v1.UserGrain.RemoveAddress:input_type -> emporium.user.v1.RemoveAddressRequest
-	17, // 67: emporium.user.v1.UserGrain.GrantRole:input_type -> emporium.user.v1.GrantRoleRequest
-	18, // 68: emporium.user.v1.UserGrain.BecomeVendor:input_type -> emporium.user.v1.BecomeVendorRequest
-	19, // 69: emporium.user.v1.UserGrain.Get:input_type -> emporium.user.v1.GetRequest
-	20, // 70: emporium.user.v1.UserGrain.GetCredentials:input_type -> emporium.user.v1.GetCredentialsRequest
-	21, // 71: emporium.user.v1.UserGrain.Register:output_type -> emporium.user.v1.Account
-	21, // 72: emporium.user.v1.UserGrain.IssueVerification:output_type -> emporium.user.v1.Account
-	21, // 73: emporium.user.v1.UserGrain.VerifyEmail:output_type -> emporium.user.v1.Account
-	21, // 74: emporium.user.v1.UserGrain.StartPasswordReset:output_type -> emporium.user.v1.Account
-	21, // 75: emporium.user.v1.UserGrain.ResetPassword:output_type -> emporium.user.v1.Account
-	21, // 76: emporium.user.v1.UserGrain.ChangePassword:output_type -> emporium.user.v1.Account
-	21, // 77: emporium.user.v1.UserGrain.UpdateProfile:output_type -> emporium.user.v1.Account
-	21, // 78: emporium.user.v1.UserGrain.RequestEmailChange:output_type -> emporium.user.v1.Account
-	21, // 79: emporium.user.v1.UserGrain.BeginTOTP:output_type -> emporium.user.v1.Account
-	21, // 80: emporium.user.v1.UserGrain.ConfirmTOTP:output_type -> emporium.user.v1.Account
-	21, // 81: emporium.user.v1.UserGrain.UseTOTP:output_type -> emporium.user.v1.Account
-	21, // 82: emporium.user.v1.UserGrain.UseRecoveryCode:output_type -> emporium.user.v1.Account
-	21, // 83: emporium.user.v1.UserGrain.DisableTOTP:output_type -> emporium.user.v1.Account
-	21, // 84: emporium.user.v1.UserGrain.AddAddress:output_type -> emporium.user.v1.Account
-	21, // 85: emporium.user.v1.UserGrain.UpdateAddress:output_type -> emporium.user.v1.Account
-	21, // 86: emporium.user.v1.UserGrain.RemoveAddress:output_type -> emporium.user.v1.Account
-	21, // 87: emporium.user.v1.UserGrain.GrantRole:output_type -> emporium.user.v1.Account
-	21, // 88: emporium.user.v1.UserGrain.BecomeVendor:output_type -> emporium.user.v1.Account
-	21, // 89: emporium.user.v1.UserGrain.Get:output_type -> emporium.user.v1.Account
-	24, // 90: emporium.user.v1.UserGrain.GetCredentials:output_type -> emporium.user.v1.Credentials
-	71, // [71:91] is the sub-list for method output_type
-	51, // [51:71] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	29, // 10: emporium.user.v1.Account.addresses:type_name -> emporium.user.v1.Address
+	63, // 11: emporium.user.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	63, // 12: emporium.user.v1.Account.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 13: emporium.user.v1.Account.store:type_name -> emporium.user.v1.Store
+	63, // 14: emporium.user.v1.Store.joined_at:type_name -> google.protobuf.Timestamp
+	63, // 15: emporium.user.v1.Store.updated_at:type_name -> google.protobuf.Timestamp
+	63, // 16: emporium.user.v1.Address.created_at:type_name -> google.protobuf.Timestamp
+	63, // 17: emporium.user.v1.Address.updated_at:type_name -> google.protobuf.Timestamp
+	31, // 18: emporium.user.v1.Wishlists.wishlists:type_name -> emporium.user.v1.Wishlist
+	32, // 19: emporium.user.v1.Wishlist.items:type_name -> emporium.user.v1.WishlistItem
+	63, // 20: emporium.user.v1.Wishlist.created_at:type_name -> google.protobuf.Timestamp
+	63, // 21: emporium.user.v1.Wishlist.updated_at:type_name -> google.protobuf.Timestamp
+	63, // 22: emporium.user.v1.WishlistItem.added_at:type_name -> google.protobuf.Timestamp
+	63, // 23: emporium.user.v1.Credentials.password_changed_at:type_name -> google.protobuf.Timestamp
+	63, // 24: emporium.user.v1.Registered.verify_expires_at:type_name -> google.protobuf.Timestamp
+	63, // 25: emporium.user.v1.Registered.at:type_name -> google.protobuf.Timestamp
+	63, // 26: emporium.user.v1.VerificationIssued.expires_at:type_name -> google.protobuf.Timestamp
+	63, // 27: emporium.user.v1.EmailVerified.at:type_name -> google.protobuf.Timestamp
+	63, // 28: emporium.user.v1.EmailChangeRequested.expires_at:type_name -> google.protobuf.Timestamp
+	63, // 29: emporium.user.v1.EmailChangeRequested.at:type_name -> google.protobuf.Timestamp
+	63, // 30: emporium.user.v1.EmailChanged.at:type_name -> google.protobuf.Timestamp
+	63, // 31: emporium.user.v1.PasswordResetIssued.expires_at:type_name -> google.protobuf.Timestamp
+	63, // 32: emporium.user.v1.PasswordChanged.at:type_name -> google.protobuf.Timestamp
+	64, // 33: emporium.user.v1.ProfileUpdated.name:type_name -> google.protobuf.StringValue
+	64, // 34: emporium.user.v1.ProfileUpdated.phone:type_name -> google.protobuf.StringValue
+	63, // 35: emporium.user.v1.ProfileUpdated.at:type_name -> google.protobuf.Timestamp
+	63, // 36: emporium.user.v1.TOTPEnabled.at:type_name -> google.protobuf.Timestamp
+	63, // 37: emporium.user.v1.TOTPDisabled.at:type_name -> google.protobuf.Timestamp
+	29, // 38: emporium.user.v1.AddressAdded.address:type_name -> emporium.user.v1.Address
+	63, // 39: emporium.user.v1.AddressAdded.at:type_name -> google.protobuf.Timestamp
+	29, // 40: emporium.user.v1.AddressUpdated.address:type_name -> emporium.user.v1.Address
+	63, // 41: emporium.user.v1.AddressUpdated.at:type_name -> google.protobuf.Timestamp
+	63, // 42: emporium.user.v1.AddressRemoved.at:type_name -> google.protobuf.Timestamp
+	63, // 43: emporium.user.v1.RoleGranted.at:type_name -> google.protobuf.Timestamp
+	63, // 44: emporium.user.v1.StoreOpened.at:type_name -> google.protobuf.Timestamp
+	63, // 45: emporium.user.v1.StoreUpdated.at:type_name -> google.protobuf.Timestamp
+	63, // 46: emporium.user.v1.WishlistCreated.at:type_name -> google.protobuf.Timestamp
+	63, // 47: emporium.user.v1.WishlistRenamed.at:type_name -> google.protobuf.Timestamp
+	63, // 48: emporium.user.v1.WishlistDeleted.at:type_name -> google.protobuf.Timestamp
+	63, // 49: emporium.user.v1.WishlistItemAdded.at:type_name -> google.protobuf.Timestamp
+	63, // 50: emporium.user.v1.WishlistItemUpdated.at:type_name -> google.protobuf.Timestamp
+	63, // 51: emporium.user.v1.WishlistItemRemoved.at:type_name -> google.protobuf.Timestamp
+	63, // 52: emporium.user.v1.State.created_at:type_name -> google.protobuf.Timestamp
+	63, // 53: emporium.user.v1.State.updated_at:type_name -> google.protobuf.Timestamp
+	61, // 54: emporium.user.v1.State.verification:type_name -> emporium.user.v1.OneTimeToken
+	62, // 55: emporium.user.v1.State.email_change:type_name -> emporium.user.v1.PendingEmail
+	61, // 56: emporium.user.v1.State.password_reset:type_name -> emporium.user.v1.OneTimeToken
+	63, // 57: emporium.user.v1.State.password_changed_at:type_name -> google.protobuf.Timestamp
+	29, // 58: emporium.user.v1.State.addresses:type_name -> emporium.user.v1.Address
+	28, // 59: emporium.user.v1.State.store:type_name -> emporium.user.v1.Store
+	31, // 60: emporium.user.v1.State.wishlists:type_name -> emporium.user.v1.Wishlist
+	63, // 61: emporium.user.v1.OneTimeToken.expires_at:type_name -> google.protobuf.Timestamp
+	63, // 62: emporium.user.v1.PendingEmail.expires_at:type_name -> google.protobuf.Timestamp
+	0,  // 63: emporium.user.v1.UserGrain.Register:input_type -> emporium.user.v1.RegisterRequest
+	1,  // 64: emporium.user.v1.UserGrain.IssueVerification:input_type -> emporium.user.v1.IssueVerificationRequest
+	2,  // 65: emporium.user.v1.UserGrain.VerifyEmail:input_type -> emporium.user.v1.VerifyEmailRequest
+	3,  // 66: emporium.user.v1.UserGrain.StartPasswordReset:input_type -> emporium.user.v1.StartPasswordResetRequest
+	4,  // 67: emporium.user.v1.UserGrain.ResetPassword:input_type -> emporium.user.v1.ResetPasswordRequest
+	5,  // 68: emporium.user.v1.UserGrain.ChangePassword:input_type -> emporium.user.v1.ChangePasswordRequest
+	6,  // 69: emporium.user.v1.UserGrain.UpdateProfile:input_type -> emporium.user.v1.UpdateProfileRequest
+	7,  // 70: emporium.user.v1.UserGrain.RequestEmailChange:input_type -> emporium.user.v1.RequestEmailChangeRequest
+	8,  // 71: emporium.user.v1.UserGrain.BeginTOTP:input_type -> emporium.user.v1.BeginTOTPRequest
+	9,  // 72: emporium.user.v1.UserGrain.ConfirmTOTP:input_type -> emporium.user.v1.ConfirmTOTPRequest
+	10, // 73: emporium.user.v1.UserGrain.UseTOTP:input_type -> emporium.user.v1.UseTOTPRequest
+	11, // 74: emporium.user.v1.UserGrain.UseRecoveryCode:input_type -> emporium.user.v1.UseRecoveryCodeRequest
+	12, // 75: emporium.user.v1.UserGrain.DisableTOTP:input_type -> emporium.user.v1.DisableTOTPRequest
+	14, // 76: emporium.user.v1.UserGrain.AddAddress:input_type -> emporium.user.v1.AddAddressRequest
+	15, // 77: emporium.user.v1.UserGrain.UpdateAddress:input_type -> emporium.user.v1.UpdateAddressRequest
+	16, // 78: emporium.user.v1.UserGrain.RemoveAddress:input_type -> emporium.user.v1.RemoveAddressRequest
+	17, // 79: emporium.user.v1.UserGrain.GrantRole:input_type -> emporium.user.v1.GrantRoleRequest
+	18, // 80: emporium.user.v1.UserGrain.BecomeVendor:input_type -> emporium.user.v1.BecomeVendorRequest
+	19, // 81: emporium.user.v1.UserGrain.CreateWishlist:input_type -> emporium.user.v1.CreateWishlistRequest
+	20, // 82: emporium.user.v1.UserGrain.RenameWishlist:input_type -> emporium.user.v1.RenameWishlistRequest
+	21, // 83: emporium.user.v1.UserGrain.DeleteWishlist:input_type -> emporium.user.v1.DeleteWishlistRequest
+	22, // 84: emporium.user.v1.UserGrain.AddWishlistItem:input_type -> emporium.user.v1.AddWishlistItemRequest
+	23, // 85: emporium.user.v1.UserGrain.RemoveWishlistItem:input_type -> emporium.user.v1.RemoveWishlistItemRequest
+	24, // 86: emporium.user.v1.UserGrain.GetWishlists:input_type -> emporium.user.v1.GetWishlistsRequest
+	25, // 87: emporium.user.v1.UserGrain.Get:input_type -> emporium.user.v1.GetRequest
+	26, // 88: emporium.user.v1.UserGrain.GetCredentials:input_type -> emporium.user.v1.GetCredentialsRequest
+	27, // 89: emporium.user.v1.UserGrain.Register:output_type -> emporium.user.v1.Account
+	27, // 90: emporium.user.v1.UserGrain.IssueVerification:output_type -> emporium.user.v1.Account
+	27, // 91: emporium.user.v1.UserGrain.VerifyEmail:output_type -> emporium.user.v1.Account
+	27, // 92: emporium.user.v1.UserGrain.StartPasswordReset:output_type -> emporium.user.v1.Account
+	27, // 93: emporium.user.v1.UserGrain.ResetPassword:output_type -> emporium.user.v1.Account
+	27, // 94: emporium.user.v1.UserGrain.ChangePassword:output_type -> emporium.user.v1.Account
+	27, // 95: emporium.user.v1.UserGrain.UpdateProfile:output_type -> emporium.user.v1.Account
+	27, // 96: emporium.user.v1.UserGrain.RequestEmailChange:output_type -> emporium.user.v1.Account
+	27, // 97: emporium.user.v1.UserGrain.BeginTOTP:output_type -> emporium.user.v1.Account
+	27, // 98: emporium.user.v1.UserGrain.ConfirmTOTP:output_type -> emporium.user.v1.Account
+	27, // 99: emporium.user.v1.UserGrain.UseTOTP:output_type -> emporium.user.v1.Account
+	27, // 100: emporium.user.v1.UserGrain.UseRecoveryCode:output_type -> emporium.user.v1.Account
+	27, // 101: emporium.user.v1.UserGrain.DisableTOTP:output_type -> emporium.user.v1.Account
+	27, // 102: emporium.user.v1.UserGrain.AddAddress:output_type -> emporium.user.v1.Account
+	27, // 103: emporium.user.v1.UserGrain.UpdateAddress:output_type -> emporium.user.v1.Account
+	27, // 104: emporium.user.v1.UserGrain.RemoveAddress:output_type -> emporium.user.v1.Account
+	27, // 105: emporium.user.v1.UserGrain.GrantRole:output_type -> emporium.user.v1.Account
+	27, // 106: emporium.user.v1.UserGrain.BecomeVendor:output_type -> emporium.user.v1.Account
+	30, // 107: emporium.user.v1.UserGrain.CreateWishlist:output_type -> emporium.user.v1.Wishlists
+	30, // 108: emporium.user.v1.UserGrain.RenameWishlist:output_type -> emporium.user.v1.Wishlists
+	30, // 109: emporium.user.v1.UserGrain.DeleteWishlist:output_type -> emporium.user.v1.Wishlists
+	30, // 110: emporium.user.v1.UserGrain.AddWishlistItem:output_type -> emporium.user.v1.Wishlists
+	30, // 111: emporium.user.v1.UserGrain.RemoveWishlistItem:output_type -> emporium.user.v1.Wishlists
+	30, // 112: emporium.user.v1.UserGrain.GetWishlists:output_type -> emporium.user.v1.Wishlists
+	27, // 113: emporium.user.v1.UserGrain.Get:output_type -> emporium.user.v1.Account
+	33, // 114: emporium.user.v1.UserGrain.GetCredentials:output_type -> emporium.user.v1.Credentials
+	89, // [89:115] is the sub-list for method output_type
+	63, // [63:89] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_userpb_user_proto_init() }
@@ -4069,7 +5197,7 @@ func file_userpb_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_userpb_user_proto_rawDesc), len(file_userpb_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -79,6 +79,12 @@ type UserGrain interface {
 	RemoveAddress(req *RemoveAddressRequest, ctx cluster.GrainContext) (*Account, error)
 	GrantRole(req *GrantRoleRequest, ctx cluster.GrainContext) (*Account, error)
 	BecomeVendor(req *BecomeVendorRequest, ctx cluster.GrainContext) (*Account, error)
+	CreateWishlist(req *CreateWishlistRequest, ctx cluster.GrainContext) (*Wishlists, error)
+	RenameWishlist(req *RenameWishlistRequest, ctx cluster.GrainContext) (*Wishlists, error)
+	DeleteWishlist(req *DeleteWishlistRequest, ctx cluster.GrainContext) (*Wishlists, error)
+	AddWishlistItem(req *AddWishlistItemRequest, ctx cluster.GrainContext) (*Wishlists, error)
+	RemoveWishlistItem(req *RemoveWishlistItemRequest, ctx cluster.GrainContext) (*Wishlists, error)
+	GetWishlists(req *GetWishlistsRequest, ctx cluster.GrainContext) (*Wishlists, error)
 	Get(req *GetRequest, ctx cluster.GrainContext) (*Account, error)
 	GetCredentials(req *GetCredentialsRequest, ctx cluster.GrainContext) (*Credentials, error)
 }
@@ -575,6 +581,168 @@ func (g *UserGrainGrainClient) BecomeVendor(r *BecomeVendorRequest, opts ...clus
 	}
 }
 
+// CreateWishlist requests the execution on to the cluster with CallOptions
+func (g *UserGrainGrainClient) CreateWishlist(r *CreateWishlistRequest, opts ...cluster.GrainCallOption) (*Wishlists, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "UserGrain"), slog.String("method", "CreateWishlist"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 18, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "UserGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Wishlists:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// RenameWishlist requests the execution on to the cluster with CallOptions
+func (g *UserGrainGrainClient) RenameWishlist(r *RenameWishlistRequest, opts ...cluster.GrainCallOption) (*Wishlists, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "UserGrain"), slog.String("method", "RenameWishlist"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 19, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "UserGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Wishlists:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// DeleteWishlist requests the execution on to the cluster with CallOptions
+func (g *UserGrainGrainClient) DeleteWishlist(r *DeleteWishlistRequest, opts ...cluster.GrainCallOption) (*Wishlists, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "UserGrain"), slog.String("method", "DeleteWishlist"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 20, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "UserGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Wishlists:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// AddWishlistItem requests the execution on to the cluster with CallOptions
+func (g *UserGrainGrainClient) AddWishlistItem(r *AddWishlistItemRequest, opts ...cluster.GrainCallOption) (*Wishlists, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "UserGrain"), slog.String("method", "AddWishlistItem"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 21, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "UserGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Wishlists:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// RemoveWishlistItem requests the execution on to the cluster with CallOptions
+func (g *UserGrainGrainClient) RemoveWishlistItem(r *RemoveWishlistItemRequest, opts ...cluster.GrainCallOption) (*Wishlists, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "UserGrain"), slog.String("method", "RemoveWishlistItem"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 22, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "UserGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Wishlists:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// GetWishlists requests the execution on to the cluster with CallOptions
+func (g *UserGrainGrainClient) GetWishlists(r *GetWishlistsRequest, opts ...cluster.GrainCallOption) (*Wishlists, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "UserGrain"), slog.String("method", "GetWishlists"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 23, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "UserGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Wishlists:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
 // Get requests the execution on to the cluster with CallOptions
 func (g *UserGrainGrainClient) Get(r *GetRequest, opts ...cluster.GrainCallOption) (*Account, error) {
 	if g.cluster.Config.RequestLog {
@@ -584,7 +752,7 @@ func (g *UserGrainGrainClient) Get(r *GetRequest, opts ...cluster.GrainCallOptio
 	if err != nil {
 		return nil, err
 	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 18, MessageData: bytes}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 24, MessageData: bytes}
 	resp, err := g.cluster.Request(g.Identity, "UserGrain", reqMsg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("error request: %w", err)
@@ -611,7 +779,7 @@ func (g *UserGrainGrainClient) GetCredentials(r *GetCredentialsRequest, opts ...
 	if err != nil {
 		return nil, err
 	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 19, MessageData: bytes}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 25, MessageData: bytes}
 	resp, err := g.cluster.Request(g.Identity, "UserGrain", reqMsg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("error request: %w", err)
@@ -1018,6 +1186,126 @@ func (a *UserGrainActor) Receive(ctx actor.Context) {
 			}
 			ctx.Respond(r0)
 		case 18:
+			req := &CreateWishlistRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] CreateWishlist(CreateWishlistRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.CreateWishlist(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 19:
+			req := &RenameWishlistRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] RenameWishlist(RenameWishlistRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.RenameWishlist(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 20:
+			req := &DeleteWishlistRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] DeleteWishlist(DeleteWishlistRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.DeleteWishlist(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 21:
+			req := &AddWishlistItemRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] AddWishlistItem(AddWishlistItemRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.AddWishlistItem(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 22:
+			req := &RemoveWishlistItemRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] RemoveWishlistItem(RemoveWishlistItemRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.RemoveWishlistItem(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 23:
+			req := &GetWishlistsRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] GetWishlists(GetWishlistsRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.GetWishlists(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 24:
 			req := &GetRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {
@@ -1037,7 +1325,7 @@ func (a *UserGrainActor) Receive(ctx actor.Context) {
 				return
 			}
 			ctx.Respond(r0)
-		case 19:
+		case 25:
 			req := &GetCredentialsRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {

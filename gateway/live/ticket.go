@@ -1,0 +1,136 @@
+package live
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	emporium "github.com/emporium-shop/emporium"
+)
+
+// TicketTTL is how long a websocket ticket may wait to be used (DESIGN §9):
+// long enough for a browser to open the socket after it asked, short enough
+// that a ticket leaked through a URL is worthless.
+const TicketTTL = 30 * time.Second
+
+// minTicketTTL is the shortest life worth giving a ticket. An access token
+// that expires sooner should be refreshed first: the connection would close
+// at once anyway.
+const minTicketTTL = time.Second
+
+// ticketBytes is the entropy of a ticket, as for every one-time token.
+const ticketBytes = 32
+
+// ticketLength is the length of a ticket as text (unpadded base64url).
+var ticketLength = base64.RawURLEncoding.EncodedLen(ticketBytes)
+
+var (
+	errBadTicket = emporium.Errorf(emporium.EUNAUTHENTICATED,
+		"The websocket ticket is not valid, was already used, or has expired; get a new one from POST /v1/ws/tickets.")
+	errTicketTokenExpired = emporium.Errorf(emporium.EUNAUTHENTICATED,
+		"The access token this ticket was issued for has expired; refresh it and get a new ticket.")
+	errTokenExpiresSoon = emporium.Errorf(emporium.EUNAUTHENTICATED,
+		"The access token expires too soon to open a live connection; refresh it first.")
+)
+
+// ticketRecord is what a ticket stands for, stored under the hash of the
+// ticket: the principal of the access token it was issued for, and when
+// that token expires (Unix milliseconds), which is when the connection it
+// opens must close.
+type ticketRecord struct {
+	UserID    string   `json:"uid"`
+	SessionID string   `json:"sid,omitempty"`
+	Roles     []string `json:"roles,omitempty"`
+	ExpiresAt int64    `json:"exp"`
+}
+
+// ticketKey is the Redis key of a ticket. Only the SHA-256 of a ticket is
+// stored, so a Redis dump opens no connection.
+func (b *Bus) ticketKey(ticket string) string {
+	sum := sha256.Sum256([]byte(ticket))
+	return b.Prefix + "live:ticket:" + hex.EncodeToString(sum[:])
+}
+
+// IssueTicket returns a one-time ticket that opens a live connection for p,
+// and how long it is valid: TicketTTL, or less when the access token p came
+// from expires sooner (expiresAt). The connection the ticket opens closes at
+// expiresAt. A token that expires within a second is EUNAUTHENTICATED.
+func (b *Bus) IssueTicket(ctx context.Context, p emporium.Principal, expiresAt time.Time) (string, time.Duration, error) {
+	const op = "live.Bus.IssueTicket"
+	if p.UserID == "" {
+		return "", 0, &emporium.Error{Code: emporium.EINTERNAL, Op: op, Err: errNoUser}
+	}
+	if expiresAt.IsZero() {
+		return "", 0, &emporium.Error{Code: emporium.EINTERNAL, Op: op, Err: errors.New("a ticket needs the expiry of its access token")}
+	}
+	ttl := min(TicketTTL, expiresAt.Sub(b.now())).Truncate(time.Millisecond)
+	if ttl < minTicketTTL {
+		return "", 0, &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: errTokenExpiresSoon.Message, Op: op}
+	}
+	raw := make([]byte, ticketBytes)
+	_, _ = rand.Read(raw) // crypto/rand.Read never fails
+	ticket := base64.RawURLEncoding.EncodeToString(raw)
+	// Marshalling strings and an int cannot fail.
+	rec, _ := json.Marshal(ticketRecord{UserID: p.UserID, SessionID: p.SessionID, Roles: p.Roles, ExpiresAt: expiresAt.UnixMilli()})
+
+	ctx, cancel := context.WithTimeout(ctx, b.timeout())
+	defer cancel()
+	if err := b.Client.Set(ctx, b.ticketKey(ticket), rec, ttl).Err(); err != nil {
+		return "", 0, &emporium.Error{Code: emporium.EUNAVAILABLE, Op: op, Err: err}
+	}
+	return ticket, ttl, nil
+}
+
+// RedeemTicket consumes a ticket and answers the principal it was issued
+// for, with ExpiresAt set to its access token's expiry. A ticket works once
+// (GETDEL): an unknown, used or expired ticket, or one whose access token has
+// expired since, is EUNAUTHENTICATED.
+func (b *Bus) RedeemTicket(ctx context.Context, ticket string) (emporium.Principal, error) {
+	const op = "live.Bus.RedeemTicket"
+	if !wellFormedTicket(ticket) {
+		return emporium.Principal{}, &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: errBadTicket.Message, Op: op + ": malformed ticket"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.timeout())
+	defer cancel()
+	raw, err := b.Client.GetDel(ctx, b.ticketKey(ticket)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return emporium.Principal{}, &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: errBadTicket.Message, Op: op}
+	}
+	if err != nil {
+		return emporium.Principal{}, &emporium.Error{Code: emporium.EUNAVAILABLE, Op: op, Err: err}
+	}
+	var rec ticketRecord
+	if err := json.Unmarshal(raw, &rec); err != nil || rec.UserID == "" {
+		return emporium.Principal{}, &emporium.Error{Code: emporium.EINTERNAL, Op: op + ": unreadable ticket record", Err: err}
+	}
+	expiresAt := time.UnixMilli(rec.ExpiresAt).UTC()
+	if !b.now().Before(expiresAt) {
+		return emporium.Principal{}, &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: errTicketTokenExpired.Message, Op: op}
+	}
+	return emporium.Principal{UserID: rec.UserID, SessionID: rec.SessionID, Roles: slices.Clone(rec.Roles), ExpiresAt: expiresAt}, nil
+}
+
+// wellFormedTicket reports whether s could be a ticket IssueTicket made, so
+// that garbage costs no Redis call.
+func wellFormedTicket(s string) bool {
+	if len(s) != ticketLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
