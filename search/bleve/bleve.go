@@ -346,6 +346,16 @@ func (x *Index) Close() error {
 	return nil
 }
 
+// Merging reports whether the index is merging segments in the background
+// right now. A bulk load leaves many small segments that bleve merges for a
+// while afterwards, taking CPU from searches; benchmarks wait for it.
+func (x *Index) Merging() bool {
+	stats, _ := x.idx.StatsMap()["index"].(map[string]interface{})
+	beg, _ := stats["TotFileMergeLoopBeg"].(uint64)
+	end, _ := stats["TotFileMergeLoopEnd"].(uint64)
+	return beg != end
+}
+
 // Search answers one page of q.
 func (x *Index) Search(ctx context.Context, q search.Query) (search.Result, error) {
 	const op = "bleveindex.Search"
