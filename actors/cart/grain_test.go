@@ -23,7 +23,6 @@ import (
 	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/actors/product"
 	"github.com/emporium-shop/emporium/persistence"
-	"github.com/emporium-shop/emporium/persistence/persistencetest"
 	pb "github.com/emporium-shop/emporium/protos/cartpb"
 	inventorypb "github.com/emporium-shop/emporium/protos/inventorypb"
 	productpb "github.com/emporium-shop/emporium/protos/productpb"
@@ -50,46 +49,31 @@ const (
 	idleTimeout = 2 * time.Second
 )
 
-func TestMain(m *testing.M) { os.Exit(runMain(m)) }
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "cart-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx := context.Background()
-	store, err = persistence.Open(ctx, persistencetest.MainConfig(dir))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer store.Close(ctx)
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	items, err := catalog.NewItems(catalog.ItemsConfig{Reads: store.Projections(), Clock: clock, Logger: logger})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	catalogue.set(items)
-	grains := actors.GrainConfig{Journal: store.Journal(), Snapshots: store.Snapshots(), Clock: clock, Logger: logger}
-	carts := grains
-	carts.Activations, carts.SnapshotEvery, carts.IdleTimeout = activations, 100, idleTimeout
-	member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
-		cart.NewKind(cart.Config{GrainConfig: carts, Catalog: catalogue, Publish: published.publish}),
-		product.NewKind(product.Config{
-			GrainConfig: grains,
-			Claims:      &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return store.Documents(c) }},
-			Views:       store.Projections(),
-		}),
-		inventory.NewKind(inventory.Config{GrainConfig: grains, Views: store.Projections()}))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer member.Shutdown(true)
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(actorstest.Main(m, "cart", func(s *persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
+		store = s
+		items, err := catalog.NewItems(catalog.ItemsConfig{Reads: store.Projections(), Clock: clock, Logger: logger})
+		if err != nil {
+			return err
+		}
+		catalogue.set(items)
+		grains := actors.GrainConfig{Journal: store.Journal(), Snapshots: store.Snapshots(), Clock: clock, Logger: logger}
+		carts := grains
+		carts.Activations, carts.SnapshotEvery, carts.IdleTimeout = activations, 100, idleTimeout
+		member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
+			cart.NewKind(cart.Config{GrainConfig: carts, Catalog: catalogue, Publish: published.publish}),
+			product.NewKind(product.Config{
+				GrainConfig: grains,
+				Claims:      &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return store.Documents(c) }},
+				Views:       store.Projections(),
+			}),
+			inventory.NewKind(inventory.Config{GrainConfig: grains, Views: store.Projections()}))
+		if err != nil {
+			return err
+		}
+		cleanup(func() { member.Shutdown(true) })
+		return nil
+	}))
 }
 
 // switchable is the cart's catalogue, replaceable for the benchmark.

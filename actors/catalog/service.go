@@ -612,4 +612,3 @@ func fieldError(op, field, code, msg string) error {
 func caller(p emporium.Principal) *productpb.Caller {
 	return &productpb.Caller{VendorId: p.UserID, AsAdmin: p.HasRole(emporium.RoleAdmin)}
 }
-

@@ -1,7 +1,6 @@
 package category
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,7 +19,6 @@ import (
 	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/persistence"
-	"github.com/emporium-shop/emporium/persistence/persistencetest"
 	pb "github.com/emporium-shop/emporium/protos/categorypb"
 )
 
@@ -33,37 +31,23 @@ var (
 	store  *persistence.Store
 )
 
-func TestMain(m *testing.M) { os.Exit(runMain(m)) }
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "category-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx := context.Background()
-	store, err = persistence.Open(ctx, persistencetest.MainConfig(dir))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer store.Close(ctx)
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
-		NewKind(Config{
-			GrainConfig: actors.GrainConfig{
-				Journal: store.Journal(), Snapshots: store.Snapshots(), Logger: logger,
-				SnapshotEvery: 5, // reloads use a snapshot and the journal after it
-			},
-			Views: store.Projections(),
-		}))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer member.Shutdown(false)
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(actorstest.Main(m, "category", func(s *persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
+		store = s
+		member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
+			NewKind(Config{
+				GrainConfig: actors.GrainConfig{
+					Journal: store.Journal(), Snapshots: store.Snapshots(), Logger: logger,
+					SnapshotEvery: 5, // reloads use a snapshot and the journal after it
+				},
+				Views: store.Projections(),
+			}))
+		if err != nil {
+			return err
+		}
+		cleanup(func() { member.Shutdown(false) })
+		return nil
+	}))
 }
 
 // newTree returns the identity of a tree no other test (or run of the

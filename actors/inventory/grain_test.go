@@ -20,7 +20,6 @@ import (
 	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/persistence"
-	"github.com/emporium-shop/emporium/persistence/persistencetest"
 	pb "github.com/emporium-shop/emporium/protos/inventorypb"
 )
 
@@ -38,46 +37,30 @@ var (
 const idleTimeout = 2 * time.Second
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "inventory-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx := context.Background()
-	store, err = persistence.Open(ctx, persistencetest.MainConfig(dir))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer store.Close(ctx)
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	member, err = actors.StartMember(actors.ClusterConfig{
-		Provider: actors.ProviderLocal,
-		Addr:     "127.0.0.1:0",
-		Logger:   logger,
-	}, inventory.NewKind(inventory.Config{
-		GrainConfig: actors.GrainConfig{
-			Journal:       store.Journal(),
-			Snapshots:     store.Snapshots(),
-			Clock:         clock,
-			Logger:        logger,
-			Activations:   activations,
-			IdleTimeout:   idleTimeout,
-			SnapshotEvery: 20,
-		},
-		Views: store.Projections(),
+	os.Exit(actorstest.Main(m, "inventory", func(s *persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
+		store = s
+		member, err = actors.StartMember(actors.ClusterConfig{
+			Provider: actors.ProviderLocal,
+			Addr:     "127.0.0.1:0",
+			Logger:   logger,
+		}, inventory.NewKind(inventory.Config{
+			GrainConfig: actors.GrainConfig{
+				Journal:       store.Journal(),
+				Snapshots:     store.Snapshots(),
+				Clock:         clock,
+				Logger:        logger,
+				Activations:   activations,
+				IdleTimeout:   idleTimeout,
+				SnapshotEvery: 20,
+			},
+			Views: store.Projections(),
+		}))
+		if err != nil {
+			return err
+		}
+		cleanup(func() { member.Shutdown(true) })
+		return nil
 	}))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer member.Shutdown(true)
-	return m.Run()
 }
 
 func grain(sku string) *pb.InventoryGrainGrainClient {

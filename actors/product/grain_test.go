@@ -1,8 +1,6 @@
 package product
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -13,8 +11,8 @@ import (
 
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/persistence"
-	"github.com/emporium-shop/emporium/persistence/persistencetest"
 	pb "github.com/emporium-shop/emporium/protos/productpb"
 )
 
@@ -26,35 +24,21 @@ var (
 	store  *persistence.Store
 )
 
-func TestMain(m *testing.M) { os.Exit(runMain(m)) }
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "product-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx := context.Background()
-	store, err = persistence.Open(ctx, persistencetest.MainConfig(dir))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer store.Close(ctx)
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
-		NewKind(Config{
-			GrainConfig: actors.GrainConfig{Journal: store.Journal(), Snapshots: store.Snapshots(), Logger: logger},
-			Claims:      &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return store.Documents(c) }},
-			Views:       store.Projections(),
-		}))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer member.Shutdown(false)
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(actorstest.Main(m, "product", func(s *persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
+		store = s
+		member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
+			NewKind(Config{
+				GrainConfig: actors.GrainConfig{Journal: store.Journal(), Snapshots: store.Snapshots(), Logger: logger},
+				Claims:      &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return store.Documents(c) }},
+				Views:       store.Projections(),
+			}))
+		if err != nil {
+			return err
+		}
+		cleanup(func() { member.Shutdown(false) })
+		return nil
+	}))
 }
 
 func products(id string) *pb.ProductGrainGrainClient {

@@ -28,7 +28,6 @@ import (
 	"github.com/emporium-shop/emporium/gateway/ratelimit"
 	"github.com/emporium-shop/emporium/mail"
 	"github.com/emporium-shop/emporium/persistence"
-	"github.com/emporium-shop/emporium/persistence/persistencetest"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
 
@@ -44,74 +43,62 @@ var (
 	journal *faultyJournal
 )
 
-func TestMain(m *testing.M) { os.Exit(runMain(m)) }
+func TestMain(m *testing.M) {
+	os.Exit(actorstest.Main(m, "user", func(s *persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
+		store = s
+		claims = &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return store.Documents(c) }, Now: clock.Now}
+		journal = &faultyJournal{Journal: store.Journal()}
+		member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
+			user.NewKind(user.Config{Journal: journal, Snapshots: store.Snapshots(), Clock: clock, Logger: logger},
+				user.WithClaims(claims), user.WithViews(store.Projections())),
+			session.NewKind(session.Config{Journal: store.Journal(), Snapshots: store.Snapshots(), Clock: clock, Logger: logger}))
+		if err != nil {
+			return err
+		}
+		cleanup(func() { member.Shutdown(false) })
 
-func runMain(m *testing.M) int {
-	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
-	dir, err := os.MkdirTemp("", "user-test-")
-	if err != nil {
-		return fail(err)
-	}
-	defer os.RemoveAll(dir)
-	ctx := context.Background()
-	store, err = persistence.Open(ctx, persistencetest.MainConfig(dir))
-	if err != nil {
-		return fail(err)
-	}
-	defer store.Close(ctx)
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	claims = &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return store.Documents(c) }, Now: clock.Now}
-	journal = &faultyJournal{Journal: store.Journal()}
-	member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
-		user.NewKind(user.Config{Journal: journal, Snapshots: store.Snapshots(), Clock: clock, Logger: logger},
-			user.WithClaims(claims), user.WithViews(store.Projections())),
-		session.NewKind(session.Config{Journal: store.Journal(), Snapshots: store.Snapshots(), Clock: clock, Logger: logger}))
-	if err != nil {
-		return fail(err)
-	}
-	defer member.Shutdown(false)
+		mr = miniredis.NewMiniRedis()
+		if err := mr.Start(); err != nil {
+			return err
+		}
+		cleanup(mr.Close)
+		mr.SetTime(clock.Now())
+		mr.ClockTTL(true)
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		cleanup(func() { _ = rdb.Close() })
+		limiter := ratelimit.New(rdb, "emporium:rl:")
+		limiter.Clock = clock.Now
 
-	mr = miniredis.NewMiniRedis()
-	if err := mr.Start(); err != nil {
-		return fail(err)
-	}
-	defer mr.Close()
-	mr.SetTime(clock.Now())
-	mr.ClockTTL(true)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
-	limiter := ratelimit.New(rdb, "emporium:rl:")
-	limiter.Clock = clock.Now
-
-	key, err := auth.GenerateKey()
-	if err != nil {
-		return fail(err)
-	}
-	keys, err := auth.NewKeySet(key)
-	if err != nil {
-		return fail(err)
-	}
-	issuer, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Issuer: "https://shop.test", Audience: "emporium-api", Now: clock.Now})
-	if err != nil {
-		return fail(err)
-	}
-	outbox = mail.NewOutbox(nil, 1000)
-	svc, err = user.NewService(user.ServiceConfig{
-		Cluster:   member,
-		Claims:    claims,
-		Redis:     rdb,
-		Mailer:    outbox,
-		Issuer:    issuer,
-		Limiter:   limiterAdapter{limiter},
-		PublicURL: "https://shop.test",
-		Clock:     clock,
-		Logger:    logger,
-	})
-	if err != nil {
-		return fail(err)
-	}
-	defer svc.Wait()
-	return m.Run()
+		key, err := auth.GenerateKey()
+		if err != nil {
+			return err
+		}
+		keys, err := auth.NewKeySet(key)
+		if err != nil {
+			return err
+		}
+		issuer, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Issuer: "https://shop.test", Audience: "emporium-api", Now: clock.Now})
+		if err != nil {
+			return err
+		}
+		outbox = mail.NewOutbox(nil, 1000)
+		svc, err = user.NewService(user.ServiceConfig{
+			Cluster:   member,
+			Claims:    claims,
+			Redis:     rdb,
+			Mailer:    outbox,
+			Issuer:    issuer,
+			Limiter:   limiterAdapter{limiter},
+			PublicURL: "https://shop.test",
+			Clock:     clock,
+			Logger:    logger,
+		})
+		if err != nil {
+			return err
+		}
+		cleanup(svc.Wait)
+		return nil
+	}))
 }
 
 // limiterAdapter is the adapter the node wires: *ratelimit.Limiter behind
