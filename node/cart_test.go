@@ -283,5 +283,3 @@ func quantities(cart map[string]any) map[string]int {
 	}
 	return out
 }
-
-
