@@ -93,6 +93,11 @@ func StartMember(cfg ClusterConfig, kinds ...*cluster.Kind) (c *cluster.Cluster,
 		cluster.WithRequestTimeout(cfg.RequestTimeout),
 	)
 	c = cluster.New(system, config)
+	system.EventStream.Subscribe(func(ev any) {
+		if _, ok := ev.(*cluster.ClusterTopology); ok {
+			NoteTopologyChange()
+		}
+	})
 
 	if err := startMember(c); err != nil {
 		return nil, fmt.Errorf("cluster: cannot start member at CLUSTER_ADDR=%s with CLUSTER_PROVIDER=%s: %w", cfg.Addr, cfg.Provider, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -127,6 +128,31 @@ func (e *Entity[S]) Run(mutating bool, steps ...Step[S]) error {
 	}
 }
 
+// While the cluster's members change, two members may briefly route one
+// identity to two activations, and one may write after the other loaded.
+// A command that writes nothing checks the journal's tail before it answers
+// for that reason, always; a query (Run with mutating false) does so only
+// for settleWindow after any member of this process saw the topology
+// change, which bounds the window in which a query may answer a state
+// another activation has moved past, without a store read per query in a
+// steady cluster.
+const settleWindow = 10 * time.Second
+
+// lastTopologyChange is when a member of this process last saw the cluster
+// topology change, in Unix nanoseconds; zero before any.
+var lastTopologyChange atomic.Int64
+
+// NoteTopologyChange opens the settle window. StartMember calls it on every
+// topology change its member sees; tests call it to stage one.
+func NoteTopologyChange() { lastTopologyChange.Store(time.Now().UnixNano()) }
+
+// unsettled reports whether the cluster topology changed within the settle
+// window.
+func unsettled() bool {
+	at := lastTopologyChange.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < settleWindow
+}
+
 // errJournalMoved means the journal holds events the state has not seen:
 // an append conflicted, or a tail check found more.
 var errJournalMoved = errors.New("the journal moved")
@@ -152,7 +178,7 @@ func (e *Entity[S]) attempt(mutating bool, steps []Step[S]) error {
 			break
 		}
 	}
-	if wrote || !mutating {
+	if wrote || !mutating && !unsettled() {
 		return answer
 	}
 	moved, err := e.catchUp()

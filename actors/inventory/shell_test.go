@@ -223,3 +223,19 @@ func TestShellNoOpCommandSeesAnotherActivationsWrites(t *testing.T) {
 	require.NoError(t, err, "15 on hand once the other activation's restock is seen")
 	assert.Equal(t, int64(3), st.Available)
 }
+
+// While the cluster's members change, a query too checks the journal's tail:
+// two activations may briefly both live, and the other may have written.
+func TestShellQueryWhileMembersChangeSeesAnotherActivationsWrites(t *testing.T) {
+	j := newMemJournal()
+	g, ctx := activate(t, j, "sku-query")
+	_, err := g.SetStock(&pb.SetStockRequest{CommandId: "c1", OnHand: 5}, ctx)
+	require.NoError(t, err)
+	_, err = j.Append(context.Background(), Stream("sku-query"), 1, &pb.Restocked{CommandId: "elsewhere", Quantity: 10})
+	require.NoError(t, err)
+
+	actors.NoteTopologyChange()
+	st, err := g.GetAvailability(&pb.GetAvailabilityRequest{}, ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(15), st.OnHand, "the other activation's restock is seen")
+}
