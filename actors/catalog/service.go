@@ -30,6 +30,9 @@ type ReadModels interface {
 	// Get decodes the document id of collection into into; ENOTFOUND when
 	// there is none.
 	Get(ctx context.Context, collection, id string, into any) (seq uint64, err error)
+	// GetMany decodes the documents of ids that exist into into (a pointer
+	// to a slice), in the order of ids.
+	GetMany(ctx context.Context, collection string, ids []string, into any) error
 	// List decodes into into (a pointer to a slice) up to limit documents
 	// of collection whose field equals value, in descending _id order,
 	// starting below beforeID when it is set.
@@ -491,18 +494,28 @@ func (s *Service) Product(ctx context.Context, id string) (emporium.Product, err
 }
 
 // withAvailability fills each variant's available units from the inventory
-// read model. A SKU never stocked has none; one that cannot be read is left
-// without the field (logged) rather than failing the page.
+// read model, in one read. A SKU never stocked has none; when the read
+// fails, the variants are left without the field (logged) rather than
+// failing the page.
 func (s *Service) withAvailability(ctx context.Context, p *emporium.Product) {
+	skus := make([]string, len(p.Variants))
+	for i, v := range p.Variants {
+		skus[i] = v.SKU
+	}
+	var views []struct {
+		SKU       string `bson:"_id"`
+		Available int64  `bson:"available"`
+	}
+	if err := s.cfg.Reads.GetMany(ctx, inventory.ViewCollection, skus, &views); err != nil {
+		s.cfg.Logger.Warn("catalog: reading availability failed", slog.String("product", p.ID), slog.Any("error", err))
+		return
+	}
+	available := make(map[string]int64, len(views))
+	for _, v := range views {
+		available[v.SKU] = v.Available
+	}
 	for i := range p.Variants {
-		var v inventory.View
-		n := int64(0)
-		if _, err := s.cfg.Reads.Get(ctx, inventory.ViewCollection, p.Variants[i].SKU, &v); err == nil {
-			n = v.Available
-		} else if !emporium.IsCode(err, emporium.ENOTFOUND) {
-			s.cfg.Logger.Warn("catalog: reading availability failed", slog.String("sku", p.Variants[i].SKU), slog.Any("error", err))
-			continue
-		}
+		n := available[p.Variants[i].SKU]
 		p.Variants[i].Available = &n
 	}
 }
