@@ -24,9 +24,10 @@ func (n *Node) openLive() {
 	n.onClose("live publisher", func(context.Context) error { return n.livePub.Close() })
 }
 
-// cartKind is the CartGrain kind: lines priced from the catalogue read
-// models (cached briefly, shared by every cart of the node), and each
-// change pushed to the user's live connections.
+// cartConfig is the CartGrain's configuration but for the grain settings:
+// lines priced from the catalogue read models (cached briefly, shared by
+// every cart of the node), and each change pushed to the user's live
+// connections.
 func (n *Node) cartConfig() (cart.Config, error) {
 	items, err := catalog.NewItems(catalog.ItemsConfig{Reads: n.Store.Projections(), Logger: n.Logger})
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/cart"
-	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/actors/product"
 )
 
@@ -174,22 +173,8 @@ type variantFacts struct {
 	price   emporium.Money
 }
 
-// skuOwner is a SKU's claim document (actors.DocumentClaims) with its key.
-type skuOwner struct {
-	SKU   string `bson:"_id"`
-	Owner string `bson:"owner"`
-}
-
 func (i *Items) loadOwners(ctx context.Context, skus []string) (map[string]string, error) {
-	var docs []skuOwner
-	if err := i.cfg.Reads.GetMany(ctx, product.SKUsCollection, skus, &docs); err != nil {
-		return nil, err
-	}
-	out := make(map[string]string, len(docs))
-	for _, d := range docs {
-		out[d.SKU] = d.Owner
-	}
-	return out, nil
+	return ownersOf(ctx, i.cfg.Reads, skus)
 }
 
 // loadProducts decodes the product read models. A document that cannot be
@@ -218,13 +203,13 @@ func (i *Items) loadProducts(ctx context.Context, ids []string) (map[string]*pro
 }
 
 func (i *Items) loadStock(ctx context.Context, skus []string) (map[string]int64, error) {
-	var docs []stockDocument
-	if err := i.cfg.Reads.GetMany(ctx, inventory.ViewCollection, skus, &docs); err != nil {
+	stock, err := stockOf(ctx, i.cfg.Reads, skus)
+	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]int64, len(docs))
-	for _, d := range docs {
-		out[d.SKU] = d.Available
+	out := make(map[string]int64, len(stock))
+	for sku, d := range stock {
+		out[sku] = d.Available
 	}
 	return out, nil
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/actors/product"
 	"github.com/emporium-shop/emporium/persistence"
 	productpb "github.com/emporium-shop/emporium/protos/productpb"
@@ -49,18 +48,6 @@ type SearchSource struct {
 	Logger *slog.Logger
 }
 
-// stockDocument is what Load reads of a SKU's stock read model.
-type stockDocument struct {
-	SKU       string `bson:"_id"`
-	Seq       uint64 `bson:"seq"`
-	Available int64  `bson:"available"`
-}
-
-// claimDocument is a SKU's claim (actors.DocumentClaims).
-type claimDocument struct {
-	Owner string `bson:"owner"`
-}
-
 // Load implements search.Source. It first waits until every projection
 // queued on this node is stored, so that a product the indexer was told
 // about is read as it was told. A document that cannot be decoded is logged
@@ -95,13 +82,9 @@ func (s *SearchSource) Load(ctx context.Context, ids []string) ([]search.Loaded,
 			skus = append(skus, v.Sku)
 		}
 	}
-	var stocks []stockDocument
-	if err := s.Reads.GetMany(ctx, inventory.ViewCollection, skus, &stocks); err != nil {
+	stock, err := stockOf(ctx, s.Reads, skus)
+	if err != nil {
 		return nil, emporium.Wrap(op, err)
-	}
-	stock := make(map[string]stockDocument, len(stocks))
-	for _, st := range stocks {
-		stock[st.SKU] = st
 	}
 	out := make([]search.Loaded, len(products))
 	for i, f := range products {
@@ -191,16 +174,16 @@ func (s *SearchSource) Acknowledge(ctx context.Context, indexed []search.Loaded)
 
 // ProductsOfSKUs implements search.Source through the SKU claims.
 func (s *SearchSource) ProductsOfSKUs(ctx context.Context, skus []string) ([]string, error) {
-	var claims []claimDocument
-	if err := s.Reads.GetMany(ctx, product.SKUsCollection, skus, &claims); err != nil {
+	owners, err := ownersOf(ctx, s.Reads, skus)
+	if err != nil {
 		return nil, emporium.Wrap("catalog.SearchSource.ProductsOfSKUs", err)
 	}
-	seen := make(map[string]bool, len(claims))
+	seen := make(map[string]bool, len(owners))
 	var ids []string
-	for _, c := range claims {
-		if c.Owner != "" && !seen[c.Owner] {
-			seen[c.Owner] = true
-			ids = append(ids, c.Owner)
+	for _, sku := range skus {
+		if owner, ok := owners[sku]; ok && !seen[owner] {
+			seen[owner] = true
+			ids = append(ids, owner)
 		}
 	}
 	return ids, nil

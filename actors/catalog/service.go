@@ -15,7 +15,6 @@ import (
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/category"
-	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/actors/product"
 	"github.com/emporium-shop/emporium/actors/user"
 	categorypb "github.com/emporium-shop/emporium/protos/categorypb"
@@ -48,7 +47,6 @@ type Config struct {
 	Categories *category.Reader
 	// Claims keeps the idempotency keys of product creation.
 	Claims actors.Claims
-	Clock  actors.Clock
 	Logger *slog.Logger
 	// NewID returns a new id for products, categories and commands; the
 	// default is a UUIDv7, so that product ids sort by creation time (the
@@ -71,9 +69,6 @@ const idempotencyCollection = "product_keys"
 func NewService(cfg Config) (*Service, error) {
 	if cfg.Cluster == nil || cfg.Reads == nil || cfg.Index == nil || cfg.Categories == nil || cfg.Claims == nil {
 		return nil, emporium.Errorf(emporium.EINVALID, "catalog.NewService: Cluster, Reads, Index, Categories and Claims are required")
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = actors.SystemClock{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -502,20 +497,13 @@ func (s *Service) withAvailability(ctx context.Context, p *emporium.Product) {
 	for i, v := range p.Variants {
 		skus[i] = v.SKU
 	}
-	var views []struct {
-		SKU       string `bson:"_id"`
-		Available int64  `bson:"available"`
-	}
-	if err := s.cfg.Reads.GetMany(ctx, inventory.ViewCollection, skus, &views); err != nil {
+	stock, err := stockOf(ctx, s.cfg.Reads, skus)
+	if err != nil {
 		s.cfg.Logger.Warn("catalog: reading availability failed", slog.String("product", p.ID), slog.Any("error", err))
 		return
 	}
-	available := make(map[string]int64, len(views))
-	for _, v := range views {
-		available[v.SKU] = v.Available
-	}
 	for i := range p.Variants {
-		n := available[p.Variants[i].SKU]
+		n := stock[p.Variants[i].SKU].Available
 		p.Variants[i].Available = &n
 	}
 }
