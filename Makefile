@@ -1,6 +1,6 @@
 # Emporium: the commands a developer needs. `make help` lists them.
 GO       ?= go
-PKGS_RACE = $(shell $(GO) list ./... | grep -v /clustertest)
+PKGS_RACE = $(shell $(GO) list ./... | grep -v -e /clustertest -e /processtest)
 BENCH    ?= .
 BENCHTIME ?= 2s
 SEED     ?= 200
@@ -21,8 +21,8 @@ test: ## vet, then every test with -race (multi-member cluster tests without, se
 	$(GO) test -race -count=1 -timeout 5m $(PKGS_RACE)
 	$(MAKE) test-cluster
 
-test-cluster: ## the multi-member cluster tests (Proto.Actor races inside its own remote start/stop)
-	$(GO) test -count=1 -timeout 5m ./actors/clustertest/... ./node/clustertest/...
+test-cluster: ## the multi-member cluster tests and the tests that run and kill real node processes (without -race)
+	$(GO) test -count=1 -timeout 5m ./actors/clustertest/... ./node/clustertest/... ./node/processtest/...
 
 bench: ## run the benchmarks (BENCH=regexp, BENCHTIME=2s)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./...

@@ -18,8 +18,8 @@ var forbidden = map[string][]string{
 	"payments":    {"actors", "gateway", "node", "cmd"},
 	"auth":        {"actors", "gateway", "node", "cmd"},
 	"mail":        {"actors", "gateway", "node", "cmd"},
-	"actors":      {"gateway", "node", "cmd"},
-	"gateway":     {"actors", "node", "cmd"},
+	"actors":      {"gateway", "node", "cmd", "persistence/sqlitestore", "persistence/mongostore", "persistence/ferrettest"},
+	"gateway":     {"actors", "node", "cmd", "persistence/sqlitestore", "persistence/mongostore", "persistence/ferrettest"},
 	"node":        {"cmd"},
 }
 
@@ -48,6 +48,9 @@ func TestImportRules(t *testing.T) {
 			if under(dep, "node") && !under(pkg, "cmd") && !under(pkg, "node") {
 				t.Errorf("%s imports %s; only cmd may import node", pkg, dep)
 			}
+			if under(dep, "persistence/ferrettest") && !strings.HasSuffix(pkg, "test") {
+				t.Errorf("%s imports %s; only tests may start FerretDB", pkg, dep)
+			}
 			for tree, bans := range forbidden {
 				if !under(pkg, tree) {
 					continue
@@ -73,4 +76,18 @@ func rel(path string) string {
 // under reports whether pkg is tree or inside it.
 func under(pkg, tree string) bool {
 	return pkg == tree || strings.HasPrefix(pkg, tree+"/")
+}
+
+// TestBinaryLinksNoFerretDB keeps FerretDB, which only tests use to stand
+// in for MongoDB, out of the emporium binary.
+func TestBinaryLinksNoFerretDB(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./cmd/emporium").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/FerretDB/") {
+			t.Fatalf("the emporium binary links %s", dep)
+		}
+	}
 }

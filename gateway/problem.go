@@ -89,6 +89,10 @@ var internalDetail = emporium.ErrorMessage(errors.New("internal"))
 // error does not say when to retry.
 const DefaultRetryAfter = 60 * time.Second
 
+// UnavailableRetryAfter is the Retry-After of an unavailable problem
+// (503) whose handler set none.
+const UnavailableRetryAfter = 2 * time.Second
+
 // retryAfterPattern finds the wait in a rate_limited message worded as
 // ratelimit.Refused words it ("...; try again in 42 seconds.").
 var retryAfterPattern = regexp.MustCompile(`try again in ([0-9]{1,9}) seconds?\b`)
@@ -165,6 +169,11 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		h.Del("RateLimit-Limit")
 		h.Del("RateLimit-Remaining")
 		h.Del("RateLimit-Reset")
+	}
+	if code == emporium.EUNAVAILABLE && h.Get("Retry-After") == "" {
+		// A store or cluster that cannot answer in time is usually back
+		// within seconds; clients and load balancers retry after this.
+		h.Set("Retry-After", strconv.FormatInt(int64(UnavailableRetryAfter/time.Second), 10))
 	}
 	w.WriteHeader(kind.status)
 	_, _ = w.Write(append(body, '\n'))

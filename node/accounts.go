@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/emporium-shop/emporium/actors/user"
 	"github.com/emporium-shop/emporium/auth"
@@ -14,10 +13,7 @@ import (
 // accounts builds the account service over the node's cluster, stores,
 // mailer and keys.
 func (n *Node) accounts() (*user.Service, *ratelimit.Limiter, error) {
-	keyFile := n.Config.JWTKeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(n.Config.DataDir, "keys", "jwt-ed25519.pem")
-	}
+	keyFile := n.Config.JWTKeyPath()
 	keys, err := auth.LoadOrCreateKeyFile(keyFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("accounts: signing keys from JWT_KEY_FILE=%s: %w", keyFile, err)

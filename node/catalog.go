@@ -10,6 +10,7 @@ import (
 	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/catalog"
 	"github.com/emporium-shop/emporium/actors/category"
+	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/actors/product"
 	"github.com/emporium-shop/emporium/search"
 	bleveindex "github.com/emporium-shop/emporium/search/bleve"
@@ -93,16 +94,21 @@ func (n *Node) claims() *actors.DocumentClaims {
 	}
 }
 
-// ensureCatalogIndexes creates the store indexes the catalogue's queries
-// use: a vendor's products newest first, and the products the search index
-// has not taken yet.
-func (n *Node) ensureCatalogIndexes(ctx context.Context) error {
+// ensureIndexes declares the store indexes of every read-model query the
+// node makes: a vendor's products newest first, the products the search
+// index has not taken yet, and the SKUs whose reservations expire first.
+// The embedded store refuses a query by a field without an index, so a
+// query added without its index fails every test that runs it.
+func (n *Node) ensureIndexes(ctx context.Context) error {
 	err := n.Store.Projections().EnsureIndex(ctx, product.ViewCollection, "vendor_id", "-_id")
 	if err == nil {
 		err = (&catalog.SearchSource{Reads: n.Store.Projections()}).EnsureIndexes(ctx)
 	}
+	if err == nil {
+		err = inventory.EnsureIndexes(ctx, n.Store.Projections())
+	}
 	if err != nil {
-		return fmt.Errorf("catalog: creating the store's indexes: %w", err)
+		return fmt.Errorf("node: creating the store's indexes: %w", err)
 	}
 	return nil
 }

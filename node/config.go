@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -234,4 +235,13 @@ func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// JWTKeyPath returns the file of the token signing keys: JWT_KEY_FILE, or
+// DATA_DIR/keys/jwt-ed25519.pem when it is empty.
+func (c *Config) JWTKeyPath() string {
+	if c.JWTKeyFile != "" {
+		return c.JWTKeyFile
+	}
+	return filepath.Join(c.DataDir, "keys", "jwt-ed25519.pem")
 }

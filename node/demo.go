@@ -27,15 +27,28 @@ func (n *Node) Seed(ctx context.Context, products int, random uint64, progress f
 	return seed.Load(ctx, seedTarget{Service: n.Catalog, n: n}, d, seed.LoadOptions{Progress: progress})
 }
 
+// Seeding on start tries again while the store is unavailable, waiting
+// longer each time, at most seedAttempts times in all.
+const (
+	seedAttempts     = 5
+	seedFirstBackoff = time.Second
+	seedMaxBackoff   = 15 * time.Second
+)
+
 // seedOnStart seeds SEED_PRODUCTS demo products when the catalogue has no
-// product at all, logging progress every few seconds.
+// product at all, logging progress every few seconds. Seeding is
+// idempotent, so while the store answers "unavailable" it is run again,
+// with backoff. If it still cannot finish, the node logs why and goes on to
+// serve what it has: a demo catalogue is never worth a node that does not
+// start. Only a cancelled ctx (the operator stopping the node) is an error.
 func (n *Node) seedOnStart(ctx context.Context) error {
 	if n.Config.SeedProducts == 0 {
 		return nil
 	}
 	count, err := n.Store.Projections().Count(ctx, product.ViewCollection)
 	if err != nil {
-		return fmt.Errorf("seed: counting the products: %w", err)
+		n.Logger.Error("seed: cannot count the products, so not seeding; serving what the store has", slog.Any("error", err))
+		return ctx.Err()
 	}
 	if count > 0 {
 		n.Logger.Info("catalogue not empty: not seeding", slog.Int("products", count))
@@ -52,12 +65,31 @@ func (n *Node) seedOnStart(ctx context.Context) error {
 			}
 		}
 	}
-	if err := n.Seed(ctx, n.Config.SeedProducts, uint64(n.Config.SeedRandom), report); err != nil {
-		return fmt.Errorf("seed: %w", err)
+	backoff := seedFirstBackoff
+	for attempt := 1; ; attempt++ {
+		err = n.Seed(ctx, n.Config.SeedProducts, uint64(n.Config.SeedRandom), report)
+		if err == nil {
+			n.Logger.Info("demo catalogue loaded", slog.Int("products", n.Config.SeedProducts),
+				slog.Duration("took", time.Since(start).Round(time.Millisecond)))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("seed: %w", ctx.Err())
+		}
+		if !emporium.IsCode(err, emporium.EUNAVAILABLE) || attempt == seedAttempts {
+			n.Logger.Error("seed: the demo catalogue could not be loaded; serving what the store has "+
+				"(run `emporium seed` later to complete it)", slog.Int("attempts", attempt), slog.Any("error", err))
+			return nil
+		}
+		n.Logger.Warn("seed: the store is unavailable; trying again", slog.Int("attempt", attempt),
+			slog.Duration("retry_in", backoff), slog.Any("error", err))
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return fmt.Errorf("seed: %w", ctx.Err())
+		}
+		backoff = min(2*backoff, seedMaxBackoff)
 	}
-	n.Logger.Info("demo catalogue loaded", slog.Int("products", n.Config.SeedProducts),
-		slog.Duration("took", time.Since(start).Round(time.Millisecond)))
-	return nil
 }
 
 // seedTarget is what seed.Load creates the demo through: the catalogue

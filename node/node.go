@@ -48,7 +48,7 @@ type Node struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 
-	Store       *persistence.Store
+	Store       persistence.Store
 	Redis       *redis.Client
 	Cluster     *cluster.Cluster
 	Activations *actors.Activations
@@ -109,17 +109,11 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	start := time.Now()
-	n.Store, err = persistence.Open(ctx, persistence.Config{
-		URI:      n.Config.MongoURI,
-		Database: n.Config.MongoDatabase,
-		DataDir:  n.Config.DataDir,
-		Logger:   n.Logger,
-	})
-	if err != nil {
+	if n.Store, err = OpenStore(ctx, n.Config, n.Logger); err != nil {
 		return err
 	}
 	n.onClose("store", n.Store.Close)
-	n.Logger.Info("store ready", slog.Bool("embedded", n.Store.Embedded()), slog.Duration("took", time.Since(start)))
+	n.Logger.Info("store ready", slog.String("backend", n.Store.Backend()), slog.Duration("took", time.Since(start)))
 
 	client, closeRedis, err := openRedis(ctx, n.Config.RedisURL, n.Logger)
 	if err != nil {
@@ -131,7 +125,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err := n.openSearch(ctx); err != nil {
 		return err
 	}
-	if err := n.ensureCatalogIndexes(ctx); err != nil {
+	if err := n.ensureIndexes(ctx); err != nil {
 		return err
 	}
 	n.openLive()
@@ -302,7 +296,7 @@ func (n *Node) serveHTTP() error {
 		Limiter:        n.limiter,
 		TrustedProxies: proxies,
 		Checks: []gateway.Check{
-			{Name: "mongo", Check: n.Store.Ping},
+			{Name: "store", Check: n.Store.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return n.Redis.Ping(ctx).Err() }},
 			{Name: "cluster", Check: func(context.Context) error {
 				if !actors.Joined(n.Cluster) {

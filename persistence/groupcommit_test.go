@@ -3,13 +3,10 @@ package persistence
 import (
 	"context"
 	"errors"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	emporium "github.com/emporium-shop/emporium"
 )
@@ -62,12 +59,12 @@ func TestCommitterBoundsBatchesAndWritesInFlight(t *testing.T) {
 		running.Add(-1)
 		return make([]error, len(docs))
 	}
-	c := newCommitter(GroupCommit{Linger: time.Millisecond, MaxBatch: maxBatch, MaxInFlight: maxInFlight}, write)
+	c := NewCommitter(GroupCommit{Linger: time.Millisecond, MaxBatch: maxBatch, MaxInFlight: maxInFlight}, write)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, submitters)
 	for i := range submitters {
-		wg.Go(func() { errs <- c.submit(context.Background(), "test", i) })
+		wg.Go(func() { errs <- c.Submit(context.Background(), "test", i) })
 	}
 	// Hold the first batches until every slot is taken: no fifth write may
 	// start meanwhile, however many documents wait.
@@ -97,7 +94,7 @@ func TestCommitterBoundsBatchesAndWritesInFlight(t *testing.T) {
 	if len(sizes) >= submitters/2 {
 		t.Errorf("%d batches for %d concurrent documents: they were not coalesced", len(sizes), submitters)
 	}
-	if err := c.close(context.Background()); err != nil {
+	if err := c.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -115,13 +112,13 @@ func TestCommitterAnswersEachDocumentWithItsOwnOutcome(t *testing.T) {
 		return errs
 	}
 	// A batch leaves only when full, so the five documents share one write.
-	c := newCommitter(GroupCommit{Linger: time.Hour, MaxBatch: 5, MaxInFlight: 1}, write)
-	defer c.close(context.Background())
+	c := NewCommitter(GroupCommit{Linger: time.Hour, MaxBatch: 5, MaxInFlight: 1}, write)
+	defer c.Close(context.Background())
 
 	results := make([]error, 5)
 	var wg sync.WaitGroup
 	for i := range results {
-		wg.Go(func() { results[i] = c.submit(context.Background(), "test", i) })
+		wg.Go(func() { results[i] = c.Submit(context.Background(), "test", i) })
 	}
 	wg.Wait()
 	for i, err := range results {
@@ -143,10 +140,10 @@ func TestCommitterCloseWritesWhatIsQueuedAndRefusesMore(t *testing.T) {
 		return make([]error, len(docs))
 	}
 	// With an hour of linger and a batch of 1000, only close can flush.
-	c := newCommitter(GroupCommit{Linger: time.Hour, MaxBatch: 1000, MaxInFlight: 2}, write)
+	c := NewCommitter(GroupCommit{Linger: time.Hour, MaxBatch: 1000, MaxInFlight: 2}, write)
 	done := make(chan error, 3)
 	for i := range 3 {
-		go func() { done <- c.submit(context.Background(), "test", i) }()
+		go func() { done <- c.Submit(context.Background(), "test", i) }()
 	}
 	// Close only once all three are queued, or it might refuse one.
 	eventually(t, 10*time.Second, "three documents queued", func() bool {
@@ -156,7 +153,7 @@ func TestCommitterCloseWritesWhatIsQueuedAndRefusesMore(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.close(ctx); err != nil {
+	if err := c.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	for range 3 {
@@ -167,7 +164,7 @@ func TestCommitterCloseWritesWhatIsQueuedAndRefusesMore(t *testing.T) {
 	if got := written.Load(); got != 3 {
 		t.Errorf("written %d documents at close, want 3", got)
 	}
-	err := c.submit(context.Background(), "test.Op", 4)
+	err := c.Submit(context.Background(), "test.Op", 4)
 	if !emporium.IsCode(err, emporium.EUNAVAILABLE) {
 		t.Errorf("submit after close: got %v, want %s", err, emporium.EUNAVAILABLE)
 	}
@@ -184,10 +181,10 @@ func TestCommitterCallerCanStopWaiting(t *testing.T) {
 		written.Add(int64(len(docs)))
 		return make([]error, len(docs))
 	}
-	c := newCommitter(GroupCommit{Linger: -1, MaxBatch: 10, MaxInFlight: 1}, write)
+	c := NewCommitter(GroupCommit{Linger: -1, MaxBatch: 10, MaxInFlight: 1}, write)
 	ctx, cancel := context.WithCancel(context.Background())
 	result := make(chan error, 1)
-	go func() { result <- c.submit(ctx, "test.Op", 1) }()
+	go func() { result <- c.Submit(ctx, "test.Op", 1) }()
 	waitFor(t, entered, 10*time.Second, "the write to start")
 	cancel()
 	err := waitFor(t, result, 10*time.Second, "the cancelled submit to return")
@@ -196,7 +193,7 @@ func TestCommitterCallerCanStopWaiting(t *testing.T) {
 	}
 	// The abandoned document is still written.
 	close(release)
-	if err := c.close(context.Background()); err != nil {
+	if err := c.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if written.Load() != 1 {
@@ -204,44 +201,53 @@ func TestCommitterCallerCanStopWaiting(t *testing.T) {
 	}
 }
 
-func TestPerDocument(t *testing.T) {
+// TestCommitterSubmitNowDoesNotLinger queues documents that linger for an
+// hour, then one submitted with SubmitNow: the batch leaves at once with
+// all of them, and later documents linger again.
+func TestCommitterSubmitNowDoesNotLinger(t *testing.T) {
 	t.Parallel()
-	dup := mongo.WriteError{Index: 1, Code: 11000, Message: "E11000 duplicate key"}
-	other := mongo.WriteError{Index: 2, Code: 2, Message: "bad value"}
-	network := errors.New("connection reset")
-
-	tests := []struct {
-		name string
-		err  error
-		want []string // per document: "" success, "dup", "other", "all"
-	}{
-		{"success", nil, []string{"", "", ""}},
-		{"per document", mongo.BulkWriteException{WriteErrors: []mongo.BulkWriteError{{WriteError: dup}, {WriteError: other}}}, []string{"", "dup", "other"}},
-		{"write concern", mongo.BulkWriteException{WriteErrors: []mongo.BulkWriteError{{WriteError: dup}}, WriteConcernError: &mongo.WriteConcernError{Code: 64}}, []string{"all", "all", "all"}},
-		{"index out of range", mongo.BulkWriteException{WriteErrors: []mongo.BulkWriteError{{WriteError: mongo.WriteError{Index: 7, Code: 2}}}}, []string{"all", "all", "all"}},
-		{"whole batch", network, []string{"all", "all", "all"}},
+	batches := make(chan []any, 10)
+	write := func(docs []any) []error {
+		batches <- docs
+		return make([]error, len(docs))
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := perDocument(tt.err, 3)
-			for i, err := range got {
-				var kind string
-				switch {
-				case err == nil:
-				case reflect.DeepEqual(err, tt.err):
-					kind = "all"
-				case isDuplicateWrite(err):
-					kind = "dup"
-				default:
-					kind = "other"
-				}
-				if kind != tt.want[i] {
-					t.Errorf("document %d: got %q (%v), want %q", i, kind, err, tt.want[i])
-				}
-			}
-			if tt.name == "write concern" && isDuplicateWrite(got[1]) {
-				t.Error("a batch-level failure was taken for a lost race")
-			}
-		})
+	c := NewCommitter(GroupCommit{Linger: time.Hour, MaxBatch: 100, MaxInFlight: 1}, write)
+	done := make(chan error, 4)
+	for i := range 2 {
+		go func() { done <- c.Submit(context.Background(), "test", i) }()
+	}
+	eventually(t, 10*time.Second, "two documents queued", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.queue) == 2
+	})
+	go func() { done <- c.SubmitNow(context.Background(), "test", "now") }()
+	batch := waitFor(t, batches, 10*time.Second, "the batch SubmitNow sends at once")
+	if len(batch) != 3 {
+		t.Errorf("batch %v, want the two lingering documents and the urgent one", batch)
+	}
+	for range 3 {
+		if err := waitFor(t, done, 10*time.Second, "a submit of the batch"); err != nil {
+			t.Errorf("submit: %v", err)
+		}
+	}
+
+	// The urgency went with its batch: the next document lingers.
+	go func() { done <- c.Submit(context.Background(), "test", 3) }()
+	select {
+	case b := <-batches:
+		t.Fatalf("batch %v left without lingering", b)
+	case <-time.After(20 * time.Millisecond):
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b := waitFor(t, batches, 10*time.Second, "the batch written at close"); len(b) != 1 {
+		t.Errorf("batch at close %v, want the one lingering document", b)
+	}
+	if err := waitFor(t, done, 10*time.Second, "the submit written at close"); err != nil {
+		t.Error(err)
 	}
 }

@@ -64,9 +64,9 @@ func RedactURI(uri string) string {
 	return scheme + "://" + path + "?" + strings.Join(options, "&")
 }
 
-// uriPassword returns the password in uri, or "" when it has none. It is used
+// URIPassword returns the password in uri, or "" when it has none. It is used
 // to scrub driver error messages, which may echo parts of the URI.
-func uriPassword(uri string) string {
+func URIPassword(uri string) string {
 	_, rest, ok := strings.Cut(uri, "://")
 	if !ok {
 		return ""
@@ -86,9 +86,9 @@ type scrubbedError struct {
 	secret string
 }
 
-// scrub returns err with every occurrence of secret (as written, escaped or
+// Scrub returns err with every occurrence of secret (as written, escaped or
 // unescaped) removed from its message.
-func scrub(err error, secret string) error {
+func Scrub(err error, secret string) error {
 	if err == nil || secret == "" {
 		return err
 	}

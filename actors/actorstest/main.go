@@ -22,7 +22,7 @@ import (
 // package variable and starts the member. setUp registers each tear-down
 // with cleanup as it goes, as it would defer it; after the tests, or as soon
 // as setUp fails, Main runs them last first, then closes the store.
-func Main(m *testing.M, name string, setUp func(store *persistence.Store, logger *slog.Logger, cleanup func(func())) error) int {
+func Main(m *testing.M, name string, setUp func(store persistence.Store, logger *slog.Logger, cleanup func(func())) error) int {
 	dir, err := os.MkdirTemp("", name+"-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -30,7 +30,7 @@ func Main(m *testing.M, name string, setUp func(store *persistence.Store, logger
 	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	store, err := persistence.Open(ctx, persistencetest.MainConfig(dir))
+	store, err := persistencetest.OpenStore(ctx, persistencetest.MainConfig(dir))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

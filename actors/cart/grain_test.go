@@ -36,7 +36,7 @@ import (
 // models. Each test uses its own users and SKUs.
 var (
 	member      *cluster.Cluster
-	store       *persistence.Store
+	store       persistence.Store
 	clock       = actorstest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	activations = actors.NewActivations(nil)
 	catalogue   = &switchable{}
@@ -50,7 +50,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(actorstest.Main(m, "cart", func(s *persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
+	os.Exit(actorstest.Main(m, "cart", func(s persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
 		store = s
 		items, err := catalog.NewItems(catalog.ItemsConfig{Reads: store.Projections(), Clock: clock, Logger: logger})
 		if err != nil {

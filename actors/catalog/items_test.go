@@ -109,7 +109,7 @@ func (c *countingReads) last(collection string) []string {
 // the way the grains write them: SKU claims, product documents and stock
 // documents.
 type itemsStore struct {
-	store *persistence.Store
+	store persistence.Store
 	seq   atomic.Uint64
 }
 

@@ -32,7 +32,7 @@ import (
 // indexer runs at the moment (none, to play a crash).
 type searchFixture struct {
 	member *cluster.Cluster
-	store  *persistence.Store
+	store  persistence.Store
 	source *SearchSource
 	logger *slog.Logger
 

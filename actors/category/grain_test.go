@@ -11,7 +11,6 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -28,11 +27,11 @@ import (
 
 var (
 	member *cluster.Cluster
-	store  *persistence.Store
+	store  persistence.Store
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(actorstest.Main(m, "category", func(s *persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
+	os.Exit(actorstest.Main(m, "category", func(s persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
 		store = s
 		member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
 			NewKind(Config{
@@ -58,7 +57,7 @@ func newTree(t *testing.T) (string, *pb.CategoryGrainGrainClient) {
 }
 
 // The Reader reads the read model through persistence.Projections.
-var _ ViewGetter = (*persistence.Projections)(nil)
+var _ ViewGetter = (persistence.Projections)(nil)
 
 func TestCreateMoveDelete(t *testing.T) {
 	id, g := newTree(t)
@@ -171,7 +170,7 @@ func TestReadModelHoldsTheTree(t *testing.T) {
 			ParentID string `bson:"parent_id"`
 		} `bson:"categories"`
 	}
-	err = store.Database().Collection(ViewCollection).FindOne(t.Context(), bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+	_, err = store.Projections().Get(t.Context(), ViewCollection, id, &doc)
 	require.NoError(t, err)
 	assert.Equal(t, int64(last.Version), doc.Version)
 	assert.Equal(t, int64(3), doc.Seq)

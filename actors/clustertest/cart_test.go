@@ -36,7 +36,7 @@ func (shelf) Items(_ context.Context, skus ...string) (map[string]cart.Item, err
 	return out, nil
 }
 
-func startCartMember(t *testing.T, agent *test.InMemAgent, store *persistence.Store) *member {
+func startCartMember(t *testing.T, agent *test.InMemAgent, store persistence.Store) *member {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	m := &member{activations: actors.NewActivations(nil)}

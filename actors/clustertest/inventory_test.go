@@ -34,7 +34,7 @@ type member struct {
 	activations *actors.Activations
 }
 
-func startMember(t *testing.T, agent *test.InMemAgent, store *persistence.Store) *member {
+func startMember(t *testing.T, agent *test.InMemAgent, store persistence.Store) *member {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	m := &member{activations: actors.NewActivations(nil)}

@@ -20,6 +20,7 @@ import (
 	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/persistence"
+	"github.com/emporium-shop/emporium/persistence/persistencetest"
 	pb "github.com/emporium-shop/emporium/protos/inventorypb"
 )
 
@@ -29,7 +30,7 @@ import (
 // its own SKUs.
 var (
 	member      *cluster.Cluster
-	store       *persistence.Store
+	store       persistence.Store
 	clock       = actorstest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	activations = actors.NewActivations(nil)
 )
@@ -37,8 +38,11 @@ var (
 const idleTimeout = 2 * time.Second
 
 func TestMain(m *testing.M) {
-	os.Exit(actorstest.Main(m, "inventory", func(s *persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
+	os.Exit(actorstest.Main(m, "inventory", func(s persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
 		store = s
+		if err := inventory.EnsureIndexes(context.Background(), store.Projections()); err != nil {
+			return err
+		}
 		member, err = actors.StartMember(actors.ClusterConfig{
 			Provider: actors.ProviderLocal,
 			Addr:     "127.0.0.1:0",
@@ -295,13 +299,13 @@ func TestJournalConflictReloadsAndDecidesAgain(t *testing.T) {
 func readView(t *testing.T, sku string) inventory.View {
 	t.Helper()
 	var v inventory.View
-	err := store.Database().Collection(inventory.ViewCollection).FindOne(context.Background(), map[string]any{"_id": sku}).Decode(&v)
+	_, err := store.Projections().Get(context.Background(), inventory.ViewCollection, sku, &v)
 	require.NoError(t, err)
 	return v
 }
 
 // replay rebuilds the SKU's state from its whole journal.
-func replay(t *testing.T, store *persistence.Store, sku string) *pb.State {
+func replay(t *testing.T, store persistence.Store, sku string) *pb.State {
 	t.Helper()
 	s, err := inventory.Replay(t.Context(), store.Journal(), sku)
 	require.NoError(t, err)
@@ -334,9 +338,8 @@ func TestActivationRepairsAStaleReadModel(t *testing.T) {
 
 	// The row as it was before the release: a hold with an expiry long past.
 	past := clock.Now().Add(-time.Hour)
-	_, err = store.Database().Collection(inventory.ViewCollection).ReplaceOne(t.Context(), map[string]any{"_id": sku},
-		map[string]any{"sku": sku, "on_hand": 40, "reserved": 2, "available": 38, "next_expiry": past, "seq": int64(st.Seq - 1)})
-	require.NoError(t, err)
+	persistencetest.Overwrite(t, store, inventory.ViewCollection, sku, int64(st.Seq-1),
+		map[string]any{"sku": sku, "on_hand": 40, "reserved": 2, "available": 38, "next_expiry": past})
 
 	sweeper := &inventory.Sweeper{Cluster: member, Lister: store.Projections(), Clock: clock, Logger: slog.Default()}
 	_, err = sweeper.SweepOnce(t.Context())
@@ -345,7 +348,7 @@ func TestActivationRepairsAStaleReadModel(t *testing.T) {
 	view := readView(t, sku)
 	assert.Equal(t, int64(0), view.Reserved)
 	assert.Nil(t, view.NextExpiry)
-	due, err := store.Projections().DueBefore(t.Context(), inventory.ViewCollection, "next_expiry", clock.Now(), 1000)
+	due, err := store.Projections().DueBefore(t.Context(), inventory.ViewCollection, inventory.ExpiryField, clock.Now(), 1000)
 	require.NoError(t, err)
 	assert.NotContains(t, due, sku, "the sweeper no longer finds it")
 }

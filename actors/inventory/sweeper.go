@@ -7,9 +7,27 @@ import (
 
 	"github.com/asynkron/protoactor-go/cluster"
 
+	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
 	pb "github.com/emporium-shop/emporium/protos/inventorypb"
 )
+
+// ExpiryField is the field of the stock read model that holds the earliest
+// expiry of a SKU's reservations; the store indexes it for the sweeper's
+// query (DueBefore).
+const ExpiryField = "next_expiry"
+
+// Indexer declares the read-model indexes a query needs
+// (persistence.Projections).
+type Indexer interface {
+	EnsureIndex(ctx context.Context, collection string, keys ...string) error
+}
+
+// EnsureIndexes declares the index of the sweeper's query. It is
+// idempotent; run it at start-up, before the sweeper.
+func EnsureIndexes(ctx context.Context, ix Indexer) error {
+	return emporium.Wrap("inventory.EnsureIndexes", ix.EnsureIndex(ctx, ViewCollection, ExpiryField))
+}
 
 // DueLister finds read-model documents whose time field is at or before a
 // moment (persistence.Projections).
@@ -55,7 +73,7 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 	if batch == 0 {
 		batch = 500
 	}
-	skus, err := s.Lister.DueBefore(ctx, ViewCollection, "next_expiry", s.Clock.Now(), batch)
+	skus, err := s.Lister.DueBefore(ctx, ViewCollection, ExpiryField, s.Clock.Now(), batch)
 	if err != nil {
 		return 0, err
 	}

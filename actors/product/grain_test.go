@@ -21,11 +21,11 @@ import (
 
 var (
 	member *cluster.Cluster
-	store  *persistence.Store
+	store  persistence.Store
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(actorstest.Main(m, "product", func(s *persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
+	os.Exit(actorstest.Main(m, "product", func(s persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
 		store = s
 		member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
 			NewKind(Config{
@@ -103,7 +103,8 @@ func TestReadModelFollowsTheProduct(t *testing.T) {
 		Title   string   `bson:"title"`
 		SKUs    []string `bson:"skus"`
 	}
-	require.NoError(t, store.Database().Collection(ViewCollection).FindOne(t.Context(), map[string]any{"_id": "p-view"}).Decode(&doc))
+	_, err = store.Projections().Get(t.Context(), ViewCollection, "p-view", &doc)
+	require.NoError(t, err)
 	assert.Equal(t, "active", doc.Status)
 	assert.Equal(t, int64(published.Version), doc.Version)
 	assert.Equal(t, "T-shirt", doc.Title)

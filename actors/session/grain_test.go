@@ -22,12 +22,12 @@ import (
 
 var (
 	member *cluster.Cluster
-	store  *persistence.Store
+	store  persistence.Store
 	clock  = actorstest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(actorstest.Main(m, "session", func(s *persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
+	os.Exit(actorstest.Main(m, "session", func(s persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
 		store = s
 		member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
 			session.NewKind(session.Config{Journal: store.Journal(), Snapshots: store.Snapshots(), Clock: clock, Logger: logger}))

@@ -33,7 +33,7 @@ import (
 
 var (
 	member *cluster.Cluster
-	store  *persistence.Store
+	store  persistence.Store
 	clock  = actorstest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	mr     *miniredis.Miniredis
 	outbox *mail.Outbox
@@ -44,7 +44,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(actorstest.Main(m, "user", func(s *persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
+	os.Exit(actorstest.Main(m, "user", func(s persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
 		store = s
 		claims = &actors.DocumentClaims{Collection: func(c string) actors.ClaimDocuments { return store.Documents(c) }, Now: clock.Now}
 		journal = &faultyJournal{Journal: store.Journal()}

@@ -14,6 +14,7 @@ import (
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/actors/user"
+	"github.com/emporium-shop/emporium/persistence/persistencetest"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
 
@@ -52,11 +53,11 @@ func becomeVendor(id, commandID, name, description string) (*pb.Account, error) 
 func vendorView(t *testing.T, id string) (v user.VendorView, found bool) {
 	t.Helper()
 	require.NoError(t, store.Projections().Flush(t.Context()))
-	res := store.Database().Collection(user.VendorsCollection).FindOne(t.Context(), map[string]any{"_id": id})
-	if res.Err() != nil {
+	_, err := store.Projections().Get(t.Context(), user.VendorsCollection, id, &v)
+	if emporium.IsCode(err, emporium.ENOTFOUND) {
 		return user.VendorView{}, false
 	}
-	require.NoError(t, res.Decode(&v))
+	require.NoError(t, err)
 	return v, true
 }
 
@@ -230,8 +231,7 @@ func TestVendorSurvivesPassivation(t *testing.T) {
 	require.NoError(t, err)
 	_, found := vendorView(t, id)
 	require.True(t, found)
-	_, err = store.Database().Collection(user.VendorsCollection).DeleteOne(t.Context(), map[string]any{"_id": id})
-	require.NoError(t, err)
+	persistencetest.Remove(t, store, user.VendorsCollection, id)
 
 	require.NoError(t, member.ActorSystem.Root.PoisonFuture(member.Get(id, user.Kind)).Wait())
 	acc, err := users(id).Get(&pb.GetRequest{})

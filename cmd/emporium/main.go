@@ -3,6 +3,7 @@
 //	emporium serve      run one node (HTTP API, cluster member, stores)
 //	emporium seed       load a demo catalogue
 //	emporium reindex    rebuild the search index from the store
+//	emporium backup     copy the embedded store while the node serves
 //	emporium admin      operator tasks (create-user)
 //	emporium help       show the commands
 //
@@ -57,6 +58,7 @@ Commands:
             (--seed N loads N demo products into an empty catalogue first)
   seed      load a demo catalogue: emporium seed --products 1000
   reindex   rebuild the search index from the store
+  backup    copy the embedded store, consistently, while the node serves: emporium backup DIR
   admin     operator tasks: create-user
   version   print the version
   help      show this help
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return seedCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "reindex":
 		return reindexCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "admin":
 		return admin(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "version", "--version":

@@ -18,6 +18,7 @@ import (
 
 	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/node"
+	"github.com/emporium-shop/emporium/persistence/ferrettest"
 	"github.com/emporium-shop/emporium/protos/inventorypb"
 )
 
@@ -30,12 +31,14 @@ func freePort(t *testing.T) int {
 }
 
 // TestTwoNodesWithAutomanaged starts two nodes with CLUSTER_PROVIDER=
-// automanaged and a shared peer list, the second using the first's store,
+// automanaged, a shared peer list and one shared store (FerretDB),
 // and checks that they form one cluster: each SKU has one owner whichever
 // node is asked, and both see the same stock.
 func TestTwoNodesWithAutomanaged(t *testing.T) {
 	health := []int{freePort(t), freePort(t)}
 	peers := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", health[0], health[1])
+	// Both nodes use one MongoDB-protocol store, as a cluster does.
+	store := ferrettest.Start(t, t.TempDir())
 	nodes := make([]*node.Node, 2)
 	for i := range nodes {
 		cfg := node.DefaultConfig()
@@ -45,9 +48,7 @@ func TestTwoNodesWithAutomanaged(t *testing.T) {
 		cfg.ClusterAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
 		cfg.ClusterHealth = health[i]
 		cfg.ClusterPeers = peers
-		if i == 1 {
-			cfg.MongoURI = nodes[0].Store.EmbeddedURI()
-		}
+		cfg.MongoURI = store.URI
 		n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		require.NoError(t, n.Open(t.Context()), "node %d", i)
 		nodes[i] = n

@@ -52,7 +52,7 @@ type LoadOptions struct {
 
 // DefaultWorkers is the number of products created at once unless
 // LoadOptions say otherwise.
-const DefaultWorkers = 8
+const DefaultWorkers = 64
 
 // Load creates d through t: the vendors' accounts and stores, the
 // categories parents first, then the products with their stock, several at

@@ -1,6 +1,7 @@
-// Package persistencetest gives tests of other packages a real store: the
-// embedded FerretDB in a temporary directory, or the MongoDB named by the
-// MONGODB_URI environment variable, in a database of its own.
+// Package persistencetest gives tests a real store and holds the contract
+// suite every backend passes (RunContract). Open gives the embedded SQLite
+// store in a temporary directory, or, when MONGODB_URI is set, MongoDB in a
+// database of its own, so that the same tests run against the real server.
 package persistencetest
 
 import (
@@ -10,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/emporium-shop/emporium/persistence"
+	"github.com/emporium-shop/emporium/persistence/mongostore"
+	"github.com/emporium-shop/emporium/persistence/sqlitestore"
 )
 
 // timeout bounds opening, closing and dropping a test store.
@@ -23,7 +27,7 @@ const timeout = 30 * time.Second
 // MONGODB_URI it is an embedded store under t.TempDir(), which starts in
 // milliseconds. With MONGODB_URI it uses a database with a random name that
 // is dropped when the test ends.
-func Open(t testing.TB) *persistence.Store {
+func Open(t testing.TB) persistence.Store {
 	t.Helper()
 	return OpenConfig(t, Config(t))
 }
@@ -37,17 +41,25 @@ func Config(t testing.TB) persistence.Config {
 	if uri == "" {
 		return persistence.Config{DataDir: t.TempDir()}
 	}
+	return MongoConfig(t, uri)
+}
+
+// MongoConfig returns the configuration of a database with a random name on
+// the MongoDB server at uri, dropped when the test ends.
+func MongoConfig(t testing.TB, uri string) persistence.Config {
+	t.Helper()
 	name := "test_" + rand.Text()[:16]
 	t.Cleanup(func() { drop(t, uri, name) })
 	return persistence.Config{URI: uri, Database: name}
 }
 
-// OpenConfig opens a store with cfg and closes it when the test ends.
-func OpenConfig(t testing.TB, cfg persistence.Config) *persistence.Store {
+// OpenConfig opens a store with cfg (MongoDB when cfg.URI is set, the
+// embedded store otherwise) and closes it when the test ends.
+func OpenConfig(t testing.TB, cfg persistence.Config) persistence.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	s, err := persistence.Open(ctx, cfg)
+	s, err := OpenStore(ctx, cfg)
 	if err != nil {
 		t.Fatalf("open the test store: %v", err)
 	}
@@ -59,6 +71,15 @@ func OpenConfig(t testing.TB, cfg persistence.Config) *persistence.Store {
 		}
 	})
 	return s
+}
+
+// OpenStore opens the backend cfg names: MongoDB when cfg.URI is set, the
+// embedded store otherwise, as a node does.
+func OpenStore(ctx context.Context, cfg persistence.Config) (persistence.Store, error) {
+	if cfg.URI != "" {
+		return mongostore.Open(ctx, cfg)
+	}
+	return sqlitestore.Open(ctx, cfg)
 }
 
 // drop removes a test database with a client of its own, since the store
@@ -86,4 +107,45 @@ func MainConfig(dir string) persistence.Config {
 		return persistence.Config{DataDir: dir}
 	}
 	return persistence.Config{URI: uri, Database: "test_" + rand.Text()[:16]}
+}
+
+// Overwrite stores doc as the projection id of collection at seq, whatever
+// is stored, and fails the test if it cannot: tests use it to plant the
+// state a crash or a bug would leave, which the conditional writes of the
+// contract never make.
+func Overwrite(t testing.TB, s persistence.Store, collection, id string, seq int64, doc any) {
+	t.Helper()
+	body, err := persistence.EncodeDocument(doc, id, "seq", seq)
+	if err != nil {
+		t.Fatalf("encode %s %q: %v", collection, id, err)
+	}
+	switch st := s.(type) {
+	case *sqlitestore.Store:
+		err = st.Overwrite(t.Context(), collection, id, seq, body)
+	case *mongostore.Store:
+		_, err = st.Database().Collection(collection).ReplaceOne(t.Context(), bson.D{{Key: "_id", Value: id}}, body, options.Replace().SetUpsert(true))
+	default:
+		t.Fatalf("cannot overwrite documents of a %T", s)
+	}
+	if err != nil {
+		t.Fatalf("overwrite %s %q: %v", collection, id, err)
+	}
+}
+
+// Remove deletes the document id of collection whatever its version; see
+// Overwrite.
+func Remove(t testing.TB, s persistence.Store, collection, id string) {
+	t.Helper()
+	var err error
+	switch st := s.(type) {
+	case *sqlitestore.Store:
+		err = st.Remove(t.Context(), collection, id)
+	case *mongostore.Store:
+		_, err = st.Database().Collection(collection).DeleteOne(t.Context(), bson.D{{Key: "_id", Value: id}})
+	default:
+		t.Fatalf("cannot remove documents of a %T", s)
+	}
+	if err != nil {
+		t.Fatalf("remove %s %q: %v", collection, id, err)
+	}
 }

@@ -1,0 +1,115 @@
+package mongostore
+
+// FerretDB 1.24 speaks the MongoDB protocol but differs from MongoDB in
+// ways the store must work around (each one was measured on this version):
+//
+//   - An update or delete is a query followed by a separate write, with no
+//     lock or transaction in between. A conditional write such as
+//     ReplaceOne({_id, version: 3}) is therefore not atomic: of 50
+//     concurrent writers at the same version, two succeeded. Only inserts
+//     are atomic, because SQLite enforces unique indexes. So on FerretDB the
+//     store serialises, per document, its read-check-write sequences in
+//     process (keyLocks). That is sound for FerretDB in-process
+//     (ferrettest), whose only client is this process; against an external
+//     FerretDB it protects only writers in this process, and Open logs a
+//     warning.
+//   - The SQLite backend pushes only the filter {_id: <string>} down to
+//     SQL, and even that is a full table scan, because the query's
+//     expression (_ferretdb_sjson->'$._id') differs from the expression of
+//     FerretDB's own unique _id index (_ferretdb_sjson->"_id"). Every other
+//     filter and every sort is evaluated in Go over the whole collection.
+//     So the store reads and writes by _id only on FerretDB (the journal
+//     walks a stream commit by commit, see journal_load.go). That is why
+//     FerretDB serves only tests, at test sizes, and the embedded store of
+//     a node is SQLite used directly (package sqlitestore).
+//   - createIndexes with more than one index that already exists panics in
+//     the server, so indexes are created one per command (indexes.go).
+//   - update ignores ordered=false: it stops at the first failing statement
+//     and reports index 0 whatever the statement. Projections therefore
+//     never trust per-statement results of an update batch (projections.go).
+//   - An unordered InsertMany does report one write error per failing
+//     document with its index and writes all the others, exactly like
+//     MongoDB, which is what the journal's group commit relies on.
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+// isFerretDB reports whether the server is FerretDB, which adds fields of
+// its own to its buildInfo: "ferretdbVersion" and "ferretdbFeatures" in
+// 1.x, a "ferretdb" section in later releases.
+func isFerretDB(ctx context.Context, db *mongo.Database) (bool, error) {
+	raw, err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
+	if err != nil {
+		return false, err
+	}
+	for _, key := range []string{"ferretdbVersion", "ferretdb"} {
+		if _, err := raw.LookupErr(key); err == nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// keyLocks serialises read-check-write sequences per (collection, _id) on
+// FerretDB. Keys share a fixed set of stripes, so memory stays bounded and
+// unrelated keys rarely wait for each other. A nil *keyLocks does nothing,
+// which is what MongoDB needs: its conditional writes are atomic.
+type keyLocks struct {
+	stripes [256]chan struct{}
+}
+
+func newKeyLocks() *keyLocks {
+	l := &keyLocks{}
+	for i := range l.stripes {
+		l.stripes[i] = make(chan struct{}, 1)
+	}
+	return l
+}
+
+// lock waits until the key is free or ctx ends, and returns the function
+// that frees it.
+func (l *keyLocks) lock(ctx context.Context, collection, id string) (unlock func(), err error) {
+	if l == nil {
+		return func() {}, nil
+	}
+	h := fnv.New32a()
+	h.Write([]byte(collection))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	stripe := l.stripes[h.Sum32()%uint32(len(l.stripes))]
+	select {
+	case stripe <- struct{}{}:
+		return func() { <-stripe }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// namespaceExists is the server's code for creating a collection that exists.
+const namespaceExists = 48
+
+// ensureCollection creates a collection on FerretDB before its first use,
+// which FerretDB needs before some commands. It runs once per collection
+// and Store; after a failure it is tried again on the next use. Nothing
+// needs doing on MongoDB.
+func (s *Store) ensureCollection(ctx context.Context, op, name string) error {
+	if !s.ferret {
+		return nil
+	}
+	if _, done := s.prepared.Load(name); done {
+		return nil
+	}
+	err := s.db.CreateCollection(ctx, name)
+	var ce mongo.CommandError
+	if err != nil && !(errors.As(err, &ce) && ce.Code == namespaceExists) {
+		return failure(op, err)
+	}
+	s.prepared.Store(name, true)
+	return nil
+}
