@@ -1,7 +1,8 @@
 // Package user is the UserGrain: one virtual actor per user id, the single
 // writer of that user's account (DESIGN §4, §9).
 //
-// This file is the pure core: decide turns a command into events (or refuses
+// This file and core_*.go (signup, password, profile, MFA, addresses,
+// wishlists) are the pure core: decide turns a command into events (or refuses
 // it) without changing anything, apply folds an event into the state without
 // checking anything. Nothing here does I/O, reads the clock, draws random
 // numbers or runs a slow hash: secrets arrive hashed, and the outcome of a
@@ -18,7 +19,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/emporium-shop/emporium"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
@@ -131,489 +131,6 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 	default:
 		return nil, emporium.Errorf(emporium.EINTERNAL, "user: unknown command %T", cmd)
 	}
-}
-
-func decideRegister(s *pb.State, c *pb.RegisterRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if registered(s) {
-		if c.CommandId == s.RegisteredBy || seenCommand(s, c.CommandId) {
-			return nil, nil
-		}
-		return nil, emporium.Errorf(emporium.ECONFLICT, "the account already exists")
-	}
-	var errs []emporium.FieldError
-	if fe, ok := usernameError(c.Username); !ok {
-		errs = append(errs, fe)
-	}
-	if fe, ok := emailError("email", c.Email); !ok {
-		errs = append(errs, fe)
-	}
-	errs = append(errs, passwordHashErrors(c.PasswordHash)...)
-	errs = append(errs, tokenErrors("verify_token_hash", "verify_expires_at", c.VerifyTokenHash, c.VerifyExpiresAt, now, MaxVerificationTTL)...)
-	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
-	}
-	return []proto.Message{&pb.Registered{
-		CommandId:       c.CommandId,
-		Username:        c.Username,
-		UsernameKey:     UsernameKey(c.Username),
-		Email:           c.Email,
-		EmailKey:        EmailKey(c.Email),
-		PasswordHash:    c.PasswordHash,
-		VerifyTokenHash: c.VerifyTokenHash,
-		VerifyExpiresAt: c.VerifyExpiresAt,
-		At:              timestamppb.New(now),
-	}}, nil
-}
-
-func decideIssueVerification(s *pb.State, c *pb.IssueVerificationRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	if errs := tokenErrors("token_hash", "expires_at", c.TokenHash, c.ExpiresAt, now, MaxVerificationTTL); len(errs) > 0 {
-		return nil, fieldsError(errs...)
-	}
-	if s.EmailVerified {
-		// Nothing to verify; the caller answers as if a mail went out, so
-		// that resending tells no one whether the account is verified.
-		return nil, nil
-	}
-	return []proto.Message{&pb.VerificationIssued{
-		CommandId: c.CommandId, TokenHash: c.TokenHash, ExpiresAt: c.ExpiresAt,
-	}}, nil
-}
-
-func decideVerifyEmail(s *pb.State, c *pb.VerifyEmailRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	// Both candidates are compared every time, so the time taken does not
-	// tell which token was pending.
-	change := s.EmailChange != nil && sameHash(s.EmailChange.TokenHash, c.TokenHash)
-	change = change && live(s.EmailChange.ExpiresAt, now)
-	signup := s.Verification != nil && sameHash(s.Verification.TokenHash, c.TokenHash)
-	signup = signup && live(s.Verification.ExpiresAt, now)
-	at := timestamppb.New(now)
-	switch {
-	case change:
-		return []proto.Message{&pb.EmailChanged{
-			CommandId: c.CommandId, NewEmail: s.EmailChange.Email, NewEmailKey: s.EmailChange.EmailKey, At: at,
-		}}, nil
-	case signup:
-		return []proto.Message{&pb.EmailVerified{CommandId: c.CommandId, At: at}}, nil
-	default:
-		return nil, invalidToken()
-	}
-}
-
-func decideStartPasswordReset(s *pb.State, c *pb.StartPasswordResetRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	if errs := tokenErrors("token_hash", "expires_at", c.TokenHash, c.ExpiresAt, now, MaxResetTTL); len(errs) > 0 {
-		return nil, fieldsError(errs...)
-	}
-	return []proto.Message{&pb.PasswordResetIssued{
-		CommandId: c.CommandId, TokenHash: c.TokenHash, ExpiresAt: c.ExpiresAt,
-	}}, nil
-}
-
-func decideResetPassword(s *pb.State, c *pb.ResetPasswordRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	r := s.PasswordReset
-	if r == nil || !sameHash(r.TokenHash, c.TokenHash) || !live(r.ExpiresAt, now) {
-		return nil, invalidToken()
-	}
-	if errs := passwordHashErrors(c.PasswordHash); len(errs) > 0 {
-		return nil, fieldsError(errs...)
-	}
-	at := timestamppb.New(now)
-	events := []proto.Message{&pb.PasswordChanged{
-		CommandId: c.CommandId, PasswordHash: c.PasswordHash, ByReset: true, At: at,
-	}}
-	if !s.EmailVerified {
-		// The reset link reached the account's mailbox: that proves the
-		// address as well as a verification link would.
-		events = append(events, &pb.EmailVerified{At: at})
-	}
-	return events, nil
-}
-
-func decideChangePassword(s *pb.State, c *pb.ChangePasswordRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	if !c.CurrentPasswordOk {
-		return nil, unauthenticated(fieldErr("current_password", CodeInvalid, "the current password is wrong"))
-	}
-	if errs := passwordHashErrors(c.PasswordHash); len(errs) > 0 {
-		return nil, fieldsError(errs...)
-	}
-	return []proto.Message{&pb.PasswordChanged{
-		CommandId: c.CommandId, PasswordHash: c.PasswordHash, At: timestamppb.New(now),
-	}}, nil
-}
-
-func decideUpdateProfile(s *pb.State, c *pb.UpdateProfileRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	ev := &pb.ProfileUpdated{CommandId: c.CommandId, At: timestamppb.New(now)}
-	var errs []emporium.FieldError
-	if c.Name != nil {
-		if v, fe := cleanText("name", c.Name.Value, false, MaxNameLength); fe != nil {
-			errs = append(errs, *fe)
-		} else if v != s.Name {
-			ev.Name = wrapperspb.String(v)
-		}
-	}
-	if c.Phone != nil {
-		if v, fe := cleanPhone("phone", c.Phone.Value); fe != nil {
-			errs = append(errs, *fe)
-		} else if v != s.Phone {
-			ev.Phone = wrapperspb.String(v)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
-	}
-	if ev.Name == nil && ev.Phone == nil {
-		return nil, nil
-	}
-	return []proto.Message{ev}, nil
-}
-
-func decideRequestEmailChange(s *pb.State, c *pb.RequestEmailChangeRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	var errs []emporium.FieldError
-	if fe, ok := emailError("new_email", c.NewEmail); !ok {
-		errs = append(errs, fe)
-	} else if EmailKey(c.NewEmail) == s.EmailKey {
-		errs = append(errs, fieldErr("new_email", CodeUnchanged, "new_email is the account's email already"))
-	}
-	errs = append(errs, tokenErrors("token_hash", "expires_at", c.TokenHash, c.ExpiresAt, now, MaxVerificationTTL)...)
-	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
-	}
-	return []proto.Message{&pb.EmailChangeRequested{
-		CommandId:   c.CommandId,
-		NewEmail:    c.NewEmail,
-		NewEmailKey: EmailKey(c.NewEmail),
-		TokenHash:   c.TokenHash,
-		ExpiresAt:   c.ExpiresAt,
-		At:          timestamppb.New(now),
-	}}, nil
-}
-
-func decideBeginTOTP(s *pb.State, c *pb.BeginTOTPRequest) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	if s.MfaEnabled {
-		return nil, emporium.Errorf(emporium.ECONFLICT, "two-factor authentication is already enabled; disable it first")
-	}
-	if !validTOTPSecret(c.Secret) {
-		return nil, fieldsError(fieldErr("secret", CodeInvalid,
-			"secret must be %d-%d base32 characters", minTOTPSecretLen, maxTOTPSecretLen))
-	}
-	return []proto.Message{&pb.TOTPEnrollmentStarted{CommandId: c.CommandId, Secret: c.Secret}}, nil
-}
-
-func decideConfirmTOTP(s *pb.State, c *pb.ConfirmTOTPRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	switch {
-	case s.MfaEnabled:
-		return nil, emporium.Errorf(emporium.ECONFLICT, "two-factor authentication is already enabled")
-	case s.PendingTotpSecret == "":
-		return nil, emporium.Errorf(emporium.ECONFLICT, "no two-factor enrolment is pending; start one first")
-	case !c.CodeOk || c.CodeStep <= 0:
-		return nil, invalidCode()
-	}
-	if fe := recoveryHashesError(c.RecoveryCodeHashes); fe != nil {
-		return nil, fieldsError(*fe)
-	}
-	return []proto.Message{&pb.TOTPEnabled{
-		CommandId:          c.CommandId,
-		LastStep:           c.CodeStep,
-		RecoveryCodeHashes: slices.Clone(c.RecoveryCodeHashes),
-		At:                 timestamppb.New(now),
-	}}, nil
-}
-
-func decideUseTOTP(s *pb.State, c *pb.UseTOTPRequest) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	// A step not after the last one is a replay (or an older code after a
-	// newer one): refused with the same answer as a wrong code.
-	if !s.MfaEnabled || c.Step <= s.LastStep {
-		return nil, invalidCode()
-	}
-	return []proto.Message{&pb.TOTPUsed{CommandId: c.CommandId, Step: c.Step}}, nil
-}
-
-func decideUseRecoveryCode(s *pb.State, c *pb.UseRecoveryCodeRequest) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	if !s.MfaEnabled || c.Index < 0 || int(c.Index) >= len(s.RecoveryCodeHashes) || s.RecoveryCodeHashes[c.Index] == "" {
-		return nil, invalidCode()
-	}
-	return []proto.Message{&pb.RecoveryCodeUsed{CommandId: c.CommandId, Index: c.Index}}, nil
-}
-
-func decideDisableTOTP(s *pb.State, c *pb.DisableTOTPRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	if !s.MfaEnabled {
-		return nil, emporium.Errorf(emporium.ECONFLICT, "two-factor authentication is not enabled")
-	}
-	var errs []emporium.FieldError
-	if !c.PasswordOk {
-		errs = append(errs, fieldErr("password", CodeInvalid, "the password is wrong"))
-	}
-	if !c.CodeOk || c.CodeStep <= s.LastStep {
-		errs = append(errs, fieldErr("code", CodeInvalid, "invalid code"))
-	}
-	if len(errs) > 0 {
-		return nil, unauthenticated(errs...)
-	}
-	return []proto.Message{&pb.TOTPDisabled{CommandId: c.CommandId, At: timestamppb.New(now)}}, nil
-}
-
-func decideAddAddress(s *pb.State, c *pb.AddAddressRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	if !validAddressID(c.AddressId) {
-		return nil, fieldsError(fieldErr("address_id", CodeInvalid,
-			"address_id must be 1-%d letters, digits, '_' or '-'", maxAddressIDLen))
-	}
-	if findAddress(s, c.AddressId) >= 0 || slices.Contains(s.RemovedAddresses, c.AddressId) {
-		e := emporium.Errorf(emporium.ECONFLICT, "address id %s is already used", c.AddressId)
-		e.Fields = []emporium.FieldError{fieldErr("address_id", CodeTaken, "%s", e.Message)}
-		return nil, e
-	}
-	if len(s.Addresses) >= MaxAddresses {
-		return nil, fieldsError(fieldErr("addresses", CodeTooMany,
-			"an account keeps at most %d addresses; remove one first", MaxAddresses))
-	}
-	a, errs := cleanAddress(c.Address)
-	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
-	}
-	first := len(s.Addresses) == 0
-	at := timestamppb.New(now)
-	a.Id = c.AddressId
-	a.IsDefaultShipping = first || c.Address.IsDefaultShipping.GetValue()
-	a.IsDefaultBilling = first || c.Address.IsDefaultBilling.GetValue()
-	a.CreatedAt, a.UpdatedAt = at, at
-	return []proto.Message{&pb.AddressAdded{CommandId: c.CommandId, Address: a, At: at}}, nil
-}
-
-func decideUpdateAddress(s *pb.State, c *pb.UpdateAddressRequest, now time.Time) ([]proto.Message, error) {
-	i := findAddress(s, c.AddressId)
-	if i < 0 {
-		return nil, addressNotFound(c.AddressId)
-	}
-	cur := s.Addresses[i]
-	a, errs := cleanAddress(c.Address)
-	if a == nil {
-		return nil, fieldsError(errs...)
-	}
-	var fe *emporium.FieldError
-	a.IsDefaultShipping, fe = defaultFlag("is_default_shipping", "shipping", cur.IsDefaultShipping, c.Address.IsDefaultShipping)
-	if fe != nil {
-		errs = append(errs, *fe)
-	}
-	a.IsDefaultBilling, fe = defaultFlag("is_default_billing", "billing", cur.IsDefaultBilling, c.Address.IsDefaultBilling)
-	if fe != nil {
-		errs = append(errs, *fe)
-	}
-	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
-	}
-	a.Id, a.CreatedAt, a.UpdatedAt = cur.Id, cur.CreatedAt, cur.UpdatedAt
-	if proto.Equal(a, cur) {
-		return nil, nil // PUT of what is stored: a retry, or nothing to change
-	}
-	at := timestamppb.New(now)
-	a.UpdatedAt = at
-	return []proto.Message{&pb.AddressUpdated{Address: a, At: at}}, nil
-}
-
-// defaultFlag returns an updated address's default flag: set moves the flag
-// here, absent keeps it, and clearing it on the default is refused because
-// some address must stay the default.
-func defaultFlag(field, kind string, cur bool, in *wrapperspb.BoolValue) (bool, *emporium.FieldError) {
-	switch {
-	case in == nil:
-		return cur, nil
-	case in.Value:
-		return true, nil
-	case cur:
-		fe := fieldErr(field, CodeDefaultRequired,
-			"this is the default %s address; make another address the default instead", kind)
-		return true, &fe
-	default:
-		return false, nil
-	}
-}
-
-func decideRemoveAddress(s *pb.State, c *pb.RemoveAddressRequest, now time.Time) ([]proto.Message, error) {
-	i := findAddress(s, c.AddressId)
-	if i < 0 {
-		if c.AddressId != "" && slices.Contains(s.RemovedAddresses, c.AddressId) {
-			return nil, nil // removed before: a retry
-		}
-		return nil, addressNotFound(c.AddressId)
-	}
-	cur := s.Addresses[i]
-	ev := &pb.AddressRemoved{AddressId: cur.Id, At: timestamppb.New(now)}
-	// The flags pass to the oldest remaining address.
-	for _, a := range s.Addresses {
-		if a.Id == cur.Id {
-			continue
-		}
-		if cur.IsDefaultShipping && ev.DefaultShippingTo == "" {
-			ev.DefaultShippingTo = a.Id
-		}
-		if cur.IsDefaultBilling && ev.DefaultBillingTo == "" {
-			ev.DefaultBillingTo = a.Id
-		}
-	}
-	return []proto.Message{ev}, nil
-}
-
-func decideGrantRole(s *pb.State, c *pb.GrantRoleRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	switch c.Role {
-	case RoleCustomer, RoleVendor, RoleAdmin:
-	default:
-		return nil, fieldsError(fieldErr("role", CodeInvalid, "role must be customer, vendor or admin"))
-	}
-	if slices.Contains(s.Roles, c.Role) {
-		return nil, nil
-	}
-	return []proto.Message{&pb.RoleGranted{CommandId: c.CommandId, Role: c.Role, At: timestamppb.New(now)}}, nil
-}
-
-// decideBecomeVendor opens the store, or replaces its name and description,
-// and grants the vendor role the account lacks, all in one decision. The
-// uniqueness of the name is the shell's: it claims the key of the event's
-// store_name_key before persisting.
-func decideBecomeVendor(s *pb.State, c *pb.BecomeVendorRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
-	if !s.EmailVerified {
-		// Buyers pay vendors: a store needs an owner who can be reached.
-		return nil, emporium.Errorf(emporium.EUNVERIFIED, "verify your email address before opening a store")
-	}
-	var errs []emporium.FieldError
-	name, fe := cleanStoreName(c.StoreName)
-	if fe != nil {
-		errs = append(errs, *fe)
-	}
-	description, fe := cleanDescription(c.Description)
-	if fe != nil {
-		errs = append(errs, *fe)
-	}
-	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
-	}
-	at := timestamppb.New(now)
-	var events []proto.Message
-	switch {
-	case s.Store == nil:
-		events = append(events, &pb.StoreOpened{
-			CommandId: c.CommandId, StoreName: name, StoreNameKey: StoreNameKey(name), Description: description, At: at,
-		})
-	case name != s.Store.StoreName || description != s.Store.Description:
-		events = append(events, &pb.StoreUpdated{
-			CommandId: c.CommandId, StoreName: name, StoreNameKey: StoreNameKey(name), Description: description, At: at,
-		})
-	}
-	if !slices.Contains(s.Roles, RoleVendor) {
-		id := c.CommandId
-		if len(events) > 0 {
-			id = "" // the store event remembers the command
-		}
-		events = append(events, &pb.RoleGranted{CommandId: id, Role: RoleVendor, At: at})
-	}
-	return events, nil
-}
-
-// storeKeyOf returns the store name key that events give the account, or ""
-// when they do not name the store: what the shell must hold a claim on
-// before persisting them.
-func storeKeyOf(events []proto.Message) string {
-	key := ""
-	for _, ev := range events {
-		switch e := ev.(type) {
-		case *pb.StoreOpened:
-			key = e.StoreNameKey
-		case *pb.StoreUpdated:
-			key = e.StoreNameKey
-		}
-	}
-	return key
 }
 
 // apply folds one event into the state. Events are facts: apply never
@@ -762,22 +279,6 @@ func apply(s *pb.State, ev proto.Message) {
 	}
 }
 
-// takeDefaults moves the default flags a carries from the other addresses
-// to a.
-func takeDefaults(s *pb.State, a *pb.Address) {
-	for _, o := range s.Addresses {
-		if o.Id == a.Id {
-			continue
-		}
-		if a.IsDefaultShipping {
-			o.IsDefaultShipping = false
-		}
-		if a.IsDefaultBilling {
-			o.IsDefaultBilling = false
-		}
-	}
-}
-
 // account renders the state as its owner sees it at time now (an expired
 // email change is not shown). It copies every message it returns and never
 // carries a secret.
@@ -841,13 +342,6 @@ func live(exp *timestamppb.Timestamp, now time.Time) bool {
 	return exp != nil && exp.AsTime().After(now)
 }
 
-func findAddress(s *pb.State, id string) int {
-	if id == "" {
-		return -1
-	}
-	return slices.IndexFunc(s.Addresses, func(a *pb.Address) bool { return a.Id == id })
-}
-
 func rememberCommand(s *pb.State, id string) {
 	if id == "" {
 		return
@@ -870,78 +364,8 @@ func needCommandID(id string) error {
 	return nil
 }
 
-// tokenErrors checks a one-time token's hash and expiry: the expiry must be
-// after now and at most max (plus clock skew) away.
-func tokenErrors(hashField, expField, hash string, exp *timestamppb.Timestamp, now time.Time, max time.Duration) []emporium.FieldError {
-	var errs []emporium.FieldError
-	switch {
-	case hash == "":
-		errs = append(errs, fieldErr(hashField, CodeRequired, "%s is required", hashField))
-	case len(hash) > maxTokenHashLen:
-		errs = append(errs, fieldErr(hashField, CodeInvalid, "%s must have at most %d characters", hashField, maxTokenHashLen))
-	}
-	switch {
-	case exp == nil:
-		errs = append(errs, fieldErr(expField, CodeRequired, "%s is required", expField))
-	case exp.CheckValid() != nil || !exp.AsTime().After(now) || exp.AsTime().After(now.Add(max+clockSkew)):
-		errs = append(errs, fieldErr(expField, CodeOutOfRange, "%s must be in the future and at most %s away", expField, max))
-	}
-	return errs
-}
-
-func passwordHashErrors(h string) []emporium.FieldError {
-	if !strings.HasPrefix(h, passwordHashPrefix) || len(h) > maxPasswordHashLen {
-		return []emporium.FieldError{fieldErr("password_hash", CodeInvalid,
-			"password_hash must be an argon2id PHC string (auth.HashPassword)")}
-	}
-	return nil
-}
-
-func recoveryHashesError(hashes []string) *emporium.FieldError {
-	const field = "recovery_code_hashes"
-	if len(hashes) == 0 || len(hashes) > MaxRecoveryCodes {
-		fe := fieldErr(field, CodeInvalid, "%s must hold 1-%d hashes", field, MaxRecoveryCodes)
-		return &fe
-	}
-	seen := make(map[string]bool, len(hashes))
-	for _, h := range hashes {
-		if h == "" || len(h) > maxTokenHashLen || seen[h] {
-			fe := fieldErr(field, CodeInvalid, "%s must be distinct, non-empty hashes", field)
-			return &fe
-		}
-		seen[h] = true
-	}
-	return nil
-}
-
-// validTOTPSecret reports whether s is an unpadded base32 secret as
-// auth.NewTOTP makes them.
-func validTOTPSecret(s string) bool {
-	if len(s) < minTOTPSecretLen || len(s) > maxTOTPSecretLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
-			return false
-		}
-	}
-	return true
-}
-
-func invalidToken() error {
-	return fieldsError(fieldErr("token", CodeInvalidOrExpired, "the link is invalid or has expired"))
-}
-
-func invalidCode() error {
-	return unauthenticated(fieldErr("code", CodeInvalid, "invalid code"))
-}
-
 func unauthenticated(fields ...emporium.FieldError) error {
 	return &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: joinMessages(fields), Fields: fields}
-}
-
-func addressNotFound(id string) error {
-	return emporium.Errorf(emporium.ENOTFOUND, "address %q not found", id)
 }
 
 func cloneTime(t *timestamppb.Timestamp) *timestamppb.Timestamp {
@@ -962,4 +386,39 @@ func joinMessages(fields []emporium.FieldError) string {
 		names[i] = f.Field
 	}
 	return fmt.Sprintf("%d fields are invalid: %s", len(fields), strings.Join(names, ", "))
+}
+
+// tokenErrors checks a one-time token's hash and expiry: the expiry must be
+// after now and at most max (plus clock skew) away.
+func tokenErrors(hashField, expField, hash string, exp *timestamppb.Timestamp, now time.Time, max time.Duration) []emporium.FieldError {
+	var errs []emporium.FieldError
+	switch {
+	case hash == "":
+		errs = append(errs, fieldErr(hashField, CodeRequired, "%s is required", hashField))
+	case len(hash) > maxTokenHashLen:
+		errs = append(errs, fieldErr(hashField, CodeInvalid, "%s must have at most %d characters", hashField, maxTokenHashLen))
+	}
+	switch {
+	case exp == nil:
+		errs = append(errs, fieldErr(expField, CodeRequired, "%s is required", expField))
+	case exp.CheckValid() != nil || !exp.AsTime().After(now) || exp.AsTime().After(now.Add(max+clockSkew)):
+		errs = append(errs, fieldErr(expField, CodeOutOfRange, "%s must be in the future and at most %s away", expField, max))
+	}
+	return errs
+}
+
+func invalidToken() error {
+	return fieldsError(fieldErr("token", CodeInvalidOrExpired, "the link is invalid or has expired"))
+}
+
+func passwordHashErrors(h string) []emporium.FieldError {
+	if !strings.HasPrefix(h, passwordHashPrefix) || len(h) > maxPasswordHashLen {
+		return []emporium.FieldError{fieldErr("password_hash", CodeInvalid,
+			"password_hash must be an argon2id PHC string (auth.HashPassword)")}
+	}
+	return nil
+}
+
+func invalidCode() error {
+	return unauthenticated(fieldErr("code", CodeInvalid, "invalid code"))
 }
