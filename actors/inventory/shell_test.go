@@ -118,10 +118,12 @@ func activate(t *testing.T, journal actors.Journal, sku string) (*grain, *grainC
 	t.Helper()
 	system := actor.NewActorSystem()
 	ctx := &grainContext{system: system, self: actor.NewPID("test", fmt.Sprintf("%s/%d", sku, time.Now().UnixNano())), identity: sku}
-	cfg := Config{GrainConfig: actors.GrainConfig{Journal: journal, Snapshots: noSnapshots{}, Clock: actorstest.NewClock(t0)}}
+	clock := actorstest.NewClock(t0)
+	actors.NewTopology(system, clock)
+	cfg := Config{GrainConfig: actors.GrainConfig{Journal: journal, Snapshots: noSnapshots{}, Clock: clock}}
 	cfg.WithDefaults()
-	configs.Store(ctx.self, &cfg)
-	g := &grain{}
+	spec.Store(ctx.self, &cfg)
+	g := actors.Bind(&grain{})
 	g.Init(ctx)
 	require.True(t, g.Loaded())
 	t.Cleanup(func() { g.Terminate(ctx) })
@@ -234,7 +236,7 @@ func TestShellQueryWhileMembersChangeSeesAnotherActivationsWrites(t *testing.T) 
 	_, err = j.Append(context.Background(), Stream("sku-query"), 1, &pb.Restocked{CommandId: "elsewhere", Quantity: 10})
 	require.NoError(t, err)
 
-	actors.NoteTopologyChange()
+	actors.TopologyOf(ctx.system).Changed()
 	st, err := g.GetAvailability(&pb.GetAvailabilityRequest{}, ctx)
 	require.NoError(t, err)
 	assert.Equal(t, int64(15), st.OnHand, "the other activation's restock is seen")

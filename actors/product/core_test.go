@@ -15,6 +15,8 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	pb "github.com/emporium-shop/emporium/protos/productpb"
 )
 
@@ -29,12 +31,12 @@ var (
 )
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State {
-	s := newState("p1")
-	for _, ev := range events {
-		apply(s, ev)
-	}
-	return s
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&spec, "p1", events...) }
+
+// decideAsShell decides cmd as the shell does: what expired first, then
+// the command id, then decide.
+func decideAsShell(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
+	return actorstest.Decide(&spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
 }
 
 func sizeColor() []*pb.Option {
@@ -81,7 +83,7 @@ func createReq(mut ...func(*pb.CreateRequest)) *pb.CreateRequest {
 
 // createdEv is the event a valid createReq yields at t0.
 func createdEv(mut ...func(*pb.CreateRequest)) *pb.ProductCreated {
-	evs, err := decide(newState("p1"), createReq(mut...), t0)
+	evs, err := decideAsShell(newState("p1"), createReq(mut...), t0)
 	if err != nil {
 		panic(err)
 	}
@@ -112,7 +114,7 @@ func runChecks(t *testing.T, tests []check) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := given(tt.given...)
 			before := proto.Clone(s)
-			got, err := decide(s, tt.cmd, t0)
+			got, err := decideAsShell(s, tt.cmd, t0)
 			if tt.errCode != "" {
 				require.Error(t, err)
 				assert.Equal(t, tt.errCode, emporium.ErrorCode(err), "error: %v", err)
@@ -126,7 +128,7 @@ func runChecks(t *testing.T, tests []check) {
 				}
 			} else {
 				require.NoError(t, err)
-				assert.Empty(t, cmpEvents(tt.want, got))
+				assert.Empty(t, actorstest.DiffEvents(tt.want, got))
 			}
 			assert.True(t, proto.Equal(before, s), "decide changed the state")
 		})
@@ -519,26 +521,13 @@ func TestApplyCopiesEvents(t *testing.T) {
 
 func TestMemoryIsBounded(t *testing.T) {
 	s := given(createdEv())
-	for i := range recentCommandsKept + 10 {
-		apply(s, &pb.RatingUpdated{CommandId: fmt.Sprint("r", i), Average: 1, Count: int64(i + 1)})
+	for i := range actors.CommandsKept + 10 {
+		spec.Fold(s, &pb.RatingUpdated{CommandId: fmt.Sprint("r", i), Average: 1, Count: int64(i + 1)})
 	}
-	assert.Len(t, s.RecentCommands, recentCommandsKept)
+	assert.Len(t, s.RecentCommands, actors.CommandsKept)
 	assert.Equal(t, "create-1", s.CreatedBy, "the Create's id is kept for good")
-	_, err := decide(s, createReq(), t0)
+	_, err := decideAsShell(s, createReq(), t0)
 	assert.NoError(t, err, "a late Create retry is still answered from state")
-}
-
-// cmpEvents describes how got differs from want, or returns "" when equal.
-func cmpEvents(want, got []proto.Message) string {
-	if len(want) != len(got) {
-		return fmt.Sprintf("want %d events %v, got %d %v", len(want), want, len(got), got)
-	}
-	for i := range want {
-		if !proto.Equal(want[i], got[i]) {
-			return fmt.Sprintf("event %d: want %v, got %v", i, want[i], got[i])
-		}
-	}
-	return ""
 }
 
 // combinationsComplete reports whether a state's variants satisfy the
@@ -661,7 +650,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			}
 			sent = append(sent, cmd)
 			before := proto.Clone(s)
-			events, err := decide(s, cmd, now)
+			events, err := decideAsShell(s, cmd, now)
 			require.True(t, proto.Equal(before, s), "seed %d step %d: decide changed the state", seed, step)
 			if err != nil {
 				require.Empty(t, events)
@@ -671,12 +660,12 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			}
 			if r.IntN(10) == 0 {
 				// The shell fenced a seq whose append it could not settle.
-				apply(s, &pb.Fenced{})
+				spec.Fold(s, &pb.Fenced{})
 				journal = append(journal, &pb.Fenced{})
 			}
 			for _, ev := range events {
 				v := s.Version
-				apply(s, ev)
+				spec.Fold(s, ev)
 				journal = append(journal, ev)
 				kinds[string(ev.ProtoReflect().Descriptor().Name())]++
 				if u, ok := ev.(*pb.ProductUpdated); ok && u.HasVariantSet {
@@ -693,7 +682,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			}
 			// A retry of what was just done yields nothing.
 			if len(events) > 0 {
-				again, err := decide(s, cmd, now)
+				again, err := decideAsShell(s, cmd, now)
 				require.NoError(t, err)
 				require.Empty(t, again, "seed %d step %d: a retry repeated the effect", seed, step)
 			}
@@ -707,7 +696,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		require.Equal(t, uint64(versions), s.Version)
 		replayed := newState("p1")
 		for _, ev := range journal {
-			apply(replayed, ev)
+			spec.Fold(replayed, ev)
 		}
 		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
 	}

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	pb "github.com/emporium-shop/emporium/protos/sessionpb"
 )
 
@@ -21,12 +23,16 @@ var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 const badToken = "invalid refresh token"
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State {
-	s := newState("user-1")
-	for _, ev := range events {
-		apply(s, ev)
-	}
-	return s
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&spec, "user-1", events...) }
+
+// decideAsShell decides cmd as the shell does: what expired first, then
+// the command id, then decide.
+func decideAsShell(s *pb.State, cmd proto.Message, now time.Time) decision {
+	events, err := actorstest.Decide(&spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) {
+		d := decide(s, cmd, now)
+		return d.events, d.err
+	})
+	return decision{events: events, err: err}
 }
 
 func ts(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
@@ -163,15 +169,16 @@ func TestDecide(t *testing.T) {
 		{name: "revoke all retried with another reason", given: allOut, cmd: &pb.RevokeAllRequest{CommandId: "c1", Reason: "logout_all"},
 			errCode: emporium.ECONFLICT, errMsg: "command c1 already revoked all sessions with reason password_reset, not logout_all"},
 		{name: "revoke all without command id", given: open1, cmd: &pb.RevokeAllRequest{Reason: "logout_all"},
-			errCode: emporium.EINVALID, errMsg: "command_id is required (1-128 characters)", field: "command_id"},
+			errCode: emporium.EINVALID, errMsg: "command_id is required (1-128 characters) so a retry is not applied twice", field: "command_id"},
 		{name: "revoke all without reason", given: open1, cmd: &pb.RevokeAllRequest{CommandId: "c1"},
 			errCode: emporium.EINVALID, errMsg: "reason must be 1-64 characters of a-z, 0-9 and _", field: "reason"},
 		{name: "revoke all with a sentence as reason", given: open1, cmd: &pb.RevokeAllRequest{CommandId: "c1", Reason: "Password Reset"},
 			errCode: emporium.EINVALID, errMsg: "reason must be 1-64 characters of a-z, 0-9 and _", field: "reason"},
 
-		// Reads never write, not even expiry.
-		{name: "list", given: short, cmd: &pb.ListRequest{CurrentSessionId: "s1"}},
-		{name: "check", given: short, cmd: &pb.CheckRequest{SessionId: "s1"}},
+		// Reads write nothing of their own; what expired is revoked before
+		// them, as before every decision.
+		{name: "list", given: short, cmd: &pb.ListRequest{CurrentSessionId: "s1"}, want: events(expiredEv)},
+		{name: "check", given: short, cmd: &pb.CheckRequest{SessionId: "s1"}, want: events(expiredEv)},
 		{name: "check without id", cmd: &pb.CheckRequest{},
 			errCode: emporium.EINVALID, errMsg: "session_id is required (1-128 characters)", field: "session_id"},
 		{name: "unknown command", cmd: &pb.State{}, errCode: emporium.EINTERNAL, errMsg: "An internal error occurred."},
@@ -180,7 +187,7 @@ func TestDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := given(tt.given...)
 			before := proto.Clone(s)
-			d := decide(s, tt.cmd, t0)
+			d := decideAsShell(s, tt.cmd, t0)
 			if tt.errCode != "" {
 				require.Error(t, d.err)
 				assert.Equal(t, tt.errCode, emporium.ErrorCode(d.err), "error: %v", d.err)
@@ -193,7 +200,7 @@ func TestDecide(t *testing.T) {
 			} else {
 				require.NoError(t, d.err)
 			}
-			assert.Empty(t, cmpEvents(tt.want, d.events))
+			assert.Empty(t, actorstest.DiffEvents(tt.want, d.events))
 			assert.True(t, proto.Equal(before, s), "decide changed the state")
 		})
 	}
@@ -202,9 +209,9 @@ func TestDecide(t *testing.T) {
 // run decides cmd at now and applies its events, as the shell does.
 func run(t *testing.T, s *pb.State, cmd proto.Message, now time.Time) decision {
 	t.Helper()
-	d := decide(s, cmd, now)
+	d := decideAsShell(s, cmd, now)
 	for _, ev := range d.events {
-		apply(s, ev)
+		spec.Fold(s, ev)
 	}
 	return d
 }
@@ -236,7 +243,7 @@ func TestRotationChainThenReuseRevokesTheFamily(t *testing.T) {
 	require.Error(t, d.err)
 	assert.Equal(t, emporium.EUNAUTHENTICATED, emporium.ErrorCode(d.err))
 	assert.Equal(t, badToken, emporium.ErrorMessage(d.err))
-	assert.Empty(t, cmpEvents(events(revoked("s1", ReasonReuse, now)), d.events), "the revocation is returned with the error")
+	assert.Empty(t, actorstest.DiffEvents(events(revoked("s1", ReasonReuse, now)), d.events), "the revocation is returned with the error")
 
 	// The newest token no longer refreshes, and nothing is written for it.
 	d = run(t, s, refresh("s1", "h5", "h6"), now.Add(time.Second))
@@ -285,7 +292,7 @@ func TestLostReplyRetry(t *testing.T) {
 		at := rotatedAt.Add(RetryGrace + time.Millisecond)
 		d := run(t, s, refresh("s1", "h1", "h2"), at)
 		assert.Equal(t, emporium.EUNAUTHENTICATED, emporium.ErrorCode(d.err))
-		assert.Empty(t, cmpEvents(events(revoked("s1", ReasonReuse, at)), d.events))
+		assert.Empty(t, actorstest.DiffEvents(events(revoked("s1", ReasonReuse, at)), d.events))
 		assert.False(t, sessionStatus(s, "s1", at).Live)
 		assert.Equal(t, emporium.EUNAUTHENTICATED, emporium.ErrorCode(run(t, s, refresh("s1", "h2", "h3"), at).err))
 	})
@@ -293,7 +300,7 @@ func TestLostReplyRetry(t *testing.T) {
 		s := base()
 		d := run(t, s, refresh("s1", "h1", "h2-other"), rotatedAt.Add(time.Second))
 		assert.Equal(t, emporium.EUNAUTHENTICATED, emporium.ErrorCode(d.err))
-		assert.Empty(t, cmpEvents(events(revoked("s1", ReasonReuse, rotatedAt.Add(time.Second))), d.events))
+		assert.Empty(t, actorstest.DiffEvents(events(revoked("s1", ReasonReuse, rotatedAt.Add(time.Second))), d.events))
 	})
 }
 
@@ -320,7 +327,7 @@ func TestOpenEvictsTheLeastRecentlyUsed(t *testing.T) {
 	require.NoError(t, d.err)
 	want := events(revoked("s01", ReasonEvicted, now),
 		&pb.SessionOpened{SessionId: "s50", TokenHash: "h50", CreatedAt: ts(now), ExpiresAt: ts(now.Add(DefaultTTL))})
-	assert.Empty(t, cmpEvents(want, d.events), "the eviction comes before the open")
+	assert.Empty(t, actorstest.DiffEvents(want, d.events), "the eviction comes before the open")
 	assert.Len(t, s.Sessions, MaxSessions)
 	assert.False(t, sessionStatus(s, "s01", now).Live)
 	assert.True(t, sessionStatus(s, "s00", now).Live)
@@ -380,7 +387,7 @@ func TestExpiry(t *testing.T) {
 	require.NoError(t, run(t, s, refresh("s1", "h1", "h2"), t0.Add(59*time.Minute)).err)
 	end := t0.Add(time.Hour)
 	assert.Empty(t, expireDue(s, end.Add(-time.Nanosecond)))
-	assert.Empty(t, cmpEvents(events(revoked("s1", ReasonExpired, end)), expireDue(s, end)))
+	assert.Empty(t, actorstest.DiffEvents(events(revoked("s1", ReasonExpired, end)), expireDue(s, end)))
 
 	// Reads judge by now without writing.
 	assert.False(t, sessionStatus(s, "s1", end).Live)
@@ -392,7 +399,7 @@ func TestExpiry(t *testing.T) {
 	// The next write revokes it, and the refresh fails.
 	d := run(t, s, refresh("s1", "h2", "h3"), end.Add(time.Minute))
 	assert.Equal(t, emporium.EUNAUTHENTICATED, emporium.ErrorCode(d.err))
-	assert.Empty(t, cmpEvents(events(revoked("s1", ReasonExpired, end)), d.events))
+	assert.Empty(t, actorstest.DiffEvents(events(revoked("s1", ReasonExpired, end)), d.events))
 	assert.NotContains(t, s.Sessions, "s1")
 	r, err := revokeResult(s, "s1")
 	require.NoError(t, err)
@@ -454,35 +461,22 @@ func TestCleanDevice(t *testing.T) {
 func TestMemoryIsBounded(t *testing.T) {
 	s := given(opened("s0", "h0", t0))
 	for i := range 200 {
-		apply(s, refreshed("s0", fmt.Sprintf("h%d", i+1), t0))
+		spec.Fold(s, refreshed("s0", fmt.Sprintf("h%d", i+1), t0))
 	}
 	assert.Len(t, s.Sessions["s0"].OlderHashes, olderHashesKept)
 	assert.Equal(t, "h180", s.Sessions["s0"].OlderHashes[0])
 	for i := range 300 {
 		id := fmt.Sprintf("x%d", i)
-		apply(s, opened(id, id, t0))
-		apply(s, revoked(id, ReasonLogout, t0))
+		spec.Fold(s, opened(id, id, t0))
+		spec.Fold(s, revoked(id, ReasonLogout, t0))
 	}
 	assert.Len(t, s.Revoked, revokedKept)
-	for i := range 30 {
-		apply(s, &pb.AllSessionsRevoked{CommandId: fmt.Sprintf("c%d", i), Reason: "logout_all", At: ts(t0)})
+	for i := range actors.CommandsKept + 10 {
+		spec.Fold(s, &pb.AllSessionsRevoked{CommandId: fmt.Sprintf("c%d", i), Reason: "logout_all", At: ts(t0)})
 	}
-	assert.Len(t, s.RevokeAll, revokeAllKept)
+	assert.Len(t, s.RevokeAll, actors.CommandsKept)
 	assert.Len(t, s.Revoked, revokedKept)
 	assert.Empty(t, s.Sessions)
-}
-
-// cmpEvents describes how got differs from want, or returns "" when equal.
-func cmpEvents(want, got []proto.Message) string {
-	if len(want) != len(got) {
-		return fmt.Sprintf("want %d events %v, got %d %v", len(want), want, len(got), got)
-	}
-	for i := range want {
-		if !proto.Equal(want[i], got[i]) {
-			return fmt.Sprintf("event %d: want %v, got %v", i, want[i], got[i])
-		}
-	}
-	return ""
 }
 
 // TestRandomCommandsKeepInvariants drives the core with random commands, as
@@ -567,7 +561,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			if step%8 == 0 { // cloning is the slowest part of the test under -race
 				before = proto.Clone(s)
 			}
-			d := decide(s, cmd, now)
+			d := decideAsShell(s, cmd, now)
 			if before != nil && !proto.Equal(before, s) {
 				t.Fatalf("seed %d step %d: decide changed the state", seed, step)
 			}
@@ -608,7 +602,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 						dead[id] = true
 					}
 				}
-				apply(s, ev)
+				spec.Fold(s, ev)
 				journal = append(journal, ev)
 			}
 
@@ -616,7 +610,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			if len(s.Sessions) > MaxSessions || len(sessionList(s, "", now).Sessions) > MaxSessions {
 				t.Fatalf("seed %d step %d: %d sessions", seed, step, len(s.Sessions))
 			}
-			if len(s.Revoked) > revokedKept || len(s.RevokeAll) > revokeAllKept {
+			if len(s.Revoked) > revokedKept || len(s.RevokeAll) > actors.CommandsKept {
 				t.Fatalf("seed %d step %d: %d revoked, %d revoke-all kept", seed, step, len(s.Revoked), len(s.RevokeAll))
 			}
 			for id, sess := range s.Sessions {
@@ -633,7 +627,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		}
 		replayed := newState("user-r")
 		for _, ev := range journal {
-			apply(replayed, ev)
+			spec.Fold(replayed, ev)
 		}
 		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
 	}

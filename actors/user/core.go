@@ -45,12 +45,8 @@ const (
 	clockSkew = 5 * time.Minute
 	// MaxRecoveryCodes bounds the recovery codes stored at once.
 	MaxRecoveryCodes = 100
-	// recentCommandsKept is how many command ids are kept. Retries arrive
-	// within seconds of the first attempt; an account sees few commands.
-	recentCommandsKept = 256
 	// removedAddressesKept is how many removed address ids are kept.
 	removedAddressesKept = 256
-	maxCommandIDLen      = 128
 	maxTokenHashLen      = 256
 	maxPasswordHashLen   = 512
 	minTOTPSecretLen     = 16  // base32 characters: 80 bits
@@ -70,8 +66,9 @@ func registered(s *pb.State) bool { return s.CreatedAt != nil }
 
 // decide checks cmd against the state at time now and returns the events
 // that carry it out. No events and no error means there is nothing left to
-// do: the command was applied before (a retry, recognised by its command id)
-// or asks for what already holds. A refusal returns no events.
+// do: the command asks for what already holds. A retry (a command id the
+// state remembers) never gets here: the shell answers it from the state,
+// and refuses a command without an id. A refusal returns no events.
 func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
 	if c, ok := cmd.(*pb.RegisterRequest); ok {
 		return decideRegister(s, c, now)
@@ -152,31 +149,25 @@ func apply(s *pb.State, ev proto.Message) {
 		if !slices.Contains(s.Roles, RoleCustomer) {
 			s.Roles = append(s.Roles, RoleCustomer)
 		}
-		rememberCommand(s, e.CommandId)
 	case *pb.VerificationIssued:
 		s.Verification = &pb.OneTimeToken{TokenHash: e.TokenHash, ExpiresAt: e.ExpiresAt}
-		rememberCommand(s, e.CommandId)
 	case *pb.EmailVerified:
 		s.EmailVerified = true
 		s.Verification = nil
 		s.UpdatedAt = e.At
-		rememberCommand(s, e.CommandId)
 	case *pb.EmailChangeRequested:
 		s.EmailChange = &pb.PendingEmail{
 			Email: e.NewEmail, EmailKey: e.NewEmailKey, TokenHash: e.TokenHash, ExpiresAt: e.ExpiresAt,
 		}
 		s.UpdatedAt = e.At
-		rememberCommand(s, e.CommandId)
 	case *pb.EmailChanged:
 		s.Email, s.EmailKey = e.NewEmail, e.NewEmailKey
 		s.EmailVerified = true
 		s.EmailChange, s.Verification = nil, nil
 		s.PasswordReset = nil // it went to the old address
 		s.UpdatedAt = e.At
-		rememberCommand(s, e.CommandId)
 	case *pb.PasswordResetIssued:
 		s.PasswordReset = &pb.OneTimeToken{TokenHash: e.TokenHash, ExpiresAt: e.ExpiresAt}
-		rememberCommand(s, e.CommandId)
 	case *pb.PasswordChanged:
 		s.PasswordHash, s.PasswordChangedAt = e.PasswordHash, e.At
 		s.PasswordReset = nil
@@ -185,7 +176,6 @@ func apply(s *pb.State, ev proto.Message) {
 			s.EmailChange = nil
 		}
 		s.UpdatedAt = e.At
-		rememberCommand(s, e.CommandId)
 	case *pb.ProfileUpdated:
 		if e.Name != nil {
 			s.Name = e.Name.Value
@@ -194,38 +184,31 @@ func apply(s *pb.State, ev proto.Message) {
 			s.Phone = e.Phone.Value
 		}
 		s.UpdatedAt = e.At
-		rememberCommand(s, e.CommandId)
 	case *pb.TOTPEnrollmentStarted:
 		s.PendingTotpSecret = e.Secret
-		rememberCommand(s, e.CommandId)
 	case *pb.TOTPEnabled:
 		s.TotpSecret, s.PendingTotpSecret = s.PendingTotpSecret, ""
 		s.MfaEnabled = true
 		s.LastStep = e.LastStep
 		s.RecoveryCodeHashes = slices.Clone(e.RecoveryCodeHashes)
 		s.UpdatedAt = e.At
-		rememberCommand(s, e.CommandId)
 	case *pb.TOTPUsed:
 		s.LastStep = e.Step
-		rememberCommand(s, e.CommandId)
 	case *pb.RecoveryCodeUsed:
 		if e.Index >= 0 && int(e.Index) < len(s.RecoveryCodeHashes) {
 			s.RecoveryCodeHashes[e.Index] = ""
 		}
-		rememberCommand(s, e.CommandId)
 	case *pb.TOTPDisabled:
 		s.MfaEnabled = false
 		s.TotpSecret, s.PendingTotpSecret = "", ""
 		s.LastStep = 0
 		s.RecoveryCodeHashes = nil
 		s.UpdatedAt = e.At
-		rememberCommand(s, e.CommandId)
 	case *pb.AddressAdded:
 		a := proto.CloneOf(e.Address)
 		takeDefaults(s, a)
 		s.Addresses = append(s.Addresses, a)
 		s.UpdatedAt = e.At
-		rememberCommand(s, e.CommandId)
 	case *pb.AddressUpdated:
 		if i := findAddress(s, e.Address.GetId()); i >= 0 {
 			a := proto.CloneOf(e.Address)
@@ -255,7 +238,6 @@ func apply(s *pb.State, ev proto.Message) {
 			s.Roles = append(s.Roles, e.Role)
 		}
 		s.UpdatedAt = e.At
-		rememberCommand(s, e.CommandId)
 	case *pb.StoreOpened:
 		joined := cloneTime(e.At)
 		if s.Store != nil {
@@ -264,7 +246,6 @@ func apply(s *pb.State, ev proto.Message) {
 		s.Store = &pb.Store{StoreName: e.StoreName, Description: e.Description, JoinedAt: joined, UpdatedAt: cloneTime(e.At)}
 		s.StoreNameKey = e.StoreNameKey
 		s.UpdatedAt = e.At
-		rememberCommand(s, e.CommandId)
 	case *pb.StoreUpdated:
 		if s.Store == nil {
 			s.Store = &pb.Store{JoinedAt: cloneTime(e.At)}
@@ -273,7 +254,6 @@ func apply(s *pb.State, ev proto.Message) {
 		s.Store.UpdatedAt = cloneTime(e.At)
 		s.StoreNameKey = e.StoreNameKey
 		s.UpdatedAt = e.At
-		rememberCommand(s, e.CommandId)
 	case *pb.Fenced:
 		// Only takes its seq.
 	}
@@ -340,28 +320,6 @@ func sameHash(stored, presented string) bool {
 // expires at exp exactly.
 func live(exp *timestamppb.Timestamp, now time.Time) bool {
 	return exp != nil && exp.AsTime().After(now)
-}
-
-func rememberCommand(s *pb.State, id string) {
-	if id == "" {
-		return
-	}
-	s.RecentCommands = append(s.RecentCommands, id)
-	if over := len(s.RecentCommands) - recentCommandsKept; over > 0 {
-		s.RecentCommands = append(s.RecentCommands[:0:0], s.RecentCommands[over:]...)
-	}
-}
-
-func seenCommand(s *pb.State, id string) bool {
-	return slices.Contains(s.RecentCommands, id)
-}
-
-func needCommandID(id string) error {
-	if id == "" || len(id) > maxCommandIDLen {
-		return fieldsError(fieldErr("command_id", CodeRequired,
-			"command_id is required (1-%d characters) so a retry is not applied twice", maxCommandIDLen))
-	}
-	return nil
 }
 
 func unauthenticated(fields ...emporium.FieldError) error {

@@ -13,12 +13,6 @@ import (
 )
 
 func decideAddAddress(s *pb.State, c *pb.AddAddressRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if !validAddressID(c.AddressId) {
 		return nil, fieldsError(fieldErr("address_id", CodeInvalid,
 			"address_id must be 1-%d letters, digits, '_' or '-'", maxAddressIDLen))

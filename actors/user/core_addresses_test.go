@@ -170,7 +170,7 @@ func defaults(s *pb.State, shipping bool) []string {
 
 func TestAddressReportsEveryBadField(t *testing.T) {
 	s := given(registeredEv())
-	_, err := decide(s, &pb.AddAddressRequest{CommandId: "a1", AddressId: "a1", Address: &pb.AddressFields{
+	_, err := decideAsShell(s, &pb.AddAddressRequest{CommandId: "a1", AddressId: "a1", Address: &pb.AddressFields{
 		FullName: strings.Repeat("x", MaxNameLength+1), PostalCode: "12345#", Country: "XX", Phone: "+0123456789",
 	}}, t0)
 	require.True(t, emporium.IsCode(err, emporium.EINVALID))
@@ -188,10 +188,10 @@ func TestAddressDefaultsFollowTheOldest(t *testing.T) {
 	s := given(registeredEv())
 	run := func(cmd proto.Message) {
 		t.Helper()
-		events, err := decide(s, cmd, t0)
+		events, err := decideAsShell(s, cmd, t0)
 		require.NoError(t, err)
 		for _, ev := range events {
-			apply(s, ev)
+			spec.Fold(s, ev)
 		}
 	}
 	shipping := func(f *pb.AddressFields) *pb.AddressFields {

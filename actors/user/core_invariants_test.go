@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
 
@@ -51,7 +52,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			}
 			sent = append(sent, cmd)
 			before := proto.Clone(s)
-			events, err := decide(s, cmd, now)
+			events, err := decideAsShell(s, cmd, now)
 			require.True(t, proto.Equal(before, s), "seed %d step %d: decide changed the state", seed, step)
 			if err != nil {
 				require.Empty(t, events)
@@ -66,7 +67,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 				require.Empty(t, events, "seed %d step %d: retry of %T %s applied twice", seed, step, cmd, id)
 			}
 			for _, ev := range events {
-				apply(s, ev)
+				spec.Fold(s, ev)
 				journal = append(journal, ev)
 				snapshots = append(snapshots, proto.Clone(ev))
 				kinds[string(ev.ProtoReflect().Descriptor().Name())]++
@@ -89,7 +90,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		}
 		replayed := newState("u-rand")
 		for _, ev := range journal {
-			apply(replayed, ev)
+			spec.Fold(replayed, ev)
 		}
 		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
 		require.True(t, registered(s), "seed %d registered", seed)
@@ -121,7 +122,7 @@ func checkInvariants(t *testing.T, s *pb.State, now time.Time, deep bool, where 
 		}
 		ids[a.Id] = true
 	}
-	require.LessOrEqual(t, len(s.RecentCommands), recentCommandsKept, where)
+	require.LessOrEqual(t, len(s.RecentCommands), actors.CommandsKept, where)
 	if !registered(s) {
 		return
 	}

@@ -12,12 +12,6 @@ import (
 )
 
 func decideBeginTOTP(s *pb.State, c *pb.BeginTOTPRequest) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if s.MfaEnabled {
 		return nil, emporium.Errorf(emporium.ECONFLICT, "two-factor authentication is already enabled; disable it first")
 	}
@@ -29,12 +23,6 @@ func decideBeginTOTP(s *pb.State, c *pb.BeginTOTPRequest) ([]proto.Message, erro
 }
 
 func decideConfirmTOTP(s *pb.State, c *pb.ConfirmTOTPRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	switch {
 	case s.MfaEnabled:
 		return nil, emporium.Errorf(emporium.ECONFLICT, "two-factor authentication is already enabled")
@@ -55,12 +43,6 @@ func decideConfirmTOTP(s *pb.State, c *pb.ConfirmTOTPRequest, now time.Time) ([]
 }
 
 func decideUseTOTP(s *pb.State, c *pb.UseTOTPRequest) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	// A step not after the last one is a replay (or an older code after a
 	// newer one): refused with the same answer as a wrong code.
 	if !s.MfaEnabled || c.Step <= s.LastStep {
@@ -70,12 +52,6 @@ func decideUseTOTP(s *pb.State, c *pb.UseTOTPRequest) ([]proto.Message, error) {
 }
 
 func decideUseRecoveryCode(s *pb.State, c *pb.UseRecoveryCodeRequest) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if !s.MfaEnabled || c.Index < 0 || int(c.Index) >= len(s.RecoveryCodeHashes) || s.RecoveryCodeHashes[c.Index] == "" {
 		return nil, invalidCode()
 	}
@@ -83,12 +59,6 @@ func decideUseRecoveryCode(s *pb.State, c *pb.UseRecoveryCodeRequest) ([]proto.M
 }
 
 func decideDisableTOTP(s *pb.State, c *pb.DisableTOTPRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if !s.MfaEnabled {
 		return nil, emporium.Errorf(emporium.ECONFLICT, "two-factor authentication is not enabled")
 	}

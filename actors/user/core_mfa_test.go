@@ -122,7 +122,7 @@ func TestDecideMFA(t *testing.T) {
 func TestDisableTOTPNamesEveryFailedFactor(t *testing.T) {
 	s := given(registeredEv(), &pb.TOTPEnrollmentStarted{CommandId: "tb", Secret: secret},
 		&pb.TOTPEnabled{CommandId: "tc", LastStep: 100, RecoveryCodeHashes: recoveryHashes(3), At: ts(created)})
-	_, err := decide(s, &pb.DisableTOTPRequest{CommandId: "td", CodeStep: 101}, t0)
+	_, err := decideAsShell(s, &pb.DisableTOTPRequest{CommandId: "td", CodeStep: 101}, t0)
 	require.True(t, emporium.IsCode(err, emporium.EUNAUTHENTICATED))
 	assert.True(t, hasField(err, "password", CodeInvalid))
 	assert.True(t, hasField(err, "code", CodeInvalid))
@@ -133,9 +133,9 @@ func TestDisableTOTPNamesEveryFailedFactor(t *testing.T) {
 func TestTOTPReplay(t *testing.T) {
 	s := given(registeredEv(), &pb.EmailVerified{CommandId: "v", At: ts(created)})
 	run := func(cmd proto.Message) error {
-		events, err := decide(s, cmd, t0)
+		events, err := decideAsShell(s, cmd, t0)
 		for _, ev := range events {
-			apply(s, ev)
+			spec.Fold(s, ev)
 		}
 		return err
 	}
@@ -162,9 +162,9 @@ func TestRecoveryCodesAreSingleUse(t *testing.T) {
 	s := given(registeredEv(), &pb.TOTPEnrollmentStarted{CommandId: "b", Secret: secret},
 		&pb.TOTPEnabled{CommandId: "c", LastStep: 100, RecoveryCodeHashes: hashes, At: ts(created)})
 	use := func(cmdID string, i int32) error {
-		events, err := decide(s, &pb.UseRecoveryCodeRequest{CommandId: cmdID, Index: i}, t0)
+		events, err := decideAsShell(s, &pb.UseRecoveryCodeRequest{CommandId: cmdID, Index: i}, t0)
 		for _, ev := range events {
-			apply(s, ev)
+			spec.Fold(s, ev)
 		}
 		return err
 	}

@@ -10,12 +10,6 @@ import (
 )
 
 func decideStartPasswordReset(s *pb.State, c *pb.StartPasswordResetRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if errs := tokenErrors("token_hash", "expires_at", c.TokenHash, c.ExpiresAt, now, MaxResetTTL); len(errs) > 0 {
 		return nil, fieldsError(errs...)
 	}
@@ -25,12 +19,6 @@ func decideStartPasswordReset(s *pb.State, c *pb.StartPasswordResetRequest, now 
 }
 
 func decideResetPassword(s *pb.State, c *pb.ResetPasswordRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	r := s.PasswordReset
 	if r == nil || !sameHash(r.TokenHash, c.TokenHash) || !live(r.ExpiresAt, now) {
 		return nil, invalidToken()
@@ -51,12 +39,6 @@ func decideResetPassword(s *pb.State, c *pb.ResetPasswordRequest, now time.Time)
 }
 
 func decideChangePassword(s *pb.State, c *pb.ChangePasswordRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if !c.CurrentPasswordOk {
 		return nil, unauthenticated(fieldErr("current_password", CodeInvalid, "the current password is wrong"))
 	}

@@ -13,12 +13,6 @@ import (
 )
 
 func decideUpdateProfile(s *pb.State, c *pb.UpdateProfileRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	ev := &pb.ProfileUpdated{CommandId: c.CommandId, At: timestamppb.New(now)}
 	var errs []emporium.FieldError
 	if c.Name != nil {
@@ -45,12 +39,6 @@ func decideUpdateProfile(s *pb.State, c *pb.UpdateProfileRequest, now time.Time)
 }
 
 func decideRequestEmailChange(s *pb.State, c *pb.RequestEmailChangeRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	var errs []emporium.FieldError
 	if fe, ok := emailError("new_email", c.NewEmail); !ok {
 		errs = append(errs, fe)
@@ -72,12 +60,6 @@ func decideRequestEmailChange(s *pb.State, c *pb.RequestEmailChangeRequest, now 
 }
 
 func decideGrantRole(s *pb.State, c *pb.GrantRoleRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	switch c.Role {
 	case RoleCustomer, RoleVendor, RoleAdmin:
 	default:
@@ -94,12 +76,6 @@ func decideGrantRole(s *pb.State, c *pb.GrantRoleRequest, now time.Time) ([]prot
 // uniqueness of the name is the shell's: it claims the key of the event's
 // store_name_key before persisting.
 func decideBecomeVendor(s *pb.State, c *pb.BecomeVendorRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if !s.EmailVerified {
 		// Buyers pay vendors: a store needs an owner who can be reached.
 		return nil, emporium.Errorf(emporium.EUNVERIFIED, "verify your email address before opening a store")

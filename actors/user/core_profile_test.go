@@ -1,6 +1,7 @@
 package user
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func TestDecideProfile(t *testing.T) {
 			want: []proto.Message{&pb.EmailChangeRequested{CommandId: "ec2", NewEmail: "carol@example.org", NewEmailKey: "carol@example.org",
 				TokenHash: tok(6), ExpiresAt: ts(t0.Add(time.Hour)), At: at0}},
 			check: func(t *testing.T, s *pb.State) {
-				_, err := decide(s, &pb.VerifyEmailRequest{CommandId: "x", TokenHash: tok(3)}, t0)
+				_, err := decideAsShell(s, &pb.VerifyEmailRequest{CommandId: "x", TokenHash: tok(3)}, t0)
 				assert.True(t, emporium.IsCode(err, emporium.EINVALID), "the replaced token no longer works")
 			}},
 		{name: "request email change without expiry", given: verified,
@@ -103,7 +104,7 @@ func TestDecideProfile(t *testing.T) {
 				assert.Equal(t, t0, s.Store.JoinedAt.AsTime())
 				assert.Equal(t, t0, s.Store.UpdatedAt.AsTime())
 				assert.Equal(t, t0, s.UpdatedAt.AsTime())
-				assert.True(t, seenCommand(s, "bv"))
+				assert.True(t, slices.Contains(s.RecentCommands, "bv"))
 				acc := account(s, 3, t0)
 				assert.True(t, proto.Equal(s.Store, acc.Store), "the account shows the store")
 			}},
@@ -163,7 +164,7 @@ func becomeVendor(id, name, description string) *pb.BecomeVendorRequest {
 // TestBecomeVendorReportsEveryBadField: both fields are named at once.
 func TestBecomeVendorReportsEveryBadField(t *testing.T) {
 	s := given(registeredEv(), &pb.EmailVerified{CommandId: "v", At: ts(created)})
-	_, err := decide(s, becomeVendor("bv", "", strings.Repeat("x", MaxStoreDescription+1)), t0)
+	_, err := decideAsShell(s, becomeVendor("bv", "", strings.Repeat("x", MaxStoreDescription+1)), t0)
 	require.True(t, emporium.IsCode(err, emporium.EINVALID))
 	assert.True(t, hasField(err, "store_name", CodeRequired))
 	assert.True(t, hasField(err, "description", CodeTooLong))

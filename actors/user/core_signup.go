@@ -11,11 +11,8 @@ import (
 )
 
 func decideRegister(s *pb.State, c *pb.RegisterRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
 	if registered(s) {
-		if c.CommandId == s.RegisteredBy || seenCommand(s, c.CommandId) {
+		if c.CommandId == s.RegisteredBy {
 			return nil, nil
 		}
 		return nil, emporium.Errorf(emporium.ECONFLICT, "the account already exists")
@@ -46,12 +43,6 @@ func decideRegister(s *pb.State, c *pb.RegisterRequest, now time.Time) ([]proto.
 }
 
 func decideIssueVerification(s *pb.State, c *pb.IssueVerificationRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if errs := tokenErrors("token_hash", "expires_at", c.TokenHash, c.ExpiresAt, now, MaxVerificationTTL); len(errs) > 0 {
 		return nil, fieldsError(errs...)
 	}
@@ -66,12 +57,6 @@ func decideIssueVerification(s *pb.State, c *pb.IssueVerificationRequest, now ti
 }
 
 func decideVerifyEmail(s *pb.State, c *pb.VerifyEmailRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	// Both candidates are compared every time, so the time taken does not
 	// tell which token was pending.
 	change := s.EmailChange != nil && sameHash(s.EmailChange.TokenHash, c.TokenHash)

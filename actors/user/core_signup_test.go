@@ -150,11 +150,11 @@ func TestTokenExpiryEdges(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := given(c.given...)
-			events, err := decide(s, c.cmd, exp.Add(-time.Nanosecond))
+			events, err := decideAsShell(s, c.cmd, exp.Add(-time.Nanosecond))
 			require.NoError(t, err)
 			assert.NotEmpty(t, events, "valid until the instant before expiry")
 			for _, at := range []time.Time{exp, exp.Add(time.Nanosecond), exp.Add(time.Hour)} {
-				_, err := decide(s, c.cmd, at)
+				_, err := decideAsShell(s, c.cmd, at)
 				assert.True(t, hasField(err, "token", CodeInvalidOrExpired), "at %v: %v", at, err)
 			}
 		})
@@ -167,11 +167,11 @@ func TestTokenExpiryEdges(t *testing.T) {
 	t.Run("issue bounds", func(t *testing.T) {
 		s := given(registeredEv())
 		issue := func(ttl time.Duration) error {
-			_, err := decide(s, &pb.IssueVerificationRequest{CommandId: "iv", TokenHash: tok(2), ExpiresAt: ts(t0.Add(ttl))}, t0)
+			_, err := decideAsShell(s, &pb.IssueVerificationRequest{CommandId: "iv", TokenHash: tok(2), ExpiresAt: ts(t0.Add(ttl))}, t0)
 			return err
 		}
 		reset := func(ttl time.Duration) error {
-			_, err := decide(s, &pb.StartPasswordResetRequest{CommandId: "pr", TokenHash: tok(2), ExpiresAt: ts(t0.Add(ttl))}, t0)
+			_, err := decideAsShell(s, &pb.StartPasswordResetRequest{CommandId: "pr", TokenHash: tok(2), ExpiresAt: ts(t0.Add(ttl))}, t0)
 			return err
 		}
 		assert.Error(t, issue(0))
@@ -181,7 +181,7 @@ func TestTokenExpiryEdges(t *testing.T) {
 		assert.Error(t, issue(MaxVerificationTTL+clockSkew+time.Nanosecond))
 		assert.NoError(t, reset(MaxResetTTL+clockSkew))
 		assert.Error(t, reset(MaxResetTTL+clockSkew+time.Nanosecond))
-		_, err := decide(s, &pb.IssueVerificationRequest{CommandId: "iv", TokenHash: tok(2),
+		_, err := decideAsShell(s, &pb.IssueVerificationRequest{CommandId: "iv", TokenHash: tok(2),
 			ExpiresAt: &timestamppb.Timestamp{Seconds: 1, Nanos: -1}}, t0)
 		assert.True(t, hasField(err, "expires_at", CodeOutOfRange), "an invalid timestamp: %v", err)
 	})

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
 
@@ -43,12 +45,12 @@ func recoveryHashes(n int) []string {
 }
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State {
-	s := newState("u1")
-	for _, ev := range events {
-		apply(s, ev)
-	}
-	return s
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&spec, "u1", events...) }
+
+// decideAsShell decides cmd as the shell does: what expired first, then
+// the command id, then decide.
+func decideAsShell(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
+	return actorstest.Decide(&spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
 }
 
 // with returns base followed by more, without sharing base's array.
@@ -168,7 +170,7 @@ func runDecide(t *testing.T, tests []decideCase) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := given(tt.given...)
 			before := proto.Clone(s)
-			got, err := decide(s, tt.cmd, t0)
+			got, err := decideAsShell(s, tt.cmd, t0)
 			assert.True(t, proto.Equal(before, s), "decide changed the state")
 			if tt.errCode != "" {
 				require.Error(t, err)
@@ -184,9 +186,9 @@ func runDecide(t *testing.T, tests []decideCase) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Empty(t, cmpEvents(tt.want, got))
+			assert.Empty(t, actorstest.DiffEvents(tt.want, got))
 			for _, ev := range got {
-				apply(s, ev)
+				spec.Fold(s, ev)
 			}
 			if tt.check != nil {
 				tt.check(t, s)
@@ -237,11 +239,11 @@ func TestUnregisteredAccountIsNotFound(t *testing.T) {
 	// Every rpc of the service is covered.
 	assert.Len(t, cmds, pb.File_userpb_user_proto.Services().ByName("UserGrain").Methods().Len()-1)
 	for _, cmd := range cmds {
-		events, err := decide(newState("u1"), cmd, t0)
+		events, err := decideAsShell(newState("u1"), cmd, t0)
 		assert.Empty(t, events)
 		assert.True(t, emporium.IsCode(err, emporium.ENOTFOUND), "%T: %v", cmd, err)
 	}
-	events, err := decide(newState("u1"), registerCmd(), t0)
+	events, err := decideAsShell(newState("u1"), registerCmd(), t0)
 	require.NoError(t, err)
 	assert.Len(t, events, 1)
 }
@@ -274,14 +276,14 @@ func TestAccountViewHasNoSecrets(t *testing.T) {
 
 func TestMemoryIsBounded(t *testing.T) {
 	s := given(registeredEv())
-	for i := range recentCommandsKept + removedAddressesKept + 10 {
+	for i := range actors.CommandsKept + removedAddressesKept + 10 {
 		id := fmt.Sprintf("x%d", i)
-		apply(s, added(id, addr(id, "Home", true, true, t0)))
-		apply(s, &pb.AddressRemoved{AddressId: id, At: ts(t0)})
+		spec.Fold(s, added(id, addr(id, "Home", true, true, t0)))
+		spec.Fold(s, &pb.AddressRemoved{AddressId: id, At: ts(t0)})
 	}
-	assert.Len(t, s.RecentCommands, recentCommandsKept)
+	assert.Len(t, s.RecentCommands, actors.CommandsKept)
 	assert.Len(t, s.RemovedAddresses, removedAddressesKept)
-	events, err := decide(s, registerCmd(), t0)
+	events, err := decideAsShell(s, registerCmd(), t0)
 	assert.NoError(t, err, "a late retry of Register is still recognised")
 	assert.Empty(t, events)
 }
@@ -333,17 +335,4 @@ func TestValidators(t *testing.T) {
 	assert.True(t, validTOTPSecret(secret))
 	assert.False(t, validTOTPSecret("jbswy3dpehpk3pxp"), "lower case is not what auth.NewTOTP makes")
 	assert.False(t, validTOTPSecret("JBSWY3DPEHPK3PX"), "too short")
-}
-
-// cmpEvents describes how got differs from want, or returns "" when equal.
-func cmpEvents(want, got []proto.Message) string {
-	if len(want) != len(got) {
-		return fmt.Sprintf("want %d events %v, got %d %v", len(want), want, len(got), got)
-	}
-	for i := range want {
-		if !proto.Equal(want[i], got[i]) {
-			return fmt.Sprintf("event %d: want %v, got %v", i, want[i], got[i])
-		}
-	}
-	return ""
 }
