@@ -61,25 +61,8 @@ type Entity[S proto.Message] struct {
 	Stream    string
 	Journal   Journal
 	Snapshots Snapshots
-	// New returns the state of an entity that has no events yet.
-	New func() S
-	// Apply folds one event into the state. It never refuses an event.
-	Apply func(S, proto.Message)
-	// Fence returns the marker event that settles an unknown outcome; its
-	// Apply must change nothing.
-	Fence func() proto.Message
-	// Remembered, when set, returns the state's list of the command ids
-	// applied lately (Spec.Remembered).
-	Remembered func(S) *[]string
-	// Retried, when set, tells retries for kinds that remember more than
-	// ids (Spec.Retried).
-	Retried func(S, proto.Message) (bool, error)
-	// Authorize, when set, refuses a caller before a retry is answered
-	// (Spec.Authorize).
-	Authorize func(S, proto.Message) error
-	// Expire, when set, returns the events of what ran out by now; they are
-	// persisted before every decision (Spec.Expire).
-	Expire func(S, time.Time) []proto.Message
+	// kindRules are the kind's rules, from its Spec.
+	kindRules[S]
 	// Topology, when set, is the member's view of membership changes, which
 	// makes queries check the journal's tail while members change.
 	Topology *Topology
@@ -113,13 +96,13 @@ const snapshotOnStopAfter = 20
 func (e *Entity[S]) Load() error {
 	ctx, cancel := context.WithTimeout(context.Background(), e.IOTimeout)
 	defer cancel()
-	e.State = e.New()
+	e.State = e.newState()
 	seq, found, err := e.Snapshots.Load(ctx, e.Stream, e.State)
 	if err != nil {
 		return emporium.Wrap("actors.Entity.Load snapshot", err)
 	}
 	if !found {
-		e.State = e.New()
+		e.State = e.newState()
 	}
 	e.Seq, e.snapAt = seq, seq
 	_, err = e.catchUp()
@@ -146,8 +129,8 @@ func (e *Entity[S]) Query(now time.Time, steps ...Step[S]) error {
 
 func (e *Entity[S]) run(now time.Time, cmd proto.Message, mutating bool, steps []Step[S]) error {
 	all := make([]Step[S], 0, len(steps)+2)
-	if e.Expire != nil {
-		all = append(all, func(s S, now time.Time) ([]proto.Message, error) { return e.Expire(s, now), nil })
+	if e.expire != nil {
+		all = append(all, func(s S, now time.Time) ([]proto.Message, error) { return e.expire(s, now), nil })
 	}
 	if cmd != nil {
 		if c, ok := cmd.(commandIDCarrier); ok {
@@ -182,20 +165,20 @@ func (e *Entity[S]) dedup(s S, cmd proto.Message, id string) error {
 	if err := NeedCommandID(id); err != nil {
 		return err
 	}
-	if e.Authorize != nil {
-		if err := e.Authorize(s, cmd); err != nil {
+	if e.authorize != nil {
+		if err := e.authorize(s, cmd); err != nil {
 			return err
 		}
 	}
 	seen := false
 	switch {
-	case e.Retried != nil:
+	case e.retried != nil:
 		var err error
-		if seen, err = e.Retried(s, cmd); err != nil {
+		if seen, err = e.retried(s, cmd); err != nil {
 			return err
 		}
-	case e.Remembered != nil:
-		seen = slices.Contains(*e.Remembered(s), id)
+	case e.remembered != nil:
+		seen = slices.Contains(*e.remembered(s), id)
 	}
 	if seen {
 		return errRetried
@@ -249,7 +232,7 @@ func (e *Entity[S]) attempt(now time.Time, mutating bool, steps []Step[S]) error
 // collides and the reload applies the lost events; if it did not, the fence
 // takes the seq and the lost append can never land after it.
 func (e *Entity[S]) fence() error {
-	err := e.persist([]proto.Message{e.Fence()})
+	err := e.persist([]proto.Message{e.fenceEvent()})
 	if errors.Is(err, errJournalMoved) {
 		_, err = e.catchUp()
 	}
@@ -311,13 +294,25 @@ func (e *Entity[S]) catchUp() (moved bool, err error) {
 	return true, nil
 }
 
+// kindRules are the parts of a kind's Spec its Entity applies; see Spec
+// for each.
+type kindRules[S proto.Message] struct {
+	newState   func() S
+	applyEvent func(S, proto.Message)
+	fenceEvent func() proto.Message
+	remembered func(S) *[]string
+	retried    func(S, proto.Message) (bool, error)
+	authorize  func(S, proto.Message) error
+	expire     func(S, time.Time) []proto.Message
+}
+
 // apply folds ev into s with the kind's Apply and remembers the command id
 // ev carries, if any.
 func (e *Entity[S]) apply(s S, ev proto.Message) {
-	e.Apply(s, ev)
-	if e.Remembered != nil {
+	e.applyEvent(s, ev)
+	if e.remembered != nil {
 		if c, ok := ev.(commandIDCarrier); ok {
-			Remember(e.Remembered(s), c.GetCommandId())
+			Remember(e.remembered(s), c.GetCommandId())
 		}
 	}
 }

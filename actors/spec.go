@@ -150,14 +150,16 @@ func (k *Spec[S, C]) Replay(ctx context.Context, journal Journal, id string) (S,
 // (none when base is nil).
 func (k *Spec[S, C]) entity(id string, base *GrainConfig) Entity[S] {
 	e := Entity[S]{
-		Stream:     k.Stream(id),
-		New:        func() S { return k.New(id) },
-		Apply:      k.Apply,
-		Fence:      k.Fence,
-		Remembered: k.Remembered,
-		Retried:    k.Retried,
-		Authorize:  k.Authorize,
-		Expire:     k.Expire,
+		Stream: k.Stream(id),
+		kindRules: kindRules[S]{
+			newState:   func() S { return k.New(id) },
+			applyEvent: k.Apply,
+			fenceEvent: k.Fence,
+			remembered: k.Remembered,
+			retried:    k.Retried,
+			authorize:  k.Authorize,
+			expire:     k.Expire,
+		},
 	}
 	if base != nil {
 		e.Journal, e.Snapshots = base.Journal, base.Snapshots
@@ -170,7 +172,7 @@ func (k *Spec[S, C]) entity(id string, base *GrainConfig) Entity[S] {
 // registers the kind's metrics, and returns the idle timeout and the props
 // option to pass to the generated kind constructor, e.g.
 //
-//	idle, hook := spec.Configure(&cfg)
+//	idle, hook := Spec.Configure(&cfg)
 //	return pb.NewInventoryGrainKind(func() pb.InventoryGrain { return actors.Bind(&grain{}) }, idle, hook)
 //
 // A generated kind keeps its grain factory in a package variable, which a

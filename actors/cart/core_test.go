@@ -22,12 +22,12 @@ import (
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State { return actorstest.Given(&spec, "user-1", events...) }
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&Spec, "user-1", events...) }
 
 // decideAsShell decides cmd as the shell does: what expired first, then
 // the command id, then decide.
 func decideAsShell(s *pb.State, cmd proto.Message, items map[string]Item, now time.Time) ([]proto.Message, error) {
-	return actorstest.Decide(&spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, items, now) })
+	return actorstest.Decide(&Spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, items, now) })
 }
 
 func usd(amount int64) emporium.Money { return emporium.Money{Amount: amount, Currency: "USD"} }
@@ -208,7 +208,7 @@ func TestApply(t *testing.T) {
 	assert.Equal(t, []string{"c1", "c2", "c3", "c4", "c5"}, s.RecentCommands)
 	assert.True(t, proto.Equal(later, s.UpdatedAt))
 
-	spec.Fold(s, &pb.CartCleared{CommandId: "c6", At: later})
+	Spec.Fold(s, &pb.CartCleared{CommandId: "c6", At: later})
 	assert.Empty(t, s.Lines)
 	assert.Equal(t, uint64(3), s.LinesAdded, "line ids are not reused after a clear")
 	assert.Equal(t, "", currency(s))
@@ -224,7 +224,7 @@ func TestApplyCopiesTheLine(t *testing.T) {
 func TestRecentCommandsAreBounded(t *testing.T) {
 	s := given(added("c0", 1, "MUG", 1))
 	for i := range actors.CommandsKept + 10 {
-		spec.Fold(s, qtySet(fmt.Sprint("u", i), "ln1", int64(1+i%9)))
+		Spec.Fold(s, qtySet(fmt.Sprint("u", i), "ln1", int64(1+i%9)))
 	}
 	assert.Len(t, s.RecentCommands, actors.CommandsKept)
 	assert.Equal(t, fmt.Sprint("u", actors.CommandsKept+9), s.RecentCommands[actors.CommandsKept-1])
@@ -360,7 +360,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 				require.Empty(t, events, "a retry wrote %v", events)
 			}
 			for _, ev := range events {
-				spec.Fold(s, ev)
+				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 			}
 			if len(events) > 0 {

@@ -246,7 +246,7 @@ func TestAddMergeUpdateRemoveClear(t *testing.T) {
 	assert.True(t, proto.Equal(c, pushed[5]))
 
 	// The journal holds what the grain answers.
-	replayed, err := cart.Replay(t.Context(), store.Journal(), user)
+	replayed, err := cart.Spec.Replay(t.Context(), store.Journal(), user)
 	require.NoError(t, err)
 	assert.Empty(t, replayed.Lines)
 	assert.Equal(t, uint64(2), replayed.LinesAdded)
@@ -397,7 +397,7 @@ func TestPassivationKeepsTheCart(t *testing.T) {
 	// it, with the last two events in the journal only.
 	var snapAt uint64
 	actorstest.WaitFor(t, 5*time.Second, "the snapshot", func() bool {
-		seq, found, err := store.Snapshots().Load(t.Context(), cart.Stream(user), &pb.State{})
+		seq, found, err := store.Snapshots().Load(t.Context(), cart.Spec.Stream(user), &pb.State{})
 		require.NoError(t, err)
 		snapAt = seq
 		return found
@@ -473,7 +473,7 @@ func TestConcurrentDevicesLoseNothing(t *testing.T) {
 	assert.Equal(t, okBy[1].Load(), lineOf(t, c, phone).Quantity)
 	assert.Equal(t, okBy[2].Load(), lineOf(t, c, laptop).Quantity)
 	assert.Equal(t, int64(4*rounds), c.ItemCount)
-	replayed, err := cart.Replay(t.Context(), store.Journal(), user)
+	replayed, err := cart.Spec.Replay(t.Context(), store.Journal(), user)
 	require.NoError(t, err)
 	assert.Len(t, replayed.Lines, 3)
 	assert.Equal(t, uint64(4*rounds), c.Seq, "one event per add, none per retry")
@@ -487,7 +487,7 @@ func TestJournalConflictReloadsAndDecidesAgain(t *testing.T) {
 	// appends behind this one's back: it added the second SKU.
 	other := &pb.ItemAdded{CommandId: "other", Line: &pb.Line{LineId: "ln2", Sku: skus[1], ProductId: c.Lines[0].ProductId,
 		Quantity: 9, PriceWhenAdded: &pb.Money{Amount: 200, Currency: "USD"}}}
-	_, err := store.Journal().Append(t.Context(), cart.Stream(user), c.Seq, other)
+	_, err := store.Journal().Append(t.Context(), cart.Spec.Stream(user), c.Seq, other)
 	require.NoError(t, err)
 
 	// The grain decides on its stale state, its append collides, and it

@@ -12,8 +12,6 @@
 package cart
 
 import (
-	"context"
-
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
@@ -24,8 +22,9 @@ import (
 // Kind is the cluster kind name of the CartGrain.
 const Kind = "CartGrain"
 
-// spec declares the CartGrain to the shell.
-var spec = actors.Spec[*pb.State, Config]{
+// Spec declares the CartGrain to the shell; its Stream and Replay serve
+// audits and tests.
+var Spec = actors.Spec[*pb.State, Config]{
 	Kind:         Kind,
 	StreamPrefix: "cart-",
 	New:          newState,
@@ -62,15 +61,6 @@ func NewKind(cfg Config) *cluster.Kind {
 	if cfg.Catalog == nil {
 		panic("cart.NewKind: Config.Catalog is required")
 	}
-	idle, hook := spec.Configure(&cfg)
+	idle, hook := Spec.Configure(&cfg)
 	return pb.NewCartGrainKind(func() pb.CartGrain { return actors.Bind(&grain{}) }, idle, hook)
-}
-
-// Stream returns the journal stream of a user's cart.
-func Stream(userID string) string { return spec.Stream(userID) }
-
-// Replay rebuilds a user's cart from its whole journal, ignoring snapshots,
-// the way an audit or a test checks what the grain holds.
-func Replay(ctx context.Context, journal actors.Journal, userID string) (*pb.State, error) {
-	return spec.Replay(ctx, journal, userID)
 }

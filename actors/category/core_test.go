@@ -27,12 +27,12 @@ var (
 )
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State { return actorstest.Given(&spec, "", events...) }
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&Spec, "", events...) }
 
 // decideAsShell decides cmd as the shell does: what expired first, then
 // the command id, then decide.
 func decideAsShell(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
-	return actorstest.Decide(&spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
+	return actorstest.Decide(&Spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
 }
 
 // created is the event of a Create of id under parent, by command "c-"+id.
@@ -283,14 +283,14 @@ func TestAnswers(t *testing.T) {
 	assert.Nil(t, c.Category)
 
 	// Fenced takes a seq, not a version.
-	spec.Fold(s, &pb.Fenced{})
+	Spec.Fold(s, &pb.Fenced{})
 	assert.Equal(t, uint64(5), s.Version)
 }
 
 func TestMemoryIsBounded(t *testing.T) {
 	s := given(shop()...)
 	for i := range actors.CommandsKept + 10 {
-		spec.Fold(s, &pb.CategoryUpdated{CommandId: fmt.Sprint("u", i), Id: "shoes", Name: wrapperspb.String(fmt.Sprint("S", i)), At: at})
+		Spec.Fold(s, &pb.CategoryUpdated{CommandId: fmt.Sprint("u", i), Id: "shoes", Name: wrapperspb.String(fmt.Sprint("S", i)), At: at})
 	}
 	assert.Len(t, s.RecentCommands, actors.CommandsKept)
 	evs, err := decideAsShell(s, &pb.CreateRequest{CommandId: "c-shoes", Id: "shoes", Name: "Shoes"}, t0)
@@ -425,12 +425,12 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			}
 			if r.IntN(10) == 0 {
 				// The shell fenced a seq whose append it could not settle.
-				spec.Fold(s, &pb.Fenced{})
+				Spec.Fold(s, &pb.Fenced{})
 				journal = append(journal, &pb.Fenced{})
 			}
 			for _, ev := range events {
 				v := s.Version
-				spec.Fold(s, ev)
+				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 				kinds[string(ev.ProtoReflect().Descriptor().Name())]++
 				if u, ok := ev.(*pb.CategoryUpdated); ok && u.ParentId != nil {
@@ -450,7 +450,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		}
 		replayed := newState()
 		for _, ev := range journal {
-			spec.Fold(replayed, ev)
+			Spec.Fold(replayed, ev)
 		}
 		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs from the state", seed)
 	}

@@ -1,8 +1,6 @@
 package category
 
 import (
-	"context"
-
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
@@ -13,10 +11,10 @@ import (
 // Kind is the cluster kind name of the CategoryGrain.
 const Kind = "CategoryGrain"
 
-// spec declares the CategoryGrain to the shell. Its commands are
-// remembered with the category they acted on, so the kind tells retries
-// itself (retried).
-var spec = actors.Spec[*pb.State, Config]{
+// Spec declares the CategoryGrain to the shell; its Stream and Replay serve
+// audits and tests. Its commands are remembered with the category they
+// acted on, so the kind tells retries itself (retried).
+var Spec = actors.Spec[*pb.State, Config]{
 	Kind:         Kind,
 	StreamPrefix: "category-",
 	New:          func(string) *pb.State { return newState() },
@@ -39,7 +37,7 @@ type Config struct {
 // NewKind returns the cluster kind that activates the CategoryGrain with
 // cfg.
 func NewKind(cfg Config) *cluster.Kind {
-	idle, hook := spec.Configure(&cfg)
+	idle, hook := Spec.Configure(&cfg)
 	return pb.NewCategoryGrainKind(func() pb.CategoryGrain { return actors.Bind(&grain{}) }, idle, hook)
 }
 
@@ -47,13 +45,4 @@ func NewKind(cfg Config) *cluster.Kind {
 // identity TreeID.
 func Client(c *cluster.Cluster) *pb.CategoryGrainGrainClient {
 	return pb.GetCategoryGrainGrainClient(c, TreeID)
-}
-
-// Stream returns the journal stream of the tree with the given identity
-// (TreeID outside tests).
-func Stream(id string) string { return spec.Stream(id) }
-
-// Replay rebuilds a tree from its whole journal, ignoring snapshots.
-func Replay(ctx context.Context, journal actors.Journal, id string) (*pb.State, error) {
-	return spec.Replay(ctx, journal, id)
 }

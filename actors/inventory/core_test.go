@@ -20,12 +20,12 @@ import (
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State { return actorstest.Given(&spec, "SKU-1", events...) }
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&Spec, "SKU-1", events...) }
 
 // decideAsShell decides cmd as the shell does: what expired first, then
 // the command id, then decide.
 func decideAsShell(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
-	return actorstest.Decide(&spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
+	return actorstest.Decide(&Spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
 }
 
 func reservedEv(order string, qty int64, expires time.Time) *pb.Reserved {
@@ -146,9 +146,9 @@ func TestMemoryIsBounded(t *testing.T) {
 	s := given(&pb.StockSet{CommandId: "c0", OnHand: MaxQuantity})
 	for i := range closedOrdersKept + 10 {
 		id := "o" + string(rune('a'+i%26)) + time.Duration(i).String()
-		spec.Fold(s, reservedEv(id, 1, t0))
-		spec.Fold(s, &pb.Committed{OrderId: id})
-		spec.Fold(s, &pb.Restocked{CommandId: id, Quantity: 1})
+		Spec.Fold(s, reservedEv(id, 1, t0))
+		Spec.Fold(s, &pb.Committed{OrderId: id})
+		Spec.Fold(s, &pb.Restocked{CommandId: id, Quantity: 1})
 	}
 	assert.Len(t, s.Closed, closedOrdersKept)
 	assert.Len(t, s.RecentCommands, actors.CommandsKept)
@@ -170,7 +170,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		for step := range 400 {
 			now = now.Add(time.Duration(r.IntN(30)) * time.Second)
 			for _, ev := range expireDue(s, now) {
-				spec.Fold(s, ev)
+				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 			}
 			var cmd proto.Message
@@ -199,7 +199,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 				if c, ok := ev.(*pb.Committed); ok {
 					committed += s.Held[c.OrderId].Quantity
 				}
-				spec.Fold(s, ev)
+				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 			}
 			st := stock(s, 0, "")
@@ -215,7 +215,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		}
 		replayed := newState("SKU-R")
 		for _, ev := range journal {
-			spec.Fold(replayed, ev)
+			Spec.Fold(replayed, ev)
 		}
 		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
 	}

@@ -13,8 +13,6 @@
 package inventory
 
 import (
-	"context"
-
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
@@ -25,8 +23,9 @@ import (
 // Kind is the cluster kind name of the InventoryGrain.
 const Kind = "InventoryGrain"
 
-// spec declares the InventoryGrain to the shell.
-var spec = actors.Spec[*pb.State, Config]{
+// Spec declares the InventoryGrain to the shell; its Stream and Replay serve
+// audits and tests.
+var Spec = actors.Spec[*pb.State, Config]{
 	Kind:         Kind,
 	StreamPrefix: "inventory-",
 	New:          newState,
@@ -52,15 +51,6 @@ type Config struct {
 
 // NewKind returns the cluster kind that activates InventoryGrains with cfg.
 func NewKind(cfg Config) *cluster.Kind {
-	idle, hook := spec.Configure(&cfg)
+	idle, hook := Spec.Configure(&cfg)
 	return pb.NewInventoryGrainKind(func() pb.InventoryGrain { return actors.Bind(&grain{}) }, idle, hook)
-}
-
-// Stream returns the journal stream of a SKU's events.
-func Stream(sku string) string { return spec.Stream(sku) }
-
-// Replay rebuilds a SKU's state from its whole journal, ignoring snapshots,
-// the way an audit or a test checks what the grain holds.
-func Replay(ctx context.Context, journal actors.Journal, sku string) (*pb.State, error) {
-	return spec.Replay(ctx, journal, sku)
 }

@@ -145,12 +145,12 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			}
 			if r.IntN(10) == 0 {
 				// The shell fenced a seq whose append it could not settle.
-				spec.Fold(s, &pb.Fenced{})
+				Spec.Fold(s, &pb.Fenced{})
 				journal = append(journal, &pb.Fenced{})
 			}
 			for _, ev := range events {
 				v := s.Version
-				spec.Fold(s, ev)
+				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 				kinds[string(ev.ProtoReflect().Descriptor().Name())]++
 				if u, ok := ev.(*pb.ProductUpdated); ok && u.HasVariantSet {
@@ -181,7 +181,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		require.Equal(t, uint64(versions), s.Version)
 		replayed := newState("p1")
 		for _, ev := range journal {
-			spec.Fold(replayed, ev)
+			Spec.Fold(replayed, ev)
 		}
 		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
 	}

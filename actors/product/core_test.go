@@ -30,12 +30,12 @@ var (
 )
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State { return actorstest.Given(&spec, "p1", events...) }
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&Spec, "p1", events...) }
 
 // decideAsShell decides cmd as the shell does: what expired first, then
 // the command id, then decide.
 func decideAsShell(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
-	return actorstest.Decide(&spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
+	return actorstest.Decide(&Spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
 }
 
 func sizeColor() []*pb.Option {
@@ -521,7 +521,7 @@ func TestApplyCopiesEvents(t *testing.T) {
 func TestMemoryIsBounded(t *testing.T) {
 	s := given(createdEv())
 	for i := range actors.CommandsKept + 10 {
-		spec.Fold(s, &pb.RatingUpdated{CommandId: fmt.Sprint("r", i), Average: 1, Count: int64(i + 1)})
+		Spec.Fold(s, &pb.RatingUpdated{CommandId: fmt.Sprint("r", i), Average: 1, Count: int64(i + 1)})
 	}
 	assert.Len(t, s.RecentCommands, actors.CommandsKept)
 	assert.Equal(t, "create-1", s.CreatedBy, "the Create's id is kept for good")

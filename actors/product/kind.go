@@ -1,8 +1,6 @@
 package product
 
 import (
-	"context"
-
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
@@ -13,8 +11,9 @@ import (
 // Kind is the cluster kind name of the ProductGrain.
 const Kind = "ProductGrain"
 
-// spec declares the ProductGrain to the shell.
-var spec = actors.Spec[*pb.State, Config]{
+// Spec declares the ProductGrain to the shell; its Stream and Replay serve
+// audits and tests.
+var Spec = actors.Spec[*pb.State, Config]{
 	Kind:         Kind,
 	StreamPrefix: "product-",
 	New:          newState,
@@ -49,14 +48,6 @@ type Config struct {
 
 // NewKind returns the cluster kind that activates ProductGrains with cfg.
 func NewKind(cfg Config) *cluster.Kind {
-	idle, hook := spec.Configure(&cfg)
+	idle, hook := Spec.Configure(&cfg)
 	return pb.NewProductGrainKind(func() pb.ProductGrain { return actors.Bind(&grain{}) }, idle, hook)
-}
-
-// Stream returns the journal stream of a product.
-func Stream(id string) string { return spec.Stream(id) }
-
-// Replay rebuilds a product from its whole journal, ignoring snapshots.
-func Replay(ctx context.Context, journal actors.Journal, id string) (*pb.State, error) {
-	return spec.Replay(ctx, journal, id)
 }

@@ -137,7 +137,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 						dead[id] = true
 					}
 				}
-				spec.Fold(s, ev)
+				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 			}
 
@@ -162,7 +162,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		}
 		replayed := newState("user-r")
 		for _, ev := range journal {
-			spec.Fold(replayed, ev)
+			Spec.Fold(replayed, ev)
 		}
 		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
 	}

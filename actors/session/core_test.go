@@ -22,12 +22,12 @@ var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 const badToken = "invalid refresh token"
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State { return actorstest.Given(&spec, "user-1", events...) }
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&Spec, "user-1", events...) }
 
 // decideAsShell decides cmd as the shell does: what expired first, then
 // the command id, then decide.
 func decideAsShell(s *pb.State, cmd proto.Message, now time.Time) decision {
-	events, err := actorstest.Decide(&spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) {
+	events, err := actorstest.Decide(&Spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) {
 		d := decide(s, cmd, now)
 		return d.events, d.err
 	})
@@ -210,7 +210,7 @@ func run(t *testing.T, s *pb.State, cmd proto.Message, now time.Time) decision {
 	t.Helper()
 	d := decideAsShell(s, cmd, now)
 	for _, ev := range d.events {
-		spec.Fold(s, ev)
+		Spec.Fold(s, ev)
 	}
 	return d
 }
@@ -460,18 +460,18 @@ func TestCleanDevice(t *testing.T) {
 func TestMemoryIsBounded(t *testing.T) {
 	s := given(opened("s0", "h0", t0))
 	for i := range 200 {
-		spec.Fold(s, refreshed("s0", fmt.Sprintf("h%d", i+1), t0))
+		Spec.Fold(s, refreshed("s0", fmt.Sprintf("h%d", i+1), t0))
 	}
 	assert.Len(t, s.Sessions["s0"].OlderHashes, olderHashesKept)
 	assert.Equal(t, "h180", s.Sessions["s0"].OlderHashes[0])
 	for i := range 300 {
 		id := fmt.Sprintf("x%d", i)
-		spec.Fold(s, opened(id, id, t0))
-		spec.Fold(s, revoked(id, ReasonLogout, t0))
+		Spec.Fold(s, opened(id, id, t0))
+		Spec.Fold(s, revoked(id, ReasonLogout, t0))
 	}
 	assert.Len(t, s.Revoked, revokedKept)
 	for i := range actors.CommandsKept + 10 {
-		spec.Fold(s, &pb.AllSessionsRevoked{CommandId: fmt.Sprintf("c%d", i), Reason: "logout_all", At: ts(t0)})
+		Spec.Fold(s, &pb.AllSessionsRevoked{CommandId: fmt.Sprintf("c%d", i), Reason: "logout_all", At: ts(t0)})
 	}
 	assert.Len(t, s.RevokeAll, actors.CommandsKept)
 	assert.Len(t, s.Revoked, revokedKept)

@@ -1,8 +1,6 @@
 package session
 
 import (
-	"context"
-
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
@@ -13,10 +11,11 @@ import (
 // Kind is the cluster kind name of the SessionGrain.
 const Kind = "SessionGrain"
 
-// spec declares the SessionGrain to the shell. Its one command with a
-// command id, RevokeAll, is remembered with its reason and count, so the
-// kind tells retries itself (retried).
-var spec = actors.Spec[*pb.State, Config]{
+// Spec declares the SessionGrain to the shell; its Stream and Replay serve
+// audits and tests. Its one command with a command id, RevokeAll, is
+// remembered with its reason and count, so the kind tells retries itself
+// (retried).
+var Spec = actors.Spec[*pb.State, Config]{
 	Kind:         Kind,
 	StreamPrefix: "session-",
 	New:          newState,
@@ -31,14 +30,6 @@ type Config = actors.GrainConfig
 
 // NewKind returns the cluster kind that activates SessionGrains with cfg.
 func NewKind(cfg Config) *cluster.Kind {
-	idle, hook := spec.Configure(&cfg)
+	idle, hook := Spec.Configure(&cfg)
 	return pb.NewSessionGrainKind(func() pb.SessionGrain { return actors.Bind(&grain{}) }, idle, hook)
-}
-
-// Stream returns the journal stream of a user's sessions.
-func Stream(userID string) string { return spec.Stream(userID) }
-
-// Replay rebuilds a user's sessions from the whole journal.
-func Replay(ctx context.Context, journal actors.Journal, userID string) (*pb.State, error) {
-	return spec.Replay(ctx, journal, userID)
 }

@@ -191,7 +191,7 @@ func TestAddressDefaultsFollowTheOldest(t *testing.T) {
 		events, err := decideAsShell(s, cmd, t0)
 		require.NoError(t, err)
 		for _, ev := range events {
-			spec.Fold(s, ev)
+			Spec.Fold(s, ev)
 		}
 	}
 	shipping := func(f *pb.AddressFields) *pb.AddressFields {

@@ -67,7 +67,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 				require.Empty(t, events, "seed %d step %d: retry of %T %s applied twice", seed, step, cmd, id)
 			}
 			for _, ev := range events {
-				spec.Fold(s, ev)
+				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 				snapshots = append(snapshots, proto.Clone(ev))
 				kinds[string(ev.ProtoReflect().Descriptor().Name())]++
@@ -90,7 +90,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		}
 		replayed := newState("u-rand")
 		for _, ev := range journal {
-			spec.Fold(replayed, ev)
+			Spec.Fold(replayed, ev)
 		}
 		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
 		require.True(t, registered(s), "seed %d registered", seed)

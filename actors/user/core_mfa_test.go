@@ -135,7 +135,7 @@ func TestTOTPReplay(t *testing.T) {
 	run := func(cmd proto.Message) error {
 		events, err := decideAsShell(s, cmd, t0)
 		for _, ev := range events {
-			spec.Fold(s, ev)
+			Spec.Fold(s, ev)
 		}
 		return err
 	}
@@ -164,7 +164,7 @@ func TestRecoveryCodesAreSingleUse(t *testing.T) {
 	use := func(cmdID string, i int32) error {
 		events, err := decideAsShell(s, &pb.UseRecoveryCodeRequest{CommandId: cmdID, Index: i}, t0)
 		for _, ev := range events {
-			spec.Fold(s, ev)
+			Spec.Fold(s, ev)
 		}
 		return err
 	}

@@ -45,12 +45,12 @@ func recoveryHashes(n int) []string {
 }
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State { return actorstest.Given(&spec, "u1", events...) }
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&Spec, "u1", events...) }
 
 // decideAsShell decides cmd as the shell does: what expired first, then
 // the command id, then decide.
 func decideAsShell(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
-	return actorstest.Decide(&spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
+	return actorstest.Decide(&Spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
 }
 
 // with returns base followed by more, without sharing base's array.
@@ -188,7 +188,7 @@ func runDecide(t *testing.T, tests []decideCase) {
 			require.NoError(t, err)
 			assert.Empty(t, actorstest.DiffEvents(tt.want, got))
 			for _, ev := range got {
-				spec.Fold(s, ev)
+				Spec.Fold(s, ev)
 			}
 			if tt.check != nil {
 				tt.check(t, s)
@@ -278,8 +278,8 @@ func TestMemoryIsBounded(t *testing.T) {
 	s := given(registeredEv())
 	for i := range actors.CommandsKept + removedAddressesKept + 10 {
 		id := fmt.Sprintf("x%d", i)
-		spec.Fold(s, added(id, addr(id, "Home", true, true, t0)))
-		spec.Fold(s, &pb.AddressRemoved{AddressId: id, At: ts(t0)})
+		Spec.Fold(s, added(id, addr(id, "Home", true, true, t0)))
+		Spec.Fold(s, &pb.AddressRemoved{AddressId: id, At: ts(t0)})
 	}
 	assert.Len(t, s.RecentCommands, actors.CommandsKept)
 	assert.Len(t, s.RemovedAddresses, removedAddressesKept)

@@ -1,8 +1,6 @@
 package user
 
 import (
-	"context"
-
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
@@ -13,8 +11,9 @@ import (
 // Kind is the cluster kind name of the UserGrain.
 const Kind = "UserGrain"
 
-// spec declares the UserGrain to the shell.
-var spec = actors.Spec[*pb.State, kindConfig]{
+// Spec declares the UserGrain to the shell; its Stream and Replay serve
+// audits and tests.
+var Spec = actors.Spec[*pb.State, kindConfig]{
 	Kind:         Kind,
 	StreamPrefix: "user-",
 	New:          newState,
@@ -55,14 +54,6 @@ func NewKind(cfg Config, opts ...Option) *cluster.Kind {
 	for _, o := range opts {
 		o(k)
 	}
-	idle, hook := spec.Configure(k)
+	idle, hook := Spec.Configure(k)
 	return pb.NewUserGrainKind(func() pb.UserGrain { return actors.Bind(&grain{}) }, idle, hook)
-}
-
-// Stream returns the journal stream of a user's account.
-func Stream(userID string) string { return spec.Stream(userID) }
-
-// Replay rebuilds an account from its whole journal, ignoring snapshots.
-func Replay(ctx context.Context, journal actors.Journal, userID string) (*pb.State, error) {
-	return spec.Replay(ctx, journal, userID)
 }

@@ -184,7 +184,7 @@ func TestGrainReplay(t *testing.T) {
 	acc, err := pb.GetUserGrainGrainClient(member, p.UserID).Get(&pb.GetRequest{})
 	require.NoError(t, err)
 	assert.True(t, acc.EmailVerified)
-	st, err := user.Replay(t.Context(), store.Journal(), p.UserID)
+	st, err := user.Spec.Replay(t.Context(), store.Journal(), p.UserID)
 	require.NoError(t, err)
 	assert.Equal(t, acc.Username, st.Username)
 	assert.True(t, st.EmailVerified)

@@ -122,7 +122,7 @@ func TestWishlistGrain(t *testing.T) {
 	after, err := g.GetWishlists(&pb.GetWishlistsRequest{})
 	require.NoError(t, err)
 	assert.True(t, proto.Equal(before, after), "before %v, after %v", before, after)
-	st, err := user.Replay(t.Context(), store.Journal(), id)
+	st, err := user.Spec.Replay(t.Context(), store.Journal(), id)
 	require.NoError(t, err)
 	assert.True(t, proto.Equal(&pb.Wishlists{Wishlists: st.Wishlists, Seq: after.Seq}, after))
 	again, err = g.CreateWishlist(&pb.CreateWishlistRequest{CommandId: "c1", WishlistId: "w1", Name: "Other"})
@@ -479,7 +479,7 @@ func TestMoveToCartRetriedAddsOnce(t *testing.T) {
 	assert.NotContains(t, items(t, f, p, list.ID), "mug")
 
 	// The cart took the unit, then removing the item failed.
-	journal.FailNext(user.Stream(p.UserID), 1)
+	journal.FailNext(user.Spec.Stream(p.UserID), 1)
 	_, err = f.svc.MoveToCart(ctx, p, list.ID, "pen")
 	assert.Equal(t, emporium.EUNAVAILABLE, emporium.ErrorCode(err), "%v", err)
 	assert.Contains(t, items(t, f, p, list.ID), "pen", "the item stays")
@@ -512,7 +512,7 @@ func TestMoveToCartRetriedAddsOnce(t *testing.T) {
 	assert.Equal(t, 3, adds)
 	w, err := users(p.UserID).GetWishlists(&pb.GetWishlistsRequest{WishlistId: list.ID})
 	require.NoError(t, err)
-	st, err := user.Replay(ctx, store.Journal(), p.UserID)
+	st, err := user.Spec.Replay(ctx, store.Journal(), p.UserID)
 	require.NoError(t, err)
 	assert.True(t, proto.Equal(st.Wishlists[0], w.Wishlists[0]), "the grain agrees with its journal")
 }
