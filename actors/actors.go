@@ -1,7 +1,12 @@
-// Package actors holds what every grain kind shares: the clock, the way a
+// Package actors holds what every grain kind shares: the declaration of a
+// kind (Spec), the event-sourced shell around its pure core (Activation and
+// Entity: loading, conditional appends, fencing, reloads, deduplication by
+// command id, expiry before each decision), the cluster member and its view
+// of membership changes (StartMember, Topology), the clock, the way a
 // grain's error crosses the cluster, and the activation metrics. Each grain
 // kind lives in its own package below (inventory/, cart/, order/, ...), with
-// a pure core (decide/apply) and a thin actor shell.
+// a pure core (decide/apply), a kind.go declaring its Spec, and a grain.go
+// holding its commands.
 package actors
 
 import (
@@ -14,7 +19,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -177,32 +181,3 @@ func (a *Activations) PassivateAll(ctx context.Context, system *actor.ActorSyste
 	}
 	return nil
 }
-
-// Configs hands each grain activation the configuration of the kind that
-// spawned it. A generated kind keeps its grain factory in a package
-// variable, which a second cluster member in the same process (a
-// multi-member test) would overwrite; so the factory builds an empty grain,
-// the kind's OnInit hook (Hook) stores its configuration under the new
-// activation's PID, and the grain's Init takes it from there (Take).
-type Configs[C any] struct{ m sync.Map }
-
-// Hook returns the props option that stores cfg for every activation the
-// kind spawns.
-func (c *Configs[C]) Hook(cfg *C) actor.PropsOption {
-	return actor.WithOnInit(func(ctx actor.Context) { c.m.Store(ctx.Self(), cfg) })
-}
-
-// Take returns the configuration stored for the activation at pid, once. It
-// panics when there is none: a kind built without Hook is a bug to find at
-// once.
-func (c *Configs[C]) Take(pid *actor.PID) *C {
-	cfg, ok := c.m.LoadAndDelete(pid)
-	if !ok {
-		panic("actors: grain activation without the configuration of its kind")
-	}
-	return cfg.(*C)
-}
-
-// Store stores cfg for the activation at pid, as Hook does; for tests that
-// drive a grain's methods without spawning it through its kind.
-func (c *Configs[C]) Store(pid *actor.PID, cfg *C) { c.m.Store(pid, cfg) }

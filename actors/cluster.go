@@ -50,6 +50,9 @@ type ClusterConfig struct {
 	RequestTimeout time.Duration
 	// Logger receives Proto.Actor's logs, at Warn and above only.
 	Logger *slog.Logger
+	// Clock times the member's topology changes (Topology); nil means the
+	// wall clock.
+	Clock Clock
 }
 
 // StartMember starts an actor system and joins the cluster as a member that
@@ -93,9 +96,10 @@ func StartMember(cfg ClusterConfig, kinds ...*cluster.Kind) (c *cluster.Cluster,
 		cluster.WithRequestTimeout(cfg.RequestTimeout),
 	)
 	c = cluster.New(system, config)
+	topology := NewTopology(system, cfg.Clock)
 	system.EventStream.Subscribe(func(ev any) {
 		if _, ok := ev.(*cluster.ClusterTopology); ok {
-			NoteTopologyChange()
+			topology.Changed()
 		}
 	})
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -31,11 +31,11 @@ type Views interface {
 	Put(collection, id string, seq uint64, doc any)
 }
 
-// Step is one decision of a command: the events that carry it out, or a
-// refusal. It may return events and an error together: the events are
-// persisted and the error is the answer (a refresh token reused revokes its
-// session and still fails).
-type Step[S proto.Message] func(state S) ([]proto.Message, error)
+// Step is one decision of a command at time now: the events that carry it
+// out, or a refusal. It may return events and an error together: the events
+// are persisted and the error is the answer (a refresh token reused revokes
+// its session and still fails).
+type Step[S proto.Message] func(state S, now time.Time) ([]proto.Message, error)
 
 // Entity is the event-sourced state of one grain activation: the thin shell
 // every grain kind shares around its pure decide/apply core. It loads from
@@ -50,6 +50,10 @@ type Step[S proto.Message] func(state S) ([]proto.Message, error)
 //     another activation wrote meanwhile.
 //   - An append whose outcome is unknown (the store timed out after the write
 //     may have reached it) is settled by a fence before the next decision.
+//   - A command that carries a command id (a generated GetCommandId) and
+//     whose id the state remembers is a retry: it is answered from the state
+//     without being decided again. The ids are remembered in the state from
+//     the events that carry them, so they survive passivation.
 //
 // An Entity belongs to one actor and is not safe for concurrent use.
 type Entity[S proto.Message] struct {
@@ -57,13 +61,11 @@ type Entity[S proto.Message] struct {
 	Stream    string
 	Journal   Journal
 	Snapshots Snapshots
-	// New returns the state of an entity that has no events yet.
-	New func() S
-	// Apply folds one event into the state. It never refuses an event.
-	Apply func(S, proto.Message)
-	// Fence returns the marker event that settles an unknown outcome; its
-	// Apply must change nothing.
-	Fence func() proto.Message
+	// kindRules are the kind's rules, from its Spec.
+	kindRules[S]
+	// Topology, when set, is the member's view of membership changes, which
+	// makes queries check the journal's tail while members change.
+	Topology *Topology
 	// Changed, when set, is called after the state moved (a write or a
 	// reload), to update read models.
 	Changed func(state S, seq uint64)
@@ -94,27 +96,52 @@ const snapshotOnStopAfter = 20
 func (e *Entity[S]) Load() error {
 	ctx, cancel := context.WithTimeout(context.Background(), e.IOTimeout)
 	defer cancel()
-	e.State = e.New()
+	e.State = e.newState()
 	seq, found, err := e.Snapshots.Load(ctx, e.Stream, e.State)
 	if err != nil {
 		return emporium.Wrap("actors.Entity.Load snapshot", err)
 	}
 	if !found {
-		e.State = e.New()
+		e.State = e.newState()
 	}
 	e.Seq, e.snapAt = seq, seq
 	_, err = e.catchUp()
 	return err
 }
 
-// Run decides and persists steps in order, each against the state the
-// previous one left. mutating says whether the command may change state:
-// a command that may, and whose last step wrote nothing, is checked against
-// the journal's tail before its answer is given. When the journal moved,
-// the whole command is decided again on the reloaded state.
-func (e *Entity[S]) Run(mutating bool, steps ...Step[S]) error {
+// Command decides and persists cmd's steps at time now, in order, each
+// against the state the previous one left. What expired by now is expired
+// first. When cmd carries a command id, a missing id is refused and a
+// remembered one is a retry, answered from the state without the steps. A
+// command whose last step wrote nothing is checked against the journal's
+// tail before its answer is given; when the journal moved, the whole
+// command is decided again on the reloaded state.
+func (e *Entity[S]) Command(now time.Time, cmd proto.Message, steps ...Step[S]) error {
+	return e.run(now, cmd, true, steps)
+}
+
+// Query runs steps that answer from the state at time now, after expiring
+// what ran out and settling an unknown outcome, if any. It checks the
+// journal's tail only while the cluster's members change (Topology).
+func (e *Entity[S]) Query(now time.Time, steps ...Step[S]) error {
+	return e.run(now, nil, false, steps)
+}
+
+func (e *Entity[S]) run(now time.Time, cmd proto.Message, mutating bool, steps []Step[S]) error {
+	all := make([]Step[S], 0, len(steps)+2)
+	if e.expire != nil {
+		all = append(all, func(s S, now time.Time) ([]proto.Message, error) { return e.expire(s, now), nil })
+	}
+	if cmd != nil {
+		if c, ok := cmd.(commandIDCarrier); ok {
+			all = append(all, func(s S, _ time.Time) ([]proto.Message, error) {
+				return nil, e.dedup(s, cmd, c.GetCommandId())
+			})
+		}
+	}
+	all = append(all, steps...)
 	for attempt := 0; ; attempt++ {
-		err := e.attempt(mutating, steps)
+		err := e.attempt(now, mutating, all)
 		if !errors.Is(err, errJournalMoved) {
 			return err
 		}
@@ -128,36 +155,42 @@ func (e *Entity[S]) Run(mutating bool, steps ...Step[S]) error {
 	}
 }
 
-// While the cluster's members change, two members may briefly route one
-// identity to two activations, and one may write after the other loaded.
-// A command that writes nothing checks the journal's tail before it answers
-// for that reason, always; a query (Run with mutating false) does so only
-// for settleWindow after any member of this process saw the topology
-// change, which bounds the window in which a query may answer a state
-// another activation has moved past, without a store read per query in a
-// steady cluster.
-const settleWindow = 10 * time.Second
+// errRetried ends a command's steps early: its command id is remembered,
+// so it was applied before and is answered from the state.
+var errRetried = errors.New("a retry")
 
-// lastTopologyChange is when a member of this process last saw the cluster
-// topology change, in Unix nanoseconds; zero before any.
-var lastTopologyChange atomic.Int64
-
-// NoteTopologyChange opens the settle window. StartMember calls it on every
-// topology change its member sees; tests call it to stage one.
-func NoteTopologyChange() { lastTopologyChange.Store(time.Now().UnixNano()) }
-
-// unsettled reports whether the cluster topology changed within the settle
-// window.
-func unsettled() bool {
-	at := lastTopologyChange.Load()
-	return at != 0 && time.Since(time.Unix(0, at)) < settleWindow
+// dedup answers errRetried for a command the state applied before, a
+// refusal for a missing or reused command id, and nil for a new command.
+func (e *Entity[S]) dedup(s S, cmd proto.Message, id string) error {
+	if err := NeedCommandID(id); err != nil {
+		return err
+	}
+	if e.authorize != nil {
+		if err := e.authorize(s, cmd); err != nil {
+			return err
+		}
+	}
+	seen := false
+	switch {
+	case e.retried != nil:
+		var err error
+		if seen, err = e.retried(s, cmd); err != nil {
+			return err
+		}
+	case e.remembered != nil:
+		seen = slices.Contains(*e.remembered(s), id)
+	}
+	if seen {
+		return errRetried
+	}
+	return nil
 }
 
 // errJournalMoved means the journal holds events the state has not seen:
 // an append conflicted, or a tail check found more.
 var errJournalMoved = errors.New("the journal moved")
 
-func (e *Entity[S]) attempt(mutating bool, steps []Step[S]) error {
+func (e *Entity[S]) attempt(now time.Time, mutating bool, steps []Step[S]) error {
 	if e.unsure {
 		if err := e.fence(); err != nil {
 			return err
@@ -166,19 +199,22 @@ func (e *Entity[S]) attempt(mutating bool, steps []Step[S]) error {
 	wrote := false
 	var answer error
 	for _, step := range steps {
-		events, err := step(e.State)
+		events, err := step(e.State, now)
 		wrote = len(events) > 0
 		if wrote {
 			if perr := e.persist(events); perr != nil {
 				return perr
 			}
 		}
+		if errors.Is(err, errRetried) {
+			break
+		}
 		if err != nil {
 			answer = err
 			break
 		}
 	}
-	if wrote || !mutating && !unsettled() {
+	if wrote || !mutating && !e.Topology.Unsettled() {
 		return answer
 	}
 	moved, err := e.catchUp()
@@ -196,7 +232,7 @@ func (e *Entity[S]) attempt(mutating bool, steps []Step[S]) error {
 // collides and the reload applies the lost events; if it did not, the fence
 // takes the seq and the lost append can never land after it.
 func (e *Entity[S]) fence() error {
-	err := e.persist([]proto.Message{e.Fence()})
+	err := e.persist([]proto.Message{e.fenceEvent()})
 	if errors.Is(err, errJournalMoved) {
 		_, err = e.catchUp()
 	}
@@ -221,7 +257,7 @@ func (e *Entity[S]) persist(events []proto.Message) error {
 		return emporium.Wrap("actors.Entity.persist", err)
 	}
 	for _, ev := range events {
-		e.Apply(e.State, ev)
+		e.apply(e.State, ev)
 	}
 	e.Seq = seq
 	e.changed()
@@ -244,7 +280,7 @@ func (e *Entity[S]) catchUp() (moved bool, err error) {
 		if !cloned {
 			next, cloned = proto.CloneOf(e.State), true
 		}
-		e.Apply(next, ev)
+		e.apply(next, ev)
 		return nil
 	})
 	if err != nil {
@@ -256,6 +292,29 @@ func (e *Entity[S]) catchUp() (moved bool, err error) {
 	e.State, e.Seq = next, last
 	e.changed()
 	return true, nil
+}
+
+// kindRules are the parts of a kind's Spec its Entity applies; see Spec
+// for each.
+type kindRules[S proto.Message] struct {
+	newState   func() S
+	applyEvent func(S, proto.Message)
+	fenceEvent func() proto.Message
+	remembered func(S) *[]string
+	retried    func(S, proto.Message) (bool, error)
+	authorize  func(S, proto.Message) error
+	expire     func(S, time.Time) []proto.Message
+}
+
+// apply folds ev into s with the kind's Apply and remembers the command id
+// ev carries, if any.
+func (e *Entity[S]) apply(s S, ev proto.Message) {
+	e.applyEvent(s, ev)
+	if e.remembered != nil {
+		if c, ok := ev.(commandIDCarrier); ok {
+			Remember(e.remembered(s), c.GetCommandId())
+		}
+	}
 }
 
 // Refresh tells Changed about the current state, e.g. at activation, when a
@@ -293,19 +352,6 @@ func (e *Entity[S]) saveSnapshot() *sync.WaitGroup {
 	return &done
 }
 
-// Replay rebuilds a stream's state from its whole journal, ignoring
-// snapshots, the way an audit or a test checks what a grain holds.
-func Replay[S proto.Message](ctx context.Context, journal Journal, stream string, state S, apply func(S, proto.Message)) (S, error) {
-	_, err := journal.Load(ctx, stream, 0, func(_ uint64, _ time.Time, ev proto.Message) error {
-		apply(state, ev)
-		return nil
-	})
-	if err != nil {
-		return state, emporium.Wrap("actors.Replay", err)
-	}
-	return state, nil
-}
-
 // GrainConfig is what every event-sourced grain kind needs from the node.
 type GrainConfig struct {
 	Journal   Journal
@@ -341,22 +387,5 @@ func (c *GrainConfig) WithDefaults() {
 	}
 	if c.IOTimeout == 0 {
 		c.IOTimeout = 4 * time.Second
-	}
-}
-
-// NewEntity returns the Entity of one activation, persisting to stream
-// through cfg's stores. newState, apply and fence come from the grain's core.
-// Activation.Start sets its logger.
-func NewEntity[S proto.Message](cfg *GrainConfig, stream string, newState func() S, apply func(S, proto.Message), fence func() proto.Message) Entity[S] {
-	return Entity[S]{
-		Stream:        stream,
-		Journal:       cfg.Journal,
-		Snapshots:     cfg.Snapshots,
-		New:           newState,
-		Apply:         apply,
-		Fence:         fence,
-		SnapshotEvery: cfg.SnapshotEvery,
-		IOTimeout:     cfg.IOTimeout,
-		Logger:        cfg.Logger,
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/node"
 )
 
@@ -47,7 +48,7 @@ func listProduct(t *testing.T, n *node.Node, a *api, sku string) (id string, sku
 		status, body, _ = a.do("PUT", "/v1/vendor/products/"+id+"/variants/"+skus[i]+"/stock", vendor, map[string]any{"on_hand": onHand})
 		require.Equal(t, http.StatusOK, status, "%v", body)
 	}
-	eventually(t, 5*time.Second, "the product is public", func() bool {
+	actorstest.WaitFor(t, 5*time.Second, "the product is public", func() bool {
 		status, _, _ := a.do("GET", "/v1/products/"+id, "", nil)
 		return status == http.StatusOK
 	})
@@ -90,7 +91,7 @@ func dialLive(t *testing.T, a *api, token string) *liveConn {
 func (lc *liveConn) waitSeq(t *testing.T, seq float64) map[string]any {
 	t.Helper()
 	var found map[string]any
-	eventually(t, 5*time.Second, "a cart.updated push", func() bool {
+	actorstest.WaitFor(t, 5*time.Second, "a cart.updated push", func() bool {
 		lc.mu.Lock()
 		defer lc.mu.Unlock()
 		for _, m := range lc.msgs {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/gateway/gatewaytest"
 	"github.com/emporium-shop/emporium/node"
 	"github.com/emporium-shop/emporium/persistence/persistencetest"
@@ -65,18 +66,6 @@ func userToken(t *testing.T, n *node.Node, a *api, name string, roles ...string)
 	status, body, _ := a.do("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password})
 	require.Equal(t, http.StatusOK, status, "%v", body)
 	return acc.ID, body["access_token"].(string)
-}
-
-// eventually polls f until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // searchIDs answers the ids of the first page of a search.
@@ -195,7 +184,7 @@ func TestCatalogueOverHTTP(t *testing.T) {
 	require.Len(t, body["items"], 1)
 
 	// Buyers find it: a typo in a long word, the parent category, facets.
-	eventually(t, 5*time.Second, "the product is searchable", func() bool {
+	actorstest.WaitFor(t, 5*time.Second, "the product is searchable", func() bool {
 		return slices.Contains(searchIDs(a, "q=headphnes"), id)
 	})
 	assert.Contains(t, searchIDs(a, "category="+url.QueryEscape(electronics["slug"].(string))), id)
@@ -223,7 +212,7 @@ func TestCatalogueOverHTTP(t *testing.T) {
 	// Stock runs out: the in-stock filter follows.
 	status, _, _ = a.do("PUT", "/v1/vendor/products/"+id+"/variants/SONIX-H1-BLK/stock", alice, map[string]any{"on_hand": 0})
 	require.Equal(t, http.StatusOK, status)
-	eventually(t, 5*time.Second, "in_stock=false follows the stock", func() bool {
+	actorstest.WaitFor(t, 5*time.Second, "in_stock=false follows the stock", func() bool {
 		return slices.Contains(searchIDs(a, "in_stock=false"), id) && !slices.Contains(searchIDs(a, "in_stock=true"), id)
 	})
 
@@ -235,11 +224,11 @@ func TestCatalogueOverHTTP(t *testing.T) {
 	status, body, _ = a.do("DELETE", "/v1/vendor/products/"+id, alice, nil)
 	require.Equal(t, http.StatusOK, status, "%v", body)
 	assert.Equal(t, "archived", body["status"])
-	eventually(t, time.Second, "the archived product is not found (the read model follows in milliseconds)", func() bool {
+	actorstest.WaitFor(t, time.Second, "the archived product is not found (the read model follows in milliseconds)", func() bool {
 		status, _, _ = a.do("GET", "/v1/products/"+id, "", nil)
 		return status == http.StatusNotFound
 	})
-	eventually(t, 5*time.Second, "the archived product leaves search", func() bool {
+	actorstest.WaitFor(t, 5*time.Second, "the archived product leaves search", func() bool {
 		return !slices.Contains(searchIDs(a, "q=headphones"), id)
 	})
 	status, body, _ = a.do("GET", "/v1/vendor/products/"+id, alice, nil)
@@ -276,7 +265,7 @@ func TestSeededCatalogue(t *testing.T) {
 	n := openCatalogNode(t, 60)
 	a := newAPI(t, n)
 	var total float64
-	eventually(t, 30*time.Second, "the demo catalogue is indexed", func() bool {
+	actorstest.WaitFor(t, 30*time.Second, "the demo catalogue is indexed", func() bool {
 		_, body, _ := a.do("GET", "/v1/products?limit=1", "", nil)
 		total, _ = body["total"].(float64)
 		return total == 60

@@ -26,12 +26,6 @@ import (
 const (
 	// MaxLines is how many lines a cart holds.
 	MaxLines = 100
-	// recentCommandsKept is how many command ids are remembered. Retries
-	// arrive within seconds of the first attempt, and one buyer sends few
-	// commands in that time.
-	recentCommandsKept = 128
-	// maxIDLen bounds command ids.
-	maxIDLen = 128
 )
 
 // Field error codes the cart answers with, beside the field they name
@@ -105,8 +99,9 @@ func needs(s *pb.State, cmd proto.Message) []string {
 
 // decide checks cmd against the state and the catalogue facts items (by
 // SKU, as Catalog answers them) and returns the events that carry it out.
-// No events and no error means the command has nothing left to do: it was
-// applied before (a retry) or asks for what already holds.
+// No events and no error means the command asks for what already holds; a
+// retry (a command id the state remembers) is answered by the shell before
+// decide runs.
 func decide(s *pb.State, cmd proto.Message, items map[string]Item, now time.Time) ([]proto.Message, error) {
 	switch c := cmd.(type) {
 	case *pb.AddItemRequest:
@@ -125,12 +120,6 @@ func decide(s *pb.State, cmd proto.Message, items map[string]Item, now time.Time
 }
 
 func decideAdd(s *pb.State, c *pb.AddItemRequest, items map[string]Item, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if err := checkQuantity(c.Quantity); err != nil {
 		return nil, err
 	}
@@ -192,12 +181,6 @@ func decideAdd(s *pb.State, c *pb.AddItemRequest, items map[string]Item, now tim
 // always allowed, so that a buyer whose line outgrew the stock can bring it
 // down step by step.
 func decideUpdate(s *pb.State, c *pb.UpdateLineRequest, items map[string]Item, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if err := checkQuantity(c.Quantity); err != nil {
 		return nil, err
 	}
@@ -223,12 +206,6 @@ func decideUpdate(s *pb.State, c *pb.UpdateLineRequest, items map[string]Item, n
 }
 
 func decideRemove(s *pb.State, c *pb.RemoveLineRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if _, line := lineByID(s, c.LineId); line == nil {
 		return nil, noLine()
 	}
@@ -236,10 +213,7 @@ func decideRemove(s *pb.State, c *pb.RemoveLineRequest, now time.Time) ([]proto.
 }
 
 func decideClear(s *pb.State, c *pb.ClearRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) || len(s.Lines) == 0 {
+	if len(s.Lines) == 0 {
 		return nil, nil
 	}
 	return []proto.Message{&pb.CartCleared{CommandId: c.CommandId, At: timestamppb.New(now)}}, nil
@@ -252,31 +226,28 @@ func apply(s *pb.State, ev proto.Message) {
 	case *pb.ItemAdded:
 		s.Lines = append(s.Lines, proto.CloneOf(e.Line))
 		s.LinesAdded++
-		changed(s, e.CommandId, e.At)
+		changed(s, e.At)
 	case *pb.LineQuantitySet:
 		if _, line := lineByID(s, e.LineId); line != nil {
 			line.Quantity = e.Quantity
 		}
-		changed(s, e.CommandId, e.At)
+		changed(s, e.At)
 	case *pb.LineRemoved:
 		if i, line := lineByID(s, e.LineId); line != nil {
 			s.Lines = slices.Delete(s.Lines, i, i+1)
 		}
-		changed(s, e.CommandId, e.At)
+		changed(s, e.At)
 	case *pb.CartCleared:
 		s.Lines = nil
-		changed(s, e.CommandId, e.At)
+		changed(s, e.At)
 	case *pb.Fenced:
 		// Only takes its seq.
 	}
 }
 
-// changed records the command and the time of a change.
-func changed(s *pb.State, commandID string, at *timestamppb.Timestamp) {
-	s.RecentCommands = append(s.RecentCommands, commandID)
-	if over := len(s.RecentCommands) - recentCommandsKept; over > 0 {
-		s.RecentCommands = append(s.RecentCommands[:0:0], s.RecentCommands[over:]...)
-	}
+// changed records the time of a change. The shell remembers the command
+// id the event carries (actors.Spec.Remembered).
+func changed(s *pb.State, at *timestamppb.Timestamp) {
 	s.UpdatedAt = at
 }
 
@@ -378,8 +349,6 @@ func lineBySKU(s *pb.State, sku string) (int, *pb.Line) {
 
 func money(m emporium.Money) *pb.Money { return &pb.Money{Amount: m.Amount, Currency: m.Currency} }
 
-func seenCommand(s *pb.State, id string) bool { return slices.Contains(s.RecentCommands, id) }
-
 func checkQuantity(q int64) error {
 	if q < emporium.MinLineQuantity || q > emporium.MaxLineQuantity {
 		return invalidField("quantity", CodeOutOfRange, "quantity must be between %d and %d",
@@ -395,14 +364,6 @@ func outOfStock(sku string, available, want int64) error {
 
 func noLine() error {
 	return emporium.Errorf(emporium.ENOTFOUND, "The cart has no line with this id.")
-}
-
-func needCommandID(id string) error {
-	if id == "" || len(id) > maxIDLen {
-		return invalidField("command_id", CodeRequired,
-			"command_id is required (1-%d characters) so a retry is not applied twice", maxIDLen)
-	}
-	return nil
 }
 
 func invalidField(field, code, format string, args ...any) error {

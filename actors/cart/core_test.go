@@ -14,18 +14,20 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	pb "github.com/emporium-shop/emporium/protos/cartpb"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State {
-	s := newState("user-1")
-	for _, ev := range events {
-		apply(s, ev)
-	}
-	return s
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&Spec, "user-1", events...) }
+
+// decideAsShell decides cmd as the shell does: what expired first, then
+// the command id, then decide.
+func decideAsShell(s *pb.State, cmd proto.Message, items map[string]Item, now time.Time) ([]proto.Message, error) {
+	return actorstest.Decide(&Spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, items, now) })
 }
 
 func usd(amount int64) emporium.Money { return emporium.Money{Amount: amount, Currency: "USD"} }
@@ -158,7 +160,7 @@ func TestDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := given(tt.given...)
 			before := proto.Clone(s)
-			got, err := decide(s, tt.cmd, catalogue, t0)
+			got, err := decideAsShell(s, tt.cmd, catalogue, t0)
 			if tt.errCode != "" {
 				require.Error(t, err)
 				assert.Equal(t, tt.errCode, emporium.ErrorCode(err), "error: %v", err)
@@ -172,20 +174,20 @@ func TestDecide(t *testing.T) {
 			} else {
 				require.NoError(t, err)
 			}
-			assert.Empty(t, cmpEvents(tt.want, got))
+			assert.Empty(t, actorstest.DiffEvents(tt.want, got))
 			assert.True(t, proto.Equal(before, s), "decide changed the state")
 		})
 	}
 }
 
 func TestOutOfStockSaysHowManyAreAvailable(t *testing.T) {
-	_, err := decide(given(added("c1", 1, "TEE-M", 2)), &pb.AddItemRequest{CommandId: "c2", Sku: "TEE-M", Quantity: 2}, catalogue, t0)
+	_, err := decideAsShell(given(added("c1", 1, "TEE-M", 2)), &pb.AddItemRequest{CommandId: "c2", Sku: "TEE-M", Quantity: 2}, catalogue, t0)
 	require.Error(t, err)
 	assert.Equal(t, "Only 3 of SKU TEE-M available; the line would hold 4.", emporium.ErrorMessage(err))
 }
 
 func TestDecideUnknownCommand(t *testing.T) {
-	_, err := decide(given(), &pb.Cart{}, catalogue, t0)
+	_, err := decideAsShell(given(), &pb.Cart{}, catalogue, t0)
 	assert.Equal(t, emporium.EINTERNAL, emporium.ErrorCode(err))
 }
 
@@ -206,7 +208,7 @@ func TestApply(t *testing.T) {
 	assert.Equal(t, []string{"c1", "c2", "c3", "c4", "c5"}, s.RecentCommands)
 	assert.True(t, proto.Equal(later, s.UpdatedAt))
 
-	apply(s, &pb.CartCleared{CommandId: "c6", At: later})
+	Spec.Fold(s, &pb.CartCleared{CommandId: "c6", At: later})
 	assert.Empty(t, s.Lines)
 	assert.Equal(t, uint64(3), s.LinesAdded, "line ids are not reused after a clear")
 	assert.Equal(t, "", currency(s))
@@ -221,11 +223,11 @@ func TestApplyCopiesTheLine(t *testing.T) {
 
 func TestRecentCommandsAreBounded(t *testing.T) {
 	s := given(added("c0", 1, "MUG", 1))
-	for i := range recentCommandsKept + 10 {
-		apply(s, qtySet(fmt.Sprint("u", i), "ln1", int64(1+i%9)))
+	for i := range actors.CommandsKept + 10 {
+		Spec.Fold(s, qtySet(fmt.Sprint("u", i), "ln1", int64(1+i%9)))
 	}
-	assert.Len(t, s.RecentCommands, recentCommandsKept)
-	assert.Equal(t, fmt.Sprint("u", recentCommandsKept+9), s.RecentCommands[recentCommandsKept-1])
+	assert.Len(t, s.RecentCommands, actors.CommandsKept)
+	assert.Equal(t, fmt.Sprint("u", actors.CommandsKept+9), s.RecentCommands[actors.CommandsKept-1])
 }
 
 func TestPriced(t *testing.T) {
@@ -296,19 +298,6 @@ func TestNeeds(t *testing.T) {
 	assert.Equal(t, []string{"TEE-S", "MUG"}, needs(s, &pb.AddItemRequest{Sku: "not a sku"}), "a malformed SKU is not looked up")
 }
 
-// cmpEvents describes how got differs from want, or returns "" when equal.
-func cmpEvents(want, got []proto.Message) string {
-	if len(want) != len(got) {
-		return fmt.Sprintf("want %d events %v, got %d %v", len(want), want, len(got), got)
-	}
-	for i := range want {
-		if !proto.Equal(want[i], got[i]) {
-			return fmt.Sprintf("event %d: want %v, got %v", i, want[i], got[i])
-		}
-	}
-	return ""
-}
-
 // TestRandomCommandsKeepInvariants drives the core with random commands
 // against a catalogue that changes under it, some commands repeated as
 // Proto.Actor's retries would be, and checks after each that the cart keeps
@@ -359,7 +348,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 				cmd = &pb.ClearRequest{CommandId: id}
 			}
 			before := proto.CloneOf(s)
-			events, err := decide(s, cmd, items, now)
+			events, err := decideAsShell(s, cmd, items, now)
 			require.True(t, proto.Equal(before, s), "decide changed the state")
 			if err != nil {
 				require.Empty(t, events)
@@ -367,11 +356,11 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 				require.Contains(t, []string{emporium.EINVALID, emporium.EOUTOFSTOCK, emporium.ENOTFOUND}, code, "%v", err)
 				continue
 			}
-			if seenCommand(s, commandID(cmd)) {
+			if slices.Contains(s.RecentCommands, commandID(cmd)) {
 				require.Empty(t, events, "a retry wrote %v", events)
 			}
 			for _, ev := range events {
-				apply(s, ev)
+				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 			}
 			if len(events) > 0 {

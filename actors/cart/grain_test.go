@@ -49,6 +49,10 @@ const (
 	idleTimeout = 2 * time.Second
 )
 
+// snapshotEvery is the carts' SnapshotEvery: small, so that a test can
+// write past it and reload from a snapshot and the events after it.
+const snapshotEvery = 10
+
 func TestMain(m *testing.M) {
 	os.Exit(actorstest.Main(m, "cart", func(s persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
 		store = s
@@ -59,7 +63,7 @@ func TestMain(m *testing.M) {
 		catalogue.set(items)
 		grains := actors.GrainConfig{Journal: store.Journal(), Snapshots: store.Snapshots(), Clock: clock, Logger: logger}
 		carts := grains
-		carts.Activations, carts.SnapshotEvery, carts.IdleTimeout = activations, 100, idleTimeout
+		carts.Activations, carts.SnapshotEvery, carts.IdleTimeout = activations, snapshotEvery, idleTimeout
 		member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
 			cart.NewKind(cart.Config{GrainConfig: carts, Catalog: catalogue, Publish: published.publish}),
 			product.NewKind(product.Config{
@@ -242,7 +246,7 @@ func TestAddMergeUpdateRemoveClear(t *testing.T) {
 	assert.True(t, proto.Equal(c, pushed[5]))
 
 	// The journal holds what the grain answers.
-	replayed, err := cart.Replay(t.Context(), store.Journal(), user)
+	replayed, err := cart.Spec.Replay(t.Context(), store.Journal(), user)
 	require.NoError(t, err)
 	assert.Empty(t, replayed.Lines)
 	assert.Equal(t, uint64(2), replayed.LinesAdded)
@@ -385,10 +389,21 @@ func TestArchivedProductsAndPriceChanges(t *testing.T) {
 func TestPassivationKeepsTheCart(t *testing.T) {
 	user := newUser()
 	_, skus := newProduct(t, "USD", 99, 100, 200, 300)
-	for i := range 12 { // past SnapshotEvery, so the reload uses a snapshot and the journal
+	for i := range snapshotEvery + 2 { // past SnapshotEvery: a snapshot, and events after it
 		add(t, user, fmt.Sprint("a", i), skus[i%3], 1)
 	}
 	before := get(t, user)
+	// The snapshot is saved in the background; the reload below must find
+	// it, with the last two events in the journal only.
+	var snapAt uint64
+	actorstest.WaitFor(t, 5*time.Second, "the snapshot", func() bool {
+		seq, found, err := store.Snapshots().Load(t.Context(), cart.Spec.Stream(user), &pb.State{})
+		require.NoError(t, err)
+		snapAt = seq
+		return found
+	})
+	require.Equal(t, uint64(snapshotEvery), snapAt, "the snapshot was taken at SnapshotEvery")
+	require.Equal(t, uint64(snapshotEvery+2), before.Seq, "two events lie after the snapshot")
 
 	// Passivate the activation the way the idle timeout does: a poison pill.
 	pid := member.Get(user, cart.Kind)
@@ -400,9 +415,11 @@ func TestPassivationKeepsTheCart(t *testing.T) {
 	assert.NotEqual(t, pid.String(), member.Get(user, cart.Kind).String(), "a new activation answered")
 
 	// Retries after the reload are still recognised.
-	again := add(t, user, "a11", skus[2], 1)
+	again := add(t, user, fmt.Sprint("a", snapshotEvery+1), skus[(snapshotEvery+1)%3], 1)
 	assert.Equal(t, before.Seq, again.Seq)
-	assert.Equal(t, int64(12), again.ItemCount)
+	assert.Equal(t, int64(snapshotEvery+2), again.ItemCount)
+	again = add(t, user, "a3", skus[0], 1) // remembered in the snapshot
+	assert.Equal(t, before.Seq, again.Seq)
 }
 
 func TestIdleCartsPassivate(t *testing.T) {
@@ -456,7 +473,7 @@ func TestConcurrentDevicesLoseNothing(t *testing.T) {
 	assert.Equal(t, okBy[1].Load(), lineOf(t, c, phone).Quantity)
 	assert.Equal(t, okBy[2].Load(), lineOf(t, c, laptop).Quantity)
 	assert.Equal(t, int64(4*rounds), c.ItemCount)
-	replayed, err := cart.Replay(t.Context(), store.Journal(), user)
+	replayed, err := cart.Spec.Replay(t.Context(), store.Journal(), user)
 	require.NoError(t, err)
 	assert.Len(t, replayed.Lines, 3)
 	assert.Equal(t, uint64(4*rounds), c.Seq, "one event per add, none per retry")
@@ -470,7 +487,7 @@ func TestJournalConflictReloadsAndDecidesAgain(t *testing.T) {
 	// appends behind this one's back: it added the second SKU.
 	other := &pb.ItemAdded{CommandId: "other", Line: &pb.Line{LineId: "ln2", Sku: skus[1], ProductId: c.Lines[0].ProductId,
 		Quantity: 9, PriceWhenAdded: &pb.Money{Amount: 200, Currency: "USD"}}}
-	_, err := store.Journal().Append(t.Context(), cart.Stream(user), c.Seq, other)
+	_, err := store.Journal().Append(t.Context(), cart.Spec.Stream(user), c.Seq, other)
 	require.NoError(t, err)
 
 	// The grain decides on its stale state, its append collides, and it

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	pb "github.com/emporium-shop/emporium/protos/categorypb"
 )
 
@@ -40,11 +41,6 @@ const (
 	MaxCategories = 10_000
 	// MaxDepth is the most levels the tree has: a root is at level 1.
 	MaxDepth = 5
-	// recentCommandsKept is how many command ids are kept to answer
-	// retries, which arrive within seconds of the first attempt.
-	recentCommandsKept = 256
-	// maxCommandID bounds command ids.
-	maxCommandID = 128
 )
 
 // newState returns the state of a tree that was never written.
@@ -54,9 +50,11 @@ func newState() *pb.State {
 
 // decide checks cmd against the state at time now and returns the events
 // that carry it out. No events and no error means there is nothing left to
-// do: the command was applied before (a retry, recognised by its command
-// id) or asks for what already holds. A refusal returns no events. Get
-// yields no events.
+// do: the command asks for what already holds, or was applied before
+// under another id of its own (a Create whose category records it). The
+// shell has already answered a retry of a remembered command id (retried)
+// and refused a missing one. A refusal returns no events. Get yields no
+// events.
 func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
 	switch c := cmd.(type) {
 	case *pb.CreateRequest:
@@ -73,9 +71,6 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 }
 
 func decideCreate(s *pb.State, c *pb.CreateRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
 	if fe := checkID("id", c.Id); fe != nil {
 		return nil, fieldsError(*fe)
 	}
@@ -84,10 +79,6 @@ func decideCreate(s *pb.State, c *pb.CreateRequest, now time.Time) ([]proto.Mess
 			return nil, nil // a retry: answered from state
 		}
 		return nil, emporium.Errorf(emporium.ECONFLICT, "a category with id %q already exists", c.Id)
-	}
-	if done, err := retried(s, c.CommandId, c.Id); done || err != nil {
-		// Created, then deleted since: the answer says it is gone.
-		return nil, err
 	}
 	if len(s.Categories) >= MaxCategories {
 		return nil, emporium.Errorf(emporium.EINVALID,
@@ -127,12 +118,6 @@ func decideCreate(s *pb.State, c *pb.CreateRequest, now time.Time) ([]proto.Mess
 }
 
 func decideUpdate(s *pb.State, c *pb.UpdateRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if done, err := retried(s, c.CommandId, c.Id); done || err != nil {
-		return nil, err
-	}
 	n, ok := s.Categories[c.Id]
 	if !ok {
 		return nil, notFound(c.Id)
@@ -182,12 +167,6 @@ func decideUpdate(s *pb.State, c *pb.UpdateRequest, now time.Time) ([]proto.Mess
 }
 
 func decideDelete(s *pb.State, c *pb.DeleteRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if done, err := retried(s, c.CommandId, c.Id); done || err != nil {
-		return nil, err
-	}
 	if _, ok := s.Categories[c.Id]; !ok {
 		return nil, notFound(c.Id)
 	}
@@ -357,34 +336,34 @@ func notFound(id string) error {
 	return emporium.Errorf(emporium.ENOTFOUND, "category %q not found", id)
 }
 
-// retried reports whether a command id was applied lately to category id,
-// so the command is a retry to answer from state. The same id applied to
-// another category is a reused key, refused with EIDEMPOTENCY.
-func retried(s *pb.State, commandID, id string) (bool, error) {
+// retried tells the shell whether cmd, whose command id is valid, was
+// applied lately to the category it names, so that it is a retry to answer
+// from state (a category created, then deleted since, is answered as gone).
+// The same id applied to another category is a reused key, refused with
+// EIDEMPOTENCY.
+func retried(s *pb.State, cmd proto.Message) (bool, error) {
+	c, ok := cmd.(interface {
+		GetCommandId() string
+		GetId() string
+	})
+	if !ok {
+		return false, nil
+	}
 	for _, rc := range s.RecentCommands {
-		if rc.CommandId != commandID {
+		if rc.CommandId != c.GetCommandId() {
 			continue
 		}
-		if rc.CategoryId != id {
+		if rc.CategoryId != c.GetId() {
 			return false, emporium.Errorf(emporium.EIDEMPOTENCY,
-				"command_id %q was already used for another category", commandID)
+				"command_id %q was already used for another category", c.GetCommandId())
 		}
 		return true, nil
 	}
 	return false, nil
 }
 
+// rememberCommand records that a command acted on category id, for
+// retried; the last actors.CommandsKept are kept.
 func rememberCommand(s *pb.State, commandID, id string) {
-	s.RecentCommands = append(s.RecentCommands, &pb.RecentCommand{CommandId: commandID, CategoryId: id})
-	if over := len(s.RecentCommands) - recentCommandsKept; over > 0 {
-		s.RecentCommands = append(s.RecentCommands[:0:0], s.RecentCommands[over:]...)
-	}
-}
-
-func needCommandID(id string) error {
-	if id == "" || len(id) > maxCommandID {
-		return fieldsError(fieldErr("command_id", CodeRequired,
-			"command_id is required (1-%d characters) so a retry is not applied twice", maxCommandID))
-	}
-	return nil
+	s.RecentCommands = actors.KeepLast(append(s.RecentCommands, &pb.RecentCommand{CommandId: commandID, CategoryId: id}), actors.CommandsKept)
 }

@@ -16,6 +16,8 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	pb "github.com/emporium-shop/emporium/protos/categorypb"
 )
 
@@ -25,12 +27,12 @@ var (
 )
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State {
-	s := newState()
-	for _, ev := range events {
-		apply(s, ev)
-	}
-	return s
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&Spec, "", events...) }
+
+// decideAsShell decides cmd as the shell does: what expired first, then
+// the command id, then decide.
+func decideAsShell(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
+	return actorstest.Decide(&Spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
 }
 
 // created is the event of a Create of id under parent, by command "c-"+id.
@@ -78,7 +80,7 @@ func runChecks(t *testing.T, tests []check) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := given(tt.given...)
 			before := proto.Clone(s)
-			got, err := decide(s, tt.cmd, t0)
+			got, err := decideAsShell(s, tt.cmd, t0)
 			if tt.errCode != "" {
 				require.Error(t, err)
 				assert.Equal(t, tt.errCode, emporium.ErrorCode(err), "error: %v", err)
@@ -92,7 +94,7 @@ func runChecks(t *testing.T, tests []check) {
 				}
 			} else {
 				require.NoError(t, err)
-				assert.Empty(t, cmpEvents(tt.want, got))
+				assert.Empty(t, actorstest.DiffEvents(tt.want, got))
 			}
 			assert.True(t, proto.Equal(before, s), "decide changed the state")
 		})
@@ -159,14 +161,14 @@ func TestCreateRefusedWhenTheTreeIsFull(t *testing.T) {
 		id := fmt.Sprint("c", i)
 		s.Categories[id] = &pb.Node{Id: id, Name: id, Slug: id, CreatedBy: "k" + id}
 	}
-	_, err := decide(s, &pb.CreateRequest{CommandId: "k", Id: "one-more", Name: "One more"}, t0)
+	_, err := decideAsShell(s, &pb.CreateRequest{CommandId: "k", Id: "one-more", Name: "One more"}, t0)
 	require.Error(t, err)
 	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
 	assert.Contains(t, emporium.ErrorMessage(err), "10000")
 
 	// Below the limit again, it is accepted.
 	delete(s.Categories, "c0")
-	evs, err := decide(s, &pb.CreateRequest{CommandId: "k", Id: "one-more", Name: "One more"}, t0)
+	evs, err := decideAsShell(s, &pb.CreateRequest{CommandId: "k", Id: "one-more", Name: "One more"}, t0)
 	require.NoError(t, err)
 	assert.Len(t, evs, 1)
 }
@@ -236,7 +238,7 @@ func TestDecideDelete(t *testing.T) {
 			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
 	})
 	s := given(shop()...)
-	_, err := decide(s, &pb.DeleteRequest{CommandId: "d1", Id: "clothing"}, t0)
+	_, err := decideAsShell(s, &pb.DeleteRequest{CommandId: "d1", Id: "clothing"}, t0)
 	assert.Contains(t, emporium.ErrorMessage(err), "2 sub-categories")
 }
 
@@ -281,32 +283,19 @@ func TestAnswers(t *testing.T) {
 	assert.Nil(t, c.Category)
 
 	// Fenced takes a seq, not a version.
-	apply(s, &pb.Fenced{})
+	Spec.Fold(s, &pb.Fenced{})
 	assert.Equal(t, uint64(5), s.Version)
 }
 
 func TestMemoryIsBounded(t *testing.T) {
 	s := given(shop()...)
-	for i := range recentCommandsKept + 10 {
-		apply(s, &pb.CategoryUpdated{CommandId: fmt.Sprint("u", i), Id: "shoes", Name: wrapperspb.String(fmt.Sprint("S", i)), At: at})
+	for i := range actors.CommandsKept + 10 {
+		Spec.Fold(s, &pb.CategoryUpdated{CommandId: fmt.Sprint("u", i), Id: "shoes", Name: wrapperspb.String(fmt.Sprint("S", i)), At: at})
 	}
-	assert.Len(t, s.RecentCommands, recentCommandsKept)
-	evs, err := decide(s, &pb.CreateRequest{CommandId: "c-shoes", Id: "shoes", Name: "Shoes"}, t0)
+	assert.Len(t, s.RecentCommands, actors.CommandsKept)
+	evs, err := decideAsShell(s, &pb.CreateRequest{CommandId: "c-shoes", Id: "shoes", Name: "Shoes"}, t0)
 	require.NoError(t, err, "a late Create retry is still answered from state")
 	assert.Empty(t, evs)
-}
-
-// cmpEvents describes how got differs from want, or returns "" when equal.
-func cmpEvents(want, got []proto.Message) string {
-	if len(want) != len(got) {
-		return fmt.Sprintf("want %d events %v, got %d %v", len(want), want, len(got), got)
-	}
-	for i := range want {
-		if !proto.Equal(want[i], got[i]) {
-			return fmt.Sprintf("event %d: want %v, got %v", i, want[i], got[i])
-		}
-	}
-	return ""
 }
 
 // checkInvariants fails unless the state is a valid tree: every parent
@@ -418,7 +407,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			sent = append(sent, cmd)
 			where := pos{seed, step, cmd}
 			before := proto.Clone(s)
-			events, err := decide(s, cmd, now)
+			events, err := decideAsShell(s, cmd, now)
 			if !proto.Equal(before, s) {
 				t.Fatalf("%s: decide changed the state", where)
 			}
@@ -436,12 +425,12 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			}
 			if r.IntN(10) == 0 {
 				// The shell fenced a seq whose append it could not settle.
-				apply(s, &pb.Fenced{})
+				Spec.Fold(s, &pb.Fenced{})
 				journal = append(journal, &pb.Fenced{})
 			}
 			for _, ev := range events {
 				v := s.Version
-				apply(s, ev)
+				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 				kinds[string(ev.ProtoReflect().Descriptor().Name())]++
 				if u, ok := ev.(*pb.CategoryUpdated); ok && u.ParentId != nil {
@@ -454,14 +443,14 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			checkInvariants(t, s, where)
 			// A retry of what was just done yields nothing.
 			if len(events) > 0 {
-				if again, err := decide(s, cmd, now); err != nil || len(again) > 0 {
+				if again, err := decideAsShell(s, cmd, now); err != nil || len(again) > 0 {
 					t.Fatalf("%s: a retry yielded %v, %v", where, again, err)
 				}
 			}
 		}
 		replayed := newState()
 		for _, ev := range journal {
-			apply(replayed, ev)
+			Spec.Fold(replayed, ev)
 		}
 		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs from the state", seed)
 	}

@@ -108,7 +108,7 @@ func TestCreateMoveDelete(t *testing.T) {
 	require.Len(t, tree.Categories, 1)
 	assert.Equal(t, "clothing", tree.Categories[0].Id)
 
-	replayed, err := Replay(t.Context(), store.Journal(), id)
+	replayed, err := Spec.Replay(t.Context(), store.Journal(), id)
 	require.NoError(t, err)
 	assert.Equal(t, tree.Version, replayed.Version)
 	assert.Len(t, replayed.Categories, 1)
@@ -221,7 +221,7 @@ func TestPassivationKeepsState(t *testing.T) {
 	require.NoError(t, member.ActorSystem.Root.PoisonFuture(pid).Wait())
 	actorstest.WaitFor(t, 5*time.Second, "the snapshot saved at passivation or before", func() bool {
 		s := newState()
-		seq, found, err := store.Snapshots().Load(t.Context(), Stream(id), s)
+		seq, found, err := store.Snapshots().Load(t.Context(), Spec.Stream(id), s)
 		return err == nil && found && seq >= 10
 	})
 
@@ -234,7 +234,7 @@ func TestPassivationKeepsState(t *testing.T) {
 	again, err := g.Update(&pb.UpdateRequest{CommandId: "move", Id: "c3", ParentId: wrapperspb.String("c0")})
 	require.NoError(t, err)
 	assert.Equal(t, before.Version, again.Version)
-	replayed, err := Replay(t.Context(), store.Journal(), id)
+	replayed, err := Spec.Replay(t.Context(), store.Journal(), id)
 	require.NoError(t, err)
 	assert.True(t, proto.Equal(tree(replayed), after), "the journal replays to the state")
 }

@@ -139,7 +139,7 @@ func TestCartsSurviveAMemberLeaving(t *testing.T) {
 			assert.LessOrEqual(t, got[s], confirmed[key]+unknown[key], "%s: an add was applied twice", key)
 		}
 		// The journal agrees with the grain.
-		s, err := cart.Replay(t.Context(), store.Journal(), u)
+		s, err := cart.Spec.Replay(t.Context(), store.Journal(), u)
 		require.NoError(t, err)
 		assert.Len(t, s.Lines, len(c.Lines), u)
 	}

@@ -186,7 +186,7 @@ func loseMember(t *testing.T, lose func(t *testing.T, m *member, agent *test.InM
 
 		// The journal holds every confirmed reservation, and replaying it
 		// gives the state the grain answers.
-		s, err := inventory.Replay(t.Context(), store.Journal(), sku)
+		s, err := inventory.Spec.Replay(t.Context(), store.Journal(), sku)
 		require.NoError(t, err)
 		for order, qty := range confirmed[sku] {
 			held, ok := s.Held[order]

@@ -16,9 +16,12 @@ import (
 // state without checking anything. The actor shell (grain.go) persists the
 // events between the two. Nothing here does I/O or reads the clock.
 
-// Limits of the core. Retries arrive within seconds of the first attempt, so
-// remembering the last few hundred ids is enough to answer them from state
-// while keeping the snapshot of a busy SKU small.
+// Command ids are the shell's:
+// actors.Entity refuses a SetStock or Restock without one and answers a
+// retried one from state (Spec.Remembered). Reserve, Release and Commit are
+// made idempotent by their order id, here.
+
+// Limits of the core.
 const (
 	// DefaultTTL is how long a reservation holds when the command names no ttl.
 	DefaultTTL = 15 * time.Minute
@@ -26,8 +29,6 @@ const (
 	MaxTTL = 24 * time.Hour
 	// MaxQuantity bounds any single quantity so that sums cannot overflow.
 	MaxQuantity = 1_000_000_000
-	// recentCommandsKept is how many SetStock/Restock command ids are kept.
-	recentCommandsKept = 256
 	// closedOrdersKept is how many committed, released or expired
 	// reservations are kept.
 	closedOrdersKept = 1024
@@ -42,8 +43,9 @@ func newState(sku string) *pb.State {
 func available(s *pb.State) int64 { return s.OnHand - s.Reserved }
 
 // expireDue returns a Released{expired} event for every held reservation whose
-// expiry is at or before now. The shell persists these before deciding a
-// command, so a command always sees the stock expiry has given back.
+// expiry is at or before now. The shell persists these before every
+// decision (Spec.Expire), so an answer always sees the stock expiry has
+// given back.
 func expireDue(s *pb.State, now time.Time) []proto.Message {
 	var due []string
 	for id, r := range s.Held {
@@ -74,7 +76,8 @@ func nextExpiry(s *pb.State) (time.Time, bool) {
 
 // decide checks cmd against the state and returns the events that carry it
 // out. No events and no error means the command has nothing left to do: it
-// was applied before (a retry) or asks for what already holds.
+// was applied before (a retry of an order's step) or asks for what already
+// holds.
 func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
 	switch c := cmd.(type) {
 	case *pb.SetStockRequest:
@@ -95,12 +98,6 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 }
 
 func decideSetStock(s *pb.State, c *pb.SetStockRequest) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if c.OnHand < 0 || c.OnHand > MaxQuantity {
 		return nil, invalidField("on_hand", "out_of_range", "on_hand must be between 0 and %d", MaxQuantity)
 	}
@@ -112,12 +109,6 @@ func decideSetStock(s *pb.State, c *pb.SetStockRequest) ([]proto.Message, error)
 }
 
 func decideRestock(s *pb.State, c *pb.RestockRequest) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if c.Quantity <= 0 || c.Quantity > MaxQuantity || s.OnHand+c.Quantity > MaxQuantity {
 		return nil, invalidField("quantity", "out_of_range",
 			"quantity must be positive and keep on_hand at most %d", MaxQuantity)
@@ -209,10 +200,8 @@ func apply(s *pb.State, ev proto.Message) {
 	switch e := ev.(type) {
 	case *pb.StockSet:
 		s.OnHand = e.OnHand
-		rememberCommand(s, e.CommandId)
 	case *pb.Restocked:
 		s.OnHand += e.Quantity
-		rememberCommand(s, e.CommandId)
 	case *pb.Reserved:
 		s.Reserved += e.Quantity
 		s.Held[e.OrderId] = &pb.Reservation{
@@ -253,22 +242,6 @@ func closeReservation(s *pb.State, orderID string, status pb.ReservationStatus) 
 	if over := len(s.Closed) - closedOrdersKept; over > 0 {
 		s.Closed = append(s.Closed[:0:0], s.Closed[over:]...)
 	}
-}
-
-func rememberCommand(s *pb.State, id string) {
-	s.RecentCommands = append(s.RecentCommands, id)
-	if over := len(s.RecentCommands) - recentCommandsKept; over > 0 {
-		s.RecentCommands = append(s.RecentCommands[:0:0], s.RecentCommands[over:]...)
-	}
-}
-
-func seenCommand(s *pb.State, id string) bool {
-	for _, seen := range s.RecentCommands {
-		if seen == id {
-			return true
-		}
-	}
-	return false
 }
 
 // findReservation returns the order's reservation, held or closed, or nil.
@@ -314,13 +287,6 @@ func statusWord(st pb.ReservationStatus) string {
 	default:
 		return "held"
 	}
-}
-
-func needCommandID(id string) error {
-	if id == "" || len(id) > 128 {
-		return invalidField("command_id", "required", "command_id is required (1-128 characters) so a retry is not applied twice")
-	}
-	return nil
 }
 
 func needOrderID(id string) error {

@@ -12,18 +12,20 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	pb "github.com/emporium-shop/emporium/protos/inventorypb"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State {
-	s := newState("SKU-1")
-	for _, ev := range events {
-		apply(s, ev)
-	}
-	return s
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&Spec, "SKU-1", events...) }
+
+// decideAsShell decides cmd as the shell does: what expired first, then
+// the command id, then decide.
+func decideAsShell(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
+	return actorstest.Decide(&Spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
 }
 
 func reservedEv(order string, qty int64, expires time.Time) *pb.Reserved {
@@ -91,7 +93,7 @@ func TestDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := given(tt.given...)
 			before := proto.Clone(s)
-			got, err := decide(s, tt.cmd, t0)
+			got, err := decideAsShell(s, tt.cmd, t0)
 			if tt.errCode != "" {
 				require.Error(t, err)
 				assert.Equal(t, tt.errCode, emporium.ErrorCode(err), "error: %v", err)
@@ -99,7 +101,7 @@ func TestDecide(t *testing.T) {
 			} else {
 				require.NoError(t, err)
 			}
-			assert.Empty(t, cmpEvents(tt.want, got))
+			assert.Empty(t, actorstest.DiffEvents(tt.want, got))
 			assert.True(t, proto.Equal(before, s), "decide changed the state")
 		})
 	}
@@ -134,7 +136,7 @@ func TestExpireDue(t *testing.T) {
 	)
 	got := expireDue(s, t0)
 	want := []proto.Message{&pb.Released{OrderId: "a", Expired: true}, &pb.Released{OrderId: "b", Expired: true}}
-	assert.Empty(t, cmpEvents(want, got))
+	assert.Empty(t, actorstest.DiffEvents(want, got))
 	next, ok := nextExpiry(s)
 	require.True(t, ok)
 	assert.Equal(t, t0.Add(-time.Second), next)
@@ -144,26 +146,13 @@ func TestMemoryIsBounded(t *testing.T) {
 	s := given(&pb.StockSet{CommandId: "c0", OnHand: MaxQuantity})
 	for i := range closedOrdersKept + 10 {
 		id := "o" + string(rune('a'+i%26)) + time.Duration(i).String()
-		apply(s, reservedEv(id, 1, t0))
-		apply(s, &pb.Committed{OrderId: id})
-		apply(s, &pb.Restocked{CommandId: id, Quantity: 1})
+		Spec.Fold(s, reservedEv(id, 1, t0))
+		Spec.Fold(s, &pb.Committed{OrderId: id})
+		Spec.Fold(s, &pb.Restocked{CommandId: id, Quantity: 1})
 	}
 	assert.Len(t, s.Closed, closedOrdersKept)
-	assert.Len(t, s.RecentCommands, recentCommandsKept)
+	assert.Len(t, s.RecentCommands, actors.CommandsKept)
 	assert.Equal(t, int64(closedOrdersKept+10), s.Sold)
-}
-
-// cmpEvents describes how got differs from want, or returns "" when equal.
-func cmpEvents(want, got []proto.Message) string {
-	if len(want) != len(got) {
-		return fmt.Sprintf("want %d events %v, got %d %v", len(want), want, len(got), got)
-	}
-	for i := range want {
-		if !proto.Equal(want[i], got[i]) {
-			return fmt.Sprintf("event %d: want %v, got %v", i, want[i], got[i])
-		}
-	}
-	return ""
 }
 
 // TestRandomCommandsKeepInvariants drives the core with random commands,
@@ -181,7 +170,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		for step := range 400 {
 			now = now.Add(time.Duration(r.IntN(30)) * time.Second)
 			for _, ev := range expireDue(s, now) {
-				apply(s, ev)
+				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 			}
 			var cmd proto.Message
@@ -201,7 +190,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 				cmd = &pb.ReleaseRequest{OrderId: order}
 			}
 			sent = append(sent, cmd)
-			events, err := decide(s, cmd, now)
+			events, err := decideAsShell(s, cmd, now)
 			if err != nil {
 				require.Empty(t, events)
 				continue
@@ -210,7 +199,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 				if c, ok := ev.(*pb.Committed); ok {
 					committed += s.Held[c.OrderId].Quantity
 				}
-				apply(s, ev)
+				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 			}
 			st := stock(s, 0, "")
@@ -226,7 +215,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 		}
 		replayed := newState("SKU-R")
 		for _, ev := range journal {
-			apply(replayed, ev)
+			Spec.Fold(replayed, ev)
 		}
 		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
 	}

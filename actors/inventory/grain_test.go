@@ -278,7 +278,7 @@ func TestJournalConflictReloadsAndDecidesAgain(t *testing.T) {
 	require.NoError(t, err)
 	// Another activation of the same SKU (as while members join or leave)
 	// appends behind this one's back.
-	_, err = store.Journal().Append(context.Background(), inventory.Stream(sku), st.Seq,
+	_, err = store.Journal().Append(context.Background(), inventory.Spec.Stream(sku), st.Seq,
 		&pb.Restocked{CommandId: "other-activation", Quantity: 5})
 	require.NoError(t, err)
 
@@ -307,7 +307,7 @@ func readView(t *testing.T, sku string) inventory.View {
 // replay rebuilds the SKU's state from its whole journal.
 func replay(t *testing.T, store persistence.Store, sku string) *pb.State {
 	t.Helper()
-	s, err := inventory.Replay(t.Context(), store.Journal(), sku)
+	s, err := inventory.Spec.Replay(t.Context(), store.Journal(), sku)
 	require.NoError(t, err)
 	return s
 }
@@ -329,7 +329,7 @@ func TestActivationRepairsAStaleReadModel(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(40), st.Seq)
 	actorstest.WaitFor(t, 5*time.Second, "the snapshot at seq 40", func() bool {
-		seq, _, err := store.Snapshots().Load(t.Context(), inventory.Stream(sku), &pb.State{})
+		seq, _, err := store.Snapshots().Load(t.Context(), inventory.Spec.Stream(sku), &pb.State{})
 		return err == nil && seq == 40
 	})
 	require.NoError(t, store.Projections().Flush(t.Context()))

@@ -118,10 +118,12 @@ func activate(t *testing.T, journal actors.Journal, sku string) (*grain, *grainC
 	t.Helper()
 	system := actor.NewActorSystem()
 	ctx := &grainContext{system: system, self: actor.NewPID("test", fmt.Sprintf("%s/%d", sku, time.Now().UnixNano())), identity: sku}
-	cfg := Config{GrainConfig: actors.GrainConfig{Journal: journal, Snapshots: noSnapshots{}, Clock: actorstest.NewClock(t0)}}
+	clock := actorstest.NewClock(t0)
+	actors.NewTopology(system, clock)
+	cfg := Config{GrainConfig: actors.GrainConfig{Journal: journal, Snapshots: noSnapshots{}, Clock: clock}}
 	cfg.WithDefaults()
-	configs.Store(ctx.self, &cfg)
-	g := &grain{}
+	Spec.Store(ctx.self, &cfg)
+	g := actors.Bind(&grain{})
 	g.Init(ctx)
 	require.True(t, g.Loaded())
 	t.Cleanup(func() { g.Terminate(ctx) })
@@ -141,7 +143,7 @@ func TestShellLoadFailingHalfwayAppliesNothingTwice(t *testing.T) {
 		&pb.Reserved{OrderId: "o1", Quantity: 2, ExpiresAt: timestamppb.New(t0.Add(time.Hour))},
 		&pb.Committed{OrderId: "o1"},
 	} {
-		_, err := j.Append(context.Background(), Stream("sku-partial"), uint64(1+i), ev)
+		_, err := j.Append(context.Background(), Spec.Stream("sku-partial"), uint64(1+i), ev)
 		require.NoError(t, err)
 	}
 	j.failLoadAfter = 2
@@ -150,7 +152,7 @@ func TestShellLoadFailingHalfwayAppliesNothingTwice(t *testing.T) {
 
 	st, err := g.Restock(&pb.RestockRequest{CommandId: "c2", Quantity: 1}, ctx)
 	require.NoError(t, err)
-	replayed, err := Replay(context.Background(), j, "sku-partial")
+	replayed, err := Spec.Replay(context.Background(), j, "sku-partial")
 	require.NoError(t, err)
 	assert.Equal(t, replayed.OnHand, st.OnHand, "on hand matches the journal")
 	assert.Equal(t, replayed.Sold, st.Sold)
@@ -174,7 +176,7 @@ func TestShellUnknownOutcomeThatLandedIsSeen(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(8), st.Available)
 	assert.Equal(t, pb.ReservationStatus_RESERVATION_STATUS_RELEASED, st.Reservation.GetStatus())
-	replayed, err := Replay(context.Background(), j, "sku-landed")
+	replayed, err := Spec.Replay(context.Background(), j, "sku-landed")
 	require.NoError(t, err)
 	assert.Empty(t, replayed.Held)
 }
@@ -194,7 +196,7 @@ func TestShellUnknownOutcomeThatWasLostIsFenced(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), st.Available)
 	j.mu.Lock()
-	commits := j.commits[Stream("sku-lost")]
+	commits := j.commits[Spec.Stream("sku-lost")]
 	j.mu.Unlock()
 	require.Len(t, commits, 3)
 	assert.IsType(t, &pb.Fenced{}, commits[1][0], "the fence took the lost append's seq")
@@ -206,7 +208,7 @@ func TestShellNoOpCommandSeesAnotherActivationsWrites(t *testing.T) {
 	_, err := g.SetStock(&pb.SetStockRequest{CommandId: "c1", OnHand: 5}, ctx)
 	require.NoError(t, err)
 	// Another activation reserved for o9; this one has not seen it.
-	_, err = j.Append(context.Background(), Stream("sku-stale"), 1,
+	_, err = j.Append(context.Background(), Spec.Stream("sku-stale"), 1,
 		&pb.Reserved{OrderId: "o9", Quantity: 4, ExpiresAt: timestamppb.New(t0.Add(time.Hour))})
 	require.NoError(t, err)
 
@@ -215,7 +217,7 @@ func TestShellNoOpCommandSeesAnotherActivationsWrites(t *testing.T) {
 	assert.Equal(t, int64(5), st.Available, "the release found the hold and gave it back")
 
 	// A refusal, too, is checked against the journal before it is given.
-	_, err = j.Append(context.Background(), Stream("sku-stale"), 3, &pb.Restocked{CommandId: "x", Quantity: 10})
+	_, err = j.Append(context.Background(), Spec.Stream("sku-stale"), 3, &pb.Restocked{CommandId: "x", Quantity: 10})
 	require.NoError(t, err)
 	_, err = g.Commit(&pb.CommitRequest{OrderId: "nope"}, ctx)
 	assert.True(t, emporium.IsCode(err, emporium.ENOTFOUND))
@@ -231,10 +233,10 @@ func TestShellQueryWhileMembersChangeSeesAnotherActivationsWrites(t *testing.T) 
 	g, ctx := activate(t, j, "sku-query")
 	_, err := g.SetStock(&pb.SetStockRequest{CommandId: "c1", OnHand: 5}, ctx)
 	require.NoError(t, err)
-	_, err = j.Append(context.Background(), Stream("sku-query"), 1, &pb.Restocked{CommandId: "elsewhere", Quantity: 10})
+	_, err = j.Append(context.Background(), Spec.Stream("sku-query"), 1, &pb.Restocked{CommandId: "elsewhere", Quantity: 10})
 	require.NoError(t, err)
 
-	actors.NoteTopologyChange()
+	actors.TopologyOf(ctx.system).Changed()
 	st, err := g.GetAvailability(&pb.GetAvailabilityRequest{}, ctx)
 	require.NoError(t, err)
 	assert.Equal(t, int64(15), st.OnHand, "the other activation's restock is seen")

@@ -26,10 +26,7 @@ import (
 
 // Limits of the core.
 const (
-	// recentCommandsKept is how many command ids are kept to answer retries,
-	// which arrive within seconds of the first attempt.
-	recentCommandsKept = 256
-	// maxIDLen bounds command ids and vendor ids.
+	// maxIDLen bounds vendor ids.
 	maxIDLen = 128
 	// MaxRating is the highest average rating.
 	MaxRating = 5.0
@@ -45,9 +42,11 @@ func created(s *pb.State) bool { return s.CreatedBy != "" }
 
 // decide checks cmd against the state at time now and returns the events
 // that carry it out. No events and no error means there is nothing left to
-// do: the command was applied before (a retry, recognised by its command id)
-// or asks for what already holds. A refusal returns no events. Reads (Get,
-// GetForVendor) yield no events; GetForVendor may be refused.
+// do: the command asks for what already holds. A retry (a command id the
+// state remembers) never gets here: the shell answers it from the state
+// once authorize lets the caller see it, and refuses a command without an
+// id. A refusal returns no events. Reads (Get, GetForVendor) yield no
+// events; GetForVendor may be refused.
 func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, error) {
 	if c, ok := cmd.(*pb.CreateRequest); ok {
 		return decideCreate(s, c, now)
@@ -74,9 +73,6 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 }
 
 func decideCreate(s *pb.State, c *pb.CreateRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
 	if created(s) {
 		if c.CommandId == s.CreatedBy {
 			return nil, nil // a retry: answered from state
@@ -122,14 +118,8 @@ func decideCreate(s *pb.State, c *pb.CreateRequest, now time.Time) ([]proto.Mess
 }
 
 func decideUpdate(s *pb.State, c *pb.UpdateRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
 	if err := checkOwner(s, c.Caller); err != nil {
 		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
 	}
 	if s.Status == pb.ProductStatus_PRODUCT_STATUS_ARCHIVED {
 		return nil, emporium.Errorf(emporium.ECONFLICT, "the product is archived and cannot be changed")
@@ -207,14 +197,8 @@ func decideUpdate(s *pb.State, c *pb.UpdateRequest, now time.Time) ([]proto.Mess
 }
 
 func decidePublish(s *pb.State, c *pb.PublishRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
 	if err := checkOwner(s, c.Caller); err != nil {
 		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
 	}
 	switch s.Status {
 	case pb.ProductStatus_PRODUCT_STATUS_ACTIVE:
@@ -236,25 +220,16 @@ func decidePublish(s *pb.State, c *pb.PublishRequest, now time.Time) ([]proto.Me
 }
 
 func decideArchive(s *pb.State, c *pb.ArchiveRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
 	if err := checkOwner(s, c.Caller); err != nil {
 		return nil, err
 	}
-	if seenCommand(s, c.CommandId) || s.Status == pb.ProductStatus_PRODUCT_STATUS_ARCHIVED {
+	if s.Status == pb.ProductStatus_PRODUCT_STATUS_ARCHIVED {
 		return nil, nil
 	}
 	return []proto.Message{&pb.ProductArchived{CommandId: c.CommandId, At: timestamppb.New(now)}}, nil
 }
 
 func decideSetRating(s *pb.State, c *pb.SetRatingRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	var errs []emporium.FieldError
 	if c.Count < 0 {
 		errs = append(errs, fieldErr("count", CodeOutOfRange, "count must not be negative"))
@@ -296,7 +271,6 @@ func apply(s *pb.State, ev proto.Message) {
 		s.Rating = &pb.Rating{}
 		s.CreatedAt = proto.CloneOf(e.At)
 		s.UpdatedAt = proto.CloneOf(e.At)
-		rememberCommand(s, e.CommandId)
 	case *pb.ProductUpdated:
 		if e.Title != nil {
 			s.Title = e.Title.Value
@@ -321,19 +295,15 @@ func apply(s *pb.State, ev proto.Message) {
 			s.Variants = cloneAll(e.Variants)
 		}
 		s.UpdatedAt = proto.CloneOf(e.At)
-		rememberCommand(s, e.CommandId)
 	case *pb.ProductPublished:
 		s.Status = pb.ProductStatus_PRODUCT_STATUS_ACTIVE
 		s.UpdatedAt = proto.CloneOf(e.At)
-		rememberCommand(s, e.CommandId)
 	case *pb.ProductArchived:
 		s.Status = pb.ProductStatus_PRODUCT_STATUS_ARCHIVED
 		s.UpdatedAt = proto.CloneOf(e.At)
-		rememberCommand(s, e.CommandId)
 	case *pb.RatingUpdated:
 		// Not an edit of the product: updated_at stays.
 		s.Rating = &pb.Rating{Average: e.Average, Count: e.Count}
-		rememberCommand(s, e.CommandId)
 	case *pb.Fenced:
 		// Only takes its seq; not a version.
 		return
@@ -401,6 +371,16 @@ func statusWord(st pb.ProductStatus) string {
 
 // checkOwner refuses a caller who is neither the owner nor an admin with
 // ENOTFOUND, so that the refusal does not reveal that the product exists.
+// authorize refuses a command from a caller who does not own the product
+// before the shell answers it as a retry, so that a command id reused by
+// another vendor reveals nothing.
+func authorize(s *pb.State, cmd proto.Message) error {
+	if c, ok := cmd.(interface{ GetCaller() *pb.Caller }); ok {
+		return checkOwner(s, c.GetCaller())
+	}
+	return nil
+}
+
 func checkOwner(s *pb.State, c *pb.Caller) error {
 	if c.GetAsAdmin() || (c.GetVendorId() != "" && c.GetVendorId() == s.VendorId) {
 		return nil
@@ -447,21 +427,4 @@ func cloneAll[M proto.Message](in []M) []M {
 		out[i] = proto.CloneOf(m)
 	}
 	return out
-}
-
-func rememberCommand(s *pb.State, id string) {
-	s.RecentCommands = append(s.RecentCommands, id)
-	if over := len(s.RecentCommands) - recentCommandsKept; over > 0 {
-		s.RecentCommands = append(s.RecentCommands[:0:0], s.RecentCommands[over:]...)
-	}
-}
-
-func seenCommand(s *pb.State, id string) bool { return slices.Contains(s.RecentCommands, id) }
-
-func needCommandID(id string) error {
-	if id == "" || len(id) > maxIDLen {
-		return fieldsError(fieldErr("command_id", CodeRequired,
-			"command_id is required (1-%d characters) so a retry is not applied twice", maxIDLen))
-	}
-	return nil
 }

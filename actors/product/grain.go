@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -16,79 +17,14 @@ import (
 	pb "github.com/emporium-shop/emporium/protos/productpb"
 )
 
-// The actor shell of the ProductGrain: it persists each decision through
-// actors.Entity, keeps SKUs unique across products with claims, and writes
-// the product's read model (which the search indexer follows by version).
-
-// Kind is the cluster kind name of the ProductGrain.
-const Kind = "ProductGrain"
-
-// Collections the ProductGrain writes beside its journal.
-const (
-	// SKUsCollection holds one claim per SKU, naming the product that owns it.
-	SKUsCollection = "skus"
-	// ViewCollection holds the read model: one document per product, with
-	// its version for the search outbox.
-	ViewCollection = "products"
-)
-
-// Config is what the ProductGrain needs from the node.
-type Config struct {
-	actors.GrainConfig
-	// Claims keeps SKUs unique across products.
-	Claims actors.Claims
-	// Views receives each product's read model; nil keeps none.
-	Views actors.Views
-	// Changed, when set, is called with the product's id after each read
-	// model is queued, so that the search indexer follows at once (the
-	// read model itself stays pending for the indexer's sweep should the
-	// call be lost). It must not block.
-	Changed func(id string)
-}
-
-// NewKind returns the cluster kind that activates ProductGrains with cfg.
-func NewKind(cfg Config) *cluster.Kind {
-	cfg.WithDefaults()
-	cfg.Activations.Register(Kind)
-	return pb.NewProductGrainKind(func() pb.ProductGrain { return &grain{} }, cfg.IdleTimeout, configs.Hook(&cfg))
-}
-
-var configs actors.Configs[Config]
-
-// Stream returns the journal stream of a product.
-func Stream(id string) string { return "product-" + id }
-
-// Replay rebuilds a product from its whole journal, ignoring snapshots.
-func Replay(ctx context.Context, journal actors.Journal, id string) (*pb.State, error) {
-	return actors.Replay(ctx, journal, Stream(id), newState(id), apply)
-}
+// The commands of the ProductGrain (declared to the shell in kind.go): they
+// keep SKUs unique across products with claims, and the grain writes the
+// product's read model (which the search indexer follows by version).
 
 // grain is one activation of a ProductGrain.
 type grain struct {
-	actors.Activation[*pb.State]
-	cfg *Config
-	id  string
+	actors.Activation[*pb.State, Config]
 }
-
-// Init loads the product and writes its read model, which a crash may have
-// left behind the journal.
-func (g *grain) Init(ctx cluster.GrainContext) {
-	g.id = ctx.Identity()
-	g.cfg = configs.Take(ctx.Self())
-	e := actors.NewEntity(&g.cfg.GrainConfig, Stream(g.id),
-		func() *pb.State { return newState(g.id) }, apply,
-		func() proto.Message { return &pb.Fenced{} })
-	e.Changed = g.project
-	if g.Start(ctx, Kind, &g.cfg.GrainConfig, e); g.Loaded() {
-		g.E.Refresh()
-	}
-}
-
-// Terminate snapshots when that saves replay.
-func (g *grain) Terminate(ctx cluster.GrainContext) { g.Stop(ctx) }
-
-// ReceiveDefault ignores other messages: the grain has no timers.
-func (g *grain) ReceiveDefault(cluster.GrainContext) {}
 
 // Create makes the product, claiming its SKUs first.
 func (g *grain) Create(req *pb.CreateRequest, ctx cluster.GrainContext) (*pb.Product, error) {
@@ -131,29 +67,24 @@ func (g *grain) GetForVendor(req *pb.GetForVendorRequest, ctx cluster.GrainConte
 
 // write decides a command and persists its events.
 func (g *grain) write(ctx cluster.GrainContext, cmd proto.Message) (*pb.Product, error) {
-	if err := g.Usable(ctx); err != nil {
+	if err := g.Command(ctx, cmd, decideStep(cmd)); err != nil {
 		return nil, err
 	}
-	now := g.cfg.Clock.Now()
-	err := g.E.Run(true, func(s *pb.State) ([]proto.Message, error) { return decide(s, cmd, now) })
-	if err != nil {
-		return nil, actors.GrainError(g.Log, err)
-	}
-	return product(g.E.State), nil
+	return product(g.Entity.State), nil
 }
 
-// read answers from state after settling an unknown outcome, if any.
+// read answers from state after settling an unknown outcome, if any, when
+// decide lets the caller see it.
 func (g *grain) read(ctx cluster.GrainContext, cmd proto.Message) (*pb.Product, error) {
-	if err := g.Usable(ctx); err != nil {
+	if err := g.Query(ctx, decideStep(cmd)); err != nil {
 		return nil, err
 	}
-	if err := g.E.Run(false); err != nil {
-		return nil, actors.GrainError(g.Log, err)
-	}
-	if _, err := decide(g.E.State, cmd, g.cfg.Clock.Now()); err != nil {
-		return nil, actors.GrainError(g.Log, err)
-	}
-	return product(g.E.State), nil
+	return product(g.Entity.State), nil
+}
+
+// decideStep is the step that decides cmd with the core.
+func decideStep(cmd proto.Message) actors.Step[*pb.State] {
+	return func(s *pb.State, now time.Time) ([]proto.Message, error) { return decide(s, cmd, now) }
 }
 
 // withSKUs runs a command that brings SKUs: it claims those the product does
@@ -163,7 +94,7 @@ func (g *grain) withSKUs(ctx cluster.GrainContext, cmd proto.Message, wanted []s
 	if err := g.Usable(ctx); err != nil {
 		return nil, err
 	}
-	before := skus(g.E.State)
+	before := skus(g.Entity.State)
 	var claimed []string
 	for i, sku := range wanted {
 		if slices.Contains(before, sku) {
@@ -180,36 +111,36 @@ func (g *grain) withSKUs(ctx cluster.GrainContext, cmd proto.Message, wanted []s
 	}
 	reply, err := g.write(ctx, cmd)
 	// Whatever the outcome, the product keeps exactly the SKUs of its state.
-	g.release(append(before, claimed...), skus(g.E.State))
+	g.release(append(before, claimed...), skus(g.Entity.State))
 	return reply, err
 }
 
 func (g *grain) claim(sku string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.IOTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), g.Config.IOTimeout)
 	defer cancel()
-	return g.cfg.Claims.Claim(ctx, SKUsCollection, sku, g.id)
+	return g.Config.Claims.Claim(ctx, SKUsCollection, sku, g.ID())
 }
 
 // release gives up every SKU of some that keep does not hold. A failed
 // release only leaves a SKU claimed by this product, which it can claim
 // again; it is logged, not returned.
 func (g *grain) release(some, keep []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.IOTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), g.Config.IOTimeout)
 	defer cancel()
 	for _, sku := range some {
 		if slices.Contains(keep, sku) {
 			continue
 		}
-		if err := g.cfg.Claims.Release(ctx, SKUsCollection, sku, g.id); err != nil {
+		if err := g.Config.Claims.Release(ctx, SKUsCollection, sku, g.ID()); err != nil {
 			g.Log.Warn("product: releasing a SKU failed", slog.String("sku", sku), slog.Any("error", err))
 		}
 	}
 }
 
-// project writes the read model: the product as the API shows it, plus
+// Project writes the read model: the product as the API shows it, plus
 // numeric version and the fields the search indexer and listings filter on.
-func (g *grain) project(state *pb.State, seq uint64) {
-	if g.cfg.Views == nil || !created(state) {
+func (g *grain) Project(state *pb.State, seq uint64) {
+	if g.Config.Views == nil || !created(state) {
 		return
 	}
 	p := product(state)
@@ -220,9 +151,9 @@ func (g *grain) project(state *pb.State, seq uint64) {
 			// protojson writes 64-bit numbers as strings; queries want numbers.
 			doc["version"] = int64(p.Version)
 			doc["skus"] = skus(state)
-			g.cfg.Views.Put(ViewCollection, g.id, seq, doc)
-			if g.cfg.Changed != nil {
-				g.cfg.Changed(g.id)
+			g.Config.Views.Put(ViewCollection, g.ID(), seq, doc)
+			if g.Config.Changed != nil {
+				g.Config.Changed(g.ID())
 			}
 			return
 		}

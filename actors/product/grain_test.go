@@ -116,7 +116,7 @@ func TestReadModelFollowsTheProduct(t *testing.T) {
 	_, err = products("p-view").Archive(&pb.ArchiveRequest{CommandId: "arch", Caller: &pb.Caller{VendorId: "someone-else"}})
 	assert.Equal(t, emporium.ENOTFOUND, emporium.ErrorCode(err))
 
-	replayed, err := Replay(t.Context(), store.Journal(), "p-view")
+	replayed, err := Spec.Replay(t.Context(), store.Journal(), "p-view")
 	require.NoError(t, err)
 	assert.Equal(t, published.Version, replayed.Version)
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	pb "github.com/emporium-shop/emporium/protos/sessionpb"
 )
 
@@ -59,8 +60,6 @@ const (
 	// revokedKept is how many revoked sessions are remembered, for an
 	// idempotent Revoke and a plain "invalid" answer to their tokens.
 	revokedKept = 100
-	// revokeAllKept is how many RevokeAll command ids are remembered.
-	revokeAllKept = 20
 	// maxIDLen bounds session ids, command ids and hashes (auth.HashToken
 	// gives 64 hex characters).
 	maxIDLen = 128
@@ -81,8 +80,7 @@ const (
 //  1. persist events whenever there are any, even when err is set: a reused
 //     refresh token yields SessionRevoked{reuse_detected} AND the
 //     unauthenticated error, and the revocation must be durable although the
-//     call fails; any writing command may also carry SessionRevoked{expired}
-//     events for sessions whose lifetime ran out;
+//     call fails;
 //  2. then, if err is set, answer err (if persisting failed, answer that
 //     failure instead: the call fails either way, and the next presentation
 //     of the reused token is detected again);
@@ -108,9 +106,7 @@ func live(sess *pb.Session, now time.Time) bool {
 
 // expireDue returns a SessionRevoked{expired} event for every session whose
 // absolute lifetime ended at or before now, in id order so that a replay is
-// identical. decide puts them in front of the events of every writing
-// command; the shell may also persist them on its own, on a timer (see
-// nextExpiry) or at activation, but need not.
+// identical. The shell persists them before every decision (Spec.Expire).
 func expireDue(s *pb.State, now time.Time) []proto.Message {
 	var due []string
 	for id, sess := range s.Sessions {
@@ -139,38 +135,50 @@ func nextExpiry(s *pb.State) (time.Time, bool) {
 }
 
 // decide checks cmd against the state at now and returns what carries it
-// out; see decision for how the shell uses the answer. Reads (List, Check)
-// never yield events: they judge expiry by now without writing it.
+// out; see decision for how the shell uses the answer. Sessions whose
+// lifetime ran out are revoked by the shell before any decision
+// (Spec.Expire: expireDue), so cmd is decided against the state after them:
+// an expired session is gone, not refreshable, and takes no room. Reads
+// (List, Check) never yield events of their own.
 func decide(s *pb.State, cmd proto.Message, now time.Time) decision {
-	var decideOn func(*pb.State) ([]proto.Message, error)
+	var events []proto.Message
+	var err error
 	switch c := cmd.(type) {
 	case *pb.ListRequest:
 		return decision{}
 	case *pb.CheckRequest:
 		return decision{err: needID("session_id", c.SessionId)}
 	case *pb.OpenRequest:
-		decideOn = func(s *pb.State) ([]proto.Message, error) { return decideOpen(s, c, now) }
+		events, err = decideOpen(s, c, now)
 	case *pb.RefreshRequest:
-		decideOn = func(s *pb.State) ([]proto.Message, error) { return decideRefresh(s, c, now) }
+		events, err = decideRefresh(s, c, now)
 	case *pb.RevokeRequest:
-		decideOn = func(s *pb.State) ([]proto.Message, error) { return decideRevoke(s, c, now) }
+		events, err = decideRevoke(s, c, now)
 	case *pb.RevokeAllRequest:
-		decideOn = func(s *pb.State) ([]proto.Message, error) { return decideRevokeAll(s, c, now) }
+		events, err = decideRevokeAll(s, c, now)
 	default:
-		return decision{err: emporium.Errorf(emporium.EINTERNAL, "session: unknown command %T", cmd)}
+		err = emporium.Errorf(emporium.EINTERNAL, "session: unknown command %T", cmd)
 	}
-	// Expired sessions are revoked first, so the command is decided against
-	// the state after them: an expired session is gone, not refreshable,
-	// and takes no room. The copy is made only when something expired.
-	expired := expireDue(s, now)
-	if len(expired) > 0 {
-		s = proto.CloneOf(s)
-		for _, ev := range expired {
-			apply(s, ev)
-		}
+	return decision{events: events, err: err}
+}
+
+// retried tells the shell whether a command with a command id (RevokeAll)
+// was applied before: its record answers the retry, and the same id with
+// another reason is refused.
+func retried(s *pb.State, cmd proto.Message) (bool, error) {
+	c, ok := cmd.(*pb.RevokeAllRequest)
+	if !ok {
+		return false, nil
 	}
-	events, err := decideOn(s)
-	return decision{events: append(expired, events...), err: err}
+	r := findRevokeAll(s, c.CommandId)
+	if r == nil {
+		return false, nil
+	}
+	if r.Reason != c.Reason {
+		return false, emporium.Errorf(emporium.ECONFLICT,
+			"command %s already revoked all sessions with reason %s, not %s", c.CommandId, r.Reason, c.Reason)
+	}
+	return true, nil
 }
 
 func decideOpen(s *pb.State, c *pb.OpenRequest, now time.Time) ([]proto.Message, error) {
@@ -288,19 +296,10 @@ func decideRevoke(s *pb.State, c *pb.RevokeRequest, now time.Time) ([]proto.Mess
 // reasonPattern is what a RevokeAll reason looks like: a short code.
 var reasonPattern = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 
+// decideRevokeAll decides a RevokeAll the shell found new (retried).
 func decideRevokeAll(s *pb.State, c *pb.RevokeAllRequest, now time.Time) ([]proto.Message, error) {
-	if err := needID("command_id", c.CommandId); err != nil {
-		return nil, err
-	}
 	if !reasonPattern.MatchString(c.Reason) {
 		return nil, invalidField("reason", "invalid", "reason must be 1-64 characters of a-z, 0-9 and _")
-	}
-	if r := findRevokeAll(s, c.CommandId); r != nil {
-		if r.Reason != c.Reason {
-			return nil, emporium.Errorf(emporium.ECONFLICT,
-				"command %s already revoked all sessions with reason %s, not %s", c.CommandId, r.Reason, c.Reason)
-		}
-		return nil, nil
 	}
 	return []proto.Message{&pb.AllSessionsRevoked{
 		CommandId: c.CommandId,
@@ -331,7 +330,7 @@ func apply(s *pb.State, ev proto.Message) {
 		if !ok {
 			return
 		}
-		sess.OlderHashes = keepLast(append(sess.OlderHashes, sess.TokenHash), olderHashesKept)
+		sess.OlderHashes = actors.KeepLast(append(sess.OlderHashes, sess.TokenHash), olderHashesKept)
 		sess.TokenHash = e.NewTokenHash
 		sess.LastUsedAt = e.At
 	case *pb.SessionRevoked:
@@ -345,9 +344,9 @@ func apply(s *pb.State, ev proto.Message) {
 		for _, id := range ids {
 			revoke(s, id, e.Reason, e.At)
 		}
-		s.RevokeAll = keepLast(append(s.RevokeAll, &pb.RevokeAllRecord{
+		s.RevokeAll = actors.KeepLast(append(s.RevokeAll, &pb.RevokeAllRecord{
 			CommandId: e.CommandId, Reason: e.Reason, At: e.At, Revoked: int32(len(ids)),
-		}), revokeAllKept)
+		}), actors.CommandsKept)
 	case *pb.Fenced:
 		// Only takes its seq.
 	}
@@ -360,16 +359,7 @@ func revoke(s *pb.State, id, reason string, at *timestamppb.Timestamp) {
 		return
 	}
 	delete(s.Sessions, id)
-	s.Revoked = keepLast(append(s.Revoked, &pb.RevokedSession{SessionId: id, Reason: reason, At: at}), revokedKept)
-}
-
-// keepLast returns the last n elements of list, in a new array when it cuts
-// so that the dropped ones can be collected.
-func keepLast[T any](list []T, n int) []T {
-	if over := len(list) - n; over > 0 {
-		return append(list[:0:0], list[over:]...)
-	}
-	return list
+	s.Revoked = actors.KeepLast(append(s.Revoked, &pb.RevokedSession{SessionId: id, Reason: reason, At: at}), revokedKept)
 }
 
 // leastRecentlyUsed returns the ids of the n sessions used least recently

@@ -2,7 +2,6 @@ package session
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	pb "github.com/emporium-shop/emporium/protos/sessionpb"
 )
 
@@ -21,12 +22,16 @@ var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 const badToken = "invalid refresh token"
 
 // given builds a state by applying events, the way a replay does.
-func given(events ...proto.Message) *pb.State {
-	s := newState("user-1")
-	for _, ev := range events {
-		apply(s, ev)
-	}
-	return s
+func given(events ...proto.Message) *pb.State { return actorstest.Given(&Spec, "user-1", events...) }
+
+// decideAsShell decides cmd as the shell does: what expired first, then
+// the command id, then decide.
+func decideAsShell(s *pb.State, cmd proto.Message, now time.Time) decision {
+	events, err := actorstest.Decide(&Spec, s, cmd, now, func(s *pb.State) ([]proto.Message, error) {
+		d := decide(s, cmd, now)
+		return d.events, d.err
+	})
+	return decision{events: events, err: err}
 }
 
 func ts(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
@@ -163,15 +168,16 @@ func TestDecide(t *testing.T) {
 		{name: "revoke all retried with another reason", given: allOut, cmd: &pb.RevokeAllRequest{CommandId: "c1", Reason: "logout_all"},
 			errCode: emporium.ECONFLICT, errMsg: "command c1 already revoked all sessions with reason password_reset, not logout_all"},
 		{name: "revoke all without command id", given: open1, cmd: &pb.RevokeAllRequest{Reason: "logout_all"},
-			errCode: emporium.EINVALID, errMsg: "command_id is required (1-128 characters)", field: "command_id"},
+			errCode: emporium.EINVALID, errMsg: "command_id is required (1-128 characters) so a retry is not applied twice", field: "command_id"},
 		{name: "revoke all without reason", given: open1, cmd: &pb.RevokeAllRequest{CommandId: "c1"},
 			errCode: emporium.EINVALID, errMsg: "reason must be 1-64 characters of a-z, 0-9 and _", field: "reason"},
 		{name: "revoke all with a sentence as reason", given: open1, cmd: &pb.RevokeAllRequest{CommandId: "c1", Reason: "Password Reset"},
 			errCode: emporium.EINVALID, errMsg: "reason must be 1-64 characters of a-z, 0-9 and _", field: "reason"},
 
-		// Reads never write, not even expiry.
-		{name: "list", given: short, cmd: &pb.ListRequest{CurrentSessionId: "s1"}},
-		{name: "check", given: short, cmd: &pb.CheckRequest{SessionId: "s1"}},
+		// Reads write nothing of their own; what expired is revoked before
+		// them, as before every decision.
+		{name: "list", given: short, cmd: &pb.ListRequest{CurrentSessionId: "s1"}, want: events(expiredEv)},
+		{name: "check", given: short, cmd: &pb.CheckRequest{SessionId: "s1"}, want: events(expiredEv)},
 		{name: "check without id", cmd: &pb.CheckRequest{},
 			errCode: emporium.EINVALID, errMsg: "session_id is required (1-128 characters)", field: "session_id"},
 		{name: "unknown command", cmd: &pb.State{}, errCode: emporium.EINTERNAL, errMsg: "An internal error occurred."},
@@ -180,7 +186,7 @@ func TestDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := given(tt.given...)
 			before := proto.Clone(s)
-			d := decide(s, tt.cmd, t0)
+			d := decideAsShell(s, tt.cmd, t0)
 			if tt.errCode != "" {
 				require.Error(t, d.err)
 				assert.Equal(t, tt.errCode, emporium.ErrorCode(d.err), "error: %v", d.err)
@@ -193,7 +199,7 @@ func TestDecide(t *testing.T) {
 			} else {
 				require.NoError(t, d.err)
 			}
-			assert.Empty(t, cmpEvents(tt.want, d.events))
+			assert.Empty(t, actorstest.DiffEvents(tt.want, d.events))
 			assert.True(t, proto.Equal(before, s), "decide changed the state")
 		})
 	}
@@ -202,9 +208,9 @@ func TestDecide(t *testing.T) {
 // run decides cmd at now and applies its events, as the shell does.
 func run(t *testing.T, s *pb.State, cmd proto.Message, now time.Time) decision {
 	t.Helper()
-	d := decide(s, cmd, now)
+	d := decideAsShell(s, cmd, now)
 	for _, ev := range d.events {
-		apply(s, ev)
+		Spec.Fold(s, ev)
 	}
 	return d
 }
@@ -236,7 +242,7 @@ func TestRotationChainThenReuseRevokesTheFamily(t *testing.T) {
 	require.Error(t, d.err)
 	assert.Equal(t, emporium.EUNAUTHENTICATED, emporium.ErrorCode(d.err))
 	assert.Equal(t, badToken, emporium.ErrorMessage(d.err))
-	assert.Empty(t, cmpEvents(events(revoked("s1", ReasonReuse, now)), d.events), "the revocation is returned with the error")
+	assert.Empty(t, actorstest.DiffEvents(events(revoked("s1", ReasonReuse, now)), d.events), "the revocation is returned with the error")
 
 	// The newest token no longer refreshes, and nothing is written for it.
 	d = run(t, s, refresh("s1", "h5", "h6"), now.Add(time.Second))
@@ -285,7 +291,7 @@ func TestLostReplyRetry(t *testing.T) {
 		at := rotatedAt.Add(RetryGrace + time.Millisecond)
 		d := run(t, s, refresh("s1", "h1", "h2"), at)
 		assert.Equal(t, emporium.EUNAUTHENTICATED, emporium.ErrorCode(d.err))
-		assert.Empty(t, cmpEvents(events(revoked("s1", ReasonReuse, at)), d.events))
+		assert.Empty(t, actorstest.DiffEvents(events(revoked("s1", ReasonReuse, at)), d.events))
 		assert.False(t, sessionStatus(s, "s1", at).Live)
 		assert.Equal(t, emporium.EUNAUTHENTICATED, emporium.ErrorCode(run(t, s, refresh("s1", "h2", "h3"), at).err))
 	})
@@ -293,7 +299,7 @@ func TestLostReplyRetry(t *testing.T) {
 		s := base()
 		d := run(t, s, refresh("s1", "h1", "h2-other"), rotatedAt.Add(time.Second))
 		assert.Equal(t, emporium.EUNAUTHENTICATED, emporium.ErrorCode(d.err))
-		assert.Empty(t, cmpEvents(events(revoked("s1", ReasonReuse, rotatedAt.Add(time.Second))), d.events))
+		assert.Empty(t, actorstest.DiffEvents(events(revoked("s1", ReasonReuse, rotatedAt.Add(time.Second))), d.events))
 	})
 }
 
@@ -320,7 +326,7 @@ func TestOpenEvictsTheLeastRecentlyUsed(t *testing.T) {
 	require.NoError(t, d.err)
 	want := events(revoked("s01", ReasonEvicted, now),
 		&pb.SessionOpened{SessionId: "s50", TokenHash: "h50", CreatedAt: ts(now), ExpiresAt: ts(now.Add(DefaultTTL))})
-	assert.Empty(t, cmpEvents(want, d.events), "the eviction comes before the open")
+	assert.Empty(t, actorstest.DiffEvents(want, d.events), "the eviction comes before the open")
 	assert.Len(t, s.Sessions, MaxSessions)
 	assert.False(t, sessionStatus(s, "s01", now).Live)
 	assert.True(t, sessionStatus(s, "s00", now).Live)
@@ -380,7 +386,7 @@ func TestExpiry(t *testing.T) {
 	require.NoError(t, run(t, s, refresh("s1", "h1", "h2"), t0.Add(59*time.Minute)).err)
 	end := t0.Add(time.Hour)
 	assert.Empty(t, expireDue(s, end.Add(-time.Nanosecond)))
-	assert.Empty(t, cmpEvents(events(revoked("s1", ReasonExpired, end)), expireDue(s, end)))
+	assert.Empty(t, actorstest.DiffEvents(events(revoked("s1", ReasonExpired, end)), expireDue(s, end)))
 
 	// Reads judge by now without writing.
 	assert.False(t, sessionStatus(s, "s1", end).Live)
@@ -392,7 +398,7 @@ func TestExpiry(t *testing.T) {
 	// The next write revokes it, and the refresh fails.
 	d := run(t, s, refresh("s1", "h2", "h3"), end.Add(time.Minute))
 	assert.Equal(t, emporium.EUNAUTHENTICATED, emporium.ErrorCode(d.err))
-	assert.Empty(t, cmpEvents(events(revoked("s1", ReasonExpired, end)), d.events))
+	assert.Empty(t, actorstest.DiffEvents(events(revoked("s1", ReasonExpired, end)), d.events))
 	assert.NotContains(t, s.Sessions, "s1")
 	r, err := revokeResult(s, "s1")
 	require.NoError(t, err)
@@ -454,193 +460,20 @@ func TestCleanDevice(t *testing.T) {
 func TestMemoryIsBounded(t *testing.T) {
 	s := given(opened("s0", "h0", t0))
 	for i := range 200 {
-		apply(s, refreshed("s0", fmt.Sprintf("h%d", i+1), t0))
+		Spec.Fold(s, refreshed("s0", fmt.Sprintf("h%d", i+1), t0))
 	}
 	assert.Len(t, s.Sessions["s0"].OlderHashes, olderHashesKept)
 	assert.Equal(t, "h180", s.Sessions["s0"].OlderHashes[0])
 	for i := range 300 {
 		id := fmt.Sprintf("x%d", i)
-		apply(s, opened(id, id, t0))
-		apply(s, revoked(id, ReasonLogout, t0))
+		Spec.Fold(s, opened(id, id, t0))
+		Spec.Fold(s, revoked(id, ReasonLogout, t0))
 	}
 	assert.Len(t, s.Revoked, revokedKept)
-	for i := range 30 {
-		apply(s, &pb.AllSessionsRevoked{CommandId: fmt.Sprintf("c%d", i), Reason: "logout_all", At: ts(t0)})
+	for i := range actors.CommandsKept + 10 {
+		Spec.Fold(s, &pb.AllSessionsRevoked{CommandId: fmt.Sprintf("c%d", i), Reason: "logout_all", At: ts(t0)})
 	}
-	assert.Len(t, s.RevokeAll, revokeAllKept)
+	assert.Len(t, s.RevokeAll, actors.CommandsKept)
 	assert.Len(t, s.Revoked, revokedKept)
 	assert.Empty(t, s.Sessions)
-}
-
-// cmpEvents describes how got differs from want, or returns "" when equal.
-func cmpEvents(want, got []proto.Message) string {
-	if len(want) != len(got) {
-		return fmt.Sprintf("want %d events %v, got %d %v", len(want), want, len(got), got)
-	}
-	for i := range want {
-		if !proto.Equal(want[i], got[i]) {
-			return fmt.Sprintf("event %d: want %v, got %v", i, want[i], got[i])
-		}
-	}
-	return ""
-}
-
-// TestRandomCommandsKeepInvariants drives the core with random commands, as
-// clients, thieves and Proto.Actor's retries would send them: logins, refreshes
-// with the newest, an older or an unknown token, exact repeats of earlier
-// commands, logouts, "log out everywhere", reads, and time passing (sometimes
-// past lifetimes). After each it checks that at most MaxSessions are live, that
-// no revoked session ever refreshes or reopens, that a refusal writes only
-// revocations, and that memory stays bounded; at the end, that replaying the
-// events gives the same state.
-func TestRandomCommandsKeepInvariants(t *testing.T) {
-	var reuses, evictions, expiries, graceRetries int
-	for seed := range uint64(16) {
-		r := rand.New(rand.NewPCG(seed, 7))
-		s := newState("user-r")
-		var journal []proto.Message
-		dead := map[string]bool{}       // sessions revoked at some point
-		issued := map[string][]string{} // session -> hashes handed out, oldest first
-		var ids []string
-		var sent []proto.Message
-		now := t0
-		fresh := 0
-		newHash := func() string { fresh++; return fmt.Sprintf("h%d-%d", seed, fresh) }
-		revokeAllRate := int(seed % 3) // 0 for a third of the seeds, so that sessions pile up
-		for step := range 600 {
-			switch k := r.IntN(100); {
-			case k < 2:
-				now = now.Add(time.Duration(1+r.IntN(3)) * time.Hour)
-			case k < 40:
-				now = now.Add(time.Duration(r.IntN(20)) * time.Second)
-			default:
-				now = now.Add(time.Duration(r.IntN(120)) * time.Second)
-			}
-			pick := func() string { return ids[r.IntN(len(ids))] }
-			var cmd proto.Message
-			switch k := r.IntN(100); {
-			case k < 10 && len(sent) > 0:
-				cmd = sent[max(0, len(sent)-1-r.IntN(5))] // a retry of a recent command
-			case k < 45 || len(ids) == 0:
-				id := fmt.Sprintf("s%d", step)
-				ttl := int64(0)
-				if r.IntN(3) == 0 {
-					ttl = int64(r.IntN(3*3600)) * 1000
-				}
-				h := newHash()
-				cmd = &pb.OpenRequest{SessionId: id, TokenHash: h, Device: "d", TtlMs: ttl}
-				ids = append(ids, id)
-				issued[id] = append(issued[id], h)
-			case k < 47:
-				cmd = &pb.OpenRequest{SessionId: pick(), TokenHash: newHash()} // same id, other hash
-			case k < 85:
-				id := pick()
-				hs := issued[id]
-				from := hs[len(hs)-1]
-				switch m := r.IntN(10); {
-				case m < 1:
-					from = "unknown"
-				case m < 3:
-					from = hs[r.IntN(len(hs))]
-				}
-				to := newHash()
-				cmd = refresh(id, from, to)
-				issued[id] = append(issued[id], to)
-			case k < 92:
-				cmd = &pb.RevokeRequest{SessionId: pick()}
-			case k < 92+revokeAllRate:
-				cmd = &pb.RevokeAllRequest{CommandId: fmt.Sprintf("c%d", r.IntN(4)), Reason: "logout_all"}
-			case k < 96:
-				cmd = &pb.CheckRequest{SessionId: pick()}
-			default:
-				cmd = &pb.ListRequest{CurrentSessionId: pick()}
-			}
-			// Session ids are fresh random ids, and a revoked one is
-			// remembered only among the last revokedKept: an Open of an id
-			// revoked longer ago (which the shell never sends) is not sent.
-			if c, ok := cmd.(*pb.OpenRequest); ok && dead[c.SessionId] && findRevoked(s, c.SessionId) == nil {
-				cmd = &pb.ListRequest{}
-			}
-			sent = append(sent, cmd)
-
-			var before proto.Message
-			if step%8 == 0 { // cloning is the slowest part of the test under -race
-				before = proto.Clone(s)
-			}
-			d := decide(s, cmd, now)
-			if before != nil && !proto.Equal(before, s) {
-				t.Fatalf("seed %d step %d: decide changed the state", seed, step)
-			}
-			if d.err != nil {
-				for _, ev := range d.events {
-					_, ok := ev.(*pb.SessionRevoked)
-					require.True(t, ok, "seed %d step %d: a refusal wrote %T", seed, step, ev)
-				}
-			}
-			if c, ok := cmd.(*pb.RefreshRequest); ok && d.err == nil {
-				require.False(t, dead[c.SessionId], "seed %d step %d: revoked session %s refreshed", seed, step, c.SessionId)
-				info, err := sessionInfo(s, c.SessionId)
-				require.NoError(t, err)
-				require.True(t, info.ExpiresAt.AsTime().After(now))
-				if len(d.events) == 0 {
-					graceRetries++
-				}
-			}
-			for _, ev := range d.events {
-				switch e := ev.(type) {
-				case *pb.SessionOpened:
-					require.False(t, dead[e.SessionId], "seed %d step %d: revoked session %s reopened", seed, step, e.SessionId)
-				case *pb.SessionRefreshed:
-					require.False(t, dead[e.SessionId], "seed %d step %d: revoked session %s refreshed", seed, step, e.SessionId)
-					require.Contains(t, s.Sessions, e.SessionId)
-				case *pb.SessionRevoked:
-					dead[e.SessionId] = true
-					switch e.Reason {
-					case ReasonReuse:
-						reuses++
-					case ReasonEvicted:
-						evictions++
-					case ReasonExpired:
-						expiries++
-					}
-				case *pb.AllSessionsRevoked:
-					for id := range s.Sessions {
-						dead[id] = true
-					}
-				}
-				apply(s, ev)
-				journal = append(journal, ev)
-			}
-
-			// Plain checks: testify's helpers dominate the run time here.
-			if len(s.Sessions) > MaxSessions || len(sessionList(s, "", now).Sessions) > MaxSessions {
-				t.Fatalf("seed %d step %d: %d sessions", seed, step, len(s.Sessions))
-			}
-			if len(s.Revoked) > revokedKept || len(s.RevokeAll) > revokeAllKept {
-				t.Fatalf("seed %d step %d: %d revoked, %d revoke-all kept", seed, step, len(s.Revoked), len(s.RevokeAll))
-			}
-			for id, sess := range s.Sessions {
-				if dead[id] {
-					t.Fatalf("seed %d step %d: revoked session %s is back", seed, step, id)
-				}
-				if len(sess.OlderHashes) > olderHashesKept {
-					t.Fatalf("seed %d step %d: session %s keeps %d hashes", seed, step, id, len(sess.OlderHashes))
-				}
-				if sessionStatus(s, id, now).Live != live(sess, now) {
-					t.Fatalf("seed %d step %d: Check disagrees with the lifetime of %s", seed, step, id)
-				}
-			}
-		}
-		replayed := newState("user-r")
-		for _, ev := range journal {
-			apply(replayed, ev)
-		}
-		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
-	}
-	// The run is not vacuous: every path the invariants guard was taken.
-	t.Logf("reuses %d, evictions %d, expiries %d, grace retries %d", reuses, evictions, expiries, graceRetries)
-	assert.Positive(t, reuses)
-	assert.Positive(t, evictions)
-	assert.Positive(t, expiries)
-	assert.Positive(t, graceRetries)
 }

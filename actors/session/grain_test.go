@@ -78,7 +78,7 @@ func TestRefreshReuseRevokesDurably(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, list.Sessions)
 
-	replayed, err := session.Replay(t.Context(), store.Journal(), user)
+	replayed, err := session.Spec.Replay(t.Context(), store.Journal(), user)
 	require.NoError(t, err)
 	assert.Empty(t, replayed.Sessions)
 	require.NotEmpty(t, replayed.Revoked)

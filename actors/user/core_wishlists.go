@@ -73,12 +73,6 @@ func WishlistNameKey(name string) string {
 }
 
 func decideCreateWishlist(s *pb.State, c *pb.CreateWishlistRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if !validKey(c.WishlistId, maxWishlistIDLen, "_-") {
 		return nil, fieldsError(fieldErr("wishlist_id", CodeInvalid,
 			"wishlist_id must be 1-%d letters, digits, '_' or '-'", maxWishlistIDLen))
@@ -105,12 +99,6 @@ func decideCreateWishlist(s *pb.State, c *pb.CreateWishlistRequest, now time.Tim
 }
 
 func decideRenameWishlist(s *pb.State, c *pb.RenameWishlistRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	i := findWishlist(s, c.WishlistId)
 	if i < 0 {
 		return nil, wishlistNotFound(c.WishlistId)
@@ -132,12 +120,6 @@ func decideRenameWishlist(s *pb.State, c *pb.RenameWishlistRequest, now time.Tim
 }
 
 func decideDeleteWishlist(s *pb.State, c *pb.DeleteWishlistRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	if findWishlist(s, c.WishlistId) < 0 {
 		return nil, wishlistNotFound(c.WishlistId)
 	}
@@ -145,12 +127,6 @@ func decideDeleteWishlist(s *pb.State, c *pb.DeleteWishlistRequest, now time.Tim
 }
 
 func decideAddWishlistItem(s *pb.State, c *pb.AddWishlistItemRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	i := findWishlist(s, c.WishlistId)
 	if i < 0 {
 		return nil, wishlistNotFound(c.WishlistId)
@@ -179,12 +155,6 @@ func decideAddWishlistItem(s *pb.State, c *pb.AddWishlistItemRequest, now time.T
 }
 
 func decideRemoveWishlistItem(s *pb.State, c *pb.RemoveWishlistItemRequest, now time.Time) ([]proto.Message, error) {
-	if err := needCommandID(c.CommandId); err != nil {
-		return nil, err
-	}
-	if seenCommand(s, c.CommandId) {
-		return nil, nil
-	}
 	i := findWishlist(s, c.WishlistId)
 	if i < 0 {
 		return nil, wishlistNotFound(c.WishlistId)
@@ -213,25 +183,21 @@ func applyWishlist(s *pb.State, ev proto.Message) (ok bool) {
 		s.Wishlists = append(s.Wishlists, &pb.Wishlist{
 			Id: e.WishlistId, Name: e.Name, CreatedAt: cloneTime(e.At), UpdatedAt: cloneTime(e.At),
 		})
-		rememberCommand(s, e.CommandId)
 	case *pb.WishlistRenamed:
 		if i := findWishlist(s, e.WishlistId); i >= 0 {
 			s.Wishlists[i].Name = e.Name
 			s.Wishlists[i].UpdatedAt = cloneTime(e.At)
 		}
-		rememberCommand(s, e.CommandId)
 	case *pb.WishlistDeleted:
 		if i := findWishlist(s, e.WishlistId); i >= 0 {
 			s.Wishlists = slices.Delete(s.Wishlists, i, i+1)
 		}
-		rememberCommand(s, e.CommandId)
 	case *pb.WishlistItemAdded:
 		if i := findWishlist(s, e.WishlistId); i >= 0 {
 			w := s.Wishlists[i]
 			w.Items = append(w.Items, &pb.WishlistItem{ProductId: e.ProductId, Sku: e.Sku, AddedAt: cloneTime(e.At)})
 			w.UpdatedAt = cloneTime(e.At)
 		}
-		rememberCommand(s, e.CommandId)
 	case *pb.WishlistItemUpdated:
 		if i := findWishlist(s, e.WishlistId); i >= 0 {
 			w := s.Wishlists[i]
@@ -240,7 +206,6 @@ func applyWishlist(s *pb.State, ev proto.Message) (ok bool) {
 			}
 			w.UpdatedAt = cloneTime(e.At)
 		}
-		rememberCommand(s, e.CommandId)
 	case *pb.WishlistItemRemoved:
 		if i := findWishlist(s, e.WishlistId); i >= 0 {
 			w := s.Wishlists[i]
@@ -249,7 +214,6 @@ func applyWishlist(s *pb.State, ev proto.Message) (ok bool) {
 			}
 			w.UpdatedAt = cloneTime(e.At)
 		}
-		rememberCommand(s, e.CommandId)
 	default:
 		return false
 	}

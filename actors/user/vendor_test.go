@@ -116,7 +116,7 @@ func TestBecomeVendorOpensAndUpdatesTheStore(t *testing.T) {
 	v, _ = vendorView(t, id)
 	assert.Equal(t, user.VendorView{ID: id, StoreName: maps, JoinedAt: opened}, v)
 
-	st, err := user.Replay(t.Context(), store.Journal(), id)
+	st, err := user.Spec.Replay(t.Context(), store.Journal(), id)
 	require.NoError(t, err)
 	assert.Equal(t, maps, st.Store.StoreName)
 	assert.Equal(t, opened, st.Store.JoinedAt.AsTime())

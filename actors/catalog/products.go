@@ -1,0 +1,253 @@
+package catalog
+
+import (
+	"context"
+
+	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors/product"
+	inventorypb "github.com/emporium-shop/emporium/protos/inventorypb"
+	productpb "github.com/emporium-shop/emporium/protos/productpb"
+)
+
+// Vendors' products.
+
+// CreateProduct lists a product of the calling vendor.
+func (s *Service) CreateProduct(ctx context.Context, p emporium.Principal, in emporium.ProductInput, key string) (emporium.Product, error) {
+	const op = "catalog.CreateProduct"
+	if err := s.requireVendor(p); err != nil {
+		return emporium.Product{}, err
+	}
+	publish := false
+	switch in.Status {
+	case "", emporium.StatusDraft:
+	case emporium.StatusActive:
+		publish = true
+	default:
+		return emporium.Product{}, fieldError(op, "status", "invalid", "A new product's status is draft or active.")
+	}
+	if err := s.checkCategory(ctx, op, in.CategoryID); err != nil {
+		return emporium.Product{}, err
+	}
+	id, commandID, err := s.creation(ctx, p, key)
+	if err != nil {
+		return emporium.Product{}, emporium.Wrap(op, err)
+	}
+	req := &productpb.CreateRequest{
+		CommandId: commandID, VendorId: p.UserID, Title: in.Title, Description: in.Description, Brand: in.Brand,
+		CategoryId: in.CategoryID, Images: imagesPB(in.Images), Attributes: in.Attributes,
+		Options: optionsPB(in.Options), Variants: variantsPB(in.Variants), Currency: in.Currency,
+	}
+	grain := productpb.GetProductGrainGrainClient(s.cfg.Cluster, id)
+	out, err := grain.Create(req)
+	if err != nil {
+		return emporium.Product{}, emporium.GrainCall(op, err)
+	}
+	if publish {
+		out, err = grain.Publish(&productpb.PublishRequest{CommandId: "publish:" + commandID, Caller: caller(p)})
+		if err != nil {
+			return emporium.Product{}, emporium.GrainCall(op, err)
+		}
+	}
+	return productOf(out), nil
+}
+
+// creation names the product a creation makes and its command id. With an
+// Idempotency-Key the key is claimed for a new product id, so that a retry
+// (even one sent to another node) finds the product the first request
+// created and the grain answers it from state.
+func (s *Service) creation(ctx context.Context, p emporium.Principal, key string) (id, commandID string, err error) {
+	id = s.cfg.NewID()
+	if key == "" {
+		return id, s.cfg.NewID(), nil
+	}
+	claim := p.UserID + "/" + key
+	commandID = "create:" + claim
+	err = s.cfg.Claims.Claim(ctx, idempotencyCollection, claim, id)
+	if emporium.IsCode(err, emporium.ECONFLICT) {
+		id, _, err = s.cfg.Claims.Owner(ctx, idempotencyCollection, claim)
+	}
+	return id, commandID, err
+}
+
+// checkCategory refuses a category id the tree does not hold.
+func (s *Service) checkCategory(ctx context.Context, op, id string) error {
+	if id == "" {
+		return nil
+	}
+	tree, err := s.cfg.Categories.Tree(ctx)
+	if err != nil {
+		return emporium.Wrap(op, err)
+	}
+	if c, ok := tree.Find(id); !ok || c.ID != id {
+		return fieldError(op, "category_id", "not_found", "There is no category with this id.")
+	}
+	return nil
+}
+
+// VendorProducts lists the caller's products, newest first.
+func (s *Service) VendorProducts(ctx context.Context, p emporium.Principal, page emporium.Page) (emporium.ProductList, error) {
+	const op = "catalog.VendorProducts"
+	if err := s.requireVendor(p); err != nil {
+		return emporium.ProductList{}, err
+	}
+	limit, err := pageLimit(op, page.Limit)
+	if err != nil {
+		return emporium.ProductList{}, err
+	}
+	var docs []productDoc
+	// One more than the page tells whether there is a next one.
+	if err := s.cfg.Reads.List(ctx, product.ViewCollection, "vendor_id", p.UserID, page.Cursor, limit+1, &docs); err != nil {
+		return emporium.ProductList{}, emporium.Wrap(op, err)
+	}
+	out := emporium.ProductList{Items: make([]emporium.Product, 0, min(len(docs), limit))}
+	for i, d := range docs {
+		if i == limit {
+			out.NextCursor = docs[i-1].ID
+			break
+		}
+		prod, err := d.product()
+		if err != nil {
+			return emporium.ProductList{}, emporium.Wrap(op, err)
+		}
+		out.Items = append(out.Items, prod)
+	}
+	return out, nil
+}
+
+// VendorProduct answers one of the caller's products.
+func (s *Service) VendorProduct(ctx context.Context, p emporium.Principal, id string) (emporium.Product, error) {
+	const op = "catalog.VendorProduct"
+	if err := s.requireVendor(p); err != nil {
+		return emporium.Product{}, err
+	}
+	out, err := productpb.GetProductGrainGrainClient(s.cfg.Cluster, id).GetForVendor(&productpb.GetForVendorRequest{Caller: caller(p)})
+	if err != nil {
+		return emporium.Product{}, emporium.GrainCall(op, err)
+	}
+	prod := productOf(out)
+	s.withAvailability(ctx, &prod)
+	return prod, nil
+}
+
+// UpdateProduct changes a product, then publishes or archives it when the
+// update asks for a status.
+func (s *Service) UpdateProduct(ctx context.Context, p emporium.Principal, id string, in emporium.ProductUpdate) (emporium.Product, error) {
+	const op = "catalog.UpdateProduct"
+	if err := s.requireVendor(p); err != nil {
+		return emporium.Product{}, err
+	}
+	if in.CategoryID != nil {
+		if err := s.checkCategory(ctx, op, *in.CategoryID); err != nil {
+			return emporium.Product{}, err
+		}
+	}
+	if (in.Options == nil) != (in.Variants == nil) {
+		return emporium.Product{}, fieldError(op, "variants", "required", "Options and variants are replaced together: send both.")
+	}
+	commandID := in.CommandID
+	if commandID == "" {
+		commandID = s.cfg.NewID()
+	} else {
+		commandID = "update:" + p.UserID + "/" + commandID
+	}
+	grain := productpb.GetProductGrainGrainClient(s.cfg.Cluster, id)
+	req := &productpb.UpdateRequest{
+		CommandId: commandID, Caller: caller(p), ExpectedVersion: in.ExpectedVersion,
+		Title: stringValue(in.Title), Description: stringValue(in.Description), Brand: stringValue(in.Brand),
+		CategoryId: stringValue(in.CategoryID),
+	}
+	if in.Images != nil {
+		req.Images = &productpb.Images{Items: imagesPB(*in.Images)}
+	}
+	if in.Attributes != nil {
+		req.Attributes = &productpb.Attributes{Items: *in.Attributes}
+	}
+	if in.Variants != nil {
+		req.VariantSet = &productpb.VariantSet{Options: optionsPB(*in.Options), Variants: variantsPB(*in.Variants)}
+	}
+	var out *productpb.Product
+	var err error
+	if changes(req) || in.Status == nil {
+		if out, err = grain.Update(req); err != nil {
+			return emporium.Product{}, emporium.GrainCall(op, err)
+		}
+	}
+	if in.Status != nil {
+		switch *in.Status {
+		case emporium.StatusActive:
+			out, err = grain.Publish(&productpb.PublishRequest{CommandId: "publish:" + commandID, Caller: caller(p)})
+		case emporium.StatusArchived:
+			out, err = grain.Archive(&productpb.ArchiveRequest{CommandId: "archive:" + commandID, Caller: caller(p)})
+		case emporium.StatusDraft:
+			out, err = grain.GetForVendor(&productpb.GetForVendorRequest{Caller: caller(p)})
+			if err == nil && out.Status != emporium.StatusDraft {
+				return emporium.Product{}, &emporium.Error{Code: emporium.ECONFLICT, Op: op,
+					Message: "A published product cannot go back to draft; archive it instead."}
+			}
+		default:
+			return emporium.Product{}, fieldError(op, "status", "invalid", "The status is draft, active or archived.")
+		}
+		if err != nil {
+			return emporium.Product{}, emporium.GrainCall(op, err)
+		}
+	}
+	return productOf(out), nil
+}
+
+// changes reports whether an update carries any field.
+func changes(r *productpb.UpdateRequest) bool {
+	return r.Title != nil || r.Description != nil || r.Brand != nil || r.CategoryId != nil ||
+		r.Images != nil || r.Attributes != nil || r.VariantSet != nil
+}
+
+// ArchiveProduct takes a product off sale for good.
+func (s *Service) ArchiveProduct(ctx context.Context, p emporium.Principal, id string) (emporium.Product, error) {
+	const op = "catalog.ArchiveProduct"
+	if err := s.requireVendor(p); err != nil {
+		return emporium.Product{}, err
+	}
+	out, err := productpb.GetProductGrainGrainClient(s.cfg.Cluster, id).Archive(
+		&productpb.ArchiveRequest{CommandId: s.cfg.NewID(), Caller: caller(p)})
+	if err != nil {
+		return emporium.Product{}, emporium.GrainCall(op, err)
+	}
+	return productOf(out), nil
+}
+
+// SetStock sets the units on hand of one SKU of the caller's product. The
+// product grain answers only its owner, and the SKU must be one of its
+// variants, so nobody sets another vendor's stock.
+func (s *Service) SetStock(ctx context.Context, p emporium.Principal, productID, sku string, onHand int64) (emporium.Stock, error) {
+	const op = "catalog.SetStock"
+	if err := s.requireVendor(p); err != nil {
+		return emporium.Stock{}, err
+	}
+	prod, err := productpb.GetProductGrainGrainClient(s.cfg.Cluster, productID).GetForVendor(&productpb.GetForVendorRequest{Caller: caller(p)})
+	if err != nil {
+		return emporium.Stock{}, emporium.GrainCall(op, err)
+	}
+	if !hasSKU(prod, sku) {
+		return emporium.Stock{}, &emporium.Error{Code: emporium.ENOTFOUND, Op: op, Message: "The product has no variant with this SKU."}
+	}
+	if onHand < 0 || onHand > maxOnHand {
+		return emporium.Stock{}, fieldError(op, "on_hand", "out_of_range", "on_hand must be between 0 and 1000000000.")
+	}
+	st, err := inventorypb.GetInventoryGrainGrainClient(s.cfg.Cluster, sku).SetStock(
+		&inventorypb.SetStockRequest{CommandId: s.cfg.NewID(), OnHand: onHand})
+	if err != nil {
+		return emporium.Stock{}, emporium.GrainCall(op, err)
+	}
+	return emporium.Stock{SKU: sku, OnHand: st.OnHand, Reserved: st.Reserved, Available: st.Available, Sold: st.Sold}, nil
+}
+
+// maxOnHand bounds stock so that sums over many SKUs cannot overflow.
+const maxOnHand = 1_000_000_000
+
+func hasSKU(p *productpb.Product, sku string) bool {
+	for _, v := range p.Variants {
+		if v.Sku == sku {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,87 @@
+package actors_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
+	pb "github.com/emporium-shop/emporium/protos/inventorypb"
+)
+
+// stockSpec is a small kind over the inventory's messages: enough to check
+// what the shell does with command ids.
+var stockSpec = actors.Spec[*pb.State, actors.GrainConfig]{
+	Kind:         "TestGrain",
+	StreamPrefix: "test-",
+	New:          func(id string) *pb.State { return &pb.State{Sku: id} },
+	Apply: func(s *pb.State, ev proto.Message) {
+		if e, ok := ev.(*pb.Restocked); ok {
+			s.OnHand += e.Quantity
+		}
+	},
+	Remembered: func(s *pb.State) *[]string { return &s.RecentCommands },
+}
+
+func TestTheShellRemembersCommandIDs(t *testing.T) {
+	s := actorstest.Given(&stockSpec, "x",
+		&pb.Restocked{CommandId: "c1", Quantity: 1},
+		&pb.Restocked{CommandId: "c2", Quantity: 2})
+	assert.Equal(t, int64(3), s.OnHand, "the kind's Apply ran")
+	assert.Equal(t, []string{"c1", "c2"}, s.RecentCommands)
+
+	retry, err := stockSpec.Dedup(s, &pb.RestockRequest{CommandId: "c1", Quantity: 5})
+	require.NoError(t, err)
+	assert.True(t, retry, "a remembered id is a retry")
+	retry, err = stockSpec.Dedup(s, &pb.RestockRequest{CommandId: "c3", Quantity: 5})
+	require.NoError(t, err)
+	assert.False(t, retry)
+	retry, err = stockSpec.Dedup(s, &pb.GetAvailabilityRequest{})
+	require.NoError(t, err, "a request without a command_id field passes")
+	assert.False(t, retry)
+
+	for _, id := range []string{"", fmt.Sprintf("%0129d", 0)} {
+		_, err = stockSpec.Dedup(s, &pb.RestockRequest{CommandId: id, Quantity: 5})
+		require.Error(t, err)
+		assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
+		require.Len(t, emporium.ErrorFields(err), 1)
+		assert.Equal(t, "command_id", emporium.ErrorFields(err)[0].Field)
+	}
+}
+
+func TestRememberedCommandIDsAreBounded(t *testing.T) {
+	s := stockSpec.New("x")
+	for i := range actors.CommandsKept + 10 {
+		stockSpec.Fold(s, &pb.Restocked{CommandId: fmt.Sprint("c", i), Quantity: 1})
+	}
+	stockSpec.Fold(s, &pb.Restocked{CommandId: fmt.Sprint("c", actors.CommandsKept+9), Quantity: 1}) // already remembered
+	assert.Len(t, s.RecentCommands, actors.CommandsKept)
+	assert.Equal(t, "c10", s.RecentCommands[0], "the oldest are forgotten first")
+	retry, err := stockSpec.Dedup(s, &pb.RestockRequest{CommandId: "c0", Quantity: 1})
+	require.NoError(t, err)
+	assert.False(t, retry)
+}
+
+func TestTopologySettlesOnTheMembersClock(t *testing.T) {
+	system := actor.NewActorSystem()
+	clock := actorstest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	topology := actors.NewTopology(system, clock)
+	require.Same(t, topology, actors.TopologyOf(system))
+	assert.Nil(t, actors.TopologyOf(actor.NewActorSystem()), "an actor system that is no member has none")
+	assert.False(t, (*actors.Topology)(nil).Unsettled())
+
+	assert.False(t, topology.Unsettled(), "settled before any change")
+	topology.Changed()
+	assert.True(t, topology.Unsettled())
+	clock.Advance(9 * time.Second)
+	assert.True(t, topology.Unsettled())
+	clock.Advance(time.Second)
+	assert.False(t, topology.Unsettled(), "settled 10 s after the change, by the member's clock")
+}

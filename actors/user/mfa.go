@@ -1,0 +1,152 @@
+package user
+
+import (
+	"context"
+
+	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/auth"
+	pb "github.com/emporium-shop/emporium/protos/userpb"
+)
+
+// BeginTOTP implements emporium.Accounts.
+func (s *Service) BeginTOTP(ctx context.Context, p emporium.Principal, password string) (emporium.TOTPEnrollment, error) {
+	const op = "user.Service.BeginTOTP"
+	if err := needPrincipal(p); err != nil {
+		return emporium.TOTPEnrollment{}, err
+	}
+	if err := s.confirmPassword(ctx, p.UserID, password, "password"); err != nil {
+		return emporium.TOTPEnrollment{}, err
+	}
+	acc, err := s.users(p.UserID).Get(&pb.GetRequest{})
+	if err != nil {
+		return emporium.TOTPEnrollment{}, emporium.GrainCall(op, err)
+	}
+	if acc.MfaEnabled {
+		return emporium.TOTPEnrollment{}, emporium.Errorf(emporium.ECONFLICT, "two-factor authentication is already enabled; disable it first")
+	}
+	secret, url, err := auth.NewTOTP(s.cfg.TOTPIssuer, acc.Email)
+	if err != nil {
+		return emporium.TOTPEnrollment{}, emporium.Wrap(op, err)
+	}
+	if _, err := s.users(p.UserID).BeginTOTP(&pb.BeginTOTPRequest{CommandId: s.cfg.NewID(), Secret: secret}); err != nil {
+		return emporium.TOTPEnrollment{}, emporium.GrainCall(op, err)
+	}
+	return emporium.TOTPEnrollment{Secret: secret, OTPAuthURL: url}, nil
+}
+
+// totpTry counts one code tried by the user.
+func (s *Service) totpTry(ctx context.Context, userID string) error {
+	d, err := s.cfg.Limiter.Hit(ctx, s.cfg.Limits.TOTPTries, userID)
+	if err != nil {
+		return emporium.Wrap("user.Service.totpTry", err)
+	}
+	if !d.Allowed {
+		return rateLimited(d)
+	}
+	return nil
+}
+
+// checkCode checks a TOTP code: its step and whether it matched. Only a
+// damaged secret is an error.
+func (s *Service) checkCode(secret, code string, last int64) (int64, bool, error) {
+	step, err := auth.CheckTOTP(secret, code, s.now(), last)
+	if emporium.IsCode(err, emporium.EUNAUTHENTICATED) {
+		return 0, false, nil
+	}
+	return step, err == nil, err
+}
+
+// ConfirmTOTP implements emporium.Accounts.
+func (s *Service) ConfirmTOTP(ctx context.Context, p emporium.Principal, code string) ([]string, error) {
+	const op = "user.Service.ConfirmTOTP"
+	if err := needPrincipal(p); err != nil {
+		return nil, err
+	}
+	if err := s.totpTry(ctx, p.UserID); err != nil {
+		return nil, err
+	}
+	creds, err := s.users(p.UserID).GetCredentials(&pb.GetCredentialsRequest{})
+	if err != nil {
+		return nil, emporium.GrainCall(op, err)
+	}
+	if creds.MfaEnabled {
+		return nil, emporium.Errorf(emporium.ECONFLICT, "two-factor authentication is already enabled")
+	}
+	if creds.PendingTotpSecret == "" {
+		return nil, emporium.Errorf(emporium.ECONFLICT, "no two-factor enrolment is pending; start one first")
+	}
+	step, ok, err := s.checkCode(creds.PendingTotpSecret, code, 0)
+	if err != nil {
+		return nil, emporium.Wrap(op, err)
+	}
+	if !ok {
+		return nil, invalidCode()
+	}
+	plain, hashes, err := auth.NewRecoveryCodes(RecoveryCodes)
+	if err != nil {
+		return nil, emporium.Wrap(op, err)
+	}
+	if _, err := s.users(p.UserID).ConfirmTOTP(&pb.ConfirmTOTPRequest{
+		CommandId: s.cfg.NewID(), CodeStep: step, CodeOk: ok, RecoveryCodeHashes: hashes,
+	}); err != nil {
+		return nil, emporium.GrainCall(op, err)
+	}
+	return plain, nil
+}
+
+// confirmPassword checks the account's password before a change that a
+// stolen session must not be able to make alone (email, MFA enrolment).
+// Tries share the TOTP window, so the password cannot be guessed at speed
+// through these routes either. A wrong password is validation_failed on
+// field, not unauthenticated: the session itself is fine.
+func (s *Service) confirmPassword(ctx context.Context, userID, password, field string) error {
+	const op = "user.Service.confirmPassword"
+	if password == "" {
+		return fieldsError(fieldErr(field, CodeRequired, "%s is required for this change", field))
+	}
+	if err := s.totpTry(ctx, userID); err != nil {
+		return err
+	}
+	creds, err := s.users(userID).GetCredentials(&pb.GetCredentialsRequest{})
+	if err != nil {
+		return emporium.GrainCall(op, err)
+	}
+	ok, err := auth.VerifyPassword(creds.PasswordHash, password)
+	if err != nil {
+		return emporium.Wrap(op, err)
+	}
+	if !ok {
+		return fieldsError(fieldErr(field, CodeInvalid, "the password is not right"))
+	}
+	return nil
+}
+
+// DisableTOTP implements emporium.Accounts.
+func (s *Service) DisableTOTP(ctx context.Context, p emporium.Principal, password, code string) error {
+	const op = "user.Service.DisableTOTP"
+	if err := needPrincipal(p); err != nil {
+		return err
+	}
+	if err := s.totpTry(ctx, p.UserID); err != nil {
+		return err
+	}
+	creds, err := s.users(p.UserID).GetCredentials(&pb.GetCredentialsRequest{})
+	if err != nil {
+		return emporium.GrainCall(op, err)
+	}
+	if !creds.MfaEnabled {
+		return emporium.Errorf(emporium.ECONFLICT, "two-factor authentication is not enabled")
+	}
+	pwOK, err := auth.VerifyPassword(creds.PasswordHash, password)
+	if err != nil {
+		return emporium.Wrap(op, err)
+	}
+	step, codeOK, err := s.checkCode(creds.TotpSecret, code, creds.LastStep)
+	if err != nil {
+		return emporium.Wrap(op, err)
+	}
+	_, err = s.users(p.UserID).DisableTOTP(&pb.DisableTOTPRequest{
+		CommandId: s.cfg.NewID(), PasswordOk: pwOK, CodeStep: step, CodeOk: codeOK,
+	})
+	return emporium.GrainCall(op, err)
+}

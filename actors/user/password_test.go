@@ -1,0 +1,45 @@
+package user_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/emporium-shop/emporium"
+)
+
+func TestForgotAndResetPassword(t *testing.T) {
+	ctx := t.Context()
+	email, tokens, _ := verifiedUser(t, "reset")
+	other, err := svc.Login(ctx, email, password, client)
+	require.NoError(t, err)
+
+	require.NoError(t, svc.ForgotPassword(ctx, email, client))
+	m, tok := mailToken(t, email)
+	assert.Contains(t, m.Text, "https://shop.test/reset-password?token=")
+	require.NoError(t, svc.ForgotPassword(ctx, "nobody.reset@example.com", client), "unknown emails answer the same")
+
+	err = svc.ResetPassword(ctx, tok, "password")
+	assert.Equal(t, emporium.EINVALID, code(t, err), "the policy applies")
+	const newPassword = "a brand new passphrase"
+	require.NoError(t, svc.ResetPassword(ctx, tok, newPassword))
+	assert.Equal(t, emporium.EINVALID, code(t, svc.ResetPassword(ctx, tok, newPassword)), "the token works once")
+
+	for _, rt := range []string{tokens.RefreshToken, other.Tokens.RefreshToken} {
+		_, err := svc.Refresh(ctx, rt, client)
+		assert.Equal(t, emporium.EUNAUTHENTICATED, code(t, err), "every session ended")
+	}
+	_, err = svc.Login(ctx, email, password, client)
+	assert.Equal(t, emporium.EUNAUTHENTICATED, code(t, err))
+	login, err := svc.Login(ctx, email, newPassword, client)
+	require.NoError(t, err)
+	assert.NotNil(t, login.Tokens)
+
+	// Reset tokens expire after an hour.
+	require.NoError(t, svc.ForgotPassword(ctx, email, client))
+	_, tok = mailToken(t, email)
+	advance(61 * time.Minute)
+	assert.Equal(t, emporium.EINVALID, code(t, svc.ResetPassword(ctx, tok, "yet another passphrase")))
+}
