@@ -94,6 +94,7 @@ func StartMember(cfg ClusterConfig, kinds ...*cluster.Kind) (c *cluster.Cluster,
 		remote.Configure(host, port, remoteOpts...),
 		cluster.WithKinds(kinds...),
 		cluster.WithRequestTimeout(cfg.RequestTimeout),
+		cluster.WithClusterContextProducer(newRequestContext),
 	)
 	c = cluster.New(system, config)
 	topology := NewTopology(system, cfg.Clock)

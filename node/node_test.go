@@ -54,7 +54,7 @@ func TestNodeServesAndShutsDown(t *testing.T) {
 		case "/readyz":
 			assert.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
 			assert.Contains(t, string(body), `"ready"`)
-			for _, check := range []string{"mongo", "redis", "cluster"} {
+			for _, check := range []string{"store", "redis", "cluster"} {
 				assert.Contains(t, string(body), `"`+check+`":"ok"`)
 			}
 		case "/metrics":
