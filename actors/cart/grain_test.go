@@ -204,7 +204,7 @@ func TestAddMergeUpdateRemoveClear(t *testing.T) {
 	assert.Equal(t, clock.Now(), l.AddedAt.AsTime())
 	assert.Equal(t, uint64(1), c.Seq)
 
-	c = add(t, user, "a2", mugSKUs[0], 1)
+	add(t, user, "a2", mugSKUs[0], 1)
 	c = add(t, user, "a3", teeSKUs[0], 3)
 	require.Len(t, c.Lines, 2, "the same SKU merges into its line")
 	assert.Equal(t, int64(5), lineOf(t, c, teeSKUs[0]).Quantity)
