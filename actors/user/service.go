@@ -133,7 +133,7 @@ const (
 func NewService(cfg ServiceConfig) (*Service, error) {
 	switch {
 	case cfg.Cluster == nil, cfg.Claims == nil, cfg.Redis == nil, cfg.Mailer == nil, cfg.Issuer == nil, cfg.Limiter == nil:
-		return nil, emporium.Errorf(emporium.EINVALID, "user.NewService: Cluster, Claims, Redis, Mailer, Issuer and Limiter are required")
+		panic("user.NewService: Cluster, Claims, Redis, Mailer, Issuer and Limiter are required") // a wiring mistake
 	}
 	if _, err := mail.Link(cfg.PublicURL, "/", "x"); err != nil {
 		return nil, emporium.Wrap("user.NewService", err)
@@ -240,7 +240,9 @@ func rateLimited(d RateDecision) error {
 	if secs == 1 {
 		unit = "second"
 	}
-	return emporium.Errorf(emporium.ERATELIMITED, "Too many attempts; try again in %d %s.", secs, unit)
+	e := emporium.Errorf(emporium.ERATELIMITED, "Too many attempts; try again in %d %s.", secs, unit)
+	e.RetryAfter = max(d.RetryAfter, time.Millisecond)
+	return e
 }
 
 // joinFields merges the field errors of several validation errors into one
