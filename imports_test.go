@@ -18,9 +18,12 @@ var forbidden = map[string][]string{
 	"payments":    {"actors", "gateway", "node", "cmd"},
 	"auth":        {"actors", "gateway", "node", "cmd"},
 	"mail":        {"actors", "gateway", "node", "cmd"},
-	"actors":      {"gateway", "node", "cmd"},
-	"gateway":     {"actors", "node", "cmd"},
-	"node":        {"cmd"},
+	// Redis infrastructure both the actors and the gateway use.
+	"ratelimit": {"actors", "gateway", "node", "cmd"},
+	"live":      {"actors", "gateway", "node", "cmd"},
+	"actors":    {"gateway", "node", "cmd"},
+	"gateway":   {"actors", "node", "cmd"},
+	"node":      {"cmd"},
 }
 
 // TestImportRules keeps the dependency rules of DESIGN §3 true: the layers

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	emporium "github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/gateway/ratelimit"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 // This file serves emporium.Accounts over HTTP (DESIGN §8, §9): signup,

@@ -23,7 +23,7 @@ import (
 	emporium "github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/gateway"
 	"github.com/emporium-shop/emporium/gateway/gatewaytest"
-	"github.com/emporium-shop/emporium/gateway/ratelimit"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 // These tests cover the HTTP layer of the accounts: decoding, statuses,

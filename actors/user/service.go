@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"github.com/emporium-shop/emporium/mail"
 	sessionpb "github.com/emporium-shop/emporium/protos/sessionpb"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 // Service is the account service (emporium.Accounts) over the UserGrain and
@@ -37,54 +37,6 @@ type Service struct {
 }
 
 var _ emporium.Accounts = (*Service)(nil)
-
-// Window is a security counter's limit: at most Max events in any Period,
-// kept under a key that starts with Purpose.
-type Window struct {
-	Purpose string
-	Max     int
-	Period  time.Duration
-}
-
-// RateDecision is the outcome of a counter check.
-type RateDecision struct {
-	Allowed    bool
-	RetryAfter time.Duration
-}
-
-// Limiter keeps exact sliding-window counters (the windows of
-// gateway/ratelimit.Limiter: Hit, Count, Reset). ids identify the counter
-// within its purpose (an email key, an address, a user id); the implementer
-// builds the key from w.Purpose and ids.
-type Limiter interface {
-	// Hit records an event and reports whether it was allowed.
-	Hit(ctx context.Context, w Window, ids ...string) (RateDecision, error)
-	// Count reports whether a Hit now would be allowed, recording nothing.
-	Count(ctx context.Context, w Window, ids ...string) (RateDecision, error)
-	// Reset forgets the counter's events.
-	Reset(ctx context.Context, w Window, ids ...string) error
-}
-
-// Limits are the security counters of DESIGN §9. Purposes match
-// gateway/ratelimit's.
-type Limits struct {
-	FailedLoginsPerAccountIP Window
-	FailedLoginsPerAccount   Window
-	ResetMailsPerAccount     Window
-	VerifyMailsPerAccount    Window
-	TOTPTries                Window
-}
-
-// DefaultLimits are DESIGN §9's numbers.
-func DefaultLimits() Limits {
-	return Limits{
-		FailedLoginsPerAccountIP: Window{Purpose: "login-failures:account-ip", Max: 10, Period: 15 * time.Minute},
-		FailedLoginsPerAccount:   Window{Purpose: "login-failures:account", Max: 100, Period: time.Hour},
-		ResetMailsPerAccount:     Window{Purpose: "reset-mails:account", Max: 5, Period: time.Hour},
-		VerifyMailsPerAccount:    Window{Purpose: "verify-mails:account", Max: 5, Period: time.Hour},
-		TOTPTries:                Window{Purpose: "totp-tries:account", Max: 5, Period: 30 * time.Second},
-	}
-}
 
 // ServiceConfig is what the account service needs from the node.
 type ServiceConfig struct {
@@ -157,7 +109,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		cfg.MailTimeout = 30 * time.Second
 	}
 	def := DefaultLimits()
-	for _, w := range []struct{ v, d *Window }{
+	for _, w := range []struct{ v, d *ratelimit.Counter }{
 		{&cfg.Limits.FailedLoginsPerAccountIP, &def.FailedLoginsPerAccountIP},
 		{&cfg.Limits.FailedLoginsPerAccount, &def.FailedLoginsPerAccount},
 		{&cfg.Limits.ResetMailsPerAccount, &def.ResetMailsPerAccount},
@@ -229,20 +181,6 @@ func errInvalidLogin() error {
 
 func errInvalidRefresh() error {
 	return emporium.Errorf(emporium.EUNAUTHENTICATED, "invalid refresh token")
-}
-
-func rateLimited(d RateDecision) error {
-	secs := int64((d.RetryAfter + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	unit := "seconds"
-	if secs == 1 {
-		unit = "second"
-	}
-	e := emporium.Errorf(emporium.ERATELIMITED, "Too many attempts; try again in %d %s.", secs, unit)
-	e.RetryAfter = max(d.RetryAfter, time.Millisecond)
-	return e
 }
 
 // joinFields merges the field errors of several validation errors into one
@@ -494,7 +432,7 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 	// Counting only failures, after the (slow) check, would let parallel
 	// guesses all pass the limit before the first failure is recorded.
 	for _, c := range []struct {
-		w   Window
+		w   ratelimit.Counter
 		ids []string
 	}{{lim.FailedLoginsPerAccountIP, []string{key, ip}}, {lim.FailedLoginsPerAccount, []string{key}}} {
 		d, err := s.cfg.Limiter.Hit(ctx, c.w, c.ids...)
@@ -548,22 +486,6 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 	return emporium.Login{Tokens: &tokens}, nil
 }
 
-// cleanIP returns the rate-limit bucket of a client address: the address
-// itself for IPv4, its /64 for IPv6, since one host usually holds a whole
-// /64 and could otherwise change address on every try.
-func cleanIP(ip string) string {
-	a, err := netip.ParseAddr(strings.TrimSpace(ip))
-	if err != nil {
-		return ""
-	}
-	a = a.Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
-}
-
 // putChallenge stores an MFA challenge: the user id and its expiry.
 func (s *Service) putChallenge(ctx context.Context, hash, userID string, expires time.Time) error {
 	ttl := expires.Sub(s.now())
@@ -587,7 +509,7 @@ func (s *Service) openSession(userID string, roles []string, client emporium.Cli
 	}
 	rt := strings.Join([]string{refreshPrefix, userID, sid, secret}, ".")
 	if _, err := s.sessions(userID).Open(&sessionpb.OpenRequest{
-		SessionId: sid, TokenHash: auth.HashToken(rt), Device: client.UserAgent, Ip: cleanIP(client.IP),
+		SessionId: sid, TokenHash: auth.HashToken(rt), Device: client.UserAgent, Ip: clientAddr(client.IP),
 	}); err != nil {
 		return emporium.Tokens{}, emporium.GrainCall(op, err)
 	}
