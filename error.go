@@ -1,6 +1,3 @@
-// Package emporium holds the vocabulary every layer of Emporium shares: the
-// error type with its stable codes. It imports nothing of the project, so any
-// package may import it (DESIGN §3 treats it like the standard library).
 package emporium
 
 import (
