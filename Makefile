@@ -5,7 +5,7 @@ BENCH    ?= .
 BENCHTIME ?= 2s
 SEED     ?= 200
 
-.PHONY: help run build test test-cluster bench proto lint clean
+.PHONY: help run build test test-cluster bench proto proto-check lint clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,9 +30,15 @@ bench: ## run the benchmarks (BENCH=regexp, BENCHTIME=2s)
 proto: ## regenerate protos/ (needs protoc: apt-get install protobuf-compiler)
 	./protos/gen.sh
 
-lint: ## gofmt and vet
-	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || (gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'); exit 1)
+proto-check: ## check that protos/ holds what `make proto` makes now (skips, saying so, without protoc)
+	./protos/check.sh
+
+lint: ## gofmt, vet, staticcheck (pinned as a go tool in go.mod) and fresh generated protos
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))"; \
+	  if [ -n "$$unformatted" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	$(MAKE) proto-check
 
 clean: ## remove built binaries and local data
 	rm -rf bin data

@@ -1,6 +1,3 @@
-// Package emporium holds the vocabulary every layer of Emporium shares: the
-// error type with its stable codes. It imports nothing of the project, so any
-// package may import it (DESIGN §3 treats it like the standard library).
 package emporium
 
 import (
@@ -8,44 +5,93 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // Error codes are part of the public API: they appear as the `code` member of
 // every problem+json response and as the reason of a grain error. Add codes
-// freely; never rename one. The gateway maps each to an HTTP status in one
-// table (gateway/problem.go).
+// freely; never rename one. Each code is declared here and listed once, with
+// the HTTP status and title the gateway answers it with, in codes below;
+// tests range over that list.
 const (
-	// EINVALID: the request is well formed but breaks a rule (422).
+	// EINVALID: the request is well formed but breaks a rule.
 	EINVALID = "validation_failed"
-	// EMALFORMED: the request cannot be decoded (400).
+	// EMALFORMED: the request cannot be decoded.
 	EMALFORMED = "malformed_request"
-	// EUNAUTHENTICATED: no valid credentials were presented (401).
+	// EUNAUTHENTICATED: no valid credentials were presented.
 	EUNAUTHENTICATED = "unauthenticated"
-	// EFORBIDDEN: the caller may not do this (403).
+	// EFORBIDDEN: the caller may not do this.
 	EFORBIDDEN = "forbidden"
-	// EUNVERIFIED: the account's email address is not verified yet (403).
+	// EUNVERIFIED: the account's email address is not verified yet.
 	EUNVERIFIED = "email_not_verified"
-	// ENOTFOUND: the object does not exist or the caller may not see it (404).
+	// ENOTFOUND: the object does not exist or the caller may not see it.
 	ENOTFOUND = "not_found"
-	// EMETHOD: the route exists but not for this method (405).
+	// EMETHOD: the route exists but not for this method.
 	EMETHOD = "method_not_allowed"
-	// ECONFLICT: the object changed under the caller; reload and retry (409).
+	// ECONFLICT: the object changed under the caller; reload and retry.
 	ECONFLICT = "conflict"
-	// EOUTOFSTOCK: not enough available stock for the request (409).
+	// EOUTOFSTOCK: not enough available stock for the request.
 	EOUTOFSTOCK = "out_of_stock"
-	// EIDEMPOTENCY: an idempotency key was reused with a different request (422).
+	// EIDEMPOTENCY: an idempotency key was reused with a different request.
 	EIDEMPOTENCY = "idempotency_key_reused"
-	// ETOOLARGE: the request body is over the size limit (413).
+	// ETOOLARGE: the request body is over the size limit.
 	ETOOLARGE = "payload_too_large"
-	// EMEDIATYPE: the request body is not JSON (415).
+	// EMEDIATYPE: the request body is not JSON.
 	EMEDIATYPE = "unsupported_media_type"
-	// ERATELIMITED: the caller is over a rate limit (429).
+	// ERATELIMITED: the caller is over a rate limit; Error.RetryAfter says
+	// when to try again.
 	ERATELIMITED = "rate_limited"
-	// EUNAVAILABLE: a dependency is down or busy; retrying later may work (503).
+	// EUNAVAILABLE: a dependency is down or busy; retrying later may work.
 	EUNAVAILABLE = "unavailable"
-	// EINTERNAL: a bug or an unexpected failure; details are logged, not shown (500).
+	// EINTERNAL: a bug or an unexpected failure; details are logged, not shown.
 	EINTERNAL = "internal"
 )
+
+// CodeInfo is how the API presents one error code.
+type CodeInfo struct {
+	// Code is the code itself, one of the E... constants.
+	Code string
+	// Status is the HTTP status of a response carrying the code.
+	Status int
+	// Title summarises the kind of problem, the same for every occurrence.
+	Title string
+}
+
+// codes is the one list of error codes, with their HTTP statuses (RFC 9110)
+// and problem titles.
+var codes = []CodeInfo{
+	{EINVALID, 422, "Validation failed"},
+	{EMALFORMED, 400, "Malformed request"},
+	{EUNAUTHENTICATED, 401, "Unauthenticated"},
+	{EFORBIDDEN, 403, "Forbidden"},
+	{EUNVERIFIED, 403, "Email not verified"},
+	{ENOTFOUND, 404, "Not found"},
+	{EMETHOD, 405, "Method not allowed"},
+	{ECONFLICT, 409, "Conflict"},
+	{EOUTOFSTOCK, 409, "Out of stock"},
+	{EIDEMPOTENCY, 422, "Idempotency key reused"},
+	{ETOOLARGE, 413, "Payload too large"},
+	{EMEDIATYPE, 415, "Unsupported media type"},
+	{ERATELIMITED, 429, "Rate limited"},
+	{EUNAVAILABLE, 503, "Service unavailable"},
+	{EINTERNAL, 500, "Internal error"},
+}
+
+// Codes returns every error code with its HTTP status and title, in a fixed
+// order. The gateway builds its problem table from it.
+func Codes() []CodeInfo { return slices.Clone(codes) }
+
+// LookupCode returns how code is presented, and whether it is one of ours.
+func LookupCode(code string) (CodeInfo, bool) {
+	i := slices.IndexFunc(codes, func(c CodeInfo) bool { return c.Code == code })
+	if i < 0 {
+		return CodeInfo{}, false
+	}
+	return codes[i], true
+}
 
 // FieldError names one invalid field of a request.
 type FieldError struct {
@@ -54,15 +100,121 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// Field error codes: the `code` of one entry of a problem's `errors`, the one
+// set every package and the gateway use. Like the error codes they are part
+// of the public API: add freely, never rename.
+const (
+	// FieldRequired: the field is missing or empty.
+	FieldRequired = "required"
+	// FieldInvalid: the value is not of the form the field takes.
+	FieldInvalid = "invalid"
+	// FieldInvalidType: the JSON value has the wrong type.
+	FieldInvalidType = "invalid_type"
+	// FieldUnknownField: the request has a member the API does not know.
+	FieldUnknownField = "unknown_field"
+	// FieldReadOnly: the member is set by the server and cannot be sent.
+	FieldReadOnly = "read_only"
+	// FieldTooShort: the text is shorter than its minimum.
+	FieldTooShort = "too_short"
+	// FieldTooLong: the text is longer than its maximum.
+	FieldTooLong = "too_long"
+	// FieldTooMany: the list, or the owner's collection, is full.
+	FieldTooMany = "too_many"
+	// FieldOutOfRange: the number is outside its bounds.
+	FieldOutOfRange = "out_of_range"
+	// FieldRange: the lower end of a range is above its upper end.
+	FieldRange = "range"
+	// FieldEmpty: one item of a list is empty.
+	FieldEmpty = "empty"
+	// FieldUnknown: the value is not one of the names the field takes.
+	FieldUnknown = "unknown"
+	// FieldUnsupported: the value is valid but not supported here.
+	FieldUnsupported = "unsupported"
+	// FieldTaken: another object holds the value already.
+	FieldTaken = "taken"
+	// FieldNotFound: the field names an object that does not exist.
+	FieldNotFound = "not_found"
+	// FieldUnchanged: the value is the one the object has already.
+	FieldUnchanged = "unchanged"
+	// FieldNotNew: the value must differ from one used before.
+	FieldNotNew = "not_new"
+	// FieldDuplicate: the value appears twice in one list.
+	FieldDuplicate = "duplicate"
+	// FieldInvalidOrExpired: the token is unknown, used or expired.
+	FieldInvalidOrExpired = "invalid_or_expired"
+	// FieldDefaultRequired: a default (address) is needed while others exist.
+	FieldDefaultRequired = "default_required"
+	// FieldSortMismatch: a cursor made for one sort was sent with another.
+	FieldSortMismatch = "sort_mismatch"
+	// FieldBelowReserved: stock on hand cannot go below what is reserved.
+	FieldBelowReserved = "below_reserved"
+	// FieldUnavailable: the item is no longer for sale.
+	FieldUnavailable = "unavailable"
+	// FieldCurrencyMismatch: the item's currency differs from the cart's.
+	FieldCurrencyMismatch = "currency_mismatch"
+	// FieldCartFull: the cart holds as many lines or units as it may.
+	FieldCartFull = "cart_full"
+	// FieldUnknownOption: a variant names an option the product lacks.
+	FieldUnknownOption = "unknown_option"
+	// FieldUnknownValue: a variant names a value its option lacks.
+	FieldUnknownValue = "unknown_value"
+	// FieldMissingOption: a variant lacks one of the product's options.
+	FieldMissingOption = "missing_option"
+	// FieldDuplicateCombination: two variants have the same option values.
+	FieldDuplicateCombination = "duplicate_combination"
+	// FieldMissingCombination: a combination of option values has no variant.
+	FieldMissingCombination = "missing_combination"
+	// FieldNotAbovePrice: a compare-at price is not above the price.
+	FieldNotAbovePrice = "not_above_price"
+	// FieldCycle: a category cannot move under itself or a descendant.
+	FieldCycle = "cycle"
+	// FieldTooDeep: the category tree would be deeper than allowed.
+	FieldTooDeep = "too_deep"
+	// FieldTooCommon: the password is on the list of common passwords.
+	FieldTooCommon = "too_common"
+	// FieldTooSimilar: the password is the username or email address.
+	FieldTooSimilar = "too_similar"
+)
+
+// Field returns the field error of field with code and a formatted message.
+func Field(field, code, format string, args ...any) FieldError {
+	return FieldError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns the EINVALID error of one field: msg is both the error's
+// message and the field's.
+func Invalid(field, code, msg string) *Error {
+	return InvalidFields(FieldError{Field: field, Code: code, Message: msg})
+}
+
+// Invalidf is Invalid with a formatted message.
+func Invalidf(field, code, format string, args ...any) *Error {
+	return Invalid(field, code, fmt.Sprintf(format, args...))
+}
+
+// InvalidFields returns the EINVALID error naming the given fields; its
+// message joins theirs with "; ".
+func InvalidFields(fields ...FieldError) *Error {
+	msgs := make([]string, len(fields))
+	for i, f := range fields {
+		msgs[i] = f.Message
+	}
+	return &Error{Code: EINVALID, Message: strings.Join(msgs, "; "), Fields: fields}
+}
+
 // Error is the one error type of Emporium. Code is for machines, Message for
 // the person calling the API, Op for the operator reading logs, and Err is the
-// underlying cause, never shown to clients.
+// underlying cause, never shown to clients. Fields names the fields at fault
+// of an EINVALID error; RetryAfter, when positive, is how long the caller
+// should wait before trying again (an ERATELIMITED error sets it, and the
+// gateway answers it as Retry-After).
 type Error struct {
-	Code    string
-	Message string
-	Op      string
-	Fields  []FieldError
-	Err     error
+	Code       string
+	Message    string
+	Op         string
+	Fields     []FieldError
+	RetryAfter time.Duration
+	Err        error
 }
 
 // Error renders the error for logs: the operation, the code, the message and
@@ -118,9 +270,30 @@ type reasoned interface {
 	GetMetadata() map[string]string
 }
 
-// FieldsKey is the metadata key under which a grain error carries its field
-// errors across the cluster, as JSON.
-const FieldsKey = "fields"
+// Metadata keys of a grain error that crosses the cluster.
+const (
+	// FieldsKey carries the error's field errors, as JSON.
+	FieldsKey = "fields"
+	// RetryAfterKey carries the error's retry hint, in whole milliseconds.
+	RetryAfterKey = "retry_after_ms"
+)
+
+// Metadata returns the metadata a grain error made of err carries across the
+// cluster (field errors and retry hint), or nil when there is none.
+func Metadata(err error) map[string]string {
+	var md map[string]string
+	if fields := ErrorFields(err); len(fields) > 0 {
+		raw, _ := json.Marshal(fields) // a slice of strings cannot fail to encode
+		md = map[string]string{FieldsKey: string(raw)}
+	}
+	if wait := ErrorRetryAfter(err); wait > 0 {
+		if md == nil {
+			md = map[string]string{}
+		}
+		md[RetryAfterKey] = strconv.FormatInt(wait.Milliseconds(), 10)
+	}
+	return md
+}
 
 // GrainCall returns the error of a grain call made by operation op. A grain's
 // own error keeps its code and message; any other failure of the call (the
@@ -132,7 +305,8 @@ func GrainCall(op string, err error) error {
 	}
 	var r reasoned
 	if errors.As(err, &r) {
-		return &Error{Code: ErrorCode(err), Message: ErrorMessage(err), Fields: ErrorFields(err), Op: op, Err: err}
+		return &Error{Code: ErrorCode(err), Message: ErrorMessage(err), Fields: ErrorFields(err),
+			RetryAfter: ErrorRetryAfter(err), Op: op, Err: err}
 	}
 	return &Error{Code: EUNAVAILABLE, Op: op, Err: err}
 }
@@ -190,9 +364,11 @@ func ErrorMessage(err error) string {
 // ErrorFields returns the per-field errors of err, if any, including those
 // a grain error carried across the cluster.
 func ErrorFields(err error) []FieldError {
-	var e *Error
-	if errors.As(err, &e) && len(e.Fields) > 0 {
-		return e.Fields
+	// The first fields in the chain: wrappers made by Wrap carry none.
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ee, ok := e.(*Error); ok && len(ee.Fields) > 0 {
+			return ee.Fields
+		}
 	}
 	var r reasoned
 	if errors.As(err, &r) {
@@ -204,21 +380,33 @@ func ErrorFields(err error) []FieldError {
 	return nil
 }
 
+// ErrorRetryAfter returns how long the caller of a refused request should
+// wait before trying again: the first positive RetryAfter in err's chain, or
+// the hint a grain error carried across the cluster; zero when err says
+// nothing of it.
+func ErrorRetryAfter(err error) time.Duration {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ee, ok := e.(*Error); ok && ee.RetryAfter > 0 {
+			return ee.RetryAfter
+		}
+	}
+	var r reasoned
+	if errors.As(err, &r) {
+		if ms, perr := strconv.ParseInt(r.GetMetadata()[RetryAfterKey], 10, 64); perr == nil && ms > 0 {
+			return time.Duration(ms) * time.Millisecond
+		}
+	}
+	return 0
+}
+
 // IsCode reports whether err carries the given code.
 func IsCode(err error, code string) bool { return err != nil && ErrorCode(err) == code }
 
-// knownCodes are the codes a grain may put in a reason. Protoactor's own
-// reasons (DEADLINE_EXCEEDED, UNAVAILABLE, ...) are upper case and are mapped
-// by codeOfReason.
-var knownCodes = map[string]bool{
-	EINVALID: true, EMALFORMED: true, EUNAUTHENTICATED: true, EFORBIDDEN: true, EUNVERIFIED: true,
-	ENOTFOUND: true, EMETHOD: true, ECONFLICT: true, EOUTOFSTOCK: true,
-	EIDEMPOTENCY: true, ETOOLARGE: true, EMEDIATYPE: true, ERATELIMITED: true,
-	EUNAVAILABLE: true, EINTERNAL: true,
-}
-
+// codeOfReason maps the reason of a grain error to one of our codes. A grain
+// puts one of our codes there; protoactor's own reasons (DEADLINE_EXCEEDED,
+// UNAVAILABLE, ...) are upper case and mapped here.
 func codeOfReason(reason string) string {
-	if knownCodes[reason] {
+	if _, ok := LookupCode(reason); ok {
 		return reason
 	}
 	switch reason {

@@ -18,9 +18,12 @@ var forbidden = map[string][]string{
 	"payments":    {"actors", "gateway", "node", "cmd"},
 	"auth":        {"actors", "gateway", "node", "cmd"},
 	"mail":        {"actors", "gateway", "node", "cmd"},
-	"actors":      {"gateway", "node", "cmd", "persistence/sqlitestore", "persistence/mongostore", "persistence/ferrettest"},
-	"gateway":     {"actors", "node", "cmd", "persistence/sqlitestore", "persistence/mongostore", "persistence/ferrettest"},
-	"node":        {"cmd"},
+	// Redis infrastructure both the actors and the gateway use.
+	"ratelimit": {"actors", "gateway", "node", "cmd"},
+	"live":      {"actors", "gateway", "node", "cmd"},
+	"actors":    {"gateway", "node", "cmd", "persistence/sqlitestore", "persistence/mongostore", "persistence/ferrettest"},
+	"gateway":   {"actors", "node", "cmd", "persistence/sqlitestore", "persistence/mongostore", "persistence/ferrettest"},
+	"node":      {"cmd"},
 }
 
 // TestImportRules keeps the dependency rules of DESIGN §3 true: the layers

@@ -11,7 +11,6 @@ package actors
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,10 +64,7 @@ func GrainError(logger *slog.Logger, err error) error {
 		message = emporium.ErrorMessage(&emporium.Error{Code: code})
 	}
 	resp := cluster.NewGrainErrorResponse(code, message)
-	if fields := emporium.ErrorFields(err); len(fields) > 0 {
-		raw, _ := json.Marshal(fields) // a slice of strings cannot fail to encode
-		resp.Metadata = map[string]string{emporium.FieldsKey: string(raw)}
-	}
+	resp.Metadata = emporium.Metadata(err) // field errors and retry hint
 	return resp
 }
 

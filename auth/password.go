@@ -30,15 +30,6 @@ const (
 // from being scanned at all.
 const maxPasswordBytes = 4 * MaxPasswordLength
 
-// Codes of the FieldError that CheckPassword returns for the field
-// "password". They are part of the API contract, like the error codes.
-const (
-	PasswordTooShort   = "too_short"
-	PasswordTooLong    = "too_long"
-	PasswordTooCommon  = "too_common"
-	PasswordTooSimilar = "too_similar"
-)
-
 // argonParams are the argon2id cost parameters recorded in a PHC string.
 type argonParams struct {
 	memory  uint32 // KiB
@@ -225,22 +216,22 @@ var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 // equal, ignoring case, to any of related — the username, the email address
 // and so on; for a value holding an '@' its local part is compared as well.
 // A refusal is an EINVALID error with one FieldError for "password" whose
-// code is PasswordTooShort, PasswordTooLong, PasswordTooCommon or
-// PasswordTooSimilar.
+// code is emporium.FieldTooShort, emporium.FieldTooLong, emporium.FieldTooCommon or
+// emporium.FieldTooSimilar.
 func CheckPassword(pw string, related ...string) error {
 	if len(pw) > maxPasswordBytes {
-		return policyError(PasswordTooLong, fmt.Sprintf("Use at most %d characters.", MaxPasswordLength))
+		return policyError(emporium.FieldTooLong, fmt.Sprintf("Use at most %d characters.", MaxPasswordLength))
 	}
 	n := utf8.RuneCountInString(pw)
 	if n < MinPasswordLength {
-		return policyError(PasswordTooShort, fmt.Sprintf("Use at least %d characters.", MinPasswordLength))
+		return policyError(emporium.FieldTooShort, fmt.Sprintf("Use at least %d characters.", MinPasswordLength))
 	}
 	if n > MaxPasswordLength {
-		return policyError(PasswordTooLong, fmt.Sprintf("Use at most %d characters.", MaxPasswordLength))
+		return policyError(emporium.FieldTooLong, fmt.Sprintf("Use at most %d characters.", MaxPasswordLength))
 	}
 	lower := strings.ToLower(pw)
 	if _, common := commonPasswords()[lower]; common || repeatsOneRune(lower) {
-		return policyError(PasswordTooCommon, "This password is too common; choose another.")
+		return policyError(emporium.FieldTooCommon, "This password is too common; choose another.")
 	}
 	for _, r := range related {
 		r = strings.TrimSpace(r)
@@ -252,7 +243,7 @@ func CheckPassword(pw string, related ...string) error {
 			similar = similar || strings.EqualFold(pw, local)
 		}
 		if similar {
-			return policyError(PasswordTooSimilar, "The password must not be your username or email address.")
+			return policyError(emporium.FieldTooSimilar, "The password must not be your username or email address.")
 		}
 	}
 	return nil

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	emporium "github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/gateway/ratelimit"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 // This file serves emporium.Accounts over HTTP (DESIGN §8, §9): signup,
@@ -246,7 +246,7 @@ func required(fields ...field) error {
 	var missing []emporium.FieldError
 	for _, f := range fields {
 		if f.value == "" {
-			missing = append(missing, emporium.FieldError{Field: f.name, Code: "required", Message: "is required"})
+			missing = append(missing, emporium.FieldError{Field: f.name, Code: emporium.FieldRequired, Message: "is required"})
 		}
 	}
 	if len(missing) == 0 {
@@ -266,7 +266,7 @@ func serverOwned(members ...member) error {
 	var owned []emporium.FieldError
 	for _, m := range members {
 		if m.raw != nil {
-			owned = append(owned, emporium.FieldError{Field: m.name, Code: "read_only", Message: "is set by the server and cannot be changed"})
+			owned = append(owned, emporium.FieldError{Field: m.name, Code: emporium.FieldReadOnly, Message: "is set by the server and cannot be changed"})
 		}
 	}
 	if len(owned) == 0 {
@@ -653,7 +653,7 @@ func idempotencyKey(r *http.Request) (string, error) {
 	bad := &emporium.Error{
 		Code:    emporium.EMALFORMED,
 		Message: "The Idempotency-Key header must be one value of 1 to 255 visible ASCII characters.",
-		Fields:  []emporium.FieldError{{Field: "Idempotency-Key", Code: "invalid", Message: "must be 1 to 255 visible ASCII characters"}},
+		Fields:  []emporium.FieldError{{Field: "Idempotency-Key", Code: emporium.FieldInvalid, Message: "must be 1 to 255 visible ASCII characters"}},
 	}
 	key := values[0]
 	if len(values) > 1 || key == "" || len(key) > maxIdempotencyKeyLength {

@@ -23,7 +23,7 @@ import (
 	emporium "github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/gateway"
 	"github.com/emporium-shop/emporium/gateway/gatewaytest"
-	"github.com/emporium-shop/emporium/gateway/ratelimit"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 // These tests cover the HTTP layer of the accounts: decoding, statuses,
@@ -938,18 +938,22 @@ func TestAuthRoutesShareALimitPerAddress(t *testing.T) {
 }
 
 // TestServiceRateLimitsAre429 checks a limit the service applies (failed
-// logins per account): 429 with a Retry-After, the service's or the default.
+// logins per account): 429 with a Retry-After, the error's retry hint in
+// whole seconds rounded up, or the default; never read from the message.
 func TestServiceRateLimitsAre429(t *testing.T) {
 	for _, tc := range []struct {
-		message, retryAfter string
+		name       string
+		wait       time.Duration
+		retryAfter string
 	}{
-		{"Too many requests; try again in 42 seconds.", "42"},
-		{"Too many requests; try again in 1 second.", "1"},
-		{"Too many failed logins.", "60"},
+		{"42 seconds", 42 * time.Second, "42"},
+		{"rounded up", 1500 * time.Millisecond, "2"},
+		{"under a second", time.Millisecond, "1"},
+		{"no hint", 0, "60"},
 	} {
-		t.Run(tc.message, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()
-			f.setFail("Login", emporium.Errorf(emporium.ERATELIMITED, "%s", tc.message))
+			f.setFail("Login", &emporium.Error{Code: emporium.ERATELIMITED, Message: "Too many requests; try again in 999 seconds.", RetryAfter: tc.wait})
 			s := accountsServer(t, f, gateway.Config{})
 			resp, body := send(t, s, exchange{method: "POST", target: "/v1/auth/login", body: `{"email":"a@example.com","password":"pw"}`})
 			require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "%s", body)
@@ -960,7 +964,7 @@ func TestServiceRateLimitsAre429(t *testing.T) {
 	t.Run("behind an edge limit", func(t *testing.T) {
 		limiter, _ := newLimiter(t)
 		f := newFake()
-		f.setFail("Login", emporium.Errorf(emporium.ERATELIMITED, "Too many failed logins; try again in 900 seconds."))
+		f.setFail("Login", &emporium.Error{Code: emporium.ERATELIMITED, Message: "Too many failed logins.", RetryAfter: 900 * time.Second})
 		s := accountsServer(t, f, gateway.Config{Limiter: limiter})
 		resp, body := send(t, s, exchange{method: "POST", target: "/v1/auth/login", body: `{"email":"a@example.com","password":"pw"}`})
 		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "%s", body)
@@ -969,7 +973,7 @@ func TestServiceRateLimitsAre429(t *testing.T) {
 	})
 	t.Run("TOTP tries", func(t *testing.T) {
 		f := newFake()
-		f.setFail("ConfirmTOTP", emporium.Errorf(emporium.ERATELIMITED, "Too many codes; try again in 30 seconds."))
+		f.setFail("ConfirmTOTP", &emporium.Error{Code: emporium.ERATELIMITED, Message: "Too many codes.", RetryAfter: 30 * time.Second})
 		s := accountsServer(t, f, gateway.Config{})
 		resp, body := send(t, s, exchange{method: "POST", target: "/v1/me/mfa/totp/confirm", token: aliceToken, body: `{"code":"000000"}`})
 		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "%s", body)

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	emporium "github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/gateway/ratelimit"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 type principalKey struct{}

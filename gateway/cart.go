@@ -106,7 +106,7 @@ func (s *Server) updateCartLine(w http.ResponseWriter, r *http.Request, p empori
 	}
 	if in.SKU != nil {
 		return &emporium.Error{Code: emporium.EMALFORMED, Message: "A line's SKU cannot change; remove the line and add the other SKU.",
-			Fields: []emporium.FieldError{{Field: "sku", Code: "read_only", Message: "cannot be changed"}}}
+			Fields: []emporium.FieldError{{Field: "sku", Code: emporium.FieldReadOnly, Message: "cannot be changed"}}}
 	}
 	if in.Quantity == nil {
 		return required(field{"quantity", ""})

@@ -330,7 +330,7 @@ func productQueryOf(v url.Values) (emporium.ProductQuery, error) {
 	if raw := v.Get("in_stock"); raw != "" {
 		b, err := strconv.ParseBool(raw)
 		if err != nil {
-			bad = append(bad, emporium.FieldError{Field: "in_stock", Code: "invalid", Message: "must be true or false"})
+			bad = append(bad, emporium.FieldError{Field: "in_stock", Code: emporium.FieldInvalid, Message: "must be true or false"})
 		} else {
 			q.InStock = &b
 		}
@@ -362,7 +362,7 @@ func int64Param(v url.Values, name string, bad *[]emporium.FieldError) *int64 {
 	}
 	n, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil {
-		*bad = append(*bad, emporium.FieldError{Field: name, Code: "invalid", Message: "must be a whole number"})
+		*bad = append(*bad, emporium.FieldError{Field: name, Code: emporium.FieldInvalid, Message: "must be a whole number"})
 		return nil
 	}
 	return &n

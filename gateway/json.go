@@ -122,7 +122,7 @@ func decodeError(body []byte, err error) error {
 			Code:    emporium.EMALFORMED,
 			Message: fmt.Sprintf("The field %q %s (at %s).", typeErr.Field, want, position(body, typeErr.Offset)),
 			Op:      "gateway.Decode",
-			Fields:  []emporium.FieldError{{Field: typeErr.Field, Code: "invalid_type", Message: want}},
+			Fields:  []emporium.FieldError{{Field: typeErr.Field, Code: emporium.FieldInvalidType, Message: want}},
 			Err:     err,
 		}
 	case strings.HasPrefix(err.Error(), unknownFieldPrefix):
@@ -134,7 +134,7 @@ func decodeError(body []byte, err error) error {
 			Code:    emporium.EMALFORMED,
 			Message: fmt.Sprintf("The field %q is not known.", name),
 			Op:      "gateway.Decode",
-			Fields:  []emporium.FieldError{{Field: name, Code: "unknown_field", Message: "is not a known field"}},
+			Fields:  []emporium.FieldError{{Field: name, Code: emporium.FieldUnknownField, Message: "is not a known field"}},
 			Err:     err,
 		}
 	case errors.As(err, &targetErr):

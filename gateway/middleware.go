@@ -134,7 +134,7 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 			attrs = append(attrs, slog.String("code", code))
 			// Judged by the code, not the status: a handler can fail after
 			// it started a 200 response.
-			if problemFor(code).status >= http.StatusInternalServerError {
+			if problemFor(code).Status >= http.StatusInternalServerError {
 				level = slog.LevelError
 				attrs = append(attrs, slog.String("error", st.err.Error()))
 			}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -35,44 +34,19 @@ type Problem struct {
 // ProblemTypeBase is the prefix of every problem type URI.
 const ProblemTypeBase = "https://emporium.dev/problems/"
 
-// problemKind is how the API presents one error code.
-type problemKind struct {
-	status int
-	title  string
-}
-
-// problems is the one table from emporium error codes to HTTP. A code
-// missing here is answered as internal: a new code is a change to the
-// contract, made here and in openapi.yaml together.
-var problems = map[string]problemKind{
-	emporium.EINVALID:         {http.StatusUnprocessableEntity, "Validation failed"},
-	emporium.EMALFORMED:       {http.StatusBadRequest, "Malformed request"},
-	emporium.EUNAUTHENTICATED: {http.StatusUnauthorized, "Unauthenticated"},
-	emporium.EFORBIDDEN:       {http.StatusForbidden, "Forbidden"},
-	emporium.EUNVERIFIED:      {http.StatusForbidden, "Email not verified"},
-	emporium.ENOTFOUND:        {http.StatusNotFound, "Not found"},
-	emporium.EMETHOD:          {http.StatusMethodNotAllowed, "Method not allowed"},
-	emporium.ECONFLICT:        {http.StatusConflict, "Conflict"},
-	emporium.EOUTOFSTOCK:      {http.StatusConflict, "Out of stock"},
-	emporium.EIDEMPOTENCY:     {http.StatusUnprocessableEntity, "Idempotency key reused"},
-	emporium.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "Payload too large"},
-	emporium.EMEDIATYPE:       {http.StatusUnsupportedMediaType, "Unsupported media type"},
-	emporium.ERATELIMITED:     {http.StatusTooManyRequests, "Rate limited"},
-	emporium.EUNAVAILABLE:     {http.StatusServiceUnavailable, "Service unavailable"},
-	emporium.EINTERNAL:        {http.StatusInternalServerError, "Internal error"},
-}
-
-// problemFor returns how code is presented; an unknown code is internal.
-func problemFor(code string) problemKind {
-	if kind, ok := problems[code]; ok {
-		return kind
+// problemFor returns how code is presented (emporium.Codes, the one list of
+// codes with their statuses and titles); an unknown code is internal.
+func problemFor(code string) emporium.CodeInfo {
+	if info, ok := emporium.LookupCode(code); ok {
+		return info
 	}
-	return problems[emporium.EINTERNAL]
+	info, _ := emporium.LookupCode(emporium.EINTERNAL)
+	return info
 }
 
 // StatusOf returns the HTTP status the gateway answers err with.
 func StatusOf(err error) int {
-	return problemFor(emporium.ErrorCode(err)).status
+	return problemFor(emporium.ErrorCode(err)).Status
 }
 
 // The gateway's own answers to requests no route takes.
@@ -90,23 +64,18 @@ var internalDetail = emporium.ErrorMessage(errors.New("internal"))
 const DefaultRetryAfter = 60 * time.Second
 
 // UnavailableRetryAfter is the Retry-After of an unavailable problem
-// (503) whose handler set none.
+// (503) whose error carries no retry hint.
 const UnavailableRetryAfter = 2 * time.Second
 
-// retryAfterPattern finds the wait in a rate_limited message worded as
-// ratelimit.Refused words it ("...; try again in 42 seconds.").
-var retryAfterPattern = regexp.MustCompile(`try again in ([0-9]{1,9}) seconds?\b`)
-
 // retryAfterSeconds is the Retry-After, in seconds, of a rate_limited
-// problem with the given detail: the wait the message names when it is
-// worded as ratelimit.Refused words it, and DefaultRetryAfter otherwise.
-func retryAfterSeconds(detail string) int64 {
-	if m := retryAfterPattern.FindStringSubmatch(detail); m != nil {
-		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil && n > 0 {
-			return n
-		}
+// problem: the error's retry hint (emporium.ErrorRetryAfter) rounded up to
+// whole seconds and at least 1, or DefaultRetryAfter when it has none.
+func retryAfterSeconds(err error) int64 {
+	wait := emporium.ErrorRetryAfter(err)
+	if wait <= 0 {
+		wait = DefaultRetryAfter
 	}
-	return int64(DefaultRetryAfter / time.Second)
+	return max(int64((wait+time.Second-1)/time.Second), 1)
 }
 
 // Error writes err as a problem+json response. The status, title and type
@@ -119,24 +88,24 @@ func retryAfterSeconds(detail string) int64 {
 // early calls it. Headers a problem needs besides its body (Allow,
 // Retry-After) are set by the caller first. A rate_limited problem always
 // carries Retry-After: when the caller set none (the error came from a
-// service, without a ratelimit.Decision), it is the wait the message names
-// in the words of ratelimit.Refused ("try again in N seconds"), or
-// DefaultRetryAfter.
+// service, without a ratelimit.Decision), it is the error's retry hint
+// (emporium.Error.RetryAfter), or DefaultRetryAfter.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := emporium.ErrorCode(err)
-	if _, ok := problems[code]; !ok {
+	kind, ok := emporium.LookupCode(code)
+	if !ok {
 		err = &emporium.Error{Code: emporium.EINTERNAL, Op: "gateway: unknown error code " + code, Err: err}
 		code = emporium.EINTERNAL
+		kind = problemFor(code)
 	}
-	kind := problems[code]
 	if st := stateOf(r.Context()); st != nil {
 		st.err = err
 	}
 
 	p := Problem{
 		Type:      ProblemTypeBase + code,
-		Title:     kind.title,
-		Status:    kind.status,
+		Title:     kind.Title,
+		Status:    kind.Status,
 		Detail:    emporium.ErrorMessage(err),
 		Code:      code,
 		RequestID: RequestID(r.Context()),
@@ -148,7 +117,7 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		if p.Detail == internalDetail {
 			// An error with a code but no message: ErrorMessage falls
 			// back to the internal message, which would mislead here.
-			p.Detail = kind.title + "."
+			p.Detail = kind.Title + "."
 		}
 	}
 
@@ -165,7 +134,7 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		// reaches it as an error without a decision. RateLimit-* fields
 		// set by an edge limit that let the request through describe a
 		// limit that is not the one refusing it, so they go.
-		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(p.Detail), 10))
+		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(err), 10))
 		h.Del("RateLimit-Limit")
 		h.Del("RateLimit-Remaining")
 		h.Del("RateLimit-Reset")
@@ -173,8 +142,12 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	if code == emporium.EUNAVAILABLE && h.Get("Retry-After") == "" {
 		// A store or cluster that cannot answer in time is usually back
 		// within seconds; clients and load balancers retry after this.
-		h.Set("Retry-After", strconv.FormatInt(int64(UnavailableRetryAfter/time.Second), 10))
+		wait := emporium.ErrorRetryAfter(err)
+		if wait <= 0 {
+			wait = UnavailableRetryAfter
+		}
+		h.Set("Retry-After", strconv.FormatInt(max(int64((wait+time.Second-1)/time.Second), 1), 10))
 	}
-	w.WriteHeader(kind.status)
+	w.WriteHeader(kind.Status)
 	_, _ = w.Write(append(body, '\n'))
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,24 +25,11 @@ func serveError(t *testing.T, err error) (*http.Response, []byte, *logs) {
 	return resp, body, logs
 }
 
+// TestProblemTable answers every code of the one list (emporium.Codes) as
+// the problem it lists.
 func TestProblemTable(t *testing.T) {
-	table := map[string]int{
-		emporium.EINVALID:         422,
-		emporium.EMALFORMED:       400,
-		emporium.EUNAUTHENTICATED: 401,
-		emporium.EFORBIDDEN:       403,
-		emporium.ENOTFOUND:        404,
-		emporium.EMETHOD:          405,
-		emporium.ECONFLICT:        409,
-		emporium.EOUTOFSTOCK:      409,
-		emporium.EIDEMPOTENCY:     422,
-		emporium.ETOOLARGE:        413,
-		emporium.EMEDIATYPE:       415,
-		emporium.ERATELIMITED:     429,
-		emporium.EUNAVAILABLE:     503,
-		emporium.EINTERNAL:        500,
-	}
-	for code, status := range table {
+	for _, info := range emporium.Codes() {
+		code, status := info.Code, info.Status
 		t.Run(code, func(t *testing.T) {
 			err := emporium.Errorf(code, "Message for %s.", code)
 			assert.Equal(t, status, gateway.StatusOf(err))
@@ -49,6 +38,8 @@ func TestProblemTable(t *testing.T) {
 			require.Equal(t, status, resp.StatusCode)
 			p := problemOf(t, resp, body)
 			assert.Equal(t, code, p.Code)
+			assert.Equal(t, info.Title, p.Title)
+			assert.Equal(t, gateway.ProblemTypeBase+code, p.Type)
 			if code == emporium.EINTERNAL {
 				assert.Equal(t, "An internal error occurred.", p.Detail)
 			} else {
@@ -60,6 +51,20 @@ func TestProblemTable(t *testing.T) {
 				assert.Empty(t, resp.Header.Get("WWW-Authenticate"))
 			}
 		})
+	}
+}
+
+// TestContractListsEveryCode: the Problem schema of openapi.yaml names every
+// code with its status.
+func TestContractListsEveryCode(t *testing.T) {
+	spec := string(gateway.OpenAPI())
+	start := strings.Index(spec, "\n    Problem:\n")
+	require.GreaterOrEqual(t, start, 0, "openapi.yaml has a Problem schema")
+	end := strings.Index(spec[start:], "\n      type: object")
+	require.Greater(t, end, 0)
+	description := strings.Join(strings.Fields(spec[start:start+end]), " ")
+	for _, info := range emporium.Codes() {
+		assert.Contains(t, description, fmt.Sprintf("`%s` %d", info.Code, info.Status))
 	}
 }
 
@@ -122,6 +127,16 @@ func TestUnavailableIsLoggedAsError(t *testing.T) {
 	require.Len(t, access, 1)
 	assert.Equal(t, "ERROR", access[0]["level"])
 	assert.Contains(t, access[0]["error"], "i/o timeout")
+}
+
+// TestUnavailableSaysWhenToRetry: a 503 always carries Retry-After, the
+// error's own hint when it has one (the store's read deadline sets one),
+// else UnavailableRetryAfter, so clients back off instead of hammering.
+func TestUnavailableSaysWhenToRetry(t *testing.T) {
+	resp, _, _ := serveError(t, &emporium.Error{Code: emporium.EUNAVAILABLE, Message: "the store did not answer in time"})
+	assert.Equal(t, fmt.Sprint(int(gateway.UnavailableRetryAfter.Seconds())), resp.Header.Get("Retry-After"))
+	resp, _, _ = serveError(t, emporium.Wrap("op", &emporium.Error{Code: emporium.EUNAVAILABLE, RetryAfter: 1500 * time.Millisecond}))
+	assert.Equal(t, "2", resp.Header.Get("Retry-After"), "rounded up to whole seconds")
 }
 
 func TestClientErrorsAreLoggedByCode(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	emporium "github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/gateway/live"
+	"github.com/emporium-shop/emporium/live"
 )
 
 // This file serves live updates over websockets (DESIGN §4 "Live updates",

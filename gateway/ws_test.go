@@ -24,7 +24,7 @@ import (
 
 	emporium "github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/gateway"
-	"github.com/emporium-shop/emporium/gateway/live"
+	"github.com/emporium-shop/emporium/live"
 )
 
 // These tests open real websocket connections (gorilla's client) to a

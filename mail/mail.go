@@ -56,27 +56,27 @@ func (m Message) validate(op string) (*netmail.Address, error) {
 	var to *netmail.Address
 	switch {
 	case strings.TrimSpace(m.To) == "":
-		fields = append(fields, emporium.FieldError{Field: "to", Code: "required", Message: "the recipient is required"})
+		fields = append(fields, emporium.FieldError{Field: "to", Code: emporium.FieldRequired, Message: "the recipient is required"})
 	case strings.ContainsAny(m.To, "\r\n"):
 		// A line break in an address header would let the value add
 		// headers of its own.
-		fields = append(fields, emporium.FieldError{Field: "to", Code: "invalid", Message: "the recipient contains a line break"})
+		fields = append(fields, emporium.FieldError{Field: "to", Code: emporium.FieldInvalid, Message: "the recipient contains a line break"})
 	default:
 		addr, err := netmail.ParseAddress(m.To)
 		if err != nil {
-			fields = append(fields, emporium.FieldError{Field: "to", Code: "invalid", Message: "the recipient is not a valid email address"})
+			fields = append(fields, emporium.FieldError{Field: "to", Code: emporium.FieldInvalid, Message: "the recipient is not a valid email address"})
 		} else {
 			to = addr
 		}
 	}
 	switch {
 	case strings.TrimSpace(m.Subject) == "":
-		fields = append(fields, emporium.FieldError{Field: "subject", Code: "required", Message: "the subject is required"})
+		fields = append(fields, emporium.FieldError{Field: "subject", Code: emporium.FieldRequired, Message: "the subject is required"})
 	case strings.ContainsAny(m.Subject, "\r\n"):
-		fields = append(fields, emporium.FieldError{Field: "subject", Code: "invalid", Message: "the subject contains a line break"})
+		fields = append(fields, emporium.FieldError{Field: "subject", Code: emporium.FieldInvalid, Message: "the subject contains a line break"})
 	}
 	if strings.TrimSpace(m.Text) == "" && strings.TrimSpace(m.HTML) == "" {
-		fields = append(fields, emporium.FieldError{Field: "text", Code: "required", Message: "the message has no body"})
+		fields = append(fields, emporium.FieldError{Field: "text", Code: emporium.FieldRequired, Message: "the message has no body"})
 	}
 	if len(fields) > 0 {
 		return nil, &emporium.Error{

@@ -6,8 +6,8 @@ import (
 
 	"github.com/emporium-shop/emporium/actors/user"
 	"github.com/emporium-shop/emporium/auth"
-	"github.com/emporium-shop/emporium/gateway/ratelimit"
 	"github.com/emporium-shop/emporium/mail"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 // accounts builds the account service over the node's cluster, stores,
@@ -34,7 +34,7 @@ func (n *Node) accounts() (*user.Service, *ratelimit.Limiter, error) {
 		Redis:     n.Redis,
 		Mailer:    mailer,
 		Issuer:    issuer,
-		Limiter:   limiterAdapter{limiter},
+		Limiter:   limiter.Counters(),
 		PublicURL: n.Config.PublicURL,
 		Logger:    n.Logger,
 	})
@@ -57,22 +57,4 @@ func (n *Node) mailer() (mail.Sender, error) {
 		return nil, err
 	}
 	return smtp, nil
-}
-
-// limiterAdapter puts *ratelimit.Limiter behind user.Limiter: the actors may
-// not import the gateway, so the account service names its own types.
-type limiterAdapter struct{ l *ratelimit.Limiter }
-
-func (a limiterAdapter) Hit(ctx context.Context, w user.Window, ids ...string) (user.RateDecision, error) {
-	d, err := a.l.Hit(ctx, ratelimit.Key(w.Purpose, ids...), ratelimit.Window{Max: w.Max, Period: w.Period})
-	return user.RateDecision{Allowed: d.Allowed, RetryAfter: d.RetryAfter}, err
-}
-
-func (a limiterAdapter) Count(ctx context.Context, w user.Window, ids ...string) (user.RateDecision, error) {
-	d, err := a.l.Count(ctx, ratelimit.Key(w.Purpose, ids...), ratelimit.Window{Max: w.Max, Period: w.Period})
-	return user.RateDecision{Allowed: d.Allowed, RetryAfter: d.RetryAfter}, err
-}
-
-func (a limiterAdapter) Reset(ctx context.Context, w user.Window, ids ...string) error {
-	return a.l.Reset(ctx, ratelimit.Key(w.Purpose, ids...))
 }

@@ -118,7 +118,7 @@ func (t seedTarget) CreateVendorAccount(ctx context.Context, username, email str
 
 func takenUsername(err error) bool {
 	for _, f := range emporium.ErrorFields(err) {
-		if f.Field == "username" && f.Code == user.CodeTaken {
+		if f.Field == "username" && f.Code == emporium.FieldTaken {
 			return true
 		}
 	}

@@ -32,10 +32,10 @@ import (
 	"github.com/emporium-shop/emporium/actors/session"
 	"github.com/emporium-shop/emporium/actors/user"
 	"github.com/emporium-shop/emporium/gateway"
-	"github.com/emporium-shop/emporium/gateway/live"
-	"github.com/emporium-shop/emporium/gateway/ratelimit"
+	"github.com/emporium-shop/emporium/live"
 	"github.com/emporium-shop/emporium/persistence"
 	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message crashes the node
+	"github.com/emporium-shop/emporium/ratelimit"
 	"github.com/emporium-shop/emporium/search"
 )
 

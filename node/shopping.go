@@ -11,7 +11,7 @@ import (
 	"github.com/emporium-shop/emporium/actors/catalog"
 	"github.com/emporium-shop/emporium/actors/user"
 	"github.com/emporium-shop/emporium/gateway"
-	"github.com/emporium-shop/emporium/gateway/live"
+	"github.com/emporium-shop/emporium/live"
 	cartpb "github.com/emporium-shop/emporium/protos/cartpb"
 )
 

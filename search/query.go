@@ -209,7 +209,7 @@ func EncodeCursor(s Sort, values []float64, id string) string {
 
 // decodeCursor parses and checks a cursor made by EncodeCursor for sort s.
 func decodeCursor(raw string, s Sort) (*Cursor, *emporium.FieldError) {
-	bad := &emporium.FieldError{Field: "cursor", Code: "invalid", Message: "The cursor is not valid; start again from the first page."}
+	bad := &emporium.FieldError{Field: "cursor", Code: emporium.FieldInvalid, Message: "The cursor is not valid; start again from the first page."}
 	data, err := base64.RawURLEncoding.DecodeString(raw)
 	if err != nil {
 		return nil, bad
@@ -227,7 +227,7 @@ func decodeCursor(raw string, s Sort) (*Cursor, *emporium.FieldError) {
 		}
 	}
 	if c.Sort != s {
-		return nil, &emporium.FieldError{Field: "cursor", Code: "sort_mismatch",
+		return nil, &emporium.FieldError{Field: "cursor", Code: emporium.FieldSortMismatch,
 			Message: fmt.Sprintf("The cursor was made for sort %q, not %q.", c.Sort, s)}
 	}
 	return &c, nil
@@ -239,7 +239,7 @@ func decodeCursor(raw string, s Sort) (*Cursor, *emporium.FieldError) {
 func Prepare(q Query) (Plan, error) {
 	var fields []emporium.FieldError
 	add := func(field, code, format string, args ...any) {
-		fields = append(fields, emporium.FieldError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+		fields = append(fields, emporium.Field(field, code, format, args...))
 	}
 	q.Text = strings.TrimSpace(q.Text)
 	words := Words(q.Text)
@@ -248,41 +248,41 @@ func Prepare(q Query) (Plan, error) {
 		q.Text = ""
 	}
 	if len(q.Text) > 500 {
-		add("q", "too_long", "The search text must be at most 500 characters.")
+		add("q", emporium.FieldTooLong, "The search text must be at most 500 characters.")
 	}
 	switch {
 	case q.Limit == 0:
 		q.Limit = DefaultLimit
 	case q.Limit < 0 || q.Limit > MaxLimit:
-		add("limit", "out_of_range", "The limit must be between 1 and %d.", MaxLimit)
+		add("limit", emporium.FieldOutOfRange, "The limit must be between 1 and %d.", MaxLimit)
 	}
 	if q.MinPrice != nil && *q.MinPrice < 0 {
-		add("min_price", "out_of_range", "The minimum price must not be negative.")
+		add("min_price", emporium.FieldOutOfRange, "The minimum price must not be negative.")
 	}
 	if q.MaxPrice != nil && *q.MaxPrice < 0 {
-		add("max_price", "out_of_range", "The maximum price must not be negative.")
+		add("max_price", emporium.FieldOutOfRange, "The maximum price must not be negative.")
 	}
 	if q.MinPrice != nil && q.MaxPrice != nil && *q.MinPrice > *q.MaxPrice {
-		add("min_price", "range", "The minimum price must not exceed the maximum price.")
+		add("min_price", emporium.FieldRange, "The minimum price must not exceed the maximum price.")
 	}
 	if q.MinRating != nil && (math.IsNaN(*q.MinRating) || *q.MinRating < 0 || *q.MinRating > 5) {
-		add("min_rating", "out_of_range", "The minimum rating must be between 0 and 5.")
+		add("min_rating", emporium.FieldOutOfRange, "The minimum rating must be between 0 and 5.")
 	}
 	for _, b := range q.Brands {
 		if b == "" {
-			add("brand", "empty", "A brand must not be empty.")
+			add("brand", emporium.FieldEmpty, "A brand must not be empty.")
 			break
 		}
 	}
 	for _, c := range q.Categories {
 		if c == "" {
-			add("category", "empty", "A category must not be empty.")
+			add("category", emporium.FieldEmpty, "A category must not be empty.")
 			break
 		}
 	}
 	for _, s := range q.Statuses {
 		if s != StatusDraft && s != StatusActive && s != StatusArchived {
-			add("status", "unknown", "The status must be one of draft, active, archived.")
+			add("status", emporium.FieldUnknown, "The status must be one of draft, active, archived.")
 			break
 		}
 	}
@@ -304,7 +304,7 @@ func Prepare(q Query) (Plan, error) {
 		}
 	case SortNewest, SortPriceAsc, SortPriceDesc, SortRating:
 	default:
-		add("sort", "unknown", "The sort must be one of relevance, newest, price_asc, price_desc, rating.")
+		add("sort", emporium.FieldUnknown, "The sort must be one of relevance, newest, price_asc, price_desc, rating.")
 	}
 	plan := Plan{Words: words}
 	if q.Cursor != "" && len(fields) == 0 {

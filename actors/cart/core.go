@@ -28,24 +28,6 @@ const (
 	MaxLines = 100
 )
 
-// Field error codes the cart answers with, beside the field they name
-// (quantity, sku, line_id, command_id). They are part of the API.
-const (
-	CodeRequired   = "required"
-	CodeInvalid    = "invalid"
-	CodeOutOfRange = "out_of_range"
-	// CodeNotFound: the catalogue has no such SKU.
-	CodeNotFound = "not_found"
-	// CodeUnavailable: the SKU's product is not on sale (a draft, or
-	// archived), or the SKU left it.
-	CodeUnavailable = "unavailable"
-	// CodeCurrencyMismatch: the SKU is priced in another currency than the
-	// cart's lines.
-	CodeCurrencyMismatch = "currency_mismatch"
-	// CodeCartFull: the cart already holds MaxLines lines.
-	CodeCartFull = "cart_full"
-)
-
 // Item is what the catalogue says of one SKU now: the facts a cart decision
 // and a priced cart need.
 type Item struct {
@@ -125,37 +107,37 @@ func decideAdd(s *pb.State, c *pb.AddItemRequest, items map[string]Item, now tim
 	}
 	switch {
 	case c.Sku == "":
-		return nil, invalidField("sku", CodeRequired, "sku is required")
+		return nil, emporium.Invalidf("sku", emporium.FieldRequired, "sku is required")
 	case !product.CheckSKU(c.Sku):
-		return nil, invalidField("sku", CodeInvalid, "sku must be 1-%d of A-Z a-z 0-9 . _ -", product.MaxSKU)
+		return nil, emporium.Invalidf("sku", emporium.FieldInvalid, "sku must be 1-%d of A-Z a-z 0-9 . _ -", product.MaxSKU)
 	}
 	item, ok := items[c.Sku]
 	if !ok {
-		return nil, invalidField("sku", CodeNotFound, "There is no product with SKU %s.", c.Sku)
+		return nil, emporium.Invalidf("sku", emporium.FieldNotFound, "There is no product with SKU %s.", c.Sku)
 	}
 	if !item.Active {
-		return nil, invalidField("sku", CodeUnavailable, "SKU %s is not on sale.", c.Sku)
+		return nil, emporium.Invalidf("sku", emporium.FieldUnavailable, "SKU %s is not on sale.", c.Sku)
 	}
 	_, line := lineBySKU(s, c.Sku)
 	if line != nil && line.ProductId != item.ProductID {
 		// The SKU left the product the line was added from and now belongs
 		// to another: merging would mix two products in one line.
-		return nil, invalidField("sku", CodeUnavailable,
+		return nil, emporium.Invalidf("sku", emporium.FieldUnavailable,
 			"The cart holds SKU %s from a product that no longer sells it; remove that line first.", c.Sku)
 	}
 	if cur := currency(s); cur != "" && cur != item.Price.Currency {
-		return nil, invalidField("sku", CodeCurrencyMismatch,
+		return nil, emporium.Invalidf("sku", emporium.FieldCurrencyMismatch,
 			"SKU %s is priced in %s and the cart in %s; a cart holds one currency.", c.Sku, item.Price.Currency, cur)
 	}
 	want := c.Quantity
 	if line != nil {
 		want += line.Quantity
 		if want > emporium.MaxLineQuantity {
-			return nil, invalidField("quantity", CodeOutOfRange,
+			return nil, emporium.Invalidf("quantity", emporium.FieldOutOfRange,
 				"The cart already holds %d of SKU %s; a line holds at most %d.", line.Quantity, c.Sku, emporium.MaxLineQuantity)
 		}
 	} else if len(s.Lines) >= MaxLines {
-		return nil, invalidField("sku", CodeCartFull, "The cart already holds %d lines, the most it can.", MaxLines)
+		return nil, emporium.Invalidf("sku", emporium.FieldCartFull, "The cart already holds %d lines, the most it can.", MaxLines)
 	}
 	if want > item.Available {
 		return nil, outOfStock(c.Sku, item.Available, want)
@@ -194,7 +176,7 @@ func decideUpdate(s *pb.State, c *pb.UpdateLineRequest, items map[string]Item, n
 	case c.Quantity > line.Quantity:
 		item, ok := known(line, items)
 		if !ok || !item.Active {
-			return nil, invalidField("line_id", CodeUnavailable, "SKU %s is no longer on sale; remove the line.", line.Sku)
+			return nil, emporium.Invalidf("line_id", emporium.FieldUnavailable, "SKU %s is no longer on sale; remove the line.", line.Sku)
 		}
 		if c.Quantity > item.Available {
 			return nil, outOfStock(line.Sku, item.Available, c.Quantity)
@@ -351,7 +333,7 @@ func money(m emporium.Money) *pb.Money { return &pb.Money{Amount: m.Amount, Curr
 
 func checkQuantity(q int64) error {
 	if q < emporium.MinLineQuantity || q > emporium.MaxLineQuantity {
-		return invalidField("quantity", CodeOutOfRange, "quantity must be between %d and %d",
+		return emporium.Invalidf("quantity", emporium.FieldOutOfRange, "quantity must be between %d and %d",
 			emporium.MinLineQuantity, emporium.MaxLineQuantity)
 	}
 	return nil

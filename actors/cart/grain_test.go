@@ -208,7 +208,7 @@ func TestAddMergeUpdateRemoveClear(t *testing.T) {
 	assert.Equal(t, clock.Now(), l.AddedAt.AsTime())
 	assert.Equal(t, uint64(1), c.Seq)
 
-	c = add(t, user, "a2", mugSKUs[0], 1)
+	add(t, user, "a2", mugSKUs[0], 1)
 	c = add(t, user, "a3", teeSKUs[0], 3)
 	require.Len(t, c.Lines, 2, "the same SKU merges into its line")
 	assert.Equal(t, int64(5), lineOf(t, c, teeSKUs[0]).Quantity)
@@ -308,13 +308,13 @@ func TestLimitsAndRefusalsChangeNothing(t *testing.T) {
 		code, field string
 		fieldCode   string
 	}{
-		{"zero", skus[1], 0, emporium.EINVALID, "quantity", cart.CodeOutOfRange},
-		{"a hundred", skus[1], 100, emporium.EINVALID, "quantity", cart.CodeOutOfRange},
+		{"zero", skus[1], 0, emporium.EINVALID, "quantity", emporium.FieldOutOfRange},
+		{"a hundred", skus[1], 100, emporium.EINVALID, "quantity", emporium.FieldOutOfRange},
 		{"more than the stock", skus[1], 4, emporium.EOUTOFSTOCK, "", ""},
 		{"merged past the stock", skus[0], 2, emporium.EOUTOFSTOCK, "", ""},
-		{"an unknown SKU", "NO-SUCH-SKU", 1, emporium.EINVALID, "sku", cart.CodeNotFound},
-		{"a draft", draft, 1, emporium.EINVALID, "sku", cart.CodeUnavailable},
-		{"another currency", euro[0], 1, emporium.EINVALID, "sku", cart.CodeCurrencyMismatch},
+		{"an unknown SKU", "NO-SUCH-SKU", 1, emporium.EINVALID, "sku", emporium.FieldNotFound},
+		{"a draft", draft, 1, emporium.EINVALID, "sku", emporium.FieldUnavailable},
+		{"another currency", euro[0], 1, emporium.EINVALID, "sku", emporium.FieldCurrencyMismatch},
 	}
 	for i, c := range cases {
 		_, err := carts(user).AddItem(&pb.AddItemRequest{CommandId: fmt.Sprint("bad-", i), Sku: c.sku, Quantity: c.qty})
@@ -373,7 +373,7 @@ func TestArchivedProductsAndPriceChanges(t *testing.T) {
 	_, err = carts(user).AddItem(&pb.AddItemRequest{CommandId: "a3", Sku: hatSKUs[0], Quantity: 1})
 	require.Error(t, err)
 	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
-	assert.Equal(t, cart.CodeUnavailable, emporium.ErrorFields(err)[0].Code)
+	assert.Equal(t, emporium.FieldUnavailable, emporium.ErrorFields(err)[0].Code)
 	_, err = carts(user).UpdateLine(&pb.UpdateLineRequest{CommandId: "u1", LineId: k.LineId, Quantity: 3})
 	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err), "raising an archived line")
 	lowered, err := carts(user).UpdateLine(&pb.UpdateLineRequest{CommandId: "u2", LineId: k.LineId, Quantity: 1})
@@ -503,8 +503,7 @@ func TestJournalConflictReloadsAndDecidesAgain(t *testing.T) {
 func TestService(t *testing.T) {
 	svc, err := cart.NewService(cart.ServiceConfig{Cluster: member})
 	require.NoError(t, err)
-	_, err = cart.NewService(cart.ServiceConfig{})
-	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
+	assert.Panics(t, func() { _, _ = cart.NewService(cart.ServiceConfig{}) }, "a missing cluster is a wiring mistake")
 	ctx := t.Context()
 	buyer := emporium.Principal{UserID: newUser()}
 	_, skus := newProduct(t, "USD", 10, 1250)
@@ -550,7 +549,7 @@ func TestService(t *testing.T) {
 	assert.Equal(t, emporium.EOUTOFSTOCK, emporium.ErrorCode(err))
 	_, err = svc.AddItem(ctx, buyer, emporium.CartItemInput{SKU: skus[0], Quantity: 0}, "")
 	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
-	assert.Equal(t, []emporium.FieldError{{Field: "quantity", Code: cart.CodeOutOfRange, Message: "quantity must be between 1 and 99"}},
+	assert.Equal(t, []emporium.FieldError{{Field: "quantity", Code: emporium.FieldOutOfRange, Message: "quantity must be between 1 and 99"}},
 		emporium.ErrorFields(err), "field errors cross the cluster")
 	c, err = svc.RemoveLine(ctx, buyer, l.LineID)
 	require.NoError(t, err)

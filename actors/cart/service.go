@@ -34,7 +34,7 @@ var _ emporium.Carts = (*Service)(nil)
 // NewService checks cfg and returns the service.
 func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.Cluster == nil {
-		return nil, emporium.Errorf(emporium.EINVALID, "cart.NewService: Cluster is required")
+		panic("cart.NewService: Cluster is required") // a wiring mistake
 	}
 	if cfg.NewID == nil {
 		cfg.NewID = rand.Text

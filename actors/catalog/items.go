@@ -79,7 +79,7 @@ type ItemsConfig struct {
 // NewItems checks cfg and returns the catalogue for carts.
 func NewItems(cfg ItemsConfig) (*Items, error) {
 	if cfg.Reads == nil {
-		return nil, emporium.Errorf(emporium.EINVALID, "catalog.NewItems: Reads is required")
+		panic("catalog.NewItems: Reads is required") // a wiring mistake
 	}
 	if cfg.ProductTTL <= 0 {
 		cfg.ProductTTL = DefaultItemsProductTTL

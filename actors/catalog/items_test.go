@@ -227,8 +227,7 @@ func TestItemsFailures(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, got["MUG-W"].Active)
 
-	_, err = NewItems(ItemsConfig{})
-	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
+	assert.Panics(t, func() { _, _ = NewItems(ItemsConfig{}) }, "a missing store is a wiring mistake")
 }
 
 // TestItemsDocumentThatCannotBeDecoded: one bad product document leaves

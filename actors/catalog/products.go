@@ -23,7 +23,7 @@ func (s *Service) CreateProduct(ctx context.Context, p emporium.Principal, in em
 	case emporium.StatusActive:
 		publish = true
 	default:
-		return emporium.Product{}, fieldError(op, "status", "invalid", "A new product's status is draft or active.")
+		return emporium.Product{}, emporium.Wrap(op, emporium.Invalid("status", emporium.FieldInvalid, "A new product's status is draft or active."))
 	}
 	if err := s.checkCategory(ctx, op, in.CategoryID); err != nil {
 		return emporium.Product{}, err
@@ -79,7 +79,7 @@ func (s *Service) checkCategory(ctx context.Context, op, id string) error {
 		return emporium.Wrap(op, err)
 	}
 	if c, ok := tree.Find(id); !ok || c.ID != id {
-		return fieldError(op, "category_id", "not_found", "There is no category with this id.")
+		return emporium.Wrap(op, emporium.Invalid("category_id", emporium.FieldNotFound, "There is no category with this id."))
 	}
 	return nil
 }
@@ -142,7 +142,7 @@ func (s *Service) UpdateProduct(ctx context.Context, p emporium.Principal, id st
 		}
 	}
 	if (in.Options == nil) != (in.Variants == nil) {
-		return emporium.Product{}, fieldError(op, "variants", "required", "Options and variants are replaced together: send both.")
+		return emporium.Product{}, emporium.Wrap(op, emporium.Invalid("variants", emporium.FieldRequired, "Options and variants are replaced together: send both."))
 	}
 	commandID := in.CommandID
 	if commandID == "" {
@@ -185,7 +185,7 @@ func (s *Service) UpdateProduct(ctx context.Context, p emporium.Principal, id st
 					Message: "A published product cannot go back to draft; archive it instead."}
 			}
 		default:
-			return emporium.Product{}, fieldError(op, "status", "invalid", "The status is draft, active or archived.")
+			return emporium.Product{}, emporium.Wrap(op, emporium.Invalid("status", emporium.FieldInvalid, "The status is draft, active or archived."))
 		}
 		if err != nil {
 			return emporium.Product{}, emporium.GrainCall(op, err)
@@ -230,7 +230,7 @@ func (s *Service) SetStock(ctx context.Context, p emporium.Principal, productID,
 		return emporium.Stock{}, &emporium.Error{Code: emporium.ENOTFOUND, Op: op, Message: "The product has no variant with this SKU."}
 	}
 	if onHand < 0 || onHand > maxOnHand {
-		return emporium.Stock{}, fieldError(op, "on_hand", "out_of_range", "on_hand must be between 0 and 1000000000.")
+		return emporium.Stock{}, emporium.Wrap(op, emporium.Invalid("on_hand", emporium.FieldOutOfRange, "on_hand must be between 0 and 1000000000."))
 	}
 	st, err := inventorypb.GetInventoryGrainGrainClient(s.cfg.Cluster, sku).SetStock(
 		&inventorypb.SetStockRequest{CommandId: s.cfg.NewID(), OnHand: onHand})

@@ -69,10 +69,11 @@ var _ emporium.Catalog = (*Service)(nil)
 // product creation, naming the product it created.
 const idempotencyCollection = "product_keys"
 
-// NewService checks cfg and returns the service.
+// NewService checks cfg and returns the service. It panics without a
+// Cluster, Reads, Index, Categories or Claims: a wiring mistake.
 func NewService(cfg Config) (*Service, error) {
 	if cfg.Cluster == nil || cfg.Reads == nil || cfg.Index == nil || cfg.Categories == nil || cfg.Claims == nil {
-		return nil, emporium.Errorf(emporium.EINVALID, "catalog.NewService: Cluster, Reads, Index, Categories and Claims are required")
+		panic("catalog.NewService: Cluster, Reads, Index, Categories and Claims are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -98,14 +99,9 @@ func pageLimit(op string, limit int) (int, error) {
 	case limit == 0:
 		return search.DefaultLimit, nil
 	case limit < 0 || limit > search.MaxLimit:
-		return 0, fieldError(op, "limit", "out_of_range", "The limit must be between 1 and 100.")
+		return 0, emporium.Wrap(op, emporium.Invalid("limit", emporium.FieldOutOfRange, "The limit must be between 1 and 100."))
 	}
 	return limit, nil
-}
-
-func fieldError(op, field, code, msg string) error {
-	return &emporium.Error{Code: emporium.EINVALID, Op: op, Message: msg,
-		Fields: []emporium.FieldError{{Field: field, Code: code, Message: msg}}}
 }
 
 func caller(p emporium.Principal) *productpb.Caller {

@@ -72,7 +72,7 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 
 func decideCreate(s *pb.State, c *pb.CreateRequest, now time.Time) ([]proto.Message, error) {
 	if fe := checkID("id", c.Id); fe != nil {
-		return nil, fieldsError(*fe)
+		return nil, emporium.InvalidFields(*fe)
 	}
 	if n, ok := s.Categories[c.Id]; ok {
 		if n.CreatedBy == c.CommandId {
@@ -100,12 +100,12 @@ func decideCreate(s *pb.State, c *pb.CreateRequest, now time.Time) ([]proto.Mess
 		if _, ok := s.Categories[parent]; !ok {
 			errs = append(errs, parentNotFound(parent))
 		} else if d := depth(s, parent) + 1; d > MaxDepth {
-			errs = append(errs, fieldErr("parent_id", CodeTooDeep,
+			errs = append(errs, emporium.Field("parent_id", emporium.FieldTooDeep,
 				"the tree has at most %d levels; a category under %q would be at level %d", MaxDepth, parent, d))
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	return []proto.Message{&pb.CategoryCreated{
 		CommandId: c.CommandId,
@@ -158,7 +158,7 @@ func decideUpdate(s *pb.State, c *pb.UpdateRequest, now time.Time) ([]proto.Mess
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	if ev.Name == nil && ev.Slug == nil && ev.ParentId == nil {
 		return nil, nil
@@ -189,11 +189,11 @@ func checkMove(s *pb.State, id, parent string) *emporium.FieldError {
 		return &fe
 	}
 	if slices.Contains(path(s, parent), id) {
-		fe := fieldErr("parent_id", CodeCycle, "category %q cannot move under itself or one of its sub-categories", id)
+		fe := emporium.Field("parent_id", emporium.FieldCycle, "category %q cannot move under itself or one of its sub-categories", id)
 		return &fe
 	}
 	if d := depth(s, parent) + height(s, id); d > MaxDepth {
-		fe := fieldErr("parent_id", CodeTooDeep,
+		fe := emporium.Field("parent_id", emporium.FieldTooDeep,
 			"the tree has at most %d levels; moved under %q, the category and its sub-categories would reach level %d", MaxDepth, parent, d)
 		return &fe
 	}
@@ -321,7 +321,7 @@ func children(s *pb.State) map[string][]string {
 func checkSlugFree(s *pb.State, slug, self string) *emporium.FieldError {
 	for id, n := range s.Categories {
 		if n.Slug == slug && id != self {
-			fe := fieldErr("slug", CodeTaken, "slug %q is taken by another category; choose another", slug)
+			fe := emporium.Field("slug", emporium.FieldTaken, "slug %q is taken by another category; choose another", slug)
 			return &fe
 		}
 	}
@@ -329,7 +329,7 @@ func checkSlugFree(s *pb.State, slug, self string) *emporium.FieldError {
 }
 
 func parentNotFound(parent string) emporium.FieldError {
-	return fieldErr("parent_id", CodeNotFound, "parent category %q does not exist", parent)
+	return emporium.Field("parent_id", emporium.FieldNotFound, "parent category %q does not exist", parent)
 }
 
 func notFound(id string) error {

@@ -79,11 +79,11 @@ func TestCreateMoveDelete(t *testing.T) {
 	// Refusals cross the cluster with their codes and fields, and change
 	// nothing.
 	_, err = g.Update(&pb.UpdateRequest{CommandId: "k5", Id: "garden", ParentId: wrapperspb.String("shoes")})
-	assertField(t, err, "parent_id", CodeCycle)
+	assertField(t, err, "parent_id", emporium.FieldCycle)
 	_, err = g.Create(&pb.CreateRequest{CommandId: "k6", Id: "x", Name: "Garden"})
-	assertField(t, err, "slug", CodeTaken)
+	assertField(t, err, "slug", emporium.FieldTaken)
 	_, err = g.Create(&pb.CreateRequest{CommandId: "k7", Id: "x", Name: "X", ParentId: "nope"})
-	assertField(t, err, "parent_id", CodeNotFound)
+	assertField(t, err, "parent_id", emporium.FieldNotFound)
 	_, err = g.Delete(&pb.DeleteRequest{CommandId: "k8", Id: "garden"})
 	assert.Equal(t, emporium.ECONFLICT, emporium.ErrorCode(err), "garden has a sub-category")
 	assert.Contains(t, emporium.ErrorMessage(err), "sub-categories")

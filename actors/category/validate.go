@@ -1,7 +1,6 @@
 package category
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"unicode"
@@ -12,22 +11,6 @@ import (
 
 // The category rules that do not depend on state: the syntax of ids, names
 // and slugs, and how a slug is made from a name.
-
-// Field error codes of the CategoryGrain, part of the API contract like the
-// error codes: they reach clients as the `code` of a problem's `errors`.
-const (
-	CodeRequired = "required"
-	CodeTooLong  = "too_long"
-	CodeInvalid  = "invalid"
-	// CodeTaken: another category has the slug.
-	CodeTaken = "taken"
-	// CodeNotFound: the parent category does not exist.
-	CodeNotFound = "not_found"
-	// CodeCycle: the move would put a category under itself.
-	CodeCycle = "cycle"
-	// CodeTooDeep: the tree would have more than MaxDepth levels.
-	CodeTooDeep = "too_deep"
-)
 
 // Limits of a category's fields, in characters.
 const (
@@ -48,19 +31,6 @@ var (
 // read side uses it to tell a slug from an id where either may be given.
 func CheckSlug(s string) bool { return len(s) <= MaxSlug && slugPattern.MatchString(s) }
 
-func fieldErr(field, code, format string, args ...any) emporium.FieldError {
-	return emporium.FieldError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// fieldsError is an EINVALID error carrying fields.
-func fieldsError(fields ...emporium.FieldError) error {
-	msgs := make([]string, len(fields))
-	for i, f := range fields {
-		msgs[i] = f.Message
-	}
-	return &emporium.Error{Code: emporium.EINVALID, Message: strings.Join(msgs, "; "), Fields: fields}
-}
-
 func appendFE(errs []emporium.FieldError, fe *emporium.FieldError) []emporium.FieldError {
 	if fe != nil {
 		return append(errs, *fe)
@@ -73,13 +43,13 @@ func appendFE(errs []emporium.FieldError, fe *emporium.FieldError) []emporium.Fi
 func checkID(field, id string) *emporium.FieldError {
 	switch {
 	case id == "":
-		fe := fieldErr(field, CodeRequired, "%s is required", field)
+		fe := emporium.Field(field, emporium.FieldRequired, "%s is required", field)
 		return &fe
 	case len(id) > MaxID:
-		fe := fieldErr(field, CodeTooLong, "%s must be at most %d characters", field, MaxID)
+		fe := emporium.Field(field, emporium.FieldTooLong, "%s must be at most %d characters", field, MaxID)
 		return &fe
 	case !idPattern.MatchString(id):
-		fe := fieldErr(field, CodeInvalid, "%s may hold only letters, digits, '.', '_' and '-'", field)
+		fe := emporium.Field(field, emporium.FieldInvalid, "%s may hold only letters, digits, '.', '_' and '-'", field)
 		return &fe
 	}
 	return nil
@@ -91,16 +61,16 @@ func cleanName(v string) (string, *emporium.FieldError) {
 	v = strings.TrimSpace(v)
 	switch {
 	case !utf8.ValidString(v):
-		fe := fieldErr("name", CodeInvalid, "name is not valid UTF-8")
+		fe := emporium.Field("name", emporium.FieldInvalid, "name is not valid UTF-8")
 		return "", &fe
 	case v == "":
-		fe := fieldErr("name", CodeRequired, "name is required")
+		fe := emporium.Field("name", emporium.FieldRequired, "name is required")
 		return "", &fe
 	case utf8.RuneCountInString(v) > MaxName:
-		fe := fieldErr("name", CodeTooLong, "name must be at most %d characters", MaxName)
+		fe := emporium.Field("name", emporium.FieldTooLong, "name must be at most %d characters", MaxName)
 		return "", &fe
 	case strings.ContainsFunc(v, unicode.IsControl):
-		fe := fieldErr("name", CodeInvalid, "name contains a control character")
+		fe := emporium.Field("name", emporium.FieldInvalid, "name contains a control character")
 		return "", &fe
 	}
 	return v, nil
@@ -113,17 +83,17 @@ func slugFor(given, name string) (string, *emporium.FieldError) {
 	if given == "" {
 		slug := MakeSlug(name)
 		if slug == "" {
-			fe := fieldErr("slug", CodeRequired, "slug is required: the name has no letters or digits to make one from")
+			fe := emporium.Field("slug", emporium.FieldRequired, "slug is required: the name has no letters or digits to make one from")
 			return "", &fe
 		}
 		return slug, nil
 	}
 	if utf8.RuneCountInString(given) > MaxSlug {
-		fe := fieldErr("slug", CodeTooLong, "slug must be at most %d characters", MaxSlug)
+		fe := emporium.Field("slug", emporium.FieldTooLong, "slug must be at most %d characters", MaxSlug)
 		return "", &fe
 	}
 	if !slugPattern.MatchString(given) {
-		fe := fieldErr("slug", CodeInvalid, "slug must be lowercase words of a-z and 0-9 joined by single hyphens")
+		fe := emporium.Field("slug", emporium.FieldInvalid, "slug must be lowercase words of a-z and 0-9 joined by single hyphens")
 		return "", &fe
 	}
 	return given, nil

@@ -99,10 +99,10 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 
 func decideSetStock(s *pb.State, c *pb.SetStockRequest) ([]proto.Message, error) {
 	if c.OnHand < 0 || c.OnHand > MaxQuantity {
-		return nil, invalidField("on_hand", "out_of_range", "on_hand must be between 0 and %d", MaxQuantity)
+		return nil, emporium.Invalidf("on_hand", emporium.FieldOutOfRange, "on_hand must be between 0 and %d", MaxQuantity)
 	}
 	if r := s.Reserved; c.OnHand < r {
-		return nil, invalidField("on_hand", "below_reserved",
+		return nil, emporium.Invalidf("on_hand", emporium.FieldBelowReserved,
 			"on_hand %d is below the %d units reserved by open orders", c.OnHand, r)
 	}
 	return []proto.Message{&pb.StockSet{CommandId: c.CommandId, OnHand: c.OnHand}}, nil
@@ -110,7 +110,7 @@ func decideSetStock(s *pb.State, c *pb.SetStockRequest) ([]proto.Message, error)
 
 func decideRestock(s *pb.State, c *pb.RestockRequest) ([]proto.Message, error) {
 	if c.Quantity <= 0 || c.Quantity > MaxQuantity || s.OnHand+c.Quantity > MaxQuantity {
-		return nil, invalidField("quantity", "out_of_range",
+		return nil, emporium.Invalidf("quantity", emporium.FieldOutOfRange,
 			"quantity must be positive and keep on_hand at most %d", MaxQuantity)
 	}
 	return []proto.Message{&pb.Restocked{CommandId: c.CommandId, Quantity: c.Quantity}}, nil
@@ -121,11 +121,11 @@ func decideReserve(s *pb.State, c *pb.ReserveRequest, now time.Time) ([]proto.Me
 		return nil, err
 	}
 	if c.Quantity <= 0 || c.Quantity > MaxQuantity {
-		return nil, invalidField("quantity", "out_of_range", "quantity must be between 1 and %d", MaxQuantity)
+		return nil, emporium.Invalidf("quantity", emporium.FieldOutOfRange, "quantity must be between 1 and %d", MaxQuantity)
 	}
 	// Compare before converting: a huge ttl_ms would overflow a Duration.
 	if c.TtlMs < 0 || c.TtlMs > MaxTTL.Milliseconds() {
-		return nil, invalidField("ttl_ms", "out_of_range", "ttl_ms must be between 0 and %d", MaxTTL.Milliseconds())
+		return nil, emporium.Invalidf("ttl_ms", emporium.FieldOutOfRange, "ttl_ms must be between 0 and %d", MaxTTL.Milliseconds())
 	}
 	ttl := time.Duration(c.TtlMs) * time.Millisecond
 	if ttl == 0 {
@@ -291,13 +291,7 @@ func statusWord(st pb.ReservationStatus) string {
 
 func needOrderID(id string) error {
 	if id == "" || len(id) > 128 {
-		return invalidField("order_id", "required", "order_id is required (1-128 characters)")
+		return emporium.Invalidf("order_id", emporium.FieldRequired, "order_id is required (1-128 characters)")
 	}
 	return nil
-}
-
-func invalidField(field, code, format string, args ...any) error {
-	e := emporium.Errorf(emporium.EINVALID, format, args...)
-	e.Fields = []emporium.FieldError{{Field: field, Code: code, Message: e.Message}}
-	return e
 }

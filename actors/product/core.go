@@ -81,7 +81,7 @@ func decideCreate(s *pb.State, c *pb.CreateRequest, now time.Time) ([]proto.Mess
 	}
 	var errs []emporium.FieldError
 	if c.VendorId == "" || len(c.VendorId) > maxIDLen {
-		errs = append(errs, fieldErr("vendor_id", CodeRequired, "vendor_id is required"))
+		errs = append(errs, emporium.Field("vendor_id", emporium.FieldRequired, "vendor_id is required"))
 	}
 	title, fe := cleanTitle(c.Title)
 	errs = appendFE(errs, fe)
@@ -99,7 +99,7 @@ func decideCreate(s *pb.State, c *pb.CreateRequest, now time.Time) ([]proto.Mess
 	opts, variants, fes := cleanVariantSet(&pb.VariantSet{Options: c.Options, Variants: c.Variants})
 	errs = append(errs, fes...)
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	return []proto.Message{&pb.ProductCreated{
 		CommandId:   c.CommandId,
@@ -154,7 +154,7 @@ func decideUpdate(s *pb.State, c *pb.UpdateRequest, now time.Time) ([]proto.Mess
 	if c.CategoryId != nil {
 		v, fe := cleanCategory(c.CategoryId.Value)
 		if fe == nil && v == "" && s.Status == pb.ProductStatus_PRODUCT_STATUS_ACTIVE {
-			f := fieldErr("category_id", CodeRequired, "an active product keeps a category")
+			f := emporium.Field("category_id", emporium.FieldRequired, "an active product keeps a category")
 			fe = &f
 		}
 		errs = appendFE(errs, fe)
@@ -187,7 +187,7 @@ func decideUpdate(s *pb.State, c *pb.UpdateRequest, now time.Time) ([]proto.Mess
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	if ev.Title == nil && ev.Description == nil && ev.Brand == nil && ev.CategoryId == nil &&
 		ev.Images == nil && ev.Attributes == nil && !ev.HasVariantSet {
@@ -208,13 +208,13 @@ func decidePublish(s *pb.State, c *pb.PublishRequest, now time.Time) ([]proto.Me
 	}
 	var errs []emporium.FieldError
 	if len(s.Variants) == 0 {
-		errs = append(errs, fieldErr("variants", CodeRequired, "a product needs at least one variant to be published"))
+		errs = append(errs, emporium.Field("variants", emporium.FieldRequired, "a product needs at least one variant to be published"))
 	}
 	if s.CategoryId == "" {
-		errs = append(errs, fieldErr("category_id", CodeRequired, "a product needs a category to be published"))
+		errs = append(errs, emporium.Field("category_id", emporium.FieldRequired, "a product needs a category to be published"))
 	}
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	return []proto.Message{&pb.ProductPublished{CommandId: c.CommandId, At: timestamppb.New(now)}}, nil
 }
@@ -232,14 +232,14 @@ func decideArchive(s *pb.State, c *pb.ArchiveRequest, now time.Time) ([]proto.Me
 func decideSetRating(s *pb.State, c *pb.SetRatingRequest, now time.Time) ([]proto.Message, error) {
 	var errs []emporium.FieldError
 	if c.Count < 0 {
-		errs = append(errs, fieldErr("count", CodeOutOfRange, "count must not be negative"))
+		errs = append(errs, emporium.Field("count", emporium.FieldOutOfRange, "count must not be negative"))
 	}
 	// NaN fails both comparisons, so it is refused too.
 	if !(c.Average >= 0 && c.Average <= MaxRating) || (c.Count == 0 && c.Average != 0) {
-		errs = append(errs, fieldErr("average", CodeOutOfRange, "average must be between 0 and %g, and 0 without ratings", MaxRating))
+		errs = append(errs, emporium.Field("average", emporium.FieldOutOfRange, "average must be between 0 and %g, and 0 without ratings", MaxRating))
 	}
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	if c.Average == s.GetRating().GetAverage() && c.Count == s.GetRating().GetCount() {
 		return nil, nil

@@ -177,7 +177,7 @@ func skuTaken(cmd proto.Message, i int, sku string) error {
 		field = fmt.Sprintf("variant_set.variants[%d].sku", i)
 	}
 	e := emporium.Errorf(emporium.EINVALID, "SKU %q belongs to another product", sku)
-	e.Fields = []emporium.FieldError{{Field: field, Code: "taken", Message: e.Message}}
+	e.Fields = []emporium.FieldError{{Field: field, Code: emporium.FieldTaken, Message: e.Message}}
 	return e
 }
 

@@ -19,24 +19,6 @@ import (
 // option/variant combination rule. Values are cleaned (surrounding spaces
 // trimmed from one-line texts) before they are checked and stored.
 
-// Field error codes of the ProductGrain, part of the API contract like the
-// error codes: they reach clients as the `code` of a problem's `errors`.
-const (
-	CodeRequired             = "required"
-	CodeTooLong              = "too_long"
-	CodeTooMany              = "too_many"
-	CodeInvalid              = "invalid"
-	CodeOutOfRange           = "out_of_range"
-	CodeDuplicate            = "duplicate"
-	CodeUnknownOption        = "unknown_option"
-	CodeUnknownValue         = "unknown_value"
-	CodeMissingOption        = "missing_option"
-	CodeDuplicateCombination = "duplicate_combination"
-	CodeMissingCombination   = "missing_combination"
-	CodeUnsupported          = "unsupported"
-	CodeNotAbove             = "not_above_price"
-)
-
 // Limits of a product's fields. Lengths are in characters (runes) unless
 // they say bytes.
 const (
@@ -72,19 +54,6 @@ var skuPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // it before claiming a SKU globally.
 func CheckSKU(sku string) bool { return skuPattern.MatchString(sku) }
 
-func fieldErr(field, code, format string, args ...any) emporium.FieldError {
-	return emporium.FieldError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// fieldsError is an EINVALID error carrying fields.
-func fieldsError(fields ...emporium.FieldError) error {
-	msgs := make([]string, len(fields))
-	for i, f := range fields {
-		msgs[i] = f.Message
-	}
-	return &emporium.Error{Code: emporium.EINVALID, Message: strings.Join(msgs, "; "), Fields: fields}
-}
-
 // cleanLine trims a one-line text and checks it: valid UTF-8, no control
 // characters, at most maxLen characters, and not empty when required.
 func cleanLine(field, v string, required bool, maxLen int) (string, *emporium.FieldError) {
@@ -93,7 +62,7 @@ func cleanLine(field, v string, required bool, maxLen int) (string, *emporium.Fi
 		return "", fe
 	}
 	if required && v == "" {
-		fe := fieldErr(field, CodeRequired, "%s is required", field)
+		fe := emporium.Field(field, emporium.FieldRequired, "%s is required", field)
 		return "", &fe
 	}
 	return v, nil
@@ -103,16 +72,16 @@ func cleanLine(field, v string, required bool, maxLen int) (string, *emporium.Fi
 // characters, no control characters but (when multiline) newlines and tabs.
 func checkText(field, v string, maxLen int, multiline bool) *emporium.FieldError {
 	if !utf8.ValidString(v) {
-		fe := fieldErr(field, CodeInvalid, "%s is not valid UTF-8", field)
+		fe := emporium.Field(field, emporium.FieldInvalid, "%s is not valid UTF-8", field)
 		return &fe
 	}
 	if n := utf8.RuneCountInString(v); n > maxLen {
-		fe := fieldErr(field, CodeTooLong, "%s must be at most %d characters", field, maxLen)
+		fe := emporium.Field(field, emporium.FieldTooLong, "%s must be at most %d characters", field, maxLen)
 		return &fe
 	}
 	for _, r := range v {
 		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t' || r == '\r')) {
-			fe := fieldErr(field, CodeInvalid, "%s contains a control character", field)
+			fe := emporium.Field(field, emporium.FieldInvalid, "%s contains a control character", field)
 			return &fe
 		}
 	}
@@ -143,11 +112,11 @@ func cleanBrand(v string) (string, *emporium.FieldError) {
 func cleanCategory(v string) (string, *emporium.FieldError) {
 	v = strings.TrimSpace(v)
 	if len(v) > MaxCategoryID {
-		fe := fieldErr("category_id", CodeTooLong, "category_id must be at most %d characters", MaxCategoryID)
+		fe := emporium.Field("category_id", emporium.FieldTooLong, "category_id must be at most %d characters", MaxCategoryID)
 		return "", &fe
 	}
 	if v != "" && !skuPattern.MatchString(v) {
-		fe := fieldErr("category_id", CodeInvalid, "category_id may hold only letters, digits, '.', '_' and '-'")
+		fe := emporium.Field("category_id", emporium.FieldInvalid, "category_id may hold only letters, digits, '.', '_' and '-'")
 		return "", &fe
 	}
 	return v, nil
@@ -155,11 +124,11 @@ func cleanCategory(v string) (string, *emporium.FieldError) {
 
 func checkCurrency(v string) *emporium.FieldError {
 	if v == "" {
-		fe := fieldErr("currency", CodeRequired, "currency is required")
+		fe := emporium.Field("currency", emporium.FieldRequired, "currency is required")
 		return &fe
 	}
 	if !slices.Contains(Currencies, v) {
-		fe := fieldErr("currency", CodeUnsupported, "currency must be one of %s", strings.Join(Currencies, ", "))
+		fe := emporium.Field("currency", emporium.FieldUnsupported, "currency must be one of %s", strings.Join(Currencies, ", "))
 		return &fe
 	}
 	return nil
@@ -169,7 +138,7 @@ func checkCurrency(v string) *emporium.FieldError {
 // https URL of at most 2048 bytes and an alt text of at most 200 characters.
 func cleanImages(field string, in []*pb.Image) ([]*pb.Image, []emporium.FieldError) {
 	if len(in) > MaxImages {
-		return nil, []emporium.FieldError{fieldErr(field, CodeTooMany, "at most %d images", MaxImages)}
+		return nil, []emporium.FieldError{emporium.Field(field, emporium.FieldTooMany, "at most %d images", MaxImages)}
 	}
 	var errs []emporium.FieldError
 	out := make([]*pb.Image, 0, len(in))
@@ -178,13 +147,13 @@ func cleanImages(field string, in []*pb.Image) ([]*pb.Image, []emporium.FieldErr
 		raw := strings.TrimSpace(img.GetUrl())
 		switch {
 		case raw == "":
-			errs = append(errs, fieldErr(f+".url", CodeRequired, "%s.url is required", f))
+			errs = append(errs, emporium.Field(f+".url", emporium.FieldRequired, "%s.url is required", f))
 		case len(raw) > MaxImageURL:
-			errs = append(errs, fieldErr(f+".url", CodeTooLong, "%s.url must be at most %d bytes", f, MaxImageURL))
+			errs = append(errs, emporium.Field(f+".url", emporium.FieldTooLong, "%s.url must be at most %d bytes", f, MaxImageURL))
 		default:
 			u, err := url.Parse(raw)
 			if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsAny(raw, " \t\r\n") {
-				errs = append(errs, fieldErr(f+".url", CodeInvalid, "%s.url must be an absolute https URL", f))
+				errs = append(errs, emporium.Field(f+".url", emporium.FieldInvalid, "%s.url must be an absolute https URL", f))
 			}
 		}
 		alt, fe := cleanLine(f+".alt", img.GetAlt(), false, MaxImageAlt)
@@ -199,7 +168,7 @@ func cleanImages(field string, in []*pb.Image) ([]*pb.Image, []emporium.FieldErr
 // trimming are duplicates.
 func cleanAttributes(field string, in map[string]string) (map[string]string, []emporium.FieldError) {
 	if len(in) > MaxAttributes {
-		return nil, []emporium.FieldError{fieldErr(field, CodeTooMany, "at most %d attributes", MaxAttributes)}
+		return nil, []emporium.FieldError{emporium.Field(field, emporium.FieldTooMany, "at most %d attributes", MaxAttributes)}
 	}
 	keys := make([]string, 0, len(in))
 	for k := range in {
@@ -215,7 +184,7 @@ func cleanAttributes(field string, in map[string]string) (map[string]string, []e
 			continue
 		}
 		if _, dup := out[ck]; dup {
-			errs = append(errs, fieldErr(field+"."+k, CodeDuplicate, "attribute %q is given twice", ck))
+			errs = append(errs, emporium.Field(field+"."+k, emporium.FieldDuplicate, "attribute %q is given twice", ck))
 			continue
 		}
 		v, fe := cleanLine(field+"."+k, in[k], false, MaxAttributeValue)
@@ -237,10 +206,10 @@ func cleanAttributes(field string, in map[string]string) (map[string]string, []e
 func cleanVariantSet(in *pb.VariantSet) ([]*pb.Option, []*pb.Variant, []emporium.FieldError) {
 	var errs []emporium.FieldError
 	if len(in.GetOptions()) > MaxOptions {
-		return nil, nil, []emporium.FieldError{fieldErr("options", CodeTooMany, "at most %d options", MaxOptions)}
+		return nil, nil, []emporium.FieldError{emporium.Field("options", emporium.FieldTooMany, "at most %d options", MaxOptions)}
 	}
 	if len(in.GetVariants()) > MaxVariants {
-		return nil, nil, []emporium.FieldError{fieldErr("variants", CodeTooMany, "at most %d variants", MaxVariants)}
+		return nil, nil, []emporium.FieldError{emporium.Field("variants", emporium.FieldTooMany, "at most %d variants", MaxVariants)}
 	}
 	opts := make([]*pb.Option, 0, len(in.GetOptions()))
 	optIndex := map[string]int{}
@@ -253,14 +222,14 @@ func cleanVariantSet(in *pb.VariantSet) ([]*pb.Option, []*pb.Variant, []emporium
 			continue
 		}
 		if _, dup := optIndex[name]; dup {
-			errs = append(errs, fieldErr(f+".name", CodeDuplicate, "option %q is given twice", name))
+			errs = append(errs, emporium.Field(f+".name", emporium.FieldDuplicate, "option %q is given twice", name))
 			continue
 		}
 		switch n := len(o.GetValues()); {
 		case n == 0:
-			errs = append(errs, fieldErr(f+".values", CodeRequired, "option %q needs at least one value", name))
+			errs = append(errs, emporium.Field(f+".values", emporium.FieldRequired, "option %q needs at least one value", name))
 		case n > MaxOptionValues:
-			errs = append(errs, fieldErr(f+".values", CodeTooMany, "option %q has more than %d values", name, MaxOptionValues))
+			errs = append(errs, emporium.Field(f+".values", emporium.FieldTooMany, "option %q has more than %d values", name, MaxOptionValues))
 		}
 		values := make([]string, 0, len(o.GetValues()))
 		for j, v := range o.GetValues() {
@@ -271,7 +240,7 @@ func cleanVariantSet(in *pb.VariantSet) ([]*pb.Option, []*pb.Variant, []emporium
 				continue
 			}
 			if slices.Contains(values, cv) {
-				errs = append(errs, fieldErr(fv, CodeDuplicate, "option %q has the value %q twice", name, cv))
+				errs = append(errs, emporium.Field(fv, emporium.FieldDuplicate, "option %q has the value %q twice", name, cv))
 				continue
 			}
 			values = append(values, cv)
@@ -286,14 +255,14 @@ func cleanVariantSet(in *pb.VariantSet) ([]*pb.Option, []*pb.Variant, []emporium
 		return nil, nil, errs
 	}
 	if len(opts) > 0 && combinations > MaxVariants {
-		return nil, nil, []emporium.FieldError{fieldErr("options", CodeTooMany,
+		return nil, nil, []emporium.FieldError{emporium.Field("options", emporium.FieldTooMany,
 			"the options make %d combinations; a product has at most %d variants", combinations, MaxVariants)}
 	}
 	if len(in.GetVariants()) == 0 {
-		return nil, nil, []emporium.FieldError{fieldErr("variants", CodeRequired, "a product needs at least one variant")}
+		return nil, nil, []emporium.FieldError{emporium.Field("variants", emporium.FieldRequired, "a product needs at least one variant")}
 	}
 	if len(opts) == 0 && len(in.GetVariants()) > 1 {
-		return nil, nil, []emporium.FieldError{fieldErr("variants", CodeTooMany, "a product without options has exactly one variant")}
+		return nil, nil, []emporium.FieldError{emporium.Field("variants", emporium.FieldTooMany, "a product without options has exactly one variant")}
 	}
 	variants := make([]*pb.Variant, 0, len(in.GetVariants()))
 	skus := map[string]bool{}
@@ -303,27 +272,27 @@ func cleanVariantSet(in *pb.VariantSet) ([]*pb.Option, []*pb.Variant, []emporium
 		ok := true
 		switch {
 		case v.GetSku() == "":
-			errs = append(errs, fieldErr(f+".sku", CodeRequired, "%s.sku is required", f))
+			errs = append(errs, emporium.Field(f+".sku", emporium.FieldRequired, "%s.sku is required", f))
 			ok = false
 		case !CheckSKU(v.GetSku()):
-			errs = append(errs, fieldErr(f+".sku", CodeInvalid, "%s.sku must be 1-%d of A-Z a-z 0-9 . _ -", f, MaxSKU))
+			errs = append(errs, emporium.Field(f+".sku", emporium.FieldInvalid, "%s.sku must be 1-%d of A-Z a-z 0-9 . _ -", f, MaxSKU))
 			ok = false
 		case skus[v.GetSku()]:
-			errs = append(errs, fieldErr(f+".sku", CodeDuplicate, "SKU %s is given twice", v.GetSku()))
+			errs = append(errs, emporium.Field(f+".sku", emporium.FieldDuplicate, "SKU %s is given twice", v.GetSku()))
 			ok = false
 		}
 		skus[v.GetSku()] = true
 		if p := v.GetPriceAmount(); p <= 0 || p > MaxPrice {
-			errs = append(errs, fieldErr(f+".price_amount", CodeOutOfRange, "%s.price_amount must be between 1 and %d", f, MaxPrice))
+			errs = append(errs, emporium.Field(f+".price_amount", emporium.FieldOutOfRange, "%s.price_amount must be between 1 and %d", f, MaxPrice))
 			ok = false
 		}
 		if c := v.GetCompareAtAmount(); c != nil {
 			switch {
 			case c.Value <= 0 || c.Value > MaxPrice:
-				errs = append(errs, fieldErr(f+".compare_at_amount", CodeOutOfRange, "%s.compare_at_amount must be between 1 and %d", f, MaxPrice))
+				errs = append(errs, emporium.Field(f+".compare_at_amount", emporium.FieldOutOfRange, "%s.compare_at_amount must be between 1 and %d", f, MaxPrice))
 				ok = false
 			case c.Value <= v.GetPriceAmount():
-				errs = append(errs, fieldErr(f+".compare_at_amount", CodeNotAbove, "%s.compare_at_amount must be above the price", f))
+				errs = append(errs, emporium.Field(f+".compare_at_amount", emporium.FieldNotAbovePrice, "%s.compare_at_amount must be above the price", f))
 				ok = false
 			}
 		}
@@ -339,13 +308,13 @@ func cleanVariantSet(in *pb.VariantSet) ([]*pb.Option, []*pb.Variant, []emporium
 			oi, known := optIndex[cn]
 			switch {
 			case !known:
-				errs = append(errs, fieldErr(f+".options."+name, CodeUnknownOption, "the product has no option %q", name))
+				errs = append(errs, emporium.Field(f+".options."+name, emporium.FieldUnknownOption, "the product has no option %q", name))
 				ok = false
 			case !slices.Contains(opts[oi].Values, cv):
-				errs = append(errs, fieldErr(f+".options."+name, CodeUnknownValue, "option %q has no value %q", cn, cv))
+				errs = append(errs, emporium.Field(f+".options."+name, emporium.FieldUnknownValue, "option %q has no value %q", cn, cv))
 				ok = false
 			case chosen[cn] != "":
-				errs = append(errs, fieldErr(f+".options."+name, CodeDuplicate, "option %q is given twice", cn))
+				errs = append(errs, emporium.Field(f+".options."+name, emporium.FieldDuplicate, "option %q is given twice", cn))
 				ok = false
 			default:
 				chosen[cn] = cv
@@ -353,7 +322,7 @@ func cleanVariantSet(in *pb.VariantSet) ([]*pb.Option, []*pb.Variant, []emporium
 		}
 		for _, o := range opts {
 			if _, has := chosen[o.Name]; !has && ok {
-				errs = append(errs, fieldErr(f+".options."+o.Name, CodeMissingOption, "%s names no value of option %q", f, o.Name))
+				errs = append(errs, emporium.Field(f+".options."+o.Name, emporium.FieldMissingOption, "%s names no value of option %q", f, o.Name))
 				ok = false
 			}
 		}
@@ -362,7 +331,7 @@ func cleanVariantSet(in *pb.VariantSet) ([]*pb.Option, []*pb.Variant, []emporium
 		}
 		key := combinationKey(opts, chosen)
 		if j, dup := seen[key]; dup {
-			errs = append(errs, fieldErr(f+".options", CodeDuplicateCombination, "%s has the same options as variants[%d]", f, j))
+			errs = append(errs, emporium.Field(f+".options", emporium.FieldDuplicateCombination, "%s has the same options as variants[%d]", f, j))
 			continue
 		}
 		seen[key] = i
@@ -377,7 +346,7 @@ func cleanVariantSet(in *pb.VariantSet) ([]*pb.Option, []*pb.Variant, []emporium
 	}
 	if len(seen) < combinations {
 		missing := firstMissing(opts, seen)
-		return nil, nil, []emporium.FieldError{fieldErr("variants", CodeMissingCombination,
+		return nil, nil, []emporium.FieldError{emporium.Field("variants", emporium.FieldMissingCombination,
 			"every combination of option values needs a variant; %s has none", missing)}
 	}
 	return opts, variants, nil

@@ -190,7 +190,7 @@ func decideOpen(s *pb.State, c *pb.OpenRequest, now time.Time) ([]proto.Message,
 	}
 	// Compare before converting: a huge ttl_ms would overflow a Duration.
 	if c.TtlMs < 0 || c.TtlMs > MaxTTL.Milliseconds() {
-		return nil, invalidField("ttl_ms", "out_of_range", "ttl_ms must be between 0 and %d", MaxTTL.Milliseconds())
+		return nil, emporium.Invalidf("ttl_ms", emporium.FieldOutOfRange, "ttl_ms must be between 0 and %d", MaxTTL.Milliseconds())
 	}
 	ttl := time.Duration(c.TtlMs) * time.Millisecond
 	if ttl == 0 {
@@ -242,7 +242,7 @@ func decideRefresh(s *pb.State, c *pb.RefreshRequest, now time.Time) ([]proto.Me
 	}
 	if sameHash(sess.TokenHash, c.TokenHash) {
 		if knownHash(sess, c.NewTokenHash) != unknownHash {
-			return nil, invalidField("new_token_hash", "not_new", "new_token_hash must be the hash of a new token")
+			return nil, emporium.Invalidf("new_token_hash", emporium.FieldNotNew, "new_token_hash must be the hash of a new token")
 		}
 		return []proto.Message{&pb.SessionRefreshed{
 			SessionId:    c.SessionId,
@@ -273,7 +273,7 @@ func decideRevoke(s *pb.State, c *pb.RevokeRequest, now time.Time) ([]proto.Mess
 		return nil, err
 	}
 	if len(c.TokenHash) > maxIDLen {
-		return nil, invalidField("token_hash", "too_long", "token_hash must be at most %d characters", maxIDLen)
+		return nil, emporium.Invalidf("token_hash", emporium.FieldTooLong, "token_hash must be at most %d characters", maxIDLen)
 	}
 	if sess, ok := s.Sessions[c.SessionId]; ok {
 		if c.TokenHash != "" && knownHash(sess, c.TokenHash) == unknownHash {
@@ -299,7 +299,7 @@ var reasonPattern = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 // decideRevokeAll decides a RevokeAll the shell found new (retried).
 func decideRevokeAll(s *pb.State, c *pb.RevokeAllRequest, now time.Time) ([]proto.Message, error) {
 	if !reasonPattern.MatchString(c.Reason) {
-		return nil, invalidField("reason", "invalid", "reason must be 1-64 characters of a-z, 0-9 and _")
+		return nil, emporium.Invalidf("reason", emporium.FieldInvalid, "reason must be 1-64 characters of a-z, 0-9 and _")
 	}
 	return []proto.Message{&pb.AllSessionsRevoked{
 		CommandId: c.CommandId,
@@ -529,7 +529,7 @@ func cleanIP(ip string) (string, error) {
 	}
 	addr, err := netip.ParseAddr(ip)
 	if err != nil || len(ip) > 64 {
-		return "", invalidField("ip", "invalid", "ip must be an IPv4 or IPv6 address")
+		return "", emporium.Invalidf("ip", emporium.FieldInvalid, "ip must be an IPv4 or IPv6 address")
 	}
 	return addr.Unmap().WithZone("").String(), nil
 }
@@ -538,7 +538,7 @@ func validID(id string) bool { return id != "" && len(id) <= maxIDLen }
 
 func needID(field, id string) error {
 	if !validID(id) {
-		return invalidField(field, "required", "%s is required (1-%d characters)", field, maxIDLen)
+		return emporium.Invalidf(field, emporium.FieldRequired, "%s is required (1-%d characters)", field, maxIDLen)
 	}
 	return nil
 }
@@ -555,10 +555,4 @@ func notFound(id string) error {
 
 func missing(what, id string) error {
 	return emporium.Errorf(emporium.EINTERNAL, "session: %s %s is not in the state after the command", what, id)
-}
-
-func invalidField(field, code, format string, args ...any) error {
-	e := emporium.Errorf(emporium.EINVALID, format, args...)
-	e.Fields = []emporium.FieldError{{Field: field, Code: code, Message: e.Message}}
-	return e
 }

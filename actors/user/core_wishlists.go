@@ -48,13 +48,13 @@ func wishlistItemErrors(productID, sku string) []emporium.FieldError {
 	var errs []emporium.FieldError
 	switch {
 	case productID == "":
-		errs = append(errs, fieldErr("product_id", CodeRequired, "product_id is required"))
+		errs = append(errs, fieldErr("product_id", emporium.FieldRequired, "product_id is required"))
 	case !validKey(productID, maxProductIDLen, "._-"):
-		errs = append(errs, fieldErr("product_id", CodeInvalid,
+		errs = append(errs, fieldErr("product_id", emporium.FieldInvalid,
 			"product_id must be 1-%d of A-Z a-z 0-9 . _ -", maxProductIDLen))
 	}
 	if sku != "" && !validKey(sku, maxWishlistSKULen, "._-") {
-		errs = append(errs, fieldErr("sku", CodeInvalid, "sku must be 1-%d of A-Z a-z 0-9 . _ -", maxWishlistSKULen))
+		errs = append(errs, fieldErr("sku", emporium.FieldInvalid, "sku must be 1-%d of A-Z a-z 0-9 . _ -", maxWishlistSKULen))
 	}
 	return errs
 }
@@ -74,16 +74,16 @@ func WishlistNameKey(name string) string {
 
 func decideCreateWishlist(s *pb.State, c *pb.CreateWishlistRequest, now time.Time) ([]proto.Message, error) {
 	if !validKey(c.WishlistId, maxWishlistIDLen, "_-") {
-		return nil, fieldsError(fieldErr("wishlist_id", CodeInvalid,
+		return nil, fieldsError(fieldErr("wishlist_id", emporium.FieldInvalid,
 			"wishlist_id must be 1-%d letters, digits, '_' or '-'", maxWishlistIDLen))
 	}
 	if findWishlist(s, c.WishlistId) >= 0 {
 		e := emporium.Errorf(emporium.ECONFLICT, "wishlist id %s is already used", c.WishlistId)
-		e.Fields = []emporium.FieldError{fieldErr("wishlist_id", CodeTaken, "%s", e.Message)}
+		e.Fields = []emporium.FieldError{fieldErr("wishlist_id", emporium.FieldTaken, "%s", e.Message)}
 		return nil, e
 	}
 	if len(s.Wishlists) >= emporium.MaxWishlists {
-		return nil, fieldsError(fieldErr("wishlists", CodeTooMany,
+		return nil, fieldsError(fieldErr("wishlists", emporium.FieldTooMany,
 			"an account keeps at most %d wishlists; delete one first", emporium.MaxWishlists))
 	}
 	name, fe := cleanWishlistName(c.Name)
@@ -146,7 +146,7 @@ func decideAddWishlistItem(s *pb.State, c *pb.AddWishlistItemRequest, now time.T
 		}}, nil
 	}
 	if len(w.Items) >= emporium.MaxWishlistItems {
-		return nil, fieldsError(fieldErr("items", CodeTooMany,
+		return nil, fieldsError(fieldErr("items", emporium.FieldTooMany,
 			"a wishlist holds at most %d products; remove one first", emporium.MaxWishlistItems))
 	}
 	return []proto.Message{&pb.WishlistItemAdded{
@@ -258,7 +258,7 @@ func wishlistNameTaken(s *pb.State, name, except string) bool {
 }
 
 func wishlistNameTakenError() error {
-	return fieldsError(fieldErr("name", CodeTaken, "you have a wishlist with this name already"))
+	return fieldsError(fieldErr("name", emporium.FieldTaken, "you have a wishlist with this name already"))
 }
 
 func wishlistNotFound(id string) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/emporium-shop/emporium/auth"
 	sessionpb "github.com/emporium-shop/emporium/protos/sessionpb"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 // errInvalidLogin is the one answer to a wrong password and an unknown email.
@@ -38,7 +38,7 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 	// Counting only failures, after the (slow) check, would let parallel
 	// guesses all pass the limit before the first failure is recorded.
 	for _, c := range []struct {
-		w   Window
+		w   ratelimit.Counter
 		ids []string
 	}{{lim.FailedLoginsPerAccountIP, []string{key, ip}}, {lim.FailedLoginsPerAccount, []string{key}}} {
 		d, err := s.cfg.Limiter.Hit(ctx, c.w, c.ids...)
@@ -92,22 +92,6 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 	return emporium.Login{Tokens: &tokens}, nil
 }
 
-// cleanIP returns the rate-limit bucket of a client address: the address
-// itself for IPv4, its /64 for IPv6, since one host usually holds a whole
-// /64 and could otherwise change address on every try.
-func cleanIP(ip string) string {
-	a, err := netip.ParseAddr(strings.TrimSpace(ip))
-	if err != nil {
-		return ""
-	}
-	a = a.Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
-}
-
 // putChallenge stores an MFA challenge: the user id and its expiry.
 func (s *Service) putChallenge(ctx context.Context, hash, userID string, expires time.Time) error {
 	ttl := expires.Sub(s.now())
@@ -131,7 +115,7 @@ func (s *Service) openSession(userID string, roles []string, client emporium.Cli
 	}
 	rt := strings.Join([]string{refreshPrefix, userID, sid, secret}, ".")
 	if _, err := s.sessions(userID).Open(&sessionpb.OpenRequest{
-		SessionId: sid, TokenHash: auth.HashToken(rt), Device: client.UserAgent, Ip: cleanIP(client.IP),
+		SessionId: sid, TokenHash: auth.HashToken(rt), Device: client.UserAgent, Ip: clientAddr(client.IP),
 	}); err != nil {
 		return emporium.Tokens{}, emporium.GrainCall(op, err)
 	}

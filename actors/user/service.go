@@ -17,6 +17,7 @@ import (
 	"github.com/emporium-shop/emporium/mail"
 	sessionpb "github.com/emporium-shop/emporium/protos/sessionpb"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 // Service is the account service (emporium.Accounts) over the UserGrain and
@@ -29,54 +30,6 @@ type Service struct {
 }
 
 var _ emporium.Accounts = (*Service)(nil)
-
-// Window is a security counter's limit: at most Max events in any Period,
-// kept under a key that starts with Purpose.
-type Window struct {
-	Purpose string
-	Max     int
-	Period  time.Duration
-}
-
-// RateDecision is the outcome of a counter check.
-type RateDecision struct {
-	Allowed    bool
-	RetryAfter time.Duration
-}
-
-// Limiter keeps exact sliding-window counters (the windows of
-// gateway/ratelimit.Limiter: Hit, Count, Reset). ids identify the counter
-// within its purpose (an email key, an address, a user id); the implementer
-// builds the key from w.Purpose and ids.
-type Limiter interface {
-	// Hit records an event and reports whether it was allowed.
-	Hit(ctx context.Context, w Window, ids ...string) (RateDecision, error)
-	// Count reports whether a Hit now would be allowed, recording nothing.
-	Count(ctx context.Context, w Window, ids ...string) (RateDecision, error)
-	// Reset forgets the counter's events.
-	Reset(ctx context.Context, w Window, ids ...string) error
-}
-
-// Limits are the security counters of DESIGN §9. Purposes match
-// gateway/ratelimit's.
-type Limits struct {
-	FailedLoginsPerAccountIP Window
-	FailedLoginsPerAccount   Window
-	ResetMailsPerAccount     Window
-	VerifyMailsPerAccount    Window
-	TOTPTries                Window
-}
-
-// DefaultLimits are DESIGN §9's numbers.
-func DefaultLimits() Limits {
-	return Limits{
-		FailedLoginsPerAccountIP: Window{Purpose: "login-failures:account-ip", Max: 10, Period: 15 * time.Minute},
-		FailedLoginsPerAccount:   Window{Purpose: "login-failures:account", Max: 100, Period: time.Hour},
-		ResetMailsPerAccount:     Window{Purpose: "reset-mails:account", Max: 5, Period: time.Hour},
-		VerifyMailsPerAccount:    Window{Purpose: "verify-mails:account", Max: 5, Period: time.Hour},
-		TOTPTries:                Window{Purpose: "totp-tries:account", Max: 5, Period: 30 * time.Second},
-	}
-}
 
 // ServiceConfig is what the account service needs from the node.
 type ServiceConfig struct {
@@ -125,7 +78,7 @@ const (
 func NewService(cfg ServiceConfig) (*Service, error) {
 	switch {
 	case cfg.Cluster == nil, cfg.Claims == nil, cfg.Redis == nil, cfg.Mailer == nil, cfg.Issuer == nil, cfg.Limiter == nil:
-		return nil, emporium.Errorf(emporium.EINVALID, "user.NewService: Cluster, Claims, Redis, Mailer, Issuer and Limiter are required")
+		panic("user.NewService: Cluster, Claims, Redis, Mailer, Issuer and Limiter are required") // a wiring mistake
 	}
 	if _, err := mail.Link(cfg.PublicURL, "/", "x"); err != nil {
 		return nil, emporium.Wrap("user.NewService", err)
@@ -149,7 +102,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		cfg.MailTimeout = 30 * time.Second
 	}
 	def := DefaultLimits()
-	for _, w := range []struct{ v, d *Window }{
+	for _, w := range []struct{ v, d *ratelimit.Counter }{
 		{&cfg.Limits.FailedLoginsPerAccountIP, &def.FailedLoginsPerAccountIP},
 		{&cfg.Limits.FailedLoginsPerAccount, &def.FailedLoginsPerAccount},
 		{&cfg.Limits.ResetMailsPerAccount, &def.ResetMailsPerAccount},
@@ -212,18 +165,6 @@ func unavailable(op string, err error) error {
 		return nil
 	}
 	return &emporium.Error{Code: emporium.EUNAVAILABLE, Op: op, Message: "a dependency is down; try again shortly", Err: err}
-}
-
-func rateLimited(d RateDecision) error {
-	secs := int64((d.RetryAfter + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	unit := "seconds"
-	if secs == 1 {
-		unit = "second"
-	}
-	return emporium.Errorf(emporium.ERATELIMITED, "Too many attempts; try again in %d %s.", secs, unit)
 }
 
 // joinFields merges the field errors of several validation errors into one

@@ -22,10 +22,10 @@ import (
 	"github.com/emporium-shop/emporium/actors/session"
 	"github.com/emporium-shop/emporium/actors/user"
 	"github.com/emporium-shop/emporium/auth"
-	"github.com/emporium-shop/emporium/gateway/ratelimit"
 	"github.com/emporium-shop/emporium/mail"
 	"github.com/emporium-shop/emporium/persistence"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 var (
@@ -85,7 +85,7 @@ func TestMain(m *testing.M) {
 			Redis:     rdb,
 			Mailer:    outbox,
 			Issuer:    issuer,
-			Limiter:   limiterAdapter{limiter},
+			Limiter:   limiter.Counters(),
 			PublicURL: "https://shop.test",
 			Clock:     clock,
 			Logger:    logger,
@@ -96,24 +96,6 @@ func TestMain(m *testing.M) {
 		cleanup(svc.Wait)
 		return nil
 	}))
-}
-
-// limiterAdapter is the adapter the node wires: *ratelimit.Limiter behind
-// user.Limiter (actors may not import gateway).
-type limiterAdapter struct{ l *ratelimit.Limiter }
-
-func (a limiterAdapter) Hit(ctx context.Context, w user.Window, ids ...string) (user.RateDecision, error) {
-	d, err := a.l.Hit(ctx, ratelimit.Key(w.Purpose, ids...), ratelimit.Window{Max: w.Max, Period: w.Period})
-	return user.RateDecision{Allowed: d.Allowed, RetryAfter: d.RetryAfter}, err
-}
-
-func (a limiterAdapter) Count(ctx context.Context, w user.Window, ids ...string) (user.RateDecision, error) {
-	d, err := a.l.Count(ctx, ratelimit.Key(w.Purpose, ids...), ratelimit.Window{Max: w.Max, Period: w.Period})
-	return user.RateDecision{Allowed: d.Allowed, RetryAfter: d.RetryAfter}, err
-}
-
-func (a limiterAdapter) Reset(ctx context.Context, w user.Window, ids ...string) error {
-	return a.l.Reset(ctx, ratelimit.Key(w.Purpose, ids...))
 }
 
 // advance moves the shared clock and Redis's with it.

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/actors/user"
 )
 
 func TestSignupVerifyLoginRefreshLogout(t *testing.T) {
@@ -98,7 +97,7 @@ func TestDuplicates(t *testing.T) {
 	fields := emporium.ErrorFields(err)
 	require.Len(t, fields, 1)
 	assert.Equal(t, "username", fields[0].Field)
-	assert.Equal(t, user.CodeTaken, fields[0].Code)
+	assert.Equal(t, emporium.FieldTaken, fields[0].Code)
 
 	// A taken email answers nil; its owner gets a note, no second account.
 	otherName, _ := newUser("dup")

@@ -134,7 +134,7 @@ func TestStoreNameTakenByAnotherVendor(t *testing.T) {
 		_, err = becomeVendor(bob, "bv-"+name, name, "mine")
 		require.Error(t, err, name)
 		assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err), "%q: %v", name, err)
-		assert.Equal(t, []emporium.FieldError{{Field: "store_name", Code: user.CodeTaken, Message: "this store name is taken"}},
+		assert.Equal(t, []emporium.FieldError{{Field: "store_name", Code: emporium.FieldTaken, Message: "this store name is taken"}},
 			emporium.ErrorFields(err), name)
 	}
 	bobAfter, err := users(bob).Get(&pb.GetRequest{})
@@ -216,7 +216,7 @@ func TestBecomeVendorRefusals(t *testing.T) {
 	for _, f := range emporium.ErrorFields(err) {
 		fields[f.Field] = f.Code
 	}
-	assert.Equal(t, map[string]string{"store_name": user.CodeTooShort, "description": user.CodeInvalid}, fields)
+	assert.Equal(t, map[string]string{"store_name": emporium.FieldTooShort, "description": emporium.FieldInvalid}, fields)
 	_, err = becomeVendor(id, "", night, "")
 	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
 	assert.Empty(t, storeNameOwner(t, night))

@@ -88,7 +88,7 @@ func TestWishlistGrain(t *testing.T) {
 	assert.Equal(t, clock.Now(), chosen.Wishlists[0].UpdatedAt.AsTime())
 
 	_, err = g.CreateWishlist(&pb.CreateWishlistRequest{CommandId: "c2", WishlistId: "w2", Name: "GIFTS"})
-	assert.Equal(t, map[string]string{"name": user.CodeTaken}, fieldCodes(err))
+	assert.Equal(t, map[string]string{"name": emporium.FieldTaken}, fieldCodes(err))
 	_, err = g.CreateWishlist(&pb.CreateWishlistRequest{CommandId: "c3", WishlistId: "w2", Name: "Kitchen"})
 	require.NoError(t, err)
 	renamed, err := g.RenameWishlist(&pb.RenameWishlistRequest{CommandId: "r1", WishlistId: "w2", Name: "Kitchen & bath"})
@@ -162,10 +162,10 @@ func TestWishlistsCreateRenameDelete(t *testing.T) {
 	for _, name := range []string{"birthday IDEAS", " Birthday ideas"} {
 		_, err = f.svc.CreateWishlist(ctx, p, name, "")
 		assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
-		assert.Equal(t, map[string]string{"name": user.CodeTaken}, fieldCodes(err), name)
+		assert.Equal(t, map[string]string{"name": emporium.FieldTaken}, fieldCodes(err), name)
 	}
-	for name, code := range map[string]string{"": user.CodeRequired, "   ": user.CodeRequired,
-		strings.Repeat("x", user.MaxWishlistName+1): user.CodeTooLong, "two\nlines": user.CodeInvalid} {
+	for name, code := range map[string]string{"": emporium.FieldRequired, "   ": emporium.FieldRequired,
+		strings.Repeat("x", user.MaxWishlistName+1): emporium.FieldTooLong, "two\nlines": emporium.FieldInvalid} {
 		_, err = f.svc.CreateWishlist(ctx, p, name, "")
 		assert.Equal(t, map[string]string{"name": code}, fieldCodes(err), "%q", name)
 	}
@@ -177,7 +177,7 @@ func TestWishlistsCreateRenameDelete(t *testing.T) {
 	assert.Equal(t, []string{gifts.ID, kitchen.ID}, []string{lists[0].ID, lists[1].ID})
 
 	_, err = f.svc.RenameWishlist(ctx, p, kitchen.ID, "BIRTHDAY ideas")
-	assert.Equal(t, map[string]string{"name": user.CodeTaken}, fieldCodes(err))
+	assert.Equal(t, map[string]string{"name": emporium.FieldTaken}, fieldCodes(err))
 	renamed, err := f.svc.RenameWishlist(ctx, p, gifts.ID, "Birthday 2027")
 	require.NoError(t, err)
 	assert.Equal(t, "Birthday 2027", renamed.Name)
@@ -245,7 +245,7 @@ func TestWishlistLimits(t *testing.T) {
 	}
 	_, err := f.svc.CreateWishlist(ctx, p, "One too many", "")
 	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
-	assert.Equal(t, map[string]string{"wishlists": user.CodeTooMany}, fieldCodes(err))
+	assert.Equal(t, map[string]string{"wishlists": emporium.FieldTooMany}, fieldCodes(err))
 	require.NoError(t, f.svc.DeleteWishlist(ctx, p, first.ID))
 	_, err = f.svc.CreateWishlist(ctx, p, "One too many", "")
 	require.NoError(t, err, "a deleted list makes room")
@@ -267,7 +267,7 @@ func TestWishlistLimits(t *testing.T) {
 	assert.Len(t, full.Items, emporium.MaxWishlistItems)
 	_, err = f.svc.AddWishlistItem(ctx, q, list.ID, emporium.WishlistItemInput{ProductID: "mug"})
 	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
-	assert.Equal(t, map[string]string{"items": user.CodeTooMany}, fieldCodes(err))
+	assert.Equal(t, map[string]string{"items": emporium.FieldTooMany}, fieldCodes(err))
 	chosen, err := f.svc.AddWishlistItem(ctx, q, list.ID, emporium.WishlistItemInput{ProductID: "tee", SKU: "TEE-M"})
 	require.NoError(t, err)
 	assert.Len(t, chosen.Items, emporium.MaxWishlistItems)
@@ -286,19 +286,19 @@ func TestWishlistItems(t *testing.T) {
 		in     emporium.WishlistItemInput
 		fields map[string]string
 	}{
-		{emporium.WishlistItemInput{ProductID: "nope"}, map[string]string{"product_id": user.CodeNotFound}},
-		{emporium.WishlistItemInput{ProductID: "nope", SKU: "TEE-M"}, map[string]string{"product_id": user.CodeNotFound}},
-		{emporium.WishlistItemInput{ProductID: "tee", SKU: "TEE-XL"}, map[string]string{"sku": user.CodeNotFound}},
-		{emporium.WishlistItemInput{ProductID: "tee", SKU: "MUG-1"}, map[string]string{"sku": user.CodeNotFound}},
-		{emporium.WishlistItemInput{}, map[string]string{"product_id": user.CodeRequired}},
-		{emporium.WishlistItemInput{ProductID: "a b", SKU: "c d"}, map[string]string{"product_id": user.CodeInvalid, "sku": user.CodeInvalid}},
+		{emporium.WishlistItemInput{ProductID: "nope"}, map[string]string{"product_id": emporium.FieldNotFound}},
+		{emporium.WishlistItemInput{ProductID: "nope", SKU: "TEE-M"}, map[string]string{"product_id": emporium.FieldNotFound}},
+		{emporium.WishlistItemInput{ProductID: "tee", SKU: "TEE-XL"}, map[string]string{"sku": emporium.FieldNotFound}},
+		{emporium.WishlistItemInput{ProductID: "tee", SKU: "MUG-1"}, map[string]string{"sku": emporium.FieldNotFound}},
+		{emporium.WishlistItemInput{}, map[string]string{"product_id": emporium.FieldRequired}},
+		{emporium.WishlistItemInput{ProductID: "a b", SKU: "c d"}, map[string]string{"product_id": emporium.FieldInvalid, "sku": emporium.FieldInvalid}},
 	}
 	for _, r := range refusals {
 		calls := f.cat.calls.Load()
 		_, err := f.svc.AddWishlistItem(ctx, p, list.ID, r.in)
 		assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err), "%+v: %v", r.in, err)
 		assert.Equal(t, r.fields, fieldCodes(err), "%+v", r.in)
-		if r.fields["product_id"] != user.CodeNotFound && r.fields["sku"] != user.CodeNotFound {
+		if r.fields["product_id"] != emporium.FieldNotFound && r.fields["sku"] != emporium.FieldNotFound {
 			assert.Equal(t, calls, f.cat.calls.Load(), "%+v: bad syntax is refused before the catalogue is asked", r.in)
 		}
 	}
@@ -399,13 +399,13 @@ func TestMoveToCart(t *testing.T) {
 	// Several variants and none chosen: the client must choose.
 	_, err = f.svc.MoveToCart(ctx, p, list.ID, "shirt")
 	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err))
-	assert.Equal(t, map[string]string{"sku": user.CodeRequired}, fieldCodes(err))
+	assert.Equal(t, map[string]string{"sku": emporium.FieldRequired}, fieldCodes(err))
 	assert.Contains(t, emporium.ErrorMessage(err), "choose")
 
 	// A product taken off sale since.
 	f.cat.archive("pen")
 	_, err = f.svc.MoveToCart(ctx, p, list.ID, "pen")
-	assert.Equal(t, map[string]string{"product_id": user.CodeNotFound}, fieldCodes(err))
+	assert.Equal(t, map[string]string{"product_id": emporium.FieldNotFound}, fieldCodes(err))
 
 	_, err = f.svc.MoveToCart(ctx, p, list.ID, "nothing")
 	assert.Equal(t, emporium.ENOTFOUND, emporium.ErrorCode(err))

@@ -70,7 +70,7 @@ func createUser(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	password = strings.TrimRight(password, "\r\n")
 	if password == "" {
-		return errors.New("no password on standard input; pipe it in: echo \"$PASSWORD\" | emporium admin create-user ...")
+		return errors.New("no password on standard input; pipe it in (echo \"$PASSWORD\" | emporium admin create-user ...)")
 	}
 
 	cfg.HTTPAddr = "" // not served

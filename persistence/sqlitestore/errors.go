@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -25,7 +26,7 @@ func failure(op string, err error) error {
 		return err
 	}
 	if unavailable(err) {
-		return &emporium.Error{Code: emporium.EUNAVAILABLE, Message: "the store did not answer in time", Op: op, Err: err}
+		return &emporium.Error{Code: emporium.EUNAVAILABLE, Message: "the store did not answer in time", Op: op, Err: err, RetryAfter: time.Second}
 	}
 	return &emporium.Error{Code: emporium.EINTERNAL, Message: "the store failed", Op: op, Err: err}
 }

@@ -1,5 +1,9 @@
 // Package bleveindex is the embedded search backend: a bleve index on local
 // disk, the default when no Elasticsearch is configured (DESIGN §6).
+//
+// Its folder is search/bleve, as DESIGN §3 lays the backends out; the package
+// is named bleveindex so that it does not shadow the bleve library it wraps,
+// which its files import as bleve.
 package bleveindex
 
 import (

@@ -2,6 +2,10 @@
 // olivere/elastic v7. It works with Elasticsearch 7.x, with 8.x through the
 // REST API compatibility headers, and with OpenSearch when those headers are
 // turned off (DESIGN §6).
+//
+// Its folder is search/elastic, as DESIGN §3 lays the backends out; the
+// package is named elasticindex so that it does not shadow the olivere/elastic
+// client it wraps, which its files import as elastic.
 package elasticindex
 
 import (

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	emporium "github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/gateway/ratelimit"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 func TestGCRABurstThenRefusal(t *testing.T) {

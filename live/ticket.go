@@ -2,18 +2,14 @@ package live
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	emporium "github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/auth"
 )
 
 // TicketTTL is how long a websocket ticket may wait to be used (DESIGN §9):
@@ -26,11 +22,9 @@ const TicketTTL = 30 * time.Second
 // at once anyway.
 const minTicketTTL = time.Second
 
-// ticketBytes is the entropy of a ticket, as for every one-time token.
-const ticketBytes = 32
-
-// ticketLength is the length of a ticket as text (unpadded base64url).
-var ticketLength = base64.RawURLEncoding.EncodedLen(ticketBytes)
+// ticketLength is the length of a ticket as text: an auth.NewToken, 32
+// random bytes in unpadded base64url.
+var ticketLength = base64.RawURLEncoding.EncodedLen(32)
 
 var (
 	errBadTicket = emporium.Errorf(emporium.EUNAUTHENTICATED,
@@ -52,11 +46,11 @@ type ticketRecord struct {
 	ExpiresAt int64    `json:"exp"`
 }
 
-// ticketKey is the Redis key of a ticket. Only the SHA-256 of a ticket is
-// stored, so a Redis dump opens no connection.
-func (b *Bus) ticketKey(ticket string) string {
-	sum := sha256.Sum256([]byte(ticket))
-	return b.Prefix + "live:ticket:" + hex.EncodeToString(sum[:])
+// tickets is the one-time token store the tickets live in (auth.OneTime,
+// kind auth.TokenTicket): only the hash of a ticket is stored, so a Redis
+// dump opens no connection.
+func (b *Bus) tickets() *auth.OneTime {
+	return &auth.OneTime{Client: b.Client, Prefix: b.Prefix, Timeout: b.timeout()}
 }
 
 // IssueTicket returns a one-time ticket that opens a live connection for p,
@@ -75,16 +69,11 @@ func (b *Bus) IssueTicket(ctx context.Context, p emporium.Principal, expiresAt t
 	if ttl < minTicketTTL {
 		return "", 0, &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: errTokenExpiresSoon.Message, Op: op}
 	}
-	raw := make([]byte, ticketBytes)
-	_, _ = rand.Read(raw) // crypto/rand.Read never fails
-	ticket := base64.RawURLEncoding.EncodeToString(raw)
 	// Marshalling strings and an int cannot fail.
 	rec, _ := json.Marshal(ticketRecord{UserID: p.UserID, SessionID: p.SessionID, Roles: p.Roles, ExpiresAt: expiresAt.UnixMilli()})
-
-	ctx, cancel := context.WithTimeout(ctx, b.timeout())
-	defer cancel()
-	if err := b.Client.Set(ctx, b.ticketKey(ticket), rec, ttl).Err(); err != nil {
-		return "", 0, &emporium.Error{Code: emporium.EUNAVAILABLE, Op: op, Err: err}
+	ticket, _, err := b.tickets().Issue(ctx, auth.TokenTicket, rec, ttl)
+	if err != nil {
+		return "", 0, emporium.Wrap(op, err)
 	}
 	return ticket, ttl, nil
 }
@@ -98,14 +87,12 @@ func (b *Bus) RedeemTicket(ctx context.Context, ticket string) (emporium.Princip
 	if !wellFormedTicket(ticket) {
 		return emporium.Principal{}, &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: errBadTicket.Message, Op: op + ": malformed ticket"}
 	}
-	ctx, cancel := context.WithTimeout(ctx, b.timeout())
-	defer cancel()
-	raw, err := b.Client.GetDel(ctx, b.ticketKey(ticket)).Bytes()
-	if errors.Is(err, redis.Nil) {
+	raw, err := b.tickets().Take(ctx, auth.TokenTicket, auth.HashToken(ticket))
+	if errors.Is(err, auth.ErrNoToken) {
 		return emporium.Principal{}, &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: errBadTicket.Message, Op: op}
 	}
 	if err != nil {
-		return emporium.Principal{}, &emporium.Error{Code: emporium.EUNAVAILABLE, Op: op, Err: err}
+		return emporium.Principal{}, emporium.Wrap(op, err)
 	}
 	var rec ticketRecord
 	if err := json.Unmarshal(raw, &rec); err != nil || rec.UserID == "" {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	emporium "github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/gateway/ratelimit"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 // renderProblem stands in for gateway.Error, which this package must not

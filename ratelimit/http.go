@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -31,15 +32,23 @@ func Headers(w http.ResponseWriter, d Decision) {
 }
 
 // Refused returns the error of a refused decision: ERATELIMITED, which the
-// gateway answers with 429, and a message saying when to retry, in the same
-// whole seconds as Retry-After.
+// gateway answers with 429, with d.RetryAfter as its retry hint and a message
+// saying when to retry, in the same whole seconds as Retry-After.
 func Refused(d Decision) error {
-	s := retryAfterSeconds(d)
+	return RefusedError("Too many requests", d.RetryAfter)
+}
+
+// RefusedError returns an ERATELIMITED error whose retry hint is wait and
+// whose message is what ("Too many attempts") followed by when to try again,
+// in whole seconds rounded up and at least 1, as Retry-After says it.
+func RefusedError(what string, wait time.Duration) *emporium.Error {
+	s := max(ceilSeconds(wait), 1)
 	unit := "seconds"
 	if s == 1 {
 		unit = "second"
 	}
-	return emporium.Errorf(emporium.ERATELIMITED, "Too many requests; try again in %d %s.", s, unit)
+	return &emporium.Error{Code: emporium.ERATELIMITED, RetryAfter: max(wait, time.Millisecond),
+		Message: fmt.Sprintf("%s; try again in %d %s.", what, s, unit)}
 }
 
 // retryAfterSeconds is d.RetryAfter in whole seconds, rounded up, at least 1.

@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	emporium "github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/gateway/ratelimit"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 // The gateway limits every client: signed-in users by their id, anonymous

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	emporium "github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/gateway/live"
+	"github.com/emporium-shop/emporium/live"
 )
 
 // TestMain silences go-redis's own logging, which prints every failed dial

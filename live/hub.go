@@ -411,7 +411,7 @@ func (h *Hub) Close() error {
 		}
 		return nil
 	case <-t.C:
-		return &emporium.Error{Code: emporium.EUNAVAILABLE, Op: "live.Hub.Close", Err: errors.New("Redis did not release the subscription in time")}
+		return &emporium.Error{Code: emporium.EUNAVAILABLE, Op: "live.Hub.Close", Err: errors.New("redis did not release the subscription in time")}
 	}
 }
 

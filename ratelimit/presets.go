@@ -1,6 +1,9 @@
 package ratelimit
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // The limits DESIGN §9 starts from. Each window pairs with the purpose of
 // the same name, so that every service keys a counter the same way.
@@ -21,6 +24,9 @@ var (
 	// ResetMailsPerAccount allows 5 password-reset mails to one account an
 	// hour, so nobody can flood an inbox through the forgot-password form.
 	ResetMailsPerAccount = Window{Max: 5, Period: time.Hour}
+	// VerifyMailsPerAccount allows 5 verification mails (resent links) to
+	// one account an hour, for the same reason.
+	VerifyMailsPerAccount = Window{Max: 5, Period: time.Hour}
 	// TOTPTries allows 5 TOTP codes for one account in 30 seconds, one step
 	// of RFC 6238. With ±1 step accepted each guess has a 3 in a million
 	// chance, so a guesser who has the password is held to about 4% a day.
@@ -51,6 +57,9 @@ const (
 	// PurposeResetMailsPerAccount keys ResetMailsPerAccount by the email the
 	// mail is asked for, known or not, so the answer does not tell them apart.
 	PurposeResetMailsPerAccount = "reset-mails:account"
+	// PurposeVerifyMailsPerAccount keys VerifyMailsPerAccount by the email
+	// the mail is asked for.
+	PurposeVerifyMailsPerAccount = "verify-mails:account"
 	// PurposeTOTPTries keys TOTPTries by the user id, so that fresh MFA
 	// challenges do not bring fresh tries.
 	PurposeTOTPTries = "totp-tries:account"
@@ -58,3 +67,46 @@ const (
 	// client address for anonymous calls.
 	PurposeAPI = "api"
 )
+
+// Counter is a security counter: a sliding Window kept under the keys of one
+// purpose, Key(Purpose, ids...) for the identifiers of what it counts.
+type Counter struct {
+	Purpose string
+	Window
+}
+
+// Key returns the key of the counter of ids.
+func (c Counter) Key(ids ...string) string { return Key(c.Purpose, ids...) }
+
+// The security counters of DESIGN §9, each window with its purpose.
+var (
+	FailedLoginsPerAccountIPCounter = Counter{PurposeFailedLoginsPerAccountIP, FailedLoginsPerAccountIP}
+	FailedLoginsPerAccountCounter   = Counter{PurposeFailedLoginsPerAccount, FailedLoginsPerAccount}
+	SignupsPerIPCounter             = Counter{PurposeSignupsPerIP, SignupsPerIP}
+	ResetMailsPerAccountCounter     = Counter{PurposeResetMailsPerAccount, ResetMailsPerAccount}
+	VerifyMailsPerAccountCounter    = Counter{PurposeVerifyMailsPerAccount, VerifyMailsPerAccount}
+	TOTPTriesCounter                = Counter{PurposeTOTPTries, TOTPTries}
+)
+
+// Counters keeps security counters by purpose and identifiers: Hit, Count
+// and Reset of the Limiter's windows, keyed by Counter.Key. The account
+// service takes it (actors/user.Limiter) so that it names no key itself.
+type Counters struct{ Limiter *Limiter }
+
+// Counters returns the limiter's windows keyed by Counter.
+func (l *Limiter) Counters() Counters { return Counters{l} }
+
+// Hit is Limiter.Hit on the counter of ids.
+func (c Counters) Hit(ctx context.Context, counter Counter, ids ...string) (Decision, error) {
+	return c.Limiter.Hit(ctx, counter.Key(ids...), counter.Window)
+}
+
+// Count is Limiter.Count on the counter of ids.
+func (c Counters) Count(ctx context.Context, counter Counter, ids ...string) (Decision, error) {
+	return c.Limiter.Count(ctx, counter.Key(ids...), counter.Window)
+}
+
+// Reset is Limiter.Reset on the counter of ids.
+func (c Counters) Reset(ctx context.Context, counter Counter, ids ...string) error {
+	return c.Limiter.Reset(ctx, counter.Key(ids...))
+}

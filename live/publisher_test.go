@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	emporium "github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/gateway/live"
+	"github.com/emporium-shop/emporium/live"
 )
 
 func TestPublisherDelivers(t *testing.T) {
