@@ -347,9 +347,3 @@ func outOfStock(sku string, available, want int64) error {
 func noLine() error {
 	return emporium.Errorf(emporium.ENOTFOUND, "The cart has no line with this id.")
 }
-
-func invalidField(field, code, format string, args ...any) error {
-	e := emporium.Errorf(emporium.EINVALID, format, args...)
-	e.Fields = []emporium.FieldError{{Field: field, Code: code, Message: e.Message}}
-	return e
-}
