@@ -22,10 +22,28 @@ const DemoVendorPassword = "emporium demo vendor"
 // Seed loads the demo catalogue of products products made from the random
 // seed random, reporting progress. It is idempotent: run again, it adds
 // only what is missing.
+//
+// The demo is generated and loaded seedRange products at a time, so that a
+// demo of 100,000 products never sits in memory whole.
 func (n *Node) Seed(ctx context.Context, products int, random uint64, progress func(done, total int)) error {
-	d := seed.Generate(random, products)
-	return seed.Load(ctx, seedTarget{Service: n.Catalog, n: n}, d, seed.LoadOptions{Progress: progress})
+	for from := 0; from < products || from == 0; from += seedRange {
+		d := seed.GenerateRange(random, products, from, from+seedRange)
+		opts := seed.LoadOptions{}
+		if progress != nil {
+			opts.Progress = func(done, _ int) { progress(from+done, products) }
+		}
+		if err := seed.Load(ctx, seedTarget{Service: n.Catalog, n: n}, d, opts); err != nil {
+			return err
+		}
+		if products == 0 {
+			break
+		}
+	}
+	return nil
 }
+
+// seedRange is how many demo products Seed generates and loads at a time.
+const seedRange = 5000
 
 // Seeding on start tries again while the store is unavailable, waiting
 // longer each time, at most seedAttempts times in all.

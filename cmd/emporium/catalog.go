@@ -10,6 +10,9 @@ import (
 	"github.com/emporium-shop/emporium/node"
 )
 
+// seedGrainIdle is the grain idle timeout of `emporium seed`.
+const seedGrainIdle = 20 * time.Second
+
 // seedCmd loads a demo catalogue into the stores the settings name.
 func seedCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("emporium seed", flag.ContinueOnError)
@@ -31,6 +34,9 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stderr, "emporium seed: --products must be between 1 and 1000000")
 		return errUsage
 	}
+	// Seeding touches each product's and SKU's grain once: passivate them
+	// soon after, so that memory stays flat however large the demo.
+	cfg.GrainIdle = min(cfg.GrainIdle, seedGrainIdle)
 	n, err := openForAdmin(ctx, cfg, stderr)
 	if err != nil {
 		return err

@@ -315,7 +315,10 @@ func TestLoadStopsAtTheFirstError(t *testing.T) {
 				return nil
 			}
 			progress := 0
-			err := Load(context.Background(), f, d, LoadOptions{Progress: func(done, _ int) { progress = done }})
+			// Eight workers over 600 products: the error stops the hand-out
+			// long before the last product (with as many workers as
+			// products, all would have started before it).
+			err := Load(context.Background(), f, d, LoadOptions{Workers: 8, Progress: func(done, _ int) { progress = done }})
 			require.Error(t, err)
 			assert.ErrorIs(t, err, boom)
 			assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err), "the cause's code is kept")

@@ -92,27 +92,41 @@ func VendorCount(n int) int { return min(MaxVendors, max(MinVendors, n/ProductsP
 // taken as zero.
 func Generate(seed uint64, products int) Demo {
 	products = max(products, 0)
+	return GenerateRange(seed, products, 0, products)
+}
+
+// GenerateRange makes the part of the demo of the given number of products
+// that holds products from to to-1 (clamped to the demo): its categories
+// and vendors are the whole demo's, and product i is the same as product i
+// of Generate(seed, products). Loading a large demo a range at a time keeps
+// only one range of products in memory; Load is idempotent, so loading the
+// ranges one after another loads the demo.
+func GenerateRange(seed uint64, products, from, to int) Demo {
+	products = max(products, 0)
+	from, to = min(max(from, 0), products), min(max(to, 0), products)
+	to = max(to, from)
 	d := Demo{
 		Seed:       seed,
 		Categories: slices.Clone(tree.categories),
 		Vendors:    slices.Clone(allVendors[:VendorCount(products)]),
-		Products:   make([]Product, products),
+		Products:   make([]Product, to-from),
 	}
 	// Products are independent of each other, so chunks of them are made
 	// in parallel, each by a generator of its own.
 	const chunk = 1024
+	n := to - from
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), (products+chunk-1)/chunk) {
+	for range min(runtime.GOMAXPROCS(0), (n+chunk-1)/chunk) {
 		wg.Go(func() {
 			g := newGenerator(seed)
 			for {
 				start := int(next.Add(chunk)) - chunk
-				if start >= products {
+				if start >= n {
 					return
 				}
-				for i := start; i < min(start+chunk, products); i++ {
-					d.Products[i] = g.product(i)
+				for i := start; i < min(start+chunk, n); i++ {
+					d.Products[i] = g.product(from + i)
 				}
 			}
 		})

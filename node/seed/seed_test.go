@@ -332,3 +332,19 @@ func ExampleGenerate() {
 	fmt.Println(len(d.Categories) > 60, len(d.Vendors), p.CommandID, p.Category, p.Input.Variants[0].SKU)
 	// Output: true 3 demo-1-000001 bike-helmets SPO-1-000001
 }
+
+// TestGenerateRangeIsASliceOfGenerate: loading a demo range by range loads
+// the same products as loading it whole.
+func TestGenerateRangeIsASliceOfGenerate(t *testing.T) {
+	whole := Generate(7, 2500)
+	var parts []Product
+	for from := 0; from < 2500; from += 1000 {
+		d := GenerateRange(7, 2500, from, from+1000)
+		assert.Equal(t, whole.Vendors, d.Vendors)
+		assert.Equal(t, whole.Categories, d.Categories)
+		parts = append(parts, d.Products...)
+	}
+	assert.Equal(t, whole.Products, parts)
+	assert.Empty(t, GenerateRange(7, 2500, 2400, 100).Products, "an empty range")
+	assert.Len(t, GenerateRange(7, 2500, 2400, 9000).Products, 100, "clamped to the demo")
+}

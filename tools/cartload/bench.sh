@@ -24,10 +24,11 @@ for i in $(seq 0 $((SHOPPERS - 1))); do
 done
 HTTP_ADDR=127.0.0.1:$PORT "$WORK/emporium" serve --seed "${SEED:-2000}" >"$WORK/node.log" 2>&1 &
 NODE=$!
-"$WORK/cartload" -base "http://127.0.0.1:$PORT" -shoppers "$SHOPPERS" -password "$PW" >"$WORK/targets.json"
+"$WORK/cartload" -base "http://127.0.0.1:$PORT" -shoppers "$SHOPPERS" -lines "${LINES:-15}" -password "$PW" >"$WORK/targets.json"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB"
 echo "== open loop: $RATE adds/s for $DURATION"
 vegeta attack -format=json -targets="$WORK/targets.json" -rate="$RATE" -duration="$DURATION" | vegeta report
+"$WORK/cartload" -base "http://127.0.0.1:$PORT" -shoppers "$SHOPPERS" -password "$PW" -clear
 echo "== closed loop: 64 connections for $DURATION"
 vegeta attack -format=json -targets="$WORK/targets.json" -rate=0 -max-workers=64 -workers=64 -duration="$DURATION" | vegeta report
 echo "== node log (warnings and errors)"

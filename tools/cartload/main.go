@@ -7,8 +7,9 @@
 //
 // The shop account (admin and vendor) lists products with plenty of stock;
 // the shoppers shopper0@example.com ... sign in, and each target adds one
-// unit of one SKU to one shopper's cart. Targets cycle over every shopper
-// and SKU, so each cart line grows evenly and slowly.
+// unit of one SKU to one shopper's cart. Each shopper adds -lines SKUs of
+// its own, so every cart holds that many lines, growing evenly; -clear
+// empties the carts between runs (a line holds at most 99 units).
 package main
 
 import (
@@ -44,6 +45,8 @@ func run() error {
 	shoppers := flag.Int("shoppers", 64, "how many shopper accounts (shopper0@example.com, ...) to sign in")
 	password := flag.String("password", "", "password of every account (required)")
 	products := flag.Int("products", 40, "products to list, two SKUs each")
+	perCart := flag.Int("lines", 10, "SKUs each shopper adds (the lines of its cart)")
+	clear := flag.Bool("clear", false, "only empty every shopper's cart (between runs), write no targets")
 	flag.Parse()
 	if *password == "" {
 		return fmt.Errorf("-password is required")
@@ -55,6 +58,22 @@ func run() error {
 	if err := shop.WaitReady(ctx); err != nil {
 		return err
 	}
+	tokens := make([]string, *shoppers)
+	for i := range tokens {
+		c := &shopclient.Client{Base: *base}
+		if err := c.Login(ctx, fmt.Sprintf("shopper%d@example.com", i), *password); err != nil {
+			return fmt.Errorf("sign in as shopper%d: %w", i, err)
+		}
+		if *clear {
+			if err := c.Do(ctx, "DELETE", "/v1/cart", nil, nil); err != nil {
+				return fmt.Errorf("empty the cart of shopper%d: %w", i, err)
+			}
+		}
+		tokens[i] = c.Token
+	}
+	if *clear {
+		return nil
+	}
 	if err := shop.Login(ctx, *shopEmail, *password); err != nil {
 		return fmt.Errorf("sign in as the shop: %w", err)
 	}
@@ -62,18 +81,14 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("list the products: %w", err)
 	}
-	tokens := make([]string, *shoppers)
-	for i := range tokens {
-		c := &shopclient.Client{Base: *base}
-		if err := c.Login(ctx, fmt.Sprintf("shopper%d@example.com", i), *password); err != nil {
-			return fmt.Errorf("sign in as shopper%d: %w", i, err)
-		}
-		tokens[i] = c.Token
-	}
+	// Round k adds, for every shopper in turn, the k-th of its own SKUs, so
+	// that consecutive requests hit different carts and each cart holds
+	// perCart lines that grow evenly.
 	enc := json.NewEncoder(os.Stdout)
-	for _, sku := range skus {
-		body := base64.StdEncoding.EncodeToString(fmt.Appendf(nil, `{"sku":%q,"quantity":1}`, sku))
-		for _, token := range tokens {
+	for k := range *perCart {
+		for i, token := range tokens {
+			sku := skus[(i*(*perCart)+k)%len(skus)]
+			body := base64.StdEncoding.EncodeToString(fmt.Appendf(nil, `{"sku":%q,"quantity":1}`, sku))
 			err := enc.Encode(target{
 				Method: "POST",
 				URL:    *base + "/v1/cart/items",
@@ -85,6 +100,6 @@ func run() error {
 			}
 		}
 	}
-	fmt.Fprintf(os.Stderr, "cartload: %d targets (%d shoppers x %d SKUs)\n", len(skus)*len(tokens), len(tokens), len(skus))
+	fmt.Fprintf(os.Stderr, "cartload: %d targets (%d shoppers x %d lines)\n", *perCart*len(tokens), len(tokens), *perCart)
 	return nil
 }
