@@ -22,7 +22,7 @@ func (s *Service) CreateUser(ctx context.Context, username, email, password stri
 	}
 	for _, role := range roles {
 		if role != RoleCustomer && role != RoleVendor && role != RoleAdmin {
-			return emporium.Account{}, fieldsError(fieldErr("role", emporium.FieldInvalid, "a role is customer, vendor or admin"))
+			return emporium.Account{}, emporium.Invalidf("role", emporium.FieldInvalid, "a role is customer, vendor or admin")
 		}
 	}
 	pwHash, err := auth.HashPassword(password)
@@ -37,14 +37,14 @@ func (s *Service) CreateUser(ctx context.Context, username, email, password stri
 	ukey, ekey := UsernameKey(username), EmailKey(email)
 	if err := s.claim(ctx, UsernamesCollection, ukey, id); err != nil {
 		if emporium.IsCode(err, emporium.ECONFLICT) {
-			return emporium.Account{}, fieldsError(fieldErr("username", emporium.FieldTaken, "this username is taken"))
+			return emporium.Account{}, emporium.Invalidf("username", emporium.FieldTaken, "this username is taken")
 		}
 		return emporium.Account{}, emporium.Wrap(op, err)
 	}
 	if err := s.claim(ctx, EmailsCollection, ekey, id); err != nil {
 		s.release(ctx, UsernamesCollection, ukey, id)
 		if emporium.IsCode(err, emporium.ECONFLICT) {
-			return emporium.Account{}, fieldsError(fieldErr("email", emporium.FieldTaken, "this email has an account"))
+			return emporium.Account{}, emporium.Invalidf("email", emporium.FieldTaken, "this email has an account")
 		}
 		return emporium.Account{}, emporium.Wrap(op, err)
 	}

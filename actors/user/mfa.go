@@ -102,7 +102,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p emporium.Principal, code st
 func (s *Service) confirmPassword(ctx context.Context, userID, password, field string) error {
 	const op = "user.Service.confirmPassword"
 	if password == "" {
-		return fieldsError(fieldErr(field, CodeRequired, "%s is required for this change", field))
+		return emporium.Invalidf(field, emporium.FieldRequired, "%s is required for this change", field)
 	}
 	if err := s.totpTry(ctx, userID); err != nil {
 		return err
@@ -116,7 +116,7 @@ func (s *Service) confirmPassword(ctx context.Context, userID, password, field s
 		return emporium.Wrap(op, err)
 	}
 	if !ok {
-		return fieldsError(fieldErr(field, CodeInvalid, "the password is not right"))
+		return emporium.Invalidf(field, emporium.FieldInvalid, "the password is not right")
 	}
 	return nil
 }

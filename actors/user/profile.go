@@ -52,7 +52,7 @@ func (s *Service) UpdateAccount(ctx context.Context, p emporium.Principal, in em
 			return emporium.Account{}, err
 		}
 		if EmailKey(*in.Email) == EmailKey(acc.Email) {
-			return emporium.Account{}, fieldsError(fieldErr("email", CodeUnchanged, "email is the account's email already"))
+			return emporium.Account{}, emporium.Invalidf("email", emporium.FieldUnchanged, "email is the account's email already")
 		}
 		if err := s.confirmPassword(ctx, p.UserID, in.CurrentPassword, "current_password"); err != nil {
 			return emporium.Account{}, err
@@ -89,7 +89,7 @@ func (s *Service) changeEmail(ctx context.Context, acc *pb.Account, email string
 	}
 	if err := s.claim(ctx, EmailsCollection, key, acc.Id); err != nil {
 		if emporium.IsCode(err, emporium.ECONFLICT) {
-			return nil, fieldsError(fieldErr("email", CodeTaken, "this email address is used by another account"))
+			return nil, emporium.Invalidf("email", emporium.FieldTaken, "this email address is used by another account")
 		}
 		return nil, emporium.Wrap(op, err)
 	}
@@ -148,7 +148,9 @@ func renameField(err error, from, to string) error {
 		}
 		out[i] = f
 	}
-	return &emporium.Error{Code: emporium.ErrorCode(err), Message: joinMessages(out), Fields: out, Err: err}
+	e := emporium.InvalidFields(out...)
+	e.Code, e.Err = emporium.ErrorCode(err), err
+	return e
 }
 
 func toAccount(a *pb.Account) emporium.Account {

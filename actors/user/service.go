@@ -183,7 +183,7 @@ func joinFields(errs ...error) error {
 	if len(fields) == 0 {
 		return nil
 	}
-	return fieldsError(fields...)
+	return emporium.InvalidFields(fields...)
 }
 
 // claim claims key for userID, taking it over from a user who holds it but

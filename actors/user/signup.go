@@ -33,7 +33,7 @@ func (s *Service) Signup(ctx context.Context, in emporium.Signup) error {
 	ukey, ekey := UsernameKey(in.Username), EmailKey(in.Email)
 	if err := s.claim(ctx, UsernamesCollection, ukey, id); err != nil {
 		if emporium.IsCode(err, emporium.ECONFLICT) {
-			return fieldsError(fieldErr("username", CodeTaken, "this username is taken"))
+			return emporium.Invalidf("username", emporium.FieldTaken, "this username is taken")
 		}
 		return emporium.Wrap(op, err)
 	}

@@ -169,7 +169,7 @@ func (s *WishlistService) AddWishlistItem(ctx context.Context, p emporium.Princi
 		return emporium.Wishlist{}, err
 	}
 	if in.SKU != "" && !hasVariant(prod, in.SKU) {
-		return emporium.Wishlist{}, fieldsError(fieldErr("sku", emporium.FieldNotFound, "the product has no variant with this SKU"))
+		return emporium.Wishlist{}, emporium.Invalidf("sku", emporium.FieldNotFound, "the product has no variant with this SKU")
 	}
 	ws, err := s.users(p.UserID).AddWishlistItem(&pb.AddWishlistItemRequest{
 		CommandId: s.cfg.NewID(), WishlistId: id, ProductId: in.ProductID, Sku: in.SKU,
@@ -250,9 +250,9 @@ func (s *WishlistService) onlyVariant(ctx context.Context, op, productID string)
 	case 0:
 		return "", productNotFound()
 	default:
-		return "", fieldsError(fieldErr("sku", emporium.FieldRequired,
+		return "", emporium.Invalidf("sku", emporium.FieldRequired,
 			"this product comes in %d variants: choose one (add the item again with its sku) before moving it to the cart",
-			len(prod.Variants)))
+			len(prod.Variants))
 	}
 }
 
@@ -270,7 +270,7 @@ func (s *WishlistService) product(ctx context.Context, op, productID string) (em
 }
 
 func productNotFound() error {
-	return fieldsError(fieldErr("product_id", emporium.FieldNotFound, "no product on sale has this id"))
+	return emporium.Invalidf("product_id", emporium.FieldNotFound, "no product on sale has this id")
 }
 
 func hasVariant(p emporium.Product, sku string) bool {
