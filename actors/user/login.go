@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/auth"
 	sessionpb "github.com/emporium-shop/emporium/protos/sessionpb"
@@ -99,10 +97,7 @@ func (s *Service) putChallenge(ctx context.Context, hash, userID string, expires
 		return nil
 	}
 	val := userID + "|" + strconv.FormatInt(expires.UnixMilli(), 10)
-	if err := s.cfg.Redis.Set(ctx, s.mfaKey(hash), val, ttl).Err(); err != nil {
-		return unavailable("user.Service.putChallenge", err)
-	}
-	return nil
+	return unavailable("user.Service.putChallenge", s.cfg.Tokens.Put(ctx, auth.TokenMFA, hash, []byte(val), ttl))
 }
 
 // openSession opens a session and answers its tokens.
@@ -152,14 +147,14 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code string, client em
 		return emporium.Tokens{}, errInvalidChallenge()
 	}
 	hash := auth.HashToken(mfaToken)
-	val, err := s.cfg.Redis.GetDel(ctx, s.mfaKey(hash)).Result()
-	if errors.Is(err, redis.Nil) {
+	val, err := s.cfg.Tokens.Take(ctx, auth.TokenMFA, hash)
+	if errors.Is(err, auth.ErrNoToken) {
 		return emporium.Tokens{}, errInvalidChallenge()
 	}
 	if err != nil {
 		return emporium.Tokens{}, unavailable(op, err)
 	}
-	userID, expRaw, _ := strings.Cut(val, "|")
+	userID, expRaw, _ := strings.Cut(string(val), "|")
 	expMs, _ := strconv.ParseInt(expRaw, 10, 64)
 	expires := time.UnixMilli(expMs)
 	// A wrong code puts the challenge back for the rest of its life, so a

@@ -110,8 +110,8 @@ func (s *Service) changeEmail(ctx context.Context, acc *pb.Account, email string
 	if prev != "" && prev != key {
 		s.release(ctx, EmailsCollection, prev, acc.Id)
 	}
-	if err := s.cfg.Redis.Set(ctx, s.verifyKey(hash), acc.Id, VerifyTTL).Err(); err != nil {
-		return nil, unavailable(op, err)
+	if err := s.indexToken(ctx, op, auth.TokenVerify, hash, acc.Id, VerifyTTL); err != nil {
+		return nil, err
 	}
 	to, name := next.PendingEmail, next.Username
 	s.mailLink(op, "/verify-email", plain, func(link string) mail.Message {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
@@ -38,13 +37,12 @@ type ServiceConfig struct {
 	// Claims keeps the email and username uniqueness documents (see
 	// actors.DocumentClaims).
 	Claims actors.Claims
-	// Redis keeps the one-time token indexes and MFA challenges.
-	Redis *redis.Client
-	// RedisPrefix starts every key this service writes; default "emporium:".
-	RedisPrefix string
-	Mailer      mail.Sender
-	Issuer      *auth.Issuer
-	Limiter     Limiter
+	// Tokens keeps the one-time token indexes (verification and reset
+	// links: token hash to user id) and the MFA login challenges.
+	Tokens  *auth.OneTime
+	Mailer  mail.Sender
+	Issuer  *auth.Issuer
+	Limiter Limiter
 	// Limits default to DefaultLimits (each zero window to its default).
 	Limits Limits
 	// PublicURL is the base of links in mails (PUBLIC_URL).
@@ -77,14 +75,11 @@ const (
 // NewService checks cfg and returns the service.
 func NewService(cfg ServiceConfig) (*Service, error) {
 	switch {
-	case cfg.Cluster == nil, cfg.Claims == nil, cfg.Redis == nil, cfg.Mailer == nil, cfg.Issuer == nil, cfg.Limiter == nil:
-		panic("user.NewService: Cluster, Claims, Redis, Mailer, Issuer and Limiter are required") // a wiring mistake
+	case cfg.Cluster == nil, cfg.Claims == nil, cfg.Tokens == nil, cfg.Mailer == nil, cfg.Issuer == nil, cfg.Limiter == nil:
+		panic("user.NewService: Cluster, Claims, Tokens, Mailer, Issuer and Limiter are required") // a wiring mistake
 	}
 	if _, err := mail.Link(cfg.PublicURL, "/", "x"); err != nil {
 		return nil, emporium.Wrap("user.NewService", err)
-	}
-	if cfg.RedisPrefix == "" {
-		cfg.RedisPrefix = "emporium:"
 	}
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "Emporium"
@@ -154,11 +149,6 @@ func (s *Service) send(ctx context.Context, m mail.Message) error {
 func (s *Service) link(path, token string) (string, error) {
 	return mail.Link(s.cfg.PublicURL, path, token)
 }
-
-// Redis keys.
-func (s *Service) verifyKey(hash string) string { return s.cfg.RedisPrefix + "tok:verify:" + hash }
-func (s *Service) resetKey(hash string) string  { return s.cfg.RedisPrefix + "tok:reset:" + hash }
-func (s *Service) mfaKey(hash string) string    { return s.cfg.RedisPrefix + "mfa:" + hash }
 
 func unavailable(op string, err error) error {
 	if err == nil {
