@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -67,9 +66,9 @@ func (s *Server) authRoute(h HandlerFunc) HandlerFunc {
 	}
 }
 
-// Request bodies. Every member the contract names required is checked for
-// presence here (422 validation_failed, code "required"); what a valid value
-// is, is the service's to say.
+// Request bodies. Each type's Validate, which Decode calls, checks that the
+// members the contract names required are present (422 validation_failed,
+// code "required"); what a valid value is, is the service's to say.
 
 type signupRequest struct {
 	Username string `json:"username"`
@@ -77,17 +76,29 @@ type signupRequest struct {
 	Password string `json:"password"`
 }
 
+func (b signupRequest) Validate() error {
+	return required(field{"username", b.Username}, field{"email", b.Email}, field{"password", b.Password})
+}
+
 type tokenRequest struct {
 	Token string `json:"token"`
 }
+
+func (b tokenRequest) Validate() error { return required(field{"token", b.Token}) }
 
 type emailRequest struct {
 	Email string `json:"email"`
 }
 
+func (b emailRequest) Validate() error { return required(field{"email", b.Email}) }
+
 type resetPasswordRequest struct {
 	Token    string `json:"token"`
 	Password string `json:"password"`
+}
+
+func (b resetPasswordRequest) Validate() error {
+	return required(field{"token", b.Token}, field{"password", b.Password})
 }
 
 type loginRequest struct {
@@ -95,18 +106,32 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
+func (b loginRequest) Validate() error {
+	return required(field{"email", b.Email}, field{"password", b.Password})
+}
+
 type loginMFARequest struct {
 	MFAToken string `json:"mfa_token"`
 	Code     string `json:"code"`
+}
+
+func (b loginMFARequest) Validate() error {
+	return required(field{"mfa_token", b.MFAToken}, field{"code", b.Code})
 }
 
 type refreshTokenRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+func (b refreshTokenRequest) Validate() error {
+	return required(field{"refresh_token", b.RefreshToken})
+}
+
 type codeRequest struct {
 	Code string `json:"code"`
 }
+
+func (b codeRequest) Validate() error { return required(field{"code", b.Code}) }
 
 // passwordRequest is the body of POST /v1/me/mfa/totp: enrolment needs the
 // password.
@@ -114,13 +139,19 @@ type passwordRequest struct {
 	Password string `json:"password"`
 }
 
+func (b passwordRequest) Validate() error { return required(field{"password", b.Password}) }
+
 type disableTOTPRequest struct {
 	Password string `json:"password"`
 	Code     string `json:"code"`
 }
 
+func (b disableTOTPRequest) Validate() error {
+	return required(field{"password", b.Password}, field{"code", b.Code})
+}
+
 // accountPatch is the body of PATCH /v1/me. The server-owned members of
-// the account are decoded too, only to be refused by name (serverOwned).
+// the account are declared too, only to be refused by name.
 type accountPatch struct {
 	Name  *string `json:"name"`
 	Phone *string `json:"phone"`
@@ -128,13 +159,21 @@ type accountPatch struct {
 	// CurrentPassword is required with Email.
 	CurrentPassword *string `json:"current_password"`
 
-	ID            json.RawMessage `json:"id"`
-	Username      json.RawMessage `json:"username"`
-	EmailVerified json.RawMessage `json:"email_verified"`
-	PendingEmail  json.RawMessage `json:"pending_email"`
-	Roles         json.RawMessage `json:"roles"`
-	MFAEnabled    json.RawMessage `json:"mfa_enabled"`
-	CreatedAt     json.RawMessage `json:"created_at"`
+	ID            readOnly `json:"id"`
+	Username      readOnly `json:"username"`
+	EmailVerified readOnly `json:"email_verified"`
+	PendingEmail  readOnly `json:"pending_email"`
+	Roles         readOnly `json:"roles"`
+	MFAEnabled    readOnly `json:"mfa_enabled"`
+	CreatedAt     readOnly `json:"created_at"`
+}
+
+// Validate requires the current password with a new email.
+func (b accountPatch) Validate() error {
+	if b.Email != nil {
+		return required(field{"current_password", deref(b.CurrentPassword)})
+	}
+	return nil
 }
 
 // addressRequest is the body of POST and PUT /v1/me/addresses; the id is
@@ -151,7 +190,11 @@ type addressRequest struct {
 	IsDefaultShipping bool   `json:"is_default_shipping"`
 	IsDefaultBilling  bool   `json:"is_default_billing"`
 
-	ID json.RawMessage `json:"id"`
+	ID readOnly `json:"id"`
+}
+
+func (b addressRequest) Validate() error {
+	return required(field{"full_name", b.FullName}, field{"line1", b.Line1}, field{"city", b.City}, field{"country", b.Country})
 }
 
 // Response bodies.
@@ -237,54 +280,6 @@ const (
 // tokenTypeBearer is the token_type of every token response (RFC 6749 §7.1).
 const tokenTypeBearer = "Bearer"
 
-// field is one member of a request body, for required.
-type field struct{ name, value string }
-
-// required returns a validation_failed error naming every member that is
-// missing or empty, or nil.
-func required(fields ...field) error {
-	var missing []emporium.FieldError
-	for _, f := range fields {
-		if f.value == "" {
-			missing = append(missing, emporium.FieldError{Field: f.name, Code: emporium.FieldRequired, Message: "is required"})
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	msg := fmt.Sprintf("The field %q is required.", missing[0].Field)
-	if len(missing) > 1 {
-		msg = "Some required fields are missing; see errors."
-	}
-	return &emporium.Error{Code: emporium.EINVALID, Message: msg, Fields: missing}
-}
-
-// serverOwned refuses members a client may read but never write, naming
-// them, so that a client learns why rather than that the field is unknown
-// (DESIGN §8: server-owned fields are never taken from a client).
-func serverOwned(members ...member) error {
-	var owned []emporium.FieldError
-	for _, m := range members {
-		if m.raw != nil {
-			owned = append(owned, emporium.FieldError{Field: m.name, Code: emporium.FieldReadOnly, Message: "is set by the server and cannot be changed"})
-		}
-	}
-	if len(owned) == 0 {
-		return nil
-	}
-	msg := fmt.Sprintf("The field %q is set by the server and cannot be changed.", owned[0].Field)
-	if len(owned) > 1 {
-		msg = "Some fields are set by the server and cannot be changed; see errors."
-	}
-	return &emporium.Error{Code: emporium.EMALFORMED, Message: msg, Op: "gateway: server-owned field", Fields: owned}
-}
-
-// member is one member of a request body as it was sent, for serverOwned.
-type member struct {
-	name string
-	raw  json.RawMessage
-}
-
 // Authentication and credentials: /v1/auth/*.
 
 // signup registers an account. It answers 202 whether or not the email was
@@ -295,9 +290,6 @@ type member struct {
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	var in signupRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"username", in.Username}, field{"email", in.Email}, field{"password", in.Password}); err != nil {
 		return err
 	}
 	client := s.clientOf(r)
@@ -330,9 +322,6 @@ func (s *Server) verifyEmail(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := required(field{"token", in.Token}); err != nil {
-		return err
-	}
 	if err := s.accounts.VerifyEmail(r.Context(), in.Token); err != nil {
 		return err
 	}
@@ -345,9 +334,6 @@ func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) erro
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := required(field{"email", in.Email}); err != nil {
-		return err
-	}
 	if err := s.accounts.ResendVerification(r.Context(), in.Email, s.clientOf(r)); err != nil {
 		return err
 	}
@@ -357,9 +343,6 @@ func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) erro
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var in loginRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"email", in.Email}, field{"password", in.Password}); err != nil {
 		return err
 	}
 	res, err := s.accounts.Login(r.Context(), in.Email, in.Password, s.clientOf(r))
@@ -381,9 +364,6 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := required(field{"mfa_token", in.MFAToken}, field{"code", in.Code}); err != nil {
-		return err
-	}
 	t, err := s.accounts.LoginMFA(r.Context(), in.MFAToken, in.Code, s.clientOf(r))
 	if err != nil {
 		return err
@@ -396,9 +376,6 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := required(field{"refresh_token", in.RefreshToken}); err != nil {
-		return err
-	}
 	t, err := s.accounts.Refresh(r.Context(), in.RefreshToken, s.clientOf(r))
 	if err != nil {
 		return err
@@ -409,9 +386,6 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	var in refreshTokenRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"refresh_token", in.RefreshToken}); err != nil {
 		return err
 	}
 	if err := s.accounts.Logout(r.Context(), in.RefreshToken); err != nil {
@@ -427,9 +401,6 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := required(field{"email", in.Email}); err != nil {
-		return err
-	}
 	if err := s.accounts.ForgotPassword(r.Context(), in.Email, s.clientOf(r)); err != nil {
 		return err
 	}
@@ -439,9 +410,6 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	var in resetPasswordRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"token", in.Token}, field{"password", in.Password}); err != nil {
 		return err
 	}
 	if err := s.accounts.ResetPassword(r.Context(), in.Token, in.Password); err != nil {
@@ -497,28 +465,14 @@ func (s *Server) getMe(w http.ResponseWriter, r *http.Request, p emporium.Princi
 }
 
 // patchMe changes name and phone, or starts an email change. Members the
-// server owns are refused by name with 400, before the service is asked.
+// server owns are refused by name with 400 (Decode), before the service is
+// asked.
 func (s *Server) patchMe(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
 	var in accountPatch
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := serverOwned(
-		member{"id", in.ID}, member{"username", in.Username}, member{"email_verified", in.EmailVerified},
-		member{"pending_email", in.PendingEmail}, member{"roles", in.Roles}, member{"mfa_enabled", in.MFAEnabled},
-		member{"created_at", in.CreatedAt},
-	); err != nil {
-		return err
-	}
-	update := emporium.AccountUpdate{Name: in.Name, Phone: in.Phone, Email: in.Email}
-	if in.CurrentPassword != nil {
-		update.CurrentPassword = *in.CurrentPassword
-	}
-	if in.Email != nil {
-		if err := required(field{"current_password", update.CurrentPassword}); err != nil {
-			return err
-		}
-	}
+	update := emporium.AccountUpdate{Name: in.Name, Phone: in.Phone, Email: in.Email, CurrentPassword: deref(in.CurrentPassword)}
 	a, err := s.accounts.UpdateAccount(r.Context(), p, update)
 	if err != nil {
 		return err
@@ -582,9 +536,6 @@ func (s *Server) beginTOTP(w http.ResponseWriter, r *http.Request, p emporium.Pr
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := required(field{"password", in.Password}); err != nil {
-		return err
-	}
 	e, err := s.accounts.BeginTOTP(r.Context(), p, in.Password)
 	if err != nil {
 		return err
@@ -595,9 +546,6 @@ func (s *Server) beginTOTP(w http.ResponseWriter, r *http.Request, p emporium.Pr
 func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
 	var in codeRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"code", in.Code}); err != nil {
 		return err
 	}
 	codes, err := s.accounts.ConfirmTOTP(r.Context(), p, in.Code)
@@ -614,9 +562,6 @@ func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, p emporium.
 func (s *Server) disableTOTP(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
 	var in disableTOTPRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"password", in.Password}, field{"code", in.Code}); err != nil {
 		return err
 	}
 	if err := s.accounts.DisableTOTP(r.Context(), p, in.Password, in.Code); err != nil {
@@ -718,12 +663,6 @@ func (s *Server) removeAddress(w http.ResponseWriter, r *http.Request, p emporiu
 func decodeAddress(r *http.Request) (emporium.Address, error) {
 	var in addressRequest
 	if err := Decode(r, &in); err != nil {
-		return emporium.Address{}, err
-	}
-	if err := serverOwned(member{"id", in.ID}); err != nil {
-		return emporium.Address{}, err
-	}
-	if err := required(field{"full_name", in.FullName}, field{"line1", in.Line1}, field{"city", in.City}, field{"country", in.Country}); err != nil {
 		return emporium.Address{}, err
 	}
 	return emporium.Address{

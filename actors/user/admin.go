@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/auth"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
@@ -52,17 +53,17 @@ func (s *Service) CreateUser(ctx context.Context, username, email, password stri
 	if _, err := users.Register(&pb.RegisterRequest{
 		CommandId: "register:" + id, Username: username, Email: email, PasswordHash: pwHash,
 		VerifyTokenHash: tokenHash, VerifyExpiresAt: timestamppb.New(s.now().Add(VerifyTTL)),
-	}); err != nil {
+	}, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 		s.release(ctx, EmailsCollection, ekey, id)
 		s.release(ctx, UsernamesCollection, ukey, id)
 		return emporium.Account{}, emporium.GrainCall(op, err)
 	}
-	acc, err := users.VerifyEmail(&pb.VerifyEmailRequest{CommandId: "admin-verify:" + id, TokenHash: tokenHash})
+	acc, err := users.VerifyEmail(&pb.VerifyEmailRequest{CommandId: "admin-verify:" + id, TokenHash: tokenHash}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Account{}, emporium.GrainCall(op, err)
 	}
 	for _, role := range roles {
-		if acc, err = users.GrantRole(&pb.GrantRoleRequest{CommandId: "admin-grant:" + role, Role: role}); err != nil {
+		if acc, err = users.GrantRole(&pb.GrantRoleRequest{CommandId: "admin-grant:" + role, Role: role}, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 			return emporium.Account{}, emporium.GrainCall(op, err)
 		}
 	}

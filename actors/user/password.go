@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/auth"
 	"github.com/emporium-shop/emporium/mail"
 	sessionpb "github.com/emporium-shop/emporium/protos/sessionpb"
@@ -22,7 +23,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, client empor
 		issue: func(acc *pb.Account, hash string, expires *timestamppb.Timestamp) (*pb.Account, error) {
 			acc, err := s.users(acc.Id).StartPasswordReset(&pb.StartPasswordResetRequest{
 				CommandId: s.cfg.NewID(), TokenHash: hash, ExpiresAt: expires,
-			})
+			}, actors.Within(ctx, s.cfg.Cluster))
 			// The address may have changed meanwhile: the link goes to
 			// the address asked for, or nowhere.
 			if err != nil || EmailKey(acc.Email) != key {
@@ -43,7 +44,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	if err != nil {
 		return err
 	}
-	acc, err := s.users(id).Get(&pb.GetRequest{})
+	acc, err := s.users(id).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.GrainCall(op, err)
 	}
@@ -57,10 +58,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	// Sessions end first and the commands are named after the token, so a
 	// reset that fails halfway can be retried with the same link: an
 	// attacker's sessions never outlive a reset the user believes failed.
-	if _, err := s.sessions(id).RevokeAll(&sessionpb.RevokeAllRequest{CommandId: "reset:" + hash[:32], Reason: "password_reset"}); err != nil {
+	if _, err := s.sessions(id).RevokeAll(&sessionpb.RevokeAllRequest{CommandId: "reset:" + hash[:32], Reason: "password_reset"}, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 		return emporium.GrainCall(op, err)
 	}
-	if _, err := s.users(id).ResetPassword(&pb.ResetPasswordRequest{CommandId: "reset:" + hash[:32], TokenHash: hash, PasswordHash: pwHash}); err != nil {
+	if _, err := s.users(id).ResetPassword(&pb.ResetPasswordRequest{CommandId: "reset:" + hash[:32], TokenHash: hash, PasswordHash: pwHash}, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 		return emporium.GrainCall(op, err)
 	}
 	s.dropToken(ctx, auth.TokenReset, hash)

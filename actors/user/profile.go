@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/auth"
 	"github.com/emporium-shop/emporium/mail"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
@@ -27,7 +28,7 @@ func (s *Service) Account(ctx context.Context, p emporium.Principal) (emporium.A
 	if err := needPrincipal(p); err != nil {
 		return emporium.Account{}, err
 	}
-	acc, err := s.users(p.UserID).Get(&pb.GetRequest{})
+	acc, err := s.users(p.UserID).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Account{}, emporium.GrainCall("user.Service.Account", err)
 	}
@@ -41,7 +42,7 @@ func (s *Service) UpdateAccount(ctx context.Context, p emporium.Principal, in em
 		return emporium.Account{}, err
 	}
 	users := s.users(p.UserID)
-	acc, err := users.Get(&pb.GetRequest{})
+	acc, err := users.Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Account{}, emporium.GrainCall(op, err)
 	}
@@ -66,7 +67,7 @@ func (s *Service) UpdateAccount(ctx context.Context, p emporium.Principal, in em
 		if in.Phone != nil {
 			req.Phone = wrapperspb.String(*in.Phone)
 		}
-		if acc, err = users.UpdateProfile(req); err != nil {
+		if acc, err = users.UpdateProfile(req, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 			return emporium.Account{}, emporium.GrainCall(op, err)
 		}
 	}
@@ -100,7 +101,7 @@ func (s *Service) changeEmail(ctx context.Context, acc *pb.Account, email string
 	next, err := s.users(acc.Id).RequestEmailChange(&pb.RequestEmailChangeRequest{
 		CommandId: s.cfg.NewID(), NewEmail: email, TokenHash: hash,
 		ExpiresAt: timestamppb.New(s.now().Add(VerifyTTL)),
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		if key != prev {
 			s.release(ctx, EmailsCollection, key, acc.Id)

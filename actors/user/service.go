@@ -185,7 +185,7 @@ func (s *Service) claim(ctx context.Context, collection, key, userID string) err
 		return err
 	}
 	owner, at, oerr := s.cfg.Claims.Owner(ctx, collection, key)
-	if oerr != nil || s.now().Sub(at) < staleClaimAge || s.claimInUse(collection, key, owner) {
+	if oerr != nil || s.now().Sub(at) < staleClaimAge || s.claimInUse(ctx, collection, key, owner) {
 		return err
 	}
 	s.cfg.Logger.Info("accounts: taking over a stale claim", slog.String("collection", collection), slog.String("owner", owner))
@@ -194,8 +194,8 @@ func (s *Service) claim(ctx context.Context, collection, key, userID string) err
 
 // claimInUse reports whether owner's account uses key; when that cannot be
 // told, it is taken as used.
-func (s *Service) claimInUse(collection, key, owner string) bool {
-	acc, err := s.users(owner).Get(&pb.GetRequest{})
+func (s *Service) claimInUse(ctx context.Context, collection, key, owner string) bool {
+	acc, err := s.users(owner).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return !emporium.IsCode(emporium.GrainCall("", err), emporium.ENOTFOUND)
 	}
@@ -219,7 +219,7 @@ func (s *Service) ownerOf(ctx context.Context, email string) (*pb.Account, error
 	if err != nil {
 		return nil, err
 	}
-	acc, err := s.users(id).Get(&pb.GetRequest{})
+	acc, err := s.users(id).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return nil, emporium.GrainCall("user.Service.ownerOf", err)
 	}

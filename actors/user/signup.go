@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/auth"
 	"github.com/emporium-shop/emporium/mail"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
@@ -52,7 +53,7 @@ func (s *Service) Signup(ctx context.Context, in emporium.Signup) error {
 	acc, err := s.users(id).Register(&pb.RegisterRequest{
 		CommandId: "register:" + id, Username: in.Username, Email: in.Email, PasswordHash: pwHash,
 		VerifyTokenHash: hash, VerifyExpiresAt: timestamppb.New(now.Add(VerifyTTL)),
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		s.release(ctx, EmailsCollection, ekey, id)
 		s.release(ctx, UsernamesCollection, ukey, id)
@@ -85,11 +86,11 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	before, err := s.users(id).Get(&pb.GetRequest{})
+	before, err := s.users(id).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.GrainCall(op, err)
 	}
-	after, err := s.users(id).VerifyEmail(&pb.VerifyEmailRequest{CommandId: s.cfg.NewID(), TokenHash: hash})
+	after, err := s.users(id).VerifyEmail(&pb.VerifyEmailRequest{CommandId: s.cfg.NewID(), TokenHash: hash}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.GrainCall(op, err)
 	}
@@ -112,7 +113,7 @@ func (s *Service) ResendVerification(ctx context.Context, email string, client e
 			}
 			acc, err := s.users(acc.Id).IssueVerification(&pb.IssueVerificationRequest{
 				CommandId: s.cfg.NewID(), TokenHash: hash, ExpiresAt: expires,
-			})
+			}, actors.Within(ctx, s.cfg.Cluster))
 			if err != nil || acc.EmailVerified {
 				return nil, err
 			}
