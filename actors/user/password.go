@@ -20,7 +20,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, client empor
 		op:    "user.Service.ForgotPassword",
 		limit: s.cfg.Limits.ResetMailsPerAccount,
 		kind:  auth.TokenReset, ttl: ResetTTL, path: "/reset-password",
-		issue: func(acc *pb.Account, hash string, expires *timestamppb.Timestamp) (*pb.Account, error) {
+		issue: func(ctx context.Context, acc *pb.Account, hash string, expires *timestamppb.Timestamp) (*pb.Account, error) {
 			acc, err := s.users(acc.Id).StartPasswordReset(&pb.StartPasswordResetRequest{
 				CommandId: s.cfg.NewID(), TokenHash: hash, ExpiresAt: expires,
 			}, actors.Within(ctx, s.cfg.Cluster))

@@ -107,7 +107,7 @@ func (s *Service) ResendVerification(ctx context.Context, email string, client e
 		op:    "user.Service.ResendVerification",
 		limit: s.cfg.Limits.VerifyMailsPerAccount,
 		kind:  auth.TokenVerify, ttl: VerifyTTL, path: "/verify-email",
-		issue: func(acc *pb.Account, hash string, expires *timestamppb.Timestamp) (*pb.Account, error) {
+		issue: func(ctx context.Context, acc *pb.Account, hash string, expires *timestamppb.Timestamp) (*pb.Account, error) {
 			if acc.EmailVerified {
 				return nil, nil
 			}

@@ -37,7 +37,9 @@ type tokenMail struct {
 	path string
 	// issue records the token's hash and expiry with the owner's grain and
 	// answers the account as it is after, or nil when nothing is to be sent.
-	issue func(owner *pb.Account, hash string, expires *timestamppb.Timestamp) (*pb.Account, error)
+	// It runs in the background after the answer: its grain calls take the
+	// ctx it is given, never the request's, which is gone by then.
+	issue func(ctx context.Context, owner *pb.Account, hash string, expires *timestamppb.Timestamp) (*pb.Account, error)
 	// mail is the message that carries link to acc.
 	mail func(acc *pb.Account, link string) mail.Message
 }
@@ -68,7 +70,7 @@ func (s *Service) mailToken(ctx context.Context, email string, f tokenMail) erro
 		if err != nil {
 			return err
 		}
-		acc, err = f.issue(acc, hash, timestamppb.New(s.now().Add(f.ttl)))
+		acc, err = f.issue(ctx, acc, hash, timestamppb.New(s.now().Add(f.ttl)))
 		if err != nil {
 			return emporium.GrainCall(f.op, err)
 		}
