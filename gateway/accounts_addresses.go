@@ -9,20 +9,11 @@ import (
 
 // The caller's addresses: /v1/me/addresses.
 
-// addressRequest is the body of POST and PUT /v1/me/addresses; the id is
-// the server's.
+// addressRequest is the body of POST and PUT /v1/me/addresses: an address
+// without its id, which is the server's (the outer ID shadows the embedded
+// one for encoding/json).
 type addressRequest struct {
-	FullName          string `json:"full_name"`
-	Line1             string `json:"line1"`
-	Line2             string `json:"line2"`
-	City              string `json:"city"`
-	Region            string `json:"region"`
-	PostalCode        string `json:"postal_code"`
-	Country           string `json:"country"`
-	Phone             string `json:"phone"`
-	IsDefaultShipping bool   `json:"is_default_shipping"`
-	IsDefaultBilling  bool   `json:"is_default_billing"`
-
+	addressBody
 	ID readOnly `json:"id"`
 }
 
@@ -30,6 +21,9 @@ func (b addressRequest) Validate() error {
 	return required(field{"full_name", b.FullName}, field{"line1", b.Line1}, field{"city", b.City}, field{"country", b.Country})
 }
 
+// addressBody is an address as the API shows it. Its fields are
+// emporium.Address's, in the same order, so that the two convert to each
+// other; only the json names are the gateway's.
 type addressBody struct {
 	ID                string `json:"id"`
 	FullName          string `json:"full_name"`
@@ -109,32 +103,7 @@ func decodeAddress(r *http.Request) (emporium.Address, error) {
 	if err := Decode(r, &in); err != nil {
 		return emporium.Address{}, err
 	}
-	return emporium.Address{
-		FullName:          in.FullName,
-		Line1:             in.Line1,
-		Line2:             in.Line2,
-		City:              in.City,
-		Region:            in.Region,
-		PostalCode:        in.PostalCode,
-		Country:           in.Country,
-		Phone:             in.Phone,
-		IsDefaultShipping: in.IsDefaultShipping,
-		IsDefaultBilling:  in.IsDefaultBilling,
-	}, nil
+	return emporium.Address(in.addressBody), nil
 }
 
-func addressOf(a emporium.Address) addressBody {
-	return addressBody{
-		ID:                a.ID,
-		FullName:          a.FullName,
-		Line1:             a.Line1,
-		Line2:             a.Line2,
-		City:              a.City,
-		Region:            a.Region,
-		PostalCode:        a.PostalCode,
-		Country:           a.Country,
-		Phone:             a.Phone,
-		IsDefaultShipping: a.IsDefaultShipping,
-		IsDefaultBilling:  a.IsDefaultBilling,
-	}
-}
+func addressOf(a emporium.Address) addressBody { return addressBody(a) }
