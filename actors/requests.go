@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -112,4 +113,21 @@ func (rc *requestContext) pid(identity, kind string) *actor.PID {
 		rc.cluster.PidCache.Set(identity, kind, pid)
 	}
 	return pid
+}
+
+// Within returns the call option that bounds a grain call made for ctx (an
+// HTTP request, a background mail): the call, retries included, waits until
+// ctx's deadline or the cluster's request timeout, whichever comes first, so
+// no grain call outlives the request it serves. A ctx that is already done
+// leaves the call a nanosecond, so it fails at once rather than reaching the
+// grain after its caller has gone.
+func Within(ctx context.Context, c *cluster.Cluster) cluster.GrainCallOption {
+	t := c.Config.RequestTimeoutTime
+	if d, ok := ctx.Deadline(); ok {
+		t = min(t, time.Until(d))
+	}
+	if ctx.Err() != nil || t <= 0 {
+		t = time.Nanosecond
+	}
+	return cluster.WithTimeout(t)
 }

@@ -1,21 +1,20 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	emporium "github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/ratelimit"
 )
 
-// This file serves emporium.Accounts over HTTP (DESIGN §8, §9): signup,
-// verification, login with MFA, sessions, profile and addresses. Handlers
-// decode, call the service and present its answer; every rule (what a valid
-// password is, whether a token is good, which address is the default) is
-// the service's.
+// This file and accounts_me.go and accounts_addresses.go serve
+// emporium.Accounts over HTTP (DESIGN §8, §9): here signup, verification,
+// login with MFA and the keys; there the caller's profile, sessions, MFA and
+// addresses. Handlers decode, call the service and present its answer;
+// every rule (what a valid password is, whether a token is good, which
+// address is the default) is the service's.
 
 // mountAccounts registers the account routes.
 func (s *Server) mountAccounts() {
@@ -67,9 +66,9 @@ func (s *Server) authRoute(h HandlerFunc) HandlerFunc {
 	}
 }
 
-// Request bodies. Every member the contract names required is checked for
-// presence here (422 validation_failed, code "required"); what a valid value
-// is, is the service's to say.
+// Request bodies. Each type's Validate, which Decode calls, checks that the
+// members the contract names required are present (422 validation_failed,
+// code "required"); what a valid value is, is the service's to say.
 
 type signupRequest struct {
 	Username string `json:"username"`
@@ -77,17 +76,29 @@ type signupRequest struct {
 	Password string `json:"password"`
 }
 
+func (b signupRequest) Validate() error {
+	return required(field{"username", b.Username}, field{"email", b.Email}, field{"password", b.Password})
+}
+
 type tokenRequest struct {
 	Token string `json:"token"`
 }
+
+func (b tokenRequest) Validate() error { return required(field{"token", b.Token}) }
 
 type emailRequest struct {
 	Email string `json:"email"`
 }
 
+func (b emailRequest) Validate() error { return required(field{"email", b.Email}) }
+
 type resetPasswordRequest struct {
 	Token    string `json:"token"`
 	Password string `json:"password"`
+}
+
+func (b resetPasswordRequest) Validate() error {
+	return required(field{"token", b.Token}, field{"password", b.Password})
 }
 
 type loginRequest struct {
@@ -95,63 +106,25 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
+func (b loginRequest) Validate() error {
+	return required(field{"email", b.Email}, field{"password", b.Password})
+}
+
 type loginMFARequest struct {
 	MFAToken string `json:"mfa_token"`
 	Code     string `json:"code"`
+}
+
+func (b loginMFARequest) Validate() error {
+	return required(field{"mfa_token", b.MFAToken}, field{"code", b.Code})
 }
 
 type refreshTokenRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-type codeRequest struct {
-	Code string `json:"code"`
-}
-
-// passwordRequest is the body of POST /v1/me/mfa/totp: enrolment needs the
-// password.
-type passwordRequest struct {
-	Password string `json:"password"`
-}
-
-type disableTOTPRequest struct {
-	Password string `json:"password"`
-	Code     string `json:"code"`
-}
-
-// accountPatch is the body of PATCH /v1/me. The server-owned members of
-// the account are decoded too, only to be refused by name (serverOwned).
-type accountPatch struct {
-	Name  *string `json:"name"`
-	Phone *string `json:"phone"`
-	Email *string `json:"email"`
-	// CurrentPassword is required with Email.
-	CurrentPassword *string `json:"current_password"`
-
-	ID            json.RawMessage `json:"id"`
-	Username      json.RawMessage `json:"username"`
-	EmailVerified json.RawMessage `json:"email_verified"`
-	PendingEmail  json.RawMessage `json:"pending_email"`
-	Roles         json.RawMessage `json:"roles"`
-	MFAEnabled    json.RawMessage `json:"mfa_enabled"`
-	CreatedAt     json.RawMessage `json:"created_at"`
-}
-
-// addressRequest is the body of POST and PUT /v1/me/addresses; the id is
-// the server's.
-type addressRequest struct {
-	FullName          string `json:"full_name"`
-	Line1             string `json:"line1"`
-	Line2             string `json:"line2"`
-	City              string `json:"city"`
-	Region            string `json:"region"`
-	PostalCode        string `json:"postal_code"`
-	Country           string `json:"country"`
-	Phone             string `json:"phone"`
-	IsDefaultShipping bool   `json:"is_default_shipping"`
-	IsDefaultBilling  bool   `json:"is_default_billing"`
-
-	ID json.RawMessage `json:"id"`
+func (b refreshTokenRequest) Validate() error {
+	return required(field{"refresh_token", b.RefreshToken})
 }
 
 // Response bodies.
@@ -174,59 +147,6 @@ type mfaChallengeBody struct {
 	MFAToken    string `json:"mfa_token"`
 }
 
-type accountBody struct {
-	ID            string     `json:"id"`
-	Username      string     `json:"username"`
-	Email         string     `json:"email"`
-	EmailVerified bool       `json:"email_verified"`
-	PendingEmail  string     `json:"pending_email,omitempty"`
-	Name          string     `json:"name"`
-	Phone         string     `json:"phone"`
-	Roles         []string   `json:"roles"`
-	MFAEnabled    bool       `json:"mfa_enabled"`
-	CreatedAt     *time.Time `json:"created_at,omitempty"`
-}
-
-type sessionBody struct {
-	ID         string    `json:"id"`
-	Device     string    `json:"device"`
-	IP         string    `json:"ip"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastUsedAt time.Time `json:"last_used_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	Current    bool      `json:"current"`
-}
-
-type totpEnrollmentBody struct {
-	Secret     string `json:"secret"`
-	OTPAuthURL string `json:"otpauth_url"`
-}
-
-type recoveryCodesBody struct {
-	RecoveryCodes []string `json:"recovery_codes"`
-}
-
-type addressBody struct {
-	ID                string `json:"id"`
-	FullName          string `json:"full_name"`
-	Line1             string `json:"line1"`
-	Line2             string `json:"line2"`
-	City              string `json:"city"`
-	Region            string `json:"region"`
-	PostalCode        string `json:"postal_code"`
-	Country           string `json:"country"`
-	Phone             string `json:"phone"`
-	IsDefaultShipping bool   `json:"is_default_shipping"`
-	IsDefaultBilling  bool   `json:"is_default_billing"`
-}
-
-// listBody is a page of a list. The account's lists are short (at most 20
-// addresses, a handful of sessions) and come whole, so NextCursor is nil.
-type listBody[T any] struct {
-	Items      []T     `json:"items"`
-	NextCursor *string `json:"next_cursor"`
-}
-
 // The status members of the 2xx answers that carry no object.
 const (
 	statusVerificationSent = "verification_sent"
@@ -236,54 +156,6 @@ const (
 
 // tokenTypeBearer is the token_type of every token response (RFC 6749 §7.1).
 const tokenTypeBearer = "Bearer"
-
-// field is one member of a request body, for required.
-type field struct{ name, value string }
-
-// required returns a validation_failed error naming every member that is
-// missing or empty, or nil.
-func required(fields ...field) error {
-	var missing []emporium.FieldError
-	for _, f := range fields {
-		if f.value == "" {
-			missing = append(missing, emporium.FieldError{Field: f.name, Code: emporium.FieldRequired, Message: "is required"})
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	msg := fmt.Sprintf("The field %q is required.", missing[0].Field)
-	if len(missing) > 1 {
-		msg = "Some required fields are missing; see errors."
-	}
-	return &emporium.Error{Code: emporium.EINVALID, Message: msg, Fields: missing}
-}
-
-// serverOwned refuses members a client may read but never write, naming
-// them, so that a client learns why rather than that the field is unknown
-// (DESIGN §8: server-owned fields are never taken from a client).
-func serverOwned(members ...member) error {
-	var owned []emporium.FieldError
-	for _, m := range members {
-		if m.raw != nil {
-			owned = append(owned, emporium.FieldError{Field: m.name, Code: emporium.FieldReadOnly, Message: "is set by the server and cannot be changed"})
-		}
-	}
-	if len(owned) == 0 {
-		return nil
-	}
-	msg := fmt.Sprintf("The field %q is set by the server and cannot be changed.", owned[0].Field)
-	if len(owned) > 1 {
-		msg = "Some fields are set by the server and cannot be changed; see errors."
-	}
-	return &emporium.Error{Code: emporium.EMALFORMED, Message: msg, Op: "gateway: server-owned field", Fields: owned}
-}
-
-// member is one member of a request body as it was sent, for serverOwned.
-type member struct {
-	name string
-	raw  json.RawMessage
-}
 
 // Authentication and credentials: /v1/auth/*.
 
@@ -295,9 +167,6 @@ type member struct {
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	var in signupRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"username", in.Username}, field{"email", in.Email}, field{"password", in.Password}); err != nil {
 		return err
 	}
 	client := s.clientOf(r)
@@ -330,9 +199,6 @@ func (s *Server) verifyEmail(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := required(field{"token", in.Token}); err != nil {
-		return err
-	}
 	if err := s.accounts.VerifyEmail(r.Context(), in.Token); err != nil {
 		return err
 	}
@@ -345,9 +211,6 @@ func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) erro
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := required(field{"email", in.Email}); err != nil {
-		return err
-	}
 	if err := s.accounts.ResendVerification(r.Context(), in.Email, s.clientOf(r)); err != nil {
 		return err
 	}
@@ -357,9 +220,6 @@ func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) erro
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var in loginRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"email", in.Email}, field{"password", in.Password}); err != nil {
 		return err
 	}
 	res, err := s.accounts.Login(r.Context(), in.Email, in.Password, s.clientOf(r))
@@ -381,9 +241,6 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := required(field{"mfa_token", in.MFAToken}, field{"code", in.Code}); err != nil {
-		return err
-	}
 	t, err := s.accounts.LoginMFA(r.Context(), in.MFAToken, in.Code, s.clientOf(r))
 	if err != nil {
 		return err
@@ -396,9 +253,6 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := required(field{"refresh_token", in.RefreshToken}); err != nil {
-		return err
-	}
 	t, err := s.accounts.Refresh(r.Context(), in.RefreshToken, s.clientOf(r))
 	if err != nil {
 		return err
@@ -409,9 +263,6 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	var in refreshTokenRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"refresh_token", in.RefreshToken}); err != nil {
 		return err
 	}
 	if err := s.accounts.Logout(r.Context(), in.RefreshToken); err != nil {
@@ -427,9 +278,6 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := required(field{"email", in.Email}); err != nil {
-		return err
-	}
 	if err := s.accounts.ForgotPassword(r.Context(), in.Email, s.clientOf(r)); err != nil {
 		return err
 	}
@@ -439,9 +287,6 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	var in resetPasswordRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"token", in.Token}, field{"password", in.Password}); err != nil {
 		return err
 	}
 	if err := s.accounts.ResetPassword(r.Context(), in.Token, in.Password); err != nil {
@@ -483,275 +328,4 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	return nil
-}
-
-// The caller's own account: /v1/me*. Every handler acts for the principal
-// of the access token and takes no user id from the request.
-
-func (s *Server) getMe(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	a, err := s.accounts.Account(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	return Respond(w, http.StatusOK, accountOf(a))
-}
-
-// patchMe changes name and phone, or starts an email change. Members the
-// server owns are refused by name with 400, before the service is asked.
-func (s *Server) patchMe(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	var in accountPatch
-	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := serverOwned(
-		member{"id", in.ID}, member{"username", in.Username}, member{"email_verified", in.EmailVerified},
-		member{"pending_email", in.PendingEmail}, member{"roles", in.Roles}, member{"mfa_enabled", in.MFAEnabled},
-		member{"created_at", in.CreatedAt},
-	); err != nil {
-		return err
-	}
-	update := emporium.AccountUpdate{Name: in.Name, Phone: in.Phone, Email: in.Email}
-	if in.CurrentPassword != nil {
-		update.CurrentPassword = *in.CurrentPassword
-	}
-	if in.Email != nil {
-		if err := required(field{"current_password", update.CurrentPassword}); err != nil {
-			return err
-		}
-	}
-	a, err := s.accounts.UpdateAccount(r.Context(), p, update)
-	if err != nil {
-		return err
-	}
-	return Respond(w, http.StatusOK, accountOf(a))
-}
-
-func accountOf(a emporium.Account) accountBody {
-	b := accountBody{
-		ID:            a.ID,
-		Username:      a.Username,
-		Email:         a.Email,
-		EmailVerified: a.EmailVerified,
-		PendingEmail:  a.PendingEmail,
-		Name:          a.Name,
-		Phone:         a.Phone,
-		Roles:         a.Roles,
-		MFAEnabled:    a.MFAEnabled,
-	}
-	if b.Roles == nil {
-		b.Roles = []string{}
-	}
-	if !a.CreatedAt.IsZero() {
-		t := a.CreatedAt.UTC()
-		b.CreatedAt = &t
-	}
-	return b
-}
-
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	sessions, err := s.accounts.Sessions(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	out := listBody[sessionBody]{Items: make([]sessionBody, 0, len(sessions))}
-	for _, ss := range sessions {
-		out.Items = append(out.Items, sessionBody{
-			ID:         ss.ID,
-			Device:     ss.Device,
-			IP:         ss.IP,
-			CreatedAt:  ss.CreatedAt.UTC(),
-			LastUsedAt: ss.LastUsedAt.UTC(),
-			ExpiresAt:  ss.ExpiresAt.UTC(),
-			Current:    ss.Current,
-		})
-	}
-	return Respond(w, http.StatusOK, out)
-}
-
-func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	if err := s.accounts.RevokeSession(r.Context(), p, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-// beginTOTP takes no body: it starts (or restarts) an enrolment.
-func (s *Server) beginTOTP(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	var in passwordRequest
-	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"password", in.Password}); err != nil {
-		return err
-	}
-	e, err := s.accounts.BeginTOTP(r.Context(), p, in.Password)
-	if err != nil {
-		return err
-	}
-	return Respond(w, http.StatusCreated, totpEnrollmentBody{Secret: e.Secret, OTPAuthURL: e.OTPAuthURL})
-}
-
-func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	var in codeRequest
-	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"code", in.Code}); err != nil {
-		return err
-	}
-	codes, err := s.accounts.ConfirmTOTP(r.Context(), p, in.Code)
-	if err != nil {
-		return err
-	}
-	if codes == nil {
-		codes = []string{}
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	return Respond(w, http.StatusOK, recoveryCodesBody{RecoveryCodes: codes})
-}
-
-func (s *Server) disableTOTP(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	var in disableTOTPRequest
-	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := required(field{"password", in.Password}, field{"code", in.Code}); err != nil {
-		return err
-	}
-	if err := s.accounts.DisableTOTP(r.Context(), p, in.Password, in.Code); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (s *Server) listAddresses(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	addresses, err := s.accounts.Addresses(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	out := listBody[addressBody]{Items: make([]addressBody, 0, len(addresses))}
-	for _, a := range addresses {
-		out.Items = append(out.Items, addressOf(a))
-	}
-	return Respond(w, http.StatusOK, out)
-}
-
-// maxIdempotencyKeyLength bounds an Idempotency-Key: a UUID is 36
-// characters; 255 leaves room for any client's scheme.
-const maxIdempotencyKeyLength = 255
-
-// idempotencyKey returns the request's Idempotency-Key header, "" when it
-// has none. A key is 1 to 255 visible ASCII characters; anything else is
-// refused rather than stored.
-func idempotencyKey(r *http.Request) (string, error) {
-	values := r.Header.Values("Idempotency-Key")
-	if len(values) == 0 {
-		return "", nil
-	}
-	bad := &emporium.Error{
-		Code:    emporium.EMALFORMED,
-		Message: "The Idempotency-Key header must be one value of 1 to 255 visible ASCII characters.",
-		Fields:  []emporium.FieldError{{Field: "Idempotency-Key", Code: emporium.FieldInvalid, Message: "must be 1 to 255 visible ASCII characters"}},
-	}
-	key := values[0]
-	if len(values) > 1 || key == "" || len(key) > maxIdempotencyKeyLength {
-		return "", bad
-	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < 0x21 || key[i] > 0x7e {
-			return "", bad
-		}
-	}
-	return key, nil
-}
-
-// addAddress creates an address and answers 201 with its Location. With an
-// Idempotency-Key a retry answers the address the first request created.
-func (s *Server) addAddress(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	key, err := idempotencyKey(r)
-	if err != nil {
-		return err
-	}
-	in, err := decodeAddress(r)
-	if err != nil {
-		return err
-	}
-	a, err := s.accounts.AddAddress(r.Context(), p, in, key)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", "/v1/me/addresses/"+url.PathEscape(a.ID))
-	return Respond(w, http.StatusCreated, addressOf(a))
-}
-
-func (s *Server) getAddress(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	a, err := s.accounts.Address(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	return Respond(w, http.StatusOK, addressOf(a))
-}
-
-func (s *Server) replaceAddress(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	in, err := decodeAddress(r)
-	if err != nil {
-		return err
-	}
-	a, err := s.accounts.ReplaceAddress(r.Context(), p, r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	return Respond(w, http.StatusOK, addressOf(a))
-}
-
-func (s *Server) removeAddress(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	if err := s.accounts.RemoveAddress(r.Context(), p, r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-// decodeAddress reads the body of POST and PUT /v1/me/addresses.
-func decodeAddress(r *http.Request) (emporium.Address, error) {
-	var in addressRequest
-	if err := Decode(r, &in); err != nil {
-		return emporium.Address{}, err
-	}
-	if err := serverOwned(member{"id", in.ID}); err != nil {
-		return emporium.Address{}, err
-	}
-	if err := required(field{"full_name", in.FullName}, field{"line1", in.Line1}, field{"city", in.City}, field{"country", in.Country}); err != nil {
-		return emporium.Address{}, err
-	}
-	return emporium.Address{
-		FullName:          in.FullName,
-		Line1:             in.Line1,
-		Line2:             in.Line2,
-		City:              in.City,
-		Region:            in.Region,
-		PostalCode:        in.PostalCode,
-		Country:           in.Country,
-		Phone:             in.Phone,
-		IsDefaultShipping: in.IsDefaultShipping,
-		IsDefaultBilling:  in.IsDefaultBilling,
-	}, nil
-}
-
-func addressOf(a emporium.Address) addressBody {
-	return addressBody{
-		ID:                a.ID,
-		FullName:          a.FullName,
-		Line1:             a.Line1,
-		Line2:             a.Line2,
-		City:              a.City,
-		Region:            a.Region,
-		PostalCode:        a.PostalCode,
-		Country:           a.Country,
-		Phone:             a.Phone,
-		IsDefaultShipping: a.IsDefaultShipping,
-		IsDefaultBilling:  a.IsDefaultBilling,
-	}
 }

@@ -45,19 +45,13 @@ func (s *Server) clearCart(w http.ResponseWriter, r *http.Request, p emporium.Pr
 
 // cartOwned are members of a cart line only the server writes.
 type cartOwned struct {
-	LineID    json.RawMessage `json:"line_id"`
-	ProductID json.RawMessage `json:"product_id"`
-	Title     json.RawMessage `json:"title"`
-	Price     json.RawMessage `json:"price"`
-	UnitPrice json.RawMessage `json:"unit_price"`
-	LineTotal json.RawMessage `json:"line_total"`
-	Available json.RawMessage `json:"available"`
-}
-
-func (o cartOwned) check() error {
-	return serverOwned(member{"line_id", o.LineID}, member{"product_id", o.ProductID}, member{"title", o.Title},
-		member{"price", o.Price}, member{"unit_price", o.UnitPrice}, member{"line_total", o.LineTotal},
-		member{"available", o.Available})
+	LineID    readOnly `json:"line_id"`
+	ProductID readOnly `json:"product_id"`
+	Title     readOnly `json:"title"`
+	Price     readOnly `json:"price"`
+	UnitPrice readOnly `json:"unit_price"`
+	LineTotal readOnly `json:"line_total"`
+	Available readOnly `json:"available"`
 }
 
 type cartItemRequest struct {
@@ -65,6 +59,8 @@ type cartItemRequest struct {
 	Quantity *int64 `json:"quantity"`
 	cartOwned
 }
+
+func (b cartItemRequest) Validate() error { return required(field{"sku", b.SKU}) }
 
 // addCartItem adds a SKU (one unit unless quantity says more). With an
 // Idempotency-Key a retry changes the cart once.
@@ -75,12 +71,6 @@ func (s *Server) addCartItem(w http.ResponseWriter, r *http.Request, p emporium.
 	}
 	var in cartItemRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := in.check(); err != nil {
-		return err
-	}
-	if err := required(field{"sku", in.SKU}); err != nil {
 		return err
 	}
 	qty := int64(1)
@@ -96,20 +86,23 @@ type cartLineRequest struct {
 	cartOwned
 }
 
+// Validate refuses a new SKU with its own explanation (a line's SKU is the
+// client's to choose, but only when adding) and requires the quantity.
+func (b cartLineRequest) Validate() error {
+	if b.SKU != nil {
+		return &emporium.Error{Code: emporium.EMALFORMED, Message: "A line's SKU cannot change; remove the line and add the other SKU.",
+			Fields: []emporium.FieldError{{Field: "sku", Code: emporium.FieldReadOnly, Message: "cannot be changed"}}}
+	}
+	if b.Quantity == nil {
+		return required(field{"quantity", ""})
+	}
+	return nil
+}
+
 func (s *Server) updateCartLine(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
 	var in cartLineRequest
 	if err := Decode(r, &in); err != nil {
 		return err
-	}
-	if err := in.check(); err != nil {
-		return err
-	}
-	if in.SKU != nil {
-		return &emporium.Error{Code: emporium.EMALFORMED, Message: "A line's SKU cannot change; remove the line and add the other SKU.",
-			Fields: []emporium.FieldError{{Field: "sku", Code: emporium.FieldReadOnly, Message: "cannot be changed"}}}
-	}
-	if in.Quantity == nil {
-		return required(field{"quantity", ""})
 	}
 	return s.respondCart(w)(s.carts.UpdateLine(r.Context(), p, r.PathValue("line_id"), *in.Quantity))
 }
@@ -134,22 +127,22 @@ func (s *Server) respondCart(w http.ResponseWriter) func(emporium.Cart, error) e
 // Wishlists.
 
 type wishlistRequest struct {
-	Name      *string         `json:"name"`
-	ID        json.RawMessage `json:"id"`
-	Items     json.RawMessage `json:"items"`
-	CreatedAt json.RawMessage `json:"created_at"`
+	Name      *string  `json:"name"`
+	ID        readOnly `json:"id"`
+	Items     readOnly `json:"items"`
+	CreatedAt readOnly `json:"created_at"`
 }
 
+func (b wishlistRequest) Validate() error { return required(field{"name", deref(b.Name)}) }
+
+// decodeWishlist reads the body of POST /v1/wishlists and PATCH
+// /v1/wishlists/{id}: the list's name.
 func decodeWishlist(r *http.Request) (string, error) {
 	var in wishlistRequest
 	if err := Decode(r, &in); err != nil {
 		return "", err
 	}
-	if err := serverOwned(member{"id", in.ID}, member{"items", in.Items}, member{"created_at", in.CreatedAt}); err != nil {
-		return "", err
-	}
-	name := deref(in.Name)
-	return name, required(field{"name", name})
+	return deref(in.Name), nil
 }
 
 func (s *Server) listWishlists(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
@@ -203,18 +196,14 @@ func (s *Server) deleteWishlist(w http.ResponseWriter, r *http.Request, p empori
 
 type wishlistItemRequest struct {
 	emporium.WishlistItemInput
-	AddedAt json.RawMessage `json:"added_at"`
+	AddedAt readOnly `json:"added_at"`
 }
+
+func (b wishlistItemRequest) Validate() error { return required(field{"product_id", b.ProductID}) }
 
 func (s *Server) addWishlistItem(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
 	var in wishlistItemRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := serverOwned(member{"added_at", in.AddedAt}); err != nil {
-		return err
-	}
-	if err := required(field{"product_id", in.ProductID}); err != nil {
 		return err
 	}
 	return respondWishlist(w)(s.wishlists.AddWishlistItem(r.Context(), p, r.PathValue("id"), in.WishlistItemInput))

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -57,29 +56,22 @@ func (s *Server) listCategories(w http.ResponseWriter, r *http.Request) error {
 // the server's.
 type categoryRequest struct {
 	emporium.CategoryUpdate
-	ID       json.RawMessage `json:"id"`
-	Children json.RawMessage `json:"children"`
+	ID       readOnly `json:"id"`
+	Children readOnly `json:"children"`
 }
 
-func decodeCategory(r *http.Request) (emporium.CategoryUpdate, error) {
-	var in categoryRequest
-	if err := Decode(r, &in); err != nil {
-		return emporium.CategoryUpdate{}, err
-	}
-	if err := serverOwned(member{"id", in.ID}, member{"children", in.Children}); err != nil {
-		return emporium.CategoryUpdate{}, err
-	}
-	return in.CategoryUpdate, nil
-}
+// newCategoryRequest is the body of POST /v1/admin/categories: a category
+// as a PATCH sends it, with its name required.
+type newCategoryRequest struct{ categoryRequest }
+
+func (b newCategoryRequest) Validate() error { return required(field{"name", deref(b.Name)}) }
 
 func (s *Server) createCategory(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	in, err := decodeCategory(r)
-	if err != nil {
+	var body newCategoryRequest
+	if err := Decode(r, &body); err != nil {
 		return err
 	}
-	if err := required(field{"name", deref(in.Name)}); err != nil {
-		return err
-	}
+	in := body.CategoryUpdate
 	c, err := s.catalog.CreateCategory(r.Context(), p, emporium.CategoryInput{
 		Name: deref(in.Name), Slug: deref(in.Slug), ParentID: deref(in.ParentID),
 	})
@@ -91,11 +83,11 @@ func (s *Server) createCategory(w http.ResponseWriter, r *http.Request, p empori
 }
 
 func (s *Server) updateCategory(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
-	in, err := decodeCategory(r)
-	if err != nil {
+	var in categoryRequest
+	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	c, err := s.catalog.UpdateCategory(r.Context(), p, r.PathValue("id"), in)
+	c, err := s.catalog.UpdateCategory(r.Context(), p, r.PathValue("id"), in.CategoryUpdate)
 	if err != nil {
 		return err
 	}
@@ -115,20 +107,16 @@ func (s *Server) deleteCategory(w http.ResponseWriter, r *http.Request, p empori
 // vendorRequest opens a store; the rest of a store page is the server's.
 type vendorRequest struct {
 	emporium.VendorInput
-	ID           json.RawMessage `json:"id"`
-	ProductCount json.RawMessage `json:"product_count"`
-	JoinedAt     json.RawMessage `json:"joined_at"`
+	ID           readOnly `json:"id"`
+	ProductCount readOnly `json:"product_count"`
+	JoinedAt     readOnly `json:"joined_at"`
 }
+
+func (b vendorRequest) Validate() error { return required(field{"store_name", b.StoreName}) }
 
 func (s *Server) becomeVendor(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
 	var in vendorRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := serverOwned(member{"id", in.ID}, member{"product_count", in.ProductCount}, member{"joined_at", in.JoinedAt}); err != nil {
-		return err
-	}
-	if err := required(field{"store_name", in.StoreName}); err != nil {
 		return err
 	}
 	v, err := s.catalog.BecomeVendor(r.Context(), p, in.VendorInput)
@@ -152,22 +140,21 @@ func (s *Server) getVendor(w http.ResponseWriter, r *http.Request) error {
 // productOwned are the members of a product only the server writes:
 // present in a request body, they are refused by name.
 type productOwned struct {
-	ID        json.RawMessage `json:"id"`
-	VendorID  json.RawMessage `json:"vendor_id"`
-	Rating    json.RawMessage `json:"rating"`
-	CreatedAt json.RawMessage `json:"created_at"`
-	UpdatedAt json.RawMessage `json:"updated_at"`
-	Version   json.RawMessage `json:"version"`
-}
-
-func (o productOwned) check() error {
-	return serverOwned(member{"id", o.ID}, member{"vendor_id", o.VendorID}, member{"rating", o.Rating},
-		member{"created_at", o.CreatedAt}, member{"updated_at", o.UpdatedAt}, member{"version", o.Version})
+	ID        readOnly `json:"id"`
+	VendorID  readOnly `json:"vendor_id"`
+	Rating    readOnly `json:"rating"`
+	CreatedAt readOnly `json:"created_at"`
+	UpdatedAt readOnly `json:"updated_at"`
+	Version   readOnly `json:"version"`
 }
 
 type productRequest struct {
 	emporium.ProductInput
 	productOwned
+}
+
+func (b productRequest) Validate() error {
+	return required(field{"title", b.Title}, field{"currency", b.Currency})
 }
 
 type productUpdateRequest struct {
@@ -185,12 +172,6 @@ func (s *Server) createProduct(w http.ResponseWriter, r *http.Request, p emporiu
 	}
 	var in productRequest
 	if err := Decode(r, &in); err != nil {
-		return err
-	}
-	if err := in.productOwned.check(); err != nil {
-		return err
-	}
-	if err := required(field{"title", in.Title}, field{"currency", in.Currency}); err != nil {
 		return err
 	}
 	prod, err := s.catalog.CreateProduct(r.Context(), p, in.ProductInput, key)
@@ -233,9 +214,6 @@ func (s *Server) updateProduct(w http.ResponseWriter, r *http.Request, p emporiu
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := in.productOwned.check(); err != nil {
-		return err
-	}
 	in.CommandID = key
 	prod, err := s.catalog.UpdateProduct(r.Context(), p, r.PathValue("id"), in.ProductUpdate)
 	if err != nil {
@@ -257,21 +235,22 @@ func (s *Server) archiveProduct(w http.ResponseWriter, r *http.Request, p empori
 type stockRequest struct {
 	OnHand *int64 `json:"on_hand"`
 	// The rest of a stock answer is the server's.
-	SKU       json.RawMessage `json:"sku"`
-	Reserved  json.RawMessage `json:"reserved"`
-	Available json.RawMessage `json:"available"`
+	SKU       readOnly `json:"sku"`
+	Reserved  readOnly `json:"reserved"`
+	Available readOnly `json:"available"`
+}
+
+func (b stockRequest) Validate() error {
+	if b.OnHand == nil {
+		return required(field{"on_hand", ""})
+	}
+	return nil
 }
 
 func (s *Server) setStock(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
 	var in stockRequest
 	if err := Decode(r, &in); err != nil {
 		return err
-	}
-	if err := serverOwned(member{"sku", in.SKU}, member{"reserved", in.Reserved}, member{"available", in.Available}); err != nil {
-		return err
-	}
-	if in.OnHand == nil {
-		return required(field{"on_hand", ""})
 	}
 	st, err := s.catalog.SetStock(r.Context(), p, r.PathValue("id"), r.PathValue("sku"), *in.OnHand)
 	if err != nil {
@@ -381,11 +360,4 @@ func badQuery(fields []emporium.FieldError) error {
 		msg = "Some query parameters are not valid; see errors."
 	}
 	return &emporium.Error{Code: emporium.EINVALID, Op: "gateway: query parameters", Message: msg, Fields: fields}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

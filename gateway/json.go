@@ -24,12 +24,36 @@ import (
 //   - the body must be one JSON object and nothing after it;
 //   - a member v has no field for is refused, naming it.
 //
+// Then it checks what the request type declares:
+//
+//   - a member declared as a readOnly field (one the server owns: an id, a
+//     price, a status) is refused by name, 400 malformed_request with field
+//     code read_only, so a client learns why rather than that the member is
+//     unknown (DESIGN §8);
+//   - if v has a Validate() error method, its answer is Decode's: that is
+//     where a request type names the members the contract requires
+//     (required, 422 validation_failed).
+//
 // Every failure is an *emporium.Error the gateway answers with a 4xx
 // problem: malformed_request (400) naming the field and the position where
 // it can, unsupported_media_type (415), or payload_too_large (413) when the
 // body is over the server's limit. Messages speak of JSON types, never of
 // the Go types behind them.
 func Decode(r *http.Request, v any) error {
+	if err := decodeBody(r, v); err != nil {
+		return err
+	}
+	if err := readOnlySent(v); err != nil {
+		return err
+	}
+	if val, ok := v.(interface{ Validate() error }); ok {
+		return val.Validate()
+	}
+	return nil
+}
+
+// decodeBody reads the request body strictly into v.
+func decodeBody(r *http.Request, v any) error {
 	if err := requireJSON(r.Header.Get("Content-Type")); err != nil {
 		return err
 	}
@@ -84,6 +108,85 @@ func decodeJSON(body []byte, v any) error {
 		return errTrailing
 	}
 	return nil
+}
+
+// readOnly is a member of a request body that the server owns: a client may
+// read it in answers but never write it. A request type declares such a
+// member as a field of this type with the member's json name, and Decode
+// refuses it when it is present, even as null.
+type readOnly struct{ sent bool }
+
+// UnmarshalJSON records that the member was sent; its value does not matter.
+func (m *readOnly) UnmarshalJSON([]byte) error {
+	m.sent = true
+	return nil
+}
+
+var readOnlyType = reflect.TypeFor[readOnly]()
+
+// readOnlySent refuses the readOnly members of v, a pointer to a struct,
+// that the body held, naming them in the order the struct declares them
+// (embedded structs included, as encoding/json flattens them).
+func readOnlySent(v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	var owned []emporium.FieldError
+	var walk func(reflect.Value)
+	walk = func(s reflect.Value) {
+		for i := range s.NumField() {
+			f, fv := s.Type().Field(i), s.Field(i)
+			switch {
+			case f.Type == readOnlyType:
+				if fv.Field(0).Bool() { // not Interface: fv may sit in an unexported embedded struct
+					name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+					owned = append(owned, emporium.FieldError{Field: name, Code: emporium.FieldReadOnly, Message: "is set by the server and cannot be changed"})
+				}
+			case f.Anonymous && f.Type.Kind() == reflect.Struct:
+				walk(fv)
+			}
+		}
+	}
+	walk(rv.Elem())
+	if len(owned) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("The field %q is set by the server and cannot be changed.", owned[0].Field)
+	if len(owned) > 1 {
+		msg = "Some fields are set by the server and cannot be changed; see errors."
+	}
+	return &emporium.Error{Code: emporium.EMALFORMED, Message: msg, Op: "gateway: server-owned field", Fields: owned}
+}
+
+// field is one member of a request body, for required.
+type field struct{ name, value string }
+
+// required returns a validation_failed error naming every member that is
+// missing or empty, or nil. Request types call it from their Validate.
+func required(fields ...field) error {
+	var missing []emporium.FieldError
+	for _, f := range fields {
+		if f.value == "" {
+			missing = append(missing, emporium.FieldError{Field: f.name, Code: emporium.FieldRequired, Message: "is required"})
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("The field %q is required.", missing[0].Field)
+	if len(missing) > 1 {
+		msg = "Some required fields are missing; see errors."
+	}
+	return &emporium.Error{Code: emporium.EINVALID, Message: msg, Fields: missing}
+}
+
+// deref is the value of an optional string member, "" when it was not sent.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // unknownFieldPrefix starts the error encoding/json returns for a member

@@ -8,6 +8,20 @@
 // Server.Handle; their handlers decode the request, call a grain or a read
 // model, and return an emporium error when something fails, which the
 // gateway turns into the problem the contract promises.
+//
+// Request bodies have one shape: each body is a request type declared here
+// (signupRequest, productRequest, ...), decoded by Decode, which owns what
+// the edge checks: the members a body may hold (any other is refused), the
+// server-owned members it refuses by name (readOnly fields) and the members
+// the contract requires (the type's Validate). Where a service takes an input
+// type of the root package whose json tags are the contract's names
+// (emporium.ProductInput, CategoryUpdate, VendorInput, WishlistItemInput),
+// the request type embeds it rather than copying its fields; otherwise (the
+// account routes, whose services take plain values) it declares them. What a
+// valid value is stays the service's to say.
+//
+// Handlers pass the request's context to the services, which bound every
+// grain call they make for it by its deadline (actors.Within).
 package gateway
 
 import (

@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	emporium "github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/auth"
 )
 
 // DefaultTimeout bounds each Redis call of a Bus whose Timeout is zero. Redis
@@ -47,6 +48,10 @@ type Bus struct {
 	Now func() time.Time
 	// Timeout bounds each Redis call. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// Tickets is the one-time token store the websocket tickets live in,
+	// the node's one store (DESIGN §7). Nil means one over Client and
+	// Prefix with Timeout, which keeps the same keys.
+	Tickets *auth.OneTime
 }
 
 // New returns a Bus over client whose channels and keys start with prefix.

@@ -50,6 +50,9 @@ type ticketRecord struct {
 // kind auth.TokenTicket): only the hash of a ticket is stored, so a Redis
 // dump opens no connection.
 func (b *Bus) tickets() *auth.OneTime {
+	if b.Tickets != nil {
+		return b.Tickets
+	}
 	return &auth.OneTime{Client: b.Client, Prefix: b.Prefix, Timeout: b.timeout()}
 }
 

@@ -31,7 +31,7 @@ func (n *Node) accounts() (*user.Service, *ratelimit.Limiter, error) {
 	svc, err := user.NewService(user.ServiceConfig{
 		Cluster:   n.Cluster,
 		Claims:    n.claims(),
-		Redis:     n.Redis,
+		Tokens:    n.tokens,
 		Mailer:    mailer,
 		Issuer:    issuer,
 		Limiter:   limiter.Counters(),

@@ -31,6 +31,7 @@ import (
 	"github.com/emporium-shop/emporium/actors/product"
 	"github.com/emporium-shop/emporium/actors/session"
 	"github.com/emporium-shop/emporium/actors/user"
+	"github.com/emporium-shop/emporium/auth"
 	"github.com/emporium-shop/emporium/gateway"
 	"github.com/emporium-shop/emporium/live"
 	"github.com/emporium-shop/emporium/persistence"
@@ -68,6 +69,9 @@ type Node struct {
 	// SEED_PRODUCTS demo products; by default progress is logged.
 	SeedProgress func(done, total int)
 
+	// tokens is the node's one store of one-time tokens: email
+	// verification, password reset, MFA challenges and websocket tickets.
+	tokens    *auth.OneTime
 	liveBus   *live.Bus
 	livePub   *live.Publisher
 	limiter   *ratelimit.Limiter
@@ -120,6 +124,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	n.Redis = client
+	n.tokens = &auth.OneTime{Client: client, Prefix: "emporium:"}
 	n.onClose("redis", func(context.Context) error { closeRedis(); return nil })
 
 	if err := n.openSearch(ctx); err != nil {

@@ -20,6 +20,7 @@ import (
 // reverse), so the last changes still go out.
 func (n *Node) openLive() {
 	n.liveBus = live.New(n.Redis, "emporium:")
+	n.liveBus.Tickets = n.tokens
 	n.livePub = live.NewPublisher(n.liveBus, live.PublisherOptions{Logger: n.Logger})
 	n.onClose("live publisher", func(context.Context) error { return n.livePub.Close() })
 }

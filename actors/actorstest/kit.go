@@ -2,10 +2,14 @@ package actorstest
 
 import (
 	"fmt"
+	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
 )
 
@@ -50,4 +54,50 @@ func DiffEvents(want, got []proto.Message) string {
 		}
 	}
 	return ""
+}
+
+// Check is one row of a pure core's table test: the state the events Given
+// build, the command, and either the events it must yield or the error code
+// it must be refused with (and, for EINVALID, the first field error's field
+// and code).
+type Check struct {
+	Name      string
+	Given     []proto.Message
+	Cmd       proto.Message
+	Want      []proto.Message
+	ErrCode   string
+	Field     string
+	FieldCode string
+}
+
+// RunChecks runs each check as a subtest: it builds the state with given,
+// decides the command with decide (the way the shell does, see Decide) and
+// compares the answer with the check's, and it fails a decision that changed
+// the state it was given.
+func RunChecks[S proto.Message](t *testing.T, checks []Check, given func(...proto.Message) S,
+	decide func(S, proto.Message) ([]proto.Message, error)) {
+	t.Helper()
+	for _, tt := range checks {
+		t.Run(tt.Name, func(t *testing.T) {
+			s := given(tt.Given...)
+			before := proto.Clone(s)
+			got, err := decide(s, tt.Cmd)
+			if tt.ErrCode != "" {
+				require.Error(t, err)
+				assert.Equal(t, tt.ErrCode, emporium.ErrorCode(err), "error: %v", err)
+				assert.NotEmpty(t, emporium.ErrorMessage(err))
+				assert.Empty(t, got)
+				if tt.Field != "" {
+					fields := emporium.ErrorFields(err)
+					require.NotEmpty(t, fields, "error: %v", err)
+					assert.Equal(t, tt.Field, fields[0].Field, "fields: %v", fields)
+					assert.Equal(t, tt.FieldCode, fields[0].Code, "fields: %v", fields)
+				}
+			} else {
+				require.NoError(t, err)
+				assert.Empty(t, DiffEvents(tt.Want, got))
+			}
+			assert.True(t, proto.Equal(before, s), "decide changed the state")
+		})
+	}
 }

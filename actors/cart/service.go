@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	pb "github.com/emporium-shop/emporium/protos/cartpb"
 )
 
@@ -43,48 +44,57 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 }
 
 // Cart answers the caller's cart.
-func (s *Service) Cart(_ context.Context, p emporium.Principal) (emporium.Cart, error) {
+func (s *Service) Cart(ctx context.Context, p emporium.Principal) (emporium.Cart, error) {
 	const op = "cart.Cart"
-	return s.call(op, p, func(g *pb.CartGrainGrainClient) (*pb.Cart, error) { return g.Get(&pb.GetRequest{}) })
+	return s.call(ctx, op, p, func(g *pb.CartGrainGrainClient, w cluster.GrainCallOption) (*pb.Cart, error) {
+		return g.Get(&pb.GetRequest{}, w)
+	})
 }
 
 // AddItem adds units of a SKU to the caller's cart. With an Idempotency-Key
 // (key) the command id is derived from the caller and the key, so that a
 // retried request, even through another node, changes the cart once.
-func (s *Service) AddItem(_ context.Context, p emporium.Principal, in emporium.CartItemInput, key string) (emporium.Cart, error) {
+func (s *Service) AddItem(ctx context.Context, p emporium.Principal, in emporium.CartItemInput, key string) (emporium.Cart, error) {
 	const op = "cart.AddItem"
 	req := &pb.AddItemRequest{CommandId: s.commandID(p, "add", key), Sku: in.SKU, Quantity: in.Quantity}
-	return s.call(op, p, func(g *pb.CartGrainGrainClient) (*pb.Cart, error) { return g.AddItem(req) })
+	return s.call(ctx, op, p, func(g *pb.CartGrainGrainClient, w cluster.GrainCallOption) (*pb.Cart, error) {
+		return g.AddItem(req, w)
+	})
 }
 
 // UpdateLine sets the quantity of one of the caller's lines.
-func (s *Service) UpdateLine(_ context.Context, p emporium.Principal, lineID string, quantity int64) (emporium.Cart, error) {
+func (s *Service) UpdateLine(ctx context.Context, p emporium.Principal, lineID string, quantity int64) (emporium.Cart, error) {
 	const op = "cart.UpdateLine"
 	req := &pb.UpdateLineRequest{CommandId: s.cfg.NewID(), LineId: lineID, Quantity: quantity}
-	return s.call(op, p, func(g *pb.CartGrainGrainClient) (*pb.Cart, error) { return g.UpdateLine(req) })
+	return s.call(ctx, op, p, func(g *pb.CartGrainGrainClient, w cluster.GrainCallOption) (*pb.Cart, error) {
+		return g.UpdateLine(req, w)
+	})
 }
 
 // RemoveLine removes one of the caller's lines.
-func (s *Service) RemoveLine(_ context.Context, p emporium.Principal, lineID string) (emporium.Cart, error) {
+func (s *Service) RemoveLine(ctx context.Context, p emporium.Principal, lineID string) (emporium.Cart, error) {
 	const op = "cart.RemoveLine"
 	req := &pb.RemoveLineRequest{CommandId: s.cfg.NewID(), LineId: lineID}
-	return s.call(op, p, func(g *pb.CartGrainGrainClient) (*pb.Cart, error) { return g.RemoveLine(req) })
+	return s.call(ctx, op, p, func(g *pb.CartGrainGrainClient, w cluster.GrainCallOption) (*pb.Cart, error) {
+		return g.RemoveLine(req, w)
+	})
 }
 
 // Clear empties the caller's cart.
-func (s *Service) Clear(_ context.Context, p emporium.Principal) (emporium.Cart, error) {
+func (s *Service) Clear(ctx context.Context, p emporium.Principal) (emporium.Cart, error) {
 	const op = "cart.Clear"
 	req := &pb.ClearRequest{CommandId: s.cfg.NewID()}
-	return s.call(op, p, func(g *pb.CartGrainGrainClient) (*pb.Cart, error) { return g.Clear(req) })
+	return s.call(ctx, op, p, func(g *pb.CartGrainGrainClient, w cluster.GrainCallOption) (*pb.Cart, error) { return g.Clear(req, w) })
 }
 
-// call runs one request on the caller's CartGrain and presents its answer.
-func (s *Service) call(op string, p emporium.Principal, fn func(*pb.CartGrainGrainClient) (*pb.Cart, error)) (emporium.Cart, error) {
+// call runs one request on the caller's CartGrain, bounded by ctx (fn passes
+// the option on to the grain call), and presents its answer.
+func (s *Service) call(ctx context.Context, op string, p emporium.Principal, fn func(*pb.CartGrainGrainClient, cluster.GrainCallOption) (*pb.Cart, error)) (emporium.Cart, error) {
 	if p.UserID == "" {
 		// The generated client panics on an empty identity.
 		return emporium.Cart{}, &emporium.Error{Code: emporium.EUNAUTHENTICATED, Op: op, Message: "Sign in to use a cart."}
 	}
-	out, err := fn(pb.GetCartGrainGrainClient(s.cfg.Cluster, p.UserID))
+	out, err := fn(pb.GetCartGrainGrainClient(s.cfg.Cluster, p.UserID), actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Cart{}, emporium.GrainCall(op, err)
 	}

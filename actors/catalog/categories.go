@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/category"
 	categorypb "github.com/emporium-shop/emporium/protos/categorypb"
 	"github.com/emporium-shop/emporium/search"
@@ -28,7 +29,7 @@ func (s *Service) CreateCategory(ctx context.Context, p emporium.Principal, in e
 	}
 	ch, err := category.Client(s.cfg.Cluster).Create(&categorypb.CreateRequest{
 		CommandId: s.cfg.NewID(), Id: s.cfg.NewID(), Name: in.Name, Slug: in.Slug, ParentId: in.ParentID,
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Category{}, emporium.GrainCall(op, err)
 	}
@@ -43,7 +44,7 @@ func (s *Service) UpdateCategory(ctx context.Context, p emporium.Principal, id s
 	}
 	req := &categorypb.UpdateRequest{CommandId: s.cfg.NewID(), Id: id,
 		Name: stringValue(in.Name), Slug: stringValue(in.Slug), ParentId: stringValue(in.ParentID)}
-	ch, err := category.Client(s.cfg.Cluster).Update(req)
+	ch, err := category.Client(s.cfg.Cluster).Update(req, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Category{}, emporium.GrainCall(op, err)
 	}
@@ -78,7 +79,7 @@ func (s *Service) DeleteCategory(ctx context.Context, p emporium.Principal, id s
 		return &emporium.Error{Code: emporium.ECONFLICT, Op: op,
 			Message: "The category still has products; move them to another category first."}
 	}
-	ch, err := category.Client(s.cfg.Cluster).Delete(&categorypb.DeleteRequest{CommandId: s.cfg.NewID(), Id: id})
+	ch, err := category.Client(s.cfg.Cluster).Delete(&categorypb.DeleteRequest{CommandId: s.cfg.NewID(), Id: id}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.GrainCall(op, err)
 	}

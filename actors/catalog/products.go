@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/product"
 	inventorypb "github.com/emporium-shop/emporium/protos/inventorypb"
 	productpb "github.com/emporium-shop/emporium/protos/productpb"
@@ -14,7 +15,7 @@ import (
 // CreateProduct lists a product of the calling vendor.
 func (s *Service) CreateProduct(ctx context.Context, p emporium.Principal, in emporium.ProductInput, key string) (emporium.Product, error) {
 	const op = "catalog.CreateProduct"
-	if err := s.requireVendor(p); err != nil {
+	if err := s.requireVendor(ctx, p); err != nil {
 		return emporium.Product{}, err
 	}
 	publish := false
@@ -38,12 +39,12 @@ func (s *Service) CreateProduct(ctx context.Context, p emporium.Principal, in em
 		Options: optionsPB(in.Options), Variants: variantsPB(in.Variants), Currency: in.Currency,
 	}
 	grain := productpb.GetProductGrainGrainClient(s.cfg.Cluster, id)
-	out, err := grain.Create(req)
+	out, err := grain.Create(req, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Product{}, emporium.GrainCall(op, err)
 	}
 	if publish {
-		out, err = grain.Publish(&productpb.PublishRequest{CommandId: "publish:" + commandID, Caller: caller(p)})
+		out, err = grain.Publish(&productpb.PublishRequest{CommandId: "publish:" + commandID, Caller: caller(p)}, actors.Within(ctx, s.cfg.Cluster))
 		if err != nil {
 			return emporium.Product{}, emporium.GrainCall(op, err)
 		}
@@ -87,7 +88,7 @@ func (s *Service) checkCategory(ctx context.Context, op, id string) error {
 // VendorProducts lists the caller's products, newest first.
 func (s *Service) VendorProducts(ctx context.Context, p emporium.Principal, page emporium.Page) (emporium.ProductList, error) {
 	const op = "catalog.VendorProducts"
-	if err := s.requireVendor(p); err != nil {
+	if err := s.requireVendor(ctx, p); err != nil {
 		return emporium.ProductList{}, err
 	}
 	limit, err := pageLimit(op, page.Limit)
@@ -117,10 +118,10 @@ func (s *Service) VendorProducts(ctx context.Context, p emporium.Principal, page
 // VendorProduct answers one of the caller's products.
 func (s *Service) VendorProduct(ctx context.Context, p emporium.Principal, id string) (emporium.Product, error) {
 	const op = "catalog.VendorProduct"
-	if err := s.requireVendor(p); err != nil {
+	if err := s.requireVendor(ctx, p); err != nil {
 		return emporium.Product{}, err
 	}
-	out, err := productpb.GetProductGrainGrainClient(s.cfg.Cluster, id).GetForVendor(&productpb.GetForVendorRequest{Caller: caller(p)})
+	out, err := productpb.GetProductGrainGrainClient(s.cfg.Cluster, id).GetForVendor(&productpb.GetForVendorRequest{Caller: caller(p)}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Product{}, emporium.GrainCall(op, err)
 	}
@@ -133,7 +134,7 @@ func (s *Service) VendorProduct(ctx context.Context, p emporium.Principal, id st
 // update asks for a status.
 func (s *Service) UpdateProduct(ctx context.Context, p emporium.Principal, id string, in emporium.ProductUpdate) (emporium.Product, error) {
 	const op = "catalog.UpdateProduct"
-	if err := s.requireVendor(p); err != nil {
+	if err := s.requireVendor(ctx, p); err != nil {
 		return emporium.Product{}, err
 	}
 	if in.CategoryID != nil {
@@ -168,18 +169,18 @@ func (s *Service) UpdateProduct(ctx context.Context, p emporium.Principal, id st
 	var out *productpb.Product
 	var err error
 	if changes(req) || in.Status == nil {
-		if out, err = grain.Update(req); err != nil {
+		if out, err = grain.Update(req, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 			return emporium.Product{}, emporium.GrainCall(op, err)
 		}
 	}
 	if in.Status != nil {
 		switch *in.Status {
 		case emporium.StatusActive:
-			out, err = grain.Publish(&productpb.PublishRequest{CommandId: "publish:" + commandID, Caller: caller(p)})
+			out, err = grain.Publish(&productpb.PublishRequest{CommandId: "publish:" + commandID, Caller: caller(p)}, actors.Within(ctx, s.cfg.Cluster))
 		case emporium.StatusArchived:
-			out, err = grain.Archive(&productpb.ArchiveRequest{CommandId: "archive:" + commandID, Caller: caller(p)})
+			out, err = grain.Archive(&productpb.ArchiveRequest{CommandId: "archive:" + commandID, Caller: caller(p)}, actors.Within(ctx, s.cfg.Cluster))
 		case emporium.StatusDraft:
-			out, err = grain.GetForVendor(&productpb.GetForVendorRequest{Caller: caller(p)})
+			out, err = grain.GetForVendor(&productpb.GetForVendorRequest{Caller: caller(p)}, actors.Within(ctx, s.cfg.Cluster))
 			if err == nil && out.Status != emporium.StatusDraft {
 				return emporium.Product{}, &emporium.Error{Code: emporium.ECONFLICT, Op: op,
 					Message: "A published product cannot go back to draft; archive it instead."}
@@ -203,11 +204,11 @@ func changes(r *productpb.UpdateRequest) bool {
 // ArchiveProduct takes a product off sale for good.
 func (s *Service) ArchiveProduct(ctx context.Context, p emporium.Principal, id string) (emporium.Product, error) {
 	const op = "catalog.ArchiveProduct"
-	if err := s.requireVendor(p); err != nil {
+	if err := s.requireVendor(ctx, p); err != nil {
 		return emporium.Product{}, err
 	}
 	out, err := productpb.GetProductGrainGrainClient(s.cfg.Cluster, id).Archive(
-		&productpb.ArchiveRequest{CommandId: s.cfg.NewID(), Caller: caller(p)})
+		&productpb.ArchiveRequest{CommandId: s.cfg.NewID(), Caller: caller(p)}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Product{}, emporium.GrainCall(op, err)
 	}
@@ -219,10 +220,10 @@ func (s *Service) ArchiveProduct(ctx context.Context, p emporium.Principal, id s
 // variants, so nobody sets another vendor's stock.
 func (s *Service) SetStock(ctx context.Context, p emporium.Principal, productID, sku string, onHand int64) (emporium.Stock, error) {
 	const op = "catalog.SetStock"
-	if err := s.requireVendor(p); err != nil {
+	if err := s.requireVendor(ctx, p); err != nil {
 		return emporium.Stock{}, err
 	}
-	prod, err := productpb.GetProductGrainGrainClient(s.cfg.Cluster, productID).GetForVendor(&productpb.GetForVendorRequest{Caller: caller(p)})
+	prod, err := productpb.GetProductGrainGrainClient(s.cfg.Cluster, productID).GetForVendor(&productpb.GetForVendorRequest{Caller: caller(p)}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Stock{}, emporium.GrainCall(op, err)
 	}
@@ -233,7 +234,7 @@ func (s *Service) SetStock(ctx context.Context, p emporium.Principal, productID,
 		return emporium.Stock{}, emporium.Wrap(op, emporium.Invalid("on_hand", emporium.FieldOutOfRange, "on_hand must be between 0 and 1000000000."))
 	}
 	st, err := inventorypb.GetInventoryGrainGrainClient(s.cfg.Cluster, sku).SetStock(
-		&inventorypb.SetStockRequest{CommandId: s.cfg.NewID(), OnHand: onHand})
+		&inventorypb.SetStockRequest{CommandId: s.cfg.NewID(), OnHand: onHand}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Stock{}, emporium.GrainCall(op, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/user"
 	userpb "github.com/emporium-shop/emporium/protos/userpb"
 	"github.com/emporium-shop/emporium/search"
@@ -16,7 +17,7 @@ func (s *Service) BecomeVendor(ctx context.Context, p emporium.Principal, in emp
 	const op = "catalog.BecomeVendor"
 	acc, err := userpb.GetUserGrainGrainClient(s.cfg.Cluster, p.UserID).BecomeVendor(&userpb.BecomeVendorRequest{
 		CommandId: s.cfg.NewID(), StoreName: in.StoreName, Description: in.Description,
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Vendor{}, emporium.GrainCall(op, err)
 	}
@@ -51,11 +52,11 @@ func (s *Service) activeProducts(ctx context.Context, vendorID string) (int, err
 // requireVendor checks that the caller is a vendor. An access token issued
 // before the caller opened their store lacks the role, so the account is
 // asked before the caller is refused.
-func (s *Service) requireVendor(p emporium.Principal) error {
+func (s *Service) requireVendor(ctx context.Context, p emporium.Principal) error {
 	if p.HasRole(emporium.RoleVendor) {
 		return nil
 	}
-	acc, err := userpb.GetUserGrainGrainClient(s.cfg.Cluster, p.UserID).Get(&userpb.GetRequest{})
+	acc, err := userpb.GetUserGrainGrainClient(s.cfg.Cluster, p.UserID).Get(&userpb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err == nil && acc.Store != nil {
 		return nil
 	}

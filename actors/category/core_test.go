@@ -64,94 +64,68 @@ func shop() []proto.Message {
 	}
 }
 
-type check struct {
-	name      string
-	given     []proto.Message
-	cmd       proto.Message
-	want      []proto.Message
-	errCode   string
-	field     string // the first field error's field, when errCode is EINVALID
-	fieldCode string
-}
+type check = actorstest.Check
 
+// runChecks runs a table of checks against the core, decided as the shell
+// decides at t0.
 func runChecks(t *testing.T, tests []check) {
 	t.Helper()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := given(tt.given...)
-			before := proto.Clone(s)
-			got, err := decideAsShell(s, tt.cmd, t0)
-			if tt.errCode != "" {
-				require.Error(t, err)
-				assert.Equal(t, tt.errCode, emporium.ErrorCode(err), "error: %v", err)
-				assert.NotEmpty(t, emporium.ErrorMessage(err))
-				assert.Empty(t, got)
-				if tt.field != "" {
-					fields := emporium.ErrorFields(err)
-					require.NotEmpty(t, fields, "error: %v", err)
-					assert.Equal(t, tt.field, fields[0].Field, "fields: %v", fields)
-					assert.Equal(t, tt.fieldCode, fields[0].Code, "fields: %v", fields)
-				}
-			} else {
-				require.NoError(t, err)
-				assert.Empty(t, actorstest.DiffEvents(tt.want, got))
-			}
-			assert.True(t, proto.Equal(before, s), "decide changed the state")
-		})
-	}
+	actorstest.RunChecks(t, tests, given, func(s *pb.State, cmd proto.Message) ([]proto.Message, error) {
+		return decideAsShell(s, cmd, t0)
+	})
 }
 
 func TestDecideCreate(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("x", n) }
 	runChecks(t, []check{
-		{name: "root", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "books"},
-			want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: "Books", Slug: "books", At: at}}},
-		{name: "child, name trimmed, slug made from it", given: shop(),
-			cmd:  &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "  Crème Brûlée & Co.  ", ParentId: "garden"},
-			want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: "Crème Brûlée & Co.", Slug: "creme-brulee-co", ParentId: "garden", At: at}}},
-		{name: "retry answered from state", given: shop(), cmd: &pb.CreateRequest{CommandId: "c-shoes", Id: "shoes", Name: "Shoes"}},
-		{name: "retry of a create deleted since", given: append(shop(), &pb.CategoryDeleted{CommandId: "d", Id: "garden", At: at}),
-			cmd: &pb.CreateRequest{CommandId: "c-garden", Id: "garden", Name: "Garden"}},
-		{name: "same id, another command", given: shop(), cmd: &pb.CreateRequest{CommandId: "k2", Id: "shoes", Name: "Shoes"},
-			errCode: emporium.ECONFLICT},
-		{name: "command id reused for another category", given: shop(), cmd: &pb.CreateRequest{CommandId: "c-shoes", Id: "sandals", Name: "Sandals"},
-			errCode: emporium.EIDEMPOTENCY},
-		{name: "no command id", cmd: &pb.CreateRequest{Id: "c1", Name: "Books"},
-			errCode: emporium.EINVALID, field: "command_id", fieldCode: emporium.FieldRequired},
-		{name: "no id", cmd: &pb.CreateRequest{CommandId: "k1", Name: "Books"},
-			errCode: emporium.EINVALID, field: "id", fieldCode: emporium.FieldRequired},
-		{name: "bad id", cmd: &pb.CreateRequest{CommandId: "k1", Id: "a b", Name: "Books"},
-			errCode: emporium.EINVALID, field: "id", fieldCode: emporium.FieldInvalid},
-		{name: "id too long", cmd: &pb.CreateRequest{CommandId: "k1", Id: long(MaxID + 1), Name: "Books"},
-			errCode: emporium.EINVALID, field: "id", fieldCode: emporium.FieldTooLong},
-		{name: "no name", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "   "},
-			errCode: emporium.EINVALID, field: "name", fieldCode: emporium.FieldRequired},
-		{name: "name too long", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: long(MaxName + 1)},
-			errCode: emporium.EINVALID, field: "name", fieldCode: emporium.FieldTooLong},
-		{name: "name with a control character", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "a\x00b"},
-			errCode: emporium.EINVALID, field: "name", fieldCode: emporium.FieldInvalid},
-		{name: "name of 100 characters", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: strings.Repeat("é", MaxName), Slug: "e"},
-			want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: strings.Repeat("é", MaxName), Slug: "e", At: at}}},
-		{name: "slug with capitals", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "Books"},
-			errCode: emporium.EINVALID, field: "slug", fieldCode: emporium.FieldInvalid},
-		{name: "slug with a double hyphen", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "old--books"},
-			errCode: emporium.EINVALID, field: "slug", fieldCode: emporium.FieldInvalid},
-		{name: "slug ending in a hyphen", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "books-"},
-			errCode: emporium.EINVALID, field: "slug", fieldCode: emporium.FieldInvalid},
-		{name: "slug too long", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: long(MaxSlug + 1)},
-			errCode: emporium.EINVALID, field: "slug", fieldCode: emporium.FieldTooLong},
-		{name: "no slug can be made", cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Книги"},
-			errCode: emporium.EINVALID, field: "slug", fieldCode: emporium.FieldRequired},
-		{name: "slug taken", given: shop(), cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Other", Slug: "shoes"},
-			errCode: emporium.EINVALID, field: "slug", fieldCode: emporium.FieldTaken},
-		{name: "slug made from the name taken", given: shop(), cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "SHOES!"},
-			errCode: emporium.EINVALID, field: "slug", fieldCode: emporium.FieldTaken},
-		{name: "unknown parent", given: shop(), cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "X", ParentId: "nope"},
-			errCode: emporium.EINVALID, field: "parent_id", fieldCode: emporium.FieldNotFound},
-		{name: "fifth level", given: chain(4), cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "X", ParentId: "l4"},
-			want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: "X", Slug: "x", ParentId: "l4", At: at}}},
-		{name: "sixth level", given: chain(5), cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "X", ParentId: "l5"},
-			errCode: emporium.EINVALID, field: "parent_id", fieldCode: emporium.FieldTooDeep},
+		{Name: "root", Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "books"},
+			Want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: "Books", Slug: "books", At: at}}},
+		{Name: "child, name trimmed, slug made from it", Given: shop(),
+			Cmd:  &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "  Crème Brûlée & Co.  ", ParentId: "garden"},
+			Want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: "Crème Brûlée & Co.", Slug: "creme-brulee-co", ParentId: "garden", At: at}}},
+		{Name: "retry answered from state", Given: shop(), Cmd: &pb.CreateRequest{CommandId: "c-shoes", Id: "shoes", Name: "Shoes"}},
+		{Name: "retry of a create deleted since", Given: append(shop(), &pb.CategoryDeleted{CommandId: "d", Id: "garden", At: at}),
+			Cmd: &pb.CreateRequest{CommandId: "c-garden", Id: "garden", Name: "Garden"}},
+		{Name: "same id, another command", Given: shop(), Cmd: &pb.CreateRequest{CommandId: "k2", Id: "shoes", Name: "Shoes"},
+			ErrCode: emporium.ECONFLICT},
+		{Name: "command id reused for another category", Given: shop(), Cmd: &pb.CreateRequest{CommandId: "c-shoes", Id: "sandals", Name: "Sandals"},
+			ErrCode: emporium.EIDEMPOTENCY},
+		{Name: "no command id", Cmd: &pb.CreateRequest{Id: "c1", Name: "Books"},
+			ErrCode: emporium.EINVALID, Field: "command_id", FieldCode: emporium.FieldRequired},
+		{Name: "no id", Cmd: &pb.CreateRequest{CommandId: "k1", Name: "Books"},
+			ErrCode: emporium.EINVALID, Field: "id", FieldCode: emporium.FieldRequired},
+		{Name: "bad id", Cmd: &pb.CreateRequest{CommandId: "k1", Id: "a b", Name: "Books"},
+			ErrCode: emporium.EINVALID, Field: "id", FieldCode: emporium.FieldInvalid},
+		{Name: "id too long", Cmd: &pb.CreateRequest{CommandId: "k1", Id: long(MaxID + 1), Name: "Books"},
+			ErrCode: emporium.EINVALID, Field: "id", FieldCode: emporium.FieldTooLong},
+		{Name: "no name", Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "   "},
+			ErrCode: emporium.EINVALID, Field: "name", FieldCode: emporium.FieldRequired},
+		{Name: "name too long", Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: long(MaxName + 1)},
+			ErrCode: emporium.EINVALID, Field: "name", FieldCode: emporium.FieldTooLong},
+		{Name: "name with a control character", Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "a\x00b"},
+			ErrCode: emporium.EINVALID, Field: "name", FieldCode: emporium.FieldInvalid},
+		{Name: "name of 100 characters", Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: strings.Repeat("é", MaxName), Slug: "e"},
+			Want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: strings.Repeat("é", MaxName), Slug: "e", At: at}}},
+		{Name: "slug with capitals", Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "Books"},
+			ErrCode: emporium.EINVALID, Field: "slug", FieldCode: emporium.FieldInvalid},
+		{Name: "slug with a double hyphen", Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "old--books"},
+			ErrCode: emporium.EINVALID, Field: "slug", FieldCode: emporium.FieldInvalid},
+		{Name: "slug ending in a hyphen", Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: "books-"},
+			ErrCode: emporium.EINVALID, Field: "slug", FieldCode: emporium.FieldInvalid},
+		{Name: "slug too long", Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Books", Slug: long(MaxSlug + 1)},
+			ErrCode: emporium.EINVALID, Field: "slug", FieldCode: emporium.FieldTooLong},
+		{Name: "no slug can be made", Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Книги"},
+			ErrCode: emporium.EINVALID, Field: "slug", FieldCode: emporium.FieldRequired},
+		{Name: "slug taken", Given: shop(), Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "Other", Slug: "shoes"},
+			ErrCode: emporium.EINVALID, Field: "slug", FieldCode: emporium.FieldTaken},
+		{Name: "slug made from the name taken", Given: shop(), Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "SHOES!"},
+			ErrCode: emporium.EINVALID, Field: "slug", FieldCode: emporium.FieldTaken},
+		{Name: "unknown parent", Given: shop(), Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "X", ParentId: "nope"},
+			ErrCode: emporium.EINVALID, Field: "parent_id", FieldCode: emporium.FieldNotFound},
+		{Name: "fifth level", Given: chain(4), Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "X", ParentId: "l4"},
+			Want: []proto.Message{&pb.CategoryCreated{CommandId: "k1", Id: "c1", Name: "X", Slug: "x", ParentId: "l4", At: at}}},
+		{Name: "sixth level", Given: chain(5), Cmd: &pb.CreateRequest{CommandId: "k1", Id: "c1", Name: "X", ParentId: "l5"},
+			ErrCode: emporium.EINVALID, Field: "parent_id", FieldCode: emporium.FieldTooDeep},
 	})
 }
 
@@ -181,61 +155,61 @@ func TestDecideUpdate(t *testing.T) {
 		return u
 	}
 	runChecks(t, []check{
-		{name: "rename keeps the slug", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Name = str(" Footwear ") }),
-			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Name: str("Footwear"), At: at}}},
-		{name: "rename with an empty slug remakes it", given: shop(),
-			cmd:  upd(func(u *pb.UpdateRequest) { u.Name = str("Footwear"); u.Slug = str("") }),
-			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Name: str("Footwear"), Slug: str("footwear"), At: at}}},
-		{name: "new slug", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Slug = str("all-shoes") }),
-			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Slug: str("all-shoes"), At: at}}},
-		{name: "own slug again changes nothing", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Slug = str("shoes"); u.Name = str("Shoes") })},
-		{name: "slug of another", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Slug = str("boots") }),
-			errCode: emporium.EINVALID, field: "slug", fieldCode: emporium.FieldTaken},
-		{name: "bad name", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Name = str("") }),
-			errCode: emporium.EINVALID, field: "name", fieldCode: emporium.FieldRequired},
-		{name: "move", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("garden") }),
-			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", ParentId: str("garden"), At: at}}},
-		{name: "move to the roots", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("") }),
-			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", ParentId: str(""), At: at}}},
-		{name: "move under itself", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("shoes") }),
-			errCode: emporium.EINVALID, field: "parent_id", fieldCode: emporium.FieldCycle},
-		{name: "move under a descendant", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Id = "clothing"; u.ParentId = str("boots") }),
-			errCode: emporium.EINVALID, field: "parent_id", fieldCode: emporium.FieldCycle},
-		{name: "move under an unknown parent", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("nope") }),
-			errCode: emporium.EINVALID, field: "parent_id", fieldCode: emporium.FieldNotFound},
-		{name: "move a sub-tree too deep", given: append(chain(3), shop()...),
-			cmd:  upd(func(u *pb.UpdateRequest) { u.Id = "clothing"; u.ParentId = str("l2") }), // 2 + 3 levels fit
-			want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "clothing", ParentId: str("l2"), At: at}}},
-		{name: "move a sub-tree one level too deep", given: append(chain(3), shop()...),
-			cmd:     upd(func(u *pb.UpdateRequest) { u.Id = "clothing"; u.ParentId = str("l3") }),
-			errCode: emporium.EINVALID, field: "parent_id", fieldCode: emporium.FieldTooDeep},
-		{name: "same parent changes nothing", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("clothing") })},
-		{name: "unknown category", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.Id = "nope"; u.Name = str("X") }),
-			errCode: emporium.ENOTFOUND},
-		{name: "retry answered from state", given: append(shop(), &pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Name: str("Footwear"), At: at}),
-			cmd: upd(func(u *pb.UpdateRequest) { u.Name = str("Footwear") })},
-		{name: "command id reused for another category", given: append(shop(), &pb.CategoryUpdated{CommandId: "u1", Id: "boots", Name: str("B"), At: at}),
-			cmd: upd(func(u *pb.UpdateRequest) { u.Name = str("Footwear") }), errCode: emporium.EIDEMPOTENCY},
-		{name: "no command id", given: shop(), cmd: upd(func(u *pb.UpdateRequest) { u.CommandId = ""; u.Name = str("X") }),
-			errCode: emporium.EINVALID, field: "command_id", fieldCode: emporium.FieldRequired},
-		{name: "errors of every field", given: shop(),
-			cmd:     upd(func(u *pb.UpdateRequest) { u.Name = str(""); u.Slug = str("Bad"); u.ParentId = str("nope") }),
-			errCode: emporium.EINVALID, field: "name", fieldCode: emporium.FieldRequired},
+		{Name: "rename keeps the slug", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.Name = str(" Footwear ") }),
+			Want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Name: str("Footwear"), At: at}}},
+		{Name: "rename with an empty slug remakes it", Given: shop(),
+			Cmd:  upd(func(u *pb.UpdateRequest) { u.Name = str("Footwear"); u.Slug = str("") }),
+			Want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Name: str("Footwear"), Slug: str("footwear"), At: at}}},
+		{Name: "new slug", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.Slug = str("all-shoes") }),
+			Want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Slug: str("all-shoes"), At: at}}},
+		{Name: "own slug again changes nothing", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.Slug = str("shoes"); u.Name = str("Shoes") })},
+		{Name: "slug of another", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.Slug = str("boots") }),
+			ErrCode: emporium.EINVALID, Field: "slug", FieldCode: emporium.FieldTaken},
+		{Name: "bad name", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.Name = str("") }),
+			ErrCode: emporium.EINVALID, Field: "name", FieldCode: emporium.FieldRequired},
+		{Name: "move", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("garden") }),
+			Want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", ParentId: str("garden"), At: at}}},
+		{Name: "move to the roots", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("") }),
+			Want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "shoes", ParentId: str(""), At: at}}},
+		{Name: "move under itself", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("shoes") }),
+			ErrCode: emporium.EINVALID, Field: "parent_id", FieldCode: emporium.FieldCycle},
+		{Name: "move under a descendant", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.Id = "clothing"; u.ParentId = str("boots") }),
+			ErrCode: emporium.EINVALID, Field: "parent_id", FieldCode: emporium.FieldCycle},
+		{Name: "move under an unknown parent", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("nope") }),
+			ErrCode: emporium.EINVALID, Field: "parent_id", FieldCode: emporium.FieldNotFound},
+		{Name: "move a sub-tree too deep", Given: append(chain(3), shop()...),
+			Cmd:  upd(func(u *pb.UpdateRequest) { u.Id = "clothing"; u.ParentId = str("l2") }), // 2 + 3 levels fit
+			Want: []proto.Message{&pb.CategoryUpdated{CommandId: "u1", Id: "clothing", ParentId: str("l2"), At: at}}},
+		{Name: "move a sub-tree one level too deep", Given: append(chain(3), shop()...),
+			Cmd:     upd(func(u *pb.UpdateRequest) { u.Id = "clothing"; u.ParentId = str("l3") }),
+			ErrCode: emporium.EINVALID, Field: "parent_id", FieldCode: emporium.FieldTooDeep},
+		{Name: "same parent changes nothing", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.ParentId = str("clothing") })},
+		{Name: "unknown category", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.Id = "nope"; u.Name = str("X") }),
+			ErrCode: emporium.ENOTFOUND},
+		{Name: "retry answered from state", Given: append(shop(), &pb.CategoryUpdated{CommandId: "u1", Id: "shoes", Name: str("Footwear"), At: at}),
+			Cmd: upd(func(u *pb.UpdateRequest) { u.Name = str("Footwear") })},
+		{Name: "command id reused for another category", Given: append(shop(), &pb.CategoryUpdated{CommandId: "u1", Id: "boots", Name: str("B"), At: at}),
+			Cmd: upd(func(u *pb.UpdateRequest) { u.Name = str("Footwear") }), ErrCode: emporium.EIDEMPOTENCY},
+		{Name: "no command id", Given: shop(), Cmd: upd(func(u *pb.UpdateRequest) { u.CommandId = ""; u.Name = str("X") }),
+			ErrCode: emporium.EINVALID, Field: "command_id", FieldCode: emporium.FieldRequired},
+		{Name: "errors of every field", Given: shop(),
+			Cmd:     upd(func(u *pb.UpdateRequest) { u.Name = str(""); u.Slug = str("Bad"); u.ParentId = str("nope") }),
+			ErrCode: emporium.EINVALID, Field: "name", FieldCode: emporium.FieldRequired},
 	})
 }
 
 func TestDecideDelete(t *testing.T) {
 	runChecks(t, []check{
-		{name: "leaf", given: shop(), cmd: &pb.DeleteRequest{CommandId: "d1", Id: "boots"},
-			want: []proto.Message{&pb.CategoryDeleted{CommandId: "d1", Id: "boots", At: at}}},
-		{name: "with sub-categories", given: shop(), cmd: &pb.DeleteRequest{CommandId: "d1", Id: "clothing"},
-			errCode: emporium.ECONFLICT},
-		{name: "unknown", given: shop(), cmd: &pb.DeleteRequest{CommandId: "d1", Id: "nope"},
-			errCode: emporium.ENOTFOUND},
-		{name: "retry answered from state", given: append(shop(), &pb.CategoryDeleted{CommandId: "d1", Id: "boots", At: at}),
-			cmd: &pb.DeleteRequest{CommandId: "d1", Id: "boots"}},
-		{name: "no command id", given: shop(), cmd: &pb.DeleteRequest{Id: "boots"},
-			errCode: emporium.EINVALID, field: "command_id", fieldCode: emporium.FieldRequired},
+		{Name: "leaf", Given: shop(), Cmd: &pb.DeleteRequest{CommandId: "d1", Id: "boots"},
+			Want: []proto.Message{&pb.CategoryDeleted{CommandId: "d1", Id: "boots", At: at}}},
+		{Name: "with sub-categories", Given: shop(), Cmd: &pb.DeleteRequest{CommandId: "d1", Id: "clothing"},
+			ErrCode: emporium.ECONFLICT},
+		{Name: "unknown", Given: shop(), Cmd: &pb.DeleteRequest{CommandId: "d1", Id: "nope"},
+			ErrCode: emporium.ENOTFOUND},
+		{Name: "retry answered from state", Given: append(shop(), &pb.CategoryDeleted{CommandId: "d1", Id: "boots", At: at}),
+			Cmd: &pb.DeleteRequest{CommandId: "d1", Id: "boots"}},
+		{Name: "no command id", Given: shop(), Cmd: &pb.DeleteRequest{Id: "boots"},
+			ErrCode: emporium.EINVALID, Field: "command_id", FieldCode: emporium.FieldRequired},
 	})
 	s := given(shop()...)
 	_, err := decideAsShell(s, &pb.DeleteRequest{CommandId: "d1", Id: "clothing"}, t0)

@@ -97,132 +97,106 @@ func storedVariants(in ...*pb.VariantInput) []*pb.Variant {
 	return out
 }
 
-type check struct {
-	name      string
-	given     []proto.Message
-	cmd       proto.Message
-	want      []proto.Message
-	errCode   string
-	field     string // the first field error's field, when errCode is EINVALID
-	fieldCode string
-}
+type check = actorstest.Check
 
+// runChecks runs a table of checks against the core, decided as the shell
+// decides at t0.
 func runChecks(t *testing.T, tests []check) {
 	t.Helper()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := given(tt.given...)
-			before := proto.Clone(s)
-			got, err := decideAsShell(s, tt.cmd, t0)
-			if tt.errCode != "" {
-				require.Error(t, err)
-				assert.Equal(t, tt.errCode, emporium.ErrorCode(err), "error: %v", err)
-				assert.NotEmpty(t, emporium.ErrorMessage(err))
-				assert.Empty(t, got)
-				if tt.field != "" {
-					fields := emporium.ErrorFields(err)
-					require.NotEmpty(t, fields, "error: %v", err)
-					assert.Equal(t, tt.field, fields[0].Field, "fields: %v", fields)
-					assert.Equal(t, tt.fieldCode, fields[0].Code, "fields: %v", fields)
-				}
-			} else {
-				require.NoError(t, err)
-				assert.Empty(t, actorstest.DiffEvents(tt.want, got))
-			}
-			assert.True(t, proto.Equal(before, s), "decide changed the state")
-		})
-	}
+	actorstest.RunChecks(t, tests, given, func(s *pb.State, cmd proto.Message) ([]proto.Message, error) {
+		return decideAsShell(s, cmd, t0)
+	})
 }
 
 func TestDecideCreate(t *testing.T) {
 	created := []proto.Message{createdEv()}
 	long := func(n int) string { return strings.Repeat("x", n) }
 	runChecks(t, []check{
-		{name: "create", cmd: createReq(), want: []proto.Message{&pb.ProductCreated{
+		{Name: "create", Cmd: createReq(), Want: []proto.Message{&pb.ProductCreated{
 			CommandId: "create-1", VendorId: vendor, Title: "T-shirt", Description: "Soft.\nCotton.", Brand: "Acme",
 			CategoryId: "apparel", Images: []*pb.Image{{Url: "https://img.example.com/1.jpg", Alt: "front"}},
 			Attributes: map[string]string{"material": "cotton"}, Options: sizeColor(),
 			Variants: storedVariants(fullVariants()...), Currency: "USD", At: timestamppb.New(t0),
 		}}},
-		{name: "create trims one-line texts", cmd: createReq(func(c *pb.CreateRequest) { c.Title = "  T-shirt "; c.Brand = " Acme" }),
-			want: []proto.Message{createdEv()}},
-		{name: "create without options", cmd: createReq(func(c *pb.CreateRequest) {
+		{Name: "create trims one-line texts", Cmd: createReq(func(c *pb.CreateRequest) { c.Title = "  T-shirt "; c.Brand = " Acme" }),
+			Want: []proto.Message{createdEv()}},
+		{Name: "create without options", Cmd: createReq(func(c *pb.CreateRequest) {
 			c.Options = nil
 			c.Variants = []*pb.VariantInput{variant("MUG-1", 900)}
-		}), want: []proto.Message{createdEv(func(c *pb.CreateRequest) {
+		}), Want: []proto.Message{createdEv(func(c *pb.CreateRequest) {
 			c.Options = nil
 			c.Variants = []*pb.VariantInput{variant("MUG-1", 900)}
 		})}},
-		{name: "create draft without category", cmd: createReq(func(c *pb.CreateRequest) { c.CategoryId = "" }),
-			want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.CategoryId = "" })}},
-		{name: "create retried", given: created, cmd: createReq()},
-		{name: "create again with another id", given: created,
-			cmd: createReq(func(c *pb.CreateRequest) { c.CommandId = "create-2" }), errCode: emporium.ECONFLICT},
-		{name: "create without command id", cmd: createReq(func(c *pb.CreateRequest) { c.CommandId = "" }),
-			errCode: emporium.EINVALID, field: "command_id", fieldCode: emporium.FieldRequired},
-		{name: "create without vendor", cmd: createReq(func(c *pb.CreateRequest) { c.VendorId = "" }),
-			errCode: emporium.EINVALID, field: "vendor_id", fieldCode: emporium.FieldRequired},
-		{name: "title missing", cmd: createReq(func(c *pb.CreateRequest) { c.Title = "  " }),
-			errCode: emporium.EINVALID, field: "title", fieldCode: emporium.FieldRequired},
-		{name: "title too long", cmd: createReq(func(c *pb.CreateRequest) { c.Title = long(MaxTitle + 1) }),
-			errCode: emporium.EINVALID, field: "title", fieldCode: emporium.FieldTooLong},
-		{name: "title of 200 runes", cmd: createReq(func(c *pb.CreateRequest) { c.Title = strings.Repeat("é", MaxTitle) }),
-			want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Title = strings.Repeat("é", MaxTitle) })}},
-		{name: "title with control character", cmd: createReq(func(c *pb.CreateRequest) { c.Title = "a\x00b" }),
-			errCode: emporium.EINVALID, field: "title", fieldCode: emporium.FieldInvalid},
-		{name: "title not utf-8", cmd: createReq(func(c *pb.CreateRequest) { c.Title = "a\xffb" }),
-			errCode: emporium.EINVALID, field: "title", fieldCode: emporium.FieldInvalid},
-		{name: "description too long", cmd: createReq(func(c *pb.CreateRequest) { c.Description = long(MaxDescription + 1) }),
-			errCode: emporium.EINVALID, field: "description", fieldCode: emporium.FieldTooLong},
-		{name: "brand too long", cmd: createReq(func(c *pb.CreateRequest) { c.Brand = long(MaxBrand + 1) }),
-			errCode: emporium.EINVALID, field: "brand", fieldCode: emporium.FieldTooLong},
-		{name: "category invalid", cmd: createReq(func(c *pb.CreateRequest) { c.CategoryId = "a/b" }),
-			errCode: emporium.EINVALID, field: "category_id", fieldCode: emporium.FieldInvalid},
-		{name: "currency missing", cmd: createReq(func(c *pb.CreateRequest) { c.Currency = "" }),
-			errCode: emporium.EINVALID, field: "currency", fieldCode: emporium.FieldRequired},
-		{name: "currency lower case", cmd: createReq(func(c *pb.CreateRequest) { c.Currency = "usd" }),
-			errCode: emporium.EINVALID, field: "currency", fieldCode: emporium.FieldUnsupported},
-		{name: "currency unknown", cmd: createReq(func(c *pb.CreateRequest) { c.Currency = "XXX" }),
-			errCode: emporium.EINVALID, field: "currency", fieldCode: emporium.FieldUnsupported},
-		{name: "too many images", cmd: createReq(func(c *pb.CreateRequest) {
+		{Name: "create draft without category", Cmd: createReq(func(c *pb.CreateRequest) { c.CategoryId = "" }),
+			Want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.CategoryId = "" })}},
+		{Name: "create retried", Given: created, Cmd: createReq()},
+		{Name: "create again with another id", Given: created,
+			Cmd: createReq(func(c *pb.CreateRequest) { c.CommandId = "create-2" }), ErrCode: emporium.ECONFLICT},
+		{Name: "create without command id", Cmd: createReq(func(c *pb.CreateRequest) { c.CommandId = "" }),
+			ErrCode: emporium.EINVALID, Field: "command_id", FieldCode: emporium.FieldRequired},
+		{Name: "create without vendor", Cmd: createReq(func(c *pb.CreateRequest) { c.VendorId = "" }),
+			ErrCode: emporium.EINVALID, Field: "vendor_id", FieldCode: emporium.FieldRequired},
+		{Name: "title missing", Cmd: createReq(func(c *pb.CreateRequest) { c.Title = "  " }),
+			ErrCode: emporium.EINVALID, Field: "title", FieldCode: emporium.FieldRequired},
+		{Name: "title too long", Cmd: createReq(func(c *pb.CreateRequest) { c.Title = long(MaxTitle + 1) }),
+			ErrCode: emporium.EINVALID, Field: "title", FieldCode: emporium.FieldTooLong},
+		{Name: "title of 200 runes", Cmd: createReq(func(c *pb.CreateRequest) { c.Title = strings.Repeat("é", MaxTitle) }),
+			Want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Title = strings.Repeat("é", MaxTitle) })}},
+		{Name: "title with control character", Cmd: createReq(func(c *pb.CreateRequest) { c.Title = "a\x00b" }),
+			ErrCode: emporium.EINVALID, Field: "title", FieldCode: emporium.FieldInvalid},
+		{Name: "title not utf-8", Cmd: createReq(func(c *pb.CreateRequest) { c.Title = "a\xffb" }),
+			ErrCode: emporium.EINVALID, Field: "title", FieldCode: emporium.FieldInvalid},
+		{Name: "description too long", Cmd: createReq(func(c *pb.CreateRequest) { c.Description = long(MaxDescription + 1) }),
+			ErrCode: emporium.EINVALID, Field: "description", FieldCode: emporium.FieldTooLong},
+		{Name: "brand too long", Cmd: createReq(func(c *pb.CreateRequest) { c.Brand = long(MaxBrand + 1) }),
+			ErrCode: emporium.EINVALID, Field: "brand", FieldCode: emporium.FieldTooLong},
+		{Name: "category invalid", Cmd: createReq(func(c *pb.CreateRequest) { c.CategoryId = "a/b" }),
+			ErrCode: emporium.EINVALID, Field: "category_id", FieldCode: emporium.FieldInvalid},
+		{Name: "currency missing", Cmd: createReq(func(c *pb.CreateRequest) { c.Currency = "" }),
+			ErrCode: emporium.EINVALID, Field: "currency", FieldCode: emporium.FieldRequired},
+		{Name: "currency lower case", Cmd: createReq(func(c *pb.CreateRequest) { c.Currency = "usd" }),
+			ErrCode: emporium.EINVALID, Field: "currency", FieldCode: emporium.FieldUnsupported},
+		{Name: "currency unknown", Cmd: createReq(func(c *pb.CreateRequest) { c.Currency = "XXX" }),
+			ErrCode: emporium.EINVALID, Field: "currency", FieldCode: emporium.FieldUnsupported},
+		{Name: "too many images", Cmd: createReq(func(c *pb.CreateRequest) {
 			c.Images = make([]*pb.Image, MaxImages+1)
 			for i := range c.Images {
 				c.Images[i] = &pb.Image{Url: "https://x.example/a.jpg"}
 			}
-		}), errCode: emporium.EINVALID, field: "images", fieldCode: emporium.FieldTooMany},
-		{name: "image over http", cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "http://x.example/a.jpg" }),
-			errCode: emporium.EINVALID, field: "images[0].url", fieldCode: emporium.FieldInvalid},
-		{name: "image without host", cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "https:///a.jpg" }),
-			errCode: emporium.EINVALID, field: "images[0].url", fieldCode: emporium.FieldInvalid},
-		{name: "image url missing", cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "" }),
-			errCode: emporium.EINVALID, field: "images[0].url", fieldCode: emporium.FieldRequired},
-		{name: "image url too long", cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "https://x.example/" + long(MaxImageURL) }),
-			errCode: emporium.EINVALID, field: "images[0].url", fieldCode: emporium.FieldTooLong},
-		{name: "image alt too long", cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Alt = long(MaxImageAlt + 1) }),
-			errCode: emporium.EINVALID, field: "images[0].alt", fieldCode: emporium.FieldTooLong},
-		{name: "too many attributes", cmd: createReq(func(c *pb.CreateRequest) {
+		}), ErrCode: emporium.EINVALID, Field: "images", FieldCode: emporium.FieldTooMany},
+		{Name: "image over http", Cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "http://x.example/a.jpg" }),
+			ErrCode: emporium.EINVALID, Field: "images[0].url", FieldCode: emporium.FieldInvalid},
+		{Name: "image without host", Cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "https:///a.jpg" }),
+			ErrCode: emporium.EINVALID, Field: "images[0].url", FieldCode: emporium.FieldInvalid},
+		{Name: "image url missing", Cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "" }),
+			ErrCode: emporium.EINVALID, Field: "images[0].url", FieldCode: emporium.FieldRequired},
+		{Name: "image url too long", Cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Url = "https://x.example/" + long(MaxImageURL) }),
+			ErrCode: emporium.EINVALID, Field: "images[0].url", FieldCode: emporium.FieldTooLong},
+		{Name: "image alt too long", Cmd: createReq(func(c *pb.CreateRequest) { c.Images[0].Alt = long(MaxImageAlt + 1) }),
+			ErrCode: emporium.EINVALID, Field: "images[0].alt", FieldCode: emporium.FieldTooLong},
+		{Name: "too many attributes", Cmd: createReq(func(c *pb.CreateRequest) {
 			for i := range MaxAttributes {
 				c.Attributes[fmt.Sprint("k", i)] = "v"
 			}
-		}), errCode: emporium.EINVALID, field: "attributes", fieldCode: emporium.FieldTooMany},
-		{name: "attribute key too long", cmd: createReq(func(c *pb.CreateRequest) { c.Attributes = map[string]string{long(MaxAttributeKey + 1): "v"} }),
-			errCode: emporium.EINVALID, field: "attributes." + long(MaxAttributeKey+1), fieldCode: emporium.FieldTooLong},
-		{name: "attribute key empty", cmd: createReq(func(c *pb.CreateRequest) { c.Attributes = map[string]string{" ": "v"} }),
-			errCode: emporium.EINVALID, field: "attributes. ", fieldCode: emporium.FieldRequired},
-		{name: "attribute value too long", cmd: createReq(func(c *pb.CreateRequest) { c.Attributes = map[string]string{"k": long(MaxAttributeValue + 1)} }),
-			errCode: emporium.EINVALID, field: "attributes.k", fieldCode: emporium.FieldTooLong},
-		{name: "price zero", cmd: createReq(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = 0 }),
-			errCode: emporium.EINVALID, field: "variants[1].price_amount", fieldCode: emporium.FieldOutOfRange},
-		{name: "price too high", cmd: createReq(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = MaxPrice + 1 }),
-			errCode: emporium.EINVALID, field: "variants[1].price_amount", fieldCode: emporium.FieldOutOfRange},
-		{name: "price at the limit", cmd: createReq(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = MaxPrice }),
-			want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = MaxPrice })}},
-		{name: "compare-at not above price", cmd: createReq(func(c *pb.CreateRequest) { c.Variants[0].CompareAtAmount = wrapperspb.Int64(1999) }),
-			errCode: emporium.EINVALID, field: "variants[0].compare_at_amount", fieldCode: emporium.FieldNotAbovePrice},
-		{name: "compare-at above price", cmd: createReq(func(c *pb.CreateRequest) { c.Variants[0].CompareAtAmount = wrapperspb.Int64(2999) }),
-			want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Variants[0].CompareAtAmount = wrapperspb.Int64(2999) })}},
-		{name: "several errors at once", cmd: createReq(func(c *pb.CreateRequest) { c.Title = ""; c.Currency = "" }),
-			errCode: emporium.EINVALID, field: "title", fieldCode: emporium.FieldRequired},
+		}), ErrCode: emporium.EINVALID, Field: "attributes", FieldCode: emporium.FieldTooMany},
+		{Name: "attribute key too long", Cmd: createReq(func(c *pb.CreateRequest) { c.Attributes = map[string]string{long(MaxAttributeKey + 1): "v"} }),
+			ErrCode: emporium.EINVALID, Field: "attributes." + long(MaxAttributeKey+1), FieldCode: emporium.FieldTooLong},
+		{Name: "attribute key empty", Cmd: createReq(func(c *pb.CreateRequest) { c.Attributes = map[string]string{" ": "v"} }),
+			ErrCode: emporium.EINVALID, Field: "attributes. ", FieldCode: emporium.FieldRequired},
+		{Name: "attribute value too long", Cmd: createReq(func(c *pb.CreateRequest) { c.Attributes = map[string]string{"k": long(MaxAttributeValue + 1)} }),
+			ErrCode: emporium.EINVALID, Field: "attributes.k", FieldCode: emporium.FieldTooLong},
+		{Name: "price zero", Cmd: createReq(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = 0 }),
+			ErrCode: emporium.EINVALID, Field: "variants[1].price_amount", FieldCode: emporium.FieldOutOfRange},
+		{Name: "price too high", Cmd: createReq(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = MaxPrice + 1 }),
+			ErrCode: emporium.EINVALID, Field: "variants[1].price_amount", FieldCode: emporium.FieldOutOfRange},
+		{Name: "price at the limit", Cmd: createReq(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = MaxPrice }),
+			Want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Variants[1].PriceAmount = MaxPrice })}},
+		{Name: "compare-at not above price", Cmd: createReq(func(c *pb.CreateRequest) { c.Variants[0].CompareAtAmount = wrapperspb.Int64(1999) }),
+			ErrCode: emporium.EINVALID, Field: "variants[0].compare_at_amount", FieldCode: emporium.FieldNotAbovePrice},
+		{Name: "compare-at above price", Cmd: createReq(func(c *pb.CreateRequest) { c.Variants[0].CompareAtAmount = wrapperspb.Int64(2999) }),
+			Want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Variants[0].CompareAtAmount = wrapperspb.Int64(2999) })}},
+		{Name: "several errors at once", Cmd: createReq(func(c *pb.CreateRequest) { c.Title = ""; c.Currency = "" }),
+			ErrCode: emporium.EINVALID, Field: "title", FieldCode: emporium.FieldRequired},
 	})
 }
 
@@ -233,54 +207,54 @@ func TestVariantRules(t *testing.T) {
 	}
 	full := fullVariants()
 	runChecks(t, []check{
-		{name: "missing combination", cmd: with(sizeColor(), full[0], full[1], full[2]),
-			errCode: emporium.EINVALID, field: "variants", fieldCode: emporium.FieldMissingCombination},
-		{name: "duplicate combination", cmd: with(sizeColor(), full[0], full[1], full[2], full[3],
+		{Name: "missing combination", Cmd: with(sizeColor(), full[0], full[1], full[2]),
+			ErrCode: emporium.EINVALID, Field: "variants", FieldCode: emporium.FieldMissingCombination},
+		{Name: "duplicate combination", Cmd: with(sizeColor(), full[0], full[1], full[2], full[3],
 			variant("TS-X", 1999, "size", "S", "color", "red")),
-			errCode: emporium.EINVALID, field: "variants[4].options", fieldCode: emporium.FieldDuplicateCombination},
-		{name: "duplicate combination instead of a missing one", cmd: with(sizeColor(), full[0], full[1], full[2],
+			ErrCode: emporium.EINVALID, Field: "variants[4].options", FieldCode: emporium.FieldDuplicateCombination},
+		{Name: "duplicate combination instead of a missing one", Cmd: with(sizeColor(), full[0], full[1], full[2],
 			variant("TS-X", 1999, "size", "S", "color", "red")),
-			errCode: emporium.EINVALID, field: "variants[3].options", fieldCode: emporium.FieldDuplicateCombination},
-		{name: "duplicate sku", cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS-S-R", 1, "size", "M", "color", "blue")),
-			errCode: emporium.EINVALID, field: "variants[3].sku", fieldCode: emporium.FieldDuplicate},
-		{name: "unknown option value", cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS-M-G", 1, "size", "M", "color", "green")),
-			errCode: emporium.EINVALID, field: "variants[3].options.color", fieldCode: emporium.FieldUnknownValue},
-		{name: "unknown option", cmd: with(sizeColor(), full[0], full[1], full[2],
+			ErrCode: emporium.EINVALID, Field: "variants[3].options", FieldCode: emporium.FieldDuplicateCombination},
+		{Name: "duplicate sku", Cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS-S-R", 1, "size", "M", "color", "blue")),
+			ErrCode: emporium.EINVALID, Field: "variants[3].sku", FieldCode: emporium.FieldDuplicate},
+		{Name: "unknown option value", Cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS-M-G", 1, "size", "M", "color", "green")),
+			ErrCode: emporium.EINVALID, Field: "variants[3].options.color", FieldCode: emporium.FieldUnknownValue},
+		{Name: "unknown option", Cmd: with(sizeColor(), full[0], full[1], full[2],
 			variant("TS-M-B", 1, "size", "M", "color", "blue", "fit", "slim")),
-			errCode: emporium.EINVALID, field: "variants[3].options.fit", fieldCode: emporium.FieldUnknownOption},
-		{name: "option not named", cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS-M-B", 1, "size", "M")),
-			errCode: emporium.EINVALID, field: "variants[3].options.color", fieldCode: emporium.FieldMissingOption},
-		{name: "sku missing", cmd: with(sizeColor(), full[0], full[1], full[2], variant("", 1, "size", "M", "color", "blue")),
-			errCode: emporium.EINVALID, field: "variants[3].sku", fieldCode: emporium.FieldRequired},
-		{name: "sku with a space", cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS M", 1, "size", "M", "color", "blue")),
-			errCode: emporium.EINVALID, field: "variants[3].sku", fieldCode: emporium.FieldInvalid},
-		{name: "sku too long", cmd: with(nil, variant(strings.Repeat("A", MaxSKU+1), 1)),
-			errCode: emporium.EINVALID, field: "variants[0].sku", fieldCode: emporium.FieldInvalid},
-		{name: "no variants", cmd: with(nil),
-			errCode: emporium.EINVALID, field: "variants", fieldCode: emporium.FieldRequired},
-		{name: "two variants without options", cmd: with(nil, variant("A", 1), variant("B", 1)),
-			errCode: emporium.EINVALID, field: "variants", fieldCode: emporium.FieldTooMany},
-		{name: "options on a product without options", cmd: with(nil, variant("A", 1, "size", "S")),
-			errCode: emporium.EINVALID, field: "variants[0].options.size", fieldCode: emporium.FieldUnknownOption},
-		{name: "too many options", cmd: with([]*pb.Option{{Name: "a", Values: []string{"1"}}, {Name: "b", Values: []string{"1"}},
+			ErrCode: emporium.EINVALID, Field: "variants[3].options.fit", FieldCode: emporium.FieldUnknownOption},
+		{Name: "option not named", Cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS-M-B", 1, "size", "M")),
+			ErrCode: emporium.EINVALID, Field: "variants[3].options.color", FieldCode: emporium.FieldMissingOption},
+		{Name: "sku missing", Cmd: with(sizeColor(), full[0], full[1], full[2], variant("", 1, "size", "M", "color", "blue")),
+			ErrCode: emporium.EINVALID, Field: "variants[3].sku", FieldCode: emporium.FieldRequired},
+		{Name: "sku with a space", Cmd: with(sizeColor(), full[0], full[1], full[2], variant("TS M", 1, "size", "M", "color", "blue")),
+			ErrCode: emporium.EINVALID, Field: "variants[3].sku", FieldCode: emporium.FieldInvalid},
+		{Name: "sku too long", Cmd: with(nil, variant(strings.Repeat("A", MaxSKU+1), 1)),
+			ErrCode: emporium.EINVALID, Field: "variants[0].sku", FieldCode: emporium.FieldInvalid},
+		{Name: "no variants", Cmd: with(nil),
+			ErrCode: emporium.EINVALID, Field: "variants", FieldCode: emporium.FieldRequired},
+		{Name: "two variants without options", Cmd: with(nil, variant("A", 1), variant("B", 1)),
+			ErrCode: emporium.EINVALID, Field: "variants", FieldCode: emporium.FieldTooMany},
+		{Name: "options on a product without options", Cmd: with(nil, variant("A", 1, "size", "S")),
+			ErrCode: emporium.EINVALID, Field: "variants[0].options.size", FieldCode: emporium.FieldUnknownOption},
+		{Name: "too many options", Cmd: with([]*pb.Option{{Name: "a", Values: []string{"1"}}, {Name: "b", Values: []string{"1"}},
 			{Name: "c", Values: []string{"1"}}, {Name: "d", Values: []string{"1"}}}, variant("A", 1)),
-			errCode: emporium.EINVALID, field: "options", fieldCode: emporium.FieldTooMany},
-		{name: "duplicate option name", cmd: with([]*pb.Option{{Name: "size", Values: []string{"S"}}, {Name: "size", Values: []string{"M"}}}, variant("A", 1)),
-			errCode: emporium.EINVALID, field: "options[1].name", fieldCode: emporium.FieldDuplicate},
-		{name: "duplicate option value", cmd: with([]*pb.Option{{Name: "size", Values: []string{"S", "S"}}}, variant("A", 1, "size", "S")),
-			errCode: emporium.EINVALID, field: "options[0].values[1]", fieldCode: emporium.FieldDuplicate},
-		{name: "option without values", cmd: with([]*pb.Option{{Name: "size"}}, variant("A", 1)),
-			errCode: emporium.EINVALID, field: "options[0].values", fieldCode: emporium.FieldRequired},
-		{name: "option name missing", cmd: with([]*pb.Option{{Name: " ", Values: []string{"S"}}}, variant("A", 1)),
-			errCode: emporium.EINVALID, field: "options[0].name", fieldCode: emporium.FieldRequired},
-		{name: "too many option values", cmd: with([]*pb.Option{{Name: "size", Values: manyValues(MaxOptionValues + 1)}}, variant("A", 1, "size", "v0")),
-			errCode: emporium.EINVALID, field: "options[0].values", fieldCode: emporium.FieldTooMany},
-		{name: "too many combinations", cmd: with([]*pb.Option{{Name: "a", Values: manyValues(11)}, {Name: "b", Values: manyValues(10)}}, variant("A", 1)),
-			errCode: emporium.EINVALID, field: "options", fieldCode: emporium.FieldTooMany},
-		{name: "too many variants", cmd: with(nil, manyVariants(MaxVariants+1)...),
-			errCode: emporium.EINVALID, field: "variants", fieldCode: emporium.FieldTooMany},
-		{name: "variant order is free", cmd: with(sizeColor(), full[3], full[1], full[2], full[0]),
-			want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Variants = []*pb.VariantInput{full[3], full[1], full[2], full[0]} })}},
+			ErrCode: emporium.EINVALID, Field: "options", FieldCode: emporium.FieldTooMany},
+		{Name: "duplicate option name", Cmd: with([]*pb.Option{{Name: "size", Values: []string{"S"}}, {Name: "size", Values: []string{"M"}}}, variant("A", 1)),
+			ErrCode: emporium.EINVALID, Field: "options[1].name", FieldCode: emporium.FieldDuplicate},
+		{Name: "duplicate option value", Cmd: with([]*pb.Option{{Name: "size", Values: []string{"S", "S"}}}, variant("A", 1, "size", "S")),
+			ErrCode: emporium.EINVALID, Field: "options[0].values[1]", FieldCode: emporium.FieldDuplicate},
+		{Name: "option without values", Cmd: with([]*pb.Option{{Name: "size"}}, variant("A", 1)),
+			ErrCode: emporium.EINVALID, Field: "options[0].values", FieldCode: emporium.FieldRequired},
+		{Name: "option name missing", Cmd: with([]*pb.Option{{Name: " ", Values: []string{"S"}}}, variant("A", 1)),
+			ErrCode: emporium.EINVALID, Field: "options[0].name", FieldCode: emporium.FieldRequired},
+		{Name: "too many option values", Cmd: with([]*pb.Option{{Name: "size", Values: manyValues(MaxOptionValues + 1)}}, variant("A", 1, "size", "v0")),
+			ErrCode: emporium.EINVALID, Field: "options[0].values", FieldCode: emporium.FieldTooMany},
+		{Name: "too many combinations", Cmd: with([]*pb.Option{{Name: "a", Values: manyValues(11)}, {Name: "b", Values: manyValues(10)}}, variant("A", 1)),
+			ErrCode: emporium.EINVALID, Field: "options", FieldCode: emporium.FieldTooMany},
+		{Name: "too many variants", Cmd: with(nil, manyVariants(MaxVariants+1)...),
+			ErrCode: emporium.EINVALID, Field: "variants", FieldCode: emporium.FieldTooMany},
+		{Name: "variant order is free", Cmd: with(sizeColor(), full[3], full[1], full[2], full[0]),
+			Want: []proto.Message{createdEv(func(c *pb.CreateRequest) { c.Variants = []*pb.VariantInput{full[3], full[1], full[2], full[0]} })}},
 	})
 }
 
@@ -310,56 +284,56 @@ func TestDecideUpdate(t *testing.T) {
 		Variants: []*pb.VariantInput{variant("TS-S-R", 1999, "size", "S"), variant("TS-M", 2199, "size", "M")},
 	}
 	runChecks(t, []check{
-		{name: "update title", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
-			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}}},
-		{name: "update only what changed", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
+		{Name: "update title", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
+			Want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}}},
+		{Name: "update only what changed", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
 			Title: wrapperspb.String("T-shirt"), Brand: wrapperspb.String("Other"), Description: wrapperspb.String("Soft.\nCotton.")},
-			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Brand: wrapperspb.String("Other"), At: at}}},
-		{name: "update that changes nothing", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
+			Want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Brand: wrapperspb.String("Other"), At: at}}},
+		{Name: "update that changes nothing", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
 			Title: wrapperspb.String("T-shirt"), Images: &pb.Images{Items: []*pb.Image{{Url: "https://img.example.com/1.jpg", Alt: "front"}}},
 			Attributes: &pb.Attributes{Items: map[string]string{"material": "cotton"}},
 			VariantSet: &pb.VariantSet{Options: sizeColor(), Variants: fullVariants()}}},
-		{name: "update with nothing", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner}},
-		{name: "update clears brand", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Brand: wrapperspb.String("")},
-			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Brand: wrapperspb.String(""), At: at}}},
-		{name: "update replaces images", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Images: &pb.Images{}},
-			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Images: &pb.Images{Items: []*pb.Image{}}, At: at}}},
-		{name: "update replaces attributes", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
+		{Name: "update with nothing", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner}},
+		{Name: "update clears brand", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Brand: wrapperspb.String("")},
+			Want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Brand: wrapperspb.String(""), At: at}}},
+		{Name: "update replaces images", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Images: &pb.Images{}},
+			Want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Images: &pb.Images{Items: []*pb.Image{}}, At: at}}},
+		{Name: "update replaces attributes", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
 			Attributes: &pb.Attributes{Items: map[string]string{"fit": "slim"}}},
-			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Attributes: &pb.Attributes{Items: map[string]string{"fit": "slim"}}, At: at}}},
-		{name: "update replaces variants and reports removed skus", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, VariantSet: newSet},
-			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", HasVariantSet: true,
+			Want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Attributes: &pb.Attributes{Items: map[string]string{"fit": "slim"}}, At: at}}},
+		{Name: "update replaces variants and reports removed skus", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, VariantSet: newSet},
+			Want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", HasVariantSet: true,
 				Options:     []*pb.Option{{Name: "size", Values: []string{"S", "M"}}},
 				Variants:    storedVariants(variant("TS-S-R", 1999, "size", "S"), variant("TS-M", 2199, "size", "M")),
 				RemovedSkus: []string{"TS-S-B", "TS-M-R", "TS-M-B"}, AddedSkus: []string{"TS-M"}, At: at}}},
-		{name: "update variants breaking the rule", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
+		{Name: "update variants breaking the rule", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
 			VariantSet: &pb.VariantSet{Options: sizeColor(), Variants: fullVariants()[:3]}},
-			errCode: emporium.EINVALID, field: "variants", fieldCode: emporium.FieldMissingCombination},
-		{name: "update retried", given: append(created[:1:1], &pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}),
-			cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 1, Title: wrapperspb.String("Tee")}},
-		{name: "update with expected version", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 1, Title: wrapperspb.String("Tee")},
-			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}}},
-		{name: "update with stale version", given: active, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 1, Title: wrapperspb.String("Tee")},
-			errCode: emporium.ECONFLICT},
-		{name: "update with future version", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 9},
-			errCode: emporium.ECONFLICT},
-		{name: "update invalid title", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("")},
-			errCode: emporium.EINVALID, field: "title", fieldCode: emporium.FieldRequired},
-		{name: "update invalid image", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
+			ErrCode: emporium.EINVALID, Field: "variants", FieldCode: emporium.FieldMissingCombination},
+		{Name: "update retried", Given: append(created[:1:1], &pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}),
+			Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 1, Title: wrapperspb.String("Tee")}},
+		{Name: "update with expected version", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 1, Title: wrapperspb.String("Tee")},
+			Want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}}},
+		{Name: "update with stale version", Given: active, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 1, Title: wrapperspb.String("Tee")},
+			ErrCode: emporium.ECONFLICT},
+		{Name: "update with future version", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, ExpectedVersion: 9},
+			ErrCode: emporium.ECONFLICT},
+		{Name: "update invalid title", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("")},
+			ErrCode: emporium.EINVALID, Field: "title", FieldCode: emporium.FieldRequired},
+		{Name: "update invalid image", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner,
 			Images: &pb.Images{Items: []*pb.Image{{Url: "ftp://x/y"}}}},
-			errCode: emporium.EINVALID, field: "images[0].url", fieldCode: emporium.FieldInvalid},
-		{name: "update clears category of a draft", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, CategoryId: wrapperspb.String("")},
-			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", CategoryId: wrapperspb.String(""), At: at}}},
-		{name: "update clears category of an active product", given: active, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, CategoryId: wrapperspb.String("")},
-			errCode: emporium.EINVALID, field: "category_id", fieldCode: emporium.FieldRequired},
-		{name: "update active product", given: active, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
-			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}}},
-		{name: "update archived", given: archived, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
-			errCode: emporium.ECONFLICT},
-		{name: "update without command id", given: created, cmd: &pb.UpdateRequest{Caller: owner, Title: wrapperspb.String("Tee")},
-			errCode: emporium.EINVALID, field: "command_id", fieldCode: emporium.FieldRequired},
-		{name: "update not created", cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
-			errCode: emporium.ENOTFOUND},
+			ErrCode: emporium.EINVALID, Field: "images[0].url", FieldCode: emporium.FieldInvalid},
+		{Name: "update clears category of a draft", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, CategoryId: wrapperspb.String("")},
+			Want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", CategoryId: wrapperspb.String(""), At: at}}},
+		{Name: "update clears category of an active product", Given: active, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, CategoryId: wrapperspb.String("")},
+			ErrCode: emporium.EINVALID, Field: "category_id", FieldCode: emporium.FieldRequired},
+		{Name: "update active product", Given: active, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
+			Want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("Tee"), At: at}}},
+		{Name: "update archived", Given: archived, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
+			ErrCode: emporium.ECONFLICT},
+		{Name: "update without command id", Given: created, Cmd: &pb.UpdateRequest{Caller: owner, Title: wrapperspb.String("Tee")},
+			ErrCode: emporium.EINVALID, Field: "command_id", FieldCode: emporium.FieldRequired},
+		{Name: "update not created", Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: owner, Title: wrapperspb.String("Tee")},
+			ErrCode: emporium.ENOTFOUND},
 	})
 }
 
@@ -372,41 +346,41 @@ func TestDecideStatusAndRating(t *testing.T) {
 	rated := append(created[:1:1], &pb.RatingUpdated{CommandId: "r1", Average: 4.5, Count: 2, At: timestamppb.New(t0)})
 	at := timestamppb.New(t0)
 	runChecks(t, []check{
-		{name: "publish", given: created, cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner},
-			want: []proto.Message{&pb.ProductPublished{CommandId: "p1", At: at}}},
-		{name: "publish retried", given: published, cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}},
-		{name: "publish retried after archive", given: publishedThenArchived, cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}},
-		{name: "publish active", given: published, cmd: &pb.PublishRequest{CommandId: "p2", Caller: owner}},
-		{name: "publish archived", given: archived, cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}, errCode: emporium.ECONFLICT},
-		{name: "publish without category", given: noCategory, cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner},
-			errCode: emporium.EINVALID, field: "category_id", fieldCode: emporium.FieldRequired},
-		{name: "publish without command id", given: created, cmd: &pb.PublishRequest{Caller: owner},
-			errCode: emporium.EINVALID, field: "command_id", fieldCode: emporium.FieldRequired},
-		{name: "publish not created", cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}, errCode: emporium.ENOTFOUND},
-		{name: "archive draft", given: created, cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner},
-			want: []proto.Message{&pb.ProductArchived{CommandId: "a1", At: at}}},
-		{name: "archive active", given: published, cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner},
-			want: []proto.Message{&pb.ProductArchived{CommandId: "a1", At: at}}},
-		{name: "archive retried", given: archived, cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner}},
-		{name: "archive archived", given: archived, cmd: &pb.ArchiveRequest{CommandId: "a2", Caller: owner}},
-		{name: "archive not created", cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner}, errCode: emporium.ENOTFOUND},
-		{name: "set rating", given: created, cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4.5, Count: 2},
-			want: []proto.Message{&pb.RatingUpdated{CommandId: "r1", Average: 4.5, Count: 2, At: at}}},
-		{name: "set rating on archived", given: archived, cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 3, Count: 1},
-			want: []proto.Message{&pb.RatingUpdated{CommandId: "r1", Average: 3, Count: 1, At: at}}},
-		{name: "set rating retried", given: rated, cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4.5, Count: 2}},
-		{name: "set rating unchanged", given: rated, cmd: &pb.SetRatingRequest{CommandId: "r2", Average: 4.5, Count: 2}},
-		{name: "set rating above 5", given: created, cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 5.1, Count: 2},
-			errCode: emporium.EINVALID, field: "average", fieldCode: emporium.FieldOutOfRange},
-		{name: "set rating without ratings", given: created, cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4, Count: 0},
-			errCode: emporium.EINVALID, field: "average", fieldCode: emporium.FieldOutOfRange},
-		{name: "set rating negative count", given: created, cmd: &pb.SetRatingRequest{CommandId: "r1", Count: -1},
-			errCode: emporium.EINVALID, field: "count", fieldCode: emporium.FieldOutOfRange},
-		{name: "set rating not created", cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4, Count: 1}, errCode: emporium.ENOTFOUND},
-		{name: "get", given: created, cmd: &pb.GetRequest{}},
-		{name: "get not created", cmd: &pb.GetRequest{}, errCode: emporium.ENOTFOUND},
-		{name: "get for vendor not created", cmd: &pb.GetForVendorRequest{Caller: owner}, errCode: emporium.ENOTFOUND},
-		{name: "unknown command", given: created, cmd: &pb.State{}, errCode: emporium.EINTERNAL},
+		{Name: "publish", Given: created, Cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner},
+			Want: []proto.Message{&pb.ProductPublished{CommandId: "p1", At: at}}},
+		{Name: "publish retried", Given: published, Cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}},
+		{Name: "publish retried after archive", Given: publishedThenArchived, Cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}},
+		{Name: "publish active", Given: published, Cmd: &pb.PublishRequest{CommandId: "p2", Caller: owner}},
+		{Name: "publish archived", Given: archived, Cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}, ErrCode: emporium.ECONFLICT},
+		{Name: "publish without category", Given: noCategory, Cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner},
+			ErrCode: emporium.EINVALID, Field: "category_id", FieldCode: emporium.FieldRequired},
+		{Name: "publish without command id", Given: created, Cmd: &pb.PublishRequest{Caller: owner},
+			ErrCode: emporium.EINVALID, Field: "command_id", FieldCode: emporium.FieldRequired},
+		{Name: "publish not created", Cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner}, ErrCode: emporium.ENOTFOUND},
+		{Name: "archive draft", Given: created, Cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner},
+			Want: []proto.Message{&pb.ProductArchived{CommandId: "a1", At: at}}},
+		{Name: "archive active", Given: published, Cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner},
+			Want: []proto.Message{&pb.ProductArchived{CommandId: "a1", At: at}}},
+		{Name: "archive retried", Given: archived, Cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner}},
+		{Name: "archive archived", Given: archived, Cmd: &pb.ArchiveRequest{CommandId: "a2", Caller: owner}},
+		{Name: "archive not created", Cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner}, ErrCode: emporium.ENOTFOUND},
+		{Name: "set rating", Given: created, Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4.5, Count: 2},
+			Want: []proto.Message{&pb.RatingUpdated{CommandId: "r1", Average: 4.5, Count: 2, At: at}}},
+		{Name: "set rating on archived", Given: archived, Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 3, Count: 1},
+			Want: []proto.Message{&pb.RatingUpdated{CommandId: "r1", Average: 3, Count: 1, At: at}}},
+		{Name: "set rating retried", Given: rated, Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4.5, Count: 2}},
+		{Name: "set rating unchanged", Given: rated, Cmd: &pb.SetRatingRequest{CommandId: "r2", Average: 4.5, Count: 2}},
+		{Name: "set rating above 5", Given: created, Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 5.1, Count: 2},
+			ErrCode: emporium.EINVALID, Field: "average", FieldCode: emporium.FieldOutOfRange},
+		{Name: "set rating without ratings", Given: created, Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4, Count: 0},
+			ErrCode: emporium.EINVALID, Field: "average", FieldCode: emporium.FieldOutOfRange},
+		{Name: "set rating negative count", Given: created, Cmd: &pb.SetRatingRequest{CommandId: "r1", Count: -1},
+			ErrCode: emporium.EINVALID, Field: "count", FieldCode: emporium.FieldOutOfRange},
+		{Name: "set rating not created", Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4, Count: 1}, ErrCode: emporium.ENOTFOUND},
+		{Name: "get", Given: created, Cmd: &pb.GetRequest{}},
+		{Name: "get not created", Cmd: &pb.GetRequest{}, ErrCode: emporium.ENOTFOUND},
+		{Name: "get for vendor not created", Cmd: &pb.GetForVendorRequest{Caller: owner}, ErrCode: emporium.ENOTFOUND},
+		{Name: "unknown command", Given: created, Cmd: &pb.State{}, ErrCode: emporium.EINTERNAL},
 	})
 }
 
@@ -421,23 +395,23 @@ func TestOwnership(t *testing.T) {
 		caller *pb.Caller
 	}{{"another vendor", other}, {"no caller", nil}, {"empty vendor", &pb.Caller{}}} {
 		tests = append(tests,
-			check{name: c.name + " updates", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: c.caller, Title: wrapperspb.String("X")}, errCode: emporium.ENOTFOUND},
-			check{name: c.name + " publishes", given: created, cmd: &pb.PublishRequest{CommandId: "p1", Caller: c.caller}, errCode: emporium.ENOTFOUND},
-			check{name: c.name + " archives", given: created, cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: c.caller}, errCode: emporium.ENOTFOUND},
-			check{name: c.name + " reads", given: created, cmd: &pb.GetForVendorRequest{Caller: c.caller}, errCode: emporium.ENOTFOUND},
+			check{Name: c.name + " updates", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: c.caller, Title: wrapperspb.String("X")}, ErrCode: emporium.ENOTFOUND},
+			check{Name: c.name + " publishes", Given: created, Cmd: &pb.PublishRequest{CommandId: "p1", Caller: c.caller}, ErrCode: emporium.ENOTFOUND},
+			check{Name: c.name + " archives", Given: created, Cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: c.caller}, ErrCode: emporium.ENOTFOUND},
+			check{Name: c.name + " reads", Given: created, Cmd: &pb.GetForVendorRequest{Caller: c.caller}, ErrCode: emporium.ENOTFOUND},
 		)
 	}
 	tests = append(tests,
-		check{name: "another vendor retrying the owner's command id", given: append(created[:1:1], &pb.ProductUpdated{CommandId: "u1", At: at}),
-			cmd: &pb.UpdateRequest{CommandId: "u1", Caller: other}, errCode: emporium.ENOTFOUND},
-		check{name: "admin updates", given: created, cmd: &pb.UpdateRequest{CommandId: "u1", Caller: admin, Title: wrapperspb.String("X")},
-			want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("X"), At: at}}},
-		check{name: "admin publishes", given: created, cmd: &pb.PublishRequest{CommandId: "p1", Caller: admin},
-			want: []proto.Message{&pb.ProductPublished{CommandId: "p1", At: at}}},
-		check{name: "admin archives", given: created, cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: admin},
-			want: []proto.Message{&pb.ProductArchived{CommandId: "a1", At: at}}},
-		check{name: "admin reads", given: created, cmd: &pb.GetForVendorRequest{Caller: admin}},
-		check{name: "owner reads", given: created, cmd: &pb.GetForVendorRequest{Caller: owner}},
+		check{Name: "another vendor retrying the owner's command id", Given: append(created[:1:1], &pb.ProductUpdated{CommandId: "u1", At: at}),
+			Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: other}, ErrCode: emporium.ENOTFOUND},
+		check{Name: "admin updates", Given: created, Cmd: &pb.UpdateRequest{CommandId: "u1", Caller: admin, Title: wrapperspb.String("X")},
+			Want: []proto.Message{&pb.ProductUpdated{CommandId: "u1", Title: wrapperspb.String("X"), At: at}}},
+		check{Name: "admin publishes", Given: created, Cmd: &pb.PublishRequest{CommandId: "p1", Caller: admin},
+			Want: []proto.Message{&pb.ProductPublished{CommandId: "p1", At: at}}},
+		check{Name: "admin archives", Given: created, Cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: admin},
+			Want: []proto.Message{&pb.ProductArchived{CommandId: "a1", At: at}}},
+		check{Name: "admin reads", Given: created, Cmd: &pb.GetForVendorRequest{Caller: admin}},
+		check{Name: "owner reads", Given: created, Cmd: &pb.GetForVendorRequest{Caller: owner}},
 	)
 	runChecks(t, tests)
 }

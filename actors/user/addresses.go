@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
 
@@ -16,7 +17,7 @@ func (s *Service) Addresses(ctx context.Context, p emporium.Principal) ([]empori
 	if err := needPrincipal(p); err != nil {
 		return nil, err
 	}
-	acc, err := s.users(p.UserID).Get(&pb.GetRequest{})
+	acc, err := s.users(p.UserID).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return nil, emporium.GrainCall("user.Service.Addresses", err)
 	}
@@ -32,7 +33,7 @@ func (s *Service) Address(ctx context.Context, p emporium.Principal, id string) 
 	if err := needPrincipal(p); err != nil {
 		return emporium.Address{}, err
 	}
-	acc, err := s.users(p.UserID).Get(&pb.GetRequest{})
+	acc, err := s.users(p.UserID).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Address{}, emporium.GrainCall("user.Service.Address", err)
 	}
@@ -62,7 +63,7 @@ func (s *Service) AddAddress(ctx context.Context, p emporium.Principal, a empori
 	}
 	acc, err := s.users(p.UserID).AddAddress(&pb.AddAddressRequest{
 		CommandId: "address:" + id, AddressId: id, Address: addressFields(a),
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Address{}, emporium.GrainCall("user.Service.AddAddress", err)
 	}
@@ -76,7 +77,7 @@ func (s *Service) ReplaceAddress(ctx context.Context, p emporium.Principal, id s
 	if err := needPrincipal(p); err != nil {
 		return emporium.Address{}, err
 	}
-	acc, err := s.users(p.UserID).UpdateAddress(&pb.UpdateAddressRequest{AddressId: id, Address: addressFields(a)})
+	acc, err := s.users(p.UserID).UpdateAddress(&pb.UpdateAddressRequest{AddressId: id, Address: addressFields(a)}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Address{}, emporium.GrainCall("user.Service.ReplaceAddress", err)
 	}
@@ -88,7 +89,7 @@ func (s *Service) RemoveAddress(ctx context.Context, p emporium.Principal, id st
 	if err := needPrincipal(p); err != nil {
 		return err
 	}
-	_, err := s.users(p.UserID).RemoveAddress(&pb.RemoveAddressRequest{AddressId: id})
+	_, err := s.users(p.UserID).RemoveAddress(&pb.RemoveAddressRequest{AddressId: id}, actors.Within(ctx, s.cfg.Cluster))
 	return emporium.GrainCall("user.Service.RemoveAddress", err)
 }
 

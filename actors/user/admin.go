@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/auth"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
@@ -22,7 +23,7 @@ func (s *Service) CreateUser(ctx context.Context, username, email, password stri
 	}
 	for _, role := range roles {
 		if role != RoleCustomer && role != RoleVendor && role != RoleAdmin {
-			return emporium.Account{}, fieldsError(fieldErr("role", emporium.FieldInvalid, "a role is customer, vendor or admin"))
+			return emporium.Account{}, emporium.Invalidf("role", emporium.FieldInvalid, "a role is customer, vendor or admin")
 		}
 	}
 	pwHash, err := auth.HashPassword(password)
@@ -37,14 +38,14 @@ func (s *Service) CreateUser(ctx context.Context, username, email, password stri
 	ukey, ekey := UsernameKey(username), EmailKey(email)
 	if err := s.claim(ctx, UsernamesCollection, ukey, id); err != nil {
 		if emporium.IsCode(err, emporium.ECONFLICT) {
-			return emporium.Account{}, fieldsError(fieldErr("username", emporium.FieldTaken, "this username is taken"))
+			return emporium.Account{}, emporium.Invalidf("username", emporium.FieldTaken, "this username is taken")
 		}
 		return emporium.Account{}, emporium.Wrap(op, err)
 	}
 	if err := s.claim(ctx, EmailsCollection, ekey, id); err != nil {
 		s.release(ctx, UsernamesCollection, ukey, id)
 		if emporium.IsCode(err, emporium.ECONFLICT) {
-			return emporium.Account{}, fieldsError(fieldErr("email", emporium.FieldTaken, "this email has an account"))
+			return emporium.Account{}, emporium.Invalidf("email", emporium.FieldTaken, "this email has an account")
 		}
 		return emporium.Account{}, emporium.Wrap(op, err)
 	}
@@ -52,17 +53,17 @@ func (s *Service) CreateUser(ctx context.Context, username, email, password stri
 	if _, err := users.Register(&pb.RegisterRequest{
 		CommandId: "register:" + id, Username: username, Email: email, PasswordHash: pwHash,
 		VerifyTokenHash: tokenHash, VerifyExpiresAt: timestamppb.New(s.now().Add(VerifyTTL)),
-	}); err != nil {
+	}, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 		s.release(ctx, EmailsCollection, ekey, id)
 		s.release(ctx, UsernamesCollection, ukey, id)
 		return emporium.Account{}, emporium.GrainCall(op, err)
 	}
-	acc, err := users.VerifyEmail(&pb.VerifyEmailRequest{CommandId: "admin-verify:" + id, TokenHash: tokenHash})
+	acc, err := users.VerifyEmail(&pb.VerifyEmailRequest{CommandId: "admin-verify:" + id, TokenHash: tokenHash}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Account{}, emporium.GrainCall(op, err)
 	}
 	for _, role := range roles {
-		if acc, err = users.GrantRole(&pb.GrantRoleRequest{CommandId: "admin-grant:" + role, Role: role}); err != nil {
+		if acc, err = users.GrantRole(&pb.GrantRoleRequest{CommandId: "admin-grant:" + role, Role: role}, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 			return emporium.Account{}, emporium.GrainCall(op, err)
 		}
 	}

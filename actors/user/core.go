@@ -12,7 +12,6 @@ package user
 
 import (
 	"crypto/subtle"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -322,8 +321,12 @@ func live(exp *timestamppb.Timestamp, now time.Time) bool {
 	return exp != nil && exp.AsTime().After(now)
 }
 
+// unauthenticated is the EUNAUTHENTICATED error naming the fields whose
+// proof failed, worded as emporium.InvalidFields words a refusal.
 func unauthenticated(fields ...emporium.FieldError) error {
-	return &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: joinMessages(fields), Fields: fields}
+	e := emporium.InvalidFields(fields...)
+	e.Code = emporium.EUNAUTHENTICATED
+	return e
 }
 
 func cloneTime(t *timestamppb.Timestamp) *timestamppb.Timestamp {
@@ -333,50 +336,37 @@ func cloneTime(t *timestamppb.Timestamp) *timestamppb.Timestamp {
 	return proto.CloneOf(t)
 }
 
-// joinMessages is the message of an error carrying fields: the field's own
-// for one, a summary for several.
-func joinMessages(fields []emporium.FieldError) string {
-	if len(fields) == 1 {
-		return fields[0].Message
-	}
-	names := make([]string, len(fields))
-	for i, f := range fields {
-		names[i] = f.Field
-	}
-	return fmt.Sprintf("%d fields are invalid: %s", len(fields), strings.Join(names, ", "))
-}
-
 // tokenErrors checks a one-time token's hash and expiry: the expiry must be
 // after now and at most max (plus clock skew) away.
 func tokenErrors(hashField, expField, hash string, exp *timestamppb.Timestamp, now time.Time, max time.Duration) []emporium.FieldError {
 	var errs []emporium.FieldError
 	switch {
 	case hash == "":
-		errs = append(errs, fieldErr(hashField, CodeRequired, "%s is required", hashField))
+		errs = append(errs, emporium.Field(hashField, emporium.FieldRequired, "%s is required", hashField))
 	case len(hash) > maxTokenHashLen:
-		errs = append(errs, fieldErr(hashField, CodeInvalid, "%s must have at most %d characters", hashField, maxTokenHashLen))
+		errs = append(errs, emporium.Field(hashField, emporium.FieldInvalid, "%s must have at most %d characters", hashField, maxTokenHashLen))
 	}
 	switch {
 	case exp == nil:
-		errs = append(errs, fieldErr(expField, CodeRequired, "%s is required", expField))
+		errs = append(errs, emporium.Field(expField, emporium.FieldRequired, "%s is required", expField))
 	case exp.CheckValid() != nil || !exp.AsTime().After(now) || exp.AsTime().After(now.Add(max+clockSkew)):
-		errs = append(errs, fieldErr(expField, CodeOutOfRange, "%s must be in the future and at most %s away", expField, max))
+		errs = append(errs, emporium.Field(expField, emporium.FieldOutOfRange, "%s must be in the future and at most %s away", expField, max))
 	}
 	return errs
 }
 
 func invalidToken() error {
-	return fieldsError(fieldErr("token", CodeInvalidOrExpired, "the link is invalid or has expired"))
+	return emporium.Invalidf("token", emporium.FieldInvalidOrExpired, "the link is invalid or has expired")
 }
 
 func passwordHashErrors(h string) []emporium.FieldError {
 	if !strings.HasPrefix(h, passwordHashPrefix) || len(h) > maxPasswordHashLen {
-		return []emporium.FieldError{fieldErr("password_hash", CodeInvalid,
+		return []emporium.FieldError{emporium.Field("password_hash", emporium.FieldInvalid,
 			"password_hash must be an argon2id PHC string (auth.HashPassword)")}
 	}
 	return nil
 }
 
 func invalidCode() error {
-	return unauthenticated(fieldErr("code", CodeInvalid, "invalid code"))
+	return unauthenticated(emporium.Field("code", emporium.FieldInvalid, "invalid code"))
 }

@@ -14,21 +14,21 @@ import (
 
 func decideAddAddress(s *pb.State, c *pb.AddAddressRequest, now time.Time) ([]proto.Message, error) {
 	if !validAddressID(c.AddressId) {
-		return nil, fieldsError(fieldErr("address_id", CodeInvalid,
-			"address_id must be 1-%d letters, digits, '_' or '-'", maxAddressIDLen))
+		return nil, emporium.Invalidf("address_id", emporium.FieldInvalid,
+			"address_id must be 1-%d letters, digits, '_' or '-'", maxAddressIDLen)
 	}
 	if findAddress(s, c.AddressId) >= 0 || slices.Contains(s.RemovedAddresses, c.AddressId) {
 		e := emporium.Errorf(emporium.ECONFLICT, "address id %s is already used", c.AddressId)
-		e.Fields = []emporium.FieldError{fieldErr("address_id", CodeTaken, "%s", e.Message)}
+		e.Fields = []emporium.FieldError{emporium.Field("address_id", emporium.FieldTaken, "%s", e.Message)}
 		return nil, e
 	}
 	if len(s.Addresses) >= MaxAddresses {
-		return nil, fieldsError(fieldErr("addresses", CodeTooMany,
-			"an account keeps at most %d addresses; remove one first", MaxAddresses))
+		return nil, emporium.Invalidf("addresses", emporium.FieldTooMany,
+			"an account keeps at most %d addresses; remove one first", MaxAddresses)
 	}
 	a, errs := cleanAddress(c.Address)
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	first := len(s.Addresses) == 0
 	at := timestamppb.New(now)
@@ -47,7 +47,7 @@ func decideUpdateAddress(s *pb.State, c *pb.UpdateAddressRequest, now time.Time)
 	cur := s.Addresses[i]
 	a, errs := cleanAddress(c.Address)
 	if a == nil {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	var fe *emporium.FieldError
 	a.IsDefaultShipping, fe = defaultFlag("is_default_shipping", "shipping", cur.IsDefaultShipping, c.Address.IsDefaultShipping)
@@ -59,7 +59,7 @@ func decideUpdateAddress(s *pb.State, c *pb.UpdateAddressRequest, now time.Time)
 		errs = append(errs, *fe)
 	}
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	a.Id, a.CreatedAt, a.UpdatedAt = cur.Id, cur.CreatedAt, cur.UpdatedAt
 	if proto.Equal(a, cur) {
@@ -80,7 +80,7 @@ func defaultFlag(field, kind string, cur bool, in *wrapperspb.BoolValue) (bool, 
 	case in.Value:
 		return true, nil
 	case cur:
-		fe := fieldErr(field, CodeDefaultRequired,
+		fe := emporium.Field(field, emporium.FieldDefaultRequired,
 			"this is the default %s address; make another address the default instead", kind)
 		return true, &fe
 	default:

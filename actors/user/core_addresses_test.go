@@ -53,40 +53,40 @@ func TestDecideAddresses(t *testing.T) {
 		{name: "add address retried", given: withAddrs, cmd: &pb.AddAddressRequest{CommandId: "a2", AddressId: "a2", Address: fields("Work")}},
 		{name: "add address with a used id", given: withAddrs,
 			cmd:     &pb.AddAddressRequest{CommandId: "a9", AddressId: "a2", Address: fields("Work")},
-			errCode: emporium.ECONFLICT, field: "address_id", fieldCode: CodeTaken},
+			errCode: emporium.ECONFLICT, field: "address_id", fieldCode: emporium.FieldTaken},
 		{name: "add address with a removed id", given: a1Removed,
 			cmd:     &pb.AddAddressRequest{CommandId: "a9", AddressId: "a1", Address: fields("Home")},
-			errCode: emporium.ECONFLICT, field: "address_id", fieldCode: CodeTaken},
+			errCode: emporium.ECONFLICT, field: "address_id", fieldCode: emporium.FieldTaken},
 		{name: "add address with a bad id", given: verified,
 			cmd:     &pb.AddAddressRequest{CommandId: "a9", AddressId: "a/1", Address: fields("Home")},
-			errCode: emporium.EINVALID, field: "address_id", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "address_id", fieldCode: emporium.FieldInvalid},
 		{name: "add 21st address", given: full,
 			cmd:     &pb.AddAddressRequest{CommandId: "a9", AddressId: "a9", Address: fields("Home")},
-			errCode: emporium.EINVALID, field: "addresses", fieldCode: CodeTooMany},
+			errCode: emporium.EINVALID, field: "addresses", fieldCode: emporium.FieldTooMany},
 		{name: "add address without fields", given: verified, cmd: &pb.AddAddressRequest{CommandId: "a1", AddressId: "a1"},
-			errCode: emporium.EINVALID, field: "address", fieldCode: CodeRequired},
+			errCode: emporium.EINVALID, field: "address", fieldCode: emporium.FieldRequired},
 		{name: "add address without full name", given: verified,
 			cmd:     &pb.AddAddressRequest{CommandId: "a1", AddressId: "a1", Address: fields("   ")},
-			errCode: emporium.EINVALID, field: "full_name", fieldCode: CodeRequired},
+			errCode: emporium.EINVALID, field: "full_name", fieldCode: emporium.FieldRequired},
 		{name: "add address in an unassigned country", given: verified,
 			cmd: &pb.AddAddressRequest{CommandId: "a1", AddressId: "a1", Address: func() *pb.AddressFields {
 				f := fields("Home")
 				f.Country = "UK"
 				return f
 			}()},
-			errCode: emporium.EINVALID, field: "country", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "country", fieldCode: emporium.FieldInvalid},
 		{name: "add address with a bad postal code", given: verified,
 			cmd: &pb.AddAddressRequest{CommandId: "a1", AddressId: "a1", Address: func() *pb.AddressFields {
 				f := fields("Home")
 				f.PostalCode = "1"
 				return f
 			}()},
-			errCode: emporium.EINVALID, field: "postal_code", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "postal_code", fieldCode: emporium.FieldInvalid},
 		{name: "add address reports every bad field", given: verified,
 			cmd: &pb.AddAddressRequest{CommandId: "a1", AddressId: "a1", Address: &pb.AddressFields{
 				FullName: strings.Repeat("x", MaxNameLength+1), PostalCode: "12345#", Country: "XX", Phone: "+0123456789",
 			}},
-			errCode: emporium.EINVALID, field: "line1", fieldCode: CodeRequired},
+			errCode: emporium.EINVALID, field: "line1", fieldCode: emporium.FieldRequired},
 
 		// UpdateAddress.
 		{name: "update address", given: withAddrs,
@@ -122,7 +122,7 @@ func TestDecideAddresses(t *testing.T) {
 				f.IsDefaultShipping = wrapperspb.Bool(false)
 				return f
 			}()},
-			errCode: emporium.EINVALID, field: "is_default_shipping", fieldCode: CodeDefaultRequired},
+			errCode: emporium.EINVALID, field: "is_default_shipping", fieldCode: emporium.FieldDefaultRequired},
 		{name: "update address clearing what is not set", given: withAddrs,
 			cmd: &pb.UpdateAddressRequest{AddressId: "a2", Address: func() *pb.AddressFields {
 				f := fields("Work")
@@ -135,7 +135,7 @@ func TestDecideAddresses(t *testing.T) {
 			errCode: emporium.ENOTFOUND},
 		{name: "update address with bad fields", given: withAddrs,
 			cmd:     &pb.UpdateAddressRequest{AddressId: "a1", Address: &pb.AddressFields{FullName: "Home"}},
-			errCode: emporium.EINVALID, field: "city", fieldCode: CodeRequired},
+			errCode: emporium.EINVALID, field: "city", fieldCode: emporium.FieldRequired},
 
 		// RemoveAddress.
 		{name: "remove address", given: withAddrs, cmd: &pb.RemoveAddressRequest{AddressId: "a2"},
@@ -179,8 +179,8 @@ func TestAddressReportsEveryBadField(t *testing.T) {
 		got[f.Field] = f.Code
 	}
 	assert.Equal(t, map[string]string{
-		"full_name": CodeTooLong, "line1": CodeRequired, "city": CodeRequired,
-		"postal_code": CodeInvalid, "country": CodeInvalid, "phone": CodeInvalid,
+		"full_name": emporium.FieldTooLong, "line1": emporium.FieldRequired, "city": emporium.FieldRequired,
+		"postal_code": emporium.FieldInvalid, "country": emporium.FieldInvalid, "phone": emporium.FieldInvalid,
 	}, got)
 }
 

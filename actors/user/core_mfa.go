@@ -16,8 +16,8 @@ func decideBeginTOTP(s *pb.State, c *pb.BeginTOTPRequest) ([]proto.Message, erro
 		return nil, emporium.Errorf(emporium.ECONFLICT, "two-factor authentication is already enabled; disable it first")
 	}
 	if !validTOTPSecret(c.Secret) {
-		return nil, fieldsError(fieldErr("secret", CodeInvalid,
-			"secret must be %d-%d base32 characters", minTOTPSecretLen, maxTOTPSecretLen))
+		return nil, emporium.Invalidf("secret", emporium.FieldInvalid,
+			"secret must be %d-%d base32 characters", minTOTPSecretLen, maxTOTPSecretLen)
 	}
 	return []proto.Message{&pb.TOTPEnrollmentStarted{CommandId: c.CommandId, Secret: c.Secret}}, nil
 }
@@ -32,7 +32,7 @@ func decideConfirmTOTP(s *pb.State, c *pb.ConfirmTOTPRequest, now time.Time) ([]
 		return nil, invalidCode()
 	}
 	if fe := recoveryHashesError(c.RecoveryCodeHashes); fe != nil {
-		return nil, fieldsError(*fe)
+		return nil, emporium.InvalidFields(*fe)
 	}
 	return []proto.Message{&pb.TOTPEnabled{
 		CommandId:          c.CommandId,
@@ -64,10 +64,10 @@ func decideDisableTOTP(s *pb.State, c *pb.DisableTOTPRequest, now time.Time) ([]
 	}
 	var errs []emporium.FieldError
 	if !c.PasswordOk {
-		errs = append(errs, fieldErr("password", CodeInvalid, "the password is wrong"))
+		errs = append(errs, emporium.Field("password", emporium.FieldInvalid, "the password is wrong"))
 	}
 	if !c.CodeOk || c.CodeStep <= s.LastStep {
-		errs = append(errs, fieldErr("code", CodeInvalid, "invalid code"))
+		errs = append(errs, emporium.Field("code", emporium.FieldInvalid, "invalid code"))
 	}
 	if len(errs) > 0 {
 		return nil, unauthenticated(errs...)
@@ -78,13 +78,13 @@ func decideDisableTOTP(s *pb.State, c *pb.DisableTOTPRequest, now time.Time) ([]
 func recoveryHashesError(hashes []string) *emporium.FieldError {
 	const field = "recovery_code_hashes"
 	if len(hashes) == 0 || len(hashes) > MaxRecoveryCodes {
-		fe := fieldErr(field, CodeInvalid, "%s must hold 1-%d hashes", field, MaxRecoveryCodes)
+		fe := emporium.Field(field, emporium.FieldInvalid, "%s must hold 1-%d hashes", field, MaxRecoveryCodes)
 		return &fe
 	}
 	seen := make(map[string]bool, len(hashes))
 	for _, h := range hashes {
 		if h == "" || len(h) > maxTokenHashLen || seen[h] {
-			fe := fieldErr(field, CodeInvalid, "%s must be distinct, non-empty hashes", field)
+			fe := emporium.Field(field, emporium.FieldInvalid, "%s must be distinct, non-empty hashes", field)
 			return &fe
 		}
 		seen[h] = true

@@ -28,7 +28,7 @@ func TestDecideMFA(t *testing.T) {
 		{name: "begin totp while enabled", given: mfa, cmd: &pb.BeginTOTPRequest{CommandId: "tb2", Secret: secret},
 			errCode: emporium.ECONFLICT},
 		{name: "begin totp bad secret", given: verified, cmd: &pb.BeginTOTPRequest{CommandId: "tb", Secret: "not-base32!"},
-			errCode: emporium.EINVALID, field: "secret", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "secret", fieldCode: emporium.FieldInvalid},
 
 		// ConfirmTOTP.
 		{name: "confirm totp", given: enrolling,
@@ -50,20 +50,20 @@ func TestDecideMFA(t *testing.T) {
 			errCode: emporium.ECONFLICT},
 		{name: "confirm totp wrong code", given: enrolling,
 			cmd:     &pb.ConfirmTOTPRequest{CommandId: "tc", CodeStep: 100, RecoveryCodeHashes: recoveryHashes(10)},
-			errCode: emporium.EUNAUTHENTICATED, field: "code", fieldCode: CodeInvalid},
+			errCode: emporium.EUNAUTHENTICATED, field: "code", fieldCode: emporium.FieldInvalid},
 		{name: "confirm totp without recovery codes", given: enrolling,
 			cmd:     &pb.ConfirmTOTPRequest{CommandId: "tc", CodeStep: 100, CodeOk: true},
-			errCode: emporium.EINVALID, field: "recovery_code_hashes", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "recovery_code_hashes", fieldCode: emporium.FieldInvalid},
 		{name: "confirm totp with repeated recovery codes", given: enrolling,
 			cmd:     &pb.ConfirmTOTPRequest{CommandId: "tc", CodeStep: 100, CodeOk: true, RecoveryCodeHashes: []string{tok(1), tok(1)}},
-			errCode: emporium.EINVALID, field: "recovery_code_hashes", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "recovery_code_hashes", fieldCode: emporium.FieldInvalid},
 
 		// UseTOTP.
 		{name: "use totp", given: mfa, cmd: &pb.UseTOTPRequest{CommandId: "l1", Step: 101},
 			want:  []proto.Message{&pb.TOTPUsed{CommandId: "l1", Step: 101}},
 			check: func(t *testing.T, s *pb.State) { assert.Equal(t, int64(101), s.LastStep) }},
 		{name: "use totp replayed", given: mfa, cmd: &pb.UseTOTPRequest{CommandId: "l1", Step: 100},
-			errCode: emporium.EUNAUTHENTICATED, field: "code", fieldCode: CodeInvalid},
+			errCode: emporium.EUNAUTHENTICATED, field: "code", fieldCode: emporium.FieldInvalid},
 		{name: "use totp older step", given: mfa, cmd: &pb.UseTOTPRequest{CommandId: "l1", Step: 99},
 			errCode: emporium.EUNAUTHENTICATED, field: "code"},
 		{name: "use totp retried", given: with(mfa, &pb.TOTPUsed{CommandId: "l1", Step: 101}),
@@ -104,13 +104,13 @@ func TestDecideMFA(t *testing.T) {
 			}},
 		{name: "disable totp wrong password", given: mfa,
 			cmd:     &pb.DisableTOTPRequest{CommandId: "td", CodeStep: 101, CodeOk: true},
-			errCode: emporium.EUNAUTHENTICATED, field: "password", fieldCode: CodeInvalid},
+			errCode: emporium.EUNAUTHENTICATED, field: "password", fieldCode: emporium.FieldInvalid},
 		{name: "disable totp wrong code", given: mfa,
 			cmd:     &pb.DisableTOTPRequest{CommandId: "td", PasswordOk: true, CodeStep: 101},
-			errCode: emporium.EUNAUTHENTICATED, field: "code", fieldCode: CodeInvalid},
+			errCode: emporium.EUNAUTHENTICATED, field: "code", fieldCode: emporium.FieldInvalid},
 		{name: "disable totp replayed code", given: mfa,
 			cmd:     &pb.DisableTOTPRequest{CommandId: "td", PasswordOk: true, CodeStep: 100, CodeOk: true},
-			errCode: emporium.EUNAUTHENTICATED, field: "code", fieldCode: CodeInvalid},
+			errCode: emporium.EUNAUTHENTICATED, field: "code", fieldCode: emporium.FieldInvalid},
 		{name: "disable totp when off", given: verified,
 			cmd:     &pb.DisableTOTPRequest{CommandId: "td", PasswordOk: true, CodeStep: 101, CodeOk: true},
 			errCode: emporium.ECONFLICT},
@@ -124,8 +124,8 @@ func TestDisableTOTPNamesEveryFailedFactor(t *testing.T) {
 		&pb.TOTPEnabled{CommandId: "tc", LastStep: 100, RecoveryCodeHashes: recoveryHashes(3), At: ts(created)})
 	_, err := decideAsShell(s, &pb.DisableTOTPRequest{CommandId: "td", CodeStep: 101}, t0)
 	require.True(t, emporium.IsCode(err, emporium.EUNAUTHENTICATED))
-	assert.True(t, hasField(err, "password", CodeInvalid))
-	assert.True(t, hasField(err, "code", CodeInvalid))
+	assert.True(t, hasField(err, "password", emporium.FieldInvalid))
+	assert.True(t, hasField(err, "code", emporium.FieldInvalid))
 }
 
 // TestTOTPReplay: each code works once, and an older code cannot follow a
@@ -146,7 +146,7 @@ func TestTOTPReplay(t *testing.T) {
 	require.NoError(t, run(&pb.UseTOTPRequest{CommandId: "l2", Step: 101}), "a retry of the same login")
 	assert.Equal(t, int64(101), s.LastStep)
 	err := run(&pb.UseTOTPRequest{CommandId: "l3", Step: 101})
-	assert.True(t, emporium.IsCode(err, emporium.EUNAUTHENTICATED) && hasField(err, "code", CodeInvalid), "replay: %v", err)
+	assert.True(t, emporium.IsCode(err, emporium.EUNAUTHENTICATED) && hasField(err, "code", emporium.FieldInvalid), "replay: %v", err)
 	assert.Error(t, run(&pb.UseTOTPRequest{CommandId: "l4", Step: 100}), "an older code after a newer one")
 	require.NoError(t, run(&pb.UseTOTPRequest{CommandId: "l5", Step: 103}))
 	assert.Error(t, run(&pb.DisableTOTPRequest{CommandId: "d1", PasswordOk: true, CodeOk: true, CodeStep: 103}),

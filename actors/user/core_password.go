@@ -6,12 +6,13 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/emporium-shop/emporium"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
 
 func decideStartPasswordReset(s *pb.State, c *pb.StartPasswordResetRequest, now time.Time) ([]proto.Message, error) {
 	if errs := tokenErrors("token_hash", "expires_at", c.TokenHash, c.ExpiresAt, now, MaxResetTTL); len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	return []proto.Message{&pb.PasswordResetIssued{
 		CommandId: c.CommandId, TokenHash: c.TokenHash, ExpiresAt: c.ExpiresAt,
@@ -24,7 +25,7 @@ func decideResetPassword(s *pb.State, c *pb.ResetPasswordRequest, now time.Time)
 		return nil, invalidToken()
 	}
 	if errs := passwordHashErrors(c.PasswordHash); len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	at := timestamppb.New(now)
 	events := []proto.Message{&pb.PasswordChanged{
@@ -40,10 +41,10 @@ func decideResetPassword(s *pb.State, c *pb.ResetPasswordRequest, now time.Time)
 
 func decideChangePassword(s *pb.State, c *pb.ChangePasswordRequest, now time.Time) ([]proto.Message, error) {
 	if !c.CurrentPasswordOk {
-		return nil, unauthenticated(fieldErr("current_password", CodeInvalid, "the current password is wrong"))
+		return nil, unauthenticated(emporium.Field("current_password", emporium.FieldInvalid, "the current password is wrong"))
 	}
 	if errs := passwordHashErrors(c.PasswordHash); len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	return []proto.Message{&pb.PasswordChanged{
 		CommandId: c.CommandId, PasswordHash: c.PasswordHash, At: timestamppb.New(now),

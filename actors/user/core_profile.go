@@ -30,7 +30,7 @@ func decideUpdateProfile(s *pb.State, c *pb.UpdateProfileRequest, now time.Time)
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	if ev.Name == nil && ev.Phone == nil {
 		return nil, nil
@@ -43,11 +43,11 @@ func decideRequestEmailChange(s *pb.State, c *pb.RequestEmailChangeRequest, now 
 	if fe, ok := emailError("new_email", c.NewEmail); !ok {
 		errs = append(errs, fe)
 	} else if EmailKey(c.NewEmail) == s.EmailKey {
-		errs = append(errs, fieldErr("new_email", CodeUnchanged, "new_email is the account's email already"))
+		errs = append(errs, emporium.Field("new_email", emporium.FieldUnchanged, "new_email is the account's email already"))
 	}
 	errs = append(errs, tokenErrors("token_hash", "expires_at", c.TokenHash, c.ExpiresAt, now, MaxVerificationTTL)...)
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	return []proto.Message{&pb.EmailChangeRequested{
 		CommandId:   c.CommandId,
@@ -63,7 +63,7 @@ func decideGrantRole(s *pb.State, c *pb.GrantRoleRequest, now time.Time) ([]prot
 	switch c.Role {
 	case RoleCustomer, RoleVendor, RoleAdmin:
 	default:
-		return nil, fieldsError(fieldErr("role", CodeInvalid, "role must be customer, vendor or admin"))
+		return nil, emporium.Invalidf("role", emporium.FieldInvalid, "role must be customer, vendor or admin")
 	}
 	if slices.Contains(s.Roles, c.Role) {
 		return nil, nil
@@ -90,7 +90,7 @@ func decideBecomeVendor(s *pb.State, c *pb.BecomeVendorRequest, now time.Time) (
 		errs = append(errs, *fe)
 	}
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	at := timestamppb.New(now)
 	var events []proto.Message

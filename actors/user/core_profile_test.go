@@ -46,16 +46,16 @@ func TestDecideProfile(t *testing.T) {
 			cmd:   &pb.UpdateProfileRequest{CommandId: "up", Name: wrapperspb.String("Ally")}},
 		{name: "update profile name too long", given: verified,
 			cmd:     &pb.UpdateProfileRequest{CommandId: "up", Name: wrapperspb.String(strings.Repeat("é", MaxNameLength+1))},
-			errCode: emporium.EINVALID, field: "name", fieldCode: CodeTooLong},
+			errCode: emporium.EINVALID, field: "name", fieldCode: emporium.FieldTooLong},
 		{name: "update profile name of 100 characters", given: verified,
 			cmd:  &pb.UpdateProfileRequest{CommandId: "up", Name: wrapperspb.String(strings.Repeat("é", MaxNameLength))},
 			want: []proto.Message{&pb.ProfileUpdated{CommandId: "up", Name: wrapperspb.String(strings.Repeat("é", MaxNameLength)), At: at0}}},
 		{name: "update profile name with a newline", given: verified,
 			cmd:     &pb.UpdateProfileRequest{CommandId: "up", Name: wrapperspb.String("Al\nice")},
-			errCode: emporium.EINVALID, field: "name", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "name", fieldCode: emporium.FieldInvalid},
 		{name: "update profile bad phone", given: verified,
 			cmd:     &pb.UpdateProfileRequest{CommandId: "up", Name: wrapperspb.String("Ally"), Phone: wrapperspb.String("555-0123")},
-			errCode: emporium.EINVALID, field: "phone", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "phone", fieldCode: emporium.FieldInvalid},
 
 		// RequestEmailChange.
 		{name: "request email change", given: verified,
@@ -64,10 +64,10 @@ func TestDecideProfile(t *testing.T) {
 				TokenHash: tok(3), ExpiresAt: ts(t0.Add(time.Hour)), At: at0}}},
 		{name: "request email change to the same address", given: verified,
 			cmd:     &pb.RequestEmailChangeRequest{CommandId: "ec", NewEmail: "alice@EXAMPLE.com", TokenHash: tok(3), ExpiresAt: ts(t0.Add(time.Hour))},
-			errCode: emporium.EINVALID, field: "new_email", fieldCode: CodeUnchanged},
+			errCode: emporium.EINVALID, field: "new_email", fieldCode: emporium.FieldUnchanged},
 		{name: "request email change to a bad address", given: verified,
 			cmd:     &pb.RequestEmailChangeRequest{CommandId: "ec", NewEmail: "bob@localhost", TokenHash: tok(3), ExpiresAt: ts(t0.Add(time.Hour))},
-			errCode: emporium.EINVALID, field: "new_email", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "new_email", fieldCode: emporium.FieldInvalid},
 		{name: "request email change retried", given: changing,
 			cmd: &pb.RequestEmailChangeRequest{CommandId: "ec", NewEmail: "Bob@Example.org", TokenHash: tok(3), ExpiresAt: ts(t0.Add(time.Hour))}},
 		{name: "request email change replaces the pending one", given: changing,
@@ -80,7 +80,7 @@ func TestDecideProfile(t *testing.T) {
 			}},
 		{name: "request email change without expiry", given: verified,
 			cmd:     &pb.RequestEmailChangeRequest{CommandId: "ec", NewEmail: "bob@example.org", TokenHash: tok(3)},
-			errCode: emporium.EINVALID, field: "expires_at", fieldCode: CodeRequired},
+			errCode: emporium.EINVALID, field: "expires_at", fieldCode: emporium.FieldRequired},
 
 		// GrantRole.
 		{name: "grant role", given: verified, cmd: &pb.GrantRoleRequest{CommandId: "g", Role: RoleVendor},
@@ -90,7 +90,7 @@ func TestDecideProfile(t *testing.T) {
 		{name: "grant role retried", given: with(verified, &pb.RoleGranted{CommandId: "g", Role: RoleAdmin, At: at0}),
 			cmd: &pb.GrantRoleRequest{CommandId: "g", Role: RoleAdmin}},
 		{name: "grant unknown role", given: verified, cmd: &pb.GrantRoleRequest{CommandId: "g", Role: "root"},
-			errCode: emporium.EINVALID, field: "role", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "role", fieldCode: emporium.FieldInvalid},
 
 		// BecomeVendor.
 		{name: "become vendor", given: verified, cmd: becomeVendor("bv", "  Acme Tools ", " Hammers.\n\tAnd nails. "),
@@ -139,21 +139,21 @@ func TestDecideProfile(t *testing.T) {
 			want: []proto.Message{&pb.RoleGranted{CommandId: "bv2", Role: RoleVendor, At: at0}}},
 		{name: "become vendor unverified", given: unverified, cmd: becomeVendor("bv", "Acme", ""), errCode: emporium.EUNVERIFIED},
 		{name: "become vendor without command id", given: verified, cmd: becomeVendor("", "Acme", ""),
-			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: emporium.FieldRequired},
 		{name: "store name missing", given: verified, cmd: becomeVendor("bv", "   ", ""),
-			errCode: emporium.EINVALID, field: "store_name", fieldCode: CodeRequired},
+			errCode: emporium.EINVALID, field: "store_name", fieldCode: emporium.FieldRequired},
 		{name: "store name too short", given: verified, cmd: becomeVendor("bv", " A ", ""),
-			errCode: emporium.EINVALID, field: "store_name", fieldCode: CodeTooShort},
+			errCode: emporium.EINVALID, field: "store_name", fieldCode: emporium.FieldTooShort},
 		{name: "store name too long", given: verified, cmd: becomeVendor("bv", strings.Repeat("ü", MaxStoreName+1), ""),
-			errCode: emporium.EINVALID, field: "store_name", fieldCode: CodeTooLong},
+			errCode: emporium.EINVALID, field: "store_name", fieldCode: emporium.FieldTooLong},
 		{name: "store name on two lines", given: verified, cmd: becomeVendor("bv", "Acme\nTools", ""),
-			errCode: emporium.EINVALID, field: "store_name", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "store_name", fieldCode: emporium.FieldInvalid},
 		{name: "description too long", given: verified, cmd: becomeVendor("bv", "Acme", strings.Repeat("ü", MaxStoreDescription+1)),
-			errCode: emporium.EINVALID, field: "description", fieldCode: CodeTooLong},
+			errCode: emporium.EINVALID, field: "description", fieldCode: emporium.FieldTooLong},
 		{name: "description with a control character", given: verified, cmd: becomeVendor("bv", "Acme", "bell\a"),
-			errCode: emporium.EINVALID, field: "description", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "description", fieldCode: emporium.FieldInvalid},
 		{name: "bad rename keeps the store", given: vendor, cmd: becomeVendor("bv2", "x", ""),
-			errCode: emporium.EINVALID, field: "store_name", fieldCode: CodeTooShort},
+			errCode: emporium.EINVALID, field: "store_name", fieldCode: emporium.FieldTooShort},
 	})
 }
 
@@ -166,8 +166,8 @@ func TestBecomeVendorReportsEveryBadField(t *testing.T) {
 	s := given(registeredEv(), &pb.EmailVerified{CommandId: "v", At: ts(created)})
 	_, err := decideAsShell(s, becomeVendor("bv", "", strings.Repeat("x", MaxStoreDescription+1)), t0)
 	require.True(t, emporium.IsCode(err, emporium.EINVALID))
-	assert.True(t, hasField(err, "store_name", CodeRequired))
-	assert.True(t, hasField(err, "description", CodeTooLong))
+	assert.True(t, hasField(err, "store_name", emporium.FieldRequired))
+	assert.True(t, hasField(err, "description", emporium.FieldTooLong))
 }
 
 // TestStoreNameRules: the limits count characters, not bytes, and the key

@@ -27,7 +27,7 @@ func decideRegister(s *pb.State, c *pb.RegisterRequest, now time.Time) ([]proto.
 	errs = append(errs, passwordHashErrors(c.PasswordHash)...)
 	errs = append(errs, tokenErrors("verify_token_hash", "verify_expires_at", c.VerifyTokenHash, c.VerifyExpiresAt, now, MaxVerificationTTL)...)
 	if len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	return []proto.Message{&pb.Registered{
 		CommandId:       c.CommandId,
@@ -44,7 +44,7 @@ func decideRegister(s *pb.State, c *pb.RegisterRequest, now time.Time) ([]proto.
 
 func decideIssueVerification(s *pb.State, c *pb.IssueVerificationRequest, now time.Time) ([]proto.Message, error) {
 	if errs := tokenErrors("token_hash", "expires_at", c.TokenHash, c.ExpiresAt, now, MaxVerificationTTL); len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	if s.EmailVerified {
 		// Nothing to verify; the caller answers as if a mail went out, so

@@ -35,28 +35,28 @@ func TestDecideSignup(t *testing.T) {
 		}(), errCode: emporium.ECONFLICT},
 		{name: "register without command id", cmd: &pb.RegisterRequest{Username: "bob", Email: "b@x.io", PasswordHash: pw1,
 			VerifyTokenHash: tok(1), VerifyExpiresAt: ts(t0.Add(time.Hour))},
-			errCode: emporium.EINVALID, field: "command_id", fieldCode: CodeRequired},
+			errCode: emporium.EINVALID, field: "command_id", fieldCode: emporium.FieldRequired},
 		{name: "register bad username", cmd: &pb.RegisterRequest{CommandId: "r", Username: "bob smith", Email: "b@x.io",
 			PasswordHash: pw1, VerifyTokenHash: tok(1), VerifyExpiresAt: ts(t0.Add(time.Hour))},
-			errCode: emporium.EINVALID, field: "username", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "username", fieldCode: emporium.FieldInvalid},
 		{name: "register short username", cmd: &pb.RegisterRequest{CommandId: "r", Username: "bo", Email: "b@x.io",
 			PasswordHash: pw1, VerifyTokenHash: tok(1), VerifyExpiresAt: ts(t0.Add(time.Hour))},
-			errCode: emporium.EINVALID, field: "username", fieldCode: CodeTooShort},
+			errCode: emporium.EINVALID, field: "username", fieldCode: emporium.FieldTooShort},
 		{name: "register bad email", cmd: &pb.RegisterRequest{CommandId: "r", Username: "bob", Email: "Bob <b@x.io>",
 			PasswordHash: pw1, VerifyTokenHash: tok(1), VerifyExpiresAt: ts(t0.Add(time.Hour))},
-			errCode: emporium.EINVALID, field: "email", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "email", fieldCode: emporium.FieldInvalid},
 		{name: "register plain password", cmd: &pb.RegisterRequest{CommandId: "r", Username: "bob", Email: "b@x.io",
 			PasswordHash: "hunter2hunter2", VerifyTokenHash: tok(1), VerifyExpiresAt: ts(t0.Add(time.Hour))},
-			errCode: emporium.EINVALID, field: "password_hash", fieldCode: CodeInvalid},
+			errCode: emporium.EINVALID, field: "password_hash", fieldCode: emporium.FieldInvalid},
 		{name: "register expired token", cmd: &pb.RegisterRequest{CommandId: "r", Username: "bob", Email: "b@x.io",
 			PasswordHash: pw1, VerifyTokenHash: tok(1), VerifyExpiresAt: ts(t0)},
-			errCode: emporium.EINVALID, field: "verify_expires_at", fieldCode: CodeOutOfRange},
+			errCode: emporium.EINVALID, field: "verify_expires_at", fieldCode: emporium.FieldOutOfRange},
 		{name: "register token living too long", cmd: &pb.RegisterRequest{CommandId: "r", Username: "bob", Email: "b@x.io",
 			PasswordHash: pw1, VerifyTokenHash: tok(1), VerifyExpiresAt: ts(t0.Add(25 * time.Hour))},
-			errCode: emporium.EINVALID, field: "verify_expires_at", fieldCode: CodeOutOfRange},
+			errCode: emporium.EINVALID, field: "verify_expires_at", fieldCode: emporium.FieldOutOfRange},
 		{name: "register without token", cmd: &pb.RegisterRequest{CommandId: "r", Username: "bob", Email: "b@x.io",
 			PasswordHash: pw1, VerifyExpiresAt: ts(t0.Add(time.Hour))},
-			errCode: emporium.EINVALID, field: "verify_token_hash", fieldCode: CodeRequired},
+			errCode: emporium.EINVALID, field: "verify_token_hash", fieldCode: emporium.FieldRequired},
 
 		// IssueVerification.
 		{name: "issue verification", given: unverified,
@@ -70,13 +70,13 @@ func TestDecideSignup(t *testing.T) {
 			cmd: &pb.IssueVerificationRequest{CommandId: "iv", TokenHash: tok(2), ExpiresAt: ts(t0.Add(time.Hour))}},
 		{name: "issue verification in the past", given: unverified,
 			cmd:     &pb.IssueVerificationRequest{CommandId: "iv", TokenHash: tok(2), ExpiresAt: ts(t0.Add(-time.Second))},
-			errCode: emporium.EINVALID, field: "expires_at", fieldCode: CodeOutOfRange},
+			errCode: emporium.EINVALID, field: "expires_at", fieldCode: emporium.FieldOutOfRange},
 		{name: "issue verification without expiry", given: unverified,
 			cmd:     &pb.IssueVerificationRequest{CommandId: "iv", TokenHash: tok(2)},
-			errCode: emporium.EINVALID, field: "expires_at", fieldCode: CodeRequired},
+			errCode: emporium.EINVALID, field: "expires_at", fieldCode: emporium.FieldRequired},
 		{name: "issue verification without hash", given: unverified,
 			cmd:     &pb.IssueVerificationRequest{CommandId: "iv", ExpiresAt: ts(t0.Add(time.Hour))},
-			errCode: emporium.EINVALID, field: "token_hash", fieldCode: CodeRequired},
+			errCode: emporium.EINVALID, field: "token_hash", fieldCode: emporium.FieldRequired},
 		{name: "issue verification without command id", given: unverified,
 			cmd:     &pb.IssueVerificationRequest{TokenHash: tok(2), ExpiresAt: ts(t0.Add(time.Hour))},
 			errCode: emporium.EINVALID, field: "command_id"},
@@ -92,19 +92,19 @@ func TestDecideSignup(t *testing.T) {
 			cmd: &pb.VerifyEmailRequest{CommandId: "ve", TokenHash: tok(1)}},
 		{name: "verify email with a used token", given: with(unverified, &pb.EmailVerified{CommandId: "ve", At: at0}),
 			cmd:     &pb.VerifyEmailRequest{CommandId: "ve2", TokenHash: tok(1)},
-			errCode: emporium.EINVALID, field: "token", fieldCode: CodeInvalidOrExpired},
+			errCode: emporium.EINVALID, field: "token", fieldCode: emporium.FieldInvalidOrExpired},
 		{name: "verify email with a wrong token", given: unverified, cmd: &pb.VerifyEmailRequest{CommandId: "ve", TokenHash: tok(9)},
-			errCode: emporium.EINVALID, field: "token", fieldCode: CodeInvalidOrExpired},
+			errCode: emporium.EINVALID, field: "token", fieldCode: emporium.FieldInvalidOrExpired},
 		{name: "verify email with no token", given: unverified, cmd: &pb.VerifyEmailRequest{CommandId: "ve"},
-			errCode: emporium.EINVALID, field: "token", fieldCode: CodeInvalidOrExpired},
+			errCode: emporium.EINVALID, field: "token", fieldCode: emporium.FieldInvalidOrExpired},
 		{name: "verify email with a replaced token",
 			given:   with(unverified, &pb.VerificationIssued{CommandId: "iv", TokenHash: tok(2), ExpiresAt: ts(t0.Add(time.Hour))}),
 			cmd:     &pb.VerifyEmailRequest{CommandId: "ve", TokenHash: tok(1)},
-			errCode: emporium.EINVALID, field: "token", fieldCode: CodeInvalidOrExpired},
+			errCode: emporium.EINVALID, field: "token", fieldCode: emporium.FieldInvalidOrExpired},
 		{name: "verify email with an expired token",
 			given:   with(unverified, &pb.VerificationIssued{CommandId: "iv", TokenHash: tok(2), ExpiresAt: at0}),
 			cmd:     &pb.VerifyEmailRequest{CommandId: "ve", TokenHash: tok(2)},
-			errCode: emporium.EINVALID, field: "token", fieldCode: CodeInvalidOrExpired},
+			errCode: emporium.EINVALID, field: "token", fieldCode: emporium.FieldInvalidOrExpired},
 		{name: "confirm email change", given: changing, cmd: &pb.VerifyEmailRequest{CommandId: "ve", TokenHash: tok(3)},
 			want: []proto.Message{&pb.EmailChanged{CommandId: "ve", NewEmail: "Bob@Example.org", NewEmailKey: "bob@example.org", At: at0}},
 			check: func(t *testing.T, s *pb.State) {
@@ -126,7 +126,7 @@ func TestDecideSignup(t *testing.T) {
 		{name: "email change token used twice",
 			given:   with(changing, &pb.EmailChanged{CommandId: "ve", NewEmail: "Bob@Example.org", NewEmailKey: "bob@example.org", At: at0}),
 			cmd:     &pb.VerifyEmailRequest{CommandId: "ve2", TokenHash: tok(3)},
-			errCode: emporium.EINVALID, field: "token", fieldCode: CodeInvalidOrExpired},
+			errCode: emporium.EINVALID, field: "token", fieldCode: emporium.FieldInvalidOrExpired},
 	})
 }
 
@@ -155,7 +155,7 @@ func TestTokenExpiryEdges(t *testing.T) {
 			assert.NotEmpty(t, events, "valid until the instant before expiry")
 			for _, at := range []time.Time{exp, exp.Add(time.Nanosecond), exp.Add(time.Hour)} {
 				_, err := decideAsShell(s, c.cmd, at)
-				assert.True(t, hasField(err, "token", CodeInvalidOrExpired), "at %v: %v", at, err)
+				assert.True(t, hasField(err, "token", emporium.FieldInvalidOrExpired), "at %v: %v", at, err)
 			}
 		})
 	}
@@ -183,6 +183,6 @@ func TestTokenExpiryEdges(t *testing.T) {
 		assert.Error(t, reset(MaxResetTTL+clockSkew+time.Nanosecond))
 		_, err := decideAsShell(s, &pb.IssueVerificationRequest{CommandId: "iv", TokenHash: tok(2),
 			ExpiresAt: &timestamppb.Timestamp{Seconds: 1, Nanos: -1}}, t0)
-		assert.True(t, hasField(err, "expires_at", CodeOutOfRange), "an invalid timestamp: %v", err)
+		assert.True(t, hasField(err, "expires_at", emporium.FieldOutOfRange), "an invalid timestamp: %v", err)
 	})
 }

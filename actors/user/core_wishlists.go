@@ -39,7 +39,7 @@ const (
 // grain checks them again. A refusal is EINVALID naming the fields.
 func CheckWishlistItem(productID, sku string) error {
 	if errs := wishlistItemErrors(productID, sku); len(errs) > 0 {
-		return fieldsError(errs...)
+		return emporium.InvalidFields(errs...)
 	}
 	return nil
 }
@@ -48,13 +48,13 @@ func wishlistItemErrors(productID, sku string) []emporium.FieldError {
 	var errs []emporium.FieldError
 	switch {
 	case productID == "":
-		errs = append(errs, fieldErr("product_id", emporium.FieldRequired, "product_id is required"))
+		errs = append(errs, emporium.Field("product_id", emporium.FieldRequired, "product_id is required"))
 	case !validKey(productID, maxProductIDLen, "._-"):
-		errs = append(errs, fieldErr("product_id", emporium.FieldInvalid,
+		errs = append(errs, emporium.Field("product_id", emporium.FieldInvalid,
 			"product_id must be 1-%d of A-Z a-z 0-9 . _ -", maxProductIDLen))
 	}
 	if sku != "" && !validKey(sku, maxWishlistSKULen, "._-") {
-		errs = append(errs, fieldErr("sku", emporium.FieldInvalid, "sku must be 1-%d of A-Z a-z 0-9 . _ -", maxWishlistSKULen))
+		errs = append(errs, emporium.Field("sku", emporium.FieldInvalid, "sku must be 1-%d of A-Z a-z 0-9 . _ -", maxWishlistSKULen))
 	}
 	return errs
 }
@@ -74,21 +74,21 @@ func WishlistNameKey(name string) string {
 
 func decideCreateWishlist(s *pb.State, c *pb.CreateWishlistRequest, now time.Time) ([]proto.Message, error) {
 	if !validKey(c.WishlistId, maxWishlistIDLen, "_-") {
-		return nil, fieldsError(fieldErr("wishlist_id", emporium.FieldInvalid,
-			"wishlist_id must be 1-%d letters, digits, '_' or '-'", maxWishlistIDLen))
+		return nil, emporium.Invalidf("wishlist_id", emporium.FieldInvalid,
+			"wishlist_id must be 1-%d letters, digits, '_' or '-'", maxWishlistIDLen)
 	}
 	if findWishlist(s, c.WishlistId) >= 0 {
 		e := emporium.Errorf(emporium.ECONFLICT, "wishlist id %s is already used", c.WishlistId)
-		e.Fields = []emporium.FieldError{fieldErr("wishlist_id", emporium.FieldTaken, "%s", e.Message)}
+		e.Fields = []emporium.FieldError{emporium.Field("wishlist_id", emporium.FieldTaken, "%s", e.Message)}
 		return nil, e
 	}
 	if len(s.Wishlists) >= emporium.MaxWishlists {
-		return nil, fieldsError(fieldErr("wishlists", emporium.FieldTooMany,
-			"an account keeps at most %d wishlists; delete one first", emporium.MaxWishlists))
+		return nil, emporium.Invalidf("wishlists", emporium.FieldTooMany,
+			"an account keeps at most %d wishlists; delete one first", emporium.MaxWishlists)
 	}
 	name, fe := cleanWishlistName(c.Name)
 	if fe != nil {
-		return nil, fieldsError(*fe)
+		return nil, emporium.InvalidFields(*fe)
 	}
 	if wishlistNameTaken(s, name, "") {
 		return nil, wishlistNameTakenError()
@@ -105,7 +105,7 @@ func decideRenameWishlist(s *pb.State, c *pb.RenameWishlistRequest, now time.Tim
 	}
 	name, fe := cleanWishlistName(c.Name)
 	if fe != nil {
-		return nil, fieldsError(*fe)
+		return nil, emporium.InvalidFields(*fe)
 	}
 	if name == s.Wishlists[i].Name {
 		return nil, nil
@@ -132,7 +132,7 @@ func decideAddWishlistItem(s *pb.State, c *pb.AddWishlistItemRequest, now time.T
 		return nil, wishlistNotFound(c.WishlistId)
 	}
 	if errs := wishlistItemErrors(c.ProductId, c.Sku); len(errs) > 0 {
-		return nil, fieldsError(errs...)
+		return nil, emporium.InvalidFields(errs...)
 	}
 	w := s.Wishlists[i]
 	at := timestamppb.New(now)
@@ -146,8 +146,8 @@ func decideAddWishlistItem(s *pb.State, c *pb.AddWishlistItemRequest, now time.T
 		}}, nil
 	}
 	if len(w.Items) >= emporium.MaxWishlistItems {
-		return nil, fieldsError(fieldErr("items", emporium.FieldTooMany,
-			"a wishlist holds at most %d products; remove one first", emporium.MaxWishlistItems))
+		return nil, emporium.Invalidf("items", emporium.FieldTooMany,
+			"a wishlist holds at most %d products; remove one first", emporium.MaxWishlistItems)
 	}
 	return []proto.Message{&pb.WishlistItemAdded{
 		CommandId: c.CommandId, WishlistId: w.Id, ProductId: c.ProductId, Sku: c.Sku, At: at,
@@ -258,7 +258,7 @@ func wishlistNameTaken(s *pb.State, name, except string) bool {
 }
 
 func wishlistNameTakenError() error {
-	return fieldsError(fieldErr("name", emporium.FieldTaken, "you have a wishlist with this name already"))
+	return emporium.Invalidf("name", emporium.FieldTaken, "you have a wishlist with this name already")
 }
 
 func wishlistNotFound(id string) error {

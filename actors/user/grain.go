@@ -125,7 +125,7 @@ func (g *grain) BecomeVendor(req *pb.BecomeVendorRequest, ctx cluster.GrainConte
 		}
 		if err := g.claimStoreName(key); err != nil {
 			if emporium.IsCode(err, emporium.ECONFLICT) {
-				return nil, fieldsError(fieldErr("store_name", CodeTaken, "this store name is taken"))
+				return nil, emporium.Invalidf("store_name", emporium.FieldTaken, "this store name is taken")
 			}
 			return nil, err
 		}

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/auth"
 	sessionpb "github.com/emporium-shop/emporium/protos/sessionpb"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
@@ -58,7 +57,7 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 	if err != nil {
 		return emporium.Login{}, emporium.Wrap(op, err)
 	}
-	creds, err := s.users(acc.Id).GetCredentials(&pb.GetCredentialsRequest{})
+	creds, err := s.users(acc.Id).GetCredentials(&pb.GetCredentialsRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Login{}, emporium.GrainCall(op, err)
 	}
@@ -85,7 +84,7 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 		}
 		return emporium.Login{MFARequired: true, MFAToken: plain}, nil
 	}
-	tokens, err := s.openSession(acc.Id, creds.Roles, client)
+	tokens, err := s.openSession(ctx, acc.Id, creds.Roles, client)
 	if err != nil {
 		return emporium.Login{}, err
 	}
@@ -99,14 +98,11 @@ func (s *Service) putChallenge(ctx context.Context, hash, userID string, expires
 		return nil
 	}
 	val := userID + "|" + strconv.FormatInt(expires.UnixMilli(), 10)
-	if err := s.cfg.Redis.Set(ctx, s.mfaKey(hash), val, ttl).Err(); err != nil {
-		return unavailable("user.Service.putChallenge", err)
-	}
-	return nil
+	return unavailable("user.Service.putChallenge", s.cfg.Tokens.Put(ctx, auth.TokenMFA, hash, []byte(val), ttl))
 }
 
 // openSession opens a session and answers its tokens.
-func (s *Service) openSession(userID string, roles []string, client emporium.Client) (emporium.Tokens, error) {
+func (s *Service) openSession(ctx context.Context, userID string, roles []string, client emporium.Client) (emporium.Tokens, error) {
 	const op = "user.Service.openSession"
 	sid := s.cfg.NewID()
 	secret, _, err := auth.NewToken()
@@ -116,7 +112,7 @@ func (s *Service) openSession(userID string, roles []string, client emporium.Cli
 	rt := strings.Join([]string{refreshPrefix, userID, sid, secret}, ".")
 	if _, err := s.sessions(userID).Open(&sessionpb.OpenRequest{
 		SessionId: sid, TokenHash: auth.HashToken(rt), Device: client.UserAgent, Ip: clientAddr(client.IP),
-	}); err != nil {
+	}, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 		return emporium.Tokens{}, emporium.GrainCall(op, err)
 	}
 	return s.issue(userID, roles, sid, rt)
@@ -152,14 +148,14 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code string, client em
 		return emporium.Tokens{}, errInvalidChallenge()
 	}
 	hash := auth.HashToken(mfaToken)
-	val, err := s.cfg.Redis.GetDel(ctx, s.mfaKey(hash)).Result()
-	if errors.Is(err, redis.Nil) {
+	val, err := s.cfg.Tokens.Take(ctx, auth.TokenMFA, hash)
+	if errors.Is(err, auth.ErrNoToken) {
 		return emporium.Tokens{}, errInvalidChallenge()
 	}
 	if err != nil {
 		return emporium.Tokens{}, unavailable(op, err)
 	}
-	userID, expRaw, _ := strings.Cut(val, "|")
+	userID, expRaw, _ := strings.Cut(string(val), "|")
 	expMs, _ := strconv.ParseInt(expRaw, 10, 64)
 	expires := time.UnixMilli(expMs)
 	// A wrong code puts the challenge back for the rest of its life, so a
@@ -177,7 +173,7 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code string, client em
 	if !d.Allowed {
 		return retry(rateLimited(d))
 	}
-	creds, err := s.users(userID).GetCredentials(&pb.GetCredentialsRequest{})
+	creds, err := s.users(userID).GetCredentials(&pb.GetCredentialsRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return retry(emporium.GrainCall(op, err))
 	}
@@ -192,18 +188,18 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code string, client em
 			}
 			return retry(emporium.Wrap(op, cerr))
 		}
-		acc, err = s.users(userID).UseTOTP(&pb.UseTOTPRequest{CommandId: cmdID, Step: step})
+		acc, err = s.users(userID).UseTOTP(&pb.UseTOTPRequest{CommandId: cmdID, Step: step}, actors.Within(ctx, s.cfg.Cluster))
 	} else {
 		i, ok := auth.MatchRecoveryCode(code, creds.RecoveryCodeHashes)
 		if !ok {
 			return retry(invalidCode())
 		}
-		acc, err = s.users(userID).UseRecoveryCode(&pb.UseRecoveryCodeRequest{CommandId: cmdID, Index: int32(i)})
+		acc, err = s.users(userID).UseRecoveryCode(&pb.UseRecoveryCodeRequest{CommandId: cmdID, Index: int32(i)}, actors.Within(ctx, s.cfg.Cluster))
 	}
 	if err != nil {
 		return retry(emporium.GrainCall(op, err))
 	}
-	return s.openSession(userID, acc.Roles, client)
+	return s.openSession(ctx, userID, acc.Roles, client)
 }
 
 func errInvalidChallenge() error {
@@ -224,7 +220,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, client empor
 	next := strings.Join([]string{refreshPrefix, userID, sid, secret}, ".")
 	_, err = s.sessions(userID).Refresh(&sessionpb.RefreshRequest{
 		SessionId: sid, TokenHash: auth.HashToken(refreshToken), NewTokenHash: auth.HashToken(next),
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		err = emporium.GrainCall(op, err)
 		if emporium.IsCode(err, emporium.ENOTFOUND) || emporium.IsCode(err, emporium.EINVALID) {
@@ -232,7 +228,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, client empor
 		}
 		return emporium.Tokens{}, err
 	}
-	acc, err := s.users(userID).Get(&pb.GetRequest{})
+	acc, err := s.users(userID).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Tokens{}, emporium.GrainCall(op, err)
 	}
@@ -247,7 +243,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	if !ok {
 		return errInvalidRefresh()
 	}
-	_, err := s.sessions(userID).Revoke(&sessionpb.RevokeRequest{SessionId: sid, TokenHash: auth.HashToken(refreshToken)})
+	_, err := s.sessions(userID).Revoke(&sessionpb.RevokeRequest{SessionId: sid, TokenHash: auth.HashToken(refreshToken)}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		err = emporium.GrainCall(op, err)
 		if emporium.IsCode(err, emporium.ENOTFOUND) || emporium.IsCode(err, emporium.EINVALID) {
@@ -270,7 +266,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (emporiu
 	if claims.SessionID == "" {
 		return emporium.Principal{}, emporium.Errorf(emporium.EUNAUTHENTICATED, "invalid access token")
 	}
-	st, err := s.sessions(claims.Subject).Check(&sessionpb.CheckRequest{SessionId: claims.SessionID})
+	st, err := s.sessions(claims.Subject).Check(&sessionpb.CheckRequest{SessionId: claims.SessionID}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		err = emporium.GrainCall(op, err)
 		if emporium.IsCode(err, emporium.EUNAVAILABLE) || emporium.IsCode(err, emporium.EINTERNAL) {
@@ -299,7 +295,7 @@ func (s *Service) Sessions(ctx context.Context, p emporium.Principal) ([]emporiu
 	if err := needPrincipal(p); err != nil {
 		return nil, err
 	}
-	list, err := s.sessions(p.UserID).List(&sessionpb.ListRequest{CurrentSessionId: p.SessionID})
+	list, err := s.sessions(p.UserID).List(&sessionpb.ListRequest{CurrentSessionId: p.SessionID}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return nil, emporium.GrainCall("user.Service.Sessions", err)
 	}
@@ -321,6 +317,6 @@ func (s *Service) RevokeSession(ctx context.Context, p emporium.Principal, sessi
 	if sessionID == "" || len(sessionID) > 128 {
 		return emporium.Errorf(emporium.ENOTFOUND, "session not found")
 	}
-	_, err := s.sessions(p.UserID).Revoke(&sessionpb.RevokeRequest{SessionId: sessionID})
+	_, err := s.sessions(p.UserID).Revoke(&sessionpb.RevokeRequest{SessionId: sessionID}, actors.Within(ctx, s.cfg.Cluster))
 	return emporium.GrainCall("user.Service.RevokeSession", err)
 }

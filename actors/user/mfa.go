@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/auth"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
@@ -17,7 +18,7 @@ func (s *Service) BeginTOTP(ctx context.Context, p emporium.Principal, password 
 	if err := s.confirmPassword(ctx, p.UserID, password, "password"); err != nil {
 		return emporium.TOTPEnrollment{}, err
 	}
-	acc, err := s.users(p.UserID).Get(&pb.GetRequest{})
+	acc, err := s.users(p.UserID).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.TOTPEnrollment{}, emporium.GrainCall(op, err)
 	}
@@ -28,7 +29,7 @@ func (s *Service) BeginTOTP(ctx context.Context, p emporium.Principal, password 
 	if err != nil {
 		return emporium.TOTPEnrollment{}, emporium.Wrap(op, err)
 	}
-	if _, err := s.users(p.UserID).BeginTOTP(&pb.BeginTOTPRequest{CommandId: s.cfg.NewID(), Secret: secret}); err != nil {
+	if _, err := s.users(p.UserID).BeginTOTP(&pb.BeginTOTPRequest{CommandId: s.cfg.NewID(), Secret: secret}, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 		return emporium.TOTPEnrollment{}, emporium.GrainCall(op, err)
 	}
 	return emporium.TOTPEnrollment{Secret: secret, OTPAuthURL: url}, nil
@@ -65,7 +66,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p emporium.Principal, code st
 	if err := s.totpTry(ctx, p.UserID); err != nil {
 		return nil, err
 	}
-	creds, err := s.users(p.UserID).GetCredentials(&pb.GetCredentialsRequest{})
+	creds, err := s.users(p.UserID).GetCredentials(&pb.GetCredentialsRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return nil, emporium.GrainCall(op, err)
 	}
@@ -88,7 +89,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p emporium.Principal, code st
 	}
 	if _, err := s.users(p.UserID).ConfirmTOTP(&pb.ConfirmTOTPRequest{
 		CommandId: s.cfg.NewID(), CodeStep: step, CodeOk: ok, RecoveryCodeHashes: hashes,
-	}); err != nil {
+	}, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 		return nil, emporium.GrainCall(op, err)
 	}
 	return plain, nil
@@ -102,12 +103,12 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p emporium.Principal, code st
 func (s *Service) confirmPassword(ctx context.Context, userID, password, field string) error {
 	const op = "user.Service.confirmPassword"
 	if password == "" {
-		return fieldsError(fieldErr(field, CodeRequired, "%s is required for this change", field))
+		return emporium.Invalidf(field, emporium.FieldRequired, "%s is required for this change", field)
 	}
 	if err := s.totpTry(ctx, userID); err != nil {
 		return err
 	}
-	creds, err := s.users(userID).GetCredentials(&pb.GetCredentialsRequest{})
+	creds, err := s.users(userID).GetCredentials(&pb.GetCredentialsRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.GrainCall(op, err)
 	}
@@ -116,7 +117,7 @@ func (s *Service) confirmPassword(ctx context.Context, userID, password, field s
 		return emporium.Wrap(op, err)
 	}
 	if !ok {
-		return fieldsError(fieldErr(field, CodeInvalid, "the password is not right"))
+		return emporium.Invalidf(field, emporium.FieldInvalid, "the password is not right")
 	}
 	return nil
 }
@@ -130,7 +131,7 @@ func (s *Service) DisableTOTP(ctx context.Context, p emporium.Principal, passwor
 	if err := s.totpTry(ctx, p.UserID); err != nil {
 		return err
 	}
-	creds, err := s.users(p.UserID).GetCredentials(&pb.GetCredentialsRequest{})
+	creds, err := s.users(p.UserID).GetCredentials(&pb.GetCredentialsRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.GrainCall(op, err)
 	}
@@ -147,6 +148,6 @@ func (s *Service) DisableTOTP(ctx context.Context, p emporium.Principal, passwor
 	}
 	_, err = s.users(p.UserID).DisableTOTP(&pb.DisableTOTPRequest{
 		CommandId: s.cfg.NewID(), PasswordOk: pwOK, CodeStep: step, CodeOk: codeOK,
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	return emporium.GrainCall(op, err)
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/auth"
 	"github.com/emporium-shop/emporium/mail"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
@@ -27,7 +28,7 @@ func (s *Service) Account(ctx context.Context, p emporium.Principal) (emporium.A
 	if err := needPrincipal(p); err != nil {
 		return emporium.Account{}, err
 	}
-	acc, err := s.users(p.UserID).Get(&pb.GetRequest{})
+	acc, err := s.users(p.UserID).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Account{}, emporium.GrainCall("user.Service.Account", err)
 	}
@@ -41,7 +42,7 @@ func (s *Service) UpdateAccount(ctx context.Context, p emporium.Principal, in em
 		return emporium.Account{}, err
 	}
 	users := s.users(p.UserID)
-	acc, err := users.Get(&pb.GetRequest{})
+	acc, err := users.Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return emporium.Account{}, emporium.GrainCall(op, err)
 	}
@@ -52,7 +53,7 @@ func (s *Service) UpdateAccount(ctx context.Context, p emporium.Principal, in em
 			return emporium.Account{}, err
 		}
 		if EmailKey(*in.Email) == EmailKey(acc.Email) {
-			return emporium.Account{}, fieldsError(fieldErr("email", CodeUnchanged, "email is the account's email already"))
+			return emporium.Account{}, emporium.Invalidf("email", emporium.FieldUnchanged, "email is the account's email already")
 		}
 		if err := s.confirmPassword(ctx, p.UserID, in.CurrentPassword, "current_password"); err != nil {
 			return emporium.Account{}, err
@@ -66,7 +67,7 @@ func (s *Service) UpdateAccount(ctx context.Context, p emporium.Principal, in em
 		if in.Phone != nil {
 			req.Phone = wrapperspb.String(*in.Phone)
 		}
-		if acc, err = users.UpdateProfile(req); err != nil {
+		if acc, err = users.UpdateProfile(req, actors.Within(ctx, s.cfg.Cluster)); err != nil {
 			return emporium.Account{}, emporium.GrainCall(op, err)
 		}
 	}
@@ -89,7 +90,7 @@ func (s *Service) changeEmail(ctx context.Context, acc *pb.Account, email string
 	}
 	if err := s.claim(ctx, EmailsCollection, key, acc.Id); err != nil {
 		if emporium.IsCode(err, emporium.ECONFLICT) {
-			return nil, fieldsError(fieldErr("email", CodeTaken, "this email address is used by another account"))
+			return nil, emporium.Invalidf("email", emporium.FieldTaken, "this email address is used by another account")
 		}
 		return nil, emporium.Wrap(op, err)
 	}
@@ -100,7 +101,7 @@ func (s *Service) changeEmail(ctx context.Context, acc *pb.Account, email string
 	next, err := s.users(acc.Id).RequestEmailChange(&pb.RequestEmailChangeRequest{
 		CommandId: s.cfg.NewID(), NewEmail: email, TokenHash: hash,
 		ExpiresAt: timestamppb.New(s.now().Add(VerifyTTL)),
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		if key != prev {
 			s.release(ctx, EmailsCollection, key, acc.Id)
@@ -110,8 +111,8 @@ func (s *Service) changeEmail(ctx context.Context, acc *pb.Account, email string
 	if prev != "" && prev != key {
 		s.release(ctx, EmailsCollection, prev, acc.Id)
 	}
-	if err := s.cfg.Redis.Set(ctx, s.verifyKey(hash), acc.Id, VerifyTTL).Err(); err != nil {
-		return nil, unavailable(op, err)
+	if err := s.indexToken(ctx, op, auth.TokenVerify, hash, acc.Id, VerifyTTL); err != nil {
+		return nil, err
 	}
 	to, name := next.PendingEmail, next.Username
 	s.mailLink(op, "/verify-email", plain, func(link string) mail.Message {
@@ -148,7 +149,9 @@ func renameField(err error, from, to string) error {
 		}
 		out[i] = f
 	}
-	return &emporium.Error{Code: emporium.ErrorCode(err), Message: joinMessages(out), Fields: out, Err: err}
+	e := emporium.InvalidFields(out...)
+	e.Code, e.Err = emporium.ErrorCode(err), err
+	return e
 }
 
 func toAccount(a *pb.Account) emporium.Account {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
@@ -38,13 +37,12 @@ type ServiceConfig struct {
 	// Claims keeps the email and username uniqueness documents (see
 	// actors.DocumentClaims).
 	Claims actors.Claims
-	// Redis keeps the one-time token indexes and MFA challenges.
-	Redis *redis.Client
-	// RedisPrefix starts every key this service writes; default "emporium:".
-	RedisPrefix string
-	Mailer      mail.Sender
-	Issuer      *auth.Issuer
-	Limiter     Limiter
+	// Tokens keeps the one-time token indexes (verification and reset
+	// links: token hash to user id) and the MFA login challenges.
+	Tokens  *auth.OneTime
+	Mailer  mail.Sender
+	Issuer  *auth.Issuer
+	Limiter Limiter
 	// Limits default to DefaultLimits (each zero window to its default).
 	Limits Limits
 	// PublicURL is the base of links in mails (PUBLIC_URL).
@@ -77,14 +75,11 @@ const (
 // NewService checks cfg and returns the service.
 func NewService(cfg ServiceConfig) (*Service, error) {
 	switch {
-	case cfg.Cluster == nil, cfg.Claims == nil, cfg.Redis == nil, cfg.Mailer == nil, cfg.Issuer == nil, cfg.Limiter == nil:
-		panic("user.NewService: Cluster, Claims, Redis, Mailer, Issuer and Limiter are required") // a wiring mistake
+	case cfg.Cluster == nil, cfg.Claims == nil, cfg.Tokens == nil, cfg.Mailer == nil, cfg.Issuer == nil, cfg.Limiter == nil:
+		panic("user.NewService: Cluster, Claims, Tokens, Mailer, Issuer and Limiter are required") // a wiring mistake
 	}
 	if _, err := mail.Link(cfg.PublicURL, "/", "x"); err != nil {
 		return nil, emporium.Wrap("user.NewService", err)
-	}
-	if cfg.RedisPrefix == "" {
-		cfg.RedisPrefix = "emporium:"
 	}
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "Emporium"
@@ -155,11 +150,6 @@ func (s *Service) link(path, token string) (string, error) {
 	return mail.Link(s.cfg.PublicURL, path, token)
 }
 
-// Redis keys.
-func (s *Service) verifyKey(hash string) string { return s.cfg.RedisPrefix + "tok:verify:" + hash }
-func (s *Service) resetKey(hash string) string  { return s.cfg.RedisPrefix + "tok:reset:" + hash }
-func (s *Service) mfaKey(hash string) string    { return s.cfg.RedisPrefix + "mfa:" + hash }
-
 func unavailable(op string, err error) error {
 	if err == nil {
 		return nil
@@ -183,7 +173,7 @@ func joinFields(errs ...error) error {
 	if len(fields) == 0 {
 		return nil
 	}
-	return fieldsError(fields...)
+	return emporium.InvalidFields(fields...)
 }
 
 // claim claims key for userID, taking it over from a user who holds it but
@@ -195,7 +185,7 @@ func (s *Service) claim(ctx context.Context, collection, key, userID string) err
 		return err
 	}
 	owner, at, oerr := s.cfg.Claims.Owner(ctx, collection, key)
-	if oerr != nil || s.now().Sub(at) < staleClaimAge || s.claimInUse(collection, key, owner) {
+	if oerr != nil || s.now().Sub(at) < staleClaimAge || s.claimInUse(ctx, collection, key, owner) {
 		return err
 	}
 	s.cfg.Logger.Info("accounts: taking over a stale claim", slog.String("collection", collection), slog.String("owner", owner))
@@ -204,8 +194,8 @@ func (s *Service) claim(ctx context.Context, collection, key, userID string) err
 
 // claimInUse reports whether owner's account uses key; when that cannot be
 // told, it is taken as used.
-func (s *Service) claimInUse(collection, key, owner string) bool {
-	acc, err := s.users(owner).Get(&pb.GetRequest{})
+func (s *Service) claimInUse(ctx context.Context, collection, key, owner string) bool {
+	acc, err := s.users(owner).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return !emporium.IsCode(emporium.GrainCall("", err), emporium.ENOTFOUND)
 	}
@@ -229,7 +219,7 @@ func (s *Service) ownerOf(ctx context.Context, email string) (*pb.Account, error
 	if err != nil {
 		return nil, err
 	}
-	acc, err := s.users(id).Get(&pb.GetRequest{})
+	acc, err := s.users(id).Get(&pb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return nil, emporium.GrainCall("user.Service.ownerOf", err)
 	}

@@ -82,7 +82,7 @@ func TestMain(m *testing.M) {
 		svc, err = user.NewService(user.ServiceConfig{
 			Cluster:   member,
 			Claims:    claims,
-			Redis:     rdb,
+			Tokens:    &auth.OneTime{Client: rdb, Prefix: "emporium:"},
 			Mailer:    outbox,
 			Issuer:    issuer,
 			Limiter:   limiter.Counters(),

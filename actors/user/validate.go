@@ -15,25 +15,6 @@ import (
 // asks the grain (the signup flow claims the uniqueness documents of a valid
 // username and email only).
 
-// Field error codes under the names this package used before the one set
-// (emporium.Field...) existed. Only core.go, service.go and grain.go still
-// use them; they go when those files' split (issue 10, item 4) lands, which
-// spares that split a merge of one-line edits. Use emporium's names in new
-// code.
-const (
-	CodeRequired         = emporium.FieldRequired
-	CodeTooShort         = emporium.FieldTooShort
-	CodeTooLong          = emporium.FieldTooLong
-	CodeInvalid          = emporium.FieldInvalid
-	CodeOutOfRange       = emporium.FieldOutOfRange
-	CodeTooMany          = emporium.FieldTooMany
-	CodeTaken            = emporium.FieldTaken
-	CodeUnchanged        = emporium.FieldUnchanged
-	CodeDefaultRequired  = emporium.FieldDefaultRequired
-	CodeInvalidOrExpired = emporium.FieldInvalidOrExpired
-	CodeNotFound         = emporium.FieldNotFound
-)
-
 // Limits of the account's fields.
 const (
 	MinUsernameLength = 3
@@ -91,7 +72,7 @@ func StoreNameKey(name string) string {
 // refusal is EINVALID with a FieldError for "username".
 func CheckUsername(username string) error {
 	if fe, ok := usernameError(username); !ok {
-		return fieldsError(fe)
+		return emporium.InvalidFields(fe)
 	}
 	return nil
 }
@@ -102,7 +83,7 @@ func CheckUsername(username string) error {
 // EINVALID with a FieldError for field.
 func CheckEmail(field, email string) error {
 	if fe, ok := emailError(field, email); !ok {
-		return fieldsError(fe)
+		return emporium.InvalidFields(fe)
 	}
 	return nil
 }
@@ -111,16 +92,16 @@ func usernameError(u string) (emporium.FieldError, bool) {
 	const field = "username"
 	switch {
 	case u == "":
-		return fieldErr(field, emporium.FieldRequired, "username is required"), false
+		return emporium.Field(field, emporium.FieldRequired, "username is required"), false
 	case len(u) < MinUsernameLength:
-		return fieldErr(field, emporium.FieldTooShort, "username must have at least %d characters", MinUsernameLength), false
+		return emporium.Field(field, emporium.FieldTooShort, "username must have at least %d characters", MinUsernameLength), false
 	case len(u) > MaxUsernameLength:
-		return fieldErr(field, emporium.FieldTooLong, "username must have at most %d characters", MaxUsernameLength), false
+		return emporium.Field(field, emporium.FieldTooLong, "username must have at most %d characters", MaxUsernameLength), false
 	}
 	for i := 0; i < len(u); i++ {
 		c := u[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return fieldErr(field, emporium.FieldInvalid, "username may contain only letters a-z, digits, '_' and '-'"), false
+			return emporium.Field(field, emporium.FieldInvalid, "username may contain only letters a-z, digits, '_' and '-'"), false
 		}
 	}
 	return emporium.FieldError{}, true
@@ -128,12 +109,12 @@ func usernameError(u string) (emporium.FieldError, bool) {
 
 func emailError(field, e string) (emporium.FieldError, bool) {
 	if e == "" {
-		return fieldErr(field, emporium.FieldRequired, "%s is required", field), false
+		return emporium.Field(field, emporium.FieldRequired, "%s is required", field), false
 	}
 	if len(e) > MaxEmailLength {
-		return fieldErr(field, emporium.FieldTooLong, "%s must have at most %d characters", field, MaxEmailLength), false
+		return emporium.Field(field, emporium.FieldTooLong, "%s must have at most %d characters", field, MaxEmailLength), false
 	}
-	bad := fieldErr(field, emporium.FieldInvalid, "%s is not a valid email address", field)
+	bad := emporium.Field(field, emporium.FieldInvalid, "%s is not a valid email address", field)
 	if !utf8.ValidString(e) || strings.ContainsFunc(e, func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`"<>(),;:\[]`, r)
 	}) {
@@ -165,13 +146,13 @@ func cleanText(field, s string, required bool, max int) (string, *emporium.Field
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "" && required:
-		fe := fieldErr(field, emporium.FieldRequired, "%s is required", field)
+		fe := emporium.Field(field, emporium.FieldRequired, "%s is required", field)
 		return "", &fe
 	case !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl):
-		fe := fieldErr(field, emporium.FieldInvalid, "%s contains characters that are not allowed", field)
+		fe := emporium.Field(field, emporium.FieldInvalid, "%s contains characters that are not allowed", field)
 		return "", &fe
 	case utf8.RuneCountInString(s) > max:
-		fe := fieldErr(field, emporium.FieldTooLong, "%s must have at most %d characters", field, max)
+		fe := emporium.Field(field, emporium.FieldTooLong, "%s must have at most %d characters", field, max)
 		return "", &fe
 	}
 	return s, nil
@@ -183,7 +164,7 @@ func cleanStoreName(s string) (string, *emporium.FieldError) {
 	const field = "store_name"
 	s, fe := cleanText(field, s, true, MaxStoreName)
 	if fe == nil && utf8.RuneCountInString(s) < MinStoreName {
-		e := fieldErr(field, emporium.FieldTooShort, "store_name must have at least %d characters", MinStoreName)
+		e := emporium.Field(field, emporium.FieldTooShort, "store_name must have at least %d characters", MinStoreName)
 		fe = &e
 	}
 	return s, fe
@@ -199,10 +180,10 @@ func cleanDescription(s string) (string, *emporium.FieldError) {
 	case !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
 		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
 	}):
-		fe := fieldErr(field, emporium.FieldInvalid, "description contains characters that are not allowed")
+		fe := emporium.Field(field, emporium.FieldInvalid, "description contains characters that are not allowed")
 		return "", &fe
 	case utf8.RuneCountInString(s) > MaxStoreDescription:
-		fe := fieldErr(field, emporium.FieldTooLong, "description must have at most %d characters", MaxStoreDescription)
+		fe := emporium.Field(field, emporium.FieldTooLong, "description must have at most %d characters", MaxStoreDescription)
 		return "", &fe
 	}
 	return s, nil
@@ -217,7 +198,7 @@ func cleanPhone(field, s string) (string, *emporium.FieldError) {
 		return "", nil
 	}
 	bad := func() (string, *emporium.FieldError) {
-		fe := fieldErr(field, emporium.FieldInvalid, "%s must be '+' followed by %d-%d digits, e.g. +14155550123",
+		fe := emporium.Field(field, emporium.FieldInvalid, "%s must be '+' followed by %d-%d digits, e.g. +14155550123",
 			field, MinPhoneDigits, MaxPhoneDigits)
 		return "", &fe
 	}
@@ -251,18 +232,18 @@ func cleanPostalCode(s string) (string, *emporium.FieldError) {
 	const field = "postal_code"
 	s = strings.TrimSpace(s)
 	if s == "" {
-		fe := fieldErr(field, emporium.FieldRequired, "postal_code is required")
+		fe := emporium.Field(field, emporium.FieldRequired, "postal_code is required")
 		return "", &fe
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ' ' || c == '-') {
-			fe := fieldErr(field, emporium.FieldInvalid, "postal_code may contain only letters, digits, spaces and dashes")
+			fe := emporium.Field(field, emporium.FieldInvalid, "postal_code may contain only letters, digits, spaces and dashes")
 			return "", &fe
 		}
 	}
 	if len(s) < MinPostalCode || len(s) > MaxPostalCode {
-		fe := fieldErr(field, emporium.FieldInvalid, "postal_code must have %d-%d characters", MinPostalCode, MaxPostalCode)
+		fe := emporium.Field(field, emporium.FieldInvalid, "postal_code must have %d-%d characters", MinPostalCode, MaxPostalCode)
 		return "", &fe
 	}
 	return s, nil
@@ -274,11 +255,11 @@ func cleanCountry(s string) (string, *emporium.FieldError) {
 	const field = "country"
 	s = strings.ToUpper(strings.TrimSpace(s))
 	if s == "" {
-		fe := fieldErr(field, emporium.FieldRequired, "country is required")
+		fe := emporium.Field(field, emporium.FieldRequired, "country is required")
 		return "", &fe
 	}
 	if !countries[s] {
-		fe := fieldErr(field, emporium.FieldInvalid, "country must be an ISO 3166-1 alpha-2 code such as US or DE")
+		fe := emporium.Field(field, emporium.FieldInvalid, "country must be an ISO 3166-1 alpha-2 code such as US or DE")
 		return "", &fe
 	}
 	return s, nil
@@ -302,7 +283,7 @@ func validAddressID(id string) bool {
 // once. The default flags are not set here.
 func cleanAddress(in *pb.AddressFields) (*pb.Address, []emporium.FieldError) {
 	if in == nil {
-		return nil, []emporium.FieldError{fieldErr("address", emporium.FieldRequired, "address is required")}
+		return nil, []emporium.FieldError{emporium.Field("address", emporium.FieldRequired, "address is required")}
 	}
 	var errs []emporium.FieldError
 	keep := func(v string, fe *emporium.FieldError) string {
@@ -359,12 +340,3 @@ ZA ZM ZW`
 	}
 	return m
 }()
-
-func fieldErr(field, code, format string, args ...any) emporium.FieldError {
-	return emporium.Field(field, code, format, args...)
-}
-
-// fieldsError is an EINVALID error carrying fields.
-func fieldsError(fields ...emporium.FieldError) error {
-	return &emporium.Error{Code: emporium.EINVALID, Message: joinMessages(fields), Fields: fields}
-}

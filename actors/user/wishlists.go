@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
 
@@ -72,7 +73,7 @@ func (s *WishlistService) Wishlists(ctx context.Context, p emporium.Principal) (
 	if err := needPrincipal(p); err != nil {
 		return nil, err
 	}
-	ws, err := s.users(p.UserID).GetWishlists(&pb.GetWishlistsRequest{})
+	ws, err := s.users(p.UserID).GetWishlists(&pb.GetWishlistsRequest{}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return nil, emporium.GrainCall("user.WishlistService.Wishlists", err)
 	}
@@ -97,7 +98,7 @@ func (s *WishlistService) CreateWishlist(ctx context.Context, p emporium.Princip
 	}
 	ws, err := s.users(p.UserID).CreateWishlist(&pb.CreateWishlistRequest{
 		CommandId: "wishlist:" + id, WishlistId: id, Name: name,
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	return one("user.WishlistService.CreateWishlist", id, ws, err)
 }
 
@@ -106,7 +107,7 @@ func (s *WishlistService) Wishlist(ctx context.Context, p emporium.Principal, id
 	if err := needPrincipal(p); err != nil {
 		return emporium.Wishlist{}, err
 	}
-	w, err := s.wishlist("user.WishlistService.Wishlist", p, id)
+	w, err := s.wishlist(ctx, "user.WishlistService.Wishlist", p, id)
 	if err != nil {
 		return emporium.Wishlist{}, err
 	}
@@ -114,12 +115,12 @@ func (s *WishlistService) Wishlist(ctx context.Context, p emporium.Principal, id
 }
 
 // wishlist answers the caller's wishlist id as the grain has it.
-func (s *WishlistService) wishlist(op string, p emporium.Principal, id string) (*pb.Wishlist, error) {
+func (s *WishlistService) wishlist(ctx context.Context, op string, p emporium.Principal, id string) (*pb.Wishlist, error) {
 	if id == "" {
 		// An empty id would ask the grain for every list.
 		return nil, wishlistNotFound(id)
 	}
-	ws, err := s.users(p.UserID).GetWishlists(&pb.GetWishlistsRequest{WishlistId: id})
+	ws, err := s.users(p.UserID).GetWishlists(&pb.GetWishlistsRequest{WishlistId: id}, actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
 		return nil, emporium.GrainCall(op, err)
 	}
@@ -134,7 +135,7 @@ func (s *WishlistService) RenameWishlist(ctx context.Context, p emporium.Princip
 	if err := needPrincipal(p); err != nil {
 		return emporium.Wishlist{}, err
 	}
-	ws, err := s.users(p.UserID).RenameWishlist(&pb.RenameWishlistRequest{CommandId: s.cfg.NewID(), WishlistId: id, Name: name})
+	ws, err := s.users(p.UserID).RenameWishlist(&pb.RenameWishlistRequest{CommandId: s.cfg.NewID(), WishlistId: id, Name: name}, actors.Within(ctx, s.cfg.Cluster))
 	return one("user.WishlistService.RenameWishlist", id, ws, err)
 }
 
@@ -143,7 +144,7 @@ func (s *WishlistService) DeleteWishlist(ctx context.Context, p emporium.Princip
 	if err := needPrincipal(p); err != nil {
 		return err
 	}
-	_, err := s.users(p.UserID).DeleteWishlist(&pb.DeleteWishlistRequest{CommandId: s.cfg.NewID(), WishlistId: id})
+	_, err := s.users(p.UserID).DeleteWishlist(&pb.DeleteWishlistRequest{CommandId: s.cfg.NewID(), WishlistId: id}, actors.Within(ctx, s.cfg.Cluster))
 	return emporium.GrainCall("user.WishlistService.DeleteWishlist", err)
 }
 
@@ -158,7 +159,7 @@ func (s *WishlistService) AddWishlistItem(ctx context.Context, p emporium.Princi
 	}
 	// The list first, so that a wrong path is a 404 whatever the body; then
 	// the body's syntax, before the catalogue is asked.
-	if _, err := s.wishlist(op, p, id); err != nil {
+	if _, err := s.wishlist(ctx, op, p, id); err != nil {
 		return emporium.Wishlist{}, err
 	}
 	if err := CheckWishlistItem(in.ProductID, in.SKU); err != nil {
@@ -169,11 +170,11 @@ func (s *WishlistService) AddWishlistItem(ctx context.Context, p emporium.Princi
 		return emporium.Wishlist{}, err
 	}
 	if in.SKU != "" && !hasVariant(prod, in.SKU) {
-		return emporium.Wishlist{}, fieldsError(fieldErr("sku", emporium.FieldNotFound, "the product has no variant with this SKU"))
+		return emporium.Wishlist{}, emporium.Invalidf("sku", emporium.FieldNotFound, "the product has no variant with this SKU")
 	}
 	ws, err := s.users(p.UserID).AddWishlistItem(&pb.AddWishlistItemRequest{
 		CommandId: s.cfg.NewID(), WishlistId: id, ProductId: in.ProductID, Sku: in.SKU,
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	return one(op, id, ws, err)
 }
 
@@ -184,7 +185,7 @@ func (s *WishlistService) RemoveWishlistItem(ctx context.Context, p emporium.Pri
 	}
 	ws, err := s.users(p.UserID).RemoveWishlistItem(&pb.RemoveWishlistItemRequest{
 		CommandId: s.cfg.NewID(), WishlistId: id, ProductId: productID,
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	return one("user.WishlistService.RemoveWishlistItem", id, ws, err)
 }
 
@@ -202,7 +203,7 @@ func (s *WishlistService) MoveToCart(ctx context.Context, p emporium.Principal, 
 	if err := needPrincipal(p); err != nil {
 		return emporium.Cart{}, err
 	}
-	w, err := s.wishlist(op, p, id)
+	w, err := s.wishlist(ctx, op, p, id)
 	if err != nil {
 		return emporium.Cart{}, err
 	}
@@ -224,7 +225,7 @@ func (s *WishlistService) MoveToCart(ctx context.Context, p emporium.Principal, 
 	}
 	_, err = s.users(p.UserID).RemoveWishlistItem(&pb.RemoveWishlistItemRequest{
 		CommandId: removeID, WishlistId: id, ProductId: productID,
-	})
+	}, actors.Within(ctx, s.cfg.Cluster))
 	switch err = emporium.GrainCall(op, err); {
 	case err == nil, emporium.IsCode(err, emporium.ENOTFOUND):
 		// Not found: gone already, by a concurrent move (or removal) of the
@@ -250,9 +251,9 @@ func (s *WishlistService) onlyVariant(ctx context.Context, op, productID string)
 	case 0:
 		return "", productNotFound()
 	default:
-		return "", fieldsError(fieldErr("sku", emporium.FieldRequired,
+		return "", emporium.Invalidf("sku", emporium.FieldRequired,
 			"this product comes in %d variants: choose one (add the item again with its sku) before moving it to the cart",
-			len(prod.Variants)))
+			len(prod.Variants))
 	}
 }
 
@@ -270,7 +271,7 @@ func (s *WishlistService) product(ctx context.Context, op, productID string) (em
 }
 
 func productNotFound() error {
-	return fieldsError(fieldErr("product_id", emporium.FieldNotFound, "no product on sale has this id"))
+	return emporium.Invalidf("product_id", emporium.FieldNotFound, "no product on sale has this id")
 }
 
 func hasVariant(p emporium.Product, sku string) bool {
