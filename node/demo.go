@@ -24,41 +24,58 @@ const DemoVendorPassword = "emporium demo vendor"
 // only what is missing.
 //
 // The demo is generated and loaded seedRange products at a time, so that a
-// demo of 100,000 products never sits in memory whole.
+// demo of 100,000 products never sits in memory whole. A range that fails
+// because the store or a grain is unavailable (EUNAVAILABLE) is loaded
+// again, with backoff, at most seedAttempts times: seeding is idempotent,
+// and a busy machine should slow it down, not stop it.
 func (n *Node) Seed(ctx context.Context, products int, random uint64, progress func(done, total int)) error {
-	for from := 0; from < products || from == 0; from += seedRange {
+	for from := 0; from == 0 || from < products; from += seedRange {
 		d := seed.GenerateRange(random, products, from, from+seedRange)
 		opts := seed.LoadOptions{}
 		if progress != nil {
 			opts.Progress = func(done, _ int) { progress(from+done, products) }
 		}
-		if err := seed.Load(ctx, seedTarget{Service: n.Catalog, n: n}, d, opts); err != nil {
+		if err := n.seedRetrying(ctx, d, opts); err != nil {
 			return err
-		}
-		if products == 0 {
-			break
 		}
 	}
 	return nil
 }
 
-// seedRange is how many demo products Seed generates and loads at a time.
-const seedRange = 5000
-
-// Seeding on start tries again while the store is unavailable, waiting
-// longer each time, at most seedAttempts times in all.
+// Seeding tries a range again while the store or a grain is unavailable,
+// waiting longer each time, at most seedAttempts times in all.
 const (
+	seedRange        = 5000
 	seedAttempts     = 5
 	seedFirstBackoff = time.Second
 	seedMaxBackoff   = 15 * time.Second
 )
 
+// seedRetrying loads d, again while it fails with EUNAVAILABLE.
+func (n *Node) seedRetrying(ctx context.Context, d seed.Demo, opts seed.LoadOptions) error {
+	backoff := seedFirstBackoff
+	for attempt := 1; ; attempt++ {
+		err := seed.Load(ctx, seedTarget{Service: n.Catalog, n: n}, d, opts)
+		if err == nil || ctx.Err() != nil || !emporium.IsCode(err, emporium.EUNAVAILABLE) || attempt == seedAttempts {
+			return err
+		}
+		n.Logger.Warn("seed: unavailable; loading the range again", slog.Int("attempt", attempt),
+			slog.Duration("retry_in", backoff), slog.Any("error", err))
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, seedMaxBackoff)
+	}
+}
+
 // seedOnStart seeds SEED_PRODUCTS demo products when the catalogue has no
-// product at all, logging progress every few seconds. Seeding is
-// idempotent, so while the store answers "unavailable" it is run again,
-// with backoff. If it still cannot finish, the node logs why and goes on to
-// serve what it has: a demo catalogue is never worth a node that does not
-// start. Only a cancelled ctx (the operator stopping the node) is an error.
+// product at all, logging progress every few seconds. If seeding cannot
+// finish (Seed retries what is unavailable), the node logs why and goes on
+// to serve what it has: a demo catalogue is never worth a node that does
+// not start. Only a cancelled ctx (the operator stopping the node) is an
+// error.
 func (n *Node) seedOnStart(ctx context.Context) error {
 	if n.Config.SeedProducts == 0 {
 		return nil
@@ -83,31 +100,17 @@ func (n *Node) seedOnStart(ctx context.Context) error {
 			}
 		}
 	}
-	backoff := seedFirstBackoff
-	for attempt := 1; ; attempt++ {
-		err = n.Seed(ctx, n.Config.SeedProducts, uint64(n.Config.SeedRandom), report)
-		if err == nil {
-			n.Logger.Info("demo catalogue loaded", slog.Int("products", n.Config.SeedProducts),
-				slog.Duration("took", time.Since(start).Round(time.Millisecond)))
-			return nil
-		}
+	if err := n.Seed(ctx, n.Config.SeedProducts, uint64(n.Config.SeedRandom), report); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("seed: %w", ctx.Err())
 		}
-		if !emporium.IsCode(err, emporium.EUNAVAILABLE) || attempt == seedAttempts {
-			n.Logger.Error("seed: the demo catalogue could not be loaded; serving what the store has "+
-				"(run `emporium seed` later to complete it)", slog.Int("attempts", attempt), slog.Any("error", err))
-			return nil
-		}
-		n.Logger.Warn("seed: the store is unavailable; trying again", slog.Int("attempt", attempt),
-			slog.Duration("retry_in", backoff), slog.Any("error", err))
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return fmt.Errorf("seed: %w", ctx.Err())
-		}
-		backoff = min(2*backoff, seedMaxBackoff)
+		n.Logger.Error("seed: the demo catalogue could not be loaded; serving what the store has "+
+			"(run `emporium seed` later to complete it)", slog.Any("error", err))
+		return nil
 	}
+	n.Logger.Info("demo catalogue loaded", slog.Int("products", n.Config.SeedProducts),
+		slog.Duration("took", time.Since(start).Round(time.Millisecond)))
+	return nil
 }
 
 // seedTarget is what seed.Load creates the demo through: the catalogue

@@ -5,13 +5,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"github.com/emporium-shop/emporium/node"
 )
 
-// seedGrainIdle is the grain idle timeout of `emporium seed`.
-const seedGrainIdle = 20 * time.Second
+// seedGrainIdle is the grain idle timeout of `emporium seed`, and
+// seedMemoryLimit its soft memory limit.
+const (
+	seedGrainIdle   = 20 * time.Second
+	seedMemoryLimit = 640 << 20
+)
 
 // seedCmd loads a demo catalogue into the stores the settings name.
 func seedCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -37,6 +42,12 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 	// Seeding touches each product's and SKU's grain once: passivate them
 	// soon after, so that memory stays flat however large the demo.
 	cfg.GrainIdle = min(cfg.GrainIdle, seedGrainIdle)
+	// The live heap of a large seed is a few hundred MB; without a limit the
+	// collector lets the process grow to twice that between cycles. A soft
+	// limit (unless GOMEMLIMIT sets one) makes it collect sooner instead.
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(seedMemoryLimit)
+	}
 	n, err := openForAdmin(ctx, cfg, stderr)
 	if err != nil {
 		return err

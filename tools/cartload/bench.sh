@@ -4,7 +4,9 @@
 #   open loop:   a fixed 1,500 adds/s for 30 s
 #   closed loop: 64 connections as fast as they go for 30 s
 # Usage: tools/cartload/bench.sh [RATE] [DURATION]; needs vegeta on PATH
-# (go install github.com/tsenart/vegeta/v12@v12.13.0).
+# (go install github.com/tsenart/vegeta/v12@v12.13.0). Settings: SHOPPERS
+# (64), LINES per cart (10), SEED products (2000), EMPORIUM_BIN (a binary
+# to measure instead of this tree's, e.g. an older release).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RATE=${1:-1500}
@@ -14,7 +16,7 @@ PORT=${PORT:-8090}
 PW="cart load password"
 WORK=$(mktemp -d)
 trap 'kill $NODE 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
-go build -o "$WORK/emporium" ./cmd/emporium
+if [ -n "${EMPORIUM_BIN:-}" ]; then cp "$EMPORIUM_BIN" "$WORK/emporium"; else go build -o "$WORK/emporium" ./cmd/emporium; fi
 go build -o "$WORK/cartload" ./tools/cartload
 export DATA_DIR="$WORK/data" REDIS_URL= MONGODB_URI= LOG_LEVEL=warn
 echo "creating $SHOPPERS shoppers..."
@@ -24,7 +26,10 @@ for i in $(seq 0 $((SHOPPERS - 1))); do
 done
 HTTP_ADDR=127.0.0.1:$PORT "$WORK/emporium" serve --seed "${SEED:-2000}" >"$WORK/node.log" 2>&1 &
 NODE=$!
-"$WORK/cartload" -base "http://127.0.0.1:$PORT" -shoppers "$SHOPPERS" -lines "${LINES:-15}" -password "$PW" >"$WORK/targets.json"
+# Let the node finish seeding and the search index settle before measuring.
+until curl -fs "127.0.0.1:$PORT/readyz" >/dev/null 2>&1; do sleep 1; done
+sleep "${SETTLE:-20}"
+"$WORK/cartload" -base "http://127.0.0.1:$PORT" -shoppers "$SHOPPERS" -lines "${LINES:-10}" -password "$PW" >"$WORK/targets.json"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB"
 echo "== open loop: $RATE adds/s for $DURATION"
 vegeta attack -format=json -targets="$WORK/targets.json" -rate="$RATE" -duration="$DURATION" | vegeta report
