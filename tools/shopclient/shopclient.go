@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,16 +79,29 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	return json.Unmarshal(data, out)
 }
 
-// Login signs in and keeps the access token.
+// Login signs in and keeps the access token. Sign-ins are rate-limited
+// per address, so a refusal with 429 waits a second and tries again, until
+// ctx ends.
 func (c *Client) Login(ctx context.Context, email, password string) error {
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := c.Do(ctx, http.MethodPost, "/v1/auth/login", map[string]string{"email": email, "password": password}, &out); err != nil {
-		return err
+	for {
+		err := c.Do(ctx, http.MethodPost, "/v1/auth/login", map[string]string{"email": email, "password": password}, &out)
+		var se *StatusError
+		if !errors.As(err, &se) || se.Status != http.StatusTooManyRequests {
+			if err != nil {
+				return err
+			}
+			c.Token = out.AccessToken
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
 	}
-	c.Token = out.AccessToken
-	return nil
 }
 
 // WaitReady polls /readyz until the node answers ready or ctx ends.
