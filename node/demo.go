@@ -53,20 +53,30 @@ const (
 
 // seedRetrying loads d, again while it fails with EUNAVAILABLE.
 func (n *Node) seedRetrying(ctx context.Context, d seed.Demo, opts seed.LoadOptions) error {
-	backoff := seedFirstBackoff
+	return retryUnavailable(ctx, n.Logger, seedAttempts, seedFirstBackoff, seedMaxBackoff, func() error {
+		return seed.Load(ctx, seedTarget{Service: n.Catalog, n: n}, d, opts)
+	})
+}
+
+// retryUnavailable calls fn until it succeeds, fails other than with
+// EUNAVAILABLE, has been called attempts times, or ctx ends; it waits
+// first, then twice as long each time up to most, between calls, and logs
+// each retry at Warn. fn must be idempotent.
+func retryUnavailable(ctx context.Context, log *slog.Logger, attempts int, first, most time.Duration, fn func() error) error {
+	backoff := first
 	for attempt := 1; ; attempt++ {
-		err := seed.Load(ctx, seedTarget{Service: n.Catalog, n: n}, d, opts)
-		if err == nil || ctx.Err() != nil || !emporium.IsCode(err, emporium.EUNAVAILABLE) || attempt == seedAttempts {
+		err := fn()
+		if err == nil || ctx.Err() != nil || !emporium.IsCode(err, emporium.EUNAVAILABLE) || attempt >= attempts {
 			return err
 		}
-		n.Logger.Warn("seed: unavailable; loading the range again", slog.Int("attempt", attempt),
+		log.Warn("seed: unavailable; trying again", slog.Int("attempt", attempt),
 			slog.Duration("retry_in", backoff), slog.Any("error", err))
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		backoff = min(2*backoff, seedMaxBackoff)
+		backoff = min(2*backoff, most)
 	}
 }
 

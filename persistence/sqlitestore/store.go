@@ -84,7 +84,10 @@ type Store struct {
 	writer *sql.DB  // one connection; only the committer writes
 	reader *sql.DB  // a pool of read-only connections
 	reads  sync.Map // SQL -> *sql.Stmt on reader, prepared once per connection
-	tables *tables
+	// readTimeout bounds each read (the constant readTimeout; tests
+	// shorten it).
+	readTimeout time.Duration
+	tables      *tables
 
 	commits     *persistence.Committer
 	journal     *Journal
@@ -125,7 +128,7 @@ func Open(ctx context.Context, cfg persistence.Config) (*Store, error) {
 			Err: err,
 		}
 	}
-	s := &Store{path: filepath.Join(dir, File), log: cfg.Logger, now: cfg.Now, lock: lock}
+	s := &Store{path: filepath.Join(dir, File), log: cfg.Logger, now: cfg.Now, lock: lock, readTimeout: readTimeout}
 	// The store holds password hashes and tokens: only its owner may read
 	// it. SQLite gives its -wal and -shm files the database file's mode.
 	if f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
@@ -396,7 +399,7 @@ func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 // read runs fn with a context bounded by readTimeout and maps its error.
 func (s *Store) read(ctx context.Context, op string, fn func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.readTimeout)
 	defer cancel()
 	return failure(op, fn(ctx))
 }
