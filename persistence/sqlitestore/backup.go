@@ -29,6 +29,14 @@ func Backup(ctx context.Context, dataDir, dest string) error {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o700); err != nil {
 		return &emporium.Error{Code: emporium.EINVALID, Message: "cannot create the directory of " + dest, Op: op, Err: err}
 	}
+	// The copy holds what the store holds (password hashes, tokens'
+	// hashes): only its owner may read it. VACUUM INTO fills an empty file
+	// and keeps its mode.
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return &emporium.Error{Code: emporium.EINVALID, Message: "cannot create " + dest, Op: op, Err: err}
+	}
+	f.Close()
 	q := url.Values{}
 	q.Set("mode", "ro")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout))

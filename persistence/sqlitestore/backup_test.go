@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -95,6 +96,9 @@ func TestBackupWhileWriting(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "copy")
 	backupFile := filepath.Join(dest, sqlitestore.Dir, sqlitestore.File)
 	require.NoError(t, sqlitestore.Backup(ctx, src, backupFile))
+	info, err := os.Stat(backupFile)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the copy holds password hashes: owner only")
 	for w := range writers {
 		after[w] = acked[w].Load() + 1 // an append may be durable, not yet acknowledged
 	}
