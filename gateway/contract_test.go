@@ -31,7 +31,7 @@ func TestContract(t *testing.T) {
 		{"liveness", ready, http.MethodGet, "/healthz", http.StatusOK},
 		{"ready", ready, http.MethodGet, "/readyz", http.StatusOK},
 		{"not ready", unready, http.MethodGet, "/readyz", http.StatusServiceUnavailable},
-		{"metrics", ready, http.MethodGet, "/metrics", http.StatusOK},
+		{"metrics are not on the API", ready, http.MethodGet, "/metrics", http.StatusNotFound},
 		{"contract", ready, http.MethodGet, "/openapi.yaml", http.StatusOK},
 		{"unknown path", ready, http.MethodGet, "/v1/nowhere", http.StatusNotFound},
 		{"unknown method", ready, http.MethodDelete, "/healthz", http.StatusMethodNotAllowed},
@@ -57,7 +57,7 @@ func TestContractOverTheNetwork(t *testing.T) {
 	for target, status := range map[string]int{
 		"/healthz":      http.StatusOK,
 		"/readyz":       http.StatusOK,
-		"/metrics":      http.StatusOK,
+		"/metrics":      http.StatusNotFound,
 		"/openapi.yaml": http.StatusOK,
 		"/nope":         http.StatusNotFound,
 	} {

@@ -152,7 +152,9 @@ func TestOpenAPIServed(t *testing.T) {
 func TestMetricsServed(t *testing.T) {
 	s, _ := newServer(t, gateway.Config{Version: "9.9.9"})
 	serve(s, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-	resp, body := serve(s, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	resp, _ := serve(s, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "metrics are not a route of the API")
+	resp, body := serve(s.MetricsHandler(), httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain"))
 	assert.Contains(t, string(body), `emporium_http_requests_total{method="GET",route="/healthz",status="200"} 1`)

@@ -1,8 +1,8 @@
 // Package gateway is the HTTP edge of Emporium. It routes requests with a
 // net/http ServeMux, runs the middleware every request shares (request id,
 // access log and metrics, panic recovery, security headers, body limit),
-// renders every error as an RFC 9457 problem, and serves health, metrics and
-// the OpenAPI contract.
+// renders every error as an RFC 9457 problem, and serves health and the
+// OpenAPI contract (metrics have their own handler, for another listener).
 //
 // The gateway holds no business rules. Features add routes with
 // Server.Handle; their handlers decode the request, call a grain or a read
@@ -55,9 +55,9 @@ type Config struct {
 	// Logger receives the access log, panics and the causes of internal
 	// errors. Nil discards them.
 	Logger *slog.Logger
-	// Registry receives the gateway's metrics, and /metrics serves it, so
-	// the node registers its own collectors here too. Nil makes a private
-	// registry.
+	// Registry receives the gateway's metrics, and MetricsHandler serves
+	// it, so the node registers its own collectors here too. Nil makes a
+	// private registry.
 	Registry *prometheus.Registry
 	// Checks are what /readyz runs. Their names must be unique.
 	Checks []Check
@@ -171,7 +171,7 @@ type Server struct {
 }
 
 // New returns a gateway with its operational routes (/healthz, /readyz,
-// /metrics, /openapi.yaml) in place, and the account routes when
+// /openapi.yaml) in place, and the account routes when
 // cfg.Accounts is set. It registers the gateway's metrics in
 // cfg.Registry and panics if they are there already, which is a wiring bug
 // as a pattern registered twice on a ServeMux is.
@@ -228,13 +228,6 @@ func New(cfg Config) *Server {
 	s.Handle("GET /healthz", s.healthz)
 	s.Handle("GET /readyz", s.readyz)
 	s.Handle("GET /openapi.yaml", serveOpenAPI)
-	metricsHandler := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
-	})
-	s.Handle("GET /metrics", func(w http.ResponseWriter, r *http.Request) error {
-		metricsHandler.ServeHTTP(w, r)
-		return nil
-	})
 	if s.accounts != nil {
 		s.mountAccounts()
 	}
@@ -249,6 +242,17 @@ func New(cfg Config) *Server {
 		s.mountLive(cfg.Live, cfg.AllowedOrigins)
 	}
 	return s
+}
+
+// MetricsHandler serves the registry's metrics in the Prometheus text format
+// (or OpenMetrics when the scraper asks). It is not a route of the gateway:
+// metrics tell the Go version, the build and the traffic of every route, so
+// the node serves them on their own listener (METRICS_ADDR, loopback by
+// default) and the API answers 404 for /metrics.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
+	})
 }
 
 // Handle registers h for pattern, a ServeMux pattern such as

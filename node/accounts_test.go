@@ -84,6 +84,7 @@ func openAccountsNode(t *testing.T, smtp *mailtest.Server) *node.Node {
 	t.Helper()
 	cfg := node.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MetricsAddr = "127.0.0.1:0"
 	store := persistencetest.Config(t)
 	cfg.DataDir, cfg.MongoURI = store.DataDir, store.URI
 	if store.Database != "" {

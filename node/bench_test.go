@@ -36,6 +36,7 @@ const benchProducts = 100_000
 func BenchmarkSearchHTTP(b *testing.B) {
 	cfg := node.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.DataDir = b.TempDir()
 	cfg.LogLevel = "warn"
 	n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -214,6 +215,7 @@ func BenchmarkAddToCartHTTP(b *testing.B) {
 	const shoppers = 64
 	cfg := node.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.DataDir = b.TempDir()
 	cfg.LogLevel = "warn"
 	cfg.PublicURL = "https://shop.example"

@@ -218,6 +218,7 @@ func TestCartWishlistsAndLiveUpdates(t *testing.T) {
 func TestCartRaceAndRestart(t *testing.T) {
 	cfg := node.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.RedisURL = getenv("REDIS_URL")
 	cfg.PublicURL = "https://shop.example"

@@ -23,6 +23,7 @@ import (
 // start-up log shows them with secrets masked.
 type Config struct {
 	HTTPAddr        string
+	MetricsAddr     string
 	DataDir         string
 	MongoURI        string
 	MongoDatabase   string
@@ -67,6 +68,7 @@ type setting struct {
 func (c *Config) settings() []setting {
 	return []setting{
 		{"HTTP_ADDR", "http-addr", ":8080", "address the HTTP API listens on", false, &c.HTTPAddr},
+		{"METRICS_ADDR", "metrics-addr", "127.0.0.1:9090", "address of the metrics listener (/metrics, never on HTTP_ADDR; port 0 picks a free one); empty: no metrics listener", false, &c.MetricsAddr},
 		{"DATA_DIR", "data-dir", "./data", "directory of the embedded stores", false, &c.DataDir},
 		{"MONGODB_URI", "mongodb-uri", "", "MongoDB URI; empty runs the embedded store (FerretDB on SQLite under DATA_DIR)", true, &c.MongoURI},
 		{"MONGODB_DATABASE", "mongodb-database", "emporium", "MongoDB database name", false, &c.MongoDatabase},

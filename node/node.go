@@ -78,6 +78,8 @@ type Node struct {
 	adminOnly bool
 	server    *http.Server
 	listener  net.Listener
+	// metricsListener is the METRICS_ADDR listener, nil when it is empty.
+	metricsListener net.Listener
 
 	// closers undo Open's steps; Close runs them in reverse.
 	closers []closer
@@ -335,7 +337,50 @@ func (n *Node) serveHTTP() error {
 	// close) hijacked websocket connections.
 	n.onClose("live connections", func(context.Context) error { return hub.Close() })
 	n.Logger.Info("serving HTTP", slog.String("addr", ln.Addr().String()))
+	return n.serveMetrics(gw.MetricsHandler())
+}
+
+// serveMetrics listens on METRICS_ADDR and serves /metrics there, apart from
+// the API: metrics tell the Go version, the build and the traffic of every
+// route, which is for operators, not for the public. An empty METRICS_ADDR
+// serves none.
+func (n *Node) serveMetrics(metrics http.Handler) error {
+	if n.Config.MetricsAddr == "" {
+		n.Logger.Info("no metrics listener (METRICS_ADDR is empty)")
+		return nil
+	}
+	ln, err := net.Listen("tcp", n.Config.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("metrics: cannot listen on METRICS_ADDR=%s: %w", n.Config.MetricsAddr, err)
+	}
+	n.metricsListener = ln
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.Logger.Error("metrics server stopped", slog.Any("error", err))
+		}
+	}()
+	n.onClose("metrics", srv.Shutdown)
+	n.Logger.Info("serving metrics", slog.String("addr", ln.Addr().String()))
 	return nil
+}
+
+// MetricsURL returns the URL of the metrics (/metrics on METRICS_ADDR), or
+// "" when the node serves none.
+func (n *Node) MetricsURL() string {
+	if n.metricsListener == nil {
+		return ""
+	}
+	return "http://" + loopback(n.metricsListener.Addr().String()) + "/metrics"
 }
 
 // Addr returns the address the HTTP API listens on (useful with port 0).
@@ -348,11 +393,16 @@ func (n *Node) Addr() string {
 
 // URL returns the base URL of the HTTP API.
 func (n *Node) URL() string {
-	addr := n.Addr()
+	return "http://" + loopback(n.Addr())
+}
+
+// loopback replaces the unspecified host of a listener's address with
+// 127.0.0.1, to dial it from this machine.
+func loopback(addr string) string {
 	if strings.HasPrefix(addr, "[::]:") {
 		addr = "127.0.0.1:" + strings.TrimPrefix(addr, "[::]:")
 	}
-	return "http://" + addr
+	return addr
 }
 
 // Close stops the node in the reverse order of Open: the HTTP listener stops

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ import (
 func TestNodeServesAndShutsDown(t *testing.T) {
 	cfg := node.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MetricsAddr = "127.0.0.1:0"
 	store := persistencetest.Config(t)
 	cfg.DataDir, cfg.MongoURI, cfg.MongoDatabase = store.DataDir, store.URI, store.Database
 	if cfg.MongoDatabase == "" {
@@ -58,9 +60,10 @@ func TestNodeServesAndShutsDown(t *testing.T) {
 				assert.Contains(t, string(body), `"`+check+`":"ok"`)
 			}
 		case "/metrics":
-			assert.Equal(t, http.StatusOK, resp.StatusCode)
-			assert.Contains(t, string(body), "emporium_http_requests_total")
-			assert.Contains(t, string(body), "emporium_grain_activations_total")
+			// Metrics are not public: the API answers 404, and they are
+			// served on METRICS_ADDR (below).
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+			assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
 		case "/v1/nothing-here":
 			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 			assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
@@ -68,6 +71,17 @@ func TestNodeServesAndShutsDown(t *testing.T) {
 			assert.Equal(t, http.StatusOK, resp.StatusCode, path)
 		}
 	}
+
+	require.NotEmpty(t, n.MetricsURL(), "METRICS_ADDR=127.0.0.1:0 serves metrics")
+	assert.NotEqual(t, n.URL()+"/metrics", n.MetricsURL(), "metrics have their own listener")
+	resp, err := http.Get(n.MetricsURL())
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), "emporium_http_requests_total")
+	assert.Contains(t, string(body), "emporium_grain_activations_total")
+	assert.Contains(t, string(body), `route="/readyz"`, "the API's traffic is counted")
 
 	// Keys with a TTL expire (one-time tokens and rate-limit windows rely
 	// on it), including in the embedded Redis.
@@ -96,13 +110,16 @@ func TestNodeServesAndShutsDown(t *testing.T) {
 	closed = true
 	assert.Less(t, time.Since(start), 15*time.Second)
 	assert.Equal(t, 0, n.Activations.Live(), "every grain passivated")
-	_, err := http.Get(n.URL() + "/healthz")
+	_, err = http.Get(n.URL() + "/healthz")
 	assert.Error(t, err, "the listener is closed")
+	_, err = http.Get(n.MetricsURL())
+	assert.Error(t, err, "the metrics listener is closed")
 }
 
 func TestOpenNamesTheBadSetting(t *testing.T) {
 	cfg := node.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.MongoURI = "mongodb://shopper:hunter2@127.0.0.1:1/?serverSelectionTimeoutMS=500&connectTimeoutMS=500"
 	n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -126,4 +143,32 @@ func TestOpenNamesTheBadSetting(t *testing.T) {
 	err = node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))).Open(t.Context())
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "LOG_LEVEL") && strings.Contains(err.Error(), "CLUSTER_PROVIDER"), err.Error())
+}
+
+// TestMetricsListener: an empty METRICS_ADDR serves no metrics (and the API
+// still answers 404 for /metrics); an address in use fails the start naming
+// METRICS_ADDR.
+func TestMetricsListener(t *testing.T) {
+	cfg := node.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MetricsAddr = ""
+	cfg.DataDir = t.TempDir()
+	n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, n.Open(t.Context()))
+	assert.Empty(t, n.MetricsURL())
+	resp, err := http.Get(n.URL() + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.NoError(t, n.Close(context.Background()))
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	cfg.MetricsAddr = busy.Addr().String()
+	cfg.DataDir = t.TempDir()
+	n = node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err = n.Open(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "METRICS_ADDR="+busy.Addr().String())
 }

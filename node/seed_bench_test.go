@@ -20,6 +20,7 @@ func BenchmarkSeed(b *testing.B) {
 	for b.Loop() {
 		cfg := node.DefaultConfig()
 		cfg.HTTPAddr = "127.0.0.1:0"
+		cfg.MetricsAddr = "127.0.0.1:0"
 		cfg.DataDir = b.TempDir()
 		cfg.LogLevel = "warn"
 		n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -23,7 +23,7 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 	err := run(t.Context(), []string{"serve", "--help"}, noenv, strings.NewReader(""), &stdout, &stderr)
 	require.NoError(t, err)
 	for _, name := range []string{"HTTP_ADDR", "-http-addr", "DATA_DIR", "MONGODB_URI", "REDIS_URL",
-		"CLUSTER_PROVIDER", "CLUSTER_ADDR", "CLUSTER_PEERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "ELASTICSEARCH_URL", "SEED_PRODUCTS", "-seed"} {
+		"CLUSTER_PROVIDER", "CLUSTER_ADDR", "CLUSTER_PEERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "ELASTICSEARCH_URL", "SEED_PRODUCTS", "-seed", "METRICS_ADDR", "-metrics-addr"} {
 		assert.Contains(t, stderr.String(), name)
 	}
 }
@@ -68,7 +68,7 @@ func TestServeProcess(t *testing.T) {
 
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "serve", "--http-addr", addr)
-	cmd.Env = append(os.Environ(), "DATA_DIR="+t.TempDir(), "MONGODB_URI=", "LOG_FORMAT=json")
+	cmd.Env = append(os.Environ(), "DATA_DIR="+t.TempDir(), "MONGODB_URI=", "METRICS_ADDR=127.0.0.1:0", "LOG_FORMAT=json")
 	if os.Getenv("MONGODB_URI") != "" {
 		cmd.Env = append(cmd.Env, "MONGODB_URI="+os.Getenv("MONGODB_URI"))
 	}

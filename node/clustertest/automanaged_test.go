@@ -43,6 +43,7 @@ func TestTwoNodesWithAutomanaged(t *testing.T) {
 	for i := range nodes {
 		cfg := node.DefaultConfig()
 		cfg.HTTPAddr = "127.0.0.1:0"
+		cfg.MetricsAddr = "127.0.0.1:0"
 		cfg.DataDir = t.TempDir()
 		cfg.ClusterProvider = "automanaged"
 		cfg.ClusterAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))

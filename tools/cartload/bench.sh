@@ -18,7 +18,7 @@ WORK=$(mktemp -d)
 trap 'kill $NODE 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 if [ -n "${EMPORIUM_BIN:-}" ]; then cp "$EMPORIUM_BIN" "$WORK/emporium"; else go build -o "$WORK/emporium" ./cmd/emporium; fi
 go build -o "$WORK/cartload" ./tools/cartload
-export DATA_DIR="$WORK/data" REDIS_URL= MONGODB_URI= LOG_LEVEL=warn
+export DATA_DIR="$WORK/data" REDIS_URL= MONGODB_URI= METRICS_ADDR=127.0.0.1:0 LOG_LEVEL=warn
 echo "creating $SHOPPERS shoppers..."
 echo "$PW" | "$WORK/emporium" admin create-user --username shop --email shop@example.com --role admin --role vendor >/dev/null
 for i in $(seq 0 $((SHOPPERS - 1))); do
