@@ -230,7 +230,7 @@ func BenchmarkAddToCartHTTP(b *testing.B) {
 	admin := emporium.Principal{UserID: "bench-admin", Roles: []string{emporium.RoleAdmin}}
 	cat, err := n.Catalog.CreateCategory(ctx, admin, emporium.CategoryInput{Name: "Bench"})
 	require.NoError(b, err)
-	vendor, err := n.Accounts.CreateUser(ctx, "benchvendor", "benchvendor@example.com", node.DemoVendorPassword, []string{emporium.RoleVendor})
+	vendor, err := n.Accounts.CreateUser(ctx, "benchvendor", "benchvendor@example.com", benchPassword, []string{emporium.RoleVendor})
 	require.NoError(b, err)
 	vp := emporium.Principal{UserID: vendor.ID, Roles: vendor.Roles}
 	var skus []string
@@ -256,9 +256,9 @@ func BenchmarkAddToCartHTTP(b *testing.B) {
 	}{n.URL(), &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: shoppers}, Timeout: 30 * time.Second}}
 	for i := range tokens {
 		email := fmt.Sprintf("shopper%d@example.com", i)
-		_, err := n.Accounts.CreateUser(ctx, fmt.Sprintf("shopper%d", i), email, node.DemoVendorPassword, nil)
+		_, err := n.Accounts.CreateUser(ctx, fmt.Sprintf("shopper%d", i), email, benchPassword, nil)
 		require.NoError(b, err)
-		login, err := n.Accounts.Login(ctx, email, node.DemoVendorPassword, emporium.Client{IP: "127.0.0.1"})
+		login, err := n.Accounts.Login(ctx, email, benchPassword, emporium.Client{IP: "127.0.0.1"})
 		require.NoError(b, err)
 		tokens[i] = login.Tokens.AccessToken
 	}
@@ -334,3 +334,6 @@ func benchClear(b *testing.B, c *http.Client, base, token string) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 }
+
+// benchPassword is the password of the accounts the benchmarks create.
+const benchPassword = "emporium bench account"

@@ -49,6 +49,7 @@ type Config struct {
 	SeedProducts    int
 	AllowedOrigins  string
 	SeedRandom      int
+	DemoPassword    string
 }
 
 // ErrBadSettings is the error of settings with a wrong value; the message
@@ -94,6 +95,7 @@ func (c *Config) settings() []setting {
 		{"ELASTICSEARCH_INDEX", "elasticsearch-index", "emporium-products", "name of the products index in Elasticsearch", false, &c.ElasticIndex},
 		{"SEED_PRODUCTS", "seed", "0", "on start, load this many demo products when the catalogue is empty (0: none)", false, &c.SeedProducts},
 		{"SEED_RANDOM", "seed-random", "1", "random seed of the demo catalogue: the same seed makes the same catalogue", false, &c.SeedRandom},
+		{"DEMO_PASSWORD", "demo-password", "", "password of the demo vendors that seeding creates (8-128 characters); empty: a random one, made once and kept in DATA_DIR/demo-vendor-password (mode 0600)", true, &c.DemoPassword},
 	}
 }
 
@@ -178,6 +180,9 @@ func (c *Config) Validate() error {
 	if c.SeedProducts < 0 || c.SeedProducts > 1_000_000 {
 		errs = append(errs, fmt.Sprintf("SEED_PRODUCTS=%d is not between 0 and 1000000", c.SeedProducts))
 	}
+	if n := len([]rune(c.DemoPassword)); c.DemoPassword != "" && (n < 8 || n > 128) {
+		errs = append(errs, "DEMO_PASSWORD must be 8 to 128 characters long")
+	}
 	if _, err := c.allowedOrigins(); err != nil {
 		errs = append(errs, err.Error())
 	}
@@ -199,6 +204,9 @@ func (c *Config) LogValue() slog.Value {
 		v := fmt.Sprint(reflect.ValueOf(s.field).Elem().Interface())
 		if s.secret {
 			v = persistence.RedactURI(v)
+		}
+		if s.field == any(&c.DemoPassword) && v != "" {
+			v = persistence.RedactURI("not a URI") // all of it masked, whatever it holds
 		}
 		attrs = append(attrs, slog.String(s.env, v))
 	}

@@ -2,8 +2,15 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/emporium-shop/emporium"
@@ -13,11 +20,87 @@ import (
 	"github.com/emporium-shop/emporium/node/seed"
 )
 
-// DemoVendorPassword is the password of the demo vendors' accounts that
-// `emporium seed` and `serve --seed` create (<username>@example.com), so that
-// a newcomer can sign in as one. Demo data is for trying Emporium out; do
+// DemoPasswordFile is the file under DATA_DIR that holds the password of the
+// demo vendors' accounts that `emporium seed` and `serve --seed` create
+// (<username>@example.com), so that a newcomer can sign in as one. The
+// password is random, made once per data directory and readable only by the
+// node's user (mode 0600); DEMO_PASSWORD gives one instead, for demos. It is
+// never a constant, since the demo vendors' emails derive from their public
+// store names, and never logged. Demo data is for trying Emporium out; do
 // not seed a shop that takes real orders.
-const DemoVendorPassword = "emporium demo vendor"
+const DemoPasswordFile = "demo-vendor-password"
+
+// DemoVendorPassword returns the password the demo vendors get, and the file
+// that holds it ("" when DEMO_PASSWORD gives it). The first call for a data
+// directory makes a random password and writes it to
+// DATA_DIR/demo-vendor-password with mode 0600; later calls, of this node or
+// of later runs on the same DATA_DIR, read it back. With a shared MONGODB_URI
+// the accounts keep the password of the seed that created them, so the file
+// that counts is that node's.
+func (n *Node) DemoVendorPassword() (password, file string, err error) {
+	n.demoMu.Lock()
+	defer n.demoMu.Unlock()
+	if n.demoPassword != "" {
+		return n.demoPassword, n.demoFile, nil
+	}
+	if n.Config.DemoPassword != "" {
+		n.demoPassword = n.Config.DemoPassword
+		return n.demoPassword, "", nil
+	}
+	password, file, err = demoPasswordIn(n.Config.DataDir)
+	if err != nil {
+		return "", "", err
+	}
+	n.demoPassword, n.demoFile = password, file
+	return password, file, nil
+}
+
+// demoPasswordIn reads the demo password of dataDir, making it first when
+// the file does not exist.
+func demoPasswordIn(dataDir string) (string, string, error) {
+	file, err := filepath.Abs(filepath.Join(dataDir, DemoPasswordFile))
+	if err != nil {
+		return "", "", fmt.Errorf("demo password: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", "", fmt.Errorf("demo password: DATA_DIR=%s: %w", dataDir, err)
+	}
+	raw := make([]byte, 18)
+	if _, err := rand.Read(raw); err != nil {
+		return "", "", fmt.Errorf("demo password: %w", err)
+	}
+	password := base64.RawURLEncoding.EncodeToString(raw) // 24 characters, 144 bits
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		_, werr := f.WriteString(password + "\n")
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			_ = os.Remove(file)
+			return "", "", fmt.Errorf("demo password: writing %s: %w", file, werr)
+		}
+		return password, file, nil
+	case errors.Is(err, fs.ErrExist):
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", "", fmt.Errorf("demo password: %w", err)
+		}
+		password = strings.TrimSpace(string(b))
+		if len(password) < 8 {
+			return "", "", fmt.Errorf("demo password: %s holds no password of at least 8 characters; delete it to make a new one", file)
+		}
+		// Whoever made the file, it holds a password: only the node's user
+		// reads it.
+		if err := os.Chmod(file, 0o600); err != nil {
+			return "", "", fmt.Errorf("demo password: %w", err)
+		}
+		return password, file, nil
+	default:
+		return "", "", fmt.Errorf("demo password: %w", err)
+	}
+}
 
 // Seed loads the demo catalogue of products products made from the random
 // seed random, reporting progress. It is idempotent: run again, it adds
@@ -29,6 +112,15 @@ const DemoVendorPassword = "emporium demo vendor"
 // again, with backoff, at most seedAttempts times: seeding is idempotent,
 // and a busy machine should slow it down, not stop it.
 func (n *Node) Seed(ctx context.Context, products int, random uint64, progress func(done, total int)) error {
+	_, file, err := n.DemoVendorPassword()
+	if err != nil {
+		return err
+	}
+	if file != "" {
+		n.Logger.Info("demo vendors sign in as <username>@example.com with the password in "+file, slog.String("file", file))
+	} else {
+		n.Logger.Info("demo vendors sign in as <username>@example.com with the password DEMO_PASSWORD gives")
+	}
 	for from := 0; from == 0 || from < products; from += seedRange {
 		d := seed.GenerateRange(random, products, from, from+seedRange)
 		opts := seed.LoadOptions{}
@@ -133,7 +225,11 @@ type seedTarget struct {
 // CreateVendorAccount makes a verified account, or answers the one an
 // earlier run made with that username.
 func (t seedTarget) CreateVendorAccount(ctx context.Context, username, email string) (string, error) {
-	acc, err := t.n.Accounts.CreateUser(ctx, username, email, DemoVendorPassword, []string{emporium.RoleVendor})
+	password, _, err := t.n.DemoVendorPassword()
+	if err != nil {
+		return "", err
+	}
+	acc, err := t.n.Accounts.CreateUser(ctx, username, email, password, []string{emporium.RoleVendor})
 	if err == nil {
 		return acc.ID, nil
 	}

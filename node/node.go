@@ -78,6 +78,11 @@ type Node struct {
 	adminOnly bool
 	server    *http.Server
 	listener  net.Listener
+	// demoPassword is the demo vendors' password once DemoVendorPassword
+	// found it, and demoFile the file it is kept in.
+	demoMu       sync.Mutex
+	demoPassword string
+	demoFile     string
 	// metricsListener is the METRICS_ADDR listener, nil when it is empty.
 	metricsListener net.Listener
 

@@ -28,7 +28,8 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 			"Loads a demo catalogue: vendors, a category tree, products with variants and stock. The same\n"+
 			"--seed-random makes the same catalogue, and running it again adds only what is missing. With the\n"+
 			"embedded store, run it while no server uses the same DATA_DIR. Demo vendors sign in as\n"+
-			"<username>@example.com with the password %q.\n\nFlags:\n", node.DemoVendorPassword)
+			"<username>@example.com with the password in DATA_DIR/%s (random, made once per data\n"+
+			"directory, readable only by its owner), or the one DEMO_PASSWORD gives.\n\nFlags:\n", node.DemoPasswordFile)
 		fs.PrintDefaults()
 	}
 	var cfg node.Config
@@ -60,6 +61,11 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintf(stdout, "seeded %d demo products in %s; the search index catches up as the node runs\n",
 		*products, time.Since(start).Round(time.Millisecond))
+	if _, file, err := n.DemoVendorPassword(); err == nil && file != "" {
+		fmt.Fprintf(stdout, "demo vendors sign in as <username>@example.com with the password in %s\n", file)
+	} else if err == nil {
+		fmt.Fprintln(stdout, "demo vendors sign in as <username>@example.com with the password DEMO_PASSWORD gives")
+	}
 	return nil
 }
 

@@ -23,7 +23,7 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 	err := run(t.Context(), []string{"serve", "--help"}, noenv, strings.NewReader(""), &stdout, &stderr)
 	require.NoError(t, err)
 	for _, name := range []string{"HTTP_ADDR", "-http-addr", "DATA_DIR", "MONGODB_URI", "REDIS_URL",
-		"CLUSTER_PROVIDER", "CLUSTER_ADDR", "CLUSTER_PEERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "ELASTICSEARCH_URL", "SEED_PRODUCTS", "-seed", "METRICS_ADDR", "-metrics-addr"} {
+		"CLUSTER_PROVIDER", "CLUSTER_ADDR", "CLUSTER_PEERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "ELASTICSEARCH_URL", "SEED_PRODUCTS", "-seed", "METRICS_ADDR", "-metrics-addr", "DEMO_PASSWORD"} {
 		assert.Contains(t, stderr.String(), name)
 	}
 }
@@ -160,6 +160,11 @@ func TestSeedThenReindex(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	require.NoError(t, run(t.Context(), []string{"seed", "--products", "12"}, env, strings.NewReader(""), &stdout, &stderr), stderr.String())
 	assert.Contains(t, stdout.String(), "seeded 12 demo products")
+	passwordFile := filepath.Join(dir, "demo-vendor-password")
+	assert.Contains(t, stdout.String(), "password in "+passwordFile, "the output names the demo password's file")
+	password, err := os.ReadFile(passwordFile)
+	require.NoError(t, err)
+	assert.NotContains(t, stdout.String()+stderr.String(), strings.TrimSpace(string(password)), "and never shows the password")
 	assert.Contains(t, stderr.String(), "100%", "the progress bar reaches the end")
 
 	stdout.Reset()
