@@ -126,6 +126,12 @@ func TestCatalogueOverHTTP(t *testing.T) {
 	assert.Equal(t, aliceID, store["id"])
 	status, body, _ = a.do("POST", "/v1/vendors", bob, map[string]any{"store_name": "alice  AUDIO"})
 	assert.Equal(t, http.StatusUnprocessableEntity, status, "store name taken: %v", body)
+	// Names that look the same are the same name: a Cyrillic о for the o,
+	// fullwidth letters.
+	for _, lookalike := range []string{"Alice Audi\u043e", "\uff21\uff4c\uff49\uff43\uff45 \uff21\uff55\uff44\uff49\uff4f"} {
+		status, body, _ = a.do("POST", "/v1/vendors", bob, map[string]any{"store_name": lookalike})
+		assert.Equal(t, http.StatusUnprocessableEntity, status, "%q is taken: %v", lookalike, body)
+	}
 	status, _, _ = a.do("POST", "/v1/vendors", bob, map[string]any{"store_name": "Bob's Bits"})
 	require.Equal(t, http.StatusCreated, status)
 

@@ -95,12 +95,12 @@ func TestDecideProfile(t *testing.T) {
 		// BecomeVendor.
 		{name: "become vendor", given: verified, cmd: becomeVendor("bv", "  Acme Tools ", " Hammers.\n\tAnd nails. "),
 			want: []proto.Message{
-				&pb.StoreOpened{CommandId: "bv", StoreName: "Acme Tools", StoreNameKey: "acmetools", Description: "Hammers.\n\tAnd nails.", At: at0},
+				&pb.StoreOpened{CommandId: "bv", StoreName: "Acme Tools", StoreNameKey: StoreNameKey("Acme Tools"), Description: "Hammers.\n\tAnd nails.", At: at0},
 				&pb.RoleGranted{Role: RoleVendor, At: at0},
 			}, check: func(t *testing.T, s *pb.State) {
 				assert.Equal(t, []string{RoleCustomer, RoleVendor}, s.Roles)
 				assert.Equal(t, "Acme Tools", s.Store.StoreName)
-				assert.Equal(t, "acmetools", s.StoreNameKey)
+				assert.Equal(t, StoreNameKey("Acme Tools"), s.StoreNameKey)
 				assert.Equal(t, t0, s.Store.JoinedAt.AsTime())
 				assert.Equal(t, t0, s.Store.UpdatedAt.AsTime())
 				assert.Equal(t, t0, s.UpdatedAt.AsTime())
@@ -110,31 +110,31 @@ func TestDecideProfile(t *testing.T) {
 			}},
 		{name: "become vendor with no description", given: verified, cmd: becomeVendor("bv", "Acme", ""),
 			want: []proto.Message{
-				&pb.StoreOpened{CommandId: "bv", StoreName: "Acme", StoreNameKey: "acme", At: at0},
+				&pb.StoreOpened{CommandId: "bv", StoreName: "Acme", StoreNameKey: StoreNameKey("Acme"), At: at0},
 				&pb.RoleGranted{Role: RoleVendor, At: at0},
 			}},
 		{name: "become vendor holding the role", given: with(verified, &pb.RoleGranted{CommandId: "g", Role: RoleVendor, At: ts(created)}),
 			cmd:  becomeVendor("bv", "Acme", "d"),
-			want: []proto.Message{&pb.StoreOpened{CommandId: "bv", StoreName: "Acme", StoreNameKey: "acme", Description: "d", At: at0}},
+			want: []proto.Message{&pb.StoreOpened{CommandId: "bv", StoreName: "Acme", StoreNameKey: StoreNameKey("Acme"), Description: "d", At: at0}},
 			check: func(t *testing.T, s *pb.State) {
 				assert.Equal(t, []string{RoleCustomer, RoleVendor}, s.Roles, "the role is not granted twice")
 			}},
 		{name: "become vendor retried", given: vendor, cmd: becomeVendor("bv", "Other name", "other")},
 		{name: "become vendor again, same values", given: vendor, cmd: becomeVendor("bv2", " Acme  Tools", "Tools.")},
 		{name: "rename store", given: vendor, cmd: becomeVendor("bv2", "Acme Hardware", "Tools."),
-			want: []proto.Message{&pb.StoreUpdated{CommandId: "bv2", StoreName: "Acme Hardware", StoreNameKey: "acmehardware", Description: "Tools.", At: at0}},
+			want: []proto.Message{&pb.StoreUpdated{CommandId: "bv2", StoreName: "Acme Hardware", StoreNameKey: StoreNameKey("Acme Hardware"), Description: "Tools.", At: at0}},
 			check: func(t *testing.T, s *pb.State) {
 				assert.Equal(t, created, s.Store.JoinedAt.AsTime(), "joined_at is the first opening")
 				assert.Equal(t, t0, s.Store.UpdatedAt.AsTime())
-				assert.Equal(t, "acmehardware", s.StoreNameKey)
+				assert.Equal(t, StoreNameKey("Acme Hardware"), s.StoreNameKey)
 				assert.Equal(t, []string{RoleCustomer, RoleVendor}, s.Roles)
 			}},
 		{name: "restyle store name", given: vendor, cmd: becomeVendor("bv2", "ACME TOOLS", "Tools."),
-			want: []proto.Message{&pb.StoreUpdated{CommandId: "bv2", StoreName: "ACME TOOLS", StoreNameKey: "acmetools", Description: "Tools.", At: at0}}},
+			want: []proto.Message{&pb.StoreUpdated{CommandId: "bv2", StoreName: "ACME TOOLS", StoreNameKey: StoreNameKey("Acme Tools"), Description: "Tools.", At: at0}}},
 		{name: "describe store", given: vendor, cmd: becomeVendor("bv2", "Acme  Tools", ""),
-			want:  []proto.Message{&pb.StoreUpdated{CommandId: "bv2", StoreName: "Acme  Tools", StoreNameKey: "acmetools", At: at0}},
+			want:  []proto.Message{&pb.StoreUpdated{CommandId: "bv2", StoreName: "Acme  Tools", StoreNameKey: StoreNameKey("Acme Tools"), At: at0}},
 			check: func(t *testing.T, s *pb.State) { assert.Empty(t, s.Store.Description) }},
-		{name: "store without the role", given: with(verified, &pb.StoreOpened{CommandId: "bv", StoreName: "Acme", StoreNameKey: "acme", At: ts(created)}),
+		{name: "store without the role", given: with(verified, &pb.StoreOpened{CommandId: "bv", StoreName: "Acme", StoreNameKey: StoreNameKey("Acme"), At: ts(created)}),
 			cmd:  becomeVendor("bv2", "Acme", ""),
 			want: []proto.Message{&pb.RoleGranted{CommandId: "bv2", Role: RoleVendor, At: at0}}},
 		{name: "become vendor unverified", given: unverified, cmd: becomeVendor("bv", "Acme", ""), errCode: emporium.EUNVERIFIED},
@@ -191,8 +191,15 @@ func TestStoreNameRules(t *testing.T) {
 	}
 	same := []string{"Acme Tools", "acme tools", "ACME  TOOLS", " AcmeTools ", "Acme\u00a0Tools", "Ac\u200bme Tools", "Acme\u3000Tools"}
 	for _, n := range same {
-		assert.Equal(t, "acmetools", StoreNameKey(n), "%q", n)
+		assert.Equal(t, StoreNameKey("acmetools"), StoreNameKey(n), "%q", n)
+		assert.Equal(t, "acmetools", LegacyStoreNameKey(n), "%q", n)
 	}
+	// Lookalikes of another script, fullwidth letters and digits for
+	// letters are the same name; a different name is not.
+	for _, n := range []string{"Acme T\u043e\u043els", "\uff21\uff43\uff4d\uff45 Tools", "\u0410cme Tools", "Acme T00ls"} {
+		assert.Equal(t, StoreNameKey("Acme Tools"), StoreNameKey(n), "%q", n)
+	}
+	assert.NotEqual(t, StoreNameKey("Acme Tools"), StoreNameKey("Acme Toys"))
 	assert.Equal(t, StoreNameKey("STRASSE"), StoreNameKey("strasse"))
 	assert.Equal(t, StoreNameKey("\u212aelvin"), StoreNameKey("Kelvin"), "the Kelvin sign folds to k")
 	assert.Equal(t, StoreNameKey("Zoë"), StoreNameKey("ZOË"))

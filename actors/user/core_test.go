@@ -126,7 +126,7 @@ var (
 		return h
 	}()
 	vendor = with(verified,
-		&pb.StoreOpened{CommandId: "bv", StoreName: "Acme  Tools", StoreNameKey: "acmetools", Description: "Tools.", At: ts(created)},
+		&pb.StoreOpened{CommandId: "bv", StoreName: "Acme  Tools", StoreNameKey: StoreNameKey("Acme Tools"), Description: "Tools.", At: ts(created)},
 		&pb.RoleGranted{Role: RoleVendor, At: ts(created)})
 	lists = with(verified, wishlistCreated("w1", "Birthday"), wishlistCreated("w2", "Kitchen"),
 		&pb.WishlistItemAdded{CommandId: "i1", WishlistId: "w1", ProductId: "p1", At: ts(created)},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
@@ -123,6 +124,9 @@ func (g *grain) BecomeVendor(req *pb.BecomeVendorRequest, ctx cluster.GrainConte
 		if err != nil || key == "" || key == s.StoreNameKey {
 			return events, err
 		}
+		if err := g.checkLegacyStoreName(req.GetStoreName()); err != nil {
+			return nil, err
+		}
 		if err := g.claimStoreName(key); err != nil {
 			if emporium.IsCode(err, emporium.ECONFLICT) {
 				return nil, emporium.Invalidf("store_name", emporium.FieldTaken, "this store name is taken")
@@ -145,6 +149,25 @@ func (g *grain) BecomeVendor(req *pb.BecomeVendorRequest, ctx cluster.GrainConte
 		return nil, actors.GrainError(g.Log, err)
 	}
 	return account(g.Entity.State, g.Entity.Seq, now), nil
+}
+
+// checkLegacyStoreName refuses a store name whose key under the rule before
+// NameSkeleton (LegacyStoreNameKey) another vendor holds: claims made then
+// are under that key, and stay valid. A name claimed only under the old key
+// is its owner's still, and its own owner may claim the new key.
+func (g *grain) checkLegacyStoreName(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), g.Config.IOTimeout)
+	defer cancel()
+	owner, _, err := g.Config.claims.Owner(ctx, StoreNamesCollection, LegacyStoreNameKey(strings.TrimSpace(name)))
+	switch {
+	case emporium.IsCode(err, emporium.ENOTFOUND):
+		return nil
+	case err != nil:
+		return err
+	case owner != g.ID():
+		return emporium.Invalidf("store_name", emporium.FieldTaken, "this store name is taken")
+	}
+	return nil
 }
 
 func (g *grain) claimStoreName(key string) error {

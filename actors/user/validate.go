@@ -6,6 +6,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mtibben/confusables"
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/emporium-shop/emporium"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
 )
@@ -49,22 +52,49 @@ func UsernameKey(username string) string { return strings.ToLower(username) }
 // accounts for Bob@x and bob@x would be one mailbox.
 func EmailKey(email string) string { return strings.ToLower(email) }
 
-// StoreNameKey is the uniqueness key of a store name: the name without its
-// white space and invisible format characters, case-folded, the id of the
-// store_names/<key> claim. So "Acme Tools", "ACME  tools" and "AcmeTools" are
-// one store name and no vendor can pass for another by spacing or case.
+// StoreNameKey is the uniqueness key of a store name, the id of the
+// store_names/<key> claim: its NameSkeleton without white space and
+// invisible format characters. So "Acme Tools", "ACME  tools", "AcmeTools",
+// "Аcme Tools" (a Cyrillic А) and "ＡＣＭＥ Tools" (fullwidth) are one store
+// name, and no vendor can pass for another by spacing, case, width or
+// letters of another script that look alike.
 func StoreNameKey(name string) string {
-	var b strings.Builder
-	b.Grow(len(name))
-	for _, r := range name {
+	return NameSkeleton(stripInvisible(name))
+}
+
+// LegacyStoreNameKey is the key store names were claimed under before
+// NameSkeleton: the name without white space and format characters,
+// case-folded. Claims made then are still under it, so a new claim checks
+// it too (see the UserGrain's BecomeVendor).
+func LegacyStoreNameKey(name string) string {
+	return caseFold(stripInvisible(name))
+}
+
+// NameSkeleton is the form in which two names that look alike are equal, the
+// one comparison of public names: NFKC (fullwidth and other compatibility
+// forms become plain letters), case folding, then the confusables skeleton
+// of Unicode TR 39 (letters of other scripts that look like Latin ones, and
+// digits and marks that look like letters, become one prototype), from the
+// Unicode confusables data (github.com/mtibben/confusables, Unicode 13),
+// and case folding again, since prototypes may be capitals.
+func NameSkeleton(s string) string {
+	return caseFold(norm.NFC.String(confusables.Skeleton(caseFold(norm.NFKC.String(s)))))
+}
+
+// stripInvisible drops white space and invisible format characters.
+func stripInvisible(name string) string {
+	return strings.Map(func(r rune) rune {
 		if unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
-			continue
+			return -1
 		}
-		// Upper then lower folds the letters that have several cases (the
-		// Kelvin sign, the long s) the way strings.EqualFold matches them.
-		b.WriteRune(unicode.ToLower(unicode.ToUpper(r)))
-	}
-	return b.String()
+		return r
+	}, name)
+}
+
+// caseFold folds s the way strings.EqualFold matches: upper then lower folds
+// the letters that have several cases (the Kelvin sign, the long s).
+func caseFold(s string) string {
+	return strings.Map(func(r rune) rune { return unicode.ToLower(unicode.ToUpper(r)) }, s)
 }
 
 // CheckUsername applies the username rule: 3-32 ASCII letters, digits, '_'

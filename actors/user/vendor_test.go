@@ -250,3 +250,17 @@ func TestVendorSurvivesPassivation(t *testing.T) {
 	assert.Equal(t, opened.Seq, again.Seq)
 	assert.Equal(t, id, storeNameOwner(t, coffee))
 }
+
+// TestLegacyStoreNameClaimsHold: a store name claimed under the key of the
+// rule before the confusables skeleton (LegacyStoreNameKey) is still its
+// owner's.
+func TestLegacyStoreNameClaimsHold(t *testing.T) {
+	alice, bob := registered(t, "alice", true), registered(t, "bob", true)
+	name := unique("Old Mill Tools")
+	require.NoError(t, claims.Claim(t.Context(), user.StoreNamesCollection, user.LegacyStoreNameKey(name), alice))
+	_, err := becomeVendor(bob, "bv", strings.ToUpper(name), "")
+	require.Error(t, err)
+	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err), "%v", err)
+	_, err = becomeVendor(alice, "bv", name, "")
+	require.NoError(t, err, "its owner takes it")
+}
