@@ -379,6 +379,36 @@ type tokenClaims struct {
 	SessionID string   `json:"sid,omitempty"`
 }
 
+// numericClaims are the registered claims that RFC 7519 §2 defines as a
+// NumericDate: a JSON number. golang-jwt decodes them through json.Number,
+// which also takes a string holding digits, so they are checked here first.
+var numericClaims = [...]string{"exp", "nbf", "iat"}
+
+// errNumericClaim is the cause of refusing a token whose exp, nbf or iat is
+// not a JSON number; it quotes nothing from the token.
+var errNumericClaim = errors.New("token has a time claim that is not a number")
+
+// UnmarshalJSON decodes the claims, refusing a token whose exp, nbf or iat
+// is present but not a JSON number (a string, even of digits, or null).
+func (c *tokenClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, name := range numericClaims {
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			return errNumericClaim
+		}
+	}
+	type plain tokenClaims // without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
 // Validate adds the checks golang-jwt leaves to the application: a token
 // must name its subject.
 func (c *tokenClaims) Validate() error {

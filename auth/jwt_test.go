@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +219,12 @@ func TestVerifyRefusesForgedAndInvalidTokens(t *testing.T) {
 		"not yet valid":            forge(t, jwt.SigningMethodEdDSA, key.Private, key.ID, with("nbf", epoch.Add(time.Hour).Unix())),
 		"issued in the future":     forge(t, jwt.SigningMethodEdDSA, key.Private, key.ID, with("iat", epoch.Add(time.Hour).Unix())),
 		"exp not a number":         forge(t, jwt.SigningMethodEdDSA, key.Private, key.ID, with("exp", "tomorrow")),
+		"exp a string of digits":   forge(t, jwt.SigningMethodEdDSA, key.Private, key.ID, with("exp", strconv.FormatInt(epoch.Add(time.Hour).Unix(), 10))),
+		"exp null":                 forge(t, jwt.SigningMethodEdDSA, key.Private, key.ID, with("exp", nil)),
+		"exp an array":             forge(t, jwt.SigningMethodEdDSA, key.Private, key.ID, with("exp", []int64{epoch.Add(time.Hour).Unix()})),
+		"iat a string of digits":   forge(t, jwt.SigningMethodEdDSA, key.Private, key.ID, with("iat", strconv.FormatInt(epoch.Unix(), 10))),
+		"nbf a string of digits":   forge(t, jwt.SigningMethodEdDSA, key.Private, key.ID, with("nbf", strconv.FormatInt(epoch.Unix(), 10))),
+		"nbf a boolean":            forge(t, jwt.SigningMethodEdDSA, key.Private, key.ID, with("nbf", true)),
 	}
 	for name, token := range cases {
 		t.Run(name, func(t *testing.T) { requireUnauthenticated(t, iss, token) })
@@ -231,6 +238,10 @@ func TestVerifyRefusesForgedAndInvalidTokens(t *testing.T) {
 		"alg none":         jwt.ErrTokenSignatureInvalid,
 		"expired":          jwt.ErrTokenExpired,
 		"exp not a number": jwt.ErrTokenMalformed,
+		// Signed by our key, so only the type of the claim is wrong.
+		"exp a string of digits": jwt.ErrTokenMalformed,
+		"iat a string of digits": jwt.ErrTokenMalformed,
+		"nbf a string of digits": jwt.ErrTokenMalformed,
 	} {
 		_, err := iss.Verify(cases[name])
 		assert.ErrorIs(t, err, want, name)

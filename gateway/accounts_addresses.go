@@ -61,7 +61,11 @@ func (s *Server) addAddress(w http.ResponseWriter, r *http.Request, p emporium.P
 	if err != nil {
 		return err
 	}
-	a, err := s.accounts.AddAddress(r.Context(), p, in, key)
+	var a emporium.Address
+	err = s.idempotent(r, p, key, in, func() (err error) {
+		a, err = s.accounts.AddAddress(r.Context(), p, in, key)
+		return err
+	})
 	if err != nil {
 		return err
 	}

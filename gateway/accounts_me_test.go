@@ -259,3 +259,56 @@ func TestAuthenticatedPutsThePrincipalInTheContext(t *testing.T) {
 	_, ok = gateway.PrincipalFrom(context.Background())
 	assert.False(t, ok)
 }
+
+// TestBodiesMustBeText checks that a body that is not UTF-8, or whose
+// strings hold half a surrogate pair or a control character, is refused
+// with 400 before the service is asked (encoding/json would have stored
+// U+FFFD in their place), and that real text, escaped or not, passes.
+func TestBodiesMustBeText(t *testing.T) {
+	for name, body := range map[string]string{
+		"invalid UTF-8":          "{\"name\":\"\xff\xfe\xfd bad\"}",
+		"overlong UTF-8":         "{\"name\":\"\xc0\xafx\"}",
+		"UTF-8 surrogate":        "{\"name\":\"\xed\xa0\x80\"}",
+		"invalid UTF-8 in a key": "{\"na\xffme\":\"A\"}",
+		"lone high surrogate":    `{"name":"\ud800 bad"}`,
+		"lone high at the end":   `{"name":"bad\uD83D"}`,
+		"lone low surrogate":     `{"name":"\udc00"}`,
+		"high then non-low":      `{"name":"\ud83d\u0041"}`,
+		"reversed pair":          `{"name":"\ude00\ud83d"}`,
+		"escaped NUL":            `{"name":"a\u0000b"}`,
+		"escaped escape":         `{"name":"a\u001bb"}`,
+		"escaped backspace":      `{"name":"a\bb"}`,
+		"raw DEL":                "{\"name\":\"a\x7fb\"}",
+		"raw C1":                 "{\"name\":\"a\u0085b\"}",
+		"escaped C1":             `{"name":"a\u009bb"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFake()
+			s := accountsServer(t, f, gateway.Config{})
+			resp, respBody := send(t, s, exchange{method: "PATCH", target: "/v1/me", token: aliceToken, body: body})
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", respBody)
+			assert.Equal(t, emporium.EMALFORMED, problemOf(t, resp, respBody).Code)
+			assert.Empty(t, f.called("UpdateAccount"), "nothing changes")
+		})
+	}
+	for name, tc := range map[string]struct{ body, want string }{
+		"plain":               {`{"name":"Alice"}`, "Alice"},
+		"accents":             {`{"name":"Zoë Ñandú"}`, "Zoë Ñandú"},
+		"emoji":               {`{"name":"Alice 😀"}`, "Alice 😀"},
+		"escaped pair":        {`{"name":"Alice \ud83d\ude00"}`, "Alice 😀"},
+		"escaped BMP":         {`{"name":"\u00c9mile"}`, "Émile"},
+		"escaped backslash+u": {`{"name":"a\\ud800"}`, `a\ud800`},
+		"tab and newline":     {`{"name":"a\tb\nc"}`, "a\tb\nc"},
+		"escaped quote":       {`{"name":"a\"\u0041"}`, `a"A`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFake()
+			s := accountsServer(t, f, gateway.Config{})
+			resp, respBody := send(t, s, exchange{method: "PATCH", target: "/v1/me", token: aliceToken, body: tc.body})
+			require.Equal(t, http.StatusOK, resp.StatusCode, "%s", respBody)
+			in := f.last(t, "UpdateAccount").args[0].(emporium.AccountUpdate)
+			require.NotNil(t, in.Name)
+			assert.Equal(t, tc.want, *in.Name)
+		})
+	}
+}

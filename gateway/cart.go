@@ -77,7 +77,12 @@ func (s *Server) addCartItem(w http.ResponseWriter, r *http.Request, p emporium.
 	if in.Quantity != nil {
 		qty = *in.Quantity
 	}
-	return s.respondCart(w)(s.carts.AddItem(r.Context(), p, emporium.CartItemInput{SKU: in.SKU, Quantity: qty}, key))
+	var cart emporium.Cart
+	err = s.idempotent(r, p, key, in, func() (err error) {
+		cart, err = s.carts.AddItem(r.Context(), p, emporium.CartItemInput{SKU: in.SKU, Quantity: qty}, key)
+		return err
+	})
+	return s.respondCart(w)(cart, err)
 }
 
 type cartLineRequest struct {
@@ -166,7 +171,11 @@ func (s *Server) createWishlist(w http.ResponseWriter, r *http.Request, p empori
 	if err != nil {
 		return err
 	}
-	l, err := s.wishlists.CreateWishlist(r.Context(), p, name, key)
+	var l emporium.Wishlist
+	err = s.idempotent(r, p, key, name, func() (err error) {
+		l, err = s.wishlists.CreateWishlist(r.Context(), p, name, key)
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -174,7 +174,11 @@ func (s *Server) createProduct(w http.ResponseWriter, r *http.Request, p emporiu
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	prod, err := s.catalog.CreateProduct(r.Context(), p, in.ProductInput, key)
+	var prod emporium.Product
+	err = s.idempotent(r, p, key, in, func() (err error) {
+		prod, err = s.catalog.CreateProduct(r.Context(), p, in.ProductInput, key)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -215,7 +219,11 @@ func (s *Server) updateProduct(w http.ResponseWriter, r *http.Request, p emporiu
 		return err
 	}
 	in.CommandID = key
-	prod, err := s.catalog.UpdateProduct(r.Context(), p, r.PathValue("id"), in.ProductUpdate)
+	var prod emporium.Product
+	err = s.idempotent(r, p, key, in, func() (err error) {
+		prod, err = s.catalog.UpdateProduct(r.Context(), p, r.PathValue("id"), in.ProductUpdate)
+		return err
+	})
 	if err != nil {
 		return err
 	}

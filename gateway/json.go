@@ -23,6 +23,10 @@ import (
 //   - the Content-Type must be application/json (415 otherwise);
 //   - the body must be one JSON object and nothing after it;
 //   - a member v has no field for is refused, naming it.
+//   - the body must be UTF-8, and its strings must hold neither half of a
+//     UTF-16 surrogate pair nor a control character other than tab, line
+//     feed and carriage return (checkText), since encoding/json would
+//     replace the first two silently;
 //
 // Then it checks what the request type declares:
 //
@@ -98,6 +102,9 @@ func decodeJSON(body []byte, v any) error {
 	}
 	if trimmed[0] != '{' {
 		return errNotAnObject
+	}
+	if err := checkText(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

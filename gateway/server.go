@@ -90,6 +90,11 @@ type Config struct {
 	// RateLimits are the limits Limiter applies. Zero fields take the
 	// DESIGN §9 presets.
 	RateLimits RateLimits
+	// Idempotency keeps the hash of the request each Idempotency-Key came
+	// with, so that a key reused with a different request is refused (422
+	// idempotency_key_reused). Nil leaves that check out: a key is then
+	// only passed to the services.
+	Idempotency IdempotencyClaims
 	// TrustedProxies are the load balancers and reverse proxies whose
 	// X-Forwarded-For the gateway believes when it finds a client's address
 	// (ratelimit.ClientIP). Empty means the peer address is the client's.
@@ -164,6 +169,7 @@ type Server struct {
 	limiter        *ratelimit.Limiter
 	limits         RateLimits
 	trustedProxies []netip.Prefix
+	idempotency    IdempotencyClaims
 
 	// live is the state of the live-update routes (ws.go), nil when they
 	// are not mounted.
@@ -191,6 +197,7 @@ func New(cfg Config) *Server {
 		limiter:        cfg.Limiter,
 		limits:         cfg.RateLimits,
 		trustedProxies: cfg.TrustedProxies,
+		idempotency:    cfg.Idempotency,
 	}
 	if s.limits.Signups == (ratelimit.Window{}) {
 		s.limits.Signups = ratelimit.SignupsPerIP

@@ -307,6 +307,7 @@ func (n *Node) serveHTTP() error {
 		Catalog:        n.Catalog,
 		Limiter:        n.limiter,
 		TrustedProxies: proxies,
+		Idempotency:    n.claims(),
 		Checks: []gateway.Check{
 			{Name: "store", Check: n.Store.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return n.Redis.Ping(ctx).Err() }},

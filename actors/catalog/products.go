@@ -2,6 +2,9 @@ package catalog
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
@@ -26,6 +29,16 @@ func (s *Service) CreateProduct(ctx context.Context, p emporium.Principal, in em
 	default:
 		return emporium.Product{}, emporium.Wrap(op, emporium.Invalid("status", emporium.FieldInvalid, "A new product's status is draft or active."))
 	}
+	req := &productpb.CreateRequest{
+		VendorId: p.UserID, Title: in.Title, Description: in.Description, Brand: in.Brand,
+		CategoryId: in.CategoryID, Images: imagesPB(in.Images), Attributes: in.Attributes,
+		Options: optionsPB(in.Options), Variants: variantsPB(in.Variants), Currency: in.Currency,
+	}
+	// Every size and shape rule first: a body the grain would refuse costs
+	// no claim, no write and no grain activation.
+	if err := product.CheckCreate(req); err != nil {
+		return emporium.Product{}, emporium.Wrap(op, err)
+	}
 	if err := s.checkCategory(ctx, op, in.CategoryID); err != nil {
 		return emporium.Product{}, err
 	}
@@ -33,13 +46,9 @@ func (s *Service) CreateProduct(ctx context.Context, p emporium.Principal, in em
 	if err != nil {
 		return emporium.Product{}, emporium.Wrap(op, err)
 	}
-	req := &productpb.CreateRequest{
-		CommandId: commandID, VendorId: p.UserID, Title: in.Title, Description: in.Description, Brand: in.Brand,
-		CategoryId: in.CategoryID, Images: imagesPB(in.Images), Attributes: in.Attributes,
-		Options: optionsPB(in.Options), Variants: variantsPB(in.Variants), Currency: in.Currency,
-	}
+	req.CommandId = commandID
 	grain := productpb.GetProductGrainGrainClient(s.cfg.Cluster, id)
-	out, err := grain.Create(req, actors.Within(ctx, s.cfg.Cluster))
+	out, err := s.create(ctx, grain, id, req)
 	if err != nil {
 		return emporium.Product{}, emporium.GrainCall(op, err)
 	}
@@ -50,6 +59,68 @@ func (s *Service) CreateProduct(ctx context.Context, p emporium.Principal, in em
 		}
 	}
 	return productOf(out), nil
+}
+
+// staleSKUClaimAge is how old a SKU claim must be before a creation may
+// take it from a product that does not use it: one whose creation never
+// completed (the node stopped between claim and write, or a release was
+// lost). It is far longer than a creation may take.
+const staleSKUClaimAge = 10 * time.Minute
+
+// create asks the grain to create the product. When the grain refuses a SKU
+// that another product holds, and that claim is stale (see
+// staleSKUClaimAge), the SKU is taken over for id and the grain is asked
+// again; each retry has taken over one SKU, so there are at most as many
+// as the product has variants.
+func (s *Service) create(ctx context.Context, grain *productpb.ProductGrainGrainClient, id string, req *productpb.CreateRequest) (*productpb.Product, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := grain.Create(req, actors.Within(ctx, s.cfg.Cluster))
+		if err == nil || attempt >= len(req.Variants) {
+			return out, err
+		}
+		sku := takenSKU(err, req)
+		if sku == "" || !s.reclaimSKU(ctx, sku, id) {
+			return out, err
+		}
+	}
+}
+
+// takenSKU answers the SKU of req that err refuses as another product's,
+// or "".
+func takenSKU(err error, req *productpb.CreateRequest) string {
+	for _, f := range emporium.ErrorFields(emporium.GrainCall("", err)) {
+		if f.Code != emporium.FieldTaken {
+			continue
+		}
+		var i int
+		if _, serr := fmt.Sscanf(f.Field, "variants[%d].sku", &i); serr == nil && i >= 0 && i < len(req.Variants) {
+			return req.Variants[i].Sku
+		}
+	}
+	return ""
+}
+
+// reclaimSKU takes sku over for the product id when the product holding it
+// has held it for longer than staleSKUClaimAge and does not use it (it was
+// never created, or no variant of it has the SKU). It reports whether it
+// did; when the owner cannot be read, the SKU stays where it is.
+func (s *Service) reclaimSKU(ctx context.Context, sku, id string) bool {
+	owner, at, err := s.cfg.Claims.Owner(ctx, product.SKUsCollection, sku)
+	if err != nil || owner == id || time.Since(at) < staleSKUClaimAge {
+		return false
+	}
+	held, err := productpb.GetProductGrainGrainClient(s.cfg.Cluster, owner).Get(&productpb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
+	switch {
+	case err == nil && hasSKU(held, sku):
+		return false
+	case err != nil && !emporium.IsCode(emporium.GrainCall("", err), emporium.ENOTFOUND):
+		return false
+	}
+	if err := s.cfg.Claims.Takeover(ctx, product.SKUsCollection, sku, owner, id); err != nil {
+		return false
+	}
+	s.cfg.Logger.Info("catalog: took over a stale SKU claim", slog.String("sku", sku), slog.String("from", owner), slog.String("to", id))
+	return true
 }
 
 // creation names the product a creation makes and its command id. With an

@@ -37,6 +37,14 @@ func newState(id string) *pb.State {
 	return &pb.State{Id: id}
 }
 
+// CheckCreate applies every rule of a creation that does not depend on
+// state (lengths, counts, syntax, the option/variant combination rule), as
+// the grain will: the service calls it before it claims or writes anything.
+func CheckCreate(c *pb.CreateRequest) error {
+	_, err := decideCreate(newState(""), c, time.Time{})
+	return err
+}
+
 // created reports whether Create made the product.
 func created(s *pb.State) bool { return s.CreatedBy != "" }
 

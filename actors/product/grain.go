@@ -90,20 +90,35 @@ func decideStep(cmd proto.Message) actors.Step[*pb.State] {
 // withSKUs runs a command that brings SKUs: it claims those the product does
 // not hold yet, runs the command, then gives up the SKUs the product no
 // longer has (those the command dropped, or all it claimed if refused).
+//
+// The command is decided once before anything is claimed, so that one the
+// core refuses (too many variants, a malformed SKU, any other limit) costs
+// no write and leaves no claim: it goes straight to write, which refuses it
+// again, or answers it from state if it is a retry the state remembers. The
+// claims together take at most claimBudget; past it, what was claimed is
+// given up and the command answers EUNAVAILABLE.
 func (g *grain) withSKUs(ctx cluster.GrainContext, cmd proto.Message, wanted []string) (*pb.Product, error) {
 	if err := g.Usable(ctx); err != nil {
 		return nil, err
 	}
+	if _, err := decide(g.Entity.State, cmd, g.Now()); err != nil {
+		return g.write(ctx, cmd)
+	}
 	before := skus(g.Entity.State)
+	claimCtx, cancel := context.WithTimeout(context.Background(), g.claimBudget())
+	defer cancel()
 	var claimed []string
 	for i, sku := range wanted {
-		if slices.Contains(before, sku) {
+		if slices.Contains(before, sku) || slices.Contains(claimed, sku) {
 			continue
 		}
-		if err := g.claim(sku); err != nil {
+		if err := g.claim(claimCtx, sku); err != nil {
 			g.release(claimed, nil)
 			if emporium.IsCode(err, emporium.ECONFLICT) {
 				return nil, actors.GrainError(g.Log, skuTaken(cmd, i, sku))
+			}
+			if claimCtx.Err() != nil {
+				err = emporium.Errorf(emporium.EUNAVAILABLE, "claiming the product's SKUs took too long; retry")
 			}
 			return nil, actors.GrainError(g.Log, err)
 		}
@@ -115,8 +130,17 @@ func (g *grain) withSKUs(ctx cluster.GrainContext, cmd proto.Message, wanted []s
 	return reply, err
 }
 
-func (g *grain) claim(sku string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), g.Config.IOTimeout)
+// claimBudget bounds the claims of one command: one store call's timeout,
+// however many SKUs the command brings (at most MaxVariants).
+func (g *grain) claimBudget() time.Duration {
+	if g.Config.IOTimeout > 0 {
+		return g.Config.IOTimeout
+	}
+	return 5 * time.Second
+}
+
+func (g *grain) claim(parent context.Context, sku string) error {
+	ctx, cancel := context.WithTimeout(parent, g.Config.IOTimeout)
 	defer cancel()
 	return g.Config.Claims.Claim(ctx, SKUsCollection, sku, g.ID())
 }
