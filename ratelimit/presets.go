@@ -17,6 +17,10 @@ var (
 	// hour from all addresses together, which stops guessing spread over
 	// many addresses.
 	FailedLoginsPerAccount = Window{Max: 100, Period: time.Hour}
+	// FailedLoginsPerIP allows 100 failed logins from one address (an
+	// IPv6 /64, see IPBucket) an hour, whatever accounts they were for, so
+	// one place cannot guess one password against many accounts.
+	FailedLoginsPerIP = Window{Max: 100, Period: time.Hour}
 	// SignupsPerIP allows 50 signups from one address a minute: enough for
 	// a campus or an office behind one NAT, not for a script creating
 	// accounts in bulk.
@@ -52,6 +56,9 @@ const (
 	// PurposeFailedLoginsPerAccount keys FailedLoginsPerAccount by the
 	// account's email.
 	PurposeFailedLoginsPerAccount = "login-failures:account"
+	// PurposeFailedLoginsPerIP keys FailedLoginsPerIP by the client
+	// address's bucket (IPBucket).
+	PurposeFailedLoginsPerIP = "login-failures:ip"
 	// PurposeSignupsPerIP keys SignupsPerIP by the client address.
 	PurposeSignupsPerIP = "signups:ip"
 	// PurposeResetMailsPerAccount keys ResetMailsPerAccount by the email the
@@ -82,6 +89,7 @@ func (c Counter) Key(ids ...string) string { return Key(c.Purpose, ids...) }
 var (
 	FailedLoginsPerAccountIPCounter = Counter{PurposeFailedLoginsPerAccountIP, FailedLoginsPerAccountIP}
 	FailedLoginsPerAccountCounter   = Counter{PurposeFailedLoginsPerAccount, FailedLoginsPerAccount}
+	FailedLoginsPerIPCounter        = Counter{PurposeFailedLoginsPerIP, FailedLoginsPerIP}
 	SignupsPerIPCounter             = Counter{PurposeSignupsPerIP, SignupsPerIP}
 	ResetMailsPerAccountCounter     = Counter{PurposeResetMailsPerAccount, ResetMailsPerAccount}
 	VerifyMailsPerAccountCounter    = Counter{PurposeVerifyMailsPerAccount, VerifyMailsPerAccount}

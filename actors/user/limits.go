@@ -27,6 +27,7 @@ var _ Limiter = ratelimit.Counters{}
 type Limits struct {
 	FailedLoginsPerAccountIP ratelimit.Counter
 	FailedLoginsPerAccount   ratelimit.Counter
+	FailedLoginsPerIP        ratelimit.Counter
 	ResetMailsPerAccount     ratelimit.Counter
 	VerifyMailsPerAccount    ratelimit.Counter
 	TOTPTries                ratelimit.Counter
@@ -37,6 +38,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		FailedLoginsPerAccountIP: ratelimit.FailedLoginsPerAccountIPCounter,
 		FailedLoginsPerAccount:   ratelimit.FailedLoginsPerAccountCounter,
+		FailedLoginsPerIP:        ratelimit.FailedLoginsPerIPCounter,
 		ResetMailsPerAccount:     ratelimit.ResetMailsPerAccountCounter,
 		VerifyMailsPerAccount:    ratelimit.VerifyMailsPerAccountCounter,
 		TOTPTries:                ratelimit.TOTPTriesCounter,

@@ -48,7 +48,23 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 			return emporium.Login{}, rateLimited(d)
 		}
 	}
-	fail := func() (emporium.Login, error) { return emporium.Login{}, errInvalidLogin() }
+	// The address's failures across accounts: checked here, counted only
+	// when the password turns out wrong, so that many people logging in
+	// from one office are not held up by their successes. Parallel wrong
+	// guesses can pass the check together before the first is counted: the
+	// overshoot is bounded by the requests in flight from one address,
+	// which the per-account windows above and the API rate limit bound.
+	if d, err := s.cfg.Limiter.Count(ctx, lim.FailedLoginsPerIP, ip); err != nil {
+		return emporium.Login{}, emporium.Wrap(op, err)
+	} else if !d.Allowed {
+		return emporium.Login{}, rateLimited(d)
+	}
+	fail := func() (emporium.Login, error) {
+		if _, err := s.cfg.Limiter.Hit(ctx, lim.FailedLoginsPerIP, ip); err != nil {
+			return emporium.Login{}, emporium.Wrap(op, err)
+		}
+		return emporium.Login{}, errInvalidLogin()
+	}
 	acc, err := s.ownerOf(ctx, key)
 	if emporium.IsCode(err, emporium.ENOTFOUND) {
 		auth.VerifyDummy(password)
