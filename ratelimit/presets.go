@@ -28,6 +28,10 @@ var (
 	// ResetMailsPerAccount allows 5 password-reset mails to one account an
 	// hour, so nobody can flood an inbox through the forgot-password form.
 	ResetMailsPerAccount = Window{Max: 5, Period: time.Hour}
+	// ResetMailsPerIP allows 20 password-reset requests from one address
+	// (an IPv6 /64) an hour, whatever addresses they name, so one place
+	// cannot flood many inboxes through the form either.
+	ResetMailsPerIP = Window{Max: 20, Period: time.Hour}
 	// VerifyMailsPerAccount allows 5 verification mails (resent links) to
 	// one account an hour, for the same reason.
 	VerifyMailsPerAccount = Window{Max: 5, Period: time.Hour}
@@ -64,6 +68,9 @@ const (
 	// PurposeResetMailsPerAccount keys ResetMailsPerAccount by the email the
 	// mail is asked for, known or not, so the answer does not tell them apart.
 	PurposeResetMailsPerAccount = "reset-mails:account"
+	// PurposeResetMailsPerIP keys ResetMailsPerIP by the client address's
+	// bucket (IPBucket).
+	PurposeResetMailsPerIP = "reset-mails:ip"
 	// PurposeVerifyMailsPerAccount keys VerifyMailsPerAccount by the email
 	// the mail is asked for.
 	PurposeVerifyMailsPerAccount = "verify-mails:account"
@@ -92,6 +99,7 @@ var (
 	FailedLoginsPerIPCounter        = Counter{PurposeFailedLoginsPerIP, FailedLoginsPerIP}
 	SignupsPerIPCounter             = Counter{PurposeSignupsPerIP, SignupsPerIP}
 	ResetMailsPerAccountCounter     = Counter{PurposeResetMailsPerAccount, ResetMailsPerAccount}
+	ResetMailsPerIPCounter          = Counter{PurposeResetMailsPerIP, ResetMailsPerIP}
 	VerifyMailsPerAccountCounter    = Counter{PurposeVerifyMailsPerAccount, VerifyMailsPerAccount}
 	TOTPTriesCounter                = Counter{PurposeTOTPTries, TOTPTries}
 )

@@ -29,6 +29,7 @@ type Limits struct {
 	FailedLoginsPerAccount   ratelimit.Counter
 	FailedLoginsPerIP        ratelimit.Counter
 	ResetMailsPerAccount     ratelimit.Counter
+	ResetMailsPerIP          ratelimit.Counter
 	VerifyMailsPerAccount    ratelimit.Counter
 	TOTPTries                ratelimit.Counter
 }
@@ -40,6 +41,7 @@ func DefaultLimits() Limits {
 		FailedLoginsPerAccount:   ratelimit.FailedLoginsPerAccountCounter,
 		FailedLoginsPerIP:        ratelimit.FailedLoginsPerIPCounter,
 		ResetMailsPerAccount:     ratelimit.ResetMailsPerAccountCounter,
+		ResetMailsPerIP:          ratelimit.ResetMailsPerIPCounter,
 		VerifyMailsPerAccount:    ratelimit.VerifyMailsPerAccountCounter,
 		TOTPTries:                ratelimit.TOTPTriesCounter,
 	}

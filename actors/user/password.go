@@ -16,6 +16,19 @@ import (
 // ForgotPassword implements emporium.Accounts.
 func (s *Service) ForgotPassword(ctx context.Context, email string, client emporium.Client) error {
 	key := EmailKey(email)
+	// The address asking is limited too (ResetMailsPerIP), before the
+	// per-address count, so that one place cannot flood many inboxes. A
+	// well-formed request is counted whatever the email names.
+	if err := CheckEmail("email", email); err != nil {
+		return err
+	}
+	d, err := s.cfg.Limiter.Hit(ctx, s.cfg.Limits.ResetMailsPerIP, cleanIP(client.IP))
+	if err != nil {
+		return emporium.Wrap("user.Service.ForgotPassword", err)
+	}
+	if !d.Allowed {
+		return rateLimited(d)
+	}
 	return s.mailToken(ctx, email, tokenMail{
 		op:    "user.Service.ForgotPassword",
 		limit: s.cfg.Limits.ResetMailsPerAccount,

@@ -2,6 +2,7 @@ package user_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -47,4 +48,21 @@ func TestForgotAndResetPassword(t *testing.T) {
 	_, tok = mailToken(t, email)
 	advance(61 * time.Minute)
 	assert.Equal(t, emporium.EINVALID, code(t, svc.ResetPassword(ctx, tok, "yet another passphrase")))
+}
+
+// TestResetMailsPerIP asks for reset mails for many addresses from one
+// place: after 20 in an hour the form answers 429 with a retry hint, and
+// another address still gets its mail.
+func TestResetMailsPerIP(t *testing.T) {
+	ctx := t.Context()
+	flooder := emporium.Client{IP: "192.0.2.66", UserAgent: "flooder"}
+	for i := range 20 {
+		require.NoError(t, svc.ForgotPassword(ctx, fmt.Sprintf("inbox.%d.flood@example.com", i), flooder), "request %d", i+1)
+	}
+	err := svc.ForgotPassword(ctx, "inbox.last.flood@example.com", flooder)
+	assert.Equal(t, emporium.ERATELIMITED, code(t, err), "the 21st request from one address")
+	assert.Positive(t, emporium.ErrorRetryAfter(err))
+	require.NoError(t, svc.ForgotPassword(ctx, "inbox.last.flood@example.com", emporium.Client{IP: "192.0.2.67"}))
+	advance(61 * time.Minute)
+	require.NoError(t, svc.ForgotPassword(ctx, "inbox.again.flood@example.com", flooder))
 }

@@ -102,6 +102,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		{&cfg.Limits.FailedLoginsPerAccount, &def.FailedLoginsPerAccount},
 		{&cfg.Limits.FailedLoginsPerIP, &def.FailedLoginsPerIP},
 		{&cfg.Limits.ResetMailsPerAccount, &def.ResetMailsPerAccount},
+		{&cfg.Limits.ResetMailsPerIP, &def.ResetMailsPerIP},
 		{&cfg.Limits.VerifyMailsPerAccount, &def.VerifyMailsPerAccount},
 		{&cfg.Limits.TOTPTries, &def.TOTPTries},
 	} {
