@@ -289,7 +289,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := s.accounts.ResetPassword(r.Context(), in.Token, in.Password); err != nil {
+	if err := s.accounts.ResetPassword(r.Context(), in.Token, in.Password, s.clientOf(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -143,7 +143,7 @@ func TestAccountsHappyPaths(t *testing.T) {
 	t.Run("reset password", func(t *testing.T) {
 		resp, body := send(t, s, exchange{method: "POST", target: "/v1/auth/password/reset", body: map[string]string{"token": "reset-1", "password": "new password 1"}})
 		require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", body)
-		assert.Equal(t, []any{"reset-1", "new password 1"}, f.last(t, "ResetPassword").args)
+		assert.Equal(t, []any{"reset-1", "new password 1", testClient}, f.last(t, "ResetPassword").args)
 	})
 	t.Run("get me", func(t *testing.T) {
 		resp, body := send(t, s, exchange{method: "GET", target: "/v1/me", token: aliceToken})

@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"log/slog"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/emporium-shop/emporium/mail"
 	sessionpb "github.com/emporium-shop/emporium/protos/sessionpb"
 	pb "github.com/emporium-shop/emporium/protos/userpb"
+	"github.com/emporium-shop/emporium/ratelimit"
 )
 
 // ForgotPassword implements emporium.Accounts.
@@ -51,7 +53,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, client empor
 }
 
 // ResetPassword implements emporium.Accounts.
-func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
+func (s *Service) ResetPassword(ctx context.Context, token, password string, client emporium.Client) error {
 	const op = "user.Service.ResetPassword"
 	id, hash, err := s.tokenOwner(ctx, op, auth.TokenReset, token)
 	if err != nil {
@@ -78,5 +80,21 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 		return emporium.GrainCall(op, err)
 	}
 	s.dropToken(ctx, auth.TokenReset, hash)
+	// Whoever completed the reset proved control of the email: the failed
+	// logins that locked the account (the guesser's, maybe) no longer hold
+	// the owner back, from everywhere (the account's window) and from
+	// where the reset came (the account+address window; those of other
+	// addresses hold only those addresses, and pass with their window).
+	// The per-address window across accounts is the address's, not the
+	// account's, and stays. A failure is logged: the reset itself is done.
+	key := EmailKey(acc.Email)
+	for _, c := range []struct {
+		w   ratelimit.Counter
+		ids []string
+	}{{s.cfg.Limits.FailedLoginsPerAccountIP, []string{key, cleanIP(client.IP)}}, {s.cfg.Limits.FailedLoginsPerAccount, []string{key}}} {
+		if err := s.cfg.Limiter.Reset(ctx, c.w, c.ids...); err != nil {
+			s.cfg.Logger.Warn("accounts: clearing failed logins after a reset failed", slog.Any("error", err))
+		}
+	}
 	return nil
 }
