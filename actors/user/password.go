@@ -3,6 +3,7 @@ package user
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -80,6 +81,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string, cli
 		return emporium.GrainCall(op, err)
 	}
 	s.dropToken(ctx, auth.TokenReset, hash)
+	// The address hears of it, with the time: a reset the owner did not ask
+	// for means someone else reads their mail or had the link.
+	notice := passwordChangedNotice(acc.Email, acc.Username, s.cfg.PublicURL, s.now())
+	s.background(op, func(ctx context.Context) error { return s.send(ctx, notice) })
 	// Whoever completed the reset proved control of the email: the failed
 	// logins that locked the account (the guesser's, maybe) no longer hold
 	// the owner back, from everywhere (the account's window) and from
@@ -97,4 +102,23 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string, cli
 		}
 	}
 	return nil
+}
+
+// noticeTime says when a change happened, in a mail: UTC, to the minute.
+func noticeTime(at time.Time) string { return at.UTC().Format("Monday, 2 January 2006 at 15:04 MST") }
+
+// passwordChangedNotice tells the account's address that its password was
+// changed, when, and what to do if that was not the owner (mail has no
+// template for it: a short text mail, like emailChangeNotice).
+func passwordChangedNotice(to, name, publicURL string, at time.Time) mail.Message {
+	hello := "Hello,"
+	if name != "" {
+		hello = "Hello " + name + ","
+	}
+	text := hello + "\n\nThe password of your Emporium account was changed on " + noticeTime(at) + ". " +
+		"Every session of the account was ended.\n\n" +
+		"If this was you, there is nothing to do. If it was not you, someone can read your email or had your " +
+		"reset link: secure your email account first, then choose a new password with \"Forgot password\" at " +
+		publicURL + " and check the account's email address and two-factor settings.\n"
+	return mail.Message{To: to, Subject: "Your password was changed", Text: text}
 }

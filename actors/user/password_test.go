@@ -32,6 +32,13 @@ func TestForgotAndResetPassword(t *testing.T) {
 	const newPassword = "a brand new passphrase"
 	require.NoError(t, svc.ResetPassword(ctx, tok, newPassword, client))
 	assert.Equal(t, emporium.EINVALID, code(t, svc.ResetPassword(ctx, tok, newPassword, client)), "the token works once")
+	notice, err := outbox.Wait(waitCtx(t), email)
+	require.NoError(t, err)
+	assert.Equal(t, "Your password was changed", notice.Subject, "the address hears of the reset")
+	assert.Contains(t, notice.Text, clock.Now().UTC().Format("2 January 2006 at 15:04 UTC"), "with the time")
+	assert.Contains(t, notice.Text, "If it was not you", "and what to do")
+	assert.Contains(t, notice.Text, "https://shop.test")
+	assert.NotContains(t, notice.Text, "token=")
 
 	for _, rt := range []string{tokens.RefreshToken, other.Tokens.RefreshToken} {
 		_, err := svc.Refresh(ctx, rt, client)
