@@ -40,6 +40,9 @@ type Accounts interface {
 	// session of the account and clears its failed-login windows (the
 	// account's, and the account+address one of the client resetting).
 	ResetPassword(ctx context.Context, token, password string, client Client) error
+	// UnlockMFA lifts, with the mailed unlock token, the MFA login lock set
+	// after too many wrong codes.
+	UnlockMFA(ctx context.Context, token string) error
 
 	// Authenticate verifies an access token.
 	Authenticate(ctx context.Context, accessToken string) (Principal, error)

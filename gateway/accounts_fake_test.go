@@ -139,6 +139,10 @@ func (f *fakeAccounts) ResetPassword(ctx context.Context, token, password string
 	return f.record("ResetPassword", none, token, password, c)
 }
 
+func (f *fakeAccounts) UnlockMFA(ctx context.Context, token string) error {
+	return f.record("UnlockMFA", none, token)
+}
+
 func (f *fakeAccounts) Authenticate(ctx context.Context, accessToken string) (emporium.Principal, error) {
 	if err := f.record("Authenticate", none, accessToken); err != nil {
 		return emporium.Principal{}, err

@@ -39,6 +39,13 @@ var (
 	// of RFC 6238. With ±1 step accepted each guess has a 3 in a million
 	// chance, so a guesser who has the password is held to about 4% a day.
 	TOTPTries = Window{Max: 5, Period: 30 * time.Second}
+	// MFAFailures locks MFA login for one account after 10 wrong TOTP
+	// codes without a right one between (a right code, a recovery code or
+	// the mailed unlock link clears it). Only someone who has the password
+	// gets that far, so the lock holds for a week, not for a TOTP step: a
+	// guesser gets one try more when the oldest failure leaves the window,
+	// and the 10th failure in the window locks again and mails the owner.
+	MFAFailures = Window{Max: 10, Period: 7 * 24 * time.Hour}
 
 	// PerClient is the default API limit of one client (an account, or an
 	// address for anonymous calls): 300 requests a minute on average, 100 at
@@ -77,6 +84,8 @@ const (
 	// PurposeTOTPTries keys TOTPTries by the user id, so that fresh MFA
 	// challenges do not bring fresh tries.
 	PurposeTOTPTries = "totp-tries:account"
+	// PurposeMFAFailures keys MFAFailures by the user id.
+	PurposeMFAFailures = "mfa-failures:account"
 	// PurposeAPI keys PerClient by the authenticated user id, or by the
 	// client address for anonymous calls.
 	PurposeAPI = "api"
@@ -102,6 +111,7 @@ var (
 	ResetMailsPerIPCounter          = Counter{PurposeResetMailsPerIP, ResetMailsPerIP}
 	VerifyMailsPerAccountCounter    = Counter{PurposeVerifyMailsPerAccount, VerifyMailsPerAccount}
 	TOTPTriesCounter                = Counter{PurposeTOTPTries, TOTPTries}
+	MFAFailuresCounter              = Counter{PurposeMFAFailures, MFAFailures}
 )
 
 // Counters keeps security counters by purpose and identifiers: Hit, Count

@@ -32,6 +32,7 @@ type Limits struct {
 	ResetMailsPerIP          ratelimit.Counter
 	VerifyMailsPerAccount    ratelimit.Counter
 	TOTPTries                ratelimit.Counter
+	MFAFailures              ratelimit.Counter
 }
 
 // DefaultLimits are DESIGN §9's numbers, as the ratelimit package states them.
@@ -44,6 +45,7 @@ func DefaultLimits() Limits {
 		ResetMailsPerIP:          ratelimit.ResetMailsPerIPCounter,
 		VerifyMailsPerAccount:    ratelimit.VerifyMailsPerAccountCounter,
 		TOTPTries:                ratelimit.TOTPTriesCounter,
+		MFAFailures:              ratelimit.MFAFailuresCounter,
 	}
 }
 

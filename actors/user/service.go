@@ -105,6 +105,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		{&cfg.Limits.ResetMailsPerIP, &def.ResetMailsPerIP},
 		{&cfg.Limits.VerifyMailsPerAccount, &def.VerifyMailsPerAccount},
 		{&cfg.Limits.TOTPTries, &def.TOTPTries},
+		{&cfg.Limits.MFAFailures, &def.MFAFailures},
 	} {
 		if w.v.Max == 0 {
 			*w.v = *w.d
