@@ -36,9 +36,13 @@ type Accounts interface {
 	Logout(ctx context.Context, refreshToken string) error
 	// ForgotPassword mails a reset link if the address is registered.
 	ForgotPassword(ctx context.Context, email string, client Client) error
-	// ResetPassword sets a new password with a reset token and ends every
-	// session of the account.
-	ResetPassword(ctx context.Context, token, password string) error
+	// ResetPassword sets a new password with a reset token, ends every
+	// session of the account and clears its failed-login windows (the
+	// account's, and the account+address one of the client resetting).
+	ResetPassword(ctx context.Context, token, password string, client Client) error
+	// UnlockMFA lifts, with the mailed unlock token, the MFA login lock set
+	// after too many wrong codes.
+	UnlockMFA(ctx context.Context, token string) error
 
 	// Authenticate verifies an access token.
 	Authenticate(ctx context.Context, accessToken string) (Principal, error)

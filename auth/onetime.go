@@ -19,6 +19,9 @@ const (
 	TokenReset = "tok:reset:"
 	// TokenMFA is an MFA login challenge.
 	TokenMFA = "mfa:"
+	// TokenMFAUnlock is the mailed link that lifts the MFA login lock set
+	// after too many wrong codes.
+	TokenMFAUnlock = "tok:mfa-unlock:"
 	// TokenTicket is a websocket ticket.
 	TokenTicket = "live:ticket:"
 )

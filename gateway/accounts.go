@@ -27,6 +27,7 @@ func (s *Server) mountAccounts() {
 	s.Handle("POST /v1/auth/logout", s.authRoute(s.logout))
 	s.Handle("POST /v1/auth/password/forgot", s.authRoute(s.forgotPassword))
 	s.Handle("POST /v1/auth/password/reset", s.authRoute(s.resetPassword))
+	s.Handle("POST /v1/auth/mfa/unlock", s.authRoute(s.unlockMFA))
 	s.Handle("GET /.well-known/jwks.json", s.jwks)
 
 	s.Handle("GET /v1/me", s.Authenticated(s.getMe))
@@ -284,12 +285,24 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 	return Respond(w, http.StatusAccepted, statusBody{Status: statusResetSent})
 }
 
+func (s *Server) unlockMFA(w http.ResponseWriter, r *http.Request) error {
+	var in tokenRequest
+	if err := Decode(r, &in); err != nil {
+		return err
+	}
+	if err := s.accounts.UnlockMFA(r.Context(), in.Token); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	var in resetPasswordRequest
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	if err := s.accounts.ResetPassword(r.Context(), in.Token, in.Password); err != nil {
+	if err := s.accounts.ResetPassword(r.Context(), in.Token, in.Password, s.clientOf(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

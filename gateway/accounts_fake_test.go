@@ -135,8 +135,12 @@ func (f *fakeAccounts) ForgotPassword(ctx context.Context, email string, c empor
 	return f.record("ForgotPassword", none, email, c)
 }
 
-func (f *fakeAccounts) ResetPassword(ctx context.Context, token, password string) error {
-	return f.record("ResetPassword", none, token, password)
+func (f *fakeAccounts) ResetPassword(ctx context.Context, token, password string, c emporium.Client) error {
+	return f.record("ResetPassword", none, token, password, c)
+}
+
+func (f *fakeAccounts) UnlockMFA(ctx context.Context, token string) error {
+	return f.record("UnlockMFA", none, token)
 }
 
 func (f *fakeAccounts) Authenticate(ctx context.Context, accessToken string) (emporium.Principal, error) {

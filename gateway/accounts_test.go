@@ -143,7 +143,12 @@ func TestAccountsHappyPaths(t *testing.T) {
 	t.Run("reset password", func(t *testing.T) {
 		resp, body := send(t, s, exchange{method: "POST", target: "/v1/auth/password/reset", body: map[string]string{"token": "reset-1", "password": "new password 1"}})
 		require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", body)
-		assert.Equal(t, []any{"reset-1", "new password 1"}, f.last(t, "ResetPassword").args)
+		assert.Equal(t, []any{"reset-1", "new password 1", testClient}, f.last(t, "ResetPassword").args)
+	})
+	t.Run("unlock mfa", func(t *testing.T) {
+		resp, body := send(t, s, exchange{method: "POST", target: "/v1/auth/mfa/unlock", body: map[string]string{"token": "unlock-1"}})
+		require.Equal(t, http.StatusNoContent, resp.StatusCode, "%s", body)
+		assert.Equal(t, []any{"unlock-1"}, f.last(t, "UnlockMFA").args)
 	})
 	t.Run("get me", func(t *testing.T) {
 		resp, body := send(t, s, exchange{method: "GET", target: "/v1/me", token: aliceToken})
@@ -389,6 +394,8 @@ func TestAccountsServiceErrors(t *testing.T) {
 		{"Refresh", exchange{method: "POST", target: "/v1/auth/refresh", body: `{"refresh_token":"old"}`},
 			emporium.Errorf(emporium.EUNAUTHENTICATED, "The session was revoked."), http.StatusUnauthorized, true},
 		{"VerifyEmail", exchange{method: "POST", target: "/v1/auth/verify-email", body: `{"token":"used"}`},
+			emporium.Errorf(emporium.EINVALID, "The link is used or expired."), http.StatusUnprocessableEntity, false},
+		{"UnlockMFA", exchange{method: "POST", target: "/v1/auth/mfa/unlock", body: `{"token":"used"}`},
 			emporium.Errorf(emporium.EINVALID, "The link is used or expired."), http.StatusUnprocessableEntity, false},
 		{"ResetPassword", exchange{method: "POST", target: "/v1/auth/password/reset", body: `{"token":"t","password":"pw"}`},
 			emporium.Errorf(emporium.EUNAVAILABLE, "busy"), http.StatusServiceUnavailable, false},

@@ -17,6 +17,10 @@ var (
 	// hour from all addresses together, which stops guessing spread over
 	// many addresses.
 	FailedLoginsPerAccount = Window{Max: 100, Period: time.Hour}
+	// FailedLoginsPerIP allows 100 failed logins from one address (an
+	// IPv6 /64, see IPBucket) an hour, whatever accounts they were for, so
+	// one place cannot guess one password against many accounts.
+	FailedLoginsPerIP = Window{Max: 100, Period: time.Hour}
 	// SignupsPerIP allows 50 signups from one address a minute: enough for
 	// a campus or an office behind one NAT, not for a script creating
 	// accounts in bulk.
@@ -24,6 +28,10 @@ var (
 	// ResetMailsPerAccount allows 5 password-reset mails to one account an
 	// hour, so nobody can flood an inbox through the forgot-password form.
 	ResetMailsPerAccount = Window{Max: 5, Period: time.Hour}
+	// ResetMailsPerIP allows 20 password-reset requests from one address
+	// (an IPv6 /64) an hour, whatever addresses they name, so one place
+	// cannot flood many inboxes through the form either.
+	ResetMailsPerIP = Window{Max: 20, Period: time.Hour}
 	// VerifyMailsPerAccount allows 5 verification mails (resent links) to
 	// one account an hour, for the same reason.
 	VerifyMailsPerAccount = Window{Max: 5, Period: time.Hour}
@@ -31,6 +39,13 @@ var (
 	// of RFC 6238. With ±1 step accepted each guess has a 3 in a million
 	// chance, so a guesser who has the password is held to about 4% a day.
 	TOTPTries = Window{Max: 5, Period: 30 * time.Second}
+	// MFAFailures locks MFA login for one account after 10 wrong TOTP
+	// codes without a right one between (a right code, a recovery code or
+	// the mailed unlock link clears it). Only someone who has the password
+	// gets that far, so the lock holds for a week, not for a TOTP step: a
+	// guesser gets one try more when the oldest failure leaves the window,
+	// and the 10th failure in the window locks again and mails the owner.
+	MFAFailures = Window{Max: 10, Period: 7 * 24 * time.Hour}
 
 	// PerClient is the default API limit of one client (an account, or an
 	// address for anonymous calls): 300 requests a minute on average, 100 at
@@ -52,17 +67,25 @@ const (
 	// PurposeFailedLoginsPerAccount keys FailedLoginsPerAccount by the
 	// account's email.
 	PurposeFailedLoginsPerAccount = "login-failures:account"
+	// PurposeFailedLoginsPerIP keys FailedLoginsPerIP by the client
+	// address's bucket (IPBucket).
+	PurposeFailedLoginsPerIP = "login-failures:ip"
 	// PurposeSignupsPerIP keys SignupsPerIP by the client address.
 	PurposeSignupsPerIP = "signups:ip"
 	// PurposeResetMailsPerAccount keys ResetMailsPerAccount by the email the
 	// mail is asked for, known or not, so the answer does not tell them apart.
 	PurposeResetMailsPerAccount = "reset-mails:account"
+	// PurposeResetMailsPerIP keys ResetMailsPerIP by the client address's
+	// bucket (IPBucket).
+	PurposeResetMailsPerIP = "reset-mails:ip"
 	// PurposeVerifyMailsPerAccount keys VerifyMailsPerAccount by the email
 	// the mail is asked for.
 	PurposeVerifyMailsPerAccount = "verify-mails:account"
 	// PurposeTOTPTries keys TOTPTries by the user id, so that fresh MFA
 	// challenges do not bring fresh tries.
 	PurposeTOTPTries = "totp-tries:account"
+	// PurposeMFAFailures keys MFAFailures by the user id.
+	PurposeMFAFailures = "mfa-failures:account"
 	// PurposeAPI keys PerClient by the authenticated user id, or by the
 	// client address for anonymous calls.
 	PurposeAPI = "api"
@@ -82,10 +105,13 @@ func (c Counter) Key(ids ...string) string { return Key(c.Purpose, ids...) }
 var (
 	FailedLoginsPerAccountIPCounter = Counter{PurposeFailedLoginsPerAccountIP, FailedLoginsPerAccountIP}
 	FailedLoginsPerAccountCounter   = Counter{PurposeFailedLoginsPerAccount, FailedLoginsPerAccount}
+	FailedLoginsPerIPCounter        = Counter{PurposeFailedLoginsPerIP, FailedLoginsPerIP}
 	SignupsPerIPCounter             = Counter{PurposeSignupsPerIP, SignupsPerIP}
 	ResetMailsPerAccountCounter     = Counter{PurposeResetMailsPerAccount, ResetMailsPerAccount}
+	ResetMailsPerIPCounter          = Counter{PurposeResetMailsPerIP, ResetMailsPerIP}
 	VerifyMailsPerAccountCounter    = Counter{PurposeVerifyMailsPerAccount, VerifyMailsPerAccount}
 	TOTPTriesCounter                = Counter{PurposeTOTPTries, TOTPTries}
+	MFAFailuresCounter              = Counter{PurposeMFAFailures, MFAFailures}
 )
 
 // Counters keeps security counters by purpose and identifiers: Hit, Count

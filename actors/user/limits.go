@@ -27,9 +27,12 @@ var _ Limiter = ratelimit.Counters{}
 type Limits struct {
 	FailedLoginsPerAccountIP ratelimit.Counter
 	FailedLoginsPerAccount   ratelimit.Counter
+	FailedLoginsPerIP        ratelimit.Counter
 	ResetMailsPerAccount     ratelimit.Counter
+	ResetMailsPerIP          ratelimit.Counter
 	VerifyMailsPerAccount    ratelimit.Counter
 	TOTPTries                ratelimit.Counter
+	MFAFailures              ratelimit.Counter
 }
 
 // DefaultLimits are DESIGN §9's numbers, as the ratelimit package states them.
@@ -37,9 +40,12 @@ func DefaultLimits() Limits {
 	return Limits{
 		FailedLoginsPerAccountIP: ratelimit.FailedLoginsPerAccountIPCounter,
 		FailedLoginsPerAccount:   ratelimit.FailedLoginsPerAccountCounter,
+		FailedLoginsPerIP:        ratelimit.FailedLoginsPerIPCounter,
 		ResetMailsPerAccount:     ratelimit.ResetMailsPerAccountCounter,
+		ResetMailsPerIP:          ratelimit.ResetMailsPerIPCounter,
 		VerifyMailsPerAccount:    ratelimit.VerifyMailsPerAccountCounter,
 		TOTPTries:                ratelimit.TOTPTriesCounter,
+		MFAFailures:              ratelimit.MFAFailuresCounter,
 	}
 }
 

@@ -48,7 +48,23 @@ func (s *Service) Login(ctx context.Context, email, password string, client empo
 			return emporium.Login{}, rateLimited(d)
 		}
 	}
-	fail := func() (emporium.Login, error) { return emporium.Login{}, errInvalidLogin() }
+	// The address's failures across accounts: checked here, counted only
+	// when the password turns out wrong, so that many people logging in
+	// from one office are not held up by their successes. Parallel wrong
+	// guesses can pass the check together before the first is counted: the
+	// overshoot is bounded by the requests in flight from one address,
+	// which the per-account windows above and the API rate limit bound.
+	if d, err := s.cfg.Limiter.Count(ctx, lim.FailedLoginsPerIP, ip); err != nil {
+		return emporium.Login{}, emporium.Wrap(op, err)
+	} else if !d.Allowed {
+		return emporium.Login{}, rateLimited(d)
+	}
+	fail := func() (emporium.Login, error) {
+		if _, err := s.cfg.Limiter.Hit(ctx, lim.FailedLoginsPerIP, ip); err != nil {
+			return emporium.Login{}, emporium.Wrap(op, err)
+		}
+		return emporium.Login{}, errInvalidLogin()
+	}
 	acc, err := s.ownerOf(ctx, key)
 	if emporium.IsCode(err, emporium.ENOTFOUND) {
 		auth.VerifyDummy(password)
@@ -181,9 +197,21 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code string, client em
 	compact := strings.ReplaceAll(code, " ", "")
 	var acc *pb.Account
 	if len(compact) == 6 && strings.Trim(compact, "0123456789") == "" {
+		// A locked account takes no TOTP code, not even the right one:
+		// only a recovery code or the mailed unlock link lift the lock.
+		locked, lerr := s.cfg.Limiter.Count(ctx, s.cfg.Limits.MFAFailures, userID)
+		if lerr != nil {
+			return retry(emporium.Wrap(op, lerr))
+		}
+		if !locked.Allowed {
+			return retry(errMFALocked())
+		}
 		step, cerr := auth.CheckTOTP(creds.TotpSecret, code, s.now(), creds.LastStep)
 		if cerr != nil {
 			if emporium.IsCode(cerr, emporium.EUNAUTHENTICATED) {
+				if ferr := s.mfaFailure(ctx, userID); ferr != nil {
+					return retry(emporium.Wrap(op, ferr))
+				}
 				return retry(invalidCode())
 			}
 			return retry(emporium.Wrap(op, cerr))
@@ -198,6 +226,10 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code string, client em
 	}
 	if err != nil {
 		return retry(emporium.GrainCall(op, err))
+	}
+	// A right code ends the run of wrong ones; a recovery code lifts the lock.
+	if err := s.cfg.Limiter.Reset(ctx, s.cfg.Limits.MFAFailures, userID); err != nil {
+		s.cfg.Logger.Warn("accounts: clearing wrong MFA codes failed", slog.Any("error", err))
 	}
 	return s.openSession(ctx, userID, acc.Roles, client)
 }

@@ -69,3 +69,28 @@ func TestParallelGuessesAreLimited(t *testing.T) {
 	assert.LessOrEqual(t, checked.Load(), int64(10), "passwords checked")
 	assert.Equal(t, int64(40), checked.Load()+limited.Load())
 }
+
+// TestFailedLoginsPerIP guesses one password against many accounts from one
+// IPv6 /64: after 100 failures in an hour every login from that /64 is
+// refused with a retry hint, while other addresses log in.
+func TestFailedLoginsPerIP(t *testing.T) {
+	ctx := t.Context()
+	email, _, _ := verifiedUser(t, "perip")
+	for i := range 100 {
+		c := emporium.Client{IP: fmt.Sprintf("2001:db8:14:2::%x", i+1), UserAgent: "guesser"}
+		_, err := svc.Login(ctx, fmt.Sprintf("victim.%d.perip@example.com", i), "a guessed password", c)
+		require.Equal(t, emporium.EUNAUTHENTICATED, code(t, err), "failure %d", i+1)
+	}
+	same := emporium.Client{IP: "2001:db8:14:2:ffff::1", UserAgent: "guesser"}
+	_, err := svc.Login(ctx, "victim.last.perip@example.com", "a guessed password", same)
+	assert.Equal(t, emporium.ERATELIMITED, code(t, err), "the 101st failure from the /64")
+	assert.Positive(t, emporium.ErrorRetryAfter(err))
+	_, err = svc.Login(ctx, email, password, same)
+	assert.Equal(t, emporium.ERATELIMITED, code(t, err), "even the right password, until the window passes")
+
+	_, err = svc.Login(ctx, email, password, emporium.Client{IP: "2001:db8:14:3::1"})
+	require.NoError(t, err, "another /64 is not held")
+	advance(61 * time.Minute)
+	_, err = svc.Login(ctx, email, password, same)
+	require.NoError(t, err)
+}

@@ -103,3 +103,59 @@ func TestTOTPTriesLimited(t *testing.T) {
 	_, err = svc.LoginMFA(ctx, login.MFAToken, totpCode(t, enr.Secret), client)
 	assert.Equal(t, emporium.ERATELIMITED, code(t, err))
 }
+
+// TestMFALockedAfterWrongCodes guesses TOTP codes at login: the 10th wrong
+// code in a row locks MFA login (even the right code is refused) and mails
+// the owner an unlock link; a recovery code or the link lifts the lock.
+func TestMFALockedAfterWrongCodes(t *testing.T) {
+	ctx := t.Context()
+	email, _, p := verifiedUser(t, "mfalock")
+	enr, err := svc.BeginTOTP(ctx, p, password)
+	require.NoError(t, err)
+	codes, err := svc.ConfirmTOTP(ctx, p, totpCode(t, enr.Secret))
+	require.NoError(t, err)
+	guess := func(mfaToken string) {
+		t.Helper()
+		for round := range 2 {
+			advance(31 * time.Second) // past the TOTP tries window
+			for i := range 5 {
+				_, err := svc.LoginMFA(ctx, mfaToken, "000000", client)
+				require.Equal(t, emporium.EUNAUTHENTICATED, code(t, err), "wrong code %d", round*5+i+1)
+			}
+		}
+		advance(31 * time.Second)
+	}
+	login, err := svc.Login(ctx, email, password, client)
+	require.NoError(t, err)
+	guess(login.MFAToken)
+	_, err = svc.LoginMFA(ctx, login.MFAToken, totpCode(t, enr.Secret), client)
+	require.Equal(t, emporium.EFORBIDDEN, code(t, err), "locked: even the right code is refused")
+	_, err = svc.LoginMFA(ctx, login.MFAToken, "000000", client)
+	require.Equal(t, emporium.EFORBIDDEN, code(t, err))
+	warning, tok := mailToken(t, email)
+	assert.Contains(t, warning.Text, "knows your Emporium password")
+	assert.Contains(t, warning.Text, "https://shop.test/unlock-mfa?token=")
+
+	// A recovery code finishes the login and lifts the lock.
+	_, err = svc.LoginMFA(ctx, login.MFAToken, codes[0], client)
+	require.NoError(t, err)
+	advance(31 * time.Second)
+	login, err = svc.Login(ctx, email, password, client)
+	require.NoError(t, err)
+	_, err = svc.LoginMFA(ctx, login.MFAToken, totpCode(t, enr.Secret), client)
+	require.NoError(t, err, "the recovery code lifted the lock")
+
+	// Locked again; the mailed link lifts it, once.
+	login, err = svc.Login(ctx, email, password, client)
+	require.NoError(t, err)
+	guess(login.MFAToken)
+	_, err = svc.LoginMFA(ctx, login.MFAToken, totpCode(t, enr.Secret), client)
+	require.Equal(t, emporium.EFORBIDDEN, code(t, err))
+	_, tok2 := mailToken(t, email)
+	assert.Equal(t, emporium.EINVALID, code(t, svc.UnlockMFA(ctx, tok+"x")), "an unknown link")
+	require.NoError(t, svc.UnlockMFA(ctx, tok2))
+	assert.Equal(t, emporium.EINVALID, code(t, svc.UnlockMFA(ctx, tok2)), "the link works once")
+	advance(31 * time.Second)
+	_, err = svc.LoginMFA(ctx, login.MFAToken, totpCode(t, enr.Secret), client)
+	require.NoError(t, err, "the link lifted the lock")
+}

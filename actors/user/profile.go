@@ -120,15 +120,15 @@ func (s *Service) changeEmail(ctx context.Context, acc *pb.Account, email string
 	})
 	// The current address hears of it too: if the change is an attacker's
 	// with a stolen session, the owner learns in time to reset the password.
-	notice := emailChangeNotice(acc.Email, to)
+	notice := emailChangeNotice(acc.Email, to, s.now())
 	s.background(op, func(ctx context.Context) error { return s.send(ctx, notice) })
 	return next, nil
 }
 
 // emailChangeNotice tells the current address that a change to another was
 // requested (mail has no template for it: a short text mail).
-func emailChangeNotice(current, requested string) mail.Message {
-	text := "A change of your account's email address to " + requested + " was requested.\n\n" +
+func emailChangeNotice(current, requested string, at time.Time) mail.Message {
+	text := "A change of your account's email address to " + requested + " was requested on " + noticeTime(at) + ".\n\n" +
 		"Nothing changes until the new address is confirmed. If you did not ask for this, reset your " +
 		"password now: that ends every session of your account.\n"
 	return mail.Message{To: current, Subject: "Your email address is being changed", Text: text}

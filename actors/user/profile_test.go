@@ -35,6 +35,8 @@ func TestProfileAndEmailChange(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, notice.Text, newEmail, "the current address hears of the change")
 	assert.NotContains(t, notice.Text, "token=", "and gets no link that would confirm it")
+	assert.Contains(t, notice.Text, clock.Now().UTC().Format("2 January 2006 at 15:04 UTC"), "with the time")
+	assert.Contains(t, notice.Text, "If you did not ask for this", "and what to do")
 
 	// The new address is claimed: nobody else can sign up with it... but
 	// the answer does not say so.

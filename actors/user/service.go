@@ -100,9 +100,12 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	for _, w := range []struct{ v, d *ratelimit.Counter }{
 		{&cfg.Limits.FailedLoginsPerAccountIP, &def.FailedLoginsPerAccountIP},
 		{&cfg.Limits.FailedLoginsPerAccount, &def.FailedLoginsPerAccount},
+		{&cfg.Limits.FailedLoginsPerIP, &def.FailedLoginsPerIP},
 		{&cfg.Limits.ResetMailsPerAccount, &def.ResetMailsPerAccount},
+		{&cfg.Limits.ResetMailsPerIP, &def.ResetMailsPerIP},
 		{&cfg.Limits.VerifyMailsPerAccount, &def.VerifyMailsPerAccount},
 		{&cfg.Limits.TOTPTries, &def.TOTPTries},
+		{&cfg.Limits.MFAFailures, &def.MFAFailures},
 	} {
 		if w.v.Max == 0 {
 			*w.v = *w.d
