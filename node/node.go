@@ -276,6 +276,11 @@ func (n *Node) startLoops() {
 	if n.adminOnly {
 		return
 	}
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		n.rekeyNames(ctx)
+	}()
 	sweeper := &inventory.Sweeper{
 		Cluster:  n.Cluster,
 		Lister:   n.Store.Projections(),

@@ -35,8 +35,9 @@ func (s *Service) CreateUser(ctx context.Context, username, email, password stri
 		return emporium.Account{}, emporium.Wrap(op, err)
 	}
 	id := s.cfg.NewID()
-	ukey, ekey := UsernameKey(username), EmailKey(email)
-	if err := s.claim(ctx, UsernamesCollection, ukey, id); err != nil {
+	ekey := EmailKey(email)
+	ukey, err := s.claimUsername(ctx, username, id)
+	if err != nil {
 		if emporium.IsCode(err, emporium.ECONFLICT) {
 			return emporium.Account{}, emporium.Invalidf("username", emporium.FieldTaken, "this username is taken")
 		}

@@ -99,7 +99,10 @@ func decideBecomeVendor(s *pb.State, c *pb.BecomeVendorRequest, now time.Time) (
 		events = append(events, &pb.StoreOpened{
 			CommandId: c.CommandId, StoreName: name, StoreNameKey: StoreNameKey(name), Description: description, At: at,
 		})
-	case name != s.Store.StoreName || description != s.Store.Description:
+	case name != s.Store.StoreName || description != s.Store.Description || s.StoreNameKey != StoreNameKey(name):
+		// A store named under an older key rule (LegacyStoreNameKey) is
+		// re-keyed by the same values: the shell claims the new key and
+		// gives the old one up.
 		events = append(events, &pb.StoreUpdated{
 			CommandId: c.CommandId, StoreName: name, StoreNameKey: StoreNameKey(name), Description: description, At: at,
 		})

@@ -121,6 +121,11 @@ func TestDecideProfile(t *testing.T) {
 			}},
 		{name: "become vendor retried", given: vendor, cmd: becomeVendor("bv", "Other name", "other")},
 		{name: "become vendor again, same values", given: vendor, cmd: becomeVendor("bv2", " Acme  Tools", "Tools.")},
+		{name: "same values re-key a store named under the legacy rule",
+			given: with(verified, &pb.StoreOpened{CommandId: "bv", StoreName: "Acme Tools", StoreNameKey: LegacyStoreNameKey("Acme Tools"), Description: "Tools.", At: ts(created)},
+				&pb.RoleGranted{Role: RoleVendor, At: ts(created)}),
+			cmd:  becomeVendor("rekey", "Acme Tools", "Tools."),
+			want: []proto.Message{&pb.StoreUpdated{CommandId: "rekey", StoreName: "Acme Tools", StoreNameKey: StoreNameKey("Acme Tools"), Description: "Tools.", At: at0}}},
 		{name: "rename store", given: vendor, cmd: becomeVendor("bv2", "Acme Hardware", "Tools."),
 			want: []proto.Message{&pb.StoreUpdated{CommandId: "bv2", StoreName: "Acme Hardware", StoreNameKey: StoreNameKey("Acme Hardware"), Description: "Tools.", At: at0}},
 			check: func(t *testing.T, s *pb.State) {

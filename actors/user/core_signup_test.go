@@ -18,7 +18,7 @@ func TestDecideSignup(t *testing.T) {
 	runDecide(t, []decideCase{
 		// Register.
 		{name: "register", cmd: registerCmd(), want: []proto.Message{&pb.Registered{
-			CommandId: "reg", Username: "Alice_1", UsernameKey: "alice_1", Email: "Alice@Example.com",
+			CommandId: "reg", Username: "Alice_1", UsernameKey: "alice_l", Email: "Alice@Example.com",
 			EmailKey: "alice@example.com", PasswordHash: pw1, VerifyTokenHash: tok(1),
 			VerifyExpiresAt: ts(t0.Add(24 * time.Hour)), At: at0,
 		}}, check: func(t *testing.T, s *pb.State) {

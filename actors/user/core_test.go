@@ -60,7 +60,7 @@ func with(base []proto.Message, more ...proto.Message) []proto.Message {
 
 func registeredEv() *pb.Registered {
 	return &pb.Registered{
-		CommandId: "reg", Username: "Alice_1", UsernameKey: "alice_1",
+		CommandId: "reg", Username: "Alice_1", UsernameKey: "alice_l",
 		Email: "Alice@Example.com", EmailKey: "alice@example.com", PasswordHash: pw1,
 		VerifyTokenHash: tok(1), VerifyExpiresAt: ts(created.Add(24 * time.Hour)), At: ts(created),
 	}
@@ -303,7 +303,9 @@ func TestValidators(t *testing.T) {
 		assert.Error(t, CheckEmail("email", e), "%q", e)
 	}
 	assert.Equal(t, "bob@example.com", EmailKey("Bob@Example.COM"))
-	assert.Equal(t, "alice_1", UsernameKey("Alice_1"))
+	assert.Equal(t, "alice_l", UsernameKey("Alice_1"), "the confusables skeleton: a digit one is an l")
+	assert.Equal(t, UsernameKey("alice_l"), UsernameKey("ALICE_1"), "case does not count")
+	assert.Equal(t, "alice_1", LegacyUsernameKey("Alice_1"))
 	for in, want := range map[string]string{"+14155550123": "+14155550123", "+44 20 7946 0958": "+442079460958",
 		"+49-30-1234567": "+49301234567", " +1.415.555.0123 ": "+14155550123", "": ""} {
 		got, fe := cleanPhone("phone", in)

@@ -151,6 +151,30 @@ func (g *grain) BecomeVendor(req *pb.BecomeVendorRequest, ctx cluster.GrainConte
 	return account(g.Entity.State, g.Entity.Seq, now), nil
 }
 
+// rekeyCommand is the command id of the re-keying a grain does of itself at
+// activation; its events remember it, so it runs once per account.
+const rekeyCommand = "rekey-store-name:tr39"
+
+// Started re-keys, once, a store named under the rule before the
+// confusables skeleton: the account's own BecomeVendor with the values it
+// holds claims the store's key under NameSkeleton and gives the old key up,
+// so that lookalikes of stores named before are refused too. The node
+// activates every vendor once after an upgrade (node.rekeyStoreNames). A
+// failure (the new key taken meanwhile by a lookalike, the store down) is
+// logged; the old key stays claimed, and the next activation tries again.
+func (g *grain) Started(ctx cluster.GrainContext) {
+	s := g.Entity.State
+	if s.Store == nil || g.Config.claims == nil || s.StoreNameKey == StoreNameKey(s.Store.StoreName) {
+		return
+	}
+	_, err := g.BecomeVendor(&pb.BecomeVendorRequest{
+		CommandId: rekeyCommand, StoreName: s.Store.StoreName, Description: s.Store.Description,
+	}, ctx)
+	if err != nil {
+		g.Log.Warn("user: re-keying the store name failed; the old key stays claimed", slog.Any("error", err))
+	}
+}
+
 // checkLegacyStoreName refuses a store name whose key under the rule before
 // NameSkeleton (LegacyStoreNameKey) another vendor holds: claims made then
 // are under that key, and stay valid. A name claimed only under the old key

@@ -208,6 +208,74 @@ func (s *Service) claimInUse(ctx context.Context, collection, key, owner string)
 	return EmailKey(acc.Email) == key || acc.PendingEmail != "" && EmailKey(acc.PendingEmail) == key
 }
 
+// claimUsername claims username's key for userID, refusing (ECONFLICT) a
+// username whose legacy key another account holds: until RekeyUsernames has
+// run, an account named before the key changed is claimed under that key
+// only.
+func (s *Service) claimUsername(ctx context.Context, username, userID string) (key string, err error) {
+	owner, _, err := s.cfg.Claims.Owner(ctx, UsernamesCollection, LegacyUsernameKey(username))
+	switch {
+	case err == nil && owner != userID:
+		return "", emporium.Errorf(emporium.ECONFLICT, "the username is taken")
+	case err != nil && !emporium.IsCode(err, emporium.ENOTFOUND):
+		return "", err
+	}
+	key = UsernameKey(username)
+	return key, s.claim(ctx, UsernamesCollection, key, userID)
+}
+
+// RekeyUsernames claims, for every username claimed under its legacy key
+// (LegacyUsernameKey), its key under NameSkeleton for the same account, so
+// that lookalikes of usernames taken before the key changed are refused.
+// ids walks the claim documents (persistence.Projections). It answers how
+// many keys it claimed; two accounts whose names were lookalikes before the
+// change keep their accounts, and the second's new key is logged, not
+// claimed. It is idempotent; the node runs it once after an upgrade.
+func (s *Service) RekeyUsernames(ctx context.Context, ids IDWalker) (int, error) {
+	const op = "user.Service.RekeyUsernames"
+	claimed := 0
+	err := ids.EachID(ctx, UsernamesCollection, 200, func(keys []string) error {
+		for _, key := range keys {
+			skeleton := NameSkeleton(key)
+			if skeleton == key {
+				continue
+			}
+			owner, _, err := s.cfg.Claims.Owner(ctx, UsernamesCollection, key)
+			if emporium.IsCode(err, emporium.ENOTFOUND) {
+				continue // released meanwhile
+			}
+			if err != nil {
+				return err
+			}
+			held, _, err := s.cfg.Claims.Owner(ctx, UsernamesCollection, skeleton)
+			switch {
+			case err == nil && held == owner:
+				continue // re-keyed by an earlier pass
+			case err != nil && !emporium.IsCode(err, emporium.ENOTFOUND):
+				return err
+			}
+			err = s.cfg.Claims.Claim(ctx, UsernamesCollection, skeleton, owner)
+			switch {
+			case err == nil:
+				claimed++
+			case emporium.IsCode(err, emporium.ECONFLICT):
+				s.cfg.Logger.Warn("accounts: two usernames taken before the key change look alike; both accounts stay",
+					slog.String("user", owner))
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	return claimed, emporium.Wrap(op, err)
+}
+
+// IDWalker walks the ids of a collection's documents
+// (persistence.Projections.EachID).
+type IDWalker interface {
+	EachID(ctx context.Context, collection string, batch int, fn func(ids []string) error) error
+}
+
 func (s *Service) release(ctx context.Context, collection, key, userID string) {
 	if err := s.cfg.Claims.Release(ctx, collection, key, userID); err != nil {
 		s.cfg.Logger.Warn("accounts: releasing a claim failed", slog.String("collection", collection), slog.Any("error", err))

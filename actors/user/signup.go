@@ -29,8 +29,9 @@ func (s *Service) Signup(ctx context.Context, in emporium.Signup) error {
 	if err != nil {
 		return emporium.Wrap(op, err)
 	}
-	ukey, ekey := UsernameKey(in.Username), EmailKey(in.Email)
-	if err := s.claim(ctx, UsernamesCollection, ukey, id); err != nil {
+	ekey := EmailKey(in.Email)
+	ukey, err := s.claimUsername(ctx, in.Username, id)
+	if err != nil {
 		if emporium.IsCode(err, emporium.ECONFLICT) {
 			return emporium.Invalidf("username", emporium.FieldTaken, "this username is taken")
 		}

@@ -2,6 +2,8 @@ package user_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors/user"
 )
 
 func TestSignupVerifyLoginRefreshLogout(t *testing.T) {
@@ -151,4 +154,45 @@ func TestStaleClaimIsTakenOver(t *testing.T) {
 	require.NoError(t, svc.VerifyEmail(ctx, tok))
 	_, err = svc.Login(ctx, wanted, password, client)
 	require.NoError(t, err)
+}
+
+// TestLookalikeUsernamesAreOne: usernames compare by their confusables
+// skeleton, so a digit one for an l, or a zero for an o, is the same
+// username; the legacy lower-case key of an account named before the change
+// still holds its name, and RekeyUsernames claims its new key so that its
+// lookalikes are refused too.
+func TestLookalikeUsernamesAreOne(t *testing.T) {
+	ctx := t.Context()
+	n := seq.Add(1)
+	username := fmt.Sprintf("paypal_%d", n)
+	_, email := newUser("look")
+	require.NoError(t, svc.Signup(ctx, emporium.Signup{Username: username, Email: email, Password: password}))
+	mailToken(t, email)
+	for _, lookalike := range []string{fmt.Sprintf("paypa1_%d", n), fmt.Sprintf("PAYPA1_%d", n)} {
+		_, other := newUser("look")
+		err := svc.Signup(ctx, emporium.Signup{Username: lookalike, Email: other, Password: password})
+		require.Equal(t, emporium.EINVALID, code(t, err), "%s after %s", lookalike, username)
+		assert.Equal(t, emporium.FieldTaken, emporium.ErrorFields(err)[0].Code)
+	}
+
+	// An account named before the change: its claim is under the legacy
+	// key only.
+	m := seq.Add(1)
+	old, legacyOwner := fmt.Sprintf("bi11_%d", m), fmt.Sprintf("legacy-owner-%d", m)
+	require.NoError(t, claims.Claim(ctx, user.UsernamesCollection, user.LegacyUsernameKey(old), legacyOwner))
+	_, other := newUser("look")
+	err := svc.Signup(ctx, emporium.Signup{Username: strings.ToUpper(old), Email: other, Password: password})
+	require.Equal(t, emporium.EINVALID, code(t, err), "the legacy key still holds the name")
+	claimed, err := svc.RekeyUsernames(ctx, store.Projections())
+	require.NoError(t, err)
+	assert.Positive(t, claimed)
+	owner, _, err := claims.Owner(ctx, user.UsernamesCollection, user.UsernameKey(old))
+	require.NoError(t, err)
+	assert.Equal(t, legacyOwner, owner, "the new key is the old account's")
+	_, other = newUser("look")
+	err = svc.Signup(ctx, emporium.Signup{Username: fmt.Sprintf("bill_%d", m), Email: other, Password: password})
+	require.Equal(t, emporium.EINVALID, code(t, err), "a lookalike of the old name is refused once re-keyed")
+	again, err := svc.RekeyUsernames(ctx, store.Projections())
+	require.NoError(t, err)
+	assert.Zero(t, again, "idempotent")
 }

@@ -42,9 +42,16 @@ const (
 	MaxStoreDescription = 2000
 )
 
-// UsernameKey is the uniqueness key of a username: its lower-case form, the
-// id of the usernames/<key> document the signup flow claims.
-func UsernameKey(username string) string { return strings.ToLower(username) }
+// UsernameKey is the uniqueness key of a username, the id of the
+// usernames/<key> document the signup flow claims: its NameSkeleton, so
+// that "PayPal", "paypa1" and "paypaI" are one username, as store names are
+// one store name.
+func UsernameKey(username string) string { return NameSkeleton(username) }
+
+// LegacyUsernameKey is the key usernames were claimed under before
+// NameSkeleton: the lower-case form. Claims made then stay under it until
+// RekeyUsernames claims their new key too; a signup checks both.
+func LegacyUsernameKey(username string) string { return strings.ToLower(username) }
 
 // EmailKey is the uniqueness key of an email address: its lower-case form,
 // the id of the emails/<key> document. The whole address is folded: mailbox
@@ -76,7 +83,10 @@ func LegacyStoreNameKey(name string) string {
 // of Unicode TR 39 (letters of other scripts that look like Latin ones, and
 // digits and marks that look like letters, become one prototype), from the
 // Unicode confusables data (github.com/mtibben/confusables, Unicode 13),
-// and case folding again, since prototypes may be capitals.
+// and case folding again, since prototypes may be capitals. Folding comes
+// first so that names equal but for case stay equal; the price, as in TR
+// 39's case-insensitive skeleton, is that a capital I and an l are not
+// confused ("PaypaI" is not "paypal"), while a digit 1 and an l are.
 func NameSkeleton(s string) string {
 	return caseFold(norm.NFC.String(confusables.Skeleton(caseFold(norm.NFKC.String(s)))))
 }

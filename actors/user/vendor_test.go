@@ -264,3 +264,45 @@ func TestLegacyStoreNameClaimsHold(t *testing.T) {
 	_, err = becomeVendor(alice, "bv", name, "")
 	require.NoError(t, err, "its owner takes it")
 }
+
+// TestStoreNamedUnderTheLegacyRuleIsRekeyedAtActivation: a store whose state
+// and claim still use the key of the rule before the confusables skeleton
+// is re-keyed by its grain's next activation, after which a lookalike of
+// its name is refused and the old key is free.
+func TestStoreNamedUnderTheLegacyRuleIsRekeyedAtActivation(t *testing.T) {
+	ctx := t.Context()
+	alice, bob := registered(t, "alice", true), registered(t, "bob", true)
+	name := unique("Old Mill Tools")
+	acc, err := becomeVendor(alice, "bv", name, "Tools.")
+	require.NoError(t, err)
+
+	// Make alice's store what an earlier release left: its state and its
+	// claim under the legacy key.
+	require.NoError(t, member.ActorSystem.Root.PoisonFuture(member.Get(alice, user.Kind)).Wait())
+	legacy := user.LegacyStoreNameKey(name)
+	_, err = store.Journal().Append(ctx, user.Spec.Stream(alice), acc.Seq, &pb.StoreUpdated{
+		CommandId: "legacy", StoreName: name, StoreNameKey: legacy, Description: "Tools.", At: timestamppb.New(clock.Now()),
+	})
+	require.NoError(t, err)
+	require.NoError(t, claims.Release(ctx, user.StoreNamesCollection, user.StoreNameKey(name), alice))
+	require.NoError(t, claims.Claim(ctx, user.StoreNamesCollection, legacy, alice))
+	require.Empty(t, storeNameOwner(t, name), "before: only the legacy key is claimed")
+
+	_, err = users(alice).Get(&pb.GetRequest{}) // activates: Started re-keys
+	require.NoError(t, err)
+	assert.Equal(t, alice, storeNameOwner(t, name), "the store's key under the new rule is its owner's")
+	_, _, err = claims.Owner(ctx, user.StoreNamesCollection, legacy)
+	assert.True(t, emporium.IsCode(err, emporium.ENOTFOUND), "the legacy key is given up: %v", err)
+
+	lookalike := strings.Replace(name, "o", "\u043e", 1) // a Cyrillic о
+	_, err = becomeVendor(bob, "bv", lookalike, "")
+	require.Error(t, err, "a lookalike of a store named before the change is refused once re-keyed")
+	assert.Equal(t, emporium.EINVALID, emporium.ErrorCode(err), "%v", err)
+
+	again, err := users(alice).Get(&pb.GetRequest{})
+	require.NoError(t, err)
+	require.NoError(t, member.ActorSystem.Root.PoisonFuture(member.Get(alice, user.Kind)).Wait())
+	after, err := users(alice).Get(&pb.GetRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, again.Seq, after.Seq, "a re-keyed store is not re-keyed again")
+}
