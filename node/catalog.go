@@ -12,6 +12,7 @@ import (
 	"github.com/emporium-shop/emporium/actors/category"
 	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/actors/product"
+	"github.com/emporium-shop/emporium/gateway"
 	"github.com/emporium-shop/emporium/search"
 	bleveindex "github.com/emporium-shop/emporium/search/bleve"
 	elasticindex "github.com/emporium-shop/emporium/search/elastic"
@@ -96,7 +97,8 @@ func (n *Node) claims() *actors.DocumentClaims {
 
 // ensureIndexes declares the store indexes of every read-model query the
 // node makes: a vendor's products newest first, the products the search
-// index has not taken yet, and the SKUs whose reservations expire first.
+// index has not taken yet, the SKUs whose reservations expire first, and
+// the idempotency records oldest first.
 // The embedded store refuses a query by a field without an index, so a
 // query added without its index fails every test that runs it.
 func (n *Node) ensureIndexes(ctx context.Context) error {
@@ -106,6 +108,9 @@ func (n *Node) ensureIndexes(ctx context.Context) error {
 	}
 	if err == nil {
 		err = inventory.EnsureIndexes(ctx, n.Store.Projections())
+	}
+	if err == nil {
+		err = n.Store.Projections().EnsureIndex(ctx, gateway.IdempotencyCollection, idempotencyTimeField)
 	}
 	if err != nil {
 		return fmt.Errorf("node: creating the store's indexes: %w", err)

@@ -281,6 +281,11 @@ func (n *Node) startLoops() {
 		defer n.loops.Done()
 		n.rekeyNames(ctx)
 	}()
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		n.sweepIdempotency(ctx)
+	}()
 	sweeper := &inventory.Sweeper{
 		Cluster:  n.Cluster,
 		Lister:   n.Store.Projections(),
