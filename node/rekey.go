@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -30,62 +31,63 @@ func (n *Node) rekeyNames(ctx context.Context) {
 	n.rekeyStoreNames(ctx)
 }
 
-// rekeyUsernames claims the new key of every username claimed under its
-// legacy key, unless an earlier start finished the pass.
-func (n *Node) rekeyUsernames(ctx context.Context) {
+// once runs pass, named marker, unless an earlier start recorded it done,
+// and records it done when it succeeds. pass answers how many names it
+// changed, for the log. A pass that fails, or a store that cannot say
+// whether the pass ran, leaves it for the next start.
+func (n *Node) once(ctx context.Context, marker string, pass func() (int, error)) {
 	docs := n.Store.Documents(migrationsCollection)
-	if _, err := docs.Get(ctx, usernameMarker, nil); err == nil || !emporium.IsCode(err, emporium.ENOTFOUND) {
+	if _, err := docs.Get(ctx, marker, nil); err == nil || !emporium.IsCode(err, emporium.ENOTFOUND) {
 		return
 	}
-	claimed, err := n.Accounts.RekeyUsernames(ctx, n.Store.Projections())
+	start := time.Now()
+	changed, err := pass()
 	if err != nil {
-		n.Logger.Warn("re-keying usernames did not finish; the next start tries again", slog.Any("error", err))
+		n.Logger.Warn("a re-keying pass did not finish; the next start tries again", slog.String("pass", marker), slog.Any("error", err))
 		return
 	}
-	if _, err := docs.Put(ctx, usernameMarker, 0, map[string]any{"claimed": claimed, "done_at": time.Now().UTC()}); err != nil &&
-		!emporium.IsCode(err, emporium.ECONFLICT) {
-		n.Logger.Warn("re-keying usernames: recording the pass failed", slog.Any("error", err))
+	_, err = docs.Put(ctx, marker, 0, map[string]any{"changed": changed, "done_at": time.Now().UTC()})
+	if err != nil && !emporium.IsCode(err, emporium.ECONFLICT) {
+		n.Logger.Warn("a re-keying pass could not be recorded", slog.String("pass", marker), slog.Any("error", err))
 		return
 	}
-	if claimed > 0 {
-		n.Logger.Info("usernames re-keyed", slog.Int("claimed", claimed))
+	if changed > 0 {
+		n.Logger.Info("names re-keyed", slog.String("pass", marker), slog.Int("changed", changed),
+			slog.Duration("took", time.Since(start).Round(time.Millisecond)))
 	}
 }
 
-// rekeyStoreNames activates each vendor's grain once, unless an earlier
-// start finished the pass. It runs in the background and stops with ctx; a
-// vendor whose activation fails is logged and re-keyed at its next
-// activation.
-func (n *Node) rekeyStoreNames(ctx context.Context) {
-	docs := n.Store.Documents(migrationsCollection)
-	if _, err := docs.Get(ctx, rekeyMarker, nil); err == nil || !emporium.IsCode(err, emporium.ENOTFOUND) {
-		return // done, or the store cannot tell: the next start tries again
-	}
-	start, count, failed := time.Now(), 0, 0
-	err := n.Store.Projections().EachID(ctx, user.VendorsCollection, rekeyBatch, func(ids []string) error {
-		for _, id := range ids {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			count++
-			if _, err := userpb.GetUserGrainGrainClient(n.Cluster, id).Get(&userpb.GetRequest{}); err != nil {
-				failed++
-				n.Logger.Warn("re-keying store names: a vendor did not activate", slog.String("user", id), slog.Any("error", err))
-			}
-		}
-		return nil
+// rekeyUsernames claims the new key of every username claimed under its
+// legacy key.
+func (n *Node) rekeyUsernames(ctx context.Context) {
+	n.once(ctx, usernameMarker, func() (int, error) {
+		return n.Accounts.RekeyUsernames(ctx, n.Store.Projections())
 	})
-	if err != nil || failed > 0 {
-		n.Logger.Warn("re-keying store names did not finish; the next start tries again",
-			slog.Int("vendors", count), slog.Int("failed", failed), slog.Any("error", err))
-		return
-	}
-	if _, err := docs.Put(ctx, rekeyMarker, 0, map[string]any{"vendors": count, "done_at": time.Now().UTC()}); err != nil &&
-		!emporium.IsCode(err, emporium.ECONFLICT) {
-		n.Logger.Warn("re-keying store names: recording the pass failed", slog.Any("error", err))
-		return
-	}
-	if count > 0 {
-		n.Logger.Info("store names re-keyed", slog.Int("vendors", count), slog.Duration("took", time.Since(start).Round(time.Millisecond)))
-	}
+}
+
+// rekeyStoreNames activates each vendor's grain once, which re-keys its
+// store. A vendor whose activation fails is logged, and the pass is tried
+// again at the next start (and the vendor re-keyed at its next activation
+// meanwhile).
+func (n *Node) rekeyStoreNames(ctx context.Context) {
+	n.once(ctx, rekeyMarker, func() (int, error) {
+		count, failed := 0, 0
+		err := n.Store.Projections().EachID(ctx, user.VendorsCollection, rekeyBatch, func(ids []string) error {
+			for _, id := range ids {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				count++
+				if _, err := userpb.GetUserGrainGrainClient(n.Cluster, id).Get(&userpb.GetRequest{}); err != nil {
+					failed++
+					n.Logger.Warn("re-keying store names: a vendor did not activate", slog.String("user", id), slog.Any("error", err))
+				}
+			}
+			return nil
+		})
+		if err == nil && failed > 0 {
+			err = fmt.Errorf("%d of %d vendors did not activate", failed, count)
+		}
+		return count, err
+	})
 }

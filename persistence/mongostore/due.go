@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/emporium-shop/emporium/persistence"
 )
@@ -22,24 +21,7 @@ func (p *Projections) DueBefore(ctx context.Context, collection, field string, t
 	if err := p.store.ensureCollection(ctx, op, collection); err != nil {
 		return nil, err
 	}
-	coll := p.store.db.Collection(collection)
-	opts := options.Find().
-		SetProjection(bson.D{{Key: "_id", Value: 1}}).
-		SetSort(bson.D{{Key: field, Value: 1}}).
-		SetLimit(int64(limit))
-	cur, err := coll.Find(ctx, bson.D{{Key: field, Value: bson.D{{Key: "$lte", Value: t}}}}, opts)
-	if err != nil {
-		return nil, failure(op, err)
-	}
-	var docs []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, failure(op, err)
-	}
-	ids := make([]string, len(docs))
-	for i, d := range docs {
-		ids[i] = d.ID
-	}
-	return ids, nil
+	filter := bson.D{{Key: field, Value: bson.D{{Key: "$lte", Value: t}}}}
+	ids, err := findIDs(ctx, p.store.db.Collection(collection), filter, bson.D{{Key: field, Value: 1}}, limit)
+	return ids, failure(op, err)
 }

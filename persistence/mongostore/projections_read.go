@@ -246,19 +246,23 @@ func (p *Projections) Unmarked(ctx context.Context, collection, field, afterID s
 	if afterID != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: afterID}}})
 	}
-	opts := options.Find().
-		SetProjection(bson.D{{Key: "_id", Value: 1}}).
-		SetSort(bson.D{{Key: "_id", Value: 1}}).
-		SetLimit(int64(limit))
-	cur, err := p.store.db.Collection(collection).Find(ctx, filter, opts)
+	ids, err := findIDs(ctx, p.store.db.Collection(collection), filter, bson.D{{Key: "_id", Value: 1}}, limit)
+	return ids, failure(op, err)
+}
+
+// findIDs returns the _id of up to limit documents of coll that match
+// filter, in sort order: the shape of every query that feeds a sweep.
+func findIDs(ctx context.Context, coll *mongo.Collection, filter, sort bson.D, limit int) ([]string, error) {
+	opts := options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetSort(sort).SetLimit(int64(limit))
+	cur, err := coll.Find(ctx, filter, opts)
 	if err != nil {
-		return nil, failure(op, err)
+		return nil, err
 	}
 	var docs []struct {
 		ID string `bson:"_id"`
 	}
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, failure(op, err)
+		return nil, err
 	}
 	ids := make([]string, len(docs))
 	for i, d := range docs {

@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/emporium-shop/emporium/persistence"
 	"github.com/emporium-shop/emporium/persistence/persistencetest"
@@ -18,57 +15,17 @@ import (
 
 // Run with: go test -run '^$' -bench . -benchtime 2s ./persistence/sqlitestore/
 
-// appenders is how many goroutines per GOMAXPROCS append at once in the
-// parallel benchmarks, standing in for the busy grains of one node.
-const appenders = 128
-
-// BenchmarkJournalAppend measures group commit: many goroutines append to
-// streams of their own, each waiting for its append to be durable before
-// the next, as grains do.
+// BenchmarkJournalAppend measures group commit (persistencetest.BenchJournalAppend).
 func BenchmarkJournalAppend(b *testing.B) {
-	for _, events := range []int{1, 5} {
-		b.Run(fmt.Sprintf("events_per_append=%d", events), func(b *testing.B) {
-			j := persistencetest.OpenConfig(b, persistence.Config{DataDir: b.TempDir()}).Journal()
-			batch := make([]proto.Message, events)
-			for i := range batch {
-				batch[i] = wrapperspb.String(fmt.Sprintf("an event of a typical size, number %d", i))
-			}
-			var streams atomic.Int64
-			b.SetParallelism(appenders)
-			b.ResetTimer()
-			started := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				stream := fmt.Sprintf("bench-%d", streams.Add(1))
-				seq := uint64(0)
-				for pb.Next() {
-					last, err := j.Append(context.Background(), stream, seq, batch...)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					seq = last
-				}
-			})
-			elapsed := time.Since(started).Seconds()
-			b.ReportMetric(float64(b.N)/elapsed, "appends/s")
-			b.ReportMetric(float64(b.N*events)/elapsed, "events/s")
-		})
-	}
+	persistencetest.BenchJournalAppend(b, func(b *testing.B) persistence.Journal {
+		return persistencetest.OpenConfig(b, persistence.Config{DataDir: b.TempDir()}).Journal()
+	})
 }
 
-// BenchmarkJournalAppendSequential measures the latency of one append when
-// nothing else is written: the linger plus one durable commit.
+// BenchmarkJournalAppendSequential measures one append with nothing to
+// batch with: the linger plus one durable commit.
 func BenchmarkJournalAppendSequential(b *testing.B) {
-	j := persistencetest.OpenConfig(b, persistence.Config{DataDir: b.TempDir()}).Journal()
-	seq := uint64(0)
-	ev := wrapperspb.String("an event of a typical size")
-	for b.Loop() {
-		last, err := j.Append(context.Background(), "bench", seq, ev)
-		if err != nil {
-			b.Fatal(err)
-		}
-		seq = last
-	}
+	persistencetest.BenchJournalAppendSequential(b, persistencetest.OpenConfig(b, persistence.Config{DataDir: b.TempDir()}).Journal())
 }
 
 // Read-model shapes of the benchmark: products listed by vendor and marked

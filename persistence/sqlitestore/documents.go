@@ -21,16 +21,7 @@ type Documents struct {
 // Get implements persistence.Documents.
 func (d *Documents) Get(ctx context.Context, id string, into any) (int64, error) {
 	const op = "sqlitestore.Documents.Get"
-	n, body, err := d.store.getRow(ctx, op, d.name, id)
-	if err != nil {
-		return 0, err
-	}
-	if into != nil {
-		if err := bson.Unmarshal(body, into); err != nil {
-			return 0, persistence.Corrupt(op, err, "cannot decode %s %q", d.name, id)
-		}
-	}
-	return n, nil
+	return d.store.getRow(ctx, op, d.name, id, into)
 }
 
 // Put implements persistence.Documents.
@@ -121,12 +112,13 @@ func (d *Documents) versionConflict(tx *writeTx, op string, t *table, id string,
 	return persistence.Conflict(op, "%s %q is at version %d, not %d; reload and decide again", d.name, id, current, version)
 }
 
-// getRow reads the counter and body of one document, by id. A missing
+// getRow reads one document by id: it decodes the body into into (unless
+// into is nil) and answers the counter (version or seq). A missing
 // document, or collection, is ENOTFOUND.
-func (s *Store) getRow(ctx context.Context, op, collection, id string) (int64, bson.Raw, error) {
+func (s *Store) getRow(ctx context.Context, op, collection, id string, into any) (int64, error) {
 	t := s.tables.get(collection)
 	if t == nil {
-		return 0, nil, persistence.NotFound(op, collection, id)
+		return 0, persistence.NotFound(op, collection, id)
 	}
 	var (
 		n    int64
@@ -136,12 +128,17 @@ func (s *Store) getRow(ctx context.Context, op, collection, id string) (int64, b
 		return s.queryRow(ctx, `SELECT n, body FROM `+t.name()+` WHERE id = ?`, id).Scan(&n, &body)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, persistence.NotFound(op, collection, id)
+		return 0, persistence.NotFound(op, collection, id)
 	}
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
-	return n, bson.Raw(body), nil
+	if into != nil {
+		if err := bson.Unmarshal(body, into); err != nil {
+			return 0, persistence.Corrupt(op, err, "cannot decode %s %q", collection, id)
+		}
+	}
+	return n, nil
 }
 
 // affected returns the rows a statement changed; SQLite always knows.

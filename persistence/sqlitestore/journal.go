@@ -106,22 +106,15 @@ func (j *Journal) Load(ctx context.Context, stream string, afterSeq uint64, fn f
 		return afterSeq, nil
 	}
 	var rows []storedEvent
-	err := j.store.read(ctx, op, func(ctx context.Context) error {
-		r, err := j.store.query(ctx,
-			`SELECT seq, type, data, at FROM journal WHERE stream = ? AND seq > ? ORDER BY seq`, stream, int64(afterSeq))
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		for r.Next() {
+	err := j.store.readRows(ctx, op, `SELECT seq, type, data, at FROM journal WHERE stream = ? AND seq > ? ORDER BY seq`,
+		[]any{stream, int64(afterSeq)}, func(r *sql.Rows) error {
 			var e storedEvent
 			if err := r.Scan(&e.seq, &e.typ, &e.data, &e.at); err != nil {
 				return err
 			}
 			rows = append(rows, e)
-		}
-		return r.Err()
-	})
+			return nil
+		})
 	if err != nil {
 		return afterSeq, err
 	}

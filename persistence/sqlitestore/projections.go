@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"math/bits"
 	"strings"
 	"time"
@@ -54,16 +55,8 @@ func (p *Projections) writeBatch(ctx context.Context, batch []*persistence.Proje
 // Get implements persistence.Projections.
 func (p *Projections) Get(ctx context.Context, collection, id string, into any) (uint64, error) {
 	const op = "sqlitestore.Projections.Get"
-	n, body, err := p.store.getRow(ctx, op, collection, id)
-	if err != nil {
-		return 0, err
-	}
-	if into != nil {
-		if err := bson.Unmarshal(body, into); err != nil {
-			return 0, persistence.Corrupt(op, err, "cannot decode %s %q", collection, id)
-		}
-	}
-	return uint64(n), nil
+	n, err := p.store.getRow(ctx, op, collection, id, into)
+	return uint64(n), err
 }
 
 // maxParams bounds the ids of one IN list, below SQLite's limit on bound
@@ -93,21 +86,14 @@ func (p *Projections) GetMany(ctx context.Context, collection string, ids []stri
 			args[i] = chunk[min(i, len(chunk)-1)]
 		}
 		stmt := `SELECT id, body FROM ` + t.name() + ` WHERE id IN (?` + strings.Repeat(", ?", size-1) + `)`
-		err := p.store.read(ctx, op, func(ctx context.Context) error {
-			rows, err := p.store.query(ctx, stmt, args...)
-			if err != nil {
+		err := p.store.readRows(ctx, op, stmt, args, func(rows *sql.Rows) error {
+			var id string
+			var body []byte
+			if err := rows.Scan(&id, &body); err != nil {
 				return err
 			}
-			defer rows.Close()
-			for rows.Next() {
-				var id string
-				var body []byte
-				if err := rows.Scan(&id, &body); err != nil {
-					return err
-				}
-				byID[id] = body
-			}
-			return rows.Err()
+			byID[id] = body
+			return nil
 		})
 		if err != nil {
 			return err
@@ -142,20 +128,13 @@ func (p *Projections) List(ctx context.Context, collection, field string, value 
 	}
 	stmt, args := listQuery(t, field, param, beforeID, limit)
 	var raws []bson.Raw
-	err = p.store.read(ctx, op, func(ctx context.Context) error {
-		rows, err := p.store.query(ctx, stmt, args...)
-		if err != nil {
+	err = p.store.readRows(ctx, op, stmt, args, func(rows *sql.Rows) error {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var body []byte
-			if err := rows.Scan(&body); err != nil {
-				return err
-			}
-			raws = append(raws, body)
-		}
-		return rows.Err()
+		raws = append(raws, body)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -360,20 +339,13 @@ func (p *Projections) indexed(op, collection, field string) (*table, error) {
 // ids runs a query of ids.
 func (p *Projections) ids(ctx context.Context, op, stmt string, args ...any) ([]string, error) {
 	var ids []string
-	err := p.store.read(ctx, op, func(ctx context.Context) error {
-		rows, err := p.store.query(ctx, stmt, args...)
-		if err != nil {
+	err := p.store.readRows(ctx, op, stmt, args, func(rows *sql.Rows) error {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			ids = append(ids, id)
-		}
-		return rows.Err()
+		ids = append(ids, id)
+		return nil
 	})
 	return ids, err
 }

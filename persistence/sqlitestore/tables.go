@@ -68,42 +68,32 @@ type tables struct {
 
 // loadTables reads the document tables of the file and their columns.
 func loadTables(ctx context.Context, db *sql.DB) (*tables, error) {
-	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'doc:%'`)
-	if err != nil {
-		return nil, err
-	}
 	var names []string
-	for rows.Next() {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'doc:%'`)
+	err = eachRow(rows, err, func(rows *sql.Rows) error {
 		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return nil, err
-		}
+		err := rows.Scan(&name)
 		names = append(names, name)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	ts := &tables{byName: map[string]*table{}}
 	for _, name := range names {
 		t := &table{collection: strings.TrimPrefix(name, tablePrefix)}
 		cols, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, name)
-		if err != nil {
-			return nil, err
-		}
-		for cols.Next() {
+		err = eachRow(cols, err, func(cols *sql.Rows) error {
 			var col string
 			if err := cols.Scan(&col); err != nil {
-				cols.Close()
-				return nil, err
+				return err
 			}
 			if field, ok := strings.CutPrefix(col, columnPrefix); ok {
 				t.fields = append(t.fields, field)
 			}
-		}
-		cols.Close()
-		if err := cols.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 		ts.byName[t.collection] = t
@@ -119,11 +109,7 @@ func loadTables(ctx context.Context, db *sql.DB) (*tables, error) {
 func loadLeads(ctx context.Context, db *sql.DB, ts *tables) error {
 	rows, err := db.QueryContext(ctx, `SELECT m.tbl_name, i.name FROM sqlite_master AS m, pragma_index_info(m.name) AS i
 		WHERE m.type = 'index' AND m.name LIKE 'ix:%' AND i.seqno = 0`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return eachRow(rows, err, func(rows *sql.Rows) error {
 		var tbl, col string
 		if err := rows.Scan(&tbl, &col); err != nil {
 			return err
@@ -132,8 +118,8 @@ func loadLeads(ctx context.Context, db *sql.DB, ts *tables) error {
 		if field, ok := strings.CutPrefix(col, columnPrefix); ok && t != nil && !t.leadsIndex(field) {
 			t.leads = append(t.leads, field)
 		}
-	}
-	return rows.Err()
+		return nil
+	})
 }
 
 // get returns the committed table of collection, or nil when the
@@ -185,28 +171,24 @@ func (tx *writeTx) addColumn(t *table, field string) (*table, error) {
 	grown := &table{collection: t.collection, fields: append(slices.Clone(t.fields), field), leads: t.leads}
 	tx.tables[t.collection] = grown
 
-	rows, err := tx.QueryContext(tx.ctx, `SELECT id, body FROM `+t.name())
-	if err != nil {
-		return nil, err
-	}
 	type fill struct {
 		id    string
 		value any
 	}
 	var fills []fill
-	for rows.Next() {
+	rows, err := tx.QueryContext(tx.ctx, `SELECT id, body FROM `+t.name())
+	err = eachRow(rows, err, func(rows *sql.Rows) error {
 		var id string
 		var body []byte
 		if err := rows.Scan(&id, &body); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		if v := fieldValue(bson.Raw(body), field); v != nil {
 			fills = append(fills, fill{id, v})
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	update := `UPDATE ` + t.name() + ` SET ` + ident(columnPrefix+field) + ` = ? WHERE id = ?`
