@@ -35,6 +35,10 @@ const (
 	ECONFLICT = "conflict"
 	// EOUTOFSTOCK: not enough available stock for the request.
 	EOUTOFSTOCK = "out_of_stock"
+	// EPRICECHANGED: the total of an order differs from the one the client
+	// expected (a price changed since the preview); the problem carries the
+	// new totals.
+	EPRICECHANGED = "price_changed"
 	// EIDEMPOTENCY: an idempotency key was reused with a different request.
 	EIDEMPOTENCY = "idempotency_key_reused"
 	// ETOOLARGE: the request body is over the size limit.
@@ -72,6 +76,7 @@ var codes = []CodeInfo{
 	{EMETHOD, 405, "Method not allowed"},
 	{ECONFLICT, 409, "Conflict"},
 	{EOUTOFSTOCK, 409, "Out of stock"},
+	{EPRICECHANGED, 409, "Price changed"},
 	{EIDEMPOTENCY, 422, "Idempotency key reused"},
 	{ETOOLARGE, 413, "Payload too large"},
 	{EMEDIATYPE, 415, "Unsupported media type"},

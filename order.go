@@ -1,0 +1,212 @@
+package emporium
+
+import (
+	"context"
+	"time"
+)
+
+// Orders is the order service (DESIGN §4 Checkout saga): shipping methods
+// and totals, placing an order from the caller's cart, and the buyer's view
+// of their orders. actors/order implements it over the OrderGrain; the
+// gateway serves it. Every method acts on the caller's own orders only:
+// another user's order is ENOTFOUND.
+type Orders interface {
+	// ShippingMethods lists the shipping methods offered to country (ISO
+	// 3166-1 alpha-2; empty for the default list).
+	ShippingMethods(ctx context.Context, country string) ([]ShippingMethod, error)
+	// Preview prices the caller's cart for an address and a shipping
+	// method, exactly as PlaceOrder would.
+	Preview(ctx context.Context, p Principal, in CheckoutInput) (CheckoutPreview, error)
+	// PlaceOrder turns the caller's cart into an order and starts its
+	// checkout saga. key is the Idempotency-Key: the order's identity is
+	// derived from the caller and the key, so a retry answers the same
+	// order (as it is now); the same key with another body is EIDEMPOTENCY.
+	// wait bounds how long to wait for the saga's outcome; the answer is
+	// the order as it is when the wait ends (pending when it has not
+	// finished).
+	PlaceOrder(ctx context.Context, p Principal, in PlaceOrderInput, key string, wait time.Duration) (Order, error)
+	// Order answers one of the caller's orders.
+	Order(ctx context.Context, p Principal, id string) (Order, error)
+	// ListOrders lists the caller's orders, newest first.
+	ListOrders(ctx context.Context, p Principal, cursor string, limit int) (OrderPage, error)
+	// CancelOrder cancels one of the caller's orders that has not shipped:
+	// its stock goes back and its payment is voided or refunded.
+	CancelOrder(ctx context.Context, p Principal, id string, key string) (Order, error)
+	// ConfirmPayment tells an order waiting for the buyer's approval of its
+	// payment (awaiting_payment) that the buyer came back from approving.
+	ConfirmPayment(ctx context.Context, p Principal, id string) (Order, error)
+}
+
+// Order statuses (DESIGN §4). Terminal: failed, cancelled, refunded,
+// delivered.
+const (
+	OrderPending         = "pending"
+	OrderAwaitingPayment = "awaiting_payment"
+	OrderConfirmed       = "confirmed"
+	OrderProcessing      = "processing"
+	OrderShipped         = "shipped"
+	OrderDelivered       = "delivered"
+	OrderCancelled       = "cancelled"
+	OrderFailed          = "failed"
+	OrderRefunded        = "refunded"
+)
+
+// Payment statuses of an order.
+const (
+	PaymentPending           = "pending"
+	PaymentRequiresApproval  = "requires_approval"
+	PaymentAuthorized        = "authorized"
+	PaymentCaptured          = "captured"
+	PaymentVoided            = "voided"
+	PaymentRefunded          = "refunded"
+	PaymentPartiallyRefunded = "partially_refunded"
+	PaymentDeclined          = "declined"
+	PaymentNone              = "none"
+)
+
+// Reasons an order failed (Order.FailureReason); also problem codes.
+const (
+	ReasonOutOfStock         = "out_of_stock"
+	ReasonPaymentDeclined    = "payment_declined"
+	ReasonInsufficientFunds  = "insufficient_funds"
+	ReasonReservationExpired = "reservation_expired"
+	ReasonPaymentExpired     = "payment_expired"
+	ReasonPaymentError       = "payment_error"
+	ReasonNotPurchasable     = "not_purchasable"
+	ReasonCancelled          = "cancelled"
+)
+
+// ShippingMethod is one way to ship an order.
+type ShippingMethod struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Price Money  `json:"price"`
+	// MinDays and MaxDays are the estimated business days in transit.
+	MinDays int `json:"min_days"`
+	MaxDays int `json:"max_days"`
+}
+
+// CheckoutInput names where and how the cart ships.
+type CheckoutInput struct {
+	ShippingAddressID string `json:"shipping_address_id"`
+	ShippingMethod    string `json:"shipping_method"`
+}
+
+// CheckoutPreview is what an order of the cart would cost.
+type CheckoutPreview struct {
+	Lines             []OrderLine    `json:"lines"`
+	Subtotal          Money          `json:"subtotal"`
+	Shipping          Money          `json:"shipping"`
+	Tax               Money          `json:"tax"`
+	Total             Money          `json:"total"`
+	ShippingMethod    ShippingMethod `json:"shipping_method"`
+	EstimatedDelivery string         `json:"estimated_delivery"`
+}
+
+// PaymentInput chooses a provider and the buyer's payment method there: a
+// token or payment-method id, never card data.
+type PaymentInput struct {
+	Provider string `json:"provider"`
+	Token    string `json:"token,omitempty"`
+	// ReturnURL is where a provider that needs the buyer's approval sends
+	// them back.
+	ReturnURL string `json:"return_url,omitempty"`
+}
+
+// PlaceOrderInput is the body of POST /v1/orders.
+type PlaceOrderInput struct {
+	ShippingAddressID string       `json:"shipping_address_id"`
+	BillingAddressID  string       `json:"billing_address_id,omitempty"`
+	ShippingMethod    string       `json:"shipping_method"`
+	Payment           PaymentInput `json:"payment"`
+	// ExpectedTotal, when set (from a preview), refuses the order with
+	// EPRICECHANGED if the total differs.
+	ExpectedTotal *Money `json:"expected_total,omitempty"`
+}
+
+// OrderLine is one SKU of an order, priced when the order was placed.
+type OrderLine struct {
+	LineID    string            `json:"line_id"`
+	ProductID string            `json:"product_id"`
+	VendorID  string            `json:"vendor_id"`
+	SKU       string            `json:"sku"`
+	Title     string            `json:"title"`
+	Options   map[string]string `json:"options"`
+	Quantity  int64             `json:"quantity"`
+	UnitPrice Money             `json:"unit_price"`
+	LineTotal Money             `json:"line_total"`
+	// FulfillmentStatus is unfulfilled, shipped, delivered or cancelled.
+	FulfillmentStatus string `json:"fulfillment_status"`
+}
+
+// OrderAddress is an address as the order holds it: a copy taken when the
+// order was placed.
+type OrderAddress struct {
+	FullName   string `json:"full_name"`
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2"`
+	City       string `json:"city"`
+	Region     string `json:"region"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+	Phone      string `json:"phone"`
+}
+
+// Shipment is one vendor's shipment of order lines.
+type Shipment struct {
+	VendorID       string     `json:"vendor_id"`
+	Carrier        string     `json:"carrier"`
+	TrackingNumber string     `json:"tracking_number"`
+	Lines          []string   `json:"lines"`
+	ShippedAt      time.Time  `json:"shipped_at"`
+	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
+}
+
+// OrderPayment is the payment of an order as its buyer sees it: never card
+// data.
+type OrderPayment struct {
+	Provider string `json:"provider"`
+	Status   string `json:"status"`
+	// ApprovalURL is where the buyer approves the payment while the order
+	// is awaiting_payment.
+	ApprovalURL string `json:"approval_url,omitempty"`
+	Captured    Money  `json:"captured"`
+	Refunded    Money  `json:"refunded"`
+}
+
+// Order is an order as the API shows it.
+type Order struct {
+	ID                string         `json:"id"`
+	Status            string         `json:"status"`
+	PaymentStatus     string         `json:"payment_status"`
+	Payment           OrderPayment   `json:"payment"`
+	Lines             []OrderLine    `json:"lines"`
+	Shipments         []Shipment     `json:"shipments"`
+	Subtotal          Money          `json:"subtotal"`
+	Shipping          Money          `json:"shipping"`
+	Tax               Money          `json:"tax"`
+	Total             Money          `json:"total"`
+	ShippingMethod    ShippingMethod `json:"shipping_method"`
+	ShippingAddress   OrderAddress   `json:"shipping_address"`
+	BillingAddress    OrderAddress   `json:"billing_address"`
+	EstimatedDelivery string         `json:"estimated_delivery,omitempty"`
+	// FailureReason is one of the Reason... codes when the order failed or
+	// was cancelled; FailureDetail says it in words (e.g. the SKUs out of
+	// stock in OutOfStockSKUs).
+	FailureReason  string    `json:"failure_reason,omitempty"`
+	FailureDetail  string    `json:"failure_detail,omitempty"`
+	OutOfStockSKUs []string  `json:"out_of_stock_skus,omitempty"`
+	Seq            uint64    `json:"seq"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// OrderPage is one page of a buyer's orders.
+type OrderPage struct {
+	Items      []Order `json:"items"`
+	NextCursor string  `json:"next_cursor"`
+}
+
+// OrderEventType is the type of the live event an order change is pushed
+// as.
+const OrderEventType = "order.updated"
