@@ -2,6 +2,7 @@ package emporium
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -210,3 +211,13 @@ type OrderPage struct {
 // OrderEventType is the type of the live event an order change is pushed
 // as.
 const OrderEventType = "order.updated"
+
+// PaymentWebhooks receives payment providers' notifications (POST
+// /v1/webhooks/{provider}). The body is verified raw (a signature over the
+// exact bytes), then parsed leniently: providers add fields. A delivery
+// that is unsigned, forged, altered or stale is EUNAUTHENTICATED and changes
+// nothing; one delivered again or out of order is applied once and never
+// moves an order backwards.
+type PaymentWebhooks interface {
+	Deliver(ctx context.Context, provider string, header http.Header, body []byte) error
+}
