@@ -39,6 +39,9 @@ const (
 	// expected (a price changed since the preview); the problem carries the
 	// new totals.
 	EPRICECHANGED = "price_changed"
+	// EEXPIRED: a reservation ran out (or was released) before the order it
+	// held stock for could commit it.
+	EEXPIRED = "reservation_expired"
 	// EIDEMPOTENCY: an idempotency key was reused with a different request.
 	EIDEMPOTENCY = "idempotency_key_reused"
 	// ETOOLARGE: the request body is over the size limit.
@@ -77,6 +80,7 @@ var codes = []CodeInfo{
 	{ECONFLICT, 409, "Conflict"},
 	{EOUTOFSTOCK, 409, "Out of stock"},
 	{EPRICECHANGED, 409, "Price changed"},
+	{EEXPIRED, 409, "Reservation expired"},
 	{EIDEMPOTENCY, 422, "Idempotency key reused"},
 	{ETOOLARGE, 413, "Payload too large"},
 	{EMEDIATYPE, 415, "Unsupported media type"},

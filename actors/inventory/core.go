@@ -90,6 +90,8 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 		return decideRelease(s, c)
 	case *pb.CommitRequest:
 		return decideCommit(s, c)
+	case *pb.ReturnRequest:
+		return decideReturn(s, c)
 	case *pb.GetAvailabilityRequest:
 		return nil, nil
 	default:
@@ -186,9 +188,24 @@ func decideCommit(s *pb.State, c *pb.CommitRequest) ([]proto.Message, error) {
 	case r.Status == pb.ReservationStatus_RESERVATION_STATUS_COMMITTED:
 		return nil, nil
 	default:
-		return nil, emporium.Errorf(emporium.ECONFLICT,
+		return nil, emporium.Errorf(emporium.EEXPIRED,
 			"order %s's reservation of %s was %s before it was committed", c.OrderId, s.Sku, statusWord(r.Status))
 	}
+}
+
+func decideReturn(s *pb.State, c *pb.ReturnRequest) ([]proto.Message, error) {
+	if err := needOrderID(c.OrderId); err != nil {
+		return nil, err
+	}
+	if _, ok := s.Held[c.OrderId]; ok {
+		return []proto.Message{&pb.Released{OrderId: c.OrderId}}, nil
+	}
+	if r := findReservation(s, c.OrderId); r != nil && r.Status == pb.ReservationStatus_RESERVATION_STATUS_COMMITTED {
+		return []proto.Message{&pb.Returned{OrderId: c.OrderId, Quantity: r.Quantity}}, nil
+	}
+	// Unknown, released, expired or returned: nothing of the order's is
+	// held or sold, which is what was asked.
+	return nil, nil
 }
 
 // apply folds one event into the state. Events are facts: apply never
@@ -222,6 +239,14 @@ func apply(s *pb.State, ev proto.Message) {
 			s.Sold += r.Quantity
 		}
 		closeReservation(s, e.OrderId, pb.ReservationStatus_RESERVATION_STATUS_COMMITTED)
+	case *pb.Returned:
+		for _, r := range s.Closed {
+			if r.OrderId == e.OrderId && r.Status == pb.ReservationStatus_RESERVATION_STATUS_COMMITTED {
+				r.Status = pb.ReservationStatus_RESERVATION_STATUS_RETURNED
+				s.OnHand += e.Quantity
+				s.Sold -= e.Quantity
+			}
+		}
 	case *pb.Fenced:
 		// Only takes its seq.
 	}
@@ -284,6 +309,8 @@ func statusWord(st pb.ReservationStatus) string {
 		return "released"
 	case pb.ReservationStatus_RESERVATION_STATUS_COMMITTED:
 		return "committed"
+	case pb.ReservationStatus_RESERVATION_STATUS_RETURNED:
+		return "returned"
 	default:
 		return "held"
 	}

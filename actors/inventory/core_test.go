@@ -85,8 +85,17 @@ func TestDecide(t *testing.T) {
 			[]proto.Message{&pb.Committed{OrderId: "o1"}}, ""},
 		{"commit retried", append(withHold, &pb.Committed{OrderId: "o1"}), &pb.CommitRequest{OrderId: "o1"}, nil, ""},
 		{"commit unknown", withHold, &pb.CommitRequest{OrderId: "o9"}, nil, emporium.ENOTFOUND},
-		{"commit expired", append(withHold, &pb.Released{OrderId: "o1", Expired: true}), &pb.CommitRequest{OrderId: "o1"}, nil, emporium.ECONFLICT},
-		{"commit released", append(withHold, &pb.Released{OrderId: "o1"}), &pb.CommitRequest{OrderId: "o1"}, nil, emporium.ECONFLICT},
+		{"commit expired", append(withHold, &pb.Released{OrderId: "o1", Expired: true}), &pb.CommitRequest{OrderId: "o1"}, nil, emporium.EEXPIRED},
+		{"commit released", append(withHold, &pb.Released{OrderId: "o1"}), &pb.CommitRequest{OrderId: "o1"}, nil, emporium.EEXPIRED},
+		{"return held releases", withHold, &pb.ReturnRequest{OrderId: "o1"},
+			[]proto.Message{&pb.Released{OrderId: "o1"}}, ""},
+		{"return committed", append(withHold, &pb.Committed{OrderId: "o1"}), &pb.ReturnRequest{OrderId: "o1"},
+			[]proto.Message{&pb.Returned{OrderId: "o1", Quantity: 4}}, ""},
+		{"return retried", append(withHold, &pb.Committed{OrderId: "o1"}, &pb.Returned{OrderId: "o1", Quantity: 4}),
+			&pb.ReturnRequest{OrderId: "o1"}, nil, ""},
+		{"return unknown", withHold, &pb.ReturnRequest{OrderId: "o9"}, nil, ""},
+		{"return released", append(withHold, &pb.Released{OrderId: "o1"}), &pb.ReturnRequest{OrderId: "o1"}, nil, ""},
+		{"return without order", withHold, &pb.ReturnRequest{}, nil, emporium.EINVALID},
 		{"availability", withHold, &pb.GetAvailabilityRequest{}, nil, ""},
 	}
 	for _, tt := range tests {
@@ -186,6 +195,8 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 				cmd = &pb.ReserveRequest{OrderId: order, Quantity: int64(1 + r.IntN(4)), TtlMs: int64(r.IntN(300_000))}
 			case k < 8:
 				cmd = &pb.CommitRequest{OrderId: order}
+			case k == 8 && r.IntN(2) == 0:
+				cmd = &pb.ReturnRequest{OrderId: order}
 			default:
 				cmd = &pb.ReleaseRequest{OrderId: order}
 			}
@@ -198,6 +209,9 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			for _, ev := range events {
 				if c, ok := ev.(*pb.Committed); ok {
 					committed += s.Held[c.OrderId].Quantity
+				}
+				if r, ok := ev.(*pb.Returned); ok {
+					committed -= r.Quantity
 				}
 				Spec.Fold(s, ev)
 				journal = append(journal, ev)

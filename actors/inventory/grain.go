@@ -76,6 +76,11 @@ func (g *grain) Commit(req *pb.CommitRequest, ctx cluster.GrainContext) (*pb.Sto
 	return g.command(ctx, req, req.OrderId)
 }
 
+// Return gives an order's units back.
+func (g *grain) Return(req *pb.ReturnRequest, ctx cluster.GrainContext) (*pb.Stock, error) {
+	return g.command(ctx, req, req.OrderId)
+}
+
 // GetAvailability answers the current stock, after what expired is
 // released.
 func (g *grain) GetAvailability(_ *pb.GetAvailabilityRequest, ctx cluster.GrainContext) (*pb.Stock, error) {

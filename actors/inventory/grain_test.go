@@ -246,7 +246,7 @@ func TestReservationsExpire(t *testing.T) {
 		return err == nil && st.Available == 3 && st.Reserved == 1
 	})
 	st, err := grain(sku).Commit(&pb.CommitRequest{OrderId: "o1"})
-	assert.True(t, emporium.IsCode(err, emporium.ECONFLICT), "committing an expired reservation: %v %v", st, err)
+	assert.True(t, emporium.IsCode(err, emporium.EEXPIRED), "committing an expired reservation: %v %v", st, err)
 }
 
 func TestSweeperReleasesExpiriesOfPassivatedGrains(t *testing.T) {

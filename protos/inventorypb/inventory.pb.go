@@ -32,6 +32,8 @@ const (
 	ReservationStatus_RESERVATION_STATUS_COMMITTED   ReservationStatus = 2
 	ReservationStatus_RESERVATION_STATUS_RELEASED    ReservationStatus = 3
 	ReservationStatus_RESERVATION_STATUS_EXPIRED     ReservationStatus = 4
+	// RETURNED: committed, then given back by Return.
+	ReservationStatus_RESERVATION_STATUS_RETURNED ReservationStatus = 5
 )
 
 // Enum value maps for ReservationStatus.
@@ -42,6 +44,7 @@ var (
 		2: "RESERVATION_STATUS_COMMITTED",
 		3: "RESERVATION_STATUS_RELEASED",
 		4: "RESERVATION_STATUS_EXPIRED",
+		5: "RESERVATION_STATUS_RETURNED",
 	}
 	ReservationStatus_value = map[string]int32{
 		"RESERVATION_STATUS_UNSPECIFIED": 0,
@@ -49,6 +52,7 @@ var (
 		"RESERVATION_STATUS_COMMITTED":   2,
 		"RESERVATION_STATUS_RELEASED":    3,
 		"RESERVATION_STATUS_EXPIRED":     4,
+		"RESERVATION_STATUS_RETURNED":    5,
 	}
 )
 
@@ -333,6 +337,50 @@ func (x *CommitRequest) GetOrderId() string {
 	return ""
 }
 
+type ReturnRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnRequest) Reset() {
+	*x = ReturnRequest{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnRequest) ProtoMessage() {}
+
+func (x *ReturnRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnRequest.ProtoReflect.Descriptor instead.
+func (*ReturnRequest) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReturnRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
 type GetAvailabilityRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -341,7 +389,7 @@ type GetAvailabilityRequest struct {
 
 func (x *GetAvailabilityRequest) Reset() {
 	*x = GetAvailabilityRequest{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[5]
+	mi := &file_inventorypb_inventory_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -353,7 +401,7 @@ func (x *GetAvailabilityRequest) String() string {
 func (*GetAvailabilityRequest) ProtoMessage() {}
 
 func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[5]
+	mi := &file_inventorypb_inventory_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -366,7 +414,7 @@ func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityRequest.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityRequest) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{5}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{6}
 }
 
 // Stock is the grain's answer to every command: the SKU's numbers after the
@@ -388,7 +436,7 @@ type Stock struct {
 
 func (x *Stock) Reset() {
 	*x = Stock{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[6]
+	mi := &file_inventorypb_inventory_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +448,7 @@ func (x *Stock) String() string {
 func (*Stock) ProtoMessage() {}
 
 func (x *Stock) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[6]
+	mi := &file_inventorypb_inventory_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +461,7 @@ func (x *Stock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stock.ProtoReflect.Descriptor instead.
 func (*Stock) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{6}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Stock) GetSku() string {
@@ -478,7 +526,7 @@ type Reservation struct {
 
 func (x *Reservation) Reset() {
 	*x = Reservation{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[7]
+	mi := &file_inventorypb_inventory_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +538,7 @@ func (x *Reservation) String() string {
 func (*Reservation) ProtoMessage() {}
 
 func (x *Reservation) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[7]
+	mi := &file_inventorypb_inventory_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +551,7 @@ func (x *Reservation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reservation.ProtoReflect.Descriptor instead.
 func (*Reservation) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{7}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Reservation) GetOrderId() string {
@@ -544,7 +592,7 @@ type StockSet struct {
 
 func (x *StockSet) Reset() {
 	*x = StockSet{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[8]
+	mi := &file_inventorypb_inventory_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +604,7 @@ func (x *StockSet) String() string {
 func (*StockSet) ProtoMessage() {}
 
 func (x *StockSet) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[8]
+	mi := &file_inventorypb_inventory_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +617,7 @@ func (x *StockSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockSet.ProtoReflect.Descriptor instead.
 func (*StockSet) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{8}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StockSet) GetCommandId() string {
@@ -596,7 +644,7 @@ type Restocked struct {
 
 func (x *Restocked) Reset() {
 	*x = Restocked{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[9]
+	mi := &file_inventorypb_inventory_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +656,7 @@ func (x *Restocked) String() string {
 func (*Restocked) ProtoMessage() {}
 
 func (x *Restocked) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[9]
+	mi := &file_inventorypb_inventory_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +669,7 @@ func (x *Restocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Restocked.ProtoReflect.Descriptor instead.
 func (*Restocked) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{9}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Restocked) GetCommandId() string {
@@ -649,7 +697,7 @@ type Reserved struct {
 
 func (x *Reserved) Reset() {
 	*x = Reserved{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[10]
+	mi := &file_inventorypb_inventory_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +709,7 @@ func (x *Reserved) String() string {
 func (*Reserved) ProtoMessage() {}
 
 func (x *Reserved) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[10]
+	mi := &file_inventorypb_inventory_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +722,7 @@ func (x *Reserved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reserved.ProtoReflect.Descriptor instead.
 func (*Reserved) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{10}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Reserved) GetOrderId() string {
@@ -710,7 +758,7 @@ type Released struct {
 
 func (x *Released) Reset() {
 	*x = Released{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[11]
+	mi := &file_inventorypb_inventory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +770,7 @@ func (x *Released) String() string {
 func (*Released) ProtoMessage() {}
 
 func (x *Released) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[11]
+	mi := &file_inventorypb_inventory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +783,7 @@ func (x *Released) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Released.ProtoReflect.Descriptor instead.
 func (*Released) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{11}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Released) GetOrderId() string {
@@ -761,7 +809,7 @@ type Committed struct {
 
 func (x *Committed) Reset() {
 	*x = Committed{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[12]
+	mi := &file_inventorypb_inventory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +821,7 @@ func (x *Committed) String() string {
 func (*Committed) ProtoMessage() {}
 
 func (x *Committed) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[12]
+	mi := &file_inventorypb_inventory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +834,7 @@ func (x *Committed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Committed.ProtoReflect.Descriptor instead.
 func (*Committed) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{12}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Committed) GetOrderId() string {
@@ -794,6 +842,59 @@ func (x *Committed) GetOrderId() string {
 		return x.OrderId
 	}
 	return ""
+}
+
+// Returned gives a committed order's units back on hand.
+type Returned struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	Quantity      int64                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Returned) Reset() {
+	*x = Returned{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Returned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Returned) ProtoMessage() {}
+
+func (x *Returned) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Returned.ProtoReflect.Descriptor instead.
+func (*Returned) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Returned) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *Returned) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
 }
 
 // Fenced marks a seq taken to settle an append whose outcome was unknown (the
@@ -808,7 +909,7 @@ type Fenced struct {
 
 func (x *Fenced) Reset() {
 	*x = Fenced{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[13]
+	mi := &file_inventorypb_inventory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +921,7 @@ func (x *Fenced) String() string {
 func (*Fenced) ProtoMessage() {}
 
 func (x *Fenced) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[13]
+	mi := &file_inventorypb_inventory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +934,7 @@ func (x *Fenced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fenced.ProtoReflect.Descriptor instead.
 func (*Fenced) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{15}
 }
 
 // State is the grain's snapshot.
@@ -859,7 +960,7 @@ type State struct {
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[14]
+	mi := &file_inventorypb_inventory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +972,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[14]
+	mi := &file_inventorypb_inventory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +985,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{14}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *State) GetSku() string {
@@ -956,6 +1057,8 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\x0eReleaseRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"*\n" +
 	"\rCommitRequest\x12\x19\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\"*\n" +
+	"\rReturnRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"\x18\n" +
 	"\x16GetAvailabilityRequest\"\xd8\x01\n" +
 	"\x05Stock\x12\x10\n" +
@@ -989,7 +1092,10 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x18\n" +
 	"\aexpired\x18\x02 \x01(\bR\aexpired\"&\n" +
 	"\tCommitted\x12\x19\n" +
-	"\border_id\x18\x01 \x01(\tR\aorderId\"\b\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\"A\n" +
+	"\bReturned\x12\x19\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1a\n" +
+	"\bquantity\x18\x02 \x01(\x03R\bquantity\"\b\n" +
 	"\x06Fenced\"\xe0\x02\n" +
 	"\x05State\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x17\n" +
@@ -1001,19 +1107,21 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\breserved\x18\a \x01(\x03R\breserved\x1a[\n" +
 	"\tHeldEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x128\n" +
-	"\x05value\x18\x02 \x01(\v2\".emporium.inventory.v1.ReservationR\x05value:\x028\x01*\xb7\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\".emporium.inventory.v1.ReservationR\x05value:\x028\x01*\xd8\x01\n" +
 	"\x11ReservationStatus\x12\"\n" +
 	"\x1eRESERVATION_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17RESERVATION_STATUS_HELD\x10\x01\x12 \n" +
 	"\x1cRESERVATION_STATUS_COMMITTED\x10\x02\x12\x1f\n" +
 	"\x1bRESERVATION_STATUS_RELEASED\x10\x03\x12\x1e\n" +
-	"\x1aRESERVATION_STATUS_EXPIRED\x10\x042\x80\x04\n" +
+	"\x1aRESERVATION_STATUS_EXPIRED\x10\x04\x12\x1f\n" +
+	"\x1bRESERVATION_STATUS_RETURNED\x10\x052\xce\x04\n" +
 	"\x0eInventoryGrain\x12P\n" +
 	"\bSetStock\x12&.emporium.inventory.v1.SetStockRequest\x1a\x1c.emporium.inventory.v1.Stock\x12N\n" +
 	"\aRestock\x12%.emporium.inventory.v1.RestockRequest\x1a\x1c.emporium.inventory.v1.Stock\x12N\n" +
 	"\aReserve\x12%.emporium.inventory.v1.ReserveRequest\x1a\x1c.emporium.inventory.v1.Stock\x12N\n" +
 	"\aRelease\x12%.emporium.inventory.v1.ReleaseRequest\x1a\x1c.emporium.inventory.v1.Stock\x12L\n" +
-	"\x06Commit\x12$.emporium.inventory.v1.CommitRequest\x1a\x1c.emporium.inventory.v1.Stock\x12^\n" +
+	"\x06Commit\x12$.emporium.inventory.v1.CommitRequest\x1a\x1c.emporium.inventory.v1.Stock\x12L\n" +
+	"\x06Return\x12$.emporium.inventory.v1.ReturnRequest\x1a\x1c.emporium.inventory.v1.Stock\x12^\n" +
 	"\x0fGetAvailability\x12-.emporium.inventory.v1.GetAvailabilityRequest\x1a\x1c.emporium.inventory.v1.StockB6Z4github.com/emporium-shop/emporium/protos/inventorypbb\x06proto3"
 
 var (
@@ -1029,7 +1137,7 @@ func file_inventorypb_inventory_proto_rawDescGZIP() []byte {
 }
 
 var file_inventorypb_inventory_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_inventorypb_inventory_proto_goTypes = []any{
 	(ReservationStatus)(0),         // 0: emporium.inventory.v1.ReservationStatus
 	(*SetStockRequest)(nil),        // 1: emporium.inventory.v1.SetStockRequest
@@ -1037,41 +1145,45 @@ var file_inventorypb_inventory_proto_goTypes = []any{
 	(*ReserveRequest)(nil),         // 3: emporium.inventory.v1.ReserveRequest
 	(*ReleaseRequest)(nil),         // 4: emporium.inventory.v1.ReleaseRequest
 	(*CommitRequest)(nil),          // 5: emporium.inventory.v1.CommitRequest
-	(*GetAvailabilityRequest)(nil), // 6: emporium.inventory.v1.GetAvailabilityRequest
-	(*Stock)(nil),                  // 7: emporium.inventory.v1.Stock
-	(*Reservation)(nil),            // 8: emporium.inventory.v1.Reservation
-	(*StockSet)(nil),               // 9: emporium.inventory.v1.StockSet
-	(*Restocked)(nil),              // 10: emporium.inventory.v1.Restocked
-	(*Reserved)(nil),               // 11: emporium.inventory.v1.Reserved
-	(*Released)(nil),               // 12: emporium.inventory.v1.Released
-	(*Committed)(nil),              // 13: emporium.inventory.v1.Committed
-	(*Fenced)(nil),                 // 14: emporium.inventory.v1.Fenced
-	(*State)(nil),                  // 15: emporium.inventory.v1.State
-	nil,                            // 16: emporium.inventory.v1.State.HeldEntry
-	(*timestamppb.Timestamp)(nil),  // 17: google.protobuf.Timestamp
+	(*ReturnRequest)(nil),          // 6: emporium.inventory.v1.ReturnRequest
+	(*GetAvailabilityRequest)(nil), // 7: emporium.inventory.v1.GetAvailabilityRequest
+	(*Stock)(nil),                  // 8: emporium.inventory.v1.Stock
+	(*Reservation)(nil),            // 9: emporium.inventory.v1.Reservation
+	(*StockSet)(nil),               // 10: emporium.inventory.v1.StockSet
+	(*Restocked)(nil),              // 11: emporium.inventory.v1.Restocked
+	(*Reserved)(nil),               // 12: emporium.inventory.v1.Reserved
+	(*Released)(nil),               // 13: emporium.inventory.v1.Released
+	(*Committed)(nil),              // 14: emporium.inventory.v1.Committed
+	(*Returned)(nil),               // 15: emporium.inventory.v1.Returned
+	(*Fenced)(nil),                 // 16: emporium.inventory.v1.Fenced
+	(*State)(nil),                  // 17: emporium.inventory.v1.State
+	nil,                            // 18: emporium.inventory.v1.State.HeldEntry
+	(*timestamppb.Timestamp)(nil),  // 19: google.protobuf.Timestamp
 }
 var file_inventorypb_inventory_proto_depIdxs = []int32{
-	8,  // 0: emporium.inventory.v1.Stock.reservation:type_name -> emporium.inventory.v1.Reservation
-	17, // 1: emporium.inventory.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
+	9,  // 0: emporium.inventory.v1.Stock.reservation:type_name -> emporium.inventory.v1.Reservation
+	19, // 1: emporium.inventory.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: emporium.inventory.v1.Reservation.status:type_name -> emporium.inventory.v1.ReservationStatus
-	17, // 3: emporium.inventory.v1.Reserved.expires_at:type_name -> google.protobuf.Timestamp
-	16, // 4: emporium.inventory.v1.State.held:type_name -> emporium.inventory.v1.State.HeldEntry
-	8,  // 5: emporium.inventory.v1.State.closed:type_name -> emporium.inventory.v1.Reservation
-	8,  // 6: emporium.inventory.v1.State.HeldEntry.value:type_name -> emporium.inventory.v1.Reservation
+	19, // 3: emporium.inventory.v1.Reserved.expires_at:type_name -> google.protobuf.Timestamp
+	18, // 4: emporium.inventory.v1.State.held:type_name -> emporium.inventory.v1.State.HeldEntry
+	9,  // 5: emporium.inventory.v1.State.closed:type_name -> emporium.inventory.v1.Reservation
+	9,  // 6: emporium.inventory.v1.State.HeldEntry.value:type_name -> emporium.inventory.v1.Reservation
 	1,  // 7: emporium.inventory.v1.InventoryGrain.SetStock:input_type -> emporium.inventory.v1.SetStockRequest
 	2,  // 8: emporium.inventory.v1.InventoryGrain.Restock:input_type -> emporium.inventory.v1.RestockRequest
 	3,  // 9: emporium.inventory.v1.InventoryGrain.Reserve:input_type -> emporium.inventory.v1.ReserveRequest
 	4,  // 10: emporium.inventory.v1.InventoryGrain.Release:input_type -> emporium.inventory.v1.ReleaseRequest
 	5,  // 11: emporium.inventory.v1.InventoryGrain.Commit:input_type -> emporium.inventory.v1.CommitRequest
-	6,  // 12: emporium.inventory.v1.InventoryGrain.GetAvailability:input_type -> emporium.inventory.v1.GetAvailabilityRequest
-	7,  // 13: emporium.inventory.v1.InventoryGrain.SetStock:output_type -> emporium.inventory.v1.Stock
-	7,  // 14: emporium.inventory.v1.InventoryGrain.Restock:output_type -> emporium.inventory.v1.Stock
-	7,  // 15: emporium.inventory.v1.InventoryGrain.Reserve:output_type -> emporium.inventory.v1.Stock
-	7,  // 16: emporium.inventory.v1.InventoryGrain.Release:output_type -> emporium.inventory.v1.Stock
-	7,  // 17: emporium.inventory.v1.InventoryGrain.Commit:output_type -> emporium.inventory.v1.Stock
-	7,  // 18: emporium.inventory.v1.InventoryGrain.GetAvailability:output_type -> emporium.inventory.v1.Stock
-	13, // [13:19] is the sub-list for method output_type
-	7,  // [7:13] is the sub-list for method input_type
+	6,  // 12: emporium.inventory.v1.InventoryGrain.Return:input_type -> emporium.inventory.v1.ReturnRequest
+	7,  // 13: emporium.inventory.v1.InventoryGrain.GetAvailability:input_type -> emporium.inventory.v1.GetAvailabilityRequest
+	8,  // 14: emporium.inventory.v1.InventoryGrain.SetStock:output_type -> emporium.inventory.v1.Stock
+	8,  // 15: emporium.inventory.v1.InventoryGrain.Restock:output_type -> emporium.inventory.v1.Stock
+	8,  // 16: emporium.inventory.v1.InventoryGrain.Reserve:output_type -> emporium.inventory.v1.Stock
+	8,  // 17: emporium.inventory.v1.InventoryGrain.Release:output_type -> emporium.inventory.v1.Stock
+	8,  // 18: emporium.inventory.v1.InventoryGrain.Commit:output_type -> emporium.inventory.v1.Stock
+	8,  // 19: emporium.inventory.v1.InventoryGrain.Return:output_type -> emporium.inventory.v1.Stock
+	8,  // 20: emporium.inventory.v1.InventoryGrain.GetAvailability:output_type -> emporium.inventory.v1.Stock
+	14, // [14:21] is the sub-list for method output_type
+	7,  // [7:14] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -1088,7 +1200,7 @@ func file_inventorypb_inventory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_inventorypb_inventory_proto_rawDesc), len(file_inventorypb_inventory_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -66,6 +66,7 @@ type InventoryGrain interface {
 	Reserve(req *ReserveRequest, ctx cluster.GrainContext) (*Stock, error)
 	Release(req *ReleaseRequest, ctx cluster.GrainContext) (*Stock, error)
 	Commit(req *CommitRequest, ctx cluster.GrainContext) (*Stock, error)
+	Return(req *ReturnRequest, ctx cluster.GrainContext) (*Stock, error)
 	GetAvailability(req *GetAvailabilityRequest, ctx cluster.GrainContext) (*Stock, error)
 }
 
@@ -210,6 +211,33 @@ func (g *InventoryGrainGrainClient) Commit(r *CommitRequest, opts ...cluster.Gra
 	}
 }
 
+// Return requests the execution on to the cluster with CallOptions
+func (g *InventoryGrainGrainClient) Return(r *ReturnRequest, opts ...cluster.GrainCallOption) (*Stock, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "InventoryGrain"), slog.String("method", "Return"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 5, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "InventoryGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Stock:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
 // GetAvailability requests the execution on to the cluster with CallOptions
 func (g *InventoryGrainGrainClient) GetAvailability(r *GetAvailabilityRequest, opts ...cluster.GrainCallOption) (*Stock, error) {
 	if g.cluster.Config.RequestLog {
@@ -219,7 +247,7 @@ func (g *InventoryGrainGrainClient) GetAvailability(r *GetAvailabilityRequest, o
 	if err != nil {
 		return nil, err
 	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 5, MessageData: bytes}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 6, MessageData: bytes}
 	resp, err := g.cluster.Request(g.Identity, "InventoryGrain", reqMsg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("error request: %w", err)
@@ -366,6 +394,26 @@ func (a *InventoryGrainActor) Receive(ctx actor.Context) {
 			}
 			ctx.Respond(r0)
 		case 5:
+			req := &ReturnRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] Return(ReturnRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.Return(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 6:
 			req := &GetAvailabilityRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {
