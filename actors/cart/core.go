@@ -94,6 +94,8 @@ func decide(s *pb.State, cmd proto.Message, items map[string]Item, now time.Time
 		return decideRemove(s, c, now)
 	case *pb.ClearRequest:
 		return decideClear(s, c, now)
+	case *pb.CheckOutRequest:
+		return decideCheckOut(s, c, now)
 	case *pb.GetRequest:
 		return nil, nil
 	default:
@@ -187,6 +189,27 @@ func decideUpdate(s *pb.State, c *pb.UpdateLineRequest, items map[string]Item, n
 	}}, nil
 }
 
+// decideCheckOut takes an order's units out of the cart. It never refuses
+// a well-formed command: the order is placed, and a cart that changed since
+// (a line removed, a quantity lowered) only has less to take.
+func decideCheckOut(s *pb.State, c *pb.CheckOutRequest, now time.Time) ([]proto.Message, error) {
+	for _, it := range c.Items {
+		if it.Quantity <= 0 {
+			return nil, emporium.Invalidf("items", emporium.FieldOutOfRange, "each item's quantity must be positive")
+		}
+	}
+	touches := false
+	for _, it := range c.Items {
+		if _, line := lineBySKU(s, it.Sku); line != nil {
+			touches = true
+		}
+	}
+	if !touches {
+		return nil, nil
+	}
+	return []proto.Message{&pb.CheckedOut{CommandId: c.CommandId, Items: c.Items, At: timestamppb.New(now)}}, nil
+}
+
 func decideRemove(s *pb.State, c *pb.RemoveLineRequest, now time.Time) ([]proto.Message, error) {
 	if _, line := lineByID(s, c.LineId); line == nil {
 		return nil, noLine()
@@ -217,6 +240,15 @@ func apply(s *pb.State, ev proto.Message) {
 	case *pb.LineRemoved:
 		if i, line := lineByID(s, e.LineId); line != nil {
 			s.Lines = slices.Delete(s.Lines, i, i+1)
+		}
+		changed(s, e.At)
+	case *pb.CheckedOut:
+		for _, it := range e.Items {
+			if i, line := lineBySKU(s, it.Sku); line != nil {
+				if line.Quantity -= it.Quantity; line.Quantity <= 0 {
+					s.Lines = slices.Delete(s.Lines, i, i+1)
+				}
+			}
 		}
 		changed(s, e.At)
 	case *pb.CartCleared:

@@ -400,3 +400,28 @@ func commandID(cmd proto.Message) string {
 	}
 	return ""
 }
+
+func TestCheckOutTakesTheOrderedUnits(t *testing.T) {
+	s := given(added("c1", 1, "TEE-S", 3), added("c2", 2, "MUG", 1))
+	cmd := &pb.CheckOutRequest{CommandId: "order:o1", Items: []*pb.OrderedItem{
+		{Sku: "TEE-S", Quantity: 2}, {Sku: "MUG", Quantity: 1}, {Sku: "GONE", Quantity: 1},
+	}}
+	events, err := decideAsShell(s, cmd, catalogue, t0)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	Spec.Fold(s, events...)
+	require.Len(t, s.Lines, 1, "the mug line is gone, the tee line keeps the unit added after the order")
+	assert.Equal(t, "TEE-S", s.Lines[0].Sku)
+	assert.Equal(t, int64(1), s.Lines[0].Quantity)
+
+	again, err := decideAsShell(s, cmd, catalogue, t0)
+	require.NoError(t, err)
+	assert.Empty(t, again, "a retry takes nothing twice")
+
+	none, err := decideAsShell(given(), &pb.CheckOutRequest{CommandId: "order:o2", Items: []*pb.OrderedItem{{Sku: "MUG", Quantity: 1}}}, catalogue, t0)
+	require.NoError(t, err)
+	assert.Empty(t, none, "a cart without the SKUs has nothing to take")
+
+	_, err = decideAsShell(s, &pb.CheckOutRequest{CommandId: "order:o3", Items: []*pb.OrderedItem{{Sku: "TEE-S", Quantity: 0}}}, catalogue, t0)
+	assert.True(t, emporium.IsCode(err, emporium.EINVALID))
+}

@@ -37,6 +37,11 @@ func (g *grain) Clear(req *pb.ClearRequest, ctx cluster.GrainContext) (*pb.Cart,
 	return g.write(ctx, req)
 }
 
+// CheckOut takes an order's units out of the cart.
+func (g *grain) CheckOut(req *pb.CheckOutRequest, ctx cluster.GrainContext) (*pb.Cart, error) {
+	return g.write(ctx, req)
+}
+
 // Get answers the cart after settling an unknown outcome, if any.
 func (g *grain) Get(_ *pb.GetRequest, ctx cluster.GrainContext) (*pb.Cart, error) {
 	if err := g.Query(ctx); err != nil {

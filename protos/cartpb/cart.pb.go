@@ -278,6 +278,111 @@ func (*GetRequest) Descriptor() ([]byte, []int) {
 	return file_cartpb_cart_proto_rawDescGZIP(), []int{4}
 }
 
+type CheckOutRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	Items         []*OrderedItem         `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckOutRequest) Reset() {
+	*x = CheckOutRequest{}
+	mi := &file_cartpb_cart_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckOutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckOutRequest) ProtoMessage() {}
+
+func (x *CheckOutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cartpb_cart_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckOutRequest.ProtoReflect.Descriptor instead.
+func (*CheckOutRequest) Descriptor() ([]byte, []int) {
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CheckOutRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *CheckOutRequest) GetItems() []*OrderedItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// OrderedItem is a SKU and the units an order bought of it.
+type OrderedItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sku           string                 `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
+	Quantity      int64                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderedItem) Reset() {
+	*x = OrderedItem{}
+	mi := &file_cartpb_cart_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderedItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderedItem) ProtoMessage() {}
+
+func (x *OrderedItem) ProtoReflect() protoreflect.Message {
+	mi := &file_cartpb_cart_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderedItem.ProtoReflect.Descriptor instead.
+func (*OrderedItem) Descriptor() ([]byte, []int) {
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *OrderedItem) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *OrderedItem) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
 // Money is an amount in minor units of currency (ISO 4217).
 type Money struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -289,7 +394,7 @@ type Money struct {
 
 func (x *Money) Reset() {
 	*x = Money{}
-	mi := &file_cartpb_cart_proto_msgTypes[5]
+	mi := &file_cartpb_cart_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +406,7 @@ func (x *Money) String() string {
 func (*Money) ProtoMessage() {}
 
 func (x *Money) ProtoReflect() protoreflect.Message {
-	mi := &file_cartpb_cart_proto_msgTypes[5]
+	mi := &file_cartpb_cart_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +419,7 @@ func (x *Money) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Money.ProtoReflect.Descriptor instead.
 func (*Money) Descriptor() ([]byte, []int) {
-	return file_cartpb_cart_proto_rawDescGZIP(), []int{5}
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Money) GetAmount() int64 {
@@ -354,7 +459,7 @@ type Cart struct {
 
 func (x *Cart) Reset() {
 	*x = Cart{}
-	mi := &file_cartpb_cart_proto_msgTypes[6]
+	mi := &file_cartpb_cart_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -366,7 +471,7 @@ func (x *Cart) String() string {
 func (*Cart) ProtoMessage() {}
 
 func (x *Cart) ProtoReflect() protoreflect.Message {
-	mi := &file_cartpb_cart_proto_msgTypes[6]
+	mi := &file_cartpb_cart_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -379,7 +484,7 @@ func (x *Cart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cart.ProtoReflect.Descriptor instead.
 func (*Cart) Descriptor() ([]byte, []int) {
-	return file_cartpb_cart_proto_rawDescGZIP(), []int{6}
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Cart) GetUserId() string {
@@ -455,7 +560,7 @@ type CartLine struct {
 
 func (x *CartLine) Reset() {
 	*x = CartLine{}
-	mi := &file_cartpb_cart_proto_msgTypes[7]
+	mi := &file_cartpb_cart_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +572,7 @@ func (x *CartLine) String() string {
 func (*CartLine) ProtoMessage() {}
 
 func (x *CartLine) ProtoReflect() protoreflect.Message {
-	mi := &file_cartpb_cart_proto_msgTypes[7]
+	mi := &file_cartpb_cart_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +585,7 @@ func (x *CartLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CartLine.ProtoReflect.Descriptor instead.
 func (*CartLine) Descriptor() ([]byte, []int) {
-	return file_cartpb_cart_proto_rawDescGZIP(), []int{7}
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CartLine) GetLineId() string {
@@ -593,7 +698,7 @@ type Line struct {
 
 func (x *Line) Reset() {
 	*x = Line{}
-	mi := &file_cartpb_cart_proto_msgTypes[8]
+	mi := &file_cartpb_cart_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +710,7 @@ func (x *Line) String() string {
 func (*Line) ProtoMessage() {}
 
 func (x *Line) ProtoReflect() protoreflect.Message {
-	mi := &file_cartpb_cart_proto_msgTypes[8]
+	mi := &file_cartpb_cart_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +723,7 @@ func (x *Line) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Line.ProtoReflect.Descriptor instead.
 func (*Line) Descriptor() ([]byte, []int) {
-	return file_cartpb_cart_proto_rawDescGZIP(), []int{8}
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Line) GetLineId() string {
@@ -696,7 +801,7 @@ type State struct {
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_cartpb_cart_proto_msgTypes[9]
+	mi := &file_cartpb_cart_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +813,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_cartpb_cart_proto_msgTypes[9]
+	mi := &file_cartpb_cart_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +826,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_cartpb_cart_proto_rawDescGZIP(), []int{9}
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *State) GetUserId() string {
@@ -771,7 +876,7 @@ type ItemAdded struct {
 
 func (x *ItemAdded) Reset() {
 	*x = ItemAdded{}
-	mi := &file_cartpb_cart_proto_msgTypes[10]
+	mi := &file_cartpb_cart_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +888,7 @@ func (x *ItemAdded) String() string {
 func (*ItemAdded) ProtoMessage() {}
 
 func (x *ItemAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_cartpb_cart_proto_msgTypes[10]
+	mi := &file_cartpb_cart_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +901,7 @@ func (x *ItemAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemAdded.ProtoReflect.Descriptor instead.
 func (*ItemAdded) Descriptor() ([]byte, []int) {
-	return file_cartpb_cart_proto_rawDescGZIP(), []int{10}
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ItemAdded) GetCommandId() string {
@@ -834,7 +939,7 @@ type LineQuantitySet struct {
 
 func (x *LineQuantitySet) Reset() {
 	*x = LineQuantitySet{}
-	mi := &file_cartpb_cart_proto_msgTypes[11]
+	mi := &file_cartpb_cart_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +951,7 @@ func (x *LineQuantitySet) String() string {
 func (*LineQuantitySet) ProtoMessage() {}
 
 func (x *LineQuantitySet) ProtoReflect() protoreflect.Message {
-	mi := &file_cartpb_cart_proto_msgTypes[11]
+	mi := &file_cartpb_cart_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +964,7 @@ func (x *LineQuantitySet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineQuantitySet.ProtoReflect.Descriptor instead.
 func (*LineQuantitySet) Descriptor() ([]byte, []int) {
-	return file_cartpb_cart_proto_rawDescGZIP(), []int{11}
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LineQuantitySet) GetCommandId() string {
@@ -890,6 +995,67 @@ func (x *LineQuantitySet) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// CheckedOut took an order's units out of the cart.
+type CheckedOut struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	Items         []*OrderedItem         `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckedOut) Reset() {
+	*x = CheckedOut{}
+	mi := &file_cartpb_cart_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckedOut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckedOut) ProtoMessage() {}
+
+func (x *CheckedOut) ProtoReflect() protoreflect.Message {
+	mi := &file_cartpb_cart_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckedOut.ProtoReflect.Descriptor instead.
+func (*CheckedOut) Descriptor() ([]byte, []int) {
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CheckedOut) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *CheckedOut) GetItems() []*OrderedItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *CheckedOut) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 type LineRemoved struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
@@ -901,7 +1067,7 @@ type LineRemoved struct {
 
 func (x *LineRemoved) Reset() {
 	*x = LineRemoved{}
-	mi := &file_cartpb_cart_proto_msgTypes[12]
+	mi := &file_cartpb_cart_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +1079,7 @@ func (x *LineRemoved) String() string {
 func (*LineRemoved) ProtoMessage() {}
 
 func (x *LineRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_cartpb_cart_proto_msgTypes[12]
+	mi := &file_cartpb_cart_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +1092,7 @@ func (x *LineRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineRemoved.ProtoReflect.Descriptor instead.
 func (*LineRemoved) Descriptor() ([]byte, []int) {
-	return file_cartpb_cart_proto_rawDescGZIP(), []int{12}
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LineRemoved) GetCommandId() string {
@@ -960,7 +1126,7 @@ type CartCleared struct {
 
 func (x *CartCleared) Reset() {
 	*x = CartCleared{}
-	mi := &file_cartpb_cart_proto_msgTypes[13]
+	mi := &file_cartpb_cart_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1138,7 @@ func (x *CartCleared) String() string {
 func (*CartCleared) ProtoMessage() {}
 
 func (x *CartCleared) ProtoReflect() protoreflect.Message {
-	mi := &file_cartpb_cart_proto_msgTypes[13]
+	mi := &file_cartpb_cart_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1151,7 @@ func (x *CartCleared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CartCleared.ProtoReflect.Descriptor instead.
 func (*CartCleared) Descriptor() ([]byte, []int) {
-	return file_cartpb_cart_proto_rawDescGZIP(), []int{13}
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CartCleared) GetCommandId() string {
@@ -1014,7 +1180,7 @@ type Fenced struct {
 
 func (x *Fenced) Reset() {
 	*x = Fenced{}
-	mi := &file_cartpb_cart_proto_msgTypes[14]
+	mi := &file_cartpb_cart_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1192,7 @@ func (x *Fenced) String() string {
 func (*Fenced) ProtoMessage() {}
 
 func (x *Fenced) ProtoReflect() protoreflect.Message {
-	mi := &file_cartpb_cart_proto_msgTypes[14]
+	mi := &file_cartpb_cart_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1205,7 @@ func (x *Fenced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fenced.ProtoReflect.Descriptor instead.
 func (*Fenced) Descriptor() ([]byte, []int) {
-	return file_cartpb_cart_proto_rawDescGZIP(), []int{14}
+	return file_cartpb_cart_proto_rawDescGZIP(), []int{17}
 }
 
 var File_cartpb_cart_proto protoreflect.FileDescriptor
@@ -1065,7 +1231,14 @@ const file_cartpb_cart_proto_rawDesc = "" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\"\f\n" +
 	"\n" +
-	"GetRequest\";\n" +
+	"GetRequest\"e\n" +
+	"\x0fCheckOutRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x123\n" +
+	"\x05items\x18\x02 \x03(\v2\x1d.emporium.cart.v1.OrderedItemR\x05items\";\n" +
+	"\vOrderedItem\x12\x10\n" +
+	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x1a\n" +
+	"\bquantity\x18\x02 \x01(\x03R\bquantity\";\n" +
 	"\x05Money\x12\x16\n" +
 	"\x06amount\x18\x01 \x01(\x03R\x06amount\x12\x1a\n" +
 	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"\xf2\x01\n" +
@@ -1130,7 +1303,13 @@ const file_cartpb_cart_proto_rawDesc = "" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x17\n" +
 	"\aline_id\x18\x02 \x01(\tR\x06lineId\x12\x1a\n" +
 	"\bquantity\x18\x03 \x01(\x03R\bquantity\x12*\n" +
-	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"q\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x8c\x01\n" +
+	"\n" +
+	"CheckedOut\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x123\n" +
+	"\x05items\x18\x02 \x03(\v2\x1d.emporium.cart.v1.OrderedItemR\x05items\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"q\n" +
 	"\vLineRemoved\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x17\n" +
@@ -1140,7 +1319,7 @@ const file_cartpb_cart_proto_rawDesc = "" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12*\n" +
 	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\b\n" +
-	"\x06Fenced2\xe4\x02\n" +
+	"\x06Fenced2\xab\x03\n" +
 	"\tCartGrain\x12C\n" +
 	"\aAddItem\x12 .emporium.cart.v1.AddItemRequest\x1a\x16.emporium.cart.v1.Cart\x12I\n" +
 	"\n" +
@@ -1148,7 +1327,8 @@ const file_cartpb_cart_proto_rawDesc = "" +
 	"\n" +
 	"RemoveLine\x12#.emporium.cart.v1.RemoveLineRequest\x1a\x16.emporium.cart.v1.Cart\x12?\n" +
 	"\x05Clear\x12\x1e.emporium.cart.v1.ClearRequest\x1a\x16.emporium.cart.v1.Cart\x12;\n" +
-	"\x03Get\x12\x1c.emporium.cart.v1.GetRequest\x1a\x16.emporium.cart.v1.CartB1Z/github.com/emporium-shop/emporium/protos/cartpbb\x06proto3"
+	"\x03Get\x12\x1c.emporium.cart.v1.GetRequest\x1a\x16.emporium.cart.v1.Cart\x12E\n" +
+	"\bCheckOut\x12!.emporium.cart.v1.CheckOutRequest\x1a\x16.emporium.cart.v1.CartB1Z/github.com/emporium-shop/emporium/protos/cartpbb\x06proto3"
 
 var (
 	file_cartpb_cart_proto_rawDescOnce sync.Once
@@ -1162,61 +1342,69 @@ func file_cartpb_cart_proto_rawDescGZIP() []byte {
 	return file_cartpb_cart_proto_rawDescData
 }
 
-var file_cartpb_cart_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_cartpb_cart_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_cartpb_cart_proto_goTypes = []any{
 	(*AddItemRequest)(nil),        // 0: emporium.cart.v1.AddItemRequest
 	(*UpdateLineRequest)(nil),     // 1: emporium.cart.v1.UpdateLineRequest
 	(*RemoveLineRequest)(nil),     // 2: emporium.cart.v1.RemoveLineRequest
 	(*ClearRequest)(nil),          // 3: emporium.cart.v1.ClearRequest
 	(*GetRequest)(nil),            // 4: emporium.cart.v1.GetRequest
-	(*Money)(nil),                 // 5: emporium.cart.v1.Money
-	(*Cart)(nil),                  // 6: emporium.cart.v1.Cart
-	(*CartLine)(nil),              // 7: emporium.cart.v1.CartLine
-	(*Line)(nil),                  // 8: emporium.cart.v1.Line
-	(*State)(nil),                 // 9: emporium.cart.v1.State
-	(*ItemAdded)(nil),             // 10: emporium.cart.v1.ItemAdded
-	(*LineQuantitySet)(nil),       // 11: emporium.cart.v1.LineQuantitySet
-	(*LineRemoved)(nil),           // 12: emporium.cart.v1.LineRemoved
-	(*CartCleared)(nil),           // 13: emporium.cart.v1.CartCleared
-	(*Fenced)(nil),                // 14: emporium.cart.v1.Fenced
-	nil,                           // 15: emporium.cart.v1.CartLine.OptionsEntry
-	nil,                           // 16: emporium.cart.v1.Line.OptionsEntry
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*CheckOutRequest)(nil),       // 5: emporium.cart.v1.CheckOutRequest
+	(*OrderedItem)(nil),           // 6: emporium.cart.v1.OrderedItem
+	(*Money)(nil),                 // 7: emporium.cart.v1.Money
+	(*Cart)(nil),                  // 8: emporium.cart.v1.Cart
+	(*CartLine)(nil),              // 9: emporium.cart.v1.CartLine
+	(*Line)(nil),                  // 10: emporium.cart.v1.Line
+	(*State)(nil),                 // 11: emporium.cart.v1.State
+	(*ItemAdded)(nil),             // 12: emporium.cart.v1.ItemAdded
+	(*LineQuantitySet)(nil),       // 13: emporium.cart.v1.LineQuantitySet
+	(*CheckedOut)(nil),            // 14: emporium.cart.v1.CheckedOut
+	(*LineRemoved)(nil),           // 15: emporium.cart.v1.LineRemoved
+	(*CartCleared)(nil),           // 16: emporium.cart.v1.CartCleared
+	(*Fenced)(nil),                // 17: emporium.cart.v1.Fenced
+	nil,                           // 18: emporium.cart.v1.CartLine.OptionsEntry
+	nil,                           // 19: emporium.cart.v1.Line.OptionsEntry
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_cartpb_cart_proto_depIdxs = []int32{
-	7,  // 0: emporium.cart.v1.Cart.lines:type_name -> emporium.cart.v1.CartLine
-	5,  // 1: emporium.cart.v1.Cart.subtotal:type_name -> emporium.cart.v1.Money
-	17, // 2: emporium.cart.v1.Cart.updated_at:type_name -> google.protobuf.Timestamp
-	15, // 3: emporium.cart.v1.CartLine.options:type_name -> emporium.cart.v1.CartLine.OptionsEntry
-	5,  // 4: emporium.cart.v1.CartLine.unit_price:type_name -> emporium.cart.v1.Money
-	5,  // 5: emporium.cart.v1.CartLine.line_total:type_name -> emporium.cart.v1.Money
-	5,  // 6: emporium.cart.v1.CartLine.price_when_added:type_name -> emporium.cart.v1.Money
-	17, // 7: emporium.cart.v1.CartLine.added_at:type_name -> google.protobuf.Timestamp
-	5,  // 8: emporium.cart.v1.Line.price_when_added:type_name -> emporium.cart.v1.Money
-	17, // 9: emporium.cart.v1.Line.added_at:type_name -> google.protobuf.Timestamp
-	16, // 10: emporium.cart.v1.Line.options:type_name -> emporium.cart.v1.Line.OptionsEntry
-	8,  // 11: emporium.cart.v1.State.lines:type_name -> emporium.cart.v1.Line
-	17, // 12: emporium.cart.v1.State.updated_at:type_name -> google.protobuf.Timestamp
-	8,  // 13: emporium.cart.v1.ItemAdded.line:type_name -> emporium.cart.v1.Line
-	17, // 14: emporium.cart.v1.ItemAdded.at:type_name -> google.protobuf.Timestamp
-	17, // 15: emporium.cart.v1.LineQuantitySet.at:type_name -> google.protobuf.Timestamp
-	17, // 16: emporium.cart.v1.LineRemoved.at:type_name -> google.protobuf.Timestamp
-	17, // 17: emporium.cart.v1.CartCleared.at:type_name -> google.protobuf.Timestamp
-	0,  // 18: emporium.cart.v1.CartGrain.AddItem:input_type -> emporium.cart.v1.AddItemRequest
-	1,  // 19: emporium.cart.v1.CartGrain.UpdateLine:input_type -> emporium.cart.v1.UpdateLineRequest
-	2,  // 20: emporium.cart.v1.CartGrain.RemoveLine:input_type -> emporium.cart.v1.RemoveLineRequest
-	3,  // 21: emporium.cart.v1.CartGrain.Clear:input_type -> emporium.cart.v1.ClearRequest
-	4,  // 22: emporium.cart.v1.CartGrain.Get:input_type -> emporium.cart.v1.GetRequest
-	6,  // 23: emporium.cart.v1.CartGrain.AddItem:output_type -> emporium.cart.v1.Cart
-	6,  // 24: emporium.cart.v1.CartGrain.UpdateLine:output_type -> emporium.cart.v1.Cart
-	6,  // 25: emporium.cart.v1.CartGrain.RemoveLine:output_type -> emporium.cart.v1.Cart
-	6,  // 26: emporium.cart.v1.CartGrain.Clear:output_type -> emporium.cart.v1.Cart
-	6,  // 27: emporium.cart.v1.CartGrain.Get:output_type -> emporium.cart.v1.Cart
-	23, // [23:28] is the sub-list for method output_type
-	18, // [18:23] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	6,  // 0: emporium.cart.v1.CheckOutRequest.items:type_name -> emporium.cart.v1.OrderedItem
+	9,  // 1: emporium.cart.v1.Cart.lines:type_name -> emporium.cart.v1.CartLine
+	7,  // 2: emporium.cart.v1.Cart.subtotal:type_name -> emporium.cart.v1.Money
+	20, // 3: emporium.cart.v1.Cart.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 4: emporium.cart.v1.CartLine.options:type_name -> emporium.cart.v1.CartLine.OptionsEntry
+	7,  // 5: emporium.cart.v1.CartLine.unit_price:type_name -> emporium.cart.v1.Money
+	7,  // 6: emporium.cart.v1.CartLine.line_total:type_name -> emporium.cart.v1.Money
+	7,  // 7: emporium.cart.v1.CartLine.price_when_added:type_name -> emporium.cart.v1.Money
+	20, // 8: emporium.cart.v1.CartLine.added_at:type_name -> google.protobuf.Timestamp
+	7,  // 9: emporium.cart.v1.Line.price_when_added:type_name -> emporium.cart.v1.Money
+	20, // 10: emporium.cart.v1.Line.added_at:type_name -> google.protobuf.Timestamp
+	19, // 11: emporium.cart.v1.Line.options:type_name -> emporium.cart.v1.Line.OptionsEntry
+	10, // 12: emporium.cart.v1.State.lines:type_name -> emporium.cart.v1.Line
+	20, // 13: emporium.cart.v1.State.updated_at:type_name -> google.protobuf.Timestamp
+	10, // 14: emporium.cart.v1.ItemAdded.line:type_name -> emporium.cart.v1.Line
+	20, // 15: emporium.cart.v1.ItemAdded.at:type_name -> google.protobuf.Timestamp
+	20, // 16: emporium.cart.v1.LineQuantitySet.at:type_name -> google.protobuf.Timestamp
+	6,  // 17: emporium.cart.v1.CheckedOut.items:type_name -> emporium.cart.v1.OrderedItem
+	20, // 18: emporium.cart.v1.CheckedOut.at:type_name -> google.protobuf.Timestamp
+	20, // 19: emporium.cart.v1.LineRemoved.at:type_name -> google.protobuf.Timestamp
+	20, // 20: emporium.cart.v1.CartCleared.at:type_name -> google.protobuf.Timestamp
+	0,  // 21: emporium.cart.v1.CartGrain.AddItem:input_type -> emporium.cart.v1.AddItemRequest
+	1,  // 22: emporium.cart.v1.CartGrain.UpdateLine:input_type -> emporium.cart.v1.UpdateLineRequest
+	2,  // 23: emporium.cart.v1.CartGrain.RemoveLine:input_type -> emporium.cart.v1.RemoveLineRequest
+	3,  // 24: emporium.cart.v1.CartGrain.Clear:input_type -> emporium.cart.v1.ClearRequest
+	4,  // 25: emporium.cart.v1.CartGrain.Get:input_type -> emporium.cart.v1.GetRequest
+	5,  // 26: emporium.cart.v1.CartGrain.CheckOut:input_type -> emporium.cart.v1.CheckOutRequest
+	8,  // 27: emporium.cart.v1.CartGrain.AddItem:output_type -> emporium.cart.v1.Cart
+	8,  // 28: emporium.cart.v1.CartGrain.UpdateLine:output_type -> emporium.cart.v1.Cart
+	8,  // 29: emporium.cart.v1.CartGrain.RemoveLine:output_type -> emporium.cart.v1.Cart
+	8,  // 30: emporium.cart.v1.CartGrain.Clear:output_type -> emporium.cart.v1.Cart
+	8,  // 31: emporium.cart.v1.CartGrain.Get:output_type -> emporium.cart.v1.Cart
+	8,  // 32: emporium.cart.v1.CartGrain.CheckOut:output_type -> emporium.cart.v1.Cart
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_cartpb_cart_proto_init() }
@@ -1230,7 +1418,7 @@ func file_cartpb_cart_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cartpb_cart_proto_rawDesc), len(file_cartpb_cart_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -66,6 +66,7 @@ type CartGrain interface {
 	RemoveLine(req *RemoveLineRequest, ctx cluster.GrainContext) (*Cart, error)
 	Clear(req *ClearRequest, ctx cluster.GrainContext) (*Cart, error)
 	Get(req *GetRequest, ctx cluster.GrainContext) (*Cart, error)
+	CheckOut(req *CheckOutRequest, ctx cluster.GrainContext) (*Cart, error)
 }
 
 // CartGrainGrainClient holds the base data for the CartGrainGrain
@@ -209,6 +210,33 @@ func (g *CartGrainGrainClient) Get(r *GetRequest, opts ...cluster.GrainCallOptio
 	}
 }
 
+// CheckOut requests the execution on to the cluster with CallOptions
+func (g *CartGrainGrainClient) CheckOut(r *CheckOutRequest, opts ...cluster.GrainCallOption) (*Cart, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "CartGrain"), slog.String("method", "CheckOut"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 5, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "CartGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Cart:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
 // CartGrainActor represents the actor structure
 type CartGrainActor struct {
 	ctx     cluster.GrainContext
@@ -331,6 +359,26 @@ func (a *CartGrainActor) Receive(ctx actor.Context) {
 			}
 
 			r0, err := a.inner.Get(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 5:
+			req := &CheckOutRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] CheckOut(CheckOutRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.CheckOut(req, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)
