@@ -18,6 +18,8 @@ var forbidden = map[string][]string{
 	"payments":    {"actors", "gateway", "node", "cmd"},
 	"auth":        {"actors", "gateway", "node", "cmd"},
 	"mail":        {"actors", "gateway", "node", "cmd"},
+	// Pricing rules (docs/checkout.md), which need no layer or store.
+	"checkout": {"actors", "gateway", "node", "cmd", "persistence", "search", "payments"},
 	// Redis infrastructure both the actors and the gateway use.
 	"ratelimit": {"actors", "gateway", "node", "cmd"},
 	"live":      {"actors", "gateway", "node", "cmd"},

@@ -1,5 +1,6 @@
 // Package mail sends Emporium's transactional email (DESIGN §2, §9, §10):
-// account verification, password reset and email-change confirmation.
+// account verification, password reset, email-change confirmation, and
+// the confirmation and cancellation of orders.
 //
 // Consumers depend on the Sender interface only. Two implementations exist:
 // SMTP, which delivers through the server named by SMTP_URL with timeouts

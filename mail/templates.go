@@ -22,6 +22,10 @@ const (
 	TemplateResetPassword = "reset_password"
 	// TemplateEmailChange asks a user to confirm a new address.
 	TemplateEmailChange = "email_change"
+	// TemplateOrderConfirmed tells a buyer their order is confirmed.
+	TemplateOrderConfirmed = "order_confirmed"
+	// TemplateOrderCancelled tells a buyer their order was cancelled.
+	TemplateOrderCancelled = "order_cancelled"
 )
 
 // Lifetimes the mails state for their links (DESIGN §9). The auth package
@@ -36,7 +40,7 @@ const (
 	EmailChangeTTL = 24 * time.Hour
 )
 
-// LinkData is what the built-in templates render: a greeting name, the
+// LinkData is what the account templates render: a greeting name, the
 // link with its one-time token, and how long the link works, in words.
 type LinkData struct {
 	// Name greets the user; when empty the mail says just "Hello".
@@ -61,7 +65,8 @@ type mailTemplate struct {
 // templates holds every template, parsed once at start-up: they are part
 // of the binary, so a template that does not parse is a bug that must stop
 // the program (and fails the tests) rather than surface in a signup.
-var templates = mustParseTemplates(TemplateVerifyEmail, TemplateResetPassword, TemplateEmailChange)
+var templates = mustParseTemplates(TemplateVerifyEmail, TemplateResetPassword, TemplateEmailChange,
+	TemplateOrderConfirmed, TemplateOrderCancelled)
 
 // htmlFuncs are the helpers of the HTML templates.
 var htmlFuncs = htmltemplate.FuncMap{
@@ -87,10 +92,11 @@ func mustParseTemplates(names ...string) map[string]mailTemplate {
 // Render renders the template called name with data and returns the
 // subject, the plain-text body and the HTML body. The text body is rendered
 // with text/template and the HTML body with html/template, which escapes
-// data for its context, so a user's name cannot inject markup. The
-// built-in templates take a LinkData. An unknown name or a rendering
-// failure is an *emporium.Error with code EINTERNAL: both are bugs of the
-// caller, not of the user.
+// data for its context, so a user's name or a product's title cannot
+// inject markup. The account templates take a LinkData, the order
+// templates an OrderData. An unknown name or a rendering failure is an
+// *emporium.Error with code EINTERNAL: both are bugs of the caller, not of
+// the user.
 func Render(name string, data any) (subject, text, html string, err error) {
 	const op = "mail.Render"
 	t, ok := templates[name]
@@ -131,7 +137,7 @@ func templateNames() []string {
 	return names
 }
 
-// linkMessage renders one of the built-in templates into a Message.
+// linkMessage renders one of the account templates into a Message.
 func linkMessage(template, to, name, link string, ttl time.Duration) Message {
 	subject, text, html, err := Render(template, LinkData{Name: name, Link: link, Expiry: duration(ttl)})
 	if err != nil {

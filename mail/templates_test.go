@@ -155,3 +155,147 @@ func TestLinkRefusesBadInput(t *testing.T) {
 		assert.True(t, emporium.IsCode(err, emporium.EINVALID), "Link(%q, %q): %v", c.base, c.token, err)
 	}
 }
+
+// orderData is a two-line order with a title that tries to inject markup.
+func orderData() OrderData {
+	return OrderData{
+		Name:    "Ann",
+		OrderID: "ord_7Qx2",
+		Lines: []OrderLineData{
+			{Title: `Mug <script>alert("x")</script>`, Options: "Colour: blue", Quantity: 2, LineTotal: "$25.00"},
+			{Title: "Tea & biscuits", Quantity: 1, LineTotal: "$9.99"},
+		},
+		Subtotal: "$34.99", Shipping: "$5.99", Tax: "$2.54", Total: "$43.52",
+		ShipTo:            []string{"Ann Smith", "1 Main St", "Springfield, IL 62701", "United States"},
+		EstimatedDelivery: "Wednesday, 7 January 2026",
+		Link:              "https://shop.example/orders/ord_7Qx2",
+		Reason:            "You cancelled it.",
+	}
+}
+
+func TestOrderTemplatesRender(t *testing.T) {
+	title := regexp.MustCompile(`<title>([^<]*)</title>`)
+	cases := []struct {
+		name    string
+		build   func(to string, d OrderData) Message
+		subject string
+	}{
+		{TemplateOrderConfirmed, OrderConfirmed, "Your order ord_7Qx2 is confirmed"},
+		{TemplateOrderCancelled, OrderCancelled, "Your order ord_7Qx2 was cancelled"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := orderData()
+			m := c.build("ann@example.com", d)
+			assert.Equal(t, c.subject, m.Subject)
+			assert.Contains(t, m.Subject, d.OrderID)
+			_, err := m.validate("test")
+			require.NoError(t, err, "the message is sendable")
+
+			for _, body := range []string{m.Text, m.HTML} {
+				assert.Contains(t, body, "Hello Ann,")
+				assert.Contains(t, body, d.OrderID)
+				for _, amount := range []string{"$25.00", "$9.99", "$34.99", "$5.99", "$2.54", "$43.52"} {
+					assert.Contains(t, body, amount)
+				}
+				assert.Contains(t, body, "Colour: blue")
+			}
+			assert.Contains(t, m.Text, "2 × "+d.Lines[0].Title+" (Colour: blue): $25.00\n")
+			assert.Contains(t, m.Text, "\nTotal: $43.52\n")
+			assert.Contains(t, m.Text, "\n"+d.Link+"\n", "the link stands on a line of its own")
+			assert.NotContains(t, m.Text, "\n\n\n", "one blank line between parts")
+			assert.Contains(t, m.HTML, `href="`+d.Link+`"`)
+			match := title.FindStringSubmatch(m.HTML)
+			require.NotNil(t, match)
+			assert.Equal(t, m.Subject, html.UnescapeString(match[1]), "the HTML title matches the subject")
+
+			subject, text, htmlBody, err := Render(c.name, d)
+			require.NoError(t, err)
+			assert.Equal(t, Message{To: "ann@example.com", Subject: subject, Text: text, HTML: htmlBody}, m)
+		})
+	}
+
+	confirmed := OrderConfirmed("ann@example.com", orderData())
+	assert.Contains(t, confirmed.Text, "Shipping to:\nAnn Smith\n1 Main St\nSpringfield, IL 62701\nUnited States\n")
+	assert.Contains(t, confirmed.HTML, "Ann Smith<br>1 Main St<br>Springfield, IL 62701<br>United States")
+	assert.Contains(t, confirmed.Text, "Estimated delivery: Wednesday, 7 January 2026")
+	assert.NotContains(t, confirmed.Text, "cancelled", "the reason is the cancellation's only")
+
+	cancelled := OrderCancelled("ann@example.com", orderData())
+	assert.Contains(t, cancelled.Text, "was cancelled. You cancelled it.")
+	assert.Contains(t, cancelled.HTML, "was cancelled. You cancelled it.")
+	assert.Contains(t, cancelled.Text, "refunded")
+}
+
+func TestOrderTemplatesEscapeMarkup(t *testing.T) {
+	d := orderData()
+	d.Name = `<b>Ann</b>`
+	d.Reason = `<img src=x onerror=alert(1)>`
+	d.ShipTo = []string{`<a href="https://evil.example">1 Main St</a>`}
+	for _, m := range []Message{OrderConfirmed("a@example.com", d), OrderCancelled("a@example.com", d)} {
+		assert.NotContains(t, m.HTML, "<script>")
+		assert.Contains(t, m.HTML, "Mug &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;")
+		assert.Contains(t, m.HTML, "Tea &amp; biscuits")
+		assert.NotContains(t, m.HTML, "<b>Ann</b>")
+		assert.NotContains(t, m.HTML, "<img")
+		assert.NotContains(t, m.HTML, `<a href="https://evil.example">`)
+		// The text part is plain text: the title appears as typed.
+		assert.Contains(t, m.Text, d.Lines[0].Title)
+	}
+}
+
+func TestOrderTemplatesWithoutOptionalParts(t *testing.T) {
+	d := orderData()
+	d.Name, d.ShipTo, d.EstimatedDelivery, d.Link, d.Reason = "", nil, "", "", ""
+	d.Lines[0].Options = ""
+	confirmed := OrderConfirmed("a@example.com", d)
+	assert.True(t, strings.HasPrefix(confirmed.Text, "Hello,\n"))
+	assert.NotContains(t, confirmed.Text, "Shipping to")
+	assert.NotContains(t, confirmed.Text, "Estimated delivery")
+	assert.NotContains(t, confirmed.HTML, "<a ")
+	assert.Contains(t, confirmed.Text, "2 × "+d.Lines[0].Title+": $25.00\n")
+	assert.NotContains(t, confirmed.Text, "\n\n\n", "one blank line between parts")
+	cancelled := OrderCancelled("a@example.com", d)
+	assert.Contains(t, cancelled.Text, "Your order ord_7Qx2 was cancelled.\n")
+	assert.NotContains(t, cancelled.Text, "\n\n\n")
+	assert.NotContains(t, cancelled.HTML, "<a ")
+}
+
+func TestOrderTemplatesRefuseLinkData(t *testing.T) {
+	_, _, _, err := Render(TemplateOrderConfirmed, LinkData{Name: "Ann", Link: "https://shop.example/o"})
+	assert.True(t, emporium.IsCode(err, emporium.EINTERNAL), "err = %v", err)
+}
+
+func TestFormatMoney(t *testing.T) {
+	cases := []struct {
+		amount   int64
+		currency string
+		want     string
+	}{
+		{1999, "USD", "$19.99"},
+		{500, "EUR", "€5.00"},
+		{500, "JPY", "¥500"},
+		{0, "USD", "$0.00"},
+		{5, "USD", "$0.05"},
+		{-5, "EUR", "-€0.05"},
+		{123456789, "USD", "$1,234,567.89"},
+		{100000, "USD", "$1,000.00"},
+		{99999, "USD", "$999.99"},
+		{1234567, "JPY", "¥1,234,567"},
+		{1250, "gbp", "£12.50"},
+		{1250, "CHF", "CHF 12.50"},
+		{129900, "SEK", "SEK 1,299.00"},
+		{1234, "KWD", "KWD 1.234"},
+		{7, "BHD", "BHD 0.007"},
+		{2599, "CAD", "CA$25.99"},
+		{2599, "AUD", "A$25.99"},
+		{49900, "INR", "₹499.00"},
+		{1500, "XTS", "XTS 15.00"},
+		{1500, "", "15.00"},
+		{-9223372036854775808, "USD", "-$92,233,720,368,547,758.08"},
+		{9223372036854775807, "JPY", "¥9,223,372,036,854,775,807"},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, FormatMoney(c.amount, c.currency), "%d %s", c.amount, c.currency)
+	}
+}
