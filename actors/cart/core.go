@@ -33,7 +33,9 @@ const (
 type Item struct {
 	SKU       string
 	ProductID string
-	Title     string
+	// VendorID is the product's vendor; orders split by it.
+	VendorID string
+	Title    string
 	// Options maps each option name to the SKU's value. It may be shared
 	// with a cache and with answers: read it, never change it.
 	Options map[string]string

@@ -152,6 +152,7 @@ func (i *Items) Items(ctx context.Context, skus ...string) (map[string]cart.Item
 		out[sku] = cart.Item{
 			SKU:       sku,
 			ProductID: p.id,
+			VendorID:  p.vendorID,
 			Title:     p.title,
 			Options:   v.options, // shared with the cache, read-only (cart.Item)
 			Price:     v.price,
@@ -164,8 +165,8 @@ func (i *Items) Items(ctx context.Context, skus ...string) (map[string]cart.Item
 
 // productFacts is what a cart needs of a product read model.
 type productFacts struct {
-	id, title, status string
-	variants          map[string]variantFacts
+	id, vendorID, title, status string
+	variants                    map[string]variantFacts
 }
 
 type variantFacts struct {
@@ -193,7 +194,7 @@ func (i *Items) loadProducts(ctx context.Context, ids []string) (map[string]*pro
 				slog.String("product", d.ID), slog.Any("error", err))
 			continue
 		}
-		f := &productFacts{id: p.Id, title: p.Title, status: p.Status, variants: make(map[string]variantFacts, len(p.Variants))}
+		f := &productFacts{id: p.Id, vendorID: p.VendorId, title: p.Title, status: p.Status, variants: make(map[string]variantFacts, len(p.Variants))}
 		for _, v := range p.Variants {
 			f.variants[v.Sku] = variantFacts{options: v.Options, price: moneyOf(v.Price)}
 		}

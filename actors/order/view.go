@@ -1,0 +1,122 @@
+package order
+
+import (
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/emporium-shop/emporium"
+	pb "github.com/emporium-shop/emporium/protos/orderpb"
+)
+
+// ViewCollection is the read-model collection of orders. A document's id
+// is its list key (ListKey): the order's creation time, then its id, so
+// that the store's descending-id order is newest first.
+const ViewCollection = "orders"
+
+// View is the read-model document of one order.
+type View struct {
+	OrderID   string    `bson:"order_id"`
+	BuyerID   string    `bson:"buyer_id"`
+	Status    string    `bson:"status"`
+	CreatedAt time.Time `bson:"created_at"`
+	// RecoverAt is when the recovery loop should wake the order: a minute
+	// after its last change while its saga is unsettled, its approval
+	// deadline while it waits for its buyer, never once it is settled.
+	RecoverAt *time.Time     `bson:"recover_at"`
+	Order     emporium.Order `bson:"order"`
+}
+
+// ListKey is the read-model id of an order: its creation time, fixed
+// width, then its id.
+func ListKey(createdAt time.Time, orderID string) string {
+	return createdAt.UTC().Format("20060102T150405.000000000") + "-" + orderID
+}
+
+// orderIDOf returns the order id in a list key.
+func orderIDOf(key string) string {
+	_, id, _ := strings.Cut(key, "-")
+	return id
+}
+
+// recoverAfter is how long an unsettled saga goes unwoken.
+const recoverAfter = time.Minute
+
+func viewOf(s *pb.State, seq uint64, now time.Time) (string, View) {
+	v := View{OrderID: s.Id, BuyerID: s.BuyerId, Status: s.Status, CreatedAt: s.CreatedAt.AsTime(),
+		Order: FromProto(&pb.Order{State: s, Seq: seq})}
+	switch {
+	case s.Status == emporium.OrderAwaitingPayment && s.Started == pb.Step_STEP_NONE && !s.Payment.GetConfirmRequested():
+		at := s.Payment.GetApprovalDeadline().AsTime()
+		v.RecoverAt = &at
+	case !Settled(s, now):
+		at := s.UpdatedAt.AsTime().Add(recoverAfter)
+		v.RecoverAt = &at
+	}
+	return ListKey(v.CreatedAt, s.Id), v
+}
+
+// FromProto presents a grain's order as the API shows it. Slices are never
+// nil, so the JSON shows empty lists rather than nulls.
+func FromProto(o *pb.Order) emporium.Order {
+	s := o.GetState()
+	p := s.GetPayment()
+	out := emporium.Order{
+		ID:            s.GetId(),
+		Status:        s.GetStatus(),
+		PaymentStatus: p.GetStatus(),
+		Payment: emporium.OrderPayment{
+			Provider: p.GetProvider(), Status: p.GetStatus(), ApprovalURL: p.GetApprovalUrl(),
+			Captured: moneyOf(p.GetCaptured(), s.GetTotal()), Refunded: moneyOf(p.GetRefunded(), s.GetTotal()),
+		},
+		Lines:             make([]emporium.OrderLine, len(s.GetLines())),
+		Shipments:         []emporium.Shipment{},
+		Subtotal:          moneyOf(s.GetSubtotal(), s.GetTotal()),
+		Shipping:          moneyOf(s.GetShipping(), s.GetTotal()),
+		Tax:               moneyOf(s.GetTax(), s.GetTotal()),
+		Total:             moneyOf(s.GetTotal(), s.GetTotal()),
+		ShippingAddress:   addressOf(s.GetShippingAddress()),
+		BillingAddress:    addressOf(s.GetBillingAddress()),
+		EstimatedDelivery: s.GetEstimatedDelivery(),
+		Seq:               o.GetSeq(),
+		CreatedAt:         s.GetCreatedAt().AsTime().UTC(),
+		UpdatedAt:         s.GetUpdatedAt().AsTime().UTC(),
+	}
+	if m := s.GetShippingMethod(); m != nil {
+		out.ShippingMethod = emporium.ShippingMethod{ID: m.Id, Name: m.Name, Price: moneyOf(m.Price, s.GetTotal()),
+			MinDays: int(m.MinDays), MaxDays: int(m.MaxDays)}
+	}
+	if s.GetOutcome() != "" {
+		out.FailureReason, out.FailureDetail = s.GetFailureReason(), s.GetFailureDetail()
+		out.OutOfStockSKUs = s.GetOutOfStockSkus()
+	}
+	for i, l := range s.GetLines() {
+		out.Lines[i] = emporium.OrderLine{
+			LineID: l.LineId, ProductID: l.ProductId, VendorID: l.VendorId, SKU: l.Sku, Title: l.Title,
+			Options: maps.Clone(l.Options), Quantity: l.Quantity,
+			UnitPrice: moneyOf(l.UnitPrice, s.GetTotal()), LineTotal: moneyOf(l.LineTotal, s.GetTotal()),
+			FulfillmentStatus: l.FulfillmentStatus,
+		}
+		if out.Lines[i].Options == nil {
+			out.Lines[i].Options = map[string]string{}
+		}
+	}
+	return out
+}
+
+// moneyOf presents m, in the order's currency when m carries none (an
+// amount not yet set, such as nothing refunded).
+func moneyOf(m, order *pb.Money) emporium.Money {
+	cur := m.GetCurrency()
+	if cur == "" {
+		cur = order.GetCurrency()
+	}
+	return emporium.Money{Amount: m.GetAmount(), Currency: cur}
+}
+
+func addressOf(a *pb.Address) emporium.OrderAddress {
+	return emporium.OrderAddress{
+		FullName: a.GetFullName(), Line1: a.GetLine1(), Line2: a.GetLine2(), City: a.GetCity(),
+		Region: a.GetRegion(), PostalCode: a.GetPostalCode(), Country: a.GetCountry(), Phone: a.GetPhone(),
+	}
+}
