@@ -100,6 +100,7 @@ func RunContract(t *testing.T, h Harness) {
 	}{
 		{"AuthorizeCaptureRefund", nil, c.authorizeCaptureRefund},
 		{"RequestsNeedAKey", nil, c.requestsNeedAKey},
+		{"ConfirmThenVoid", nil, c.confirmThenVoid},
 		{"PartialCapture", stateful, c.partialCapture},
 		{"ReplayAnswersTheFirstResult", stateful, c.replay},
 		{"KeyReusedWithOtherParameters", idempotent, c.keyReuse},
@@ -283,6 +284,22 @@ func (c *contract) requestsNeedAKey(t *testing.T, s Subject) {
 	requireCode(t, emporium.EINVALID, err, "a refund without a key")
 	_, err = p.Confirm(ctx(t), payments.ConfirmRequest{PaymentID: "pay_1"})
 	requireCode(t, emporium.EINVALID, err, "a confirmation without a key")
+}
+
+func (c *contract) confirmThenVoid(t *testing.T, s Subject) {
+	p, orderID := s.Provider, order(t)
+	auth := c.authorized(t, p, orderID, 2500)
+	confirmed, err := p.Confirm(ctx(t), payments.ConfirmRequest{Key: payments.Key(orderID, payments.StepConfirm), PaymentID: auth.PaymentID})
+	require.NoError(t, err, "confirming an authorization answers it")
+	require.NoError(t, c.void(t, p, payments.Key(orderID, payments.StepVoid), auth.PaymentID))
+	if !c.h.Stateful {
+		return
+	}
+	assert.Equal(t, auth, confirmed, "an authorization that waited for nothing is answered as it is")
+	if ch := charges(t, s, orderID); ch != nil {
+		assert.Equal(t, payments.StatusVoided, ch[0].Status)
+		assert.Zero(t, ch[0].Authorized, "a void releases the hold")
+	}
 }
 
 func (c *contract) partialCapture(t *testing.T, s Subject) {
