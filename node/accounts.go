@@ -26,6 +26,7 @@ func (n *Node) accounts() (*user.Service, *ratelimit.Limiter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	n.mail = mailer
 	limiter := ratelimit.New(n.Redis, "emporium:rl:")
 	limiter.Logger = n.Logger
 	svc, err := user.NewService(user.ServiceConfig{

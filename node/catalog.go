@@ -112,6 +112,9 @@ func (n *Node) ensureIndexes(ctx context.Context) error {
 	if err == nil {
 		err = n.Store.Projections().EnsureIndex(ctx, gateway.IdempotencyCollection, idempotencyTimeField)
 	}
+	if err == nil {
+		err = orderIndexes(ctx, n.Store.Projections())
+	}
 	if err != nil {
 		return fmt.Errorf("node: creating the store's indexes: %w", err)
 	}

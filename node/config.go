@@ -50,6 +50,12 @@ type Config struct {
 	AllowedOrigins  string
 	SeedRandom      int
 	DemoPassword    string
+
+	CheckoutRatesFile    string
+	SandboxWebhookSecret string
+	StripeSecretKey      string
+	StripeAPIURL         string
+	StripeWebhookSecret  string
 }
 
 // ErrBadSettings is the error of settings with a wrong value; the message
@@ -95,6 +101,11 @@ func (c *Config) settings() []setting {
 		{"ELASTICSEARCH_INDEX", "elasticsearch-index", "emporium-products", "name of the products index in Elasticsearch", false, &c.ElasticIndex},
 		{"SEED_PRODUCTS", "seed", "0", "on start, load this many demo products when the catalogue is empty (0: none)", false, &c.SeedProducts},
 		{"SEED_RANDOM", "seed-random", "1", "random seed of the demo catalogue: the same seed makes the same catalogue", false, &c.SeedRandom},
+		{"CHECKOUT_RATES_FILE", "checkout-rates-file", "", "JSON file of shipping methods and tax rates (docs/checkout.md); empty: the built-in defaults", false, &c.CheckoutRatesFile},
+		{"SANDBOX_WEBHOOK_SECRET", "sandbox-webhook-secret", "", "secret that signs the sandbox payment provider's webhooks (Sandbox-Signature); empty refuses them", true, &c.SandboxWebhookSecret},
+		{"STRIPE_SECRET_KEY", "stripe-secret-key", "", "Stripe secret key; set, it offers the stripe payment provider", true, &c.StripeSecretKey},
+		{"STRIPE_API_URL", "stripe-api-url", "", "Stripe API base URL (e.g. a stripe-mock); empty: Stripe's", false, &c.StripeAPIURL},
+		{"STRIPE_WEBHOOK_SECRET", "stripe-webhook-secret", "", "Stripe webhook signing secret (whsec_...); empty refuses Stripe webhooks", true, &c.StripeWebhookSecret},
 		{"DEMO_PASSWORD", "demo-password", "", "password of the demo vendors that seeding creates (8-128 characters); empty: a random one, made once and kept in DATA_DIR/demo-vendor-password (mode 0600)", true, &c.DemoPassword},
 	}
 }

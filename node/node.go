@@ -28,12 +28,16 @@ import (
 	"github.com/emporium-shop/emporium/actors/catalog"
 	"github.com/emporium-shop/emporium/actors/category"
 	"github.com/emporium-shop/emporium/actors/inventory"
+	"github.com/emporium-shop/emporium/actors/order"
 	"github.com/emporium-shop/emporium/actors/product"
 	"github.com/emporium-shop/emporium/actors/session"
 	"github.com/emporium-shop/emporium/actors/user"
 	"github.com/emporium-shop/emporium/auth"
 	"github.com/emporium-shop/emporium/gateway"
 	"github.com/emporium-shop/emporium/live"
+	"github.com/emporium-shop/emporium/mail"
+	"github.com/emporium-shop/emporium/payments"
+	"github.com/emporium-shop/emporium/payments/sandbox"
 	"github.com/emporium-shop/emporium/persistence"
 	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message crashes the node
 	"github.com/emporium-shop/emporium/ratelimit"
@@ -61,6 +65,12 @@ type Node struct {
 	// Carts and Wishlists are the shopping services, once the node is open.
 	Carts     *cart.Service
 	Wishlists *user.WishlistService
+	// Orders is the order service, Webhooks the payment providers'
+	// notifications, and Sandbox the built-in payment provider, once the
+	// node is open.
+	Orders   *order.Service
+	Webhooks *order.Webhooks
+	Sandbox  *sandbox.Sandbox
 	// Index is the product search index; Indexer keeps it in step with the
 	// product and stock read models.
 	Index   search.Index
@@ -75,6 +85,13 @@ type Node struct {
 	liveBus   *live.Bus
 	livePub   *live.Publisher
 	limiter   *ratelimit.Limiter
+	mail      mail.Sender
+	// payments are the payment providers by name, webhooks their
+	// notification verifiers.
+	payments     map[string]payments.Provider
+	webhooks     map[string]payments.WebhookVerifier
+	orderWaiter  *order.Waiter
+	orderMetrics *order.Metrics
 	adminOnly bool
 	server    *http.Server
 	listener  net.Listener
@@ -141,6 +158,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	n.openLive()
+	if err := n.openPayments(); err != nil {
+		return err
+	}
 	if err := n.startCluster(); err != nil {
 		return err
 	}
@@ -151,6 +171,9 @@ func (n *Node) Open(ctx context.Context) (err error) {
 		return err
 	}
 	if err := n.shoppingServices(); err != nil {
+		return err
+	}
+	if err := n.orderServices(); err != nil {
 		return err
 	}
 	n.startLoops()
@@ -203,7 +226,9 @@ func (n *Node) startCluster() error {
 		return err
 	}
 	carts.GrainConfig = grains
-	kinds = append(kinds, cart.NewKind(carts))
+	orders := n.orderConfig()
+	orders.GrainConfig = grains
+	kinds = append(kinds, cart.NewKind(carts), order.NewKind(orders))
 	var peers []string
 	for _, p := range strings.Split(n.Config.ClusterPeers, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -285,6 +310,11 @@ func (n *Node) startLoops() {
 	go func() {
 		defer n.loops.Done()
 		n.sweepIdempotency(ctx)
+	}()
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		n.recovery().Run(ctx)
 	}()
 	sweeper := &inventory.Sweeper{
 		Cluster:  n.Cluster,

@@ -72,7 +72,8 @@ func (n *Node) liveConfig(hub *live.Hub) gateway.LiveConfig {
 				n.Logger.Warn("live: the cart for a new connection", "error", err)
 				return nil
 			}
-			return []emporium.LiveEvent{{Type: cart.EventType, ID: p.UserID, Seq: c.Seq, Data: c}}
+			events := []emporium.LiveEvent{{Type: cart.EventType, ID: p.UserID, Seq: c.Seq, Data: c}}
+			return append(events, n.openOrders(ctx, p)...)
 		},
 	}
 }

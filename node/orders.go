@@ -1,0 +1,180 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors/catalog"
+	"github.com/emporium-shop/emporium/actors/order"
+	"github.com/emporium-shop/emporium/checkout"
+	"github.com/emporium-shop/emporium/mail"
+	"github.com/emporium-shop/emporium/payments"
+	"github.com/emporium-shop/emporium/payments/sandbox"
+	"github.com/emporium-shop/emporium/payments/stripe"
+	pb "github.com/emporium-shop/emporium/protos/orderpb"
+)
+
+// openPayments builds the payment providers: the sandbox always (its
+// ledger in the node's store, shared by every node), Stripe when
+// STRIPE_SECRET_KEY is set.
+func (n *Node) openPayments() error {
+	box := sandbox.New(n.Store, sandbox.Config{
+		ApprovalURL: func(orderID string) string {
+			return strings.TrimRight(n.Config.PublicURL, "/") + "/v1/orders/" + orderID + "/payment/confirm"
+		},
+		WebhookSecret: n.Config.SandboxWebhookSecret,
+	})
+	n.Sandbox = box
+	n.payments = map[string]payments.Provider{sandbox.Name: box}
+	n.webhooks = map[string]payments.WebhookVerifier{sandbox.Name: box}
+	if n.Config.StripeSecretKey != "" {
+		s, err := stripe.New(stripe.Config{
+			SecretKey: n.Config.StripeSecretKey, APIURL: n.Config.StripeAPIURL, WebhookSecret: n.Config.StripeWebhookSecret,
+		})
+		if err != nil {
+			return fmt.Errorf("payments: STRIPE_SECRET_KEY: %w", err)
+		}
+		n.payments[s.Name()] = s
+		n.webhooks[s.Name()] = s
+	}
+	return nil
+}
+
+// orderConfig is the OrderGrain's configuration but for the grain
+// settings: the providers, the read model, mails, and each change told to
+// this node's waiters and pushed to the buyer's live connections.
+func (n *Node) orderConfig() order.Config {
+	n.orderWaiter = order.NewWaiter()
+	n.orderMetrics = order.NewMetrics(n.Registry)
+	return order.Config{
+		Payments: n.payments,
+		Views:    n.Store.Projections(),
+		Notify:   n.mailOrder,
+		Metrics:  n.orderMetrics,
+		Changed: func(o *pb.Order) {
+			n.orderWaiter.Changed(o.State.Id)
+			n.livePub.Publish(o.State.BuyerId, emporium.LiveEvent{
+				Type: emporium.OrderEventType, ID: o.State.Id, Seq: o.Seq, Data: order.FromProto(o)})
+		},
+	}
+}
+
+// orderServices builds the order service and the webhook receiver.
+func (n *Node) orderServices() error {
+	rates := checkout.Default()
+	if path := n.Config.CheckoutRatesFile; path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("checkout: CHECKOUT_RATES_FILE: %w", err)
+		}
+		defer f.Close()
+		if rates, err = checkout.Load(f); err != nil {
+			return fmt.Errorf("checkout: CHECKOUT_RATES_FILE=%s: %w", path, err)
+		}
+	}
+	items, err := catalog.NewItems(catalog.ItemsConfig{Reads: n.Store.Projections(), Logger: n.Logger})
+	if err != nil {
+		return fmt.Errorf("orders: %w", err)
+	}
+	providers := make([]string, 0, len(n.payments))
+	for name := range n.payments {
+		providers = append(providers, name)
+	}
+	sort.Strings(providers)
+	n.Orders = order.NewService(order.ServiceConfig{
+		Cluster: n.Cluster, Carts: n.Carts, Addresses: n.Accounts, Catalog: items, Rates: rates,
+		Providers: providers, Reads: n.Store.Projections(), Waiter: n.orderWaiter,
+	})
+	n.Webhooks = &order.Webhooks{Cluster: n.Cluster, Verifiers: n.webhooks, Logger: n.Logger}
+	return nil
+}
+
+// recovery is the loop that wakes orders a node left unsettled.
+func (n *Node) recovery() *order.Recovery {
+	return &order.Recovery{Cluster: n.Cluster, Due: n.Store.Projections(), Metrics: n.orderMetrics,
+		Logger: n.Logger, Interval: n.Config.SweepInterval}
+}
+
+// mailOrder sends the buyer the mail of kind about o.
+func (n *Node) mailOrder(ctx context.Context, kind string, o *pb.State) error {
+	acct, err := n.Accounts.Account(ctx, emporium.Principal{UserID: o.BuyerId})
+	if err != nil {
+		return fmt.Errorf("the buyer's address: %w", err)
+	}
+	view := order.FromProto(&pb.Order{State: o})
+	d := mail.OrderData{
+		Name: acct.Name, OrderID: o.Id,
+		Subtotal: money(view.Subtotal), Shipping: money(view.Shipping), Tax: money(view.Tax), Total: money(view.Total),
+		EstimatedDelivery: view.EstimatedDelivery,
+		Link:              strings.TrimRight(n.Config.PublicURL, "/") + "/v1/orders/" + o.Id,
+		Reason:            view.FailureDetail,
+	}
+	for _, l := range view.Lines {
+		d.Lines = append(d.Lines, mail.OrderLineData{Title: l.Title, Options: optionWords(l.Options),
+			Quantity: l.Quantity, LineTotal: money(l.LineTotal)})
+	}
+	a := view.ShippingAddress
+	for _, line := range []string{a.FullName, a.Line1, a.Line2, strings.TrimSpace(a.PostalCode + " " + a.City), a.Region, a.Country} {
+		if line != "" {
+			d.ShipTo = append(d.ShipTo, line)
+		}
+	}
+	msg := mail.OrderConfirmed(acct.Email, d)
+	if kind == order.MailCancelled {
+		msg = mail.OrderCancelled(acct.Email, d)
+	}
+	return n.mail.Send(ctx, msg)
+}
+
+func money(m emporium.Money) string { return mail.FormatMoney(m.Amount, m.Currency) }
+
+// optionWords writes a variant's options as "colour: red, size: M".
+func optionWords(opts map[string]string) string {
+	names := make([]string, 0, len(opts))
+	for k := range opts {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = k + ": " + opts[k]
+	}
+	return strings.Join(parts, ", ")
+}
+
+// openOrders answers the buyer's orders still moving (not terminal) among
+// their latest, for a new live connection to start from.
+func (n *Node) openOrders(ctx context.Context, p emporium.Principal) []emporium.LiveEvent {
+	page, err := n.Orders.ListOrders(ctx, p, "", 20)
+	if err != nil {
+		n.Logger.Warn("live: the orders for a new connection", slog.Any("error", err))
+		return nil
+	}
+	var out []emporium.LiveEvent
+	for _, o := range page.Items {
+		switch o.Status {
+		case emporium.OrderFailed, emporium.OrderCancelled, emporium.OrderDelivered, emporium.OrderRefunded:
+			continue
+		}
+		out = append(out, emporium.LiveEvent{Type: emporium.OrderEventType, ID: o.ID, Seq: o.Seq, Data: o})
+	}
+	return out
+}
+
+// orderIndexes declares the order read model's indexes: a buyer's orders
+// newest first, and orders due for recovery.
+func orderIndexes(ctx context.Context, reads interface {
+	EnsureIndex(ctx context.Context, collection string, keys ...string) error
+}) error {
+	if err := reads.EnsureIndex(ctx, order.ViewCollection, "buyer_id", "-_id"); err != nil {
+		return err
+	}
+	return reads.EnsureIndex(ctx, order.ViewCollection, "recover_at")
+}
+
