@@ -41,6 +41,9 @@ const (
 	EPRICECHANGED = "price_changed"
 	// EIDEMPOTENCY: an idempotency key was reused with a different request.
 	EIDEMPOTENCY = "idempotency_key_reused"
+	// EIDEMPOTENCYREQUIRED: the request must carry an Idempotency-Key (it
+	// may have an effect that must not happen twice, such as a payment).
+	EIDEMPOTENCYREQUIRED = "idempotency_key_required"
 	// ETOOLARGE: the request body is over the size limit.
 	ETOOLARGE = "payload_too_large"
 	// EMEDIATYPE: the request body is not JSON.
@@ -78,6 +81,7 @@ var codes = []CodeInfo{
 	{EOUTOFSTOCK, 409, "Out of stock"},
 	{EPRICECHANGED, 409, "Price changed"},
 	{EIDEMPOTENCY, 422, "Idempotency key reused"},
+	{EIDEMPOTENCYREQUIRED, 400, "Idempotency key required"},
 	{ETOOLARGE, 413, "Payload too large"},
 	{EMEDIATYPE, 415, "Unsupported media type"},
 	{ERATELIMITED, 429, "Rate limited"},
@@ -212,13 +216,18 @@ func InvalidFields(fields ...FieldError) *Error {
 // underlying cause, never shown to clients. Fields names the fields at fault
 // of an EINVALID error; RetryAfter, when positive, is how long the caller
 // should wait before trying again (an ERATELIMITED error sets it, and the
-// gateway answers it as Retry-After).
+// gateway answers it as Retry-After). Extensions are data for the caller
+// beside the message, answered as extension members of the problem (RFC
+// 9457 §3.2): names in snake_case, values that encode as JSON (plain data:
+// Money, structs with json tags, strings, numbers). The code's documentation
+// says which it carries (EPRICECHANGED: "totals", see PriceChanged).
 type Error struct {
 	Code       string
 	Message    string
 	Op         string
 	Fields     []FieldError
 	RetryAfter time.Duration
+	Extensions map[string]any
 	Err        error
 }
 
@@ -266,7 +275,8 @@ func Wrap(op string, err error) error {
 
 // reasoned is what a grain error looks like after it crossed the cluster
 // (cluster.GrainErrorResponse): a reason, which Emporium sets to its code, a
-// message, and metadata, which carries the field errors under FieldsKey.
+// message, and metadata, which carries the field errors under FieldsKey, the
+// retry hint under RetryAfterKey and the extensions under ProblemExtensionsKey.
 // Matching the getters keeps this package free of protoactor.
 type reasoned interface {
 	error
@@ -281,21 +291,30 @@ const (
 	FieldsKey = "fields"
 	// RetryAfterKey carries the error's retry hint, in whole milliseconds.
 	RetryAfterKey = "retry_after_ms"
+	// ProblemExtensionsKey carries the error's extensions (the extension
+	// members of its problem), as one JSON object.
+	ProblemExtensionsKey = "extensions"
 )
 
 // Metadata returns the metadata a grain error made of err carries across the
-// cluster (field errors and retry hint), or nil when there is none.
+// cluster (field errors, retry hint and extensions), or nil when there is
+// none. Extensions that cannot be encoded as JSON are left out.
 func Metadata(err error) map[string]string {
-	var md map[string]string
+	md := map[string]string{}
 	if fields := ErrorFields(err); len(fields) > 0 {
 		raw, _ := json.Marshal(fields) // a slice of strings cannot fail to encode
-		md = map[string]string{FieldsKey: string(raw)}
+		md[FieldsKey] = string(raw)
 	}
 	if wait := ErrorRetryAfter(err); wait > 0 {
-		if md == nil {
-			md = map[string]string{}
-		}
 		md[RetryAfterKey] = strconv.FormatInt(wait.Milliseconds(), 10)
+	}
+	if ext := ErrorExtensions(err); len(ext) > 0 {
+		if raw, jerr := json.Marshal(ext); jerr == nil {
+			md[ProblemExtensionsKey] = string(raw)
+		}
+	}
+	if len(md) == 0 {
+		return nil
 	}
 	return md
 }
@@ -311,7 +330,7 @@ func GrainCall(op string, err error) error {
 	var r reasoned
 	if errors.As(err, &r) {
 		return &Error{Code: ErrorCode(err), Message: ErrorMessage(err), Fields: ErrorFields(err),
-			RetryAfter: ErrorRetryAfter(err), Op: op, Err: err}
+			RetryAfter: ErrorRetryAfter(err), Extensions: ErrorExtensions(err), Op: op, Err: err}
 	}
 	return &Error{Code: EUNAVAILABLE, Op: op, Err: err}
 }
@@ -402,6 +421,30 @@ func ErrorRetryAfter(err error) time.Duration {
 		}
 	}
 	return 0
+}
+
+// ErrorExtensions returns the extensions of err: the first non-empty
+// Extensions in its chain, or those a grain error carried across the
+// cluster (each value then a json.RawMessage, which encodes as the original
+// did); nil when it has none.
+func ErrorExtensions(err error) map[string]any {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ee, ok := e.(*Error); ok && len(ee.Extensions) > 0 {
+			return ee.Extensions
+		}
+	}
+	var r reasoned
+	if errors.As(err, &r) {
+		var raw map[string]json.RawMessage
+		if s := r.GetMetadata()[ProblemExtensionsKey]; s != "" && json.Unmarshal([]byte(s), &raw) == nil && len(raw) > 0 {
+			ext := make(map[string]any, len(raw))
+			for k, v := range raw {
+				ext[k] = v
+			}
+			return ext
+		}
+	}
+	return nil
 }
 
 // IsCode reports whether err carries the given code.

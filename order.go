@@ -221,3 +221,27 @@ const OrderEventType = "order.updated"
 type PaymentWebhooks interface {
 	Deliver(ctx context.Context, provider string, header http.Header, body []byte) error
 }
+
+// OrderTotals are the amounts an order adds up to.
+type OrderTotals struct {
+	Subtotal Money `json:"subtotal"`
+	Shipping Money `json:"shipping"`
+	Tax      Money `json:"tax"`
+	Total    Money `json:"total"`
+}
+
+// TotalsExtension names the extension (Error.Extensions) of an
+// EPRICECHANGED error that carries the order's totals now, an OrderTotals;
+// the gateway answers it as the problem's `totals` member.
+const TotalsExtension = "totals"
+
+// PriceChanged returns the EPRICECHANGED error of an order whose total is
+// not the expected_total the client sent: it carries the totals now, for the
+// client to show and to send back as the new expected_total.
+func PriceChanged(now OrderTotals) *Error {
+	return &Error{
+		Code:       EPRICECHANGED,
+		Message:    "The order's total differs from expected_total: a price or the shipping changed since the preview. See totals for the amounts now.",
+		Extensions: map[string]any{TotalsExtension: now},
+	}
+}
