@@ -2,6 +2,7 @@ package emporium_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -179,4 +180,30 @@ func TestRetryAfter(t *testing.T) {
 	assert.Equal(t, 1500*time.Millisecond, emporium.ErrorRetryAfter(crossed))
 	assert.Equal(t, refused.Fields, emporium.ErrorFields(crossed))
 	assert.Nil(t, emporium.Metadata(errors.New("plain")))
+}
+
+// TestExtensions: an error's extensions survive wrapping and a trip across
+// the cluster, encoding as they did.
+func TestExtensions(t *testing.T) {
+	totals := emporium.OrderTotals{
+		Subtotal: emporium.Money{Amount: 2000, Currency: "USD"}, Shipping: emporium.Money{Amount: 500, Currency: "USD"},
+		Tax: emporium.Money{Amount: 200, Currency: "USD"}, Total: emporium.Money{Amount: 2700, Currency: "USD"},
+	}
+	changed := emporium.PriceChanged(totals)
+	assert.Equal(t, emporium.EPRICECHANGED, emporium.ErrorCode(changed))
+	wrapped := fmt.Errorf("place: %w", emporium.Wrap("order.Place", changed))
+	assert.Equal(t, totals, emporium.ErrorExtensions(wrapped)[emporium.TotalsExtension])
+
+	resp := cluster.NewGrainErrorResponse(emporium.EPRICECHANGED, changed.Message).WithMetadata(emporium.Metadata(changed))
+	crossed := emporium.GrainCall("order.Place", resp)
+	want, err := json.Marshal(changed.Extensions)
+	assert.NoError(t, err)
+	got, err := json.Marshal(emporium.ErrorExtensions(crossed))
+	assert.NoError(t, err)
+	assert.JSONEq(t, string(want), string(got))
+	assert.Nil(t, emporium.ErrorExtensions(errors.New("plain")))
+	assert.Nil(t, emporium.Metadata(emporium.Errorf(emporium.ENOTFOUND, "no")))
+
+	unencodable := &emporium.Error{Code: emporium.ECONFLICT, Extensions: map[string]any{"f": func() {}}}
+	assert.Nil(t, emporium.Metadata(unencodable), "what cannot be encoded is left out")
 }

@@ -52,16 +52,8 @@ func (s *Server) mountAccounts() {
 func (s *Server) authRoute(h HandlerFunc) HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
-		if s.limiter != nil {
-			key := ratelimit.Key(ratelimit.PurposeAPI, "auth", ratelimit.IPBucket(s.clientIP(r)))
-			d, err := s.limiter.Allow(r.Context(), key, s.limits.Auth)
-			if err != nil {
-				return err
-			}
-			ratelimit.Headers(w, d)
-			if !d.Allowed {
-				return ratelimit.Refused(d)
-			}
+		if err := s.edgeLimit(w, r, s.limits.Auth, "auth", ratelimit.IPBucket(s.clientIP(r))); err != nil {
+			return err
 		}
 		return h(w, r)
 	}

@@ -58,3 +58,41 @@ func TestDecodeRefusesReadOnlyMembersThenValidates(t *testing.T) {
 	err = decodeSample(t, `{"name":"x","other":1}`)
 	assert.Equal(t, emporium.FieldUnknownField, emporium.ErrorFields(err)[0].Code, "undeclared members stay unknown")
 }
+
+// inner is embedded in embedding as the request types embed the root
+// package's input types.
+type inner struct {
+	Total *struct {
+		Amount int64 `json:"amount"`
+	} `json:"expected_total"`
+	Lines []struct {
+		Qty int `json:"qty"`
+	} `json:"lines"`
+}
+
+type embedding struct {
+	inner
+	owned
+}
+
+// TestDecodeNamesMembersNotGoTypes: encoding/json names an embedded struct
+// in a type error's path by its Go type; Decode names the JSON member.
+func TestDecodeNamesMembersNotGoTypes(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"expected_total":5}`:                "expected_total",
+		`{"expected_total":{"amount":"5"}}`:   "expected_total.amount",
+		`{"lines":[{"qty":1},{"qty":"two"}]}`: "lines.qty",
+		`{"lines":{"qty":1}}`:                 "lines",
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		var in embedding
+		err := Decode(r, &in)
+		require.Equal(t, emporium.EMALFORMED, emporium.ErrorCode(err), body)
+		fields := emporium.ErrorFields(err)
+		require.Len(t, fields, 1, body)
+		assert.Equal(t, want, fields[0].Field, body)
+		assert.Equal(t, emporium.FieldInvalidType, fields[0].Code, body)
+		assert.NotContains(t, emporium.ErrorMessage(err), "inner", body)
+	}
+}

@@ -109,7 +109,7 @@ func decodeJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(body, err)
+		return decodeError(body, reflect.TypeOf(v), err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return errTrailing
@@ -203,7 +203,7 @@ const unknownFieldPrefix = "json: unknown field "
 // decodeError explains a decoding error in terms of the JSON the client
 // sent. encoding/json's own messages name Go types, so they are not passed
 // on, except for syntax errors, which speak only of the input.
-func decodeError(body []byte, err error) error {
+func decodeError(body []byte, target reflect.Type, err error) error {
 	var (
 		apiErr    *emporium.Error
 		syntaxErr *json.SyntaxError
@@ -227,12 +227,13 @@ func decodeError(body []byte, err error) error {
 		if typeErr.Field == "" {
 			return errNotAnObject
 		}
+		name := memberPath(target, typeErr.Field)
 		want := "must be " + jsonType(typeErr.Type)
 		return &emporium.Error{
 			Code:    emporium.EMALFORMED,
-			Message: fmt.Sprintf("The field %q %s (at %s).", typeErr.Field, want, position(body, typeErr.Offset)),
+			Message: fmt.Sprintf("The field %q %s (at %s).", name, want, position(body, typeErr.Offset)),
 			Op:      "gateway.Decode",
-			Fields:  []emporium.FieldError{{Field: typeErr.Field, Code: emporium.FieldInvalidType, Message: want}},
+			Fields:  []emporium.FieldError{{Field: name, Code: emporium.FieldInvalidType, Message: want}},
 			Err:     err,
 		}
 	case strings.HasPrefix(err.Error(), unknownFieldPrefix):
@@ -256,6 +257,54 @@ func decodeError(body []byte, err error) error {
 		// the log only.
 		return &emporium.Error{Code: emporium.EMALFORMED, Message: "The request body holds a value that is not valid for its field.", Op: "gateway.Decode", Err: err}
 	}
+}
+
+// memberPath turns the path of an UnmarshalTypeError into the client's
+// terms: encoding/json names each embedded struct the path passes through
+// by its Go type (PlaceOrderInput.expected_total), which a client never
+// sees, so those names are dropped by walking target, the decoded type.
+func memberPath(target reflect.Type, path string) string {
+	segments := strings.Split(path, ".")
+	out := make([]string, 0, len(segments))
+	t := target
+	for _, seg := range segments {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			t = t.Elem()
+		}
+		switch {
+		case t == nil:
+		case t.Kind() == reflect.Struct:
+			if f, ok := t.FieldByName(seg); ok && f.Anonymous && f.Tag.Get("json") == "" {
+				t = f.Type
+				continue
+			}
+			t = memberType(t, seg)
+		case t.Kind() == reflect.Map:
+			t = t.Elem()
+		default:
+			t = nil
+		}
+		out = append(out, seg)
+	}
+	return strings.Join(out, ".")
+}
+
+// memberType is the type of the field of struct t that decodes the JSON
+// member name, or nil.
+func memberType(t reflect.Type, name string) reflect.Type {
+	for _, f := range reflect.VisibleFields(t) {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" || f.Anonymous && tag == "" {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if strings.EqualFold(tag, name) {
+			return f.Type
+		}
+	}
+	return nil
 }
 
 // position renders where encoding/json stopped as a line and a column,

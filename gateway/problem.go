@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -29,6 +33,91 @@ type Problem struct {
 	Errors []emporium.FieldError `json:"errors,omitempty"`
 	// RequestID is the X-Request-ID of the request, to quote to an operator.
 	RequestID string `json:"request_id"`
+	// Extensions are the problem's extension members (RFC 9457 §3.2),
+	// encoded beside the members above: the Extensions of the error
+	// (emporium.Error), such as the `totals` of price_changed. A member
+	// named like one of the standard members above, or not in snake_case,
+	// is left out when encoding. Decoding puts every member not above here.
+	Extensions map[string]json.RawMessage `json:"-"`
+}
+
+// problemMembers are the JSON names of Problem's standard members.
+var problemMembers = []string{"type", "title", "status", "detail", "code", "errors", "request_id"}
+
+// extensionName is the form of an extension member's name.
+var extensionName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// problemBody is Problem without its methods, for encoding/json.
+type problemBody Problem
+
+// MarshalJSON encodes the standard members, then the extensions in the
+// order of their names.
+func (p Problem) MarshalJSON() ([]byte, error) {
+	body, err := json.Marshal(problemBody(p))
+	if err != nil || len(p.Extensions) == 0 {
+		return body, err
+	}
+	var buf bytes.Buffer
+	buf.Write(body[:len(body)-1]) // without the closing brace
+	for _, name := range slices.Sorted(maps.Keys(p.Extensions)) {
+		if !extensionName.MatchString(name) || slices.Contains(problemMembers, name) {
+			continue
+		}
+		value, err := json.Marshal(p.Extensions[name])
+		if err != nil {
+			return nil, err
+		}
+		key, _ := json.Marshal(name)
+		buf.WriteByte(',')
+		buf.Write(key)
+		buf.WriteByte(':')
+		buf.Write(value)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// UnmarshalJSON decodes the standard members into their fields and every
+// other member into Extensions.
+func (p *Problem) UnmarshalJSON(b []byte) error {
+	var body problemBody
+	if err := json.Unmarshal(b, &body); err != nil {
+		return err
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
+		return err
+	}
+	for _, name := range problemMembers {
+		delete(members, name)
+	}
+	body.Extensions = nil
+	if len(members) > 0 {
+		body.Extensions = members
+	}
+	*p = Problem(body)
+	return nil
+}
+
+// extensionsOf encodes the extensions of err for its problem. One that
+// cannot be encoded is left out and noted in the request's access log.
+func extensionsOf(r *http.Request, err error) map[string]json.RawMessage {
+	ext := emporium.ErrorExtensions(err)
+	if len(ext) == 0 {
+		return nil
+	}
+	out := make(map[string]json.RawMessage, len(ext))
+	for name, v := range ext {
+		raw, jerr := json.Marshal(v)
+		if jerr != nil {
+			if st := stateOf(r.Context()); st != nil {
+				st.err = &emporium.Error{Code: emporium.ErrorCode(err), Op: "gateway: problem extension " + name + " cannot be encoded: " + jerr.Error(), Err: err}
+			}
+			continue
+		}
+		out[name] = raw
+	}
+	return out
 }
 
 // ProblemTypeBase is the prefix of every problem type URI.
@@ -79,8 +168,9 @@ func retryAfterSeconds(err error) int64 {
 }
 
 // Error writes err as a problem+json response. The status, title and type
-// come from err's code; the detail is its message for the caller, and the
-// errors its field errors. Internal errors and unknown codes are answered as
+// come from err's code; the detail is its message for the caller, the
+// errors its field errors, and its extensions (emporium.ErrorExtensions)
+// become extension members. Internal errors and unknown codes are answered as
 // "internal" with a generic detail: their cause goes only to the access log
 // of the request, with its id.
 //
@@ -114,6 +204,7 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		p.Detail = internalDetail
 	} else {
 		p.Errors = emporium.ErrorFields(err)
+		p.Extensions = extensionsOf(r, err)
 		if p.Detail == internalDetail {
 			// An error with a code but no message: ErrorMessage falls
 			// back to the internal message, which would mislead here.
@@ -121,7 +212,8 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 
-	// Problem holds only strings and ints, which always marshal.
+	// Problem holds strings, ints and valid JSON (the extensions, encoded
+	// by extensionsOf), which always marshal.
 	body, _ := json.Marshal(p)
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -196,4 +197,38 @@ func TestRespondUnencodableValue(t *testing.T) {
 	resp, body := serve(s, httptest.NewRequest(http.MethodGet, "/bad", nil))
 	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 	assert.Equal(t, "internal", problemOf(t, resp, body).Code)
+}
+
+// TestProblemExtensions: an error's extensions are members of its problem
+// beside the standard ones, which they cannot replace; internal errors show
+// none; a Problem decodes them back.
+func TestProblemExtensions(t *testing.T) {
+	err := &emporium.Error{Code: emporium.ECONFLICT, Message: "Changed.", Extensions: map[string]any{
+		"totals":   map[string]int{"total": 5},
+		"status":   999,          // a standard member: left out
+		"Bad-Name": "x",          // not snake_case: left out
+		"broken":   func() {},    // cannot be encoded: left out
+		"note":     "kept as is", // a string
+	}}
+	resp, body, _ := serveError(t, err)
+	require.Equal(t, http.StatusConflict, resp.StatusCode)
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal(body, &raw))
+	assert.Equal(t, map[string]any{"total": float64(5)}, raw["totals"])
+	assert.Equal(t, "kept as is", raw["note"])
+	assert.Equal(t, float64(409), raw["status"])
+	assert.NotContains(t, raw, "Bad-Name")
+	assert.NotContains(t, raw, "broken")
+
+	var p gateway.Problem
+	require.NoError(t, json.Unmarshal(body, &p))
+	assert.Equal(t, emporium.ECONFLICT, p.Code)
+	assert.Equal(t, map[string]json.RawMessage{"totals": json.RawMessage(`{"total":5}`), "note": json.RawMessage(`"kept as is"`)}, p.Extensions)
+	again, jerr := json.Marshal(p)
+	require.NoError(t, jerr)
+	assert.JSONEq(t, string(body), string(again), "a Problem encodes as it decoded")
+
+	resp, body, _ = serveError(t, &emporium.Error{Code: emporium.EINTERNAL, Extensions: map[string]any{"secret": "hunter2"}})
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.NotContains(t, string(body), "hunter2")
 }

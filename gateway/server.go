@@ -83,8 +83,16 @@ type Config struct {
 	// too, to authenticate.
 	Carts     emporium.Carts
 	Wishlists emporium.Wishlists
-	// Limiter applies the edge rate limits of the account routes (see
-	// RateLimits). Nil means no rate limiting at the edge; the limits the
+	// Orders is the order service. When it is set, New mounts GET
+	// /v1/shipping-methods and, with Accounts to authenticate, the checkout
+	// and order routes (POST /v1/checkout/preview, /v1/orders*).
+	Orders emporium.Orders
+	// PaymentWebhooks receives payment providers' notifications. When it
+	// is set, New mounts POST /v1/webhooks/{provider}, which needs no
+	// credentials: the service verifies each delivery's signature.
+	PaymentWebhooks emporium.PaymentWebhooks
+	// Limiter applies the edge rate limits of the account and webhook
+	// routes (see RateLimits). Nil means no rate limiting at the edge; the limits the
 	// services apply themselves (failed logins per account) still hold.
 	Limiter *ratelimit.Limiter
 	// RateLimits are the limits Limiter applies. Zero fields take the
@@ -121,6 +129,9 @@ type RateLimits struct {
 	// Auth is the GCRA limit of all /v1/auth/* requests from one address.
 	// Zero means ratelimit.PerClient.
 	Auth ratelimit.Limit
+	// Webhooks is the GCRA limit of POST /v1/webhooks/{provider} from one
+	// address. Zero means ratelimit.WebhooksPerIP.
+	Webhooks ratelimit.Limit
 }
 
 // Check is one readiness check, such as "mongo" or "cluster". Check returns
@@ -166,6 +177,8 @@ type Server struct {
 	catalog        emporium.Catalog
 	carts          emporium.Carts
 	wishlists      emporium.Wishlists
+	orders         emporium.Orders
+	webhooks       emporium.PaymentWebhooks
 	limiter        *ratelimit.Limiter
 	limits         RateLimits
 	trustedProxies []netip.Prefix
@@ -177,8 +190,8 @@ type Server struct {
 }
 
 // New returns a gateway with its operational routes (/healthz, /readyz,
-// /openapi.yaml) in place, and the account routes when
-// cfg.Accounts is set. It registers the gateway's metrics in
+// /openapi.yaml) in place, and the routes of each service cfg sets
+// (accounts, catalogue, carts and wishlists, orders, payment webhooks). It registers the gateway's metrics in
 // cfg.Registry and panics if they are there already, which is a wiring bug
 // as a pattern registered twice on a ServeMux is.
 func New(cfg Config) *Server {
@@ -194,6 +207,8 @@ func New(cfg Config) *Server {
 		catalog:        cfg.Catalog,
 		carts:          cfg.Carts,
 		wishlists:      cfg.Wishlists,
+		orders:         cfg.Orders,
+		webhooks:       cfg.PaymentWebhooks,
 		limiter:        cfg.Limiter,
 		limits:         cfg.RateLimits,
 		trustedProxies: cfg.TrustedProxies,
@@ -204,6 +219,9 @@ func New(cfg Config) *Server {
 	}
 	if s.limits.Auth == (ratelimit.Limit{}) {
 		s.limits.Auth = ratelimit.PerClient
+	}
+	if s.limits.Webhooks == (ratelimit.Limit{}) {
+		s.limits.Webhooks = ratelimit.WebhooksPerIP
 	}
 	if cfg.Logger != nil {
 		s.log = cfg.Logger
@@ -244,6 +262,7 @@ func New(cfg Config) *Server {
 	if s.accounts != nil {
 		s.mountCarts()
 	}
+	s.mountOrders()
 	// Live updates (ws.go).
 	if cfg.Live.Hub != nil {
 		s.mountLive(cfg.Live, cfg.AllowedOrigins)

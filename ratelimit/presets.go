@@ -56,6 +56,14 @@ var (
 	// (Period/Rate) instead of making it wait for the minute to end, and a
 	// burst of a third of the minute bounds the spike one client can cause.
 	PerClient = Limit{Rate: 300, Burst: 100, Period: time.Minute}
+	// WebhooksPerIP is the limit of payment providers' notifications (POST
+	// /v1/webhooks/{provider}) from one address: 1200 a minute on average,
+	// 300 at once. A provider sends from a few addresses, in bursts when
+	// many payments change together, so it is above PerClient; a refused
+	// notification is not lost, as providers retry any answer but 2xx. The
+	// route needs no credentials, so the limit bounds the signatures an
+	// anonymous sender can make a node check.
+	WebhooksPerIP = Limit{Rate: 1200, Burst: 300, Period: time.Minute}
 )
 
 // Purposes name what a counter counts, the first part of its Key. Counters
@@ -87,7 +95,8 @@ const (
 	// PurposeMFAFailures keys MFAFailures by the user id.
 	PurposeMFAFailures = "mfa-failures:account"
 	// PurposeAPI keys PerClient by the authenticated user id, or by the
-	// client address for anonymous calls.
+	// client address for anonymous calls, and WebhooksPerIP by "webhooks"
+	// and the client address's bucket (IPBucket).
 	PurposeAPI = "api"
 )
 
