@@ -8,7 +8,13 @@
 // order id and the step (Key), never a random one, so that a step repeated
 // after a crash or a timeout reaches the provider as the same request: the
 // provider answers the first result again instead of charging twice. No card
-// data crosses this interface: a payment method is a provider token or id.
+// data crosses this interface: a payment method is a provider token or id
+// (the sandbox's test tokens are the Token... constants).
+//
+// Providers also notify: a WebhookVerifier checks a delivery's signature
+// over the raw body (Sign and VerifySignature implement the t=,v1= HMAC
+// scheme of Stripe-Signature, which the sandbox shares) and reads it into a
+// WebhookEvent, which the order grain applies at most once.
 package payments
 
 import (

@@ -44,7 +44,9 @@ type Capabilities struct {
 	// authorization.
 	Timeout bool
 	// Approval: payments.TokenRequiresApproval waits for the buyer
-	// (requires_approval with an approval URL) until Confirm.
+	// (requires_approval with an approval URL) until Confirm. A provider
+	// whose every authorization waits (PayPal) sets it too, with
+	// Subject.Approve.
 	Approval bool
 }
 
@@ -70,6 +72,10 @@ type Subject struct {
 	// backend state, as a node restarting does; nil when the backend has
 	// no state to keep.
 	Restart func(t *testing.T) Subject
+	// Approve, for a provider whose every authorization waits for the
+	// buyer (PayPal), approves one as the buyer would at the provider; the
+	// suite then confirms it. nil when authorizations need no approval.
+	Approve func(t *testing.T, auth payments.Authorization)
 }
 
 // Harness tells RunContract how to get a provider and what its backend can
@@ -192,13 +198,28 @@ func (c *contract) authorize(t *testing.T, p payments.Provider, orderID string, 
 	})
 }
 
-// authorized authorizes amount with payments.TokenVisa and fails the test
-// unless it is authorized.
-func (c *contract) authorized(t *testing.T, p payments.Provider, orderID string, amount int64) payments.Authorization {
+// authorized authorizes amount with payments.TokenVisa, as the buyer
+// approving it when the provider asks (Subject.Approve), and fails the
+// test unless it ends authorized. It answers the final authorization.
+func (c *contract) authorized(t *testing.T, s Subject, orderID string, amount int64) payments.Authorization {
 	t.Helper()
-	auth, err := c.authorize(t, p, orderID, amount, payments.TokenVisa)
+	auth, err := c.authorize(t, s.Provider, orderID, amount, payments.TokenVisa)
 	require.NoError(t, err)
+	return c.settle(t, s, orderID, auth)
+}
+
+// settle takes an authorization through the buyer's approval when it
+// waits for one and the subject can give it, and fails the test unless it
+// ends authorized.
+func (c *contract) settle(t *testing.T, s Subject, orderID string, auth payments.Authorization) payments.Authorization {
+	t.Helper()
 	require.NotEmpty(t, auth.PaymentID)
+	if auth.Status == payments.StatusRequiresApproval && s.Approve != nil {
+		s.Approve(t, auth)
+		var err error
+		auth, err = s.Provider.Confirm(ctx(t), payments.ConfirmRequest{Key: payments.Key(orderID, payments.StepConfirm), PaymentID: auth.PaymentID})
+		require.NoError(t, err)
+	}
 	if c.h.Stateful {
 		require.Equal(t, payments.StatusAuthorized, auth.Status)
 	}
@@ -246,7 +267,7 @@ func requireCode(t *testing.T, code string, err error, what ...string) {
 
 func (c *contract) authorizeCaptureRefund(t *testing.T, s Subject) {
 	p, orderID := s.Provider, order(t)
-	auth := c.authorized(t, p, orderID, 5000)
+	auth := c.authorized(t, s, orderID, 5000)
 	if c.h.Stateful {
 		assert.Equal(t, c.money(5000), auth.Amount)
 		assert.Empty(t, auth.DeclineCode)
@@ -288,7 +309,7 @@ func (c *contract) requestsNeedAKey(t *testing.T, s Subject) {
 
 func (c *contract) confirmThenVoid(t *testing.T, s Subject) {
 	p, orderID := s.Provider, order(t)
-	auth := c.authorized(t, p, orderID, 2500)
+	auth := c.authorized(t, s, orderID, 2500)
 	confirmed, err := p.Confirm(ctx(t), payments.ConfirmRequest{Key: payments.Key(orderID, payments.StepConfirm), PaymentID: auth.PaymentID})
 	require.NoError(t, err, "confirming an authorization answers it")
 	require.NoError(t, c.void(t, p, payments.Key(orderID, payments.StepVoid), auth.PaymentID))
@@ -304,7 +325,7 @@ func (c *contract) confirmThenVoid(t *testing.T, s Subject) {
 
 func (c *contract) partialCapture(t *testing.T, s Subject) {
 	p, orderID := s.Provider, order(t)
-	auth := c.authorized(t, p, orderID, 5000)
+	auth := c.authorized(t, s, orderID, 5000)
 	capture, err := c.capture(t, p, payments.Key(orderID, payments.StepCapture), auth.PaymentID, 3000)
 	require.NoError(t, err)
 	assert.Equal(t, c.money(3000), capture.Amount)
@@ -320,10 +341,12 @@ func (c *contract) partialCapture(t *testing.T, s Subject) {
 
 func (c *contract) replay(t *testing.T, s Subject) {
 	p, orderID := s.Provider, order(t)
-	first := c.authorized(t, p, orderID, 5000)
+	answered, err := c.authorize(t, p, orderID, 5000, payments.TokenVisa)
+	require.NoError(t, err)
 	again, err := c.authorize(t, p, orderID, 5000, payments.TokenVisa)
 	require.NoError(t, err)
-	assert.Equal(t, first, again, "a replayed authorization answers the first result")
+	assert.Equal(t, answered, again, "a replayed authorization answers the first result")
+	first := c.settle(t, s, orderID, answered)
 
 	captureKey := payments.Key(orderID, payments.StepCapture)
 	c1, err := c.capture(t, p, captureKey, first.PaymentID, 5000)
@@ -352,7 +375,7 @@ func (c *contract) replay(t *testing.T, s Subject) {
 
 func (c *contract) keyReuse(t *testing.T, s Subject) {
 	p, orderID := s.Provider, order(t)
-	auth := c.authorized(t, p, orderID, 5000)
+	auth := c.authorized(t, s, orderID, 5000)
 	_, err := c.authorize(t, p, orderID, 6000, payments.TokenVisa)
 	requireCode(t, emporium.EIDEMPOTENCY, err, "the authorize key with another amount")
 	if c.h.Declines {
@@ -412,7 +435,7 @@ func (c *contract) concurrentDuplicates(t *testing.T, s Subject) {
 
 func (c *contract) voidAfterCapture(t *testing.T, s Subject) {
 	p, orderID := s.Provider, order(t)
-	auth := c.authorized(t, p, orderID, 5000)
+	auth := c.authorized(t, s, orderID, 5000)
 	_, err := c.capture(t, p, payments.Key(orderID, payments.StepCapture), auth.PaymentID, 5000)
 	require.NoError(t, err)
 	requireCode(t, emporium.ECONFLICT, c.void(t, p, payments.Key(orderID, payments.StepVoid), auth.PaymentID),
@@ -425,7 +448,7 @@ func (c *contract) voidAfterCapture(t *testing.T, s Subject) {
 
 func (c *contract) voidTwice(t *testing.T, s Subject) {
 	p, orderID := s.Provider, order(t)
-	auth := c.authorized(t, p, orderID, 5000)
+	auth := c.authorized(t, s, orderID, 5000)
 	require.NoError(t, c.void(t, p, payments.Key(orderID, payments.StepVoid), auth.PaymentID))
 	require.NoError(t, c.void(t, p, payments.Key(orderID, payments.StepVoid)+":again", auth.PaymentID),
 		"voiding a voided payment succeeds")
@@ -439,7 +462,7 @@ func (c *contract) voidTwice(t *testing.T, s Subject) {
 
 func (c *contract) secondCapture(t *testing.T, s Subject) {
 	p, orderID := s.Provider, order(t)
-	auth := c.authorized(t, p, orderID, 5000)
+	auth := c.authorized(t, s, orderID, 5000)
 	_, err := c.capture(t, p, payments.Key(orderID, payments.StepCapture), auth.PaymentID, 2000)
 	require.NoError(t, err)
 	_, err = c.capture(t, p, payments.Key(orderID, payments.StepCapture)+":again", auth.PaymentID, 2000)
@@ -451,7 +474,7 @@ func (c *contract) secondCapture(t *testing.T, s Subject) {
 
 func (c *contract) overRefund(t *testing.T, s Subject) {
 	p, orderID := s.Provider, order(t)
-	auth := c.authorized(t, p, orderID, 5000)
+	auth := c.authorized(t, s, orderID, 5000)
 	_, err := c.capture(t, p, payments.Key(orderID, payments.StepCapture)+":over", auth.PaymentID, 5001)
 	requireCode(t, emporium.EINVALID, err, "a capture above the authorized amount")
 	_, err = c.capture(t, p, payments.Key(orderID, payments.StepCapture), auth.PaymentID, 5000)
@@ -534,6 +557,12 @@ func (c *contract) approval(t *testing.T, s Subject) {
 		requireCode(t, emporium.ECONFLICT, err, "a payment waiting for approval cannot be captured")
 	}
 	confirmKey := payments.Key(orderID, payments.StepConfirm)
+	if s.Approve != nil {
+		waiting, err := p.Confirm(ctx(t), payments.ConfirmRequest{Key: confirmKey + ":early", PaymentID: auth.PaymentID})
+		require.NoError(t, err)
+		assert.Equal(t, payments.StatusRequiresApproval, waiting.Status, "the buyer has not approved yet")
+		s.Approve(t, auth)
+	}
 	confirmed, err := p.Confirm(ctx(t), payments.ConfirmRequest{Key: confirmKey, PaymentID: auth.PaymentID})
 	require.NoError(t, err)
 	assert.Equal(t, payments.StatusAuthorized, confirmed.Status)
@@ -553,7 +582,9 @@ func (c *contract) restart(t *testing.T, s Subject) {
 		t.Skip("the backend keeps no state across a restart")
 	}
 	p, orderID := s.Provider, order(t)
-	auth := c.authorized(t, p, orderID, 5000)
+	answered, err := c.authorize(t, p, orderID, 5000, payments.TokenVisa)
+	require.NoError(t, err)
+	auth := c.settle(t, s, orderID, answered)
 	captureKey := payments.Key(orderID, payments.StepCapture)
 	capture, err := c.capture(t, p, captureKey, auth.PaymentID, 5000)
 	require.NoError(t, err)
@@ -562,7 +593,7 @@ func (c *contract) restart(t *testing.T, s Subject) {
 	p = s.Provider
 	again, err := c.authorize(t, p, orderID, 5000, payments.TokenVisa)
 	require.NoError(t, err)
-	assert.Equal(t, auth, again, "the restarted provider answers the key as before")
+	assert.Equal(t, answered, again, "the restarted provider answers the key as before")
 	captureAgain, err := c.capture(t, p, captureKey, auth.PaymentID, 5000)
 	require.NoError(t, err)
 	assert.Equal(t, capture, captureAgain)

@@ -91,6 +91,7 @@ func fileExists(p string) bool {
 // would fight over), and waits until it says where it listens.
 func startMock(bin string) (url string, stop func(), err error) {
 	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:", "-https-addr", "127.0.0.1:")
+	orphanProof(cmd)
 	r, w := io.Pipe()
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
