@@ -81,20 +81,20 @@ type Node struct {
 
 	// tokens is the node's one store of one-time tokens: email
 	// verification, password reset, MFA challenges and websocket tickets.
-	tokens    *auth.OneTime
-	liveBus   *live.Bus
-	livePub   *live.Publisher
-	limiter   *ratelimit.Limiter
-	mail      mail.Sender
+	tokens  *auth.OneTime
+	liveBus *live.Bus
+	livePub *live.Publisher
+	limiter *ratelimit.Limiter
+	mail    mail.Sender
 	// payments are the payment providers by name, webhooks their
 	// notification verifiers.
 	payments     map[string]payments.Provider
 	webhooks     map[string]payments.WebhookVerifier
 	orderWaiter  *order.Waiter
 	orderMetrics *order.Metrics
-	adminOnly bool
-	server    *http.Server
-	listener  net.Listener
+	adminOnly    bool
+	server       *http.Server
+	listener     net.Listener
 	// demoPassword is the demo vendors' password once DemoVendorPassword
 	// found it, and demoFile the file it is kept in.
 	demoMu       sync.Mutex
@@ -336,18 +336,20 @@ func (n *Node) serveHTTP() error {
 	origins, _ := n.Config.allowedOrigins()
 	hub := live.NewHub(n.liveBus, live.HubOptions{Logger: n.Logger})
 	gw := gateway.New(gateway.Config{
-		Carts:          n.Carts,
-		Wishlists:      n.Wishlists,
-		Live:           n.liveConfig(hub),
-		AllowedOrigins: origins,
-		Logger:         n.Logger,
-		Registry:       n.Registry,
-		Version:        Version,
-		Accounts:       n.Accounts,
-		Catalog:        n.Catalog,
-		Limiter:        n.limiter,
-		TrustedProxies: proxies,
-		Idempotency:    n.claims(),
+		Carts:           n.Carts,
+		Wishlists:       n.Wishlists,
+		Orders:          n.Orders,
+		PaymentWebhooks: n.Webhooks,
+		Live:            n.liveConfig(hub),
+		AllowedOrigins:  origins,
+		Logger:          n.Logger,
+		Registry:        n.Registry,
+		Version:         Version,
+		Accounts:        n.Accounts,
+		Catalog:         n.Catalog,
+		Limiter:         n.limiter,
+		TrustedProxies:  proxies,
+		Idempotency:     n.claims(),
 		Checks: []gateway.Check{
 			{Name: "store", Check: n.Store.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return n.Redis.Ping(ctx).Err() }},

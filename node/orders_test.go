@@ -233,8 +233,8 @@ func TestCheckoutDeclinesAndBadInput(t *testing.T) {
 		"unknown address":  {"k-addr", map[string]any{"shipping_address_id": "nope", "shipping_method": "standard", "payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}}, http.StatusUnprocessableEntity},
 		"unknown method":   {"k-method", map[string]any{"shipping_address_id": addr, "shipping_method": "teleport", "payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}}, http.StatusUnprocessableEntity},
 		"unknown provider": {"k-prov", map[string]any{"shipping_address_id": addr, "shipping_method": "standard", "payment": map[string]any{"provider": "cash", "token": "tok_visa"}}, http.StatusUnprocessableEntity},
-		"client total":     {"k-total", map[string]any{"shipping_address_id": addr, "shipping_method": "standard", "payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}, "total": map[string]any{"amount": 1, "currency": "USD"}}, http.StatusUnprocessableEntity},
-		"client status":    {"k-status", map[string]any{"shipping_address_id": addr, "shipping_method": "standard", "payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}, "status": "confirmed"}, http.StatusUnprocessableEntity},
+		"client total":     {"k-total", map[string]any{"shipping_address_id": addr, "shipping_method": "standard", "payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}, "total": map[string]any{"amount": 1, "currency": "USD"}}, http.StatusBadRequest},
+		"client status":    {"k-status", map[string]any{"shipping_address_id": addr, "shipping_method": "standard", "payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}, "status": "confirmed"}, http.StatusBadRequest},
 		"stale total":      {"k-stale", map[string]any{"shipping_address_id": addr, "shipping_method": "standard", "payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}, "expected_total": map[string]any{"amount": 1, "currency": "USD"}}, http.StatusConflict},
 	} {
 		status, body := a.order(buyer, tc.key, tc.body)
