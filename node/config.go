@@ -56,6 +56,9 @@ type Config struct {
 	StripeSecretKey      string
 	StripeAPIURL         string
 	StripeWebhookSecret  string
+	PayPalClientID       string
+	PayPalSecret         string
+	PayPalAPIURL         string
 }
 
 // ErrBadSettings is the error of settings with a wrong value; the message
@@ -106,6 +109,9 @@ func (c *Config) settings() []setting {
 		{"STRIPE_SECRET_KEY", "stripe-secret-key", "", "Stripe secret key; set, it offers the stripe payment provider", true, &c.StripeSecretKey},
 		{"STRIPE_API_URL", "stripe-api-url", "", "Stripe API base URL (e.g. a stripe-mock); empty: Stripe's", false, &c.StripeAPIURL},
 		{"STRIPE_WEBHOOK_SECRET", "stripe-webhook-secret", "", "Stripe webhook signing secret (whsec_...); empty refuses Stripe webhooks", true, &c.StripeWebhookSecret},
+		{"PAYPAL_CLIENT_ID", "paypal-client-id", "", "PayPal REST client id; set with PAYPAL_SECRET, it offers the paypal payment provider", false, &c.PayPalClientID},
+		{"PAYPAL_SECRET", "paypal-secret", "", "PayPal REST secret", true, &c.PayPalSecret},
+		{"PAYPAL_API_URL", "paypal-api-url", "", "PayPal API base URL; empty: PayPal's sandbox (https://api-m.sandbox.paypal.com)", false, &c.PayPalAPIURL},
 		{"DEMO_PASSWORD", "demo-password", "", "password of the demo vendors that seeding creates (8-128 characters); empty: a random one, made once and kept in DATA_DIR/demo-vendor-password (mode 0600)", true, &c.DemoPassword},
 	}
 }

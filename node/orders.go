@@ -15,6 +15,7 @@ import (
 	"github.com/emporium-shop/emporium/checkout"
 	"github.com/emporium-shop/emporium/mail"
 	"github.com/emporium-shop/emporium/payments"
+	"github.com/emporium-shop/emporium/payments/paypal"
 	"github.com/emporium-shop/emporium/payments/sandbox"
 	"github.com/emporium-shop/emporium/payments/stripe"
 	pb "github.com/emporium-shop/emporium/protos/orderpb"
@@ -22,7 +23,7 @@ import (
 
 // openPayments builds the payment providers: the sandbox always (its
 // ledger in the node's store, shared by every node), Stripe when
-// STRIPE_SECRET_KEY is set.
+// STRIPE_SECRET_KEY is set, PayPal when PAYPAL_CLIENT_ID is.
 func (n *Node) openPayments() error {
 	box := sandbox.New(n.Store, sandbox.Config{
 		ApprovalURL: func(orderID string) string {
@@ -42,6 +43,13 @@ func (n *Node) openPayments() error {
 		}
 		n.payments[s.Name()] = s
 		n.webhooks[s.Name()] = s
+	}
+	if n.Config.PayPalClientID != "" {
+		p, err := paypal.New(paypal.Config{ClientID: n.Config.PayPalClientID, Secret: n.Config.PayPalSecret, APIURL: n.Config.PayPalAPIURL})
+		if err != nil {
+			return fmt.Errorf("payments: PAYPAL_CLIENT_ID: %w", err)
+		}
+		n.payments[p.Name()] = p
 	}
 	return nil
 }

@@ -167,15 +167,15 @@ func (g *grain) launch(ctx cluster.GrainContext, step pb.Step) {
 	run, attempts := g.run, g.attempts
 	fx := g.effects(ctx)
 	state := proto.CloneOf(g.Entity.State)
-	system, self, crash := ctx.ActorSystem(), ctx.Self(), g.Config.Crash
+	system, self, crash, id := ctx.ActorSystem(), ctx.Self(), g.Config.Crash, g.ID()
 	go func() {
-		if crash != nil && crash("before-effect:"+step.String()) {
+		if crash != nil && crash(id, "before-effect:"+step.String()) {
 			system.Root.Stop(self)
 			return
 		}
 		start := time.Now()
 		out := fx.run(step, state, attempts)
-		if crash != nil && crash("after-effect:"+step.String()) {
+		if crash != nil && crash(id, "after-effect:"+step.String()) {
 			system.Root.Stop(self)
 			return
 		}
@@ -264,7 +264,7 @@ func (g *grain) stopTimer() {
 // crash asks the crash tests' hook about point and, when it says so, stops
 // the activation at once.
 func (g *grain) crash(ctx cluster.GrainContext, point string) bool {
-	if g.Config.Crash == nil || !g.Config.Crash(point) {
+	if g.Config.Crash == nil || !g.Config.Crash(g.ID(), point) {
 		return false
 	}
 	g.run++ // drop the report of any effect still running

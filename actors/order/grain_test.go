@@ -69,27 +69,29 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-// crasher is the grains' crash hook: armed with a point, it answers true
-// the first time the saga reaches it.
+// crasher is the grains' crash hook: armed with a point for an order, it
+// answers true the first time that order's saga reaches it.
 type crasher struct {
-	mu    sync.Mutex
-	point string
-	hit   bool
+	mu     sync.Mutex
+	points map[string]string // order id -> crash point
 }
 
-func (c *crasher) arm(point string) {
-	c.mu.Lock()
-	c.point, c.hit = point, false
-	c.mu.Unlock()
-}
-
-func (c *crasher) crash(point string) bool {
+func (c *crasher) arm(orderID, point string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.point == "" || c.hit || c.point != point {
+	if c.points == nil {
+		c.points = map[string]string{}
+	}
+	c.points[orderID] = point
+}
+
+func (c *crasher) crash(orderID, point string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.points[orderID] != point {
 		return false
 	}
-	c.hit = true
+	delete(c.points, orderID)
 	return true
 }
 
@@ -295,65 +297,69 @@ func crashPoints() []string {
 // its money refunded or its hold voided.
 func TestCrashAnywhere(t *testing.T) {
 	points := crashPoints()
-	r := rand.New(rand.NewPCG(11, 29))
 	tokens := []string{payments.TokenVisa, payments.TokenVisa, payments.TokenDeclined, payments.TokenTimeout}
 	runs := 200
 	if testing.Short() {
 		runs = 40
 	}
-	t.Cleanup(func() { crashes.arm("") })
-	for run := range runs {
-		sku := fmt.Sprint("SKU-CRASH-", counter.Add(1))
-		buyer := fmt.Sprint("crash-", run)
-		stock(t, sku, 3)
-		point := points[r.IntN(len(points))]
-		token := tokens[r.IntN(len(tokens))]
-		cancelAfter := r.IntN(3) == 0
-		crashes.arm(point)
-		id := order.OrderID(buyer, "k")
-		req := placeRequest(buyer, sku, 2, token)
-		actorstest.WaitFor(t, 10*time.Second, "the order placed", func() bool {
-			_, err := place(t.Context(), id, req) // a client retries a failed place
+	// Runs go eight at a time, each with its own order, SKU and crash.
+	const workers = 8
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(11, uint64(w)))
+			for run := w; run < runs && !t.Failed(); run += workers {
+				crashRun(t, run, points[r.IntN(len(points))], tokens[r.IntN(len(tokens))], r.IntN(3) == 0)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// crashRun places an order that crashes at point, cancels it once
+// confirmed when cancel is set, and checks what it left.
+func crashRun(t *testing.T, run int, point, token string, cancel bool) {
+	sku := fmt.Sprint("SKU-CRASH-", counter.Add(1))
+	buyer := fmt.Sprint("crash-", run)
+	stock(t, sku, 3)
+	id := order.OrderID(buyer, "k")
+	crashes.arm(id, point)
+	req := placeRequest(buyer, sku, 2, token)
+	actorstest.WaitFor(t, 10*time.Second, "the order placed", func() bool {
+		_, err := place(t.Context(), id, req) // a client retries a failed place
+		return err == nil
+	})
+	s := settle(t, id, buyer)
+	if cancel && s.Status == emporium.OrderConfirmed {
+		actorstest.WaitFor(t, 10*time.Second, "the order cancelled", func() bool {
+			// A crash may hit the cancel request itself: it is retried.
+			_, err := pb.GetOrderGrainGrainClient(member, id).Cancel(&pb.CancelRequest{CommandId: "c", BuyerId: buyer},
+				actors.Within(t.Context(), member))
 			return err == nil
 		})
-		s := settle(t, id, buyer)
-		if cancelAfter && s.Status == emporium.OrderConfirmed {
-			_, err := pb.GetOrderGrainGrainClient(member, id).Cancel(&pb.CancelRequest{CommandId: "c", BuyerId: buyer},
-				actors.Within(ctxT(t), member))
-			if err != nil {
-				// The crash hit the cancel request itself: retried.
-				_, err = pb.GetOrderGrainGrainClient(member, id).Cancel(&pb.CancelRequest{CommandId: "c", BuyerId: buyer},
-					actors.Within(ctxT(t), member))
-			}
-			require.NoError(t, err, "run %d (%s)", run, point)
-			s = settle(t, id, buyer)
+		s = settle(t, id, buyer)
+	}
+	what := fmt.Sprintf("run %d: crash at %s, %s, cancel %v: %s %s", run, point, token, cancel, s.Status, s.FailureReason)
+	st := availability(t, sku)
+	var captured, refunded int64
+	for _, p := range ledgerOf(t, id) {
+		captured += p.Captured
+		refunded += p.Refunded
+		if s.Status != emporium.OrderConfirmed {
+			assert.NotEqual(t, payments.StatusAuthorized, p.Status, "%s: a hold left on a failed order", what)
 		}
-		what := fmt.Sprintf("run %d: crash at %s, %s, cancel %v: %s %s", run, point, token, cancelAfter, s.Status, s.FailureReason)
-		st := availability(t, sku)
-		pays := ledgerOf(t, id)
-		var captured, refunded int64
-		for _, p := range pays {
-			captured += p.Captured
-			refunded += p.Refunded
-			if s.Status != emporium.OrderConfirmed {
-				assert.NotEqual(t, payments.StatusAuthorized, p.Status, "%s: a hold left on a failed order", what)
-			}
-		}
-		switch s.Status {
-		case emporium.OrderConfirmed:
-			assert.Equal(t, s.Total.Amount, captured-refunded, "%s: a confirmed order is captured once", what)
-			assert.Equal(t, int64(2), st.Sold, what)
-			assert.Equal(t, int64(1), st.OnHand, what)
-		case emporium.OrderFailed, emporium.OrderCancelled:
-			assert.Equal(t, int64(0), captured-refunded, "%s: no money kept", what)
-			assert.Equal(t, int64(3), st.OnHand, "%s: the stock is back", what)
-			assert.Equal(t, int64(0), st.Sold, what)
-			assert.Equal(t, int64(0), st.Reserved, what)
-		default:
-			t.Errorf("%s: not settled", what)
-		}
-		if t.Failed() {
-			return
-		}
+	}
+	switch s.Status {
+	case emporium.OrderConfirmed:
+		assert.Equal(t, s.Total.Amount, captured-refunded, "%s: a confirmed order is captured once", what)
+		assert.Equal(t, int64(2), st.Sold, what)
+		assert.Equal(t, int64(1), st.OnHand, what)
+	case emporium.OrderFailed, emporium.OrderCancelled:
+		assert.Equal(t, int64(0), captured-refunded, "%s: no money kept", what)
+		assert.Equal(t, int64(3), st.OnHand, "%s: the stock is back", what)
+		assert.Equal(t, int64(0), st.Sold, what)
+		assert.Equal(t, int64(0), st.Reserved, what)
+	default:
+		t.Errorf("%s: not settled", what)
 	}
 }

@@ -64,11 +64,11 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// Metrics, when set, counts orders and steps.
 	Metrics *Metrics
-	// Crash, when set, is asked at each crash point of the saga (before
-	// and after each effect and each journal write) and, when it answers
-	// true, the activation stops there at once, as a node dying would: the
-	// crash tests' hook. Nil in production.
-	Crash func(point string) bool
+	// Crash, when set, is asked at each crash point of an order's saga
+	// (before and after each effect and each journal write) and, when it
+	// answers true, the activation stops there at once, as a node dying
+	// would: the crash tests' hook. Nil in production.
+	Crash func(orderID, point string) bool
 }
 
 func (c *Config) withDefaults() {
