@@ -1,6 +1,7 @@
 package order
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -103,17 +104,39 @@ func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order,
 	if g.crash(ctx, "before-journal:request") {
 		return nil, actors.GrainError(g.Log, emporium.Errorf(emporium.EUNAVAILABLE, "order: crashed (test)"))
 	}
+	before := g.Entity.Seq
 	err := g.Command(ctx, req, func(s *pb.State, now time.Time) ([]proto.Message, error) {
 		return decide(s, req, now)
 	})
 	if err != nil {
 		return nil, err
 	}
+	if before == 0 && g.Entity.Seq > 0 {
+		g.flushViews()
+	}
 	if g.crash(ctx, "after-journal:request") {
 		return nil, actors.GrainError(g.Log, emporium.Errorf(emporium.EUNAVAILABLE, "order: crashed (test)"))
 	}
 	g.drive(ctx)
 	return g.answer(), nil
+}
+
+// flushViews waits until the new order's first read model is stored
+// before the order is acknowledged: the recovery loop finds unsettled
+// orders through the read model, so an order whose first projection a
+// crash lost would never be woken. Later projections may be lost: the one
+// before stays, due for recovery.
+func (g *grain) flushViews() {
+	f, ok := g.Config.Views.(interface{ Flush(context.Context) error })
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.Config.IOTimeout)
+	defer cancel()
+	if err := f.Flush(ctx); err != nil {
+		g.Log.Warn("order: storing the new order's read model failed; the order may wait for its buyer to be resumed",
+			slog.Any("error", err))
+	}
 }
 
 // answer is a copy of the order: a local caller receives the message

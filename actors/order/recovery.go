@@ -22,7 +22,9 @@ type Due interface {
 // order's activation passivated while waiting for its buyer): every
 // Interval it asks the read model for orders whose recover_at has passed
 // and activates each, which resumes its saga from the journal. The first
-// pass runs at once, so a restarted node finishes what it left.
+// pass runs at once and wakes every unsettled order, not only those a
+// minute old, so a restarted node finishes at once what it left (waking an
+// order whose saga runs on another member costs a request, no more).
 type Recovery struct {
 	Cluster  *cluster.Cluster
 	Due      Due
@@ -41,8 +43,12 @@ func (r *Recovery) Run(ctx context.Context) {
 	if interval == 0 {
 		interval = 15 * time.Second
 	}
-	for {
-		if n, err := r.Pass(ctx); err != nil && ctx.Err() == nil {
+	for first := true; ; first = false {
+		ahead := time.Duration(0)
+		if first {
+			ahead = recoverAfter
+		}
+		if n, err := r.pass(ctx, ahead); err != nil && ctx.Err() == nil {
 			r.Logger.Warn("order recovery: a pass failed", slog.Any("error", err))
 		} else if n > 0 {
 			r.Logger.Info("order recovery: woke unsettled orders", slog.Int("orders", n))
@@ -56,12 +62,15 @@ func (r *Recovery) Run(ctx context.Context) {
 }
 
 // Pass wakes the orders due now and returns how many it woke.
-func (r *Recovery) Pass(ctx context.Context) (int, error) {
+func (r *Recovery) Pass(ctx context.Context) (int, error) { return r.pass(ctx, 0) }
+
+// pass wakes the orders due by now+ahead.
+func (r *Recovery) pass(ctx context.Context, ahead time.Duration) (int, error) {
 	now := time.Now().UTC()
 	if r.Now != nil {
 		now = r.Now()
 	}
-	keys, err := r.Due.DueBefore(ctx, ViewCollection, "recover_at", now, recoveryBatch)
+	keys, err := r.Due.DueBefore(ctx, ViewCollection, "recover_at", now.Add(ahead), recoveryBatch)
 	if err != nil {
 		return 0, emporium.Wrap("order.Recovery", err)
 	}
