@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,5 +293,98 @@ func TestCheckoutDeclinesAndBadInput(t *testing.T) {
 	actorstest.WaitFor(t, 5*time.Second, "the approved order confirms", func() bool {
 		_, got, _ := a.do("GET", "/v1/orders/"+o["id"].(string), buyer, nil)
 		return got["status"] == "confirmed"
+	})
+}
+
+// 50 concurrent POST /v1/orders with one key name one order, authorised and
+// captured once; 50 with different keys for the same cart confirm at most
+// what the stock allows, each captured once.
+func TestConcurrentCheckouts(t *testing.T) {
+	smtp := mailtest.NewServer(t)
+	n := openOrderNode(t, smtp)
+	a := newAPI(t, n)
+	productID, skus := listProduct(t, n, a, "RACE")
+	_, buyer := userToken(t, n, a, "racer")
+	addr := addAddress(t, a, buyer)
+	body := map[string]any{"shipping_address_id": addr, "shipping_method": "standard",
+		"payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}}
+
+	fill(t, a, buyer, map[string]int{skus[0]: 1})
+	ids := make(chan string, 50)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			status, o := a.order(buyer, "one-key", body)
+			if assert.Equal(t, http.StatusCreated, status, "%v", o) {
+				ids <- o["id"].(string)
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	var id string
+	for got := range ids {
+		if id == "" {
+			id = got
+		}
+		assert.Equal(t, id, got, "every answer names the same order")
+	}
+	actorstest.WaitFor(t, 5*time.Second, "the order confirmed", func() bool {
+		_, o, _ := a.do("GET", "/v1/orders/"+id, buyer, nil)
+		return o["status"] == "confirmed"
+	})
+	ledger, err := n.Sandbox.Ledger(t.Context())
+	require.NoError(t, err)
+	require.Len(t, ledger, 1, "one authorisation")
+	captures := 0
+	for _, op := range ledger[0].Operations {
+		if op.Kind == "capture" {
+			captures++
+		}
+	}
+	assert.Equal(t, 1, captures, "one capture")
+
+	// The same cart (2 units of a SKU with 3 left... and 5 of the other)
+	// under 50 keys at once.
+	fill(t, a, buyer, map[string]int{skus[1]: 2})
+	var confirmed sync.Map
+	for i := range 50 {
+		wg.Go(func() {
+			status, o := a.order(buyer, fmt.Sprint("key-", i), body)
+			if status == http.StatusCreated && o["status"] == "confirmed" {
+				confirmed.Store(o["id"], true)
+			}
+		})
+	}
+	wg.Wait()
+	count := 0
+	confirmed.Range(func(any, any) bool { count++; return true })
+	assert.LessOrEqual(t, count, 1, "3 units of SKU B allow one order of 2")
+	actorstest.WaitFor(t, 10*time.Second, "every order settled and the stock adds up", func() bool {
+		return available(t, a, productID)[skus[1]] == float64(3-2*count)
+	})
+	// The read models follow the grains a moment later: wait for them.
+	var captured, want int64
+	actorstest.WaitFor(t, 5*time.Second, "the ledger's captures to be the confirmed totals", func() bool {
+		ledger, err := n.Sandbox.Ledger(t.Context())
+		require.NoError(t, err)
+		captured, want = 0, 0
+		for _, p := range ledger {
+			captured += p.Captured - p.Refunded
+		}
+		cursor := ""
+		for range 10 {
+			_, list, _ := a.do("GET", "/v1/orders?limit=100&cursor="+cursor, buyer, nil)
+			for _, o := range list["items"].([]any) {
+				o := o.(map[string]any)
+				if o["status"] == "confirmed" {
+					want += int64(o["total"].(map[string]any)["amount"].(float64))
+				}
+			}
+			if cursor, _ = list["next_cursor"].(string); cursor == "" {
+				break
+			}
+		}
+		return want == captured
 	})
 }
