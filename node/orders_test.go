@@ -19,6 +19,7 @@ import (
 	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/mail/mailtest"
 	"github.com/emporium-shop/emporium/node"
+	"github.com/emporium-shop/emporium/payments"
 	"github.com/emporium-shop/emporium/persistence/persistencetest"
 )
 
@@ -387,4 +388,68 @@ func TestConcurrentCheckouts(t *testing.T) {
 		}
 		return want == captured
 	})
+}
+
+// Webhooks: a signed delivery is applied (three times, once); unsigned,
+// forged, altered and stale ones are refused and change nothing.
+func TestPaymentWebhooks(t *testing.T) {
+	smtp := mailtest.NewServer(t)
+	n := openOrderNode(t, smtp)
+	a := newAPI(t, n)
+	_, skus := listProduct(t, n, a, "HOOK")
+	_, buyer := userToken(t, n, a, "hooker")
+	addr := addAddress(t, a, buyer)
+	fill(t, a, buyer, map[string]int{skus[0]: 1})
+	status, o := a.order(buyer, "hook-1", map[string]any{"shipping_address_id": addr, "shipping_method": "standard",
+		"payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}})
+	require.Equal(t, http.StatusCreated, status, "%v", o)
+	require.Equal(t, "confirmed", o["status"], "%v", o)
+	ledger, err := n.Sandbox.Ledger(t.Context())
+	require.NoError(t, err)
+	require.Len(t, ledger, 1)
+	header, body, err := n.Sandbox.Delivery(t.Context(), ledger[0].ID)
+	require.NoError(t, err)
+
+	deliver := func(h http.Header, b []byte) int {
+		req, err := http.NewRequest("POST", a.base+"/v1/webhooks/sandbox", bytes.NewReader(b))
+		require.NoError(t, err)
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		res, err := a.client.Do(req)
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		return res.StatusCode
+	}
+	id := o["id"].(string)
+	_, me, _ := a.do("GET", "/v1/me", buyer, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err = smtp.Wait(ctx, me["email"].(string)) // the saga's last step
+	require.NoError(t, err)
+	// The mail's event follows the mail: wait until the order stops moving.
+	var before map[string]any
+	actorstest.WaitFor(t, 5*time.Second, "the order settled", func() bool {
+		_, first, _ := a.do("GET", "/v1/orders/"+id, buyer, nil)
+		time.Sleep(100 * time.Millisecond) // what is waited for is that nothing happens
+		_, before, _ = a.do("GET", "/v1/orders/"+id, buyer, nil)
+		return first["seq"] == before["seq"]
+	})
+	assert.Equal(t, http.StatusNoContent, deliver(header, body), "a signed delivery")
+	_, after, _ := a.do("GET", "/v1/orders/"+id, buyer, nil)
+	seq := after["seq"]
+	assert.Equal(t, before["seq"].(float64)+1, seq, "the delivery is recorded once")
+	for range 2 {
+		assert.Equal(t, http.StatusNoContent, deliver(header, body), "the same delivery again")
+	}
+	altered := bytes.Replace(body, []byte(ledger[0].ID), []byte(ledger[0].ID+"x"), 1)
+	assert.Equal(t, http.StatusUnauthorized, deliver(header, altered), "an altered body")
+	assert.Equal(t, http.StatusUnauthorized, deliver(http.Header{"Content-Type": {"application/json"}}, body), "unsigned")
+	forged := http.Header{"Sandbox-Signature": {payments.Sign("not-the-secret", body, time.Now())}}
+	assert.Equal(t, http.StatusUnauthorized, deliver(forged, body), "forged")
+	stale := http.Header{"Sandbox-Signature": {payments.Sign("whsec_test", body, time.Now().Add(-time.Hour))}}
+	assert.Equal(t, http.StatusUnauthorized, deliver(stale, body), "stale")
+	_, got, _ := a.do("GET", "/v1/orders/"+id, buyer, nil)
+	assert.Equal(t, "confirmed", got["status"], "nothing moved the order")
+	assert.Equal(t, seq, got["seq"], "a redelivery is applied once")
 }
