@@ -185,4 +185,3 @@ func orderIndexes(ctx context.Context, reads interface {
 	}
 	return reads.EnsureIndex(ctx, order.ViewCollection, "recover_at")
 }
-

@@ -263,8 +263,8 @@ func TestKilledNodeSettlesEveryOrder(t *testing.T) {
 	// buyers' order lists (read models, which activate no grain) until no
 	// order is pending.
 	type listed struct {
-		ID      string `json:"id"`
-		Status  string `json:"status"`
+		ID      string                 `json:"id"`
+		Status  string                 `json:"status"`
 		Total   struct{ Amount int64 } `json:"total"`
 		Payment struct {
 			Captured, Refunded struct{ Amount int64 }
