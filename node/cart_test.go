@@ -27,7 +27,14 @@ import (
 // stock 5, B in stock 3) and answers the product id and its SKUs.
 func listProduct(t *testing.T, n *node.Node, a *api, sku string) (id string, skus [2]string) {
 	t.Helper()
-	_, vendor := userToken(t, n, a, "vendor")
+	id, skus, _ = listProductBy(t, n, a, sku)
+	return id, skus
+}
+
+// listProductBy is listProduct, answering the vendor's token too.
+func listProductBy(t *testing.T, n *node.Node, a *api, sku string) (id string, skus [2]string, vendor string) {
+	t.Helper()
+	_, vendor = userToken(t, n, a, "vendor")
 	status, body, _ := a.do("POST", "/v1/vendors", vendor, map[string]any{"store_name": "Store " + sku})
 	require.Equal(t, http.StatusCreated, status, "%v", body)
 	_, admin := userToken(t, n, a, "admin", "admin")
@@ -52,7 +59,7 @@ func listProduct(t *testing.T, n *node.Node, a *api, sku string) (id string, sku
 		status, _, _ := a.do("GET", "/v1/products/"+id, "", nil)
 		return status == http.StatusOK
 	})
-	return id, skus
+	return id, skus, vendor
 }
 
 // liveConn opens a websocket with a ticket, as a browser on the shop's

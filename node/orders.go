@@ -175,13 +175,17 @@ func (n *Node) openOrders(ctx context.Context, p emporium.Principal) []emporium.
 	return out
 }
 
-// orderIndexes declares the order read model's indexes: a buyer's orders
-// newest first, and orders due for recovery.
+// orderIndexes declares the order read models' indexes: a buyer's orders
+// newest first, orders due for recovery, and a vendor's orders newest
+// first.
 func orderIndexes(ctx context.Context, reads interface {
 	EnsureIndex(ctx context.Context, collection string, keys ...string) error
 }) error {
 	if err := reads.EnsureIndex(ctx, order.ViewCollection, "buyer_id", "-_id"); err != nil {
 		return err
 	}
-	return reads.EnsureIndex(ctx, order.ViewCollection, "recover_at")
+	if err := reads.EnsureIndex(ctx, order.ViewCollection, "recover_at"); err != nil {
+		return err
+	}
+	return reads.EnsureIndex(ctx, order.VendorCollection, "vendor_id", "-_id")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/emporium-shop/emporium/actors/actorstest"
+	orders "github.com/emporium-shop/emporium/actors/order"
 	"github.com/emporium-shop/emporium/mail/mailtest"
 	"github.com/emporium-shop/emporium/node"
 	"github.com/emporium-shop/emporium/payments"
@@ -185,6 +186,27 @@ func TestCheckoutJourney(t *testing.T) {
 	assert.Contains(t, msg.Subject, id, "the confirmation names the order")
 	assert.Contains(t, msg.Text, "Ada Buyer", "it shows the address")
 
+	// A new connection starts from the buyer's open orders.
+	later := dialLive(t, a, buyer)
+	actorstest.WaitFor(t, 5*time.Second, "the open order on connect", func() bool {
+		later.mu.Lock()
+		defer later.mu.Unlock()
+		for _, m := range later.msgs {
+			if m["type"] == "order.updated" && m["id"] == id {
+				return true
+			}
+		}
+		return false
+	})
+
+	// The vendor's read model holds the vendor's lines of the order.
+	_, product, _ := a.do("GET", "/v1/products/"+productID, "", nil)
+	actorstest.WaitFor(t, 5*time.Second, "the order in the vendor's read model", func() bool {
+		var views []orders.VendorView
+		err := n.Store.Projections().List(t.Context(), orders.VendorCollection, "vendor_id", product["vendor_id"], "", 10, &views)
+		return err == nil && len(views) == 1 && views[0].OrderID == id && len(views[0].Lines) == 2
+	})
+
 	// Nobody else sees it.
 	_, stranger := userToken(t, n, a, "stranger")
 	status, _, _ = a.do("GET", "/v1/orders/"+id, stranger, nil)
@@ -207,6 +229,10 @@ func TestCheckoutJourney(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ledger, 1)
 	assert.Equal(t, ledger[0].Captured, ledger[0].Refunded, "every cent captured was refunded")
+	msg, err = smtp.Wait(ctx, email)
+	require.NoError(t, err)
+	assert.Contains(t, msg.Subject, id, "the cancellation names the order")
+	assert.Contains(t, strings.ToLower(msg.Subject), "cancel")
 }
 
 func TestCheckoutDeclinesAndBadInput(t *testing.T) {
@@ -263,8 +289,24 @@ func TestCheckoutDeclinesAndBadInput(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	assert.Len(t, cart["lines"], 1, "a failed order leaves the cart as it was")
 
+	// A line that can no longer be bought is refused before anything is
+	// reserved.
+	archivedID, archivable, vendor := listProductBy(t, n, a, "ARC")
+	_, buyer2 := userToken(t, n, a, "archive-buyer")
+	addr2 := addAddress(t, a, buyer2)
+	fill(t, a, buyer2, map[string]int{archivable[0]: 1})
+	status, _, _ = a.do("DELETE", "/v1/vendor/products/"+archivedID, vendor, nil)
+	require.Equal(t, http.StatusOK, status)
+	actorstest.WaitFor(t, 5*time.Second, "the archived product off sale", func() bool {
+		status, _, _ := a.do("GET", "/v1/products/"+archivedID, "", nil)
+		return status == http.StatusNotFound
+	})
+	status, o := a.order(buyer2, "k-archived", map[string]any{"shipping_address_id": addr2, "shipping_method": "standard",
+		"payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, status, "%v", o)
+
 	// tok_timeout: the first answer is lost, the retry learns it; charged once.
-	status, o := a.order(buyer, "k-timeout", pay("tok_timeout"))
+	status, o = a.order(buyer, "k-timeout", pay("tok_timeout"))
 	require.Equal(t, http.StatusCreated, status, "%v", o)
 	id := o["id"].(string)
 	actorstest.WaitFor(t, 10*time.Second, "the timed-out order settles", func() bool {

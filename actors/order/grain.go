@@ -307,6 +307,11 @@ func (g *grain) Project(state *pb.State, seq uint64) {
 	if g.Config.Views != nil {
 		id, v := viewOf(state, seq, g.Now())
 		g.Config.Views.Put(ViewCollection, id, seq, v)
+		for vendor, vv := range vendorViews(v) {
+			if vendor != "" {
+				g.Config.Views.Put(VendorCollection, VendorKey(vendor, v.CreatedAt, v.OrderID), seq, vv)
+			}
+		}
 	}
 	if g.Config.Changed != nil {
 		g.Config.Changed(&pb.Order{State: proto.CloneOf(state), Seq: seq})

@@ -38,6 +38,7 @@ var (
 	store   persistence.Store
 	box     *sandbox.Sandbox
 	crashes = &crasher{}
+	slow    = &gated{gate: make(chan struct{})}
 	counter atomic.Int64
 )
 
@@ -45,6 +46,7 @@ func TestMain(m *testing.M) {
 	os.Exit(actorstest.Main(m, "order", func(s persistence.Store, logger *slog.Logger, cleanup func(func())) error {
 		store = s
 		box = sandbox.New(store, sandbox.Config{TimeoutDelay: 5 * time.Millisecond})
+		slow.Provider = box
 		items, err := catalog.NewItems(catalog.ItemsConfig{Reads: store.Projections(), Logger: logger})
 		if err != nil {
 			return err
@@ -53,7 +55,7 @@ func TestMain(m *testing.M) {
 		member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
 			order.NewKind(order.Config{
 				GrainConfig: grains,
-				Payments:    map[string]payments.Provider{sandbox.Name: box},
+				Payments:    map[string]payments.Provider{sandbox.Name: box, "slow": slow},
 				Views:       store.Projections(),
 				RetryMin:    2 * time.Millisecond,
 				RetryMax:    40 * time.Millisecond,
@@ -67,6 +69,24 @@ func TestMain(m *testing.M) {
 		cleanup(func() { member.Shutdown(true) })
 		return nil
 	}))
+}
+
+// gated is a provider whose authorisations wait until the test opens the
+// gate (or the call's deadline passes): a provider that is slow to answer.
+type gated struct {
+	payments.Provider
+	gate chan struct{}
+}
+
+func (g *gated) Name() string { return "slow" }
+
+func (g *gated) Authorize(ctx context.Context, req payments.AuthorizeRequest) (payments.Authorization, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return payments.Authorization{}, emporium.Errorf(emporium.EUNAVAILABLE, "the provider did not answer")
+	}
+	return g.Provider.Authorize(ctx, req)
 }
 
 // crasher is the grains' crash hook: armed with a point for an order, it
@@ -190,6 +210,35 @@ func TestOrderConfirms(t *testing.T) {
 
 	_, err = get(ctxT(t), id, "someone-else")
 	assert.True(t, emporium.IsCode(err, emporium.ENOTFOUND), "another buyer's order: %v", err)
+}
+
+// A slow provider never holds the order's mailbox: the order answers at
+// once while its authorisation waits, and settles when the provider does.
+func TestOrderAnswersWhileTheProviderIsSlow(t *testing.T) {
+	sku := fmt.Sprint("SKU-SLOW-", counter.Add(1))
+	stock(t, sku, 5)
+	id := order.OrderID("buyer-slow", "k")
+	req := placeRequest("buyer-slow", sku, 1, payments.TokenVisa)
+	req.Provider = "slow"
+	start := time.Now()
+	o, err := place(ctxT(t), id, req)
+	require.NoError(t, err)
+	assert.Equal(t, emporium.OrderPending, o.State.Status)
+	actorstest.WaitFor(t, 5*time.Second, "the authorisation under way", func() bool {
+		o, err := get(t.Context(), id, "buyer-slow")
+		return err == nil && o.State.Started == pb.Step_STEP_AUTHORIZE
+	})
+	for range 5 {
+		asked := time.Now()
+		o, err := get(ctxT(t), id, "buyer-slow")
+		require.NoError(t, err)
+		assert.Equal(t, emporium.OrderPending, o.State.Status)
+		assert.Less(t, time.Since(asked), time.Second, "the order answers while the provider is silent")
+	}
+	assert.Less(t, time.Since(start), 3*time.Second, "all of that before the provider's timeout")
+	close(slow.gate)
+	s := settle(t, id, "buyer-slow")
+	assert.Equal(t, emporium.OrderConfirmed, s.Status)
 }
 
 // 1,000 concurrent buyers for 10 units of one SKU: exactly 10 orders

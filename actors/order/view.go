@@ -14,6 +14,45 @@ import (
 // that the store's descending-id order is newest first.
 const ViewCollection = "orders"
 
+// VendorCollection is the read-model collection of orders by vendor: one
+// document per order and vendor, holding only that vendor's lines, with
+// the id VendorKey.
+const VendorCollection = "vendor_orders"
+
+// VendorView is the read-model document of one vendor's part of an order:
+// what the vendor ships, and nothing of the buyer's payment.
+type VendorView struct {
+	VendorID        string                  `bson:"vendor_id"`
+	OrderID         string                  `bson:"order_id"`
+	Status          string                  `bson:"status"`
+	CreatedAt       time.Time               `bson:"created_at"`
+	Lines           []emporium.OrderLine    `bson:"lines"`
+	ShippingAddress emporium.OrderAddress   `bson:"shipping_address"`
+	ShippingMethod  emporium.ShippingMethod `bson:"shipping_method"`
+}
+
+// VendorKey is the read-model id of a vendor's part of an order: the
+// vendor, then the order's list key, so that a vendor's orders sort newest
+// first.
+func VendorKey(vendorID string, createdAt time.Time, orderID string) string {
+	return vendorID + "/" + ListKey(createdAt, orderID)
+}
+
+// vendorViews splits the order's view by vendor.
+func vendorViews(v View) map[string]VendorView {
+	out := map[string]VendorView{}
+	for _, l := range v.Order.Lines {
+		vv, ok := out[l.VendorID]
+		if !ok {
+			vv = VendorView{VendorID: l.VendorID, OrderID: v.OrderID, Status: v.Status, CreatedAt: v.CreatedAt,
+				ShippingAddress: v.Order.ShippingAddress, ShippingMethod: v.Order.ShippingMethod}
+		}
+		vv.Lines = append(vv.Lines, l)
+		out[l.VendorID] = vv
+	}
+	return out
+}
+
 // View is the read-model document of one order.
 type View struct {
 	OrderID   string    `bson:"order_id"`
