@@ -128,11 +128,11 @@ func (p *Provider) Name() string { return Name }
 // Confirm authorizes once the buyer approved.
 func (p *Provider) Authorize(ctx context.Context, req payments.AuthorizeRequest) (payments.Authorization, error) {
 	const op = "paypal.Authorize"
-	fields := checkKey(nil, req.Key)
+	fields := payments.CheckKey(nil, req.Key, maxKey)
 	if req.OrderID == "" {
 		fields = append(fields, emporium.Field("order_id", emporium.FieldRequired, "an order id is required"))
 	}
-	fields = checkMoney(fields, req.Amount)
+	fields = payments.CheckMoney(fields, req.Amount)
 	if len(fields) > 0 {
 		return payments.Authorization{}, withOp(op, emporium.InvalidFields(fields...))
 	}
@@ -163,7 +163,7 @@ func (p *Provider) Authorize(ctx context.Context, req payments.AuthorizeRequest)
 // is; a funding source PayPal refuses is a decline.
 func (p *Provider) Confirm(ctx context.Context, req payments.ConfirmRequest) (payments.Authorization, error) {
 	const op = "paypal.Confirm"
-	if fields := checkPaymentID(checkKey(nil, req.Key), req.PaymentID); len(fields) > 0 {
+	if fields := payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID); len(fields) > 0 {
 		return payments.Authorization{}, withOp(op, emporium.InvalidFields(fields...))
 	}
 	var authorized order
@@ -195,7 +195,7 @@ func (p *Provider) Confirm(ctx context.Context, req payments.ConfirmRequest) (pa
 // authorization for req.Amount, as the final capture, under req.Key.
 func (p *Provider) Capture(ctx context.Context, req payments.CaptureRequest) (payments.Capture, error) {
 	const op = "paypal.Capture"
-	if fields := checkMoney(checkPaymentID(checkKey(nil, req.Key), req.PaymentID), req.Amount); len(fields) > 0 {
+	if fields := payments.CheckMoney(payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID), req.Amount); len(fields) > 0 {
 		return payments.Capture{}, withOp(op, emporium.InvalidFields(fields...))
 	}
 	value := formatAmount(req.Amount)
@@ -225,7 +225,7 @@ func (p *Provider) Capture(ctx context.Context, req payments.CaptureRequest) (pa
 // is ECONFLICT.
 func (p *Provider) Void(ctx context.Context, req payments.VoidRequest) error {
 	const op = "paypal.Void"
-	if fields := checkPaymentID(checkKey(nil, req.Key), req.PaymentID); len(fields) > 0 {
+	if fields := payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID); len(fields) > 0 {
 		return withOp(op, emporium.InvalidFields(fields...))
 	}
 	o, err := p.order(ctx, op, req.PaymentID)
@@ -248,7 +248,7 @@ func (p *Provider) Void(ctx context.Context, req payments.VoidRequest) error {
 // payer.
 func (p *Provider) Refund(ctx context.Context, req payments.RefundRequest) (payments.Refund, error) {
 	const op = "paypal.Refund"
-	if fields := checkMoney(checkPaymentID(checkKey(nil, req.Key), req.PaymentID), req.Amount); len(fields) > 0 {
+	if fields := payments.CheckMoney(payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID), req.Amount); len(fields) > 0 {
 		return payments.Refund{}, withOp(op, emporium.InvalidFields(fields...))
 	}
 	value := formatAmount(req.Amount)
@@ -327,36 +327,8 @@ func authorization(op string, o *order, asked payments.Money) (payments.Authoriz
 	return auth, nil
 }
 
-// checkKey, checkPaymentID and checkMoney add the field errors of a
-// request's key, payment id and amount to fields. A request without a key
-// is refused: without PayPal-Request-Id a retry would be a new request.
-func checkKey(fields []emporium.FieldError, key string) []emporium.FieldError {
-	switch {
-	case key == "":
-		fields = append(fields, emporium.Field("key", emporium.FieldRequired, "an idempotency key is required"))
-	case len(key) > 108:
-		// PayPal-Request-Id's limit on the Orders API.
-		fields = append(fields, emporium.Field("key", emporium.FieldTooLong, "an idempotency key has at most 108 characters"))
-	}
-	return fields
-}
-
-func checkPaymentID(fields []emporium.FieldError, id string) []emporium.FieldError {
-	if id == "" {
-		fields = append(fields, emporium.Field("payment_id", emporium.FieldRequired, "a payment id is required"))
-	}
-	return fields
-}
-
-func checkMoney(fields []emporium.FieldError, m payments.Money) []emporium.FieldError {
-	if m.Amount <= 0 {
-		fields = append(fields, emporium.Field("amount", emporium.FieldOutOfRange, "the amount must be positive"))
-	}
-	if len(m.Currency) != 3 || strings.ToUpper(m.Currency) != m.Currency {
-		fields = append(fields, emporium.Field("amount.currency", emporium.FieldInvalid, "the currency must be an ISO 4217 code in upper case"))
-	}
-	return fields
-}
+// maxKey is the longest idempotency key the provider takes (PayPal-Request-Id's limit on the Orders API).
+const maxKey = 108
 
 // withOp names operation op on err.
 func withOp(op string, err *emporium.Error) error {

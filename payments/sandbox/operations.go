@@ -114,11 +114,11 @@ func (s *Sandbox) Authorize(ctx context.Context, req payments.AuthorizeRequest) 
 	const op = "sandbox.Authorize"
 	outcome, known := outcomes[req.Method]
 	var fields []emporium.FieldError
-	fields = checkKey(fields, req.Key)
+	fields = payments.CheckKey(fields, req.Key, maxKey)
 	if req.OrderID == "" {
 		fields = append(fields, emporium.Field("order_id", emporium.FieldRequired, "an order id is required"))
 	}
-	fields = checkMoney(fields, req.Amount)
+	fields = payments.CheckMoney(fields, req.Amount)
 	if !known {
 		fields = append(fields, emporium.Field("payment.token", emporium.FieldUnknown,
 			"the sandbox knows the tokens %s, %s, %s, %s and %s", payments.TokenVisa, payments.TokenDeclined,
@@ -188,7 +188,7 @@ func (s *Sandbox) Authorize(ctx context.Context, req payments.AuthorizeRequest) 
 // the approval); any other payment is answered as it is.
 func (s *Sandbox) Confirm(ctx context.Context, req payments.ConfirmRequest) (payments.Authorization, error) {
 	const op = "sandbox.Confirm"
-	fields := checkPaymentID(checkKey(nil, req.Key), req.PaymentID)
+	fields := payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID)
 	if len(fields) > 0 {
 		return payments.Authorization{}, withOp(op, emporium.InvalidFields(fields...))
 	}
@@ -216,7 +216,7 @@ func (s *Sandbox) Confirm(ctx context.Context, req payments.ConfirmRequest) (pay
 // key, or a capture of a payment that is not authorized, is ECONFLICT.
 func (s *Sandbox) Capture(ctx context.Context, req payments.CaptureRequest) (payments.Capture, error) {
 	const op = "sandbox.Capture"
-	fields := checkMoney(checkPaymentID(checkKey(nil, req.Key), req.PaymentID), req.Amount)
+	fields := payments.CheckMoney(payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID), req.Amount)
 	if len(fields) > 0 {
 		return payments.Capture{}, withOp(op, emporium.InvalidFields(fields...))
 	}
@@ -267,7 +267,7 @@ func checkCapture(p *paymentDoc, amount payments.Money) *emporium.Error {
 // ECONFLICT, since its money must be refunded instead.
 func (s *Sandbox) Void(ctx context.Context, req payments.VoidRequest) error {
 	const op = "sandbox.Void"
-	fields := checkPaymentID(checkKey(nil, req.Key), req.PaymentID)
+	fields := payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID)
 	if len(fields) > 0 {
 		return withOp(op, emporium.InvalidFields(fields...))
 	}
@@ -296,7 +296,7 @@ func (s *Sandbox) Void(ctx context.Context, req payments.VoidRequest) error {
 // (more is EINVALID). A payment not captured is ECONFLICT.
 func (s *Sandbox) Refund(ctx context.Context, req payments.RefundRequest) (payments.Refund, error) {
 	const op = "sandbox.Refund"
-	fields := checkMoney(checkPaymentID(checkKey(nil, req.Key), req.PaymentID), req.Amount)
+	fields := payments.CheckMoney(payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID), req.Amount)
 	if len(fields) > 0 {
 		return payments.Refund{}, withOp(op, emporium.InvalidFields(fields...))
 	}
@@ -366,46 +366,8 @@ func (s *Sandbox) change(ctx context.Context, id string, decide func(p *paymentD
 	return answer{}, emporium.Errorf(emporium.EUNAVAILABLE, "Payment %s is busy; retry shortly.", id)
 }
 
-// checkKey, checkPaymentID and checkMoney add the field errors of a
-// request's key, payment id and amount to fields. A request without a key
-// is refused rather than given a random one: a retry could not reach it.
-func checkKey(fields []emporium.FieldError, key string) []emporium.FieldError {
-	if key == "" {
-		fields = append(fields, emporium.Field("key", emporium.FieldRequired, "an idempotency key is required"))
-	}
-	return fields
-}
-
-func checkPaymentID(fields []emporium.FieldError, id string) []emporium.FieldError {
-	if id == "" {
-		fields = append(fields, emporium.Field("payment_id", emporium.FieldRequired, "a payment id is required"))
-	}
-	return fields
-}
-
-func checkMoney(fields []emporium.FieldError, m payments.Money) []emporium.FieldError {
-	if m.Amount <= 0 {
-		fields = append(fields, emporium.Field("amount", emporium.FieldOutOfRange, "the amount must be positive"))
-	}
-	if !isCurrency(m.Currency) {
-		fields = append(fields, emporium.Field("amount.currency", emporium.FieldInvalid, "the currency must be an ISO 4217 code in upper case"))
-	}
-	return fields
-}
-
-// isCurrency reports whether c has the form of an ISO 4217 code: three
-// upper-case letters.
-func isCurrency(c string) bool {
-	if len(c) != 3 {
-		return false
-	}
-	for i := range 3 {
-		if c[i] < 'A' || c[i] > 'Z' {
-			return false
-		}
-	}
-	return true
-}
+// maxKey is the longest idempotency key the provider takes (the sandbox sets none).
+const maxKey = 0
 
 // withOp names operation op on err, keeping its code, message and fields.
 func withOp(op string, err error) error {

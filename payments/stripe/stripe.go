@@ -133,11 +133,11 @@ func (p *Provider) Name() string { return Name }
 // decline, not an error.
 func (p *Provider) Authorize(ctx context.Context, req payments.AuthorizeRequest) (payments.Authorization, error) {
 	const op = "stripe.Authorize"
-	fields := checkKey(nil, req.Key)
+	fields := payments.CheckKey(nil, req.Key, maxKey)
 	if req.OrderID == "" {
 		fields = append(fields, emporium.Field("order_id", emporium.FieldRequired, "an order id is required"))
 	}
-	fields = checkMoney(fields, req.Amount)
+	fields = payments.CheckMoney(fields, req.Amount)
 	if req.Method == "" {
 		fields = append(fields, emporium.Field("payment.token", emporium.FieldRequired, "a payment method is required"))
 	}
@@ -202,7 +202,7 @@ func (p *Provider) paymentMethod(ctx context.Context, req payments.AuthorizeRequ
 // if it still waits for a confirmation, and answers it as it now is.
 func (p *Provider) Confirm(ctx context.Context, req payments.ConfirmRequest) (payments.Authorization, error) {
 	const op = "stripe.Confirm"
-	if fields := checkPaymentID(checkKey(nil, req.Key), req.PaymentID); len(fields) > 0 {
+	if fields := payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID); len(fields) > 0 {
 		return payments.Authorization{}, withOp(op, emporium.InvalidFields(fields...))
 	}
 	intent, err := p.client.V1PaymentIntents.Retrieve(ctx, req.PaymentID, &stripego.PaymentIntentRetrieveParams{})
@@ -228,7 +228,7 @@ func (p *Provider) Confirm(ctx context.Context, req payments.ConfirmRequest) (pa
 // req.Amount, under req.Key.
 func (p *Provider) Capture(ctx context.Context, req payments.CaptureRequest) (payments.Capture, error) {
 	const op = "stripe.Capture"
-	if fields := checkMoney(checkPaymentID(checkKey(nil, req.Key), req.PaymentID), req.Amount); len(fields) > 0 {
+	if fields := payments.CheckMoney(payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID), req.Amount); len(fields) > 0 {
 		return payments.Capture{}, withOp(op, emporium.InvalidFields(fields...))
 	}
 	params := &stripego.PaymentIntentCaptureParams{AmountToCapture: stripego.Int64(req.Amount.Amount)}
@@ -253,7 +253,7 @@ func (p *Provider) Capture(ctx context.Context, req payments.CaptureRequest) (pa
 // canceled, ECONFLICT for captured.
 func (p *Provider) Void(ctx context.Context, req payments.VoidRequest) error {
 	const op = "stripe.Void"
-	if fields := checkPaymentID(checkKey(nil, req.Key), req.PaymentID); len(fields) > 0 {
+	if fields := payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID); len(fields) > 0 {
 		return withOp(op, emporium.InvalidFields(fields...))
 	}
 	params := &stripego.PaymentIntentCancelParams{}
@@ -288,7 +288,7 @@ var refundReasons = map[string]bool{"duplicate": true, "fraudulent": true, "requ
 // PaymentIntent, under req.Key.
 func (p *Provider) Refund(ctx context.Context, req payments.RefundRequest) (payments.Refund, error) {
 	const op = "stripe.Refund"
-	if fields := checkMoney(checkPaymentID(checkKey(nil, req.Key), req.PaymentID), req.Amount); len(fields) > 0 {
+	if fields := payments.CheckMoney(payments.CheckPaymentID(payments.CheckKey(nil, req.Key, maxKey), req.PaymentID), req.Amount); len(fields) > 0 {
 		return payments.Refund{}, withOp(op, emporium.InvalidFields(fields...))
 	}
 	params := &stripego.RefundCreateParams{
@@ -372,36 +372,8 @@ func money(amount int64, currency stripego.Currency) payments.Money {
 	return payments.Money{Amount: amount, Currency: strings.ToUpper(string(currency))}
 }
 
-// checkKey, checkPaymentID and checkMoney add the field errors of a
-// request's key, payment id and amount to fields. A request without a key
-// is refused: stripe-go would send a random one, which a retry cannot
-// repeat.
-func checkKey(fields []emporium.FieldError, key string) []emporium.FieldError {
-	switch {
-	case key == "":
-		fields = append(fields, emporium.Field("key", emporium.FieldRequired, "an idempotency key is required"))
-	case len(key) > 255:
-		fields = append(fields, emporium.Field("key", emporium.FieldTooLong, "an idempotency key has at most 255 characters"))
-	}
-	return fields
-}
-
-func checkPaymentID(fields []emporium.FieldError, id string) []emporium.FieldError {
-	if id == "" {
-		fields = append(fields, emporium.Field("payment_id", emporium.FieldRequired, "a payment id is required"))
-	}
-	return fields
-}
-
-func checkMoney(fields []emporium.FieldError, m payments.Money) []emporium.FieldError {
-	if m.Amount <= 0 {
-		fields = append(fields, emporium.Field("amount", emporium.FieldOutOfRange, "the amount must be positive"))
-	}
-	if len(m.Currency) != 3 || strings.ToUpper(m.Currency) != m.Currency {
-		fields = append(fields, emporium.Field("amount.currency", emporium.FieldInvalid, "the currency must be an ISO 4217 code in upper case"))
-	}
-	return fields
-}
+// maxKey is the longest idempotency key the provider takes (Stripe's limit on an Idempotency-Key).
+const maxKey = 255
 
 // withOp names operation op on err, keeping its code, message and fields.
 func withOp(op string, err *emporium.Error) error {
