@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -23,7 +22,6 @@ import (
 	"github.com/emporium-shop/emporium/gateway/gatewaytest"
 	"github.com/emporium-shop/emporium/mail/mailtest"
 	"github.com/emporium-shop/emporium/node"
-	"github.com/emporium-shop/emporium/persistence/persistencetest"
 )
 
 // The accounts flow of issue 3's "done when", over HTTP against a whole
@@ -82,28 +80,9 @@ func mailedToken(t *testing.T, srv *mailtest.Server, to string) string {
 
 func openAccountsNode(t *testing.T, smtp *mailtest.Server) *node.Node {
 	t.Helper()
-	cfg := node.DefaultConfig()
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.MetricsAddr = "127.0.0.1:0"
-	store := persistencetest.Config(t)
-	cfg.DataDir, cfg.MongoURI = store.DataDir, store.URI
-	if store.Database != "" {
-		cfg.MongoDatabase = store.Database
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	cfg.RedisURL = getenv("REDIS_URL")
+	cfg := testConfig(t)
 	cfg.SMTPURL = smtp.URL()
-	cfg.PublicURL = "https://shop.example"
-	n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, n.Open(t.Context()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		assert.NoError(t, n.Close(ctx))
-	})
-	return n
+	return openNode(t, cfg)
 }
 
 func TestAccountsOverHTTP(t *testing.T) {

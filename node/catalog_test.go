@@ -28,6 +28,16 @@ import (
 
 func openCatalogNode(t *testing.T, seed int) *node.Node {
 	t.Helper()
+	cfg := testConfig(t)
+	cfg.SeedProducts = seed
+	return openNode(t, cfg)
+}
+
+// testConfig is the settings of a test node: ports picked by the system,
+// the test's store (embedded, or the one persistencetest names), the
+// machine's Redis when REDIS_URL is set, and a public URL of its own.
+func testConfig(t *testing.T) node.Config {
+	t.Helper()
 	cfg := node.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.MetricsAddr = "127.0.0.1:0"
@@ -41,7 +51,12 @@ func openCatalogNode(t *testing.T, seed int) *node.Node {
 	}
 	cfg.RedisURL = getenv("REDIS_URL")
 	cfg.PublicURL = "https://shop.example"
-	cfg.SeedProducts = seed
+	return cfg
+}
+
+// openNode opens a node with cfg and closes it when the test ends.
+func openNode(t *testing.T, cfg node.Config) *node.Node {
+	t.Helper()
 	n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, n.Open(t.Context()))
 	t.Cleanup(func() {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -21,7 +19,6 @@ import (
 	"github.com/emporium-shop/emporium/mail/mailtest"
 	"github.com/emporium-shop/emporium/node"
 	"github.com/emporium-shop/emporium/payments"
-	"github.com/emporium-shop/emporium/persistence/persistencetest"
 )
 
 // Issue 11's "done when", over HTTP against a whole node: a buyer signs up,
@@ -33,29 +30,10 @@ import (
 
 func openOrderNode(t *testing.T, smtp *mailtest.Server) *node.Node {
 	t.Helper()
-	cfg := node.DefaultConfig()
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.MetricsAddr = "127.0.0.1:0"
-	store := persistencetest.Config(t)
-	cfg.DataDir, cfg.MongoURI = store.DataDir, store.URI
-	if store.Database != "" {
-		cfg.MongoDatabase = store.Database
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	cfg.RedisURL = getenv("REDIS_URL")
-	cfg.PublicURL = "https://shop.example"
+	cfg := testConfig(t)
 	cfg.SMTPURL = smtp.URL()
 	cfg.SandboxWebhookSecret = "whsec_test"
-	n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, n.Open(t.Context()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		assert.NoError(t, n.Close(ctx))
-	})
-	return n
+	return openNode(t, cfg)
 }
 
 // order places an order with key and body and answers its status code and
