@@ -86,7 +86,7 @@ func (f *fakeOrders) order(p emporium.Principal, id, status string) emporium.Ord
 	if f.sparse {
 		return emporium.Order{
 			ID: id, Status: emporium.OrderPending, PaymentStatus: emporium.PaymentPending,
-			Payment:  emporium.OrderPayment{Provider: "sandbox", Status: emporium.PaymentPending},
+			Payment:  emporium.OrderPayment{Provider: "sandbox", Status: emporium.PaymentPending, Captured: usd(0), Refunded: usd(0)},
 			Subtotal: usd(2800), Shipping: usd(500), Tax: usd(330), Total: usd(3630), ShippingMethod: standard,
 			ShippingAddress: home, BillingAddress: home, Seq: 1, CreatedAt: orderTime, UpdatedAt: orderTime,
 		}
@@ -94,7 +94,7 @@ func (f *fakeOrders) order(p emporium.Principal, id, status string) emporium.Ord
 	delivered := orderTime.Add(72 * time.Hour)
 	return emporium.Order{
 		ID: id, Status: status, PaymentStatus: emporium.PaymentCaptured,
-		Payment: emporium.OrderPayment{Provider: "sandbox", Status: emporium.PaymentCaptured, Captured: usd(3630), Refunded: emporium.Money{}},
+		Payment: emporium.OrderPayment{Provider: "sandbox", Status: emporium.PaymentCaptured, Captured: usd(3630), Refunded: usd(0)},
 		Lines:   sampleLines(),
 		Shipments: []emporium.Shipment{{VendorID: "v1", Carrier: "UPS", TrackingNumber: "1Z999", Lines: []string{"l1"},
 			ShippedAt: orderTime.Add(24 * time.Hour), DeliveredAt: &delivered}},
