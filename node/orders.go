@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/emporium-shop/emporium"
@@ -90,14 +89,9 @@ func (n *Node) orderServices() error {
 	if err != nil {
 		return fmt.Errorf("orders: %w", err)
 	}
-	providers := make([]string, 0, len(n.payments))
-	for name := range n.payments {
-		providers = append(providers, name)
-	}
-	sort.Strings(providers)
 	n.Orders = order.NewService(order.ServiceConfig{
 		Cluster: n.Cluster, Carts: n.Carts, Addresses: n.Accounts, Catalog: items, Rates: rates,
-		Providers: providers, Reads: n.Store.Projections(), Waiter: n.orderWaiter,
+		Payments: n.payments, Reads: n.Store.Projections(), Waiter: n.orderWaiter,
 	})
 	n.Webhooks = &order.Webhooks{Cluster: n.Cluster, Verifiers: n.webhooks, Logger: n.Logger}
 	return nil

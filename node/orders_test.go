@@ -238,6 +238,7 @@ func TestCheckoutDeclinesAndBadInput(t *testing.T) {
 		"no key":           {"", pay("tok_visa"), http.StatusBadRequest},
 		"unknown address":  {"k-addr", map[string]any{"shipping_address_id": "nope", "shipping_method": "standard", "payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}}, http.StatusUnprocessableEntity},
 		"unknown method":   {"k-method", map[string]any{"shipping_address_id": addr, "shipping_method": "teleport", "payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}}, http.StatusUnprocessableEntity},
+		"unknown token":    {"k-token", map[string]any{"shipping_address_id": addr, "shipping_method": "standard", "payment": map[string]any{"provider": "sandbox", "token": "tok_nope"}}, http.StatusUnprocessableEntity},
 		"unknown provider": {"k-prov", map[string]any{"shipping_address_id": addr, "shipping_method": "standard", "payment": map[string]any{"provider": "cash", "token": "tok_visa"}}, http.StatusUnprocessableEntity},
 		"client total":     {"k-total", map[string]any{"shipping_address_id": addr, "shipping_method": "standard", "payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}, "total": map[string]any{"amount": 1, "currency": "USD"}}, http.StatusBadRequest},
 		"client status":    {"k-status", map[string]any{"shipping_address_id": addr, "shipping_method": "standard", "payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}, "status": "confirmed"}, http.StatusBadRequest},

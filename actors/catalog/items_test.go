@@ -50,13 +50,13 @@ func TestItemsReadTheGrainsReadModels(t *testing.T) {
 	got, err := items.Items(ctx, "STOVE-S", "STOVE-M", "LAMP-S", "POT-S", "NO-SUCH-SKU", "STOVE-S")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]cart.Item{
-		"STOVE-S": {SKU: "STOVE-S", ProductID: "p-stove", Title: "Camp stove", Options: map[string]string{"size": "S"},
+		"STOVE-S": {SKU: "STOVE-S", ProductID: "p-stove", VendorID: "vendor-search", Title: "Camp stove", Options: map[string]string{"size": "S"},
 			Price: emporium.Money{Amount: 1500, Currency: "EUR"}, Active: true, Available: 4},
-		"STOVE-M": {SKU: "STOVE-M", ProductID: "p-stove", Title: "Camp stove", Options: map[string]string{"size": "M"},
+		"STOVE-M": {SKU: "STOVE-M", ProductID: "p-stove", VendorID: "vendor-search", Title: "Camp stove", Options: map[string]string{"size": "M"},
 			Price: emporium.Money{Amount: 2500, Currency: "EUR"}, Active: true},
-		"LAMP-S": {SKU: "LAMP-S", ProductID: "p-draft", Title: "Draft lamp", Options: map[string]string{"size": "S"},
+		"LAMP-S": {SKU: "LAMP-S", ProductID: "p-draft", VendorID: "vendor-search", Title: "Draft lamp", Options: map[string]string{"size": "S"},
 			Price: emporium.Money{Amount: 990, Currency: "EUR"}, Available: 2},
-		"POT-S": {SKU: "POT-S", ProductID: "p-old", Title: "Old pot", Options: map[string]string{"size": "S"},
+		"POT-S": {SKU: "POT-S", ProductID: "p-old", VendorID: "vendor-search", Title: "Old pot", Options: map[string]string{"size": "S"},
 			Price: emporium.Money{Amount: 1500, Currency: "EUR"}},
 	}, got, "unknown SKUs are left out; drafts and archived products are not active")
 

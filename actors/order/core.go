@@ -350,6 +350,7 @@ func apply(s *pb.State, ev proto.Message) {
 				p.PaymentId = e.PaymentId
 			}
 		}
+		p.ApprovalUrl = ""
 		s.Started = pb.Step_STEP_NONE
 	case *pb.PaymentVoided:
 		p.Status = emporium.PaymentVoided

@@ -113,6 +113,7 @@ func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order,
 	}
 	if before == 0 && g.Entity.Seq > 0 {
 		g.flushViews()
+		g.Config.Metrics.countStatus(emporium.OrderPending)
 	}
 	if g.crash(ctx, "after-journal:request") {
 		return nil, actors.GrainError(g.Log, emporium.Errorf(emporium.EUNAVAILABLE, "order: crashed (test)"))

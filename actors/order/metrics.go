@@ -43,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"provider", "op"}),
 		Stuck: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "emporium_orders_unsettled_over_a_minute",
-			Help: "Orders whose saga has not settled for more than a minute (the recovery loop wakes them).",
+			Help: "Orders whose saga has not settled for more than a minute, as the recovery loop last counted them (up to 500 a pass); it wakes them.",
 		}),
 	}
 	if reg != nil {

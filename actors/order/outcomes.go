@@ -122,8 +122,11 @@ func authorizationOutcome(s *pb.State, a payments.Authorization, err error, now 
 		if transient(err) {
 			return outcome{retry: err}
 		}
-		return outcome{events: []proto.Message{failed(emporium.ReasonPaymentError,
-			"The payment provider refused the payment: "+emporium.ErrorMessage(err), at)}}
+		// The provider refused the request itself (a payment method it does
+		// not know, say): it holds nothing, so there is nothing to void.
+		tb := failed(emporium.ReasonPaymentError, "The payment provider refused the payment: "+emporium.ErrorMessage(err), at)
+		tb.PaymentDeclined = true
+		return outcome{events: []proto.Message{tb}}
 	}
 	switch a.Status {
 	case payments.StatusAuthorized:

@@ -74,7 +74,9 @@ func (r *Recovery) pass(ctx context.Context, ahead time.Duration) (int, error) {
 	if err != nil {
 		return 0, emporium.Wrap("order.Recovery", err)
 	}
-	r.Metrics.stuck(len(keys))
+	if ahead == 0 {
+		r.Metrics.stuck(len(keys))
+	}
 	for _, key := range keys {
 		id := orderIDOf(key)
 		callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -7,6 +7,8 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/emporium-shop/emporium/actors/cart"
 	"github.com/emporium-shop/emporium/checkout"
 	"github.com/emporium-shop/emporium/mail"
+	"github.com/emporium-shop/emporium/payments"
 	pb "github.com/emporium-shop/emporium/protos/orderpb"
 )
 
@@ -45,10 +48,9 @@ type ServiceConfig struct {
 	Catalog cart.Catalog
 	// Rates prices shipping and tax; the same for previews and orders.
 	Rates *checkout.Rates
-	// Providers are the names of the payment providers the OrderGrain
-	// has.
-	Providers []string
-	Reads     Reads
+	// Payments are the payment providers the OrderGrain has, by name.
+	Payments map[string]payments.Provider
+	Reads    Reads
 	// Waiter hears of order changes on this node (Config.Changed), so that
 	// a placed order is answered as soon as its saga settles.
 	Waiter *Waiter
@@ -162,17 +164,20 @@ func (s *Service) ListOrders(ctx context.Context, p emporium.Principal, cursor s
 	if limit <= 0 || limit > 100 {
 		limit = 20
 	}
+	// One more than a page tells whether there is a next one.
 	var views []View
-	if err := s.cfg.Reads.List(ctx, ViewCollection, "buyer_id", p.UserID, cursor, limit, &views); err != nil {
+	if err := s.cfg.Reads.List(ctx, ViewCollection, "buyer_id", p.UserID, cursor, limit+1, &views); err != nil {
 		return emporium.OrderPage{}, emporium.Wrap(op, err)
 	}
-	page := emporium.OrderPage{Items: make([]emporium.Order, len(views))}
+	page := emporium.OrderPage{}
+	if len(views) > limit {
+		views = views[:limit]
+		last := views[limit-1]
+		page.NextCursor = ListKey(last.CreatedAt, last.OrderID)
+	}
+	page.Items = make([]emporium.Order, len(views))
 	for i, v := range views {
 		page.Items[i] = v.Order
-	}
-	if len(views) == limit {
-		last := views[len(views)-1]
-		page.NextCursor = ListKey(last.CreatedAt, last.OrderID)
 	}
 	return page, nil
 }
@@ -202,7 +207,7 @@ func (s *Service) ConfirmPayment(ctx context.Context, p emporium.Principal, id s
 	if err != nil {
 		return emporium.Order{}, emporium.Wrap(op, err)
 	}
-	return s.wait(ctx, p, o, 2*time.Second, pendingOnly)
+	return s.wait(ctx, p, o, 2*time.Second, approvalSettled)
 }
 
 // get asks the order's grain for it, as the caller.
@@ -230,6 +235,12 @@ func (s *Service) call(ctx context.Context, id string, fn func(*pb.OrderGrainGra
 var (
 	pendingOnly = func(s *pb.State) bool { return s.Status != emporium.OrderPending }
 	untilEnded  = func(s *pb.State) bool { return s.Outcome == "" || Terminal(s) }
+	// approvalSettled waits out the provider's answer to a confirmation:
+	// the order is no longer pending, and not asking the provider either.
+	approvalSettled = func(s *pb.State) bool {
+		return s.Status != emporium.OrderPending &&
+			!(s.Status == emporium.OrderAwaitingPayment && (s.Payment.GetConfirmRequested() || s.Started != pb.Step_STEP_NONE))
+	}
 )
 
 // wait answers o once done says so or wait has passed, whichever is first:
@@ -263,15 +274,26 @@ func (s *Service) wait(ctx context.Context, p emporium.Principal, o *pb.Order, w
 	return FromProto(o), nil
 }
 
-// checkProvider refuses a payment the node cannot take.
+// checkProvider refuses a payment the node cannot take: a provider it does
+// not have, or a payment method the provider says it cannot take (before
+// anything is reserved).
 func (s *Service) checkProvider(in emporium.PaymentInput) error {
-	for _, name := range s.cfg.Providers {
-		if name == in.Provider {
-			return nil
-		}
+	p, ok := s.cfg.Payments[in.Provider]
+	if !ok {
+		names := slices.Sorted(maps.Keys(s.cfg.Payments))
+		return emporium.Invalidf("payment.provider", emporium.FieldInvalid,
+			"payment.provider must be one of: %s", strings.Join(names, ", "))
 	}
-	return emporium.Invalidf("payment.provider", emporium.FieldInvalid,
-		"payment.provider must be one of: %s", strings.Join(s.cfg.Providers, ", "))
+	if c, ok := p.(MethodChecker); ok {
+		return c.CheckMethod(in.Token)
+	}
+	return nil
+}
+
+// MethodChecker is a provider that can tell, without a call, whether it
+// takes a payment method (the sandbox knows its test tokens).
+type MethodChecker interface {
+	CheckMethod(method string) error
 }
 
 // draft is a cart priced for an address and a shipping method: what a

@@ -105,6 +105,21 @@ var outcomes = map[string]struct {
 	payments.TokenRequiresApproval:  {payments.StatusRequiresApproval, ""},
 }
 
+// CheckMethod refuses, before any order is placed, a payment method that
+// is not one of the sandbox's test tokens (the order service asks).
+func (s *Sandbox) CheckMethod(method string) error {
+	if _, known := outcomes[method]; !known {
+		return emporium.InvalidFields(unknownToken())
+	}
+	return nil
+}
+
+func unknownToken() emporium.FieldError {
+	return emporium.Field("payment.token", emporium.FieldUnknown,
+		"the sandbox knows the tokens %s, %s, %s, %s and %s", payments.TokenVisa, payments.TokenDeclined,
+		payments.TokenInsufficientFunds, payments.TokenTimeout, payments.TokenRequiresApproval)
+}
+
 // Authorize implements payments.Provider. The payment's id is derived from
 // the key, so that however often the call runs, one payment exists.
 // payments.TokenTimeout authorizes, then fails the first call with
@@ -120,9 +135,7 @@ func (s *Sandbox) Authorize(ctx context.Context, req payments.AuthorizeRequest) 
 	}
 	fields = payments.CheckMoney(fields, req.Amount)
 	if !known {
-		fields = append(fields, emporium.Field("payment.token", emporium.FieldUnknown,
-			"the sandbox knows the tokens %s, %s, %s, %s and %s", payments.TokenVisa, payments.TokenDeclined,
-			payments.TokenInsufficientFunds, payments.TokenTimeout, payments.TokenRequiresApproval))
+		fields = append(fields, unknownToken())
 	}
 	if len(fields) > 0 {
 		return payments.Authorization{}, withOp(op, emporium.InvalidFields(fields...))
