@@ -179,6 +179,12 @@ func decidePaymentEvent(s *pb.State, c *pb.PaymentEventRequest, now time.Time) (
 		switch c.Status {
 		case "authorized":
 			events = append(events, &pb.PaymentAuthorized{PaymentId: s.Payment.GetPaymentId(), Amount: s.Total, At: at})
+		case "approved":
+			// The buyer approved at the provider: ask it, as when the
+			// buyer comes back and confirms.
+			if !s.Payment.GetConfirmRequested() {
+				events = append(events, &pb.PaymentConfirmRequested{At: at})
+			}
 		case "declined":
 			events = append(events, declined(s.Payment.GetPaymentId(), c.DeclineCode, at))
 		}

@@ -265,3 +265,13 @@ func TestOrderIDs(t *testing.T) {
 	assert.NotEqual(t, id, OrderID("u2", "key-1"))
 	assert.False(t, validID("ord_../../x"))
 }
+
+func TestApprovalByWebhookAsksTheProvider(t *testing.T) {
+	g := newSaga(t)
+	g.finish(reserveOutcome(skuErrors{"A": nil, "B": nil}, t0))
+	g.finish(authorizationOutcome(g.s, payments.Authorization{PaymentID: "pay_1", Status: payments.StatusRequiresApproval}, nil, t0))
+	require.NoError(t, g.request(&pb.PaymentEventRequest{EventId: "evt_a", Provider: "paypal", PaymentId: "pay_1", Status: "approved"}))
+	assert.Equal(t, pb.Step_STEP_CONFIRM_PAYMENT, g.s.Started, "the approval makes the saga ask the provider")
+	g.run()
+	assert.Equal(t, emporium.OrderConfirmed, g.s.Status)
+}
