@@ -191,6 +191,14 @@ func TestCheckoutJourney(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, status)
 	status, _, _ = a.do("POST", "/v1/orders/"+id+"/cancel", stranger, nil)
 	assert.Equal(t, http.StatusNotFound, status)
+	for _, path := range []string{"/v1/orders/not-an-order", "/v1/orders/not-an-order/cancel", "/v1/orders/not-an-order/payment/confirm"} {
+		method := "POST"
+		if !strings.Contains(path, "/cancel") && !strings.Contains(path, "/confirm") {
+			method = "GET"
+		}
+		status, _, _ = a.do(method, path, buyer, nil)
+		assert.Equal(t, http.StatusNotFound, status, path)
+	}
 
 	// Cancelling gives the stock and the money back.
 	status, cancelled, _ := a.do("POST", "/v1/orders/"+id+"/cancel", buyer, nil)

@@ -186,6 +186,9 @@ func (s *Service) ListOrders(ctx context.Context, p emporium.Principal, cursor s
 // the stock and the money to be given back.
 func (s *Service) CancelOrder(ctx context.Context, p emporium.Principal, id, key string) (emporium.Order, error) {
 	const op = "order.CancelOrder"
+	if err := s.checkID(p, id); err != nil {
+		return emporium.Order{}, emporium.Wrap(op, err)
+	}
 	req := &pb.CancelRequest{CommandId: commandID(p, "cancel:"+id, key), BuyerId: p.UserID}
 	o, err := s.call(ctx, id, func(g *pb.OrderGrainGrainClient, opt cluster.GrainCallOption) (*pb.Order, error) {
 		return g.Cancel(req, opt)
@@ -200,6 +203,9 @@ func (s *Service) CancelOrder(ctx context.Context, p emporium.Principal, id, key
 // buyer came back.
 func (s *Service) ConfirmPayment(ctx context.Context, p emporium.Principal, id string) (emporium.Order, error) {
 	const op = "order.ConfirmPayment"
+	if err := s.checkID(p, id); err != nil {
+		return emporium.Order{}, emporium.Wrap(op, err)
+	}
 	req := &pb.ConfirmPaymentRequest{CommandId: rand.Text(), BuyerId: p.UserID}
 	o, err := s.call(ctx, id, func(g *pb.OrderGrainGrainClient, opt cluster.GrainCallOption) (*pb.Order, error) {
 		return g.ConfirmPayment(req, opt)
@@ -210,13 +216,22 @@ func (s *Service) ConfirmPayment(ctx context.Context, p emporium.Principal, id s
 	return s.wait(ctx, p, o, 2*time.Second, approvalSettled)
 }
 
-// get asks the order's grain for it, as the caller.
-func (s *Service) get(ctx context.Context, p emporium.Principal, id string) (*pb.Order, error) {
+// checkID refuses an anonymous caller, and an id that cannot be an
+// order's before any grain is activated for it.
+func (s *Service) checkID(p emporium.Principal, id string) error {
 	if p.UserID == "" {
-		return nil, &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: "Sign in to see your orders."}
+		return &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: "Sign in to see your orders."}
 	}
 	if !validID(id) {
-		return nil, emporium.Errorf(emporium.ENOTFOUND, "There is no order %s.", id)
+		return emporium.Errorf(emporium.ENOTFOUND, "There is no order %s.", id)
+	}
+	return nil
+}
+
+// get asks the order's grain for it, as the caller.
+func (s *Service) get(ctx context.Context, p emporium.Principal, id string) (*pb.Order, error) {
+	if err := s.checkID(p, id); err != nil {
+		return nil, err
 	}
 	return s.call(ctx, id, func(g *pb.OrderGrainGrainClient, opt cluster.GrainCallOption) (*pb.Order, error) {
 		return g.Get(&pb.GetRequest{BuyerId: p.UserID}, opt)
