@@ -111,9 +111,15 @@ type Status string
 const (
 	StatusAuthorized       Status = "authorized"
 	StatusRequiresApproval Status = "requires_approval"
-	StatusDeclined         Status = "declined"
-	StatusVoided           Status = "voided"
-	StatusCaptured         Status = "captured"
+	// StatusApproved: the buyer approved the payment at the provider; the
+	// saga must now ask the provider (Confirm) to authorise it. Only
+	// webhook events report it (PayPal's CHECKOUT.ORDER.APPROVED): Authorize
+	// and Confirm answer an approved payment not yet authorised as
+	// requires_approval.
+	StatusApproved Status = "approved"
+	StatusDeclined Status = "declined"
+	StatusVoided   Status = "voided"
+	StatusCaptured Status = "captured"
 )
 
 // Decline codes say why an authorization was declined; the saga ends the

@@ -199,12 +199,19 @@ func (a *amount) money() (payments.Money, error) {
 // pathID escapes an id for a URL path.
 func pathID(id string) string { return url.PathEscape(id) }
 
+// rawJSON is a request body that is JSON already: call sends it as it is
+// instead of marshalling it, which would compact it.
+type rawJSON []byte
+
 // call sends one API request with the access token and decodes a 2xx
-// answer into out (unless nil). requestID, when not empty, is sent as
+// answer into out (unless nil); a body of type rawJSON is sent byte for
+// byte. requestID, when not empty, is sent as
 // PayPal-Request-Id. A token PayPal no longer takes (401) is renewed once.
 func (p *Provider) call(ctx context.Context, op, method, path, requestID string, body, out any) error {
 	var payload []byte
-	if body != nil {
+	if raw, ok := body.(rawJSON); ok {
+		payload = raw
+	} else if body != nil {
 		var err error
 		if payload, err = json.Marshal(body); err != nil {
 			return &emporium.Error{Code: emporium.EINTERNAL, Op: op, Err: err}

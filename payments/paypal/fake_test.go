@@ -1,8 +1,12 @@
 package paypal_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,9 +15,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emporium-shop/emporium/payments"
 	"github.com/emporium-shop/emporium/payments/paymentstest"
+	"github.com/emporium-shop/emporium/payments/paypal"
 )
 
 // fakePayPal plays the PayPal endpoints the provider uses, as PayPal's
@@ -21,9 +27,12 @@ import (
 // replay of a PayPal-Request-Id): OAuth client credentials, Orders v2
 // (create, show, authorize) and Payments v2 (capture and void an
 // authorization, refund a capture). The buyer's side, approving an order at
-// PayPal, is the test's: Approve and Decline.
+// PayPal, is the test's: Approve and Decline. It also delivers webhooks
+// (Event, Headers) and verifies them as verify-webhook-signature does.
 type fakePayPal struct {
 	clientID, secret string
+	// webhookID is the id of the one webhook subscription PayPal knows.
+	webhookID string
 
 	mu           sync.Mutex
 	tokens       map[string]bool
@@ -37,6 +46,24 @@ type fakePayPal struct {
 	failNext []int
 	// seen lists "METHOD path PayPal-Request-Id" of every API request.
 	seen []string
+	// verifications lists the verify-webhook-signature requests, as sent.
+	verifications []fakeVerification
+}
+
+// fakeVerification is a verify-webhook-signature request; WebhookEvent
+// holds the bytes of webhook_event as they were sent.
+type fakeVerification struct {
+	AuthAlgo         string          `json:"auth_algo"`
+	CertURL          string          `json:"cert_url"`
+	TransmissionID   string          `json:"transmission_id"`
+	TransmissionSig  string          `json:"transmission_sig"`
+	TransmissionTime string          `json:"transmission_time"`
+	WebhookID        string          `json:"webhook_id"`
+	WebhookEvent     json.RawMessage `json:"webhook_event"`
+	// Body is the whole request body.
+	Body []byte `json:"-"`
+	// Authorization is the request's Authorization header.
+	Authorization string `json:"-"`
 }
 
 type fakeOrder struct {
@@ -63,7 +90,7 @@ type fakeReply struct {
 }
 
 func newFakePayPal(t *testing.T) (*fakePayPal, *httptest.Server) {
-	f := &fakePayPal{clientID: "client-1", secret: "secret-1", tokens: map[string]bool{},
+	f := &fakePayPal{clientID: "client-1", secret: "secret-1", webhookID: "WH-1", tokens: map[string]bool{},
 		orders: map[string]*fakeOrder{}, auths: map[string]*fakeAuth{}, captures: map[string]*fakeCapture{}, replies: map[string]fakeReply{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -200,6 +227,8 @@ func (f *fakePayPal) id(prefix string) string {
 func (f *fakePayPal) route(w http.ResponseWriter, r *http.Request, body []byte) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/notifications/verify-webhook-signature":
+		f.verifyWebhook(w, r, body)
 	case r.Method == http.MethodPost && r.URL.Path == "/v2/checkout/orders":
 		f.createOrder(w, body)
 	case r.Method == http.MethodGet && len(parts) == 4 && parts[1] == "checkout":
@@ -415,4 +444,121 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fakeSigningKey stands for the private key of PayPal's certificate: the
+// fake signs a delivery with an HMAC under it where PayPal signs with RSA.
+const fakeSigningKey = "paypal-private-key"
+
+// transmissionSig signs a delivery as PayPal does, over
+// "<transmission id>|<transmission time>|<webhook id>|<CRC32 of the body>".
+func transmissionSig(id, at, webhookID string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(fakeSigningKey))
+	fmt.Fprintf(mac, "%s|%s|%s|%d", id, at, webhookID, crc32.ChecksumIEEE(body))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Headers returns the headers with which PayPal delivers body, sent at at,
+// to the fake's webhook subscription.
+func (f *fakePayPal) Headers(body []byte, at time.Time) http.Header {
+	f.mu.Lock()
+	id := f.id("TX")
+	f.mu.Unlock()
+	ts := at.UTC().Format(time.RFC3339)
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set(paypal.HeaderAuthAlgo, "SHA256withRSA")
+	h.Set(paypal.HeaderCertURL, "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77")
+	h.Set(paypal.HeaderTransmissionID, id)
+	h.Set(paypal.HeaderTransmissionSig, transmissionSig(id, ts, f.webhookID, body))
+	h.Set(paypal.HeaderTransmissionTime, ts)
+	return h
+}
+
+// Event returns the body of the event of type typ, with id eventID,
+// created at at, about PayPal order orderID as the fake now holds it: the
+// order for CHECKOUT.ORDER events, its authorization for
+// PAYMENT.AUTHORIZATION ones, its capture for PAYMENT.CAPTURE ones (the
+// status of the resource follows the type), with the fields PayPal sends.
+func (f *fakePayPal) Event(eventID, typ, orderID string, at time.Time) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.orders[orderID]
+	if o == nil {
+		panic("no PayPal order " + orderID)
+	}
+	related := map[string]any{"order_id": o.id}
+	links := []any{map[string]any{"href": "https://api.sandbox.paypal.com/v2/checkout/orders/" + o.id, "rel": "up", "method": "GET"}}
+	var resource map[string]any
+	var resourceType string
+	switch {
+	case strings.HasPrefix(typ, "CHECKOUT.ORDER."):
+		resourceType, resource = "checkout-order", f.orderJSON(o)
+		if typ == "CHECKOUT.ORDER.VOIDED" {
+			resource["status"] = "VOIDED"
+		}
+	case strings.HasPrefix(typ, "PAYMENT.AUTHORIZATION."):
+		status := strings.TrimPrefix(typ, "PAYMENT.AUTHORIZATION.")
+		resourceType = "authorization"
+		resource = map[string]any{"id": o.authID, "status": status, "amount": value(o.amount, o.currency),
+			"custom_id": o.customID, "expiration_time": "2030-02-01T00:00:00Z", "create_time": at.UTC().Format(time.RFC3339),
+			"seller_protection": map[string]any{"status": "ELIGIBLE"}, "supplementary_data": map[string]any{"related_ids": related},
+			"links": links}
+	case strings.HasPrefix(typ, "PAYMENT.CAPTURE."):
+		status := strings.TrimPrefix(typ, "PAYMENT.CAPTURE.")
+		related["authorization_id"] = o.authID
+		id := o.captureID
+		if id == "" {
+			id = "CAPDENIED"
+		}
+		resourceType = "capture"
+		resource = map[string]any{"id": id, "status": status, "amount": value(o.amount, o.currency), "final_capture": true,
+			"custom_id": o.customID, "supplementary_data": map[string]any{"related_ids": related}, "links": links}
+	default:
+		panic("no such event type " + typ)
+	}
+	body, err := json.Marshal(map[string]any{"id": eventID, "event_version": "1.0", "create_time": at.UTC().Format(time.RFC3339Nano),
+		"resource_type": resourceType, "resource_version": "2.0", "event_type": typ, "summary": "An event about " + o.id,
+		"resource": resource, "links": []any{map[string]any{"href": "https://api.sandbox.paypal.com/v1/notifications/webhooks-events/" + eventID,
+			"rel": "self", "method": "GET"}}})
+	if err != nil {
+		panic(err)
+	}
+	return body
+}
+
+// Verifications returns the verify-webhook-signature requests received.
+func (f *fakePayPal) Verifications() []fakeVerification {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeVerification(nil), f.verifications...)
+}
+
+// verifyWebhook answers verify-webhook-signature: SUCCESS when the
+// signature is the one PayPal made of the event, as sent, for the fake's
+// webhook subscription, FAILURE otherwise; a request without a field, or
+// with a certificate that is not PayPal's, is refused.
+func (f *fakePayPal) verifyWebhook(w http.ResponseWriter, r *http.Request, body []byte) {
+	var v fakeVerification
+	if err := json.Unmarshal(body, &v); err != nil {
+		issue(w, 400, "INVALID_REQUEST", "MALFORMED_REQUEST_JSON")
+		return
+	}
+	v.Body, v.Authorization = body, r.Header.Get("Authorization")
+	f.verifications = append(f.verifications, v)
+	if v.AuthAlgo == "" || v.CertURL == "" || v.TransmissionID == "" || v.TransmissionSig == "" || v.TransmissionTime == "" ||
+		v.WebhookID == "" || len(v.WebhookEvent) == 0 {
+		issue(w, 400, "VALIDATION_ERROR", "MISSING_REQUIRED_PARAMETER")
+		return
+	}
+	if !strings.HasPrefix(v.CertURL, "https://api.sandbox.paypal.com/") {
+		issue(w, 400, "VALIDATION_ERROR", "INVALID_PARAMETER_VALUE")
+		return
+	}
+	status := "FAILURE"
+	want := transmissionSig(v.TransmissionID, v.TransmissionTime, v.WebhookID, v.WebhookEvent)
+	if v.AuthAlgo == "SHA256withRSA" && v.WebhookID == f.webhookID && hmac.Equal([]byte(v.TransmissionSig), []byte(want)) {
+		status = "SUCCESS"
+	}
+	writeJSON(w, 200, map[string]string{"verification_status": status})
 }

@@ -5,6 +5,9 @@
 // void and refund act on the order's authorization and capture (Payments
 // v2). The payment id is the PayPal order's id.
 //
+// The provider also reads PayPal's webhook deliveries (VerifyWebhook),
+// which PayPal's own API verifies for it.
+//
 // Every request that changes something carries the saga step's key as
 // PayPal-Request-Id, so that a repeated step gets PayPal's first answer
 // instead of a second effect. The provider authenticates with OAuth 2.0
@@ -41,7 +44,8 @@ const DefaultTimeout = 20 * time.Second
 const tokenMargin = time.Minute
 
 // Config configures a Provider; the fields are those of the environment
-// variables PAYPAL_CLIENT_ID, PAYPAL_SECRET and PAYPAL_API_URL.
+// variables PAYPAL_CLIENT_ID, PAYPAL_SECRET, PAYPAL_API_URL and
+// PAYPAL_WEBHOOK_ID.
 type Config struct {
 	// ClientID is the REST app's client id.
 	ClientID string
@@ -51,6 +55,10 @@ type Config struct {
 	// APIURL is the API's base URL; empty means SandboxURL, so that a
 	// configuration must name LiveURL to move real money.
 	APIURL string
+	// WebhookID is the id PayPal gave the webhook subscription that
+	// delivers to us (WH-...), which PayPal's verification of a delivery
+	// needs; empty refuses every delivery.
+	WebhookID string
 	// HTTPClient sends the requests; nil means a client with
 	// DefaultTimeout.
 	HTTPClient *http.Client
@@ -64,7 +72,7 @@ func (c Config) String() string {
 	if c.Secret != "" {
 		secret = "****"
 	}
-	return fmt.Sprintf("paypal.Config{ClientID: %q, Secret: %s, APIURL: %q}", c.ClientID, secret, c.APIURL)
+	return fmt.Sprintf("paypal.Config{ClientID: %q, Secret: %s, APIURL: %q, WebhookID: %q}", c.ClientID, secret, c.APIURL, c.WebhookID)
 }
 
 // GoString is String, so that %#v masks the secret too.
