@@ -59,6 +59,7 @@ type Config struct {
 	PayPalClientID       string
 	PayPalSecret         string
 	PayPalAPIURL         string
+	PayPalWebhookID      string
 }
 
 // ErrBadSettings is the error of settings with a wrong value; the message
@@ -112,6 +113,7 @@ func (c *Config) settings() []setting {
 		{"PAYPAL_CLIENT_ID", "paypal-client-id", "", "PayPal REST client id; set with PAYPAL_SECRET, it offers the paypal payment provider", false, &c.PayPalClientID},
 		{"PAYPAL_SECRET", "paypal-secret", "", "PayPal REST secret", true, &c.PayPalSecret},
 		{"PAYPAL_API_URL", "paypal-api-url", "", "PayPal API base URL; empty: PayPal's sandbox (https://api-m.sandbox.paypal.com)", false, &c.PayPalAPIURL},
+		{"PAYPAL_WEBHOOK_ID", "paypal-webhook-id", "", "id of the PayPal webhook subscription (WH-...) whose deliveries PayPal verifies; empty refuses PayPal webhooks", false, &c.PayPalWebhookID},
 		{"DEMO_PASSWORD", "demo-password", "", "password of the demo vendors that seeding creates (8-128 characters); empty: a random one, made once and kept in DATA_DIR/demo-vendor-password (mode 0600)", true, &c.DemoPassword},
 	}
 }

@@ -44,11 +44,13 @@ func (n *Node) openPayments() error {
 		n.webhooks[s.Name()] = s
 	}
 	if n.Config.PayPalClientID != "" {
-		p, err := paypal.New(paypal.Config{ClientID: n.Config.PayPalClientID, Secret: n.Config.PayPalSecret, APIURL: n.Config.PayPalAPIURL})
+		p, err := paypal.New(paypal.Config{ClientID: n.Config.PayPalClientID, Secret: n.Config.PayPalSecret,
+			APIURL: n.Config.PayPalAPIURL, WebhookID: n.Config.PayPalWebhookID})
 		if err != nil {
 			return fmt.Errorf("payments: PAYPAL_CLIENT_ID: %w", err)
 		}
 		n.payments[p.Name()] = p
+		n.webhooks[p.Name()] = p
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/payments"
 	pb "github.com/emporium-shop/emporium/protos/orderpb"
 )
 
@@ -177,15 +178,15 @@ func decidePaymentEvent(s *pb.State, c *pb.PaymentEventRequest, now time.Time) (
 	waiting := s.Status == emporium.OrderAwaitingPayment && s.Outcome == "" && s.Started == pb.Step_STEP_NONE
 	if waiting && (c.PaymentId == "" || c.PaymentId == s.Payment.GetPaymentId()) {
 		switch c.Status {
-		case "authorized":
+		case string(payments.StatusAuthorized):
 			events = append(events, &pb.PaymentAuthorized{PaymentId: s.Payment.GetPaymentId(), Amount: s.Total, At: at})
-		case "approved":
+		case string(payments.StatusApproved):
 			// The buyer approved at the provider: ask it, as when the
 			// buyer comes back and confirms.
 			if !s.Payment.GetConfirmRequested() {
 				events = append(events, &pb.PaymentConfirmRequested{At: at})
 			}
-		case "declined":
+		case string(payments.StatusDeclined):
 			events = append(events, declined(s.Payment.GetPaymentId(), c.DeclineCode, at))
 		}
 	}
