@@ -132,11 +132,18 @@ func stock(t *testing.T, sku string, onHand int64) {
 	require.NoError(t, err)
 }
 
+// availability answers sku's stock, asking again while a busy store
+// answers unavailable.
 func availability(t *testing.T, sku string) *inventorypb.Stock {
 	t.Helper()
-	st, err := inventorypb.GetInventoryGrainGrainClient(member, sku).GetAvailability(&inventorypb.GetAvailabilityRequest{},
-		actors.Within(ctxT(t), member))
-	require.NoError(t, err)
+	var st *inventorypb.Stock
+	actorstest.WaitFor(t, 20*time.Second, "the stock of "+sku, func() bool {
+		var err error
+		st, err = inventorypb.GetInventoryGrainGrainClient(member, sku).GetAvailability(&inventorypb.GetAvailabilityRequest{},
+			actors.Within(ctxT(t), member))
+		require.True(t, err == nil || emporium.IsCode(emporium.GrainCall("availability", err), emporium.EUNAVAILABLE), "%v", err)
+		return err == nil
+	})
 	return st
 }
 
@@ -180,8 +187,13 @@ func settle(t *testing.T, id, buyer string) *pb.State {
 // ledgerOf answers the sandbox's payments of order id.
 func ledgerOf(t *testing.T, id string) []sandbox.Payment {
 	t.Helper()
-	all, err := box.Ledger(t.Context())
-	require.NoError(t, err)
+	var all []sandbox.Payment
+	actorstest.WaitFor(t, 20*time.Second, "the sandbox ledger", func() bool {
+		var err error
+		all, err = box.Ledger(t.Context())
+		require.True(t, err == nil || emporium.IsCode(err, emporium.EUNAVAILABLE), "%v", err)
+		return err == nil
+	})
 	var out []sandbox.Payment
 	for _, p := range all {
 		if p.OrderID == id {
