@@ -5,7 +5,7 @@ BENCH    ?= .
 BENCHTIME ?= 2s
 SEED     ?= 200
 
-.PHONY: help run build test test-cluster bench proto proto-check lint clean
+.PHONY: help run build test test-cluster bench bench-orders proto proto-check lint clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ test-cluster: ## the multi-member cluster tests and the tests that run and kill 
 
 bench: ## run the benchmarks (BENCH=regexp, BENCHTIME=2s)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./...
+
+bench-orders: ## checkout load from a separate process against a built node (tools/orderload/bench.sh, ~15 min; see docs/benchmarks.md)
+	./tools/orderload/bench.sh
 
 proto: ## regenerate protos/ (needs protoc: apt-get install protobuf-compiler)
 	./protos/gen.sh
