@@ -1,7 +1,8 @@
 // Command orderload drives checkout load (POST /v1/orders) against a
 // running node from a process of its own, as tools/orderload/bench.sh and
-// docs/benchmarks.md ("Checkout") use it. It speaks only HTTP, through
-// tools/shopclient.
+// docs/benchmarks.md ("Checkout") use it. The runs speak only HTTP,
+// through tools/shopclient; count reads two copies of the store's SQLite
+// file (emporium backup), to count what the orders between them wrote.
 //
 //	orderload setup  -base URL -password PW -buyers 10000 -state state.json
 //	orderload seq    -state state.json -orders 200 -lines 2
