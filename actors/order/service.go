@@ -374,8 +374,7 @@ func (d *draft) preview() emporium.CheckoutPreview {
 		ShippingMethod: d.quote.Method, EstimatedDelivery: d.quote.EstimatedDelivery,
 	}
 	for i, l := range d.lines {
-		out.Lines[i] = FromProto(&pb.Order{State: &pb.State{Lines: []*pb.Line{l}}}).Lines[0]
-		out.Lines[i].FulfillmentStatus = ""
+		out.Lines[i] = lineOf(l, nil) // a draft's lines are not fulfilled: no status
 	}
 	return out
 }

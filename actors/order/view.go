@@ -130,15 +130,22 @@ func FromProto(o *pb.Order) emporium.Order {
 		out.OutOfStockSKUs = s.GetOutOfStockSkus()
 	}
 	for i, l := range s.GetLines() {
-		out.Lines[i] = emporium.OrderLine{
-			LineID: l.LineId, ProductID: l.ProductId, VendorID: l.VendorId, SKU: l.Sku, Title: l.Title,
-			Options: maps.Clone(l.Options), Quantity: l.Quantity,
-			UnitPrice: moneyOf(l.UnitPrice, s.GetTotal()), LineTotal: moneyOf(l.LineTotal, s.GetTotal()),
-			FulfillmentStatus: l.FulfillmentStatus,
-		}
-		if out.Lines[i].Options == nil {
-			out.Lines[i].Options = map[string]string{}
-		}
+		out.Lines[i] = lineOf(l, s.GetTotal())
+	}
+	return out
+}
+
+// lineOf presents an order line, its amounts in the order's currency when
+// they carry none; its options are never nil.
+func lineOf(l *pb.Line, order *pb.Money) emporium.OrderLine {
+	out := emporium.OrderLine{
+		LineID: l.LineId, ProductID: l.ProductId, VendorID: l.VendorId, SKU: l.Sku, Title: l.Title,
+		Options: maps.Clone(l.Options), Quantity: l.Quantity,
+		UnitPrice: moneyOf(l.UnitPrice, order), LineTotal: moneyOf(l.LineTotal, order),
+		FulfillmentStatus: l.FulfillmentStatus,
+	}
+	if out.Options == nil {
+		out.Options = map[string]string{}
 	}
 	return out
 }
