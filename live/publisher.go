@@ -15,11 +15,17 @@ const (
 	// DefaultQueue is how many events a Publisher holds for Redis. A grain
 	// publishes one per durable change; a thousand is seconds of a busy
 	// node's changes, and a Redis outage longer than that loses only hints.
-	DefaultQueue = 1024
+	DefaultQueue = 8192
 	// DefaultDrainTimeout bounds how long Close spends publishing what is
 	// still queued.
 	DefaultDrainTimeout = time.Second
 )
+
+// maxBatch is how many queued events the Publisher sends to Redis in one
+// pipeline: one round trip for a burst instead of one per event, which is
+// what keeps the queue from overflowing while a busy node changes hundreds of
+// orders a second.
+const maxBatch = 256
 
 // warnInterval is how often a Publisher logs that it cannot publish: every
 // event would log otherwise, flooding the log during an outage.
@@ -125,22 +131,43 @@ func (p *Publisher) Publish(userID string, ev emporium.LiveEvent) {
 	}
 }
 
-// run sends the queue to Redis until Close.
+// run sends the queue to Redis until Close, in batches of what has queued
+// up while the last batch was sent.
 func (p *Publisher) run() {
 	defer close(p.stopped)
+	batch := make([]queued, 0, maxBatch)
 	for item := range p.queue {
-		if p.ctx.Err() != nil {
-			// Close gave up on the rest of the queue.
-			p.failed.Add(1)
-			continue
+		batch = append(batch[:0], item)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case item, ok := <-p.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, item)
+			default:
+				break fill
+			}
 		}
-		if err := p.bus.publish(p.ctx, "live.Publisher", item.channel, item.payload); err != nil {
-			p.failed.Add(1)
-			p.warn("live: cannot publish to Redis; dropping events (clients heal on reconnect)", err)
-			continue
-		}
-		p.published.Add(1)
+		p.send(batch)
 	}
+}
+
+// send publishes batch in one pipeline and counts the outcome.
+func (p *Publisher) send(batch []queued) {
+	n := uint64(len(batch))
+	if p.ctx.Err() != nil {
+		// Close gave up on the rest of the queue.
+		p.failed.Add(n)
+		return
+	}
+	if err := p.bus.publishAll(p.ctx, "live.Publisher", batch); err != nil {
+		p.failed.Add(n)
+		p.warn("live: cannot publish to Redis; dropping events (clients heal on reconnect)", err)
+		return
+	}
+	p.published.Add(n)
 }
 
 // warn logs msg at most once per warnInterval.

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -388,8 +389,8 @@ func (n *Node) serveHTTP() error {
 	return n.serveMetrics(gw.MetricsHandler())
 }
 
-// serveMetrics listens on METRICS_ADDR and serves /metrics there, apart from
-// the API: metrics tell the Go version, the build and the traffic of every
+// serveMetrics listens on METRICS_ADDR and serves /metrics and the Go
+// profiler (/debug/pprof/) there, apart from the API: metrics tell the Go version, the build and the traffic of every
 // route, which is for operators, not for the public. An empty METRICS_ADDR
 // serves none.
 func (n *Node) serveMetrics(metrics http.Handler) error {
@@ -404,6 +405,12 @@ func (n *Node) serveMetrics(metrics http.Handler) error {
 	n.metricsListener = ln
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
+	// The Go profiler, for operators measuring a node (docs/benchmarks.md):
+	// it shows the code, so it lives here, never on the API's address.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

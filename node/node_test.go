@@ -47,7 +47,7 @@ func TestNodeServesAndShutsDown(t *testing.T) {
 	}()
 
 	client := &http.Client{Transport: gatewaytest.Transport(t, http.DefaultTransport), Timeout: 10 * time.Second}
-	for _, path := range []string{"/readyz", "/healthz", "/openapi.yaml", "/metrics", "/v1/nothing-here"} {
+	for _, path := range []string{"/readyz", "/healthz", "/openapi.yaml", "/metrics", "/debug/pprof/", "/v1/nothing-here"} {
 		resp, err := client.Get(n.URL() + path)
 		require.NoError(t, err, path)
 		body, _ := io.ReadAll(resp.Body)
@@ -64,7 +64,7 @@ func TestNodeServesAndShutsDown(t *testing.T) {
 			// served on METRICS_ADDR (below).
 			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 			assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
-		case "/v1/nothing-here":
+		case "/v1/nothing-here", "/debug/pprof/":
 			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 			assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
 		default:
@@ -82,6 +82,12 @@ func TestNodeServesAndShutsDown(t *testing.T) {
 	assert.Contains(t, string(body), "emporium_http_requests_total")
 	assert.Contains(t, string(body), "emporium_grain_activations_total")
 	assert.Contains(t, string(body), `route="/readyz"`, "the API's traffic is counted")
+	resp, err = http.Get(strings.TrimSuffix(n.MetricsURL(), "/metrics") + "/debug/pprof/goroutine?debug=1")
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the profiler is served beside the metrics")
+	assert.Contains(t, string(body), "goroutine profile")
 
 	// Keys with a TTL expire (one-time tokens and rate-limit windows rely
 	// on it), including in the embedded Redis.

@@ -67,7 +67,7 @@ func (n *Node) orderConfig() order.Config {
 		Notify:   n.mailOrder,
 		Metrics:  n.orderMetrics,
 		Changed: func(o *pb.Order) {
-			n.orderWaiter.Changed(o.State.Id)
+			n.orderWaiter.Changed(o)
 			n.livePub.Publish(o.State.BuyerId, emporium.LiveEvent{
 				Type: emporium.OrderEventType, ID: o.State.Id, Seq: o.Seq, Data: order.FromProto(o)})
 		},

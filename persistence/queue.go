@@ -161,12 +161,30 @@ func (p *ProjectionQueue) Flush(ctx context.Context) error {
 	return p.awaitSettled(ctx, op, target)
 }
 
+// FlushDoc waits until the projection of (collection, id) queued before the
+// call is stored (or superseded by a newer one that is stored): Flush for
+// one document, which neither waits for the rest of the queue nor makes the
+// writer skip its linger. Errors are those of Flush.
+func (p *ProjectionQueue) FlushDoc(ctx context.Context, collection, id string) error {
+	const op = "persistence.Projections.FlushDoc"
+	key := projectionKey{collection, id}
+	p.mu.Lock()
+	target := p.gen
+	p.mu.Unlock()
+	return p.await(ctx, op, func() bool { return p.settledDoc(key, target) })
+}
+
 // awaitSettled waits until no queued or in-flight entry answers for a Put
 // numbered target or lower.
 func (p *ProjectionQueue) awaitSettled(ctx context.Context, op string, target uint64) error {
+	return p.await(ctx, op, func() bool { return p.settled(target) })
+}
+
+// await waits until settled, called with p.mu held, reports true.
+func (p *ProjectionQueue) await(ctx context.Context, op string, settled func() bool) error {
 	for {
 		p.mu.Lock()
-		settled := p.settled(target)
+		settled := settled()
 		round, lastErr, halted := p.round, p.lastErr, p.halted
 		p.mu.Unlock()
 		switch {
@@ -198,6 +216,20 @@ func (p *ProjectionQueue) settled(target uint64) bool {
 	}
 	for _, q := range p.inflight {
 		if q.gen <= target {
+			return false
+		}
+	}
+	return true
+}
+
+// settledDoc reports whether the Puts of key up to target are stored.
+// p.mu must be held.
+func (p *ProjectionQueue) settledDoc(key projectionKey, target uint64) bool {
+	if q, ok := p.pending[key]; ok && q.gen <= target {
+		return false
+	}
+	for _, q := range p.inflight {
+		if q.gen <= target && q.key() == key {
 			return false
 		}
 	}

@@ -318,3 +318,53 @@ func TestProjectionQueueBatches(t *testing.T) {
 		assert.LessOrEqual(t, n, 10)
 	}
 }
+
+// TestProjectionQueueFlushDoc waits for one document: it returns once that
+// document is stored while another one keeps failing (which would hold up
+// Flush), and a FlushDoc of the failing one reports EUNAVAILABLE when its
+// context ends.
+func TestProjectionQueueFlushDoc(t *testing.T) {
+	t.Parallel()
+	f := newFakeStore(nil)
+	outage := errors.New("disk full")
+	write := func(ctx context.Context, batch []*persistence.Projection) ([]*persistence.Projection, error) {
+		var ok, stuck []*persistence.Projection
+		for _, q := range batch {
+			if q.ID == "stuck" {
+				stuck = append(stuck, q)
+			} else {
+				ok = append(ok, q)
+			}
+		}
+		_, _ = f.write(ctx, ok)
+		if len(stuck) > 0 {
+			return stuck, outage
+		}
+		return nil, nil
+	}
+	q := persistence.NewProjectionQueue(slog.New(&recorder{}), persistence.GroupCommit{}, write)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = q.Close(ctx)
+		q.Wait()
+	})
+
+	q.Put("views", "stuck", 1, bson.M{"title": "never stored"})
+	q.Put("views", "mine", 1, bson.M{"title": "one"})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, q.FlushDoc(ctx, "views", "mine"))
+	raw, ok := f.get("views", "mine")
+	require.True(t, ok, "FlushDoc returned before the document was stored")
+	assert.Equal(t, "one", raw.Lookup("title").StringValue())
+	require.NoError(t, q.FlushDoc(ctx, "views", "never put"), "a document never put is settled")
+
+	short, cancelShort := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancelShort()
+	err := q.FlushDoc(short, "views", "stuck")
+	assert.True(t, emporium.IsCode(err, emporium.EUNAVAILABLE), "got %v", err)
+	assert.ErrorIs(t, err, outage, "FlushDoc names the cause")
+	_, stored := f.get("views", "stuck")
+	assert.False(t, stored)
+}

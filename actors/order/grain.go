@@ -32,6 +32,9 @@ type grain struct {
 	// projected is the status this activation last projected; metrics count
 	// the changes from it.
 	projected string
+	// viewID is the id of the order's read model (ViewCollection), which
+	// flushViews waits for.
+	viewID string
 }
 
 // stepDone is a step's effect reporting back to its activation. It and
@@ -105,20 +108,25 @@ func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order,
 		return nil, actors.GrainError(g.Log, emporium.Errorf(emporium.EUNAVAILABLE, "order: crashed (test)"))
 	}
 	before := g.Entity.Seq
+	// The saga's next step is journaled as started in the request's own
+	// append: a new order is one write away from its first effect.
 	err := g.Command(ctx, req, func(s *pb.State, now time.Time) ([]proto.Message, error) {
 		return decide(s, req, now)
+	}, func(s *pb.State, now time.Time) ([]proto.Message, error) {
+		return advance(s, now), nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	if before == 0 && g.Entity.Seq > 0 {
-		g.flushViews()
-		g.Config.Metrics.countStatus(emporium.OrderPending)
 	}
 	if g.crash(ctx, "after-journal:request") {
 		return nil, actors.GrainError(g.Log, emporium.Errorf(emporium.EUNAVAILABLE, "order: crashed (test)"))
 	}
 	g.drive(ctx)
+	if before == 0 && g.Entity.Seq > 0 {
+		// The first effect runs meanwhile; its report waits in the mailbox.
+		g.flushViews()
+		g.Config.Metrics.countStatus(emporium.OrderPending)
+	}
 	return g.answer(), nil
 }
 
@@ -126,15 +134,23 @@ func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order,
 // before the order is acknowledged: the recovery loop finds unsettled
 // orders through the read model, so an order whose first projection a
 // crash lost would never be woken. Later projections may be lost: the one
-// before stays, due for recovery.
+// before stays, due for recovery. Only the order's own document is waited
+// for, not the whole queue.
 func (g *grain) flushViews() {
-	f, ok := g.Config.Views.(interface{ Flush(context.Context) error })
-	if !ok {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.Config.IOTimeout)
 	defer cancel()
-	if err := f.Flush(ctx); err != nil {
+	var err error
+	switch f := g.Config.Views.(type) {
+	case interface {
+		FlushDoc(ctx context.Context, collection, id string) error
+	}:
+		err = f.FlushDoc(ctx, ViewCollection, g.viewID)
+	case interface{ Flush(context.Context) error }:
+		err = f.Flush(ctx)
+	default:
+		return
+	}
+	if err != nil {
 		g.Log.Warn("order: storing the new order's read model failed; the order may wait for its buyer to be resumed",
 			slog.Any("error", err))
 	}
@@ -307,6 +323,7 @@ func (g *grain) Project(state *pb.State, seq uint64) {
 	g.projected = state.Status
 	if g.Config.Views != nil {
 		id, v := viewOf(state, seq, g.Now())
+		g.viewID = id
 		g.Config.Views.Put(ViewCollection, id, seq, v)
 		for vendor, vv := range vendorViews(v) {
 			if vendor != "" {

@@ -105,48 +105,62 @@ func (s *Service) PlaceOrder(ctx context.Context, p emporium.Principal, in empor
 			Message: "An order needs an Idempotency-Key header, so that a retry cannot buy twice."}
 	}
 	id, hash := OrderID(p.UserID, key), requestHash(in)
-	// A replay answers the order as it is, whatever the cart holds now.
-	existing, err := s.get(ctx, p, id)
-	switch {
-	case err == nil && existing.State.RequestHash != hash:
-		return emporium.Order{}, &emporium.Error{Code: emporium.EIDEMPOTENCY, Op: op,
-			Message: "This Idempotency-Key placed order " + id + " with another request; use a new key for a new order."}
-	case err == nil:
-		return s.wait(ctx, p, existing, wait, pendingOnly)
-	case !emporium.IsCode(err, emporium.ENOTFOUND):
-		return emporium.Order{}, emporium.Wrap(op, err)
+	// Watch before placing: every change of the order after Place is heard
+	// of, so the wait asks the grain only when the order lives elsewhere.
+	changes, stop := s.cfg.Waiter.Watch(id)
+	defer stop()
+	o, err := s.place(ctx, p, in, id, hash)
+	if err != nil {
+		// A replay answers the order as it is, whatever the cart holds now
+		// (the order took its lines). The order is asked for only when the
+		// request cannot place a new one, which spares every new order a
+		// call.
+		existing, gerr := s.get(ctx, p, id)
+		switch {
+		case gerr == nil && existing.State.RequestHash != hash:
+			return emporium.Order{}, &emporium.Error{Code: emporium.EIDEMPOTENCY, Op: op,
+				Message: "This Idempotency-Key placed order " + id + " with another request; use a new key for a new order."}
+		case gerr == nil:
+			o = existing
+		default:
+			return emporium.Order{}, emporium.Wrap(op, err)
+		}
 	}
+	if pendingOnly(o.State) || wait <= 0 {
+		return FromProto(o), nil
+	}
+	return s.waitOn(ctx, p, o, changes, wait, pendingOnly), nil
+}
+
+// place drafts the caller's cart as an order and places it with the grain
+// of id, which answers a replay of the same request with the order as it is.
+func (s *Service) place(ctx context.Context, p emporium.Principal, in emporium.PlaceOrderInput, id, hash string) (*pb.Order, error) {
 	if err := s.checkProvider(in.Payment); err != nil {
-		return emporium.Order{}, emporium.Wrap(op, err)
+		return nil, err
 	}
 	d, err := s.draft(ctx, p, in.ShippingAddressID, in.ShippingMethod)
 	if err != nil {
-		return emporium.Order{}, emporium.Wrap(op, err)
+		return nil, err
 	}
 	if in.ExpectedTotal != nil && *in.ExpectedTotal != d.quote.Total {
 		e := emporium.PriceChanged(emporium.OrderTotals{Subtotal: d.quote.Subtotal, Shipping: d.quote.Shipping,
 			Tax: d.quote.Tax, Total: d.quote.Total})
-		e.Op = op
 		e.Message = "The total is now " + formatMoney(d.quote.Total) + ", not " + formatMoney(*in.ExpectedTotal) +
 			": a price or the shipping changed since the preview. See totals for the amounts now."
-		return emporium.Order{}, e
+		return nil, e
 	}
 	billing := d.shipTo
 	if in.BillingAddressID != "" && in.BillingAddressID != in.ShippingAddressID {
 		a, err := s.cfg.Addresses.Address(ctx, p, in.BillingAddressID)
 		if err != nil {
-			return emporium.Order{}, emporium.Wrap(op, addressError("billing_address_id", err))
+			return nil, addressError("billing_address_id", err)
 		}
 		billing = a
 	}
 	req := d.placeRequest(p.UserID, hash, in.Payment, billing)
-	o, err := s.call(ctx, id, func(g *pb.OrderGrainGrainClient, opt cluster.GrainCallOption) (*pb.Order, error) {
+	return s.call(ctx, id, func(g *pb.OrderGrainGrainClient, opt cluster.GrainCallOption) (*pb.Order, error) {
 		return g.Place(req, opt)
 	})
-	if err != nil {
-		return emporium.Order{}, emporium.Wrap(op, err)
-	}
-	return s.wait(ctx, p, o, wait, pendingOnly)
 }
 
 // Order answers one of the caller's orders.
@@ -258,35 +272,51 @@ var (
 	}
 )
 
-// wait answers o once done says so or wait has passed, whichever is first:
-// it listens for the order's changes on this node, and asks the grain
-// every 100 ms in case the order lives on another.
+// pollInterval is how often a wait asks the grain of an order that has not
+// changed on this node meanwhile: the order may live on another node.
+const pollInterval = 100 * time.Millisecond
+
+// wait answers o once done says so or wait has passed, whichever is first.
 func (s *Service) wait(ctx context.Context, p emporium.Principal, o *pb.Order, wait time.Duration, done func(*pb.State) bool) (emporium.Order, error) {
-	wait = min(wait, MaxWait)
-	deadline := time.Now().Add(wait)
+	if done(o.State) || wait <= 0 {
+		return FromProto(o), nil
+	}
+	changes, stop := s.cfg.Waiter.Watch(o.State.Id)
+	defer stop()
+	// A change between o and the watch would not be heard of: ask once.
+	if fresh, err := s.get(ctx, p, o.State.Id); err == nil && fresh.Seq > o.Seq {
+		o = fresh
+	}
+	return s.waitOn(ctx, p, o, changes, wait, done), nil
+}
+
+// waitOn answers o once done says so or wait has passed: it takes the
+// order's changes on this node from changes, and asks the grain when none
+// came for pollInterval, in case the order lives on another node.
+func (s *Service) waitOn(ctx context.Context, p emporium.Principal, o *pb.Order, changes <-chan *pb.Order, wait time.Duration, done func(*pb.State) bool) emporium.Order {
+	deadline := time.NewTimer(min(wait, MaxWait))
+	defer deadline.Stop()
+	poll := time.NewTimer(pollInterval)
+	defer poll.Stop()
 	for !done(o.State) {
-		left := time.Until(deadline)
-		if left <= 0 {
-			break
-		}
-		changed, stop := s.cfg.Waiter.Watch(o.State.Id)
-		fresh, err := s.get(ctx, p, o.State.Id)
-		if err == nil && fresh.Seq >= o.Seq {
-			o = fresh
-		}
-		if !done(o.State) {
-			select {
-			case <-changed:
-			case <-time.After(min(left, 100*time.Millisecond)):
-			case <-ctx.Done():
+		select {
+		case fresh := <-changes:
+			if fresh.Seq > o.Seq {
+				o = fresh
 			}
-		}
-		stop()
-		if ctx.Err() != nil {
-			break
+			poll.Reset(pollInterval)
+		case <-poll.C:
+			if fresh, err := s.get(ctx, p, o.State.Id); err == nil && fresh.Seq > o.Seq {
+				o = fresh
+			}
+			poll.Reset(pollInterval)
+		case <-deadline.C:
+			return FromProto(o)
+		case <-ctx.Done():
+			return FromProto(o)
 		}
 	}
-	return FromProto(o), nil
+	return FromProto(o)
 }
 
 // checkProvider refuses a payment the node cannot take: a provider it does
@@ -471,22 +501,25 @@ func pbAddress(a emporium.Address) *pb.Address {
 		PostalCode: a.PostalCode, Country: a.Country, Phone: a.Phone}
 }
 
-// Waiter tells the order service of this node when an order changed here.
+// Waiter tells the order service of this node when an order changed here,
+// and what it is now: a waiting PlaceOrder takes the order from the change
+// instead of asking its grain again.
 type Waiter struct {
 	mu   sync.Mutex
-	subs map[string]map[chan struct{}]struct{}
+	subs map[string]map[chan *pb.Order]struct{}
 }
 
 // NewWaiter returns an empty Waiter.
-func NewWaiter() *Waiter { return &Waiter{subs: map[string]map[chan struct{}]struct{}{}} }
+func NewWaiter() *Waiter { return &Waiter{subs: map[string]map[chan *pb.Order]struct{}{}} }
 
-// Watch returns a channel that receives when order id changes, and the
-// function that stops watching.
-func (w *Waiter) Watch(id string) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
+// Watch returns a channel that receives the order id after each of its
+// changes (the newest only, when the watcher is behind), and the function
+// that stops watching.
+func (w *Waiter) Watch(id string) (<-chan *pb.Order, func()) {
+	ch := make(chan *pb.Order, 1)
 	w.mu.Lock()
 	if w.subs[id] == nil {
-		w.subs[id] = map[chan struct{}]struct{}{}
+		w.subs[id] = map[chan *pb.Order]struct{}{}
 	}
 	w.subs[id][ch] = struct{}{}
 	w.mu.Unlock()
@@ -500,14 +533,24 @@ func (w *Waiter) Watch(id string) (<-chan struct{}, func()) {
 	}
 }
 
-// Changed tells the watchers of order id; it never blocks.
-func (w *Waiter) Changed(id string) {
+// Changed hands o, which its watchers must not modify, to the watchers of
+// its order; it never blocks. A watcher that has not taken the change
+// before gets this one instead.
+func (w *Waiter) Changed(o *pb.Order) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for ch := range w.subs[id] {
+	for ch := range w.subs[o.GetState().GetId()] {
 		select {
-		case ch <- struct{}{}:
+		case ch <- o:
 		default:
+			select {
+			case <-ch:
+			default:
+			}
+			select {
+			case ch <- o:
+			default:
+			}
 		}
 	}
 }
