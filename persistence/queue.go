@@ -100,24 +100,59 @@ func NewProjectionQueue(log *slog.Logger, gc GroupCommit, write WriteProjections
 
 // Put implements Projections.Put.
 func (p *ProjectionQueue) Put(collection, id string, seq uint64, doc any) {
+	n := p.encode(collection, id, seq, doc)
+	if n == nil {
+		return
+	}
+	p.queue(n)
+}
+
+// PutNow stores doc as the projection at seq of the document id in
+// collection before it returns, past the queue: for the one document a
+// caller must know stored before it answers (an order's first read model,
+// which the recovery loop finds it by). The store's rule holds as for Put:
+// a stored document with the same or a higher seq stays. When the write
+// fails, the document is queued as by Put, and the error returned.
+func (p *ProjectionQueue) PutNow(ctx context.Context, collection, id string, seq uint64, doc any) error {
+	const op = "persistence.Projections.PutNow"
+	n := p.encode(collection, id, seq, doc)
+	if n == nil {
+		return emporium.Errorf(emporium.EINTERNAL, "%s: the projection cannot be stored (logged)", op)
+	}
+	if _, err := p.write(ctx, []*Projection{n}); err != nil {
+		p.queue(n)
+		return emporium.Wrap(op, err)
+	}
+	return nil
+}
+
+// encode checks and encodes a projection; it logs at Error and answers nil
+// for one that must be dropped.
+func (p *ProjectionQueue) encode(collection, id string, seq uint64, doc any) *Projection {
 	log := p.log.With("collection", collection, "id", id, "seq", seq)
 	if collection == "" || id == "" || seq > math.MaxInt64 {
 		log.Error("persistence: projection dropped: it needs a collection, an id and a seq up to 2^63-1")
-		return
+		return nil
 	}
 	stored, err := EncodeDocument(doc, id, "seq", int64(seq))
 	if err != nil {
 		log.Error("persistence: projection dropped: it cannot be encoded", "error", err)
-		return
+		return nil
 	}
+	return &Projection{Collection: collection, ID: id, Seq: seq, Doc: stored}
+}
+
+// queue adds n to the queue and wakes the writer.
+func (p *ProjectionQueue) queue(n *Projection) {
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
-		log.Error("persistence: projection dropped: the store is closed")
+		p.log.Error("persistence: projection dropped: the store is closed", "collection", n.Collection, "id", n.ID, "seq", n.Seq)
 		return
 	}
 	p.gen++
-	p.merge(&Projection{Collection: collection, ID: id, Seq: seq, Doc: stored, gen: p.gen})
+	n.gen = p.gen
+	p.merge(n)
 	p.mu.Unlock()
 	p.nudge()
 }
@@ -161,30 +196,12 @@ func (p *ProjectionQueue) Flush(ctx context.Context) error {
 	return p.awaitSettled(ctx, op, target)
 }
 
-// FlushDoc waits until the projection of (collection, id) queued before the
-// call is stored (or superseded by a newer one that is stored): Flush for
-// one document, which neither waits for the rest of the queue nor makes the
-// writer skip its linger. Errors are those of Flush.
-func (p *ProjectionQueue) FlushDoc(ctx context.Context, collection, id string) error {
-	const op = "persistence.Projections.FlushDoc"
-	key := projectionKey{collection, id}
-	p.mu.Lock()
-	target := p.gen
-	p.mu.Unlock()
-	return p.await(ctx, op, func() bool { return p.settledDoc(key, target) })
-}
-
 // awaitSettled waits until no queued or in-flight entry answers for a Put
 // numbered target or lower.
 func (p *ProjectionQueue) awaitSettled(ctx context.Context, op string, target uint64) error {
-	return p.await(ctx, op, func() bool { return p.settled(target) })
-}
-
-// await waits until settled, called with p.mu held, reports true.
-func (p *ProjectionQueue) await(ctx context.Context, op string, settled func() bool) error {
 	for {
 		p.mu.Lock()
-		settled := settled()
+		settled := p.settled(target)
 		round, lastErr, halted := p.round, p.lastErr, p.halted
 		p.mu.Unlock()
 		switch {
@@ -216,20 +233,6 @@ func (p *ProjectionQueue) settled(target uint64) bool {
 	}
 	for _, q := range p.inflight {
 		if q.gen <= target {
-			return false
-		}
-	}
-	return true
-}
-
-// settledDoc reports whether the Puts of key up to target are stored.
-// p.mu must be held.
-func (p *ProjectionQueue) settledDoc(key projectionKey, target uint64) bool {
-	if q, ok := p.pending[key]; ok && q.gen <= target {
-		return false
-	}
-	for _, q := range p.inflight {
-		if q.gen <= target && q.key() == key {
 			return false
 		}
 	}

@@ -319,26 +319,29 @@ func TestProjectionQueueBatches(t *testing.T) {
 	}
 }
 
-// TestProjectionQueueFlushDoc waits for one document: it returns once that
-// document is stored while another one keeps failing (which would hold up
-// Flush), and a FlushDoc of the failing one reports EUNAVAILABLE when its
-// context ends.
-func TestProjectionQueueFlushDoc(t *testing.T) {
+// TestProjectionQueuePutNow stores one document past the queue: it is
+// stored when PutNow returns, even while the queue's other documents keep
+// failing (which would hold up Flush), and a newer queued document still
+// wins. A PutNow that fails returns the error and leaves the document
+// queued, to be stored once writes work again.
+func TestProjectionQueuePutNow(t *testing.T) {
 	t.Parallel()
 	f := newFakeStore(nil)
 	outage := errors.New("disk full")
+	var stuck atomic.Bool
+	stuck.Store(true)
 	write := func(ctx context.Context, batch []*persistence.Projection) ([]*persistence.Projection, error) {
-		var ok, stuck []*persistence.Projection
+		var ok, held []*persistence.Projection
 		for _, q := range batch {
-			if q.ID == "stuck" {
-				stuck = append(stuck, q)
+			if q.ID == "stuck" && stuck.Load() {
+				held = append(held, q)
 			} else {
 				ok = append(ok, q)
 			}
 		}
 		_, _ = f.write(ctx, ok)
-		if len(stuck) > 0 {
-			return stuck, outage
+		if len(held) > 0 {
+			return held, outage
 		}
 		return nil, nil
 	}
@@ -349,22 +352,30 @@ func TestProjectionQueueFlushDoc(t *testing.T) {
 		_ = q.Close(ctx)
 		q.Wait()
 	})
-
-	q.Put("views", "stuck", 1, bson.M{"title": "never stored"})
-	q.Put("views", "mine", 1, bson.M{"title": "one"})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, q.FlushDoc(ctx, "views", "mine"))
-	raw, ok := f.get("views", "mine")
-	require.True(t, ok, "FlushDoc returned before the document was stored")
-	assert.Equal(t, "one", raw.Lookup("title").StringValue())
-	require.NoError(t, q.FlushDoc(ctx, "views", "never put"), "a document never put is settled")
 
-	short, cancelShort := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancelShort()
-	err := q.FlushDoc(short, "views", "stuck")
-	assert.True(t, emporium.IsCode(err, emporium.EUNAVAILABLE), "got %v", err)
-	assert.ErrorIs(t, err, outage, "FlushDoc names the cause")
+	q.Put("views", "stuck", 1, bson.M{"title": "not yet"})
+	require.NoError(t, q.PutNow(ctx, "views", "mine", 1, bson.M{"title": "one"}))
+	raw, ok := f.get("views", "mine")
+	require.True(t, ok, "PutNow returned before the document was stored")
+	assert.Equal(t, "one", raw.Lookup("title").StringValue())
+
+	q.Put("views", "mine", 3, bson.M{"title": "three"})
+	require.NoError(t, q.PutNow(ctx, "views", "mine", 2, bson.M{"title": "two"}))
+	waitUntil(t, 5*time.Second, "the queued seq 3 to be stored", func() bool {
+		raw, _ := f.get("views", "mine")
+		return raw.Lookup("title").StringValue() == "three"
+	})
+
+	err := q.PutNow(ctx, "views", "stuck", 2, bson.M{"title": "two"})
+	assert.ErrorIs(t, err, outage, "PutNow names the cause")
 	_, stored := f.get("views", "stuck")
 	assert.False(t, stored)
+	stuck.Store(false)
+	require.NoError(t, q.Flush(ctx), "the failed PutNow is queued and stored once writes work")
+	raw, _ = f.get("views", "stuck")
+	assert.Equal(t, "two", raw.Lookup("title").StringValue())
+
+	assert.Error(t, q.PutNow(ctx, "", "x", 1, bson.M{}), "bad input is refused")
 }

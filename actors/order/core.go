@@ -288,7 +288,7 @@ func nextStep(s *pb.State, now time.Time) (pb.Step, []proto.Message) {
 	case p.Status == emporium.PaymentAuthorized || p.Status == emporium.PaymentRequiresApproval ||
 		p.Status == emporium.PaymentPending && s.PaymentTouched:
 		return pb.Step_STEP_VOID, nil
-	case s.StockTouched && !s.StockReturned:
+	case s.StockTouched && !s.StockReturned && !nothingHeld(s):
 		return pb.Step_STEP_RETURN_STOCK, nil
 	case !Terminal(s):
 		return pb.Step_STEP_NONE, []proto.Message{&pb.Ended{At: at}}
@@ -296,6 +296,25 @@ func nextStep(s *pb.State, now time.Time) (pb.Step, []proto.Message) {
 		return pb.Step_STEP_NOTIFY, nil
 	}
 	return pb.Step_STEP_NONE, nil
+}
+
+// nothingHeld reports whether the order's reservation was refused for
+// every SKU it holds: each SKU's grain answered out of stock, a definite
+// refusal that holds nothing (a hold made by an earlier attempt of the step
+// would have been answered as held). Such an order has no stock to give
+// back, and skips the Return calls: in a rush for one SKU, they would queue
+// on that SKU's one grain behind the reservations of the buyers still in
+// the race.
+func nothingHeld(s *pb.State) bool {
+	if s.FailureReason != emporium.ReasonOutOfStock || s.StockReserved || len(s.OutOfStockSkus) == 0 {
+		return false
+	}
+	for _, l := range s.Lines {
+		if !slices.Contains(s.OutOfStockSkus, l.Sku) {
+			return false
+		}
+	}
+	return true
 }
 
 // apply folds one event into the state. Events are facts: apply never

@@ -123,6 +123,26 @@ func TestOutOfStockFailsAndReleases(t *testing.T) {
 	assert.Equal(t, emporium.PaymentNone, g.s.Payment.Status)
 }
 
+// TestOutOfStockEverywhereReturnsNothing: when every SKU's grain refused
+// the reservation, nothing is held, and the order ends without the Return
+// calls.
+func TestOutOfStockEverywhereReturnsNothing(t *testing.T) {
+	g := newSaga(t)
+	g.finish(reserveOutcome(skuErrors{"A": emporium.Errorf(emporium.EOUTOFSTOCK, "gone"), "B": emporium.Errorf(emporium.EOUTOFSTOCK, "gone")}, t0))
+	g.run()
+	assert.Equal(t, []pb.Step{pb.Step_STEP_RESERVE}, g.steps)
+	assert.Equal(t, emporium.OrderFailed, g.s.Status)
+	assert.ElementsMatch(t, []string{"A", "B"}, g.s.OutOfStockSkus)
+	assert.True(t, Terminal(g.s))
+
+	// One SKU refused and the other's answer unknown: it may hold, and is
+	// given back.
+	g = newSaga(t)
+	g.finish(reserveOutcome(skuErrors{"A": emporium.Errorf(emporium.EUNAVAILABLE, "timeout"), "B": emporium.Errorf(emporium.EOUTOFSTOCK, "gone")}, t0))
+	g.run()
+	assert.Equal(t, []pb.Step{pb.Step_STEP_RESERVE, pb.Step_STEP_RETURN_STOCK}, g.steps)
+}
+
 func TestDeclineFailsWithItsReason(t *testing.T) {
 	for code, reason := range map[string]string{
 		payments.DeclinePaymentDeclined:   emporium.ReasonPaymentDeclined,

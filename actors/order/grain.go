@@ -32,9 +32,17 @@ type grain struct {
 	// projected is the status this activation last projected; metrics count
 	// the changes from it.
 	projected string
-	// viewID is the id of the order's read model (ViewCollection), which
-	// flushViews waits for.
-	viewID string
+	// holdFirstView makes Project hold a new order's read model in
+	// firstView, for storeFirstView to store before Place answers.
+	holdFirstView bool
+	firstView     *heldView
+}
+
+// heldView is a read model of the order that Project held back.
+type heldView struct {
+	id  string
+	seq uint64
+	doc View
 }
 
 // stepDone is a step's effect reporting back to its activation. It and
@@ -108,6 +116,8 @@ func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order,
 		return nil, actors.GrainError(g.Log, emporium.Errorf(emporium.EUNAVAILABLE, "order: crashed (test)"))
 	}
 	before := g.Entity.Seq
+	g.holdFirstView = before == 0
+	defer g.storeFirstView() // also when the request fails after a write
 	// The saga's next step is journaled as started in the request's own
 	// append: a new order is one write away from its first effect.
 	err := g.Command(ctx, req, func(s *pb.State, now time.Time) ([]proto.Message, error) {
@@ -124,34 +134,36 @@ func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order,
 	g.drive(ctx)
 	if before == 0 && g.Entity.Seq > 0 {
 		// The first effect runs meanwhile; its report waits in the mailbox.
-		g.flushViews()
+		g.storeFirstView()
 		g.Config.Metrics.countStatus(emporium.OrderPending)
 	}
 	return g.answer(), nil
 }
 
-// flushViews waits until the new order's first read model is stored
-// before the order is acknowledged: the recovery loop finds unsettled
-// orders through the read model, so an order whose first projection a
-// crash lost would never be woken. Later projections may be lost: the one
-// before stays, due for recovery. Only the order's own document is waited
-// for, not the whole queue.
-func (g *grain) flushViews() {
-	ctx, cancel := context.WithTimeout(context.Background(), g.Config.IOTimeout)
-	defer cancel()
-	var err error
-	switch f := g.Config.Views.(type) {
-	case interface {
-		FlushDoc(ctx context.Context, collection, id string) error
-	}:
-		err = f.FlushDoc(ctx, ViewCollection, g.viewID)
-	case interface{ Flush(context.Context) error }:
-		err = f.Flush(ctx)
-	default:
+// storeFirstView stores the new order's first read model (which Project
+// held back) before the order is acknowledged: the recovery loop finds
+// unsettled orders through the read model, so an order whose first
+// projection a crash lost would never be woken. Later projections may be
+// lost: the one before stays, due for recovery. Only this document is
+// written now, past the projection queue; the rest of the queue is not
+// waited for.
+func (g *grain) storeFirstView() {
+	v := g.firstView
+	g.holdFirstView, g.firstView = false, nil
+	if v == nil {
 		return
 	}
-	if err != nil {
-		g.Log.Warn("order: storing the new order's read model failed; the order may wait for its buyer to be resumed",
+	now, ok := g.Config.Views.(interface {
+		PutNow(ctx context.Context, collection, id string, seq uint64, doc any) error
+	})
+	if !ok {
+		g.Config.Views.Put(ViewCollection, v.id, v.seq, v.doc)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.Config.IOTimeout)
+	defer cancel()
+	if err := now.PutNow(ctx, ViewCollection, v.id, v.seq, v.doc); err != nil {
+		g.Log.Warn("order: storing the new order's read model failed; it stays queued, and the order may wait for its buyer to be resumed",
 			slog.Any("error", err))
 	}
 }
@@ -323,8 +335,11 @@ func (g *grain) Project(state *pb.State, seq uint64) {
 	g.projected = state.Status
 	if g.Config.Views != nil {
 		id, v := viewOf(state, seq, g.Now())
-		g.viewID = id
-		g.Config.Views.Put(ViewCollection, id, seq, v)
+		if g.holdFirstView {
+			g.firstView = &heldView{id: id, seq: seq, doc: v}
+		} else {
+			g.Config.Views.Put(ViewCollection, id, seq, v)
+		}
 		for vendor, vv := range vendorViews(v) {
 			if vendor != "" {
 				g.Config.Views.Put(VendorCollection, VendorKey(vendor, v.CreatedAt, v.OrderID), seq, vv)

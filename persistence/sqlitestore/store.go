@@ -70,6 +70,9 @@ const readTimeout = 3 * time.Second
 // space, not memory, which the operating system shares between readers.
 const mmapSize = 1 << 30
 
+// maxBatch is the default cap of the writes in one transaction.
+const maxBatch = 1000
+
 // busyTimeout is how long a connection waits for a lock another connection
 // holds (SQLite's busy_timeout), in milliseconds.
 const busyTimeout = 10_000
@@ -171,7 +174,13 @@ func (s *Store) open(ctx context.Context, gc persistence.GroupCommit) error {
 	}
 
 	// SQLite has one writer: batches are written one at a time, each in
-	// one transaction.
+	// one transaction. While one commits (its fsync), the next gathers
+	// every write that arrives meanwhile: a cap far above a busy node's
+	// concurrent writers keeps the next batch from leaving some behind for
+	// another commit.
+	if gc.MaxBatch == 0 {
+		gc.MaxBatch = maxBatch
+	}
 	gc = gc.WithDefaults()
 	gc.MaxInFlight = 1
 	s.commits = persistence.NewCommitter(gc, s.writeBatch)
