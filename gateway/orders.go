@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	emporium "github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/ratelimit"
@@ -146,8 +147,11 @@ func (b placeOrderRequest) Validate() error {
 	if v.text("payment.return_url", b.Payment.ReturnURL, false, maxReturnURLLength) && b.Payment.ReturnURL != "" && !absoluteWebURL(b.Payment.ReturnURL) {
 		v.add("payment.return_url", emporium.FieldInvalid, "must be an absolute http or https URL")
 	}
-	if t := b.ExpectedTotal; t != nil && !currencyCode.MatchString(t.Currency) {
-		v.add("expected_total.currency", emporium.FieldInvalid, "must be an ISO 4217 currency code (three capital letters)")
+	if t := b.ExpectedTotal; t != nil {
+		v.integer("expected_total.amount", t.Amount, -maxJSONInteger, maxJSONInteger)
+		if !currencyCode.MatchString(t.Currency) {
+			v.add("expected_total.currency", emporium.FieldInvalid, "must be an ISO 4217 currency code (three capital letters)")
+		}
 	}
 	return v.err()
 }
@@ -169,18 +173,34 @@ func (v *validation) add(name, code, msg string) {
 	v.fields = append(v.fields, emporium.FieldError{Field: name, Code: code, Message: msg})
 }
 
-// text checks a string member's presence (when required) and length, and
-// reports whether it passed.
+// text checks a string member's presence (when required) and length in
+// characters (runes, as the contract counts them: "é" is one), and reports
+// whether it passed.
 func (v *validation) text(name, value string, required bool, maxLen int) bool {
 	switch {
 	case value == "" && required:
 		v.add(name, emporium.FieldRequired, "is required")
-	case len(value) > maxLen:
-		v.add(name, emporium.FieldTooLong, fmt.Sprintf("must be at most %d bytes", maxLen))
+	case utf8.RuneCountInString(value) > maxLen:
+		v.add(name, emporium.FieldTooLong, fmt.Sprintf("must be at most %d characters", maxLen))
 	default:
 		return true
 	}
 	return false
+}
+
+// integer checks that an integer member is within [lo, hi].
+func (v *validation) integer(name string, value, lo, hi int64) {
+	if value < lo || value > hi {
+		v.add(name, emporium.FieldOutOfRange, fmt.Sprintf("must be between %d and %d", lo, hi))
+	}
+}
+
+// present checks that a required member is there; its rules are the
+// service's.
+func (v *validation) present(name, value string) {
+	if value == "" {
+		v.add(name, emporium.FieldRequired, "is required")
+	}
 }
 
 // id checks a member that names an object.

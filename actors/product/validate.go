@@ -37,7 +37,7 @@ const (
 	MaxAttributes     = 50
 	MaxAttributeKey   = 50
 	MaxAttributeValue = 500
-	MaxSKU            = 64
+	MaxSKU            = emporium.MaxSKULength
 	// MaxPrice bounds any amount, in minor units, so sums cannot overflow.
 	MaxPrice = 1_000_000_000
 )

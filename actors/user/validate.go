@@ -23,7 +23,7 @@ const (
 	MinUsernameLength = 3
 	MaxUsernameLength = 32
 	// MaxEmailLength is RFC 5321's limit on a forward path, less the brackets.
-	MaxEmailLength    = 254
+	MaxEmailLength    = emporium.MaxEmailLength
 	maxEmailLocalPart = 64
 	MaxNameLength     = 100 // characters
 	MaxLineLength     = 200 // characters, address lines
