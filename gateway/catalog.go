@@ -166,7 +166,7 @@ type productUpdateRequest struct {
 // exactly; whether it is the product's version is the product's to say.
 func (b productUpdateRequest) Validate() error {
 	var v validation
-	v.integer("expected_version", int64(min(b.ExpectedVersion, maxJSONInteger+1)), 0, maxJSONInteger)
+	v.integer("expected_version", int64(min(b.ExpectedVersion, MaxJSONInteger+1)), 0, MaxJSONInteger)
 	return v.err()
 }
 
