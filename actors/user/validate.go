@@ -151,7 +151,7 @@ func emailError(field, e string) (emporium.FieldError, bool) {
 	if e == "" {
 		return emporium.Field(field, emporium.FieldRequired, "%s is required", field), false
 	}
-	if len(e) > MaxEmailLength {
+	if utf8.RuneCountInString(e) > MaxEmailLength { // characters, as the contract counts
 		return emporium.Field(field, emporium.FieldTooLong, "%s must have at most %d characters", field, MaxEmailLength), false
 	}
 	bad := emporium.Field(field, emporium.FieldInvalid, "%s is not a valid email address", field)
