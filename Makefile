@@ -4,8 +4,12 @@ PKGS_RACE = $(shell $(GO) list ./... | grep -v -e /clustertest -e /processtest)
 BENCH    ?= .
 BENCHTIME ?= 2s
 SEED     ?= 200
+# The API linters make lint-api runs, pinned (npx fetches them from npm).
+SPECTRAL_CLI   ?= @stoplight/spectral-cli@6.16.3
+SPECTRAL_OWASP ?= @stoplight/spectral-owasp-ruleset@2.0.1
+REDOCLY_CLI    ?= @redocly/cli@2.77.0
 
-.PHONY: help run build test test-cluster bench bench-orders proto proto-check lint clean
+.PHONY: help run build test test-cluster bench bench-orders proto proto-check lint lint-api clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,12 +40,21 @@ proto: ## regenerate protos/ (needs protoc: apt-get install protobuf-compiler)
 proto-check: ## check that protos/ holds what `make proto` makes now (skips, saying so, without protoc)
 	./protos/check.sh
 
-lint: ## gofmt, vet, staticcheck (pinned as a go tool in go.mod) and fresh generated protos
+lint: ## gofmt, vet, staticcheck (pinned as a go tool in go.mod), the API contract's lint rules and fresh generated protos
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	$(GO) test -count=1 -run '^TestContractLint$$' ./gateway/
 	$(MAKE) proto-check
+
+lint-api: ## lint gateway/openapi.yaml with Spectral (spectral:oas + OWASP) and Redocly (recommended); needs Node.js and npm's registry
+	@command -v npx >/dev/null || { echo "lint-api needs Node.js (npx); TestContractLint applies the same rules with Go alone"; exit 1; }
+	@# Spectral resolves the ruleset .spectral.yaml extends from NODE_PATH:
+	@# the node_modules npx installed both packages in.
+	npx --yes -p $(SPECTRAL_CLI) -p $(SPECTRAL_OWASP) -c \
+	  'NODE_PATH="$$(dirname "$$(command -v spectral)")/.." spectral lint --fail-severity=warn -r .spectral.yaml gateway/openapi.yaml'
+	npx --yes $(REDOCLY_CLI) lint --config redocly.yaml gateway/openapi.yaml
 
 clean: ## remove built binaries and local data
 	rm -rf bin data

@@ -189,6 +189,11 @@ type Address struct {
 	IsDefaultBilling  bool
 }
 
+// MaxEmailLength bounds an email address, in characters: RFC 5321's limit
+// on a forward path, less the brackets. The account rules and the gateway
+// (which refuses a longer one before any lookup) share it.
+const MaxEmailLength = 254
+
 // Roles a user can have.
 const (
 	RoleCustomer = "customer"

@@ -132,6 +132,11 @@ type Rating struct {
 	Count   int64   `json:"count"`
 }
 
+// MaxSKULength bounds a SKU, in characters (1-64 of A-Z a-z 0-9 . _ -):
+// the product rules and the gateway, which refuses a longer one before
+// asking the cart, share it.
+const MaxSKULength = 64
+
 // Product statuses.
 const (
 	StatusDraft    = "draft"

@@ -30,6 +30,21 @@ const (
 // from being scanned at all.
 const maxPasswordBytes = 4 * MaxPasswordLength
 
+// Lengths of the credentials a client sends back, beyond which none can be
+// valid: the gateway refuses longer ones by name before any lookup, and the
+// services check them again.
+const (
+	// MaxTokenLength bounds a one-time token from a mailed link (email
+	// verification, password reset, MFA unlock) and an MFA challenge's
+	// mfa_token, in characters.
+	MaxTokenLength = 256
+	// MaxRefreshTokenLength bounds a refresh token, in characters.
+	MaxRefreshTokenLength = 512
+	// MaxCodeLength bounds a TOTP or recovery code as typed, with spaces
+	// and dashes, in characters.
+	MaxCodeLength = 4 * recoveryLen
+)
+
 // argonParams are the argon2id cost parameters recorded in a PHC string.
 type argonParams struct {
 	memory  uint32 // KiB

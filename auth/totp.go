@@ -204,7 +204,7 @@ func hashRecovery(norm string) string {
 // letters that Crockford's alphabet leaves out to the digits they resemble,
 // and checks that what remains is a code of the right length.
 func normalizeRecoveryCode(code string) (string, bool) {
-	if len(code) > 4*recoveryLen { // a generous bound before any work
+	if len(code) > MaxCodeLength { // a generous bound before any work
 		return "", false
 	}
 	var b strings.Builder

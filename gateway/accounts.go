@@ -6,6 +6,7 @@ import (
 	"time"
 
 	emporium "github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/auth"
 	"github.com/emporium-shop/emporium/ratelimit"
 )
 
@@ -61,7 +62,10 @@ func (s *Server) authRoute(h HandlerFunc) HandlerFunc {
 
 // Request bodies. Each type's Validate, which Decode calls, checks that the
 // members the contract names required are present (422 validation_failed,
-// code "required"); what a valid value is, is the service's to say.
+// code "required") and that credentials are no longer than any valid one
+// can be (code "too_long": a long one is refused by name before any lookup,
+// where a service would only answer that it is wrong); what a valid value
+// is, is the service's to say.
 
 type signupRequest struct {
 	Username string `json:"username"`
@@ -70,20 +74,32 @@ type signupRequest struct {
 }
 
 func (b signupRequest) Validate() error {
-	return required(field{"username", b.Username}, field{"email", b.Email}, field{"password", b.Password})
+	var v validation
+	v.present("username", b.Username)
+	v.text("email", b.Email, true, emporium.MaxEmailLength)
+	v.text("password", b.Password, true, auth.MaxPasswordLength)
+	return v.err()
 }
 
 type tokenRequest struct {
 	Token string `json:"token"`
 }
 
-func (b tokenRequest) Validate() error { return required(field{"token", b.Token}) }
+func (b tokenRequest) Validate() error {
+	var v validation
+	v.text("token", b.Token, true, auth.MaxTokenLength)
+	return v.err()
+}
 
 type emailRequest struct {
 	Email string `json:"email"`
 }
 
-func (b emailRequest) Validate() error { return required(field{"email", b.Email}) }
+func (b emailRequest) Validate() error {
+	var v validation
+	v.text("email", b.Email, true, emporium.MaxEmailLength)
+	return v.err()
+}
 
 type resetPasswordRequest struct {
 	Token    string `json:"token"`
@@ -91,7 +107,10 @@ type resetPasswordRequest struct {
 }
 
 func (b resetPasswordRequest) Validate() error {
-	return required(field{"token", b.Token}, field{"password", b.Password})
+	var v validation
+	v.text("token", b.Token, true, auth.MaxTokenLength)
+	v.text("password", b.Password, true, auth.MaxPasswordLength)
+	return v.err()
 }
 
 type loginRequest struct {
@@ -100,7 +119,10 @@ type loginRequest struct {
 }
 
 func (b loginRequest) Validate() error {
-	return required(field{"email", b.Email}, field{"password", b.Password})
+	var v validation
+	v.text("email", b.Email, true, emporium.MaxEmailLength)
+	v.text("password", b.Password, true, auth.MaxPasswordLength)
+	return v.err()
 }
 
 type loginMFARequest struct {
@@ -109,7 +131,10 @@ type loginMFARequest struct {
 }
 
 func (b loginMFARequest) Validate() error {
-	return required(field{"mfa_token", b.MFAToken}, field{"code", b.Code})
+	var v validation
+	v.text("mfa_token", b.MFAToken, true, auth.MaxTokenLength)
+	v.text("code", b.Code, true, auth.MaxCodeLength)
+	return v.err()
 }
 
 type refreshTokenRequest struct {
@@ -117,7 +142,9 @@ type refreshTokenRequest struct {
 }
 
 func (b refreshTokenRequest) Validate() error {
-	return required(field{"refresh_token", b.RefreshToken})
+	var v validation
+	v.text("refresh_token", b.RefreshToken, true, auth.MaxRefreshTokenLength)
+	return v.err()
 }
 
 // Response bodies.

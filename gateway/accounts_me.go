@@ -5,6 +5,7 @@ import (
 	"time"
 
 	emporium "github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/auth"
 )
 
 // The caller's own account: /v1/me, its sessions and its MFA. Every
@@ -15,7 +16,11 @@ type codeRequest struct {
 	Code string `json:"code"`
 }
 
-func (b codeRequest) Validate() error { return required(field{"code", b.Code}) }
+func (b codeRequest) Validate() error {
+	var v validation
+	v.text("code", b.Code, true, auth.MaxCodeLength)
+	return v.err()
+}
 
 // passwordRequest is the body of POST /v1/me/mfa/totp: enrolment needs the
 // password.
@@ -23,7 +28,11 @@ type passwordRequest struct {
 	Password string `json:"password"`
 }
 
-func (b passwordRequest) Validate() error { return required(field{"password", b.Password}) }
+func (b passwordRequest) Validate() error {
+	var v validation
+	v.text("password", b.Password, true, auth.MaxPasswordLength)
+	return v.err()
+}
 
 type disableTOTPRequest struct {
 	Password string `json:"password"`
@@ -31,7 +40,10 @@ type disableTOTPRequest struct {
 }
 
 func (b disableTOTPRequest) Validate() error {
-	return required(field{"password", b.Password}, field{"code", b.Code})
+	var v validation
+	v.text("password", b.Password, true, auth.MaxPasswordLength)
+	v.text("code", b.Code, true, auth.MaxCodeLength)
+	return v.err()
 }
 
 // accountPatch is the body of PATCH /v1/me. The server-owned members of
@@ -52,12 +64,17 @@ type accountPatch struct {
 	CreatedAt     readOnly `json:"created_at"`
 }
 
-// Validate requires the current password with a new email.
+// Validate requires the current password with a new email, and bounds
+// the credentials (the name and phone are the account rules' to check).
 func (b accountPatch) Validate() error {
+	var v validation
 	if b.Email != nil {
-		return required(field{"current_password", deref(b.CurrentPassword)})
+		v.text("email", *b.Email, false, emporium.MaxEmailLength)
+		v.text("current_password", deref(b.CurrentPassword), true, auth.MaxPasswordLength)
+	} else if b.CurrentPassword != nil {
+		v.text("current_password", *b.CurrentPassword, false, auth.MaxPasswordLength)
 	}
-	return nil
+	return v.err()
 }
 
 type accountBody struct {

@@ -60,7 +60,14 @@ type cartItemRequest struct {
 	cartOwned
 }
 
-func (b cartItemRequest) Validate() error { return required(field{"sku", b.SKU}) }
+// Validate requires the SKU and bounds its length, so that a long one is
+// refused by name rather than looked up; the quantity's range is the cart's
+// rule.
+func (b cartItemRequest) Validate() error {
+	var v validation
+	v.text("sku", b.SKU, true, emporium.MaxSKULength)
+	return v.err()
+}
 
 // addCartItem adds a SKU (one unit unless quantity says more). With an
 // Idempotency-Key a retry changes the cart once.

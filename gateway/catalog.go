@@ -162,6 +162,14 @@ type productUpdateRequest struct {
 	productOwned
 }
 
+// Validate bounds expected_version to the integers every JSON client reads
+// exactly; whether it is the product's version is the product's to say.
+func (b productUpdateRequest) Validate() error {
+	var v validation
+	v.integer("expected_version", int64(min(b.ExpectedVersion, MaxJSONInteger+1)), 0, MaxJSONInteger)
+	return v.err()
+}
+
 // createProduct lists a product for the calling vendor and answers 201
 // with its Location. With an Idempotency-Key a retry answers the product
 // the first request created.

@@ -166,6 +166,11 @@ func readOnlySent(v any) error {
 	return &emporium.Error{Code: emporium.EMALFORMED, Message: msg, Op: "gateway: server-owned field", Fields: owned}
 }
 
+// MaxJSONInteger is the largest integer every JSON client reads exactly
+// (2^53-1, JavaScript's Number.MAX_SAFE_INTEGER): the bound of integers the
+// contract does not bound more tightly.
+const MaxJSONInteger = 1<<53 - 1
+
 // field is one member of a request body, for required.
 type field struct{ name, value string }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	emporium "github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/ratelimit"
@@ -35,16 +36,16 @@ const (
 	// Providers' events are a few KiB.
 	MaxWebhookBytes = 64 << 10
 
-	// maxOrderIDLength bounds the ids a checkout body names (an address, a
+	// MaxOrderIDLength bounds the ids a checkout body names (an address, a
 	// shipping method).
-	maxOrderIDLength = 128
-	// maxProviderLength bounds a payment provider's name.
-	maxProviderLength = 64
-	// maxPaymentTokenLength bounds a payment token or payment-method id:
+	MaxOrderIDLength = 128
+	// MaxProviderLength bounds a payment provider's name.
+	MaxProviderLength = 64
+	// MaxPaymentTokenLength bounds a payment token or payment-method id:
 	// providers' are tens of characters.
-	maxPaymentTokenLength = 512
-	// maxReturnURLLength bounds payment.return_url.
-	maxReturnURLLength = 2048
+	MaxPaymentTokenLength = 512
+	// MaxReturnURLLength bounds payment.return_url.
+	MaxReturnURLLength = 2048
 )
 
 // mountOrders registers the order and webhook routes. The buyer's routes
@@ -133,7 +134,26 @@ func (b checkoutRequest) Validate() error {
 // placeOrderRequest is the body of POST /v1/orders.
 type placeOrderRequest struct {
 	emporium.PlaceOrderInput
+	// ExpectedTotal shadows the embedded member (encoding/json takes the
+	// shallower field), so that a missing amount is told from a zero one;
+	// input copies it back.
+	ExpectedTotal *moneyRequest `json:"expected_total"`
 	orderOwned
+}
+
+// moneyRequest is a Money as a client sends it, both members required.
+type moneyRequest struct {
+	Amount   *int64 `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// input is the order the request asks for.
+func (b placeOrderRequest) input() emporium.PlaceOrderInput {
+	in := b.PlaceOrderInput
+	if t := b.ExpectedTotal; t != nil && t.Amount != nil {
+		in.ExpectedTotal = &emporium.Money{Amount: *t.Amount, Currency: t.Currency}
+	}
+	return in
 }
 
 func (b placeOrderRequest) Validate() error {
@@ -141,13 +161,20 @@ func (b placeOrderRequest) Validate() error {
 	v.id("shipping_address_id", b.ShippingAddressID, true)
 	v.id("billing_address_id", b.BillingAddressID, false)
 	v.id("shipping_method", b.ShippingMethod, true)
-	v.text("payment.provider", b.Payment.Provider, true, maxProviderLength)
-	v.text("payment.token", b.Payment.Token, false, maxPaymentTokenLength)
-	if v.text("payment.return_url", b.Payment.ReturnURL, false, maxReturnURLLength) && b.Payment.ReturnURL != "" && !absoluteWebURL(b.Payment.ReturnURL) {
+	v.text("payment.provider", b.Payment.Provider, true, MaxProviderLength)
+	v.text("payment.token", b.Payment.Token, false, MaxPaymentTokenLength)
+	if v.text("payment.return_url", b.Payment.ReturnURL, false, MaxReturnURLLength) && b.Payment.ReturnURL != "" && !absoluteWebURL(b.Payment.ReturnURL) {
 		v.add("payment.return_url", emporium.FieldInvalid, "must be an absolute http or https URL")
 	}
-	if t := b.ExpectedTotal; t != nil && !currencyCode.MatchString(t.Currency) {
-		v.add("expected_total.currency", emporium.FieldInvalid, "must be an ISO 4217 currency code (three capital letters)")
+	if t := b.ExpectedTotal; t != nil {
+		if t.Amount == nil {
+			v.add("expected_total.amount", emporium.FieldRequired, "is required")
+		} else {
+			v.integer("expected_total.amount", *t.Amount, -MaxJSONInteger, MaxJSONInteger)
+		}
+		if !currencyCode.MatchString(t.Currency) {
+			v.add("expected_total.currency", emporium.FieldInvalid, "must be an ISO 4217 currency code (three capital letters)")
+		}
 	}
 	return v.err()
 }
@@ -169,23 +196,39 @@ func (v *validation) add(name, code, msg string) {
 	v.fields = append(v.fields, emporium.FieldError{Field: name, Code: code, Message: msg})
 }
 
-// text checks a string member's presence (when required) and length, and
-// reports whether it passed.
+// text checks a string member's presence (when required) and length in
+// characters (runes, as the contract counts them: "é" is one), and reports
+// whether it passed.
 func (v *validation) text(name, value string, required bool, maxLen int) bool {
 	switch {
 	case value == "" && required:
 		v.add(name, emporium.FieldRequired, "is required")
-	case len(value) > maxLen:
-		v.add(name, emporium.FieldTooLong, fmt.Sprintf("must be at most %d bytes", maxLen))
+	case utf8.RuneCountInString(value) > maxLen:
+		v.add(name, emporium.FieldTooLong, fmt.Sprintf("must be at most %d characters", maxLen))
 	default:
 		return true
 	}
 	return false
 }
 
+// integer checks that an integer member is within [lo, hi].
+func (v *validation) integer(name string, value, lo, hi int64) {
+	if value < lo || value > hi {
+		v.add(name, emporium.FieldOutOfRange, fmt.Sprintf("must be between %d and %d", lo, hi))
+	}
+}
+
+// present checks that a required member is there; its rules are the
+// service's.
+func (v *validation) present(name, value string) {
+	if value == "" {
+		v.add(name, emporium.FieldRequired, "is required")
+	}
+}
+
 // id checks a member that names an object.
 func (v *validation) id(name, value string, required bool) {
-	v.text(name, value, required, maxOrderIDLength)
+	v.text(name, value, required, MaxOrderIDLength)
 }
 
 // err is the validation_failed error naming every member at fault, or nil.
@@ -245,7 +288,7 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, p emporium.P
 	if err := Decode(r, &in); err != nil {
 		return err
 	}
-	o, err := s.orders.PlaceOrder(r.Context(), p, in.PlaceOrderInput, key, wait)
+	o, err := s.orders.PlaceOrder(r.Context(), p, in.input(), key, wait)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	emporium "github.com/emporium-shop/emporium"
 )
@@ -212,6 +213,8 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 
+	p.bound()
+
 	// Problem holds strings, ints and valid JSON (the extensions, encoded
 	// by extensionsOf), which always marshal.
 	body, _ := json.Marshal(p)
@@ -242,4 +245,35 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	w.WriteHeader(kind.Status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// Bounds of a problem, as openapi.yaml states them: a detail that joins
+// many fields' messages, or names a client's member of any length, is cut
+// to fit, so that an answer's size never grows with the request's.
+const (
+	// MaxProblemDetail bounds detail, and each error's message, in
+	// characters.
+	MaxProblemDetail = 2000
+	// MaxProblemField bounds each error's field, in characters.
+	MaxProblemField = 300
+	// MaxProblemErrors bounds the list of errors.
+	MaxProblemErrors = 1000
+)
+
+// bound cuts the problem's texts and errors to the bounds above.
+func (p *Problem) bound() {
+	p.Detail = truncate(p.Detail, MaxProblemDetail)
+	p.Errors = slices.Clone(p.Errors[:min(len(p.Errors), MaxProblemErrors)])
+	for i := range p.Errors {
+		p.Errors[i].Field = truncate(p.Errors[i].Field, MaxProblemField)
+		p.Errors[i].Message = truncate(p.Errors[i].Message, MaxProblemDetail)
+	}
+}
+
+// truncate cuts s to at most n characters, ending in "…" when it cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }

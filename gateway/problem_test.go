@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,6 +79,23 @@ func TestProblemFieldErrors(t *testing.T) {
 	resp, body, _ := serveError(t, err)
 	p := problemOf(t, resp, body)
 	assert.Equal(t, err.Fields, p.Errors)
+}
+
+// TestProblemIsBounded checks that a problem keeps within the bounds
+// openapi.yaml states however long the messages and names it reports (a
+// client's unknown member can be as long as the body).
+func TestProblemIsBounded(t *testing.T) {
+	fields := make([]emporium.FieldError, gateway.MaxProblemErrors+5)
+	for i := range fields {
+		fields[i] = emporium.FieldError{Field: strings.Repeat("é", 5000), Code: "unknown_field", Message: strings.Repeat("ü", 5000)}
+	}
+	resp, body, _ := serveError(t, &emporium.Error{Code: emporium.EMALFORMED, Message: strings.Repeat("ö", 5000), Fields: fields})
+	p := problemOf(t, resp, body)
+	assert.Equal(t, gateway.MaxProblemDetail, utf8.RuneCountInString(p.Detail))
+	assert.True(t, strings.HasSuffix(p.Detail, "…"))
+	require.Len(t, p.Errors, gateway.MaxProblemErrors)
+	assert.Equal(t, gateway.MaxProblemField, utf8.RuneCountInString(p.Errors[0].Field))
+	assert.Equal(t, gateway.MaxProblemDetail, utf8.RuneCountInString(p.Errors[0].Message))
 }
 
 func TestProblemWithoutMessageUsesTitle(t *testing.T) {

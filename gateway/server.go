@@ -253,6 +253,8 @@ func New(cfg Config) *Server {
 	s.Handle("GET /healthz", s.healthz)
 	s.Handle("GET /readyz", s.readyz)
 	s.Handle("GET /openapi.yaml", serveOpenAPI)
+	s.Handle("GET /docs", serveDocs)
+	s.Handle("GET "+DocsScriptPath, serveDocsScript)
 	if s.accounts != nil {
 		s.mountAccounts()
 	}

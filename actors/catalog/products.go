@@ -301,7 +301,7 @@ func (s *Service) SetStock(ctx context.Context, p emporium.Principal, productID,
 	if !hasSKU(prod, sku) {
 		return emporium.Stock{}, &emporium.Error{Code: emporium.ENOTFOUND, Op: op, Message: "The product has no variant with this SKU."}
 	}
-	if onHand < 0 || onHand > maxOnHand {
+	if onHand < 0 || onHand > MaxOnHand {
 		return emporium.Stock{}, emporium.Wrap(op, emporium.Invalid("on_hand", emporium.FieldOutOfRange, "on_hand must be between 0 and 1000000000."))
 	}
 	st, err := inventorypb.GetInventoryGrainGrainClient(s.cfg.Cluster, sku).SetStock(
@@ -312,8 +312,8 @@ func (s *Service) SetStock(ctx context.Context, p emporium.Principal, productID,
 	return emporium.Stock{SKU: sku, OnHand: st.OnHand, Reserved: st.Reserved, Available: st.Available, Sold: st.Sold}, nil
 }
 
-// maxOnHand bounds stock so that sums over many SKUs cannot overflow.
-const maxOnHand = 1_000_000_000
+// MaxOnHand bounds stock so that sums over many SKUs cannot overflow.
+const MaxOnHand = 1_000_000_000
 
 func hasSKU(p *productpb.Product, sku string) bool {
 	for _, v := range p.Variants {

@@ -27,7 +27,7 @@ const (
 	MaxBrand          = 100
 	MaxCategoryID     = 64
 	MaxImages         = 20
-	MaxImageURL       = 2048 // bytes
+	MaxImageURL       = 2048
 	MaxImageAlt       = 200
 	MaxOptions        = 3
 	MaxOptionValues   = 50
@@ -37,7 +37,7 @@ const (
 	MaxAttributes     = 50
 	MaxAttributeKey   = 50
 	MaxAttributeValue = 500
-	MaxSKU            = 64
+	MaxSKU            = emporium.MaxSKULength
 	// MaxPrice bounds any amount, in minor units, so sums cannot overflow.
 	MaxPrice = 1_000_000_000
 )
@@ -135,7 +135,7 @@ func checkCurrency(v string) *emporium.FieldError {
 }
 
 // cleanImages checks and copies images: at most 20, each with an absolute
-// https URL of at most 2048 bytes and an alt text of at most 200 characters.
+// https URL of at most 2048 characters and an alt text of at most 200 characters.
 func cleanImages(field string, in []*pb.Image) ([]*pb.Image, []emporium.FieldError) {
 	if len(in) > MaxImages {
 		return nil, []emporium.FieldError{emporium.Field(field, emporium.FieldTooMany, "at most %d images", MaxImages)}
@@ -148,8 +148,8 @@ func cleanImages(field string, in []*pb.Image) ([]*pb.Image, []emporium.FieldErr
 		switch {
 		case raw == "":
 			errs = append(errs, emporium.Field(f+".url", emporium.FieldRequired, "%s.url is required", f))
-		case len(raw) > MaxImageURL:
-			errs = append(errs, emporium.Field(f+".url", emporium.FieldTooLong, "%s.url must be at most %d bytes", f, MaxImageURL))
+		case utf8.RuneCountInString(raw) > MaxImageURL:
+			errs = append(errs, emporium.Field(f+".url", emporium.FieldTooLong, "%s.url must be at most %d characters", f, MaxImageURL))
 		default:
 			u, err := url.Parse(raw)
 			if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsAny(raw, " \t\r\n") {
@@ -283,16 +283,16 @@ func cleanVariantSet(in *pb.VariantSet) ([]*pb.Option, []*pb.Variant, []emporium
 		}
 		skus[v.GetSku()] = true
 		if p := v.GetPriceAmount(); p <= 0 || p > MaxPrice {
-			errs = append(errs, emporium.Field(f+".price_amount", emporium.FieldOutOfRange, "%s.price_amount must be between 1 and %d", f, MaxPrice))
+			errs = append(errs, emporium.Field(f+".price", emporium.FieldOutOfRange, "%s.price must be between 1 and %d", f, MaxPrice))
 			ok = false
 		}
 		if c := v.GetCompareAtAmount(); c != nil {
 			switch {
 			case c.Value <= 0 || c.Value > MaxPrice:
-				errs = append(errs, emporium.Field(f+".compare_at_amount", emporium.FieldOutOfRange, "%s.compare_at_amount must be between 1 and %d", f, MaxPrice))
+				errs = append(errs, emporium.Field(f+".compare_at_price", emporium.FieldOutOfRange, "%s.compare_at_price must be between 1 and %d", f, MaxPrice))
 				ok = false
 			case c.Value <= v.GetPriceAmount():
-				errs = append(errs, emporium.Field(f+".compare_at_amount", emporium.FieldNotAbovePrice, "%s.compare_at_amount must be above the price", f))
+				errs = append(errs, emporium.Field(f+".compare_at_price", emporium.FieldNotAbovePrice, "%s.compare_at_price must be above the price", f))
 				ok = false
 			}
 		}

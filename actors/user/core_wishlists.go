@@ -27,10 +27,12 @@ import (
 // emporium.MaxWishlistItems bound how many.
 const (
 	// MaxWishlistName bounds a wishlist name, in characters once trimmed.
-	MaxWishlistName   = 60
-	maxWishlistIDLen  = 64
-	maxProductIDLen   = 64
-	maxWishlistSKULen = 64
+	MaxWishlistName  = 60
+	maxWishlistIDLen = 64
+	// MaxProductIDLength and MaxWishlistSKULength bound the product id and
+	// SKU of a wishlist item, 1-64 of A-Z a-z 0-9 . _ -.
+	MaxProductIDLength   = 64
+	MaxWishlistSKULength = 64
 )
 
 // CheckWishlistItem applies the syntax rules of a wishlist item: a product id
@@ -49,12 +51,12 @@ func wishlistItemErrors(productID, sku string) []emporium.FieldError {
 	switch {
 	case productID == "":
 		errs = append(errs, emporium.Field("product_id", emporium.FieldRequired, "product_id is required"))
-	case !validKey(productID, maxProductIDLen, "._-"):
+	case !validKey(productID, MaxProductIDLength, "._-"):
 		errs = append(errs, emporium.Field("product_id", emporium.FieldInvalid,
-			"product_id must be 1-%d of A-Z a-z 0-9 . _ -", maxProductIDLen))
+			"product_id must be 1-%d of A-Z a-z 0-9 . _ -", MaxProductIDLength))
 	}
-	if sku != "" && !validKey(sku, maxWishlistSKULen, "._-") {
-		errs = append(errs, emporium.Field("sku", emporium.FieldInvalid, "sku must be 1-%d of A-Z a-z 0-9 . _ -", maxWishlistSKULen))
+	if sku != "" && !validKey(sku, MaxWishlistSKULength, "._-") {
+		errs = append(errs, emporium.Field("sku", emporium.FieldInvalid, "sku must be 1-%d of A-Z a-z 0-9 . _ -", MaxWishlistSKULength))
 	}
 	return errs
 }

@@ -144,7 +144,7 @@ func (s *Service) issue(userID string, roles []string, sid, rt string) (emporium
 
 // parseRefresh splits rt1.<user>.<session>.<secret>.
 func parseRefresh(token string) (userID, sessionID string, ok bool) {
-	if len(token) > 512 {
+	if len(token) > auth.MaxRefreshTokenLength {
 		return "", "", false
 	}
 	parts := strings.Split(token, ".")
@@ -160,7 +160,7 @@ func parseRefresh(token string) (userID, sessionID string, ok bool) {
 // LoginMFA implements emporium.Accounts.
 func (s *Service) LoginMFA(ctx context.Context, mfaToken, code string, client emporium.Client) (emporium.Tokens, error) {
 	const op = "user.Service.LoginMFA"
-	if mfaToken == "" || len(mfaToken) > 256 {
+	if mfaToken == "" || len(mfaToken) > auth.MaxTokenLength {
 		return emporium.Tokens{}, errInvalidChallenge()
 	}
 	hash := auth.HashToken(mfaToken)

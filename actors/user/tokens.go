@@ -111,7 +111,7 @@ func (s *Service) indexToken(ctx context.Context, op, kind, hash, userID string,
 // was made for. It answers the token's hash too, which the grain checks
 // itself.
 func (s *Service) tokenOwner(ctx context.Context, op, kind, token string) (userID, hash string, err error) {
-	if token == "" || len(token) > 256 {
+	if token == "" || len(token) > auth.MaxTokenLength {
 		return "", "", invalidToken()
 	}
 	hash = auth.HashToken(token)

@@ -23,7 +23,7 @@ const (
 	MinUsernameLength = 3
 	MaxUsernameLength = 32
 	// MaxEmailLength is RFC 5321's limit on a forward path, less the brackets.
-	MaxEmailLength    = 254
+	MaxEmailLength    = emporium.MaxEmailLength
 	maxEmailLocalPart = 64
 	MaxNameLength     = 100 // characters
 	MaxLineLength     = 200 // characters, address lines
@@ -151,7 +151,7 @@ func emailError(field, e string) (emporium.FieldError, bool) {
 	if e == "" {
 		return emporium.Field(field, emporium.FieldRequired, "%s is required", field), false
 	}
-	if len(e) > MaxEmailLength {
+	if utf8.RuneCountInString(e) > MaxEmailLength { // characters, as the contract counts
 		return emporium.Field(field, emporium.FieldTooLong, "%s must have at most %d characters", field, MaxEmailLength), false
 	}
 	bad := emporium.Field(field, emporium.FieldInvalid, "%s is not a valid email address", field)

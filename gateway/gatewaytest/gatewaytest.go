@@ -52,6 +52,10 @@ type contract struct {
 
 var loadContract = sync.OnceValues(func() (*contract, error) {
 	ctx := context.Background()
+	// The reference page (/docs) and its script are text whose schema is a
+	// string; kin-openapi decodes only text/plain that way by itself.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/javascript", openapi3filter.PlainBodyDecoder)
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(gateway.OpenAPI())
 	if err != nil {
