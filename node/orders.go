@@ -66,10 +66,12 @@ func (n *Node) orderConfig() order.Config {
 		Views:    n.Store.Projections(),
 		Notify:   n.mailOrder,
 		Metrics:  n.orderMetrics,
-		Changed: func(o *pb.Order) {
+		Changed: func(o *pb.Order, visible bool) {
 			n.orderWaiter.Changed(o)
-			n.livePub.Publish(o.State.BuyerId, emporium.LiveEvent{
-				Type: emporium.OrderEventType, ID: o.State.Id, Seq: o.Seq, Data: order.FromProto(o)})
+			if visible {
+				n.livePub.Publish(o.State.BuyerId, emporium.LiveEvent{
+					Type: emporium.OrderEventType, ID: o.State.Id, Seq: o.Seq, Data: order.FromProto(o)})
+			}
 		},
 	}
 }

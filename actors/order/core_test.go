@@ -295,3 +295,29 @@ func TestApprovalByWebhookAsksTheProvider(t *testing.T) {
 	g.run()
 	assert.Equal(t, emporium.OrderConfirmed, g.s.Status)
 }
+
+// TestSameView: a change that shows readers nothing new (seq, update time,
+// a later recovery time) keeps the read model; a new status, payment status
+// or the end of recovery does not.
+func TestSameView(t *testing.T) {
+	g := newSaga(t)
+	_, a := viewOf(g.s, 1, t0)
+	require.NotNil(t, a.RecoverAt, "an unsettled order is due for recovery")
+	later := t0.Add(time.Second)
+	b := a
+	b.Order.Seq, b.Order.UpdatedAt = 2, later
+	recoverAt := later.Add(recoverAfter)
+	b.RecoverAt = &recoverAt
+	assert.True(t, sameView(a, b))
+
+	c := b
+	c.Order.PaymentStatus = emporium.PaymentAuthorized
+	assert.False(t, sameView(a, c))
+	c = b
+	c.Status, c.Order.Status = emporium.OrderConfirmed, emporium.OrderConfirmed
+	assert.False(t, sameView(a, c))
+	c = b
+	c.RecoverAt = nil
+	assert.False(t, sameView(a, c), "a settled order leaves the recovery loop's view")
+	assert.Equal(t, int64(1), int64(a.Order.Seq), "sameView does not change its arguments")
+}

@@ -36,6 +36,9 @@ type grain struct {
 	// firstView, for storeFirstView to store before Place answers.
 	holdFirstView bool
 	firstView     *heldView
+	// shown is the read model this activation last projected: a change
+	// that would not alter it is not written (sameView).
+	shown *View
 }
 
 // heldView is a read model of the order that Project held back.
@@ -324,7 +327,11 @@ func (g *grain) crash(ctx cluster.GrainContext, point string) bool {
 	return true
 }
 
-// Project writes the order's read model and tells Changed.
+// Project writes the order's read models when readers would see a
+// difference, and tells Changed of every change. Most saga steps change only
+// the order's seq and update time (a step started, stock reserved): their
+// read models would be writes, and their live pushes noise, that show
+// nobody anything new.
 func (g *grain) Project(state *pb.State, seq uint64) {
 	if !placed(state) {
 		return
@@ -333,8 +340,9 @@ func (g *grain) Project(state *pb.State, seq uint64) {
 		g.Config.Metrics.countStatus(state.Status)
 	}
 	g.projected = state.Status
-	if g.Config.Views != nil {
-		id, v := viewOf(state, seq, g.Now())
+	id, v := viewOf(state, seq, g.Now())
+	visible := g.shown == nil || !sameView(*g.shown, v)
+	if visible && g.Config.Views != nil {
 		if g.holdFirstView {
 			g.firstView = &heldView{id: id, seq: seq, doc: v}
 		} else {
@@ -346,8 +354,11 @@ func (g *grain) Project(state *pb.State, seq uint64) {
 			}
 		}
 	}
+	if visible {
+		g.shown = &v
+	}
 	if g.Config.Changed != nil {
-		g.Config.Changed(&pb.Order{State: proto.CloneOf(state), Seq: seq})
+		g.Config.Changed(&pb.Order{State: proto.CloneOf(state), Seq: seq}, visible)
 	}
 }
 

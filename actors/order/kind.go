@@ -53,8 +53,10 @@ type Config struct {
 	Notify func(ctx context.Context, kind string, order *pb.State) error
 	// Changed, when set, is called with the order after each durable
 	// change, on the grain's goroutine: hand it on (a live push, a local
-	// waiter) and return at once. It must not change the order.
-	Changed func(order *pb.Order)
+	// waiter) and return at once. It must not change the order. visible
+	// says whether the change shows in the order as the API presents it
+	// (more than its seq and update time): only those are worth a push.
+	Changed func(order *pb.Order, visible bool)
 	// ProviderTimeout bounds one provider call, and StepTimeout one call to
 	// another grain; both stay under the cluster request timeout.
 	ProviderTimeout time.Duration

@@ -2,6 +2,7 @@ package order
 
 import (
 	"maps"
+	"reflect"
 	"strings"
 	"time"
 
@@ -64,6 +65,20 @@ type View struct {
 	// deadline while it waits for its buyer, never once it is settled.
 	RecoverAt *time.Time     `bson:"recover_at"`
 	Order     emporium.Order `bson:"order"`
+}
+
+// sameView reports whether two views of an order show a reader the same:
+// the order's seq and update time aside, and its recovery time only as set
+// or not (a view kept with an earlier one makes the recovery loop look at a
+// busy order once more, which is harmless).
+func sameView(a, b View) bool {
+	a.Order.Seq, b.Order.Seq = 0, 0
+	a.Order.UpdatedAt, b.Order.UpdatedAt = time.Time{}, time.Time{}
+	if (a.RecoverAt == nil) != (b.RecoverAt == nil) {
+		return false
+	}
+	a.RecoverAt, b.RecoverAt = nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
 // ListKey is the read-model id of an order: its creation time, fixed
