@@ -157,15 +157,10 @@ const DefaultRetryAfter = 60 * time.Second
 // (503) whose error carries no retry hint.
 const UnavailableRetryAfter = 2 * time.Second
 
-// retryAfterSeconds is the Retry-After, in seconds, of a rate_limited
-// problem: the error's retry hint (emporium.ErrorRetryAfter) rounded up to
-// whole seconds and at least 1, or DefaultRetryAfter when it has none.
-func retryAfterSeconds(err error) int64 {
-	wait := emporium.ErrorRetryAfter(err)
-	if wait <= 0 {
-		wait = DefaultRetryAfter
-	}
-	return max(int64((wait+time.Second-1)/time.Second), 1)
+// wholeSeconds renders wait as a Retry-After value: whole seconds, rounded
+// up, at least 1.
+func wholeSeconds(wait time.Duration) string {
+	return strconv.FormatInt(max(int64((wait+time.Second-1)/time.Second), 1), 10)
 }
 
 // Error writes err as a problem+json response. The status, title and type
@@ -229,7 +224,11 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		// reaches it as an error without a decision. RateLimit-* fields
 		// set by an edge limit that let the request through describe a
 		// limit that is not the one refusing it, so they go.
-		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(err), 10))
+		wait := emporium.ErrorRetryAfter(err)
+		if wait <= 0 {
+			wait = DefaultRetryAfter
+		}
+		h.Set("Retry-After", wholeSeconds(wait))
 		h.Del("RateLimit-Limit")
 		h.Del("RateLimit-Remaining")
 		h.Del("RateLimit-Reset")
@@ -241,7 +240,15 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		if wait <= 0 {
 			wait = UnavailableRetryAfter
 		}
-		h.Set("Retry-After", strconv.FormatInt(max(int64((wait+time.Second-1)/time.Second), 1), 10))
+		h.Set("Retry-After", wholeSeconds(wait))
+	}
+	if code == emporium.ECONFLICT && h.Get("Retry-After") == "" {
+		// A conflict that passes (an order still being placed cannot be
+		// cancelled yet) says when to try again; one that lasts says
+		// nothing, and gets no header.
+		if wait := emporium.ErrorRetryAfter(err); wait > 0 {
+			h.Set("Retry-After", wholeSeconds(wait))
+		}
 	}
 	w.WriteHeader(kind.Status)
 	_, _ = w.Write(append(body, '\n'))

@@ -158,6 +158,17 @@ func TestUnavailableSaysWhenToRetry(t *testing.T) {
 	assert.Equal(t, "2", resp.Header.Get("Retry-After"), "rounded up to whole seconds")
 }
 
+// TestConflictThatPassesSaysWhenToRetry: a 409 whose error carries a retry
+// hint (an order still being placed cannot be cancelled yet) sends it as
+// Retry-After; a conflict without one sends none.
+func TestConflictThatPassesSaysWhenToRetry(t *testing.T) {
+	resp, _, _ := serveError(t, emporium.Wrap("op", &emporium.Error{Code: emporium.ECONFLICT, RetryAfter: time.Second}))
+	assert.Equal(t, http.StatusConflict, resp.StatusCode)
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	resp, _, _ = serveError(t, emporium.Errorf(emporium.ECONFLICT, "The version changed."))
+	assert.Empty(t, resp.Header.Get("Retry-After"))
+}
+
 func TestClientErrorsAreLoggedByCode(t *testing.T) {
 	_, _, logs := serveError(t, emporium.Errorf(emporium.EOUTOFSTOCK, "Only 2 left."))
 	access := logs.find(t, "http request")
