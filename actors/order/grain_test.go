@@ -38,7 +38,7 @@ var (
 	store   persistence.Store
 	box     *sandbox.Sandbox
 	crashes = &crasher{}
-	slow    = &gated{gate: make(chan struct{})}
+	slow    = &gated{}
 	counter atomic.Int64
 )
 
@@ -75,14 +75,28 @@ func TestMain(m *testing.M) {
 // gate (or the call's deadline passes): a provider that is slow to answer.
 type gated struct {
 	payments.Provider
+	mu   sync.Mutex
 	gate chan struct{}
 }
 
 func (g *gated) Name() string { return "slow" }
 
+// shut closes the gate to authorisations, and returns the function that
+// opens it.
+func (g *gated) shut() (open func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gate := make(chan struct{})
+	g.gate = gate
+	return func() { close(gate) }
+}
+
 func (g *gated) Authorize(ctx context.Context, req payments.AuthorizeRequest) (payments.Authorization, error) {
+	g.mu.Lock()
+	gate := g.gate
+	g.mu.Unlock()
 	select {
-	case <-g.gate:
+	case <-gate:
 	case <-ctx.Done():
 		return payments.Authorization{}, emporium.Errorf(emporium.EUNAVAILABLE, "the provider did not answer")
 	}
@@ -206,7 +220,7 @@ func ledgerOf(t *testing.T, id string) []sandbox.Payment {
 func TestOrderConfirms(t *testing.T) {
 	sku := fmt.Sprint("SKU-OK-", counter.Add(1))
 	stock(t, sku, 5)
-	id := order.OrderID("buyer-ok", "k1")
+	id := order.OrderID("buyer-ok", sku) // a key of its own each run (go test -count)
 	o, err := place(ctxT(t), id, placeRequest("buyer-ok", sku, 2, payments.TokenVisa))
 	require.NoError(t, err)
 	assert.Equal(t, "buyer-ok", o.State.BuyerId)
@@ -229,9 +243,10 @@ func TestOrderConfirms(t *testing.T) {
 func TestOrderAnswersWhileTheProviderIsSlow(t *testing.T) {
 	sku := fmt.Sprint("SKU-SLOW-", counter.Add(1))
 	stock(t, sku, 5)
-	id := order.OrderID("buyer-slow", "k")
+	id := order.OrderID("buyer-slow", sku)
 	req := placeRequest("buyer-slow", sku, 1, payments.TokenVisa)
 	req.Provider = "slow"
+	open := slow.shut()
 	start := time.Now()
 	o, err := place(ctxT(t), id, req)
 	require.NoError(t, err)
@@ -248,7 +263,7 @@ func TestOrderAnswersWhileTheProviderIsSlow(t *testing.T) {
 		assert.Less(t, time.Since(asked), time.Second, "the order answers while the provider is silent")
 	}
 	assert.Less(t, time.Since(start), 3*time.Second, "all of that before the provider's timeout")
-	close(slow.gate)
+	open()
 	s := settle(t, id, "buyer-slow")
 	assert.Equal(t, emporium.OrderConfirmed, s.Status)
 }
@@ -288,7 +303,7 @@ func TestThousandBuyersForTenUnits(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range buyers {
 		buyer := fmt.Sprint("rush-", i)
-		ids[i] = order.OrderID(buyer, "k")
+		ids[i] = order.OrderID(buyer, sku)
 		wg.Go(func() {
 			// A busy node answers unavailable; a client retries (the
 			// order id makes the retry the same order).
@@ -332,7 +347,7 @@ func TestThousandBuyersForTenUnits(t *testing.T) {
 func TestConcurrentPlacesOfOneOrder(t *testing.T) {
 	sku := fmt.Sprint("SKU-DUP-", counter.Add(1))
 	stock(t, sku, 5)
-	id := order.OrderID("buyer-dup", "same-key")
+	id := order.OrderID("buyer-dup", sku)
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
@@ -400,7 +415,7 @@ func crashRun(t *testing.T, run int, point, token string, cancel bool) {
 	sku := fmt.Sprint("SKU-CRASH-", counter.Add(1))
 	buyer := fmt.Sprint("crash-", run)
 	stock(t, sku, 3)
-	id := order.OrderID(buyer, "k")
+	id := order.OrderID(buyer, sku)
 	crashes.arm(id, point)
 	req := placeRequest(buyer, sku, 2, token)
 	actorstest.WaitFor(t, 10*time.Second, "the order placed", func() bool {
