@@ -9,7 +9,7 @@ SPECTRAL_CLI   ?= @stoplight/spectral-cli@6.16.3
 SPECTRAL_OWASP ?= @stoplight/spectral-owasp-ruleset@2.0.1
 REDOCLY_CLI    ?= @redocly/cli@2.77.0
 
-.PHONY: help run build test test-cluster bench bench-orders proto proto-check lint lint-api clean
+.PHONY: help run build test test-cluster test-deploy compose-up compose-down bench bench-orders proto proto-check lint lint-api clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -24,9 +24,19 @@ test: ## vet, then every test with -race (multi-member cluster tests without, se
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 5m $(PKGS_RACE)
 	$(MAKE) test-cluster
+	$(MAKE) test-deploy
 
 test-cluster: ## the multi-member cluster tests and the tests that run and kill real node processes (without -race)
 	$(GO) test -count=1 -timeout 5m ./actors/clustertest/... ./node/clustertest/... ./node/processtest/...
+
+test-deploy: ## validate docker-compose.yml and deploy/k8s without starting them (deploy/, a Go module of its own)
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...
+
+compose-up: ## the three-node cluster of docker-compose.yml behind one port (needs Docker; README: Run a cluster with Docker)
+	docker compose up --build --wait
+
+compose-down: ## stop the compose cluster (its volumes stay; docker compose down -v forgets them)
+	docker compose down
 
 bench: ## run the benchmarks (BENCH=regexp, BENCHTIME=2s)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./...
