@@ -81,7 +81,7 @@ func (c *Config) settings() []setting {
 		{"HTTP_ADDR", "http-addr", ":8080", "address the HTTP API listens on", false, &c.HTTPAddr},
 		{"METRICS_ADDR", "metrics-addr", "127.0.0.1:9090", "address of the metrics listener (/metrics, never on HTTP_ADDR; port 0 picks a free one); empty: no metrics listener", false, &c.MetricsAddr},
 		{"DATA_DIR", "data-dir", "./data", "directory of the embedded stores", false, &c.DataDir},
-		{"MONGODB_URI", "mongodb-uri", "", "MongoDB URI; empty runs the embedded store (FerretDB on SQLite under DATA_DIR)", true, &c.MongoURI},
+		{"MONGODB_URI", "mongodb-uri", "", "MongoDB URI; empty runs the embedded SQLite store under DATA_DIR/store", true, &c.MongoURI},
 		{"MONGODB_DATABASE", "mongodb-database", "emporium", "MongoDB database name", false, &c.MongoDatabase},
 		{"REDIS_URL", "redis-url", "", "Redis URL (redis://host:6379/0); empty runs an embedded in-process Redis", true, &c.RedisURL},
 		{"CLUSTER_NAME", "cluster-name", "emporium", "cluster name; members of different names never meet", false, &c.ClusterName},
