@@ -17,7 +17,8 @@ import (
 // events between the two. Nothing here does I/O or reads the clock.
 
 // Command ids are the shell's:
-// actors.Entity refuses a SetStock or Restock without one and answers a
+// actors.Entity refuses a SetStock, Restock, SubscribeAlert or
+// UnsubscribeAlert without one and answers a
 // retried one from state (Spec.Remembered). Reserve, Release and Commit are
 // made idempotent by their order id, here.
 
@@ -36,7 +37,7 @@ const (
 
 // newState returns the state of a SKU that has never been written.
 func newState(sku string) *pb.State {
-	return &pb.State{Sku: sku, Held: map[string]*pb.Reservation{}}
+	return &pb.State{Sku: sku, Held: map[string]*pb.Reservation{}, Alerts: map[string]*pb.Alert{}}
 }
 
 // available is what can still be reserved: on hand minus reserved.
@@ -94,6 +95,8 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 		return decideReturn(s, c)
 	case *pb.GetAvailabilityRequest:
 		return nil, nil
+	case *pb.SubscribeAlertRequest, *pb.UnsubscribeAlertRequest:
+		return decideAlert(s, cmd, now)
 	default:
 		return nil, emporium.Errorf(emporium.EINTERNAL, "inventory: unknown command %T", cmd)
 	}
@@ -247,6 +250,8 @@ func apply(s *pb.State, ev proto.Message) {
 				s.Sold -= e.Quantity
 			}
 		}
+	case *pb.AlertSubscribed, *pb.AlertUnsubscribed, *pb.AlertsTriggered, *pb.AlertNotified:
+		applyAlert(s, ev)
 	case *pb.Fenced:
 		// Only takes its seq.
 	}

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -22,7 +23,27 @@ type grain struct {
 	// projected and inStock remember whether this activation projected its
 	// read model yet, and the in-stock flag it last projected.
 	projected, inStock bool
+	// alertsProjected is the alerts_version last projected, and
+	// alertsOnce whether any was.
+	alertsProjected uint64
+	alertsOnce      bool
+	// sending are the notices whose effect runs now, by key; attempts
+	// counts the runs of each notice in this activation; noticeTimer
+	// retries the notices that failed.
+	sending     map[string]bool
+	attempts    map[string]int
+	noticeTimer actors.Timer
 }
+
+// noticeDone is a notice effect's report to its activation. Like
+// expireTick it is local and never crosses the cluster.
+type noticeDone struct {
+	notice Notice
+	err    error
+}
+
+// noticeRetry wakes the activation to send the notices that failed.
+type noticeRetry struct{}
 
 // expireTick is the timer's message to its own activation. It is a local
 // message only and never crosses the cluster.
@@ -35,19 +56,31 @@ func (g *grain) Started(ctx cluster.GrainContext) {
 		g.Log.Warn("inventory: releasing expired reservations failed", slog.Any("error", err))
 	}
 	g.arm(ctx, 0)
+	// A crash may have left a trigger owed or notices unsent.
+	g.settleAlerts(ctx)
 }
 
-// Stopping stops the expiry timer.
+// Stopping stops the timers.
 func (g *grain) Stopping(cluster.GrainContext) {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
+	if g.noticeTimer != nil {
+		g.noticeTimer.Stop()
+	}
 }
 
-// Receive handles the expiry timer.
+// Receive dispatches the grain's own messages: the expiry timer, the
+// notices' reports and their retry timer.
 func (g *grain) Receive(ctx cluster.GrainContext) {
-	if _, ok := ctx.Message().(*expireTick); ok {
+	switch m := ctx.Message().(type) {
+	case *expireTick:
 		g.onExpireTick(ctx)
+	case *noticeDone:
+		g.onNoticeDone(ctx, m)
+	case *noticeRetry:
+		g.noticeTimer = nil
+		g.settleAlerts(ctx)
 	}
 }
 
@@ -88,7 +121,35 @@ func (g *grain) GetAvailability(_ *pb.GetAvailabilityRequest, ctx cluster.GrainC
 	if err := g.Query(ctx); err != nil {
 		return nil, err
 	}
+	g.settleAlerts(ctx)
 	return stock(g.Entity.State, g.Entity.Seq, ""), nil
+}
+
+// SubscribeAlert subscribes a user to the SKU's return.
+func (g *grain) SubscribeAlert(req *pb.SubscribeAlertRequest, ctx cluster.GrainContext) (*pb.AlertAnswer, error) {
+	return g.alertCommand(ctx, req, req.UserId)
+}
+
+// UnsubscribeAlert ends a user's subscription.
+func (g *grain) UnsubscribeAlert(req *pb.UnsubscribeAlertRequest, ctx cluster.GrainContext) (*pb.AlertAnswer, error) {
+	return g.alertCommand(ctx, req, req.UserId)
+}
+
+// alertCommand decides and persists an alert command and answers user's
+// subscription as it is after it.
+func (g *grain) alertCommand(ctx cluster.GrainContext, cmd proto.Message, user string) (*pb.AlertAnswer, error) {
+	defer g.arm(ctx, 0)
+	created := false
+	err := g.Command(ctx, cmd, func(s *pb.State, now time.Time) ([]proto.Message, error) {
+		events, err := decide(s, cmd, now)
+		_, created = cmd.(*pb.SubscribeAlertRequest)
+		created = created && len(events) > 0
+		return events, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return alertAnswer(g.Entity.State, g.Entity.Seq, user, created), nil
 }
 
 func (g *grain) onExpireTick(ctx cluster.GrainContext) {
@@ -103,6 +164,7 @@ func (g *grain) onExpireTick(ctx cluster.GrainContext) {
 		return
 	}
 	g.arm(ctx, 0)
+	g.settleAlerts(ctx) // a reservation that expired may have freed units
 }
 
 // command decides cmd and persists its events (after what expired), re-arms
@@ -115,7 +177,80 @@ func (g *grain) command(ctx cluster.GrainContext, cmd proto.Message, orderID str
 	if err != nil {
 		return nil, err
 	}
+	g.settleAlerts(ctx)
 	return stock(g.Entity.State, g.Entity.Seq, orderID), nil
+}
+
+// settleAlerts persists the trigger the state owes, if any, and starts the
+// effect of every notice owed that is not running. The trigger is its own
+// append after the change that owes it, rather than a step of every
+// command, so that the commands of a SKU nobody waits for cost no more;
+// a crash between the two leaves the trigger owed, and the next
+// activation's Started persists it.
+func (g *grain) settleAlerts(ctx cluster.GrainContext) {
+	if !g.Loaded() {
+		return
+	}
+	if s := g.Entity.State; len(s.Alerts) > 0 && available(s) > 0 {
+		if err := g.Command(ctx, nil, triggerAlerts); err != nil {
+			g.Log.Warn("inventory: triggering back-in-stock alerts failed; retrying", slog.Any("error", err))
+			g.retryNotices(ctx)
+			return
+		}
+	}
+	if g.Config.Notify == nil {
+		return
+	}
+	if g.sending == nil {
+		g.sending, g.attempts = map[string]bool{}, map[string]int{}
+	}
+	system, self, notify := ctx.ActorSystem(), ctx.Self(), g.Config.Notify
+	for _, n := range notices(g.Entity.State, g.Entity.Seq) {
+		if g.sending[n.Key()] {
+			continue
+		}
+		g.sending[n.Key()] = true
+		go func() {
+			c, cancel := context.WithTimeout(context.Background(), noticeTimeout)
+			defer cancel()
+			system.Root.Send(self, &noticeDone{notice: n, err: notify(c, n)})
+		}()
+	}
+}
+
+// noticeTimeout bounds one notice's effect (a mail and a push).
+const noticeTimeout = 30 * time.Second
+
+// onNoticeDone records a notice sent (or given up on) and retries it
+// later otherwise.
+func (g *grain) onNoticeDone(ctx cluster.GrainContext, d *noticeDone) {
+	key := d.notice.Key()
+	delete(g.sending, key)
+	g.attempts[key]++
+	attempts := g.attempts[key]
+	if d.err != nil {
+		g.Log.Warn("inventory: a back-in-stock notice failed", slog.String("user", d.notice.UserID),
+			slog.Int("attempt", attempts), slog.Any("error", d.err))
+	}
+	err := g.Command(ctx, nil, func(s *pb.State, _ time.Time) ([]proto.Message, error) {
+		return noticeOutcome(s, d.notice, d.err, attempts), nil
+	})
+	if err != nil || owed(g.Entity.State, d.notice.UserID, d.notice.Round) != nil {
+		g.retryNotices(ctx)
+		return
+	}
+	delete(g.attempts, key)
+}
+
+// retryNotices settles the alerts again after a pause.
+func (g *grain) retryNotices(ctx cluster.GrainContext) {
+	if g.noticeTimer != nil {
+		return
+	}
+	system, self := ctx.ActorSystem(), ctx.Self()
+	g.noticeTimer = g.Config.Clock.AfterFunc(g.Config.NoticeRetry, func() {
+		system.Root.Send(self, &noticeRetry{})
+	})
 }
 
 // View is the read-model document of one SKU's stock.
@@ -145,6 +280,68 @@ func (g *grain) Project(state *pb.State, seq uint64) {
 		g.Config.StockChanged(g.ID())
 	}
 	g.projected, g.inStock = true, inStock
+	if !g.alertsOnce || state.AlertsVersion != g.alertsProjected {
+		g.projectAlerts(state, seq)
+		g.alertsOnce, g.alertsProjected = true, state.AlertsVersion
+	}
+}
+
+// AlertCollection is the read model of alerts, one document per (user,
+// SKU) that the grain knows: active, or ended lately. A user's active
+// alerts are listed by the active_user field, which is empty once the
+// alert ended.
+const AlertCollection = "stock_alerts"
+
+// AlertView is the read-model document of one user's alert on a SKU.
+type AlertView struct {
+	UserID     string    `bson:"user_id"`
+	ActiveUser string    `bson:"active_user"`
+	SKU        string    `bson:"sku"`
+	ProductID  string    `bson:"product_id"`
+	Status     string    `bson:"status"`
+	CreatedAt  time.Time `bson:"created_at"`
+}
+
+// AlertID is the id of user's alert document for sku.
+func AlertID(user, sku string) string { return user + "|" + sku }
+
+// projectAlerts writes the alert documents: every active one, every one
+// triggered and not yet notified, and the ones that ended lately. Ended
+// documents stay (inactive); they are small, and a user who subscribes
+// again gets the same document back.
+func (g *grain) projectAlerts(state *pb.State, seq uint64) {
+	put := func(a *pb.Alert) {
+		v := AlertView{UserID: a.UserId, SKU: state.Sku, ProductID: a.ProductId, Status: AlertStatusWord(a.Status),
+			CreatedAt: a.CreatedAt.AsTime()}
+		if a.Status == pb.AlertStatus_ALERT_STATUS_ACTIVE {
+			v.ActiveUser = a.UserId
+		}
+		g.Config.Views.Put(AlertCollection, AlertID(a.UserId, state.Sku), seq, v)
+	}
+	for _, a := range state.Ended {
+		put(a)
+	}
+	for _, a := range state.Notices {
+		put(a)
+	}
+	for _, a := range state.Alerts {
+		put(a)
+	}
+}
+
+// AlertStatusWord is the API's word for an alert status.
+func AlertStatusWord(st pb.AlertStatus) string {
+	switch st {
+	case pb.AlertStatus_ALERT_STATUS_ACTIVE:
+		return "active"
+	case pb.AlertStatus_ALERT_STATUS_TRIGGERED:
+		return "triggered"
+	case pb.AlertStatus_ALERT_STATUS_NOTIFIED:
+		return "notified"
+	case pb.AlertStatus_ALERT_STATUS_CANCELLED:
+		return "cancelled"
+	}
+	return "unknown"
 }
 
 // arm sets the expiry timer for the earliest held reservation, or after

@@ -13,6 +13,9 @@
 package inventory
 
 import (
+	"context"
+	"time"
+
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
@@ -47,10 +50,23 @@ type Config struct {
 	// crash may have lost the call of the activation before). The search
 	// indexer follows stock through it. It must not block.
 	StockChanged func(sku string)
+	// Notify sends a user the back-in-stock notice n (a mail and a live
+	// push). It runs off the grain's mailbox; an error tries it again
+	// after NoticeRetry, up to MaxNoticeAttempts times in an activation.
+	// It may be called again with a notice it sent, after a crash: it
+	// should refuse a second send of one n.Key(). Nil sends none, and the
+	// notices stay owed.
+	Notify func(ctx context.Context, n Notice) error
+	// NoticeRetry is the pause before a failed notice is tried again
+	// (default 5 s).
+	NoticeRetry time.Duration
 }
 
 // NewKind returns the cluster kind that activates InventoryGrains with cfg.
 func NewKind(cfg Config) *cluster.Kind {
+	if cfg.NoticeRetry == 0 {
+		cfg.NoticeRetry = 5 * time.Second
+	}
 	idle, hook := Spec.Configure(&cfg)
 	return pb.NewInventoryGrainKind(func() pb.InventoryGrain { return actors.Bind(&grain{}) }, idle, hook)
 }

@@ -24,6 +24,65 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type AlertStatus int32
+
+const (
+	AlertStatus_ALERT_STATUS_UNSPECIFIED AlertStatus = 0
+	// ACTIVE: waiting for the SKU to come back.
+	AlertStatus_ALERT_STATUS_ACTIVE AlertStatus = 1
+	// TRIGGERED: the SKU came back; the user's notice is being sent.
+	AlertStatus_ALERT_STATUS_TRIGGERED AlertStatus = 2
+	// NOTIFIED: the notice was sent (or given up on); the alert is over.
+	AlertStatus_ALERT_STATUS_NOTIFIED AlertStatus = 3
+	// CANCELLED: the user unsubscribed.
+	AlertStatus_ALERT_STATUS_CANCELLED AlertStatus = 4
+)
+
+// Enum value maps for AlertStatus.
+var (
+	AlertStatus_name = map[int32]string{
+		0: "ALERT_STATUS_UNSPECIFIED",
+		1: "ALERT_STATUS_ACTIVE",
+		2: "ALERT_STATUS_TRIGGERED",
+		3: "ALERT_STATUS_NOTIFIED",
+		4: "ALERT_STATUS_CANCELLED",
+	}
+	AlertStatus_value = map[string]int32{
+		"ALERT_STATUS_UNSPECIFIED": 0,
+		"ALERT_STATUS_ACTIVE":      1,
+		"ALERT_STATUS_TRIGGERED":   2,
+		"ALERT_STATUS_NOTIFIED":    3,
+		"ALERT_STATUS_CANCELLED":   4,
+	}
+)
+
+func (x AlertStatus) Enum() *AlertStatus {
+	p := new(AlertStatus)
+	*p = x
+	return p
+}
+
+func (x AlertStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AlertStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_inventorypb_inventory_proto_enumTypes[0].Descriptor()
+}
+
+func (AlertStatus) Type() protoreflect.EnumType {
+	return &file_inventorypb_inventory_proto_enumTypes[0]
+}
+
+func (x AlertStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AlertStatus.Descriptor instead.
+func (AlertStatus) EnumDescriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{0}
+}
+
 type ReservationStatus int32
 
 const (
@@ -67,11 +126,11 @@ func (x ReservationStatus) String() string {
 }
 
 func (ReservationStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_inventorypb_inventory_proto_enumTypes[0].Descriptor()
+	return file_inventorypb_inventory_proto_enumTypes[1].Descriptor()
 }
 
 func (ReservationStatus) Type() protoreflect.EnumType {
-	return &file_inventorypb_inventory_proto_enumTypes[0]
+	return &file_inventorypb_inventory_proto_enumTypes[1]
 }
 
 func (x ReservationStatus) Number() protoreflect.EnumNumber {
@@ -80,7 +139,7 @@ func (x ReservationStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ReservationStatus.Descriptor instead.
 func (ReservationStatus) EnumDescriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{0}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{1}
 }
 
 type SetStockRequest struct {
@@ -417,6 +476,262 @@ func (*GetAvailabilityRequest) Descriptor() ([]byte, []int) {
 	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{6}
 }
 
+type SubscribeAlertRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	UserId    string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// product_id is the product the SKU is a variant of, kept for the mail's
+	// link; the caller checked that it is.
+	ProductId     string `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeAlertRequest) Reset() {
+	*x = SubscribeAlertRequest{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeAlertRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeAlertRequest) ProtoMessage() {}
+
+func (x *SubscribeAlertRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeAlertRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeAlertRequest) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SubscribeAlertRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *SubscribeAlertRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SubscribeAlertRequest) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+type UnsubscribeAlertRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeAlertRequest) Reset() {
+	*x = UnsubscribeAlertRequest{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeAlertRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeAlertRequest) ProtoMessage() {}
+
+func (x *UnsubscribeAlertRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeAlertRequest.ProtoReflect.Descriptor instead.
+func (*UnsubscribeAlertRequest) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UnsubscribeAlertRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *UnsubscribeAlertRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// AlertAnswer is the grain's answer to an alert command.
+type AlertAnswer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Stock *Stock                 `protobuf:"bytes,1,opt,name=stock,proto3" json:"stock,omitempty"`
+	// alert is the caller's active subscription, if any, after the command.
+	Alert *Alert `protobuf:"bytes,2,opt,name=alert,proto3" json:"alert,omitempty"`
+	// created is true when this command subscribed the user (not a repeat).
+	Created       bool `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertAnswer) Reset() {
+	*x = AlertAnswer{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertAnswer) ProtoMessage() {}
+
+func (x *AlertAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertAnswer.ProtoReflect.Descriptor instead.
+func (*AlertAnswer) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AlertAnswer) GetStock() *Stock {
+	if x != nil {
+		return x.Stock
+	}
+	return nil
+}
+
+func (x *AlertAnswer) GetAlert() *Alert {
+	if x != nil {
+		return x.Alert
+	}
+	return nil
+}
+
+func (x *AlertAnswer) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// Alert is one user's back-in-stock subscription to the SKU.
+type Alert struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	UserId    string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	ProductId string                 `protobuf:"bytes,2,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// round is the restock that triggered the alert (1 for the SKU's first),
+	// 0 while it waits.
+	Round         uint64      `protobuf:"varint,4,opt,name=round,proto3" json:"round,omitempty"`
+	Status        AlertStatus `protobuf:"varint,5,opt,name=status,proto3,enum=emporium.inventory.v1.AlertStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Alert) Reset() {
+	*x = Alert{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Alert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Alert) ProtoMessage() {}
+
+func (x *Alert) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Alert.ProtoReflect.Descriptor instead.
+func (*Alert) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Alert) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *Alert) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *Alert) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Alert) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *Alert) GetStatus() AlertStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AlertStatus_ALERT_STATUS_UNSPECIFIED
+}
+
 // Stock is the grain's answer to every command: the SKU's numbers after the
 // command. on_hand = available + reserved always holds.
 type Stock struct {
@@ -436,7 +751,7 @@ type Stock struct {
 
 func (x *Stock) Reset() {
 	*x = Stock{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[7]
+	mi := &file_inventorypb_inventory_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +763,7 @@ func (x *Stock) String() string {
 func (*Stock) ProtoMessage() {}
 
 func (x *Stock) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[7]
+	mi := &file_inventorypb_inventory_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +776,7 @@ func (x *Stock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stock.ProtoReflect.Descriptor instead.
 func (*Stock) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{7}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Stock) GetSku() string {
@@ -526,7 +841,7 @@ type Reservation struct {
 
 func (x *Reservation) Reset() {
 	*x = Reservation{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[8]
+	mi := &file_inventorypb_inventory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +853,7 @@ func (x *Reservation) String() string {
 func (*Reservation) ProtoMessage() {}
 
 func (x *Reservation) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[8]
+	mi := &file_inventorypb_inventory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +866,7 @@ func (x *Reservation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reservation.ProtoReflect.Descriptor instead.
 func (*Reservation) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{8}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Reservation) GetOrderId() string {
@@ -592,7 +907,7 @@ type StockSet struct {
 
 func (x *StockSet) Reset() {
 	*x = StockSet{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[9]
+	mi := &file_inventorypb_inventory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +919,7 @@ func (x *StockSet) String() string {
 func (*StockSet) ProtoMessage() {}
 
 func (x *StockSet) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[9]
+	mi := &file_inventorypb_inventory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +932,7 @@ func (x *StockSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockSet.ProtoReflect.Descriptor instead.
 func (*StockSet) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{9}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StockSet) GetCommandId() string {
@@ -644,7 +959,7 @@ type Restocked struct {
 
 func (x *Restocked) Reset() {
 	*x = Restocked{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[10]
+	mi := &file_inventorypb_inventory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +971,7 @@ func (x *Restocked) String() string {
 func (*Restocked) ProtoMessage() {}
 
 func (x *Restocked) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[10]
+	mi := &file_inventorypb_inventory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +984,7 @@ func (x *Restocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Restocked.ProtoReflect.Descriptor instead.
 func (*Restocked) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{10}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Restocked) GetCommandId() string {
@@ -697,7 +1012,7 @@ type Reserved struct {
 
 func (x *Reserved) Reset() {
 	*x = Reserved{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[11]
+	mi := &file_inventorypb_inventory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -709,7 +1024,7 @@ func (x *Reserved) String() string {
 func (*Reserved) ProtoMessage() {}
 
 func (x *Reserved) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[11]
+	mi := &file_inventorypb_inventory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -722,7 +1037,7 @@ func (x *Reserved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reserved.ProtoReflect.Descriptor instead.
 func (*Reserved) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{11}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Reserved) GetOrderId() string {
@@ -758,7 +1073,7 @@ type Released struct {
 
 func (x *Released) Reset() {
 	*x = Released{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[12]
+	mi := &file_inventorypb_inventory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +1085,7 @@ func (x *Released) String() string {
 func (*Released) ProtoMessage() {}
 
 func (x *Released) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[12]
+	mi := &file_inventorypb_inventory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +1098,7 @@ func (x *Released) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Released.ProtoReflect.Descriptor instead.
 func (*Released) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{12}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Released) GetOrderId() string {
@@ -809,7 +1124,7 @@ type Committed struct {
 
 func (x *Committed) Reset() {
 	*x = Committed{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[13]
+	mi := &file_inventorypb_inventory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +1136,7 @@ func (x *Committed) String() string {
 func (*Committed) ProtoMessage() {}
 
 func (x *Committed) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[13]
+	mi := &file_inventorypb_inventory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +1149,7 @@ func (x *Committed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Committed.ProtoReflect.Descriptor instead.
 func (*Committed) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Committed) GetOrderId() string {
@@ -855,7 +1170,7 @@ type Returned struct {
 
 func (x *Returned) Reset() {
 	*x = Returned{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[14]
+	mi := &file_inventorypb_inventory_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +1182,7 @@ func (x *Returned) String() string {
 func (*Returned) ProtoMessage() {}
 
 func (x *Returned) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[14]
+	mi := &file_inventorypb_inventory_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +1195,7 @@ func (x *Returned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Returned.ProtoReflect.Descriptor instead.
 func (*Returned) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{14}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Returned) GetOrderId() string {
@@ -897,6 +1212,257 @@ func (x *Returned) GetQuantity() int64 {
 	return 0
 }
 
+// AlertSubscribed adds a user's subscription.
+type AlertSubscribed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	ProductId     string                 `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertSubscribed) Reset() {
+	*x = AlertSubscribed{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertSubscribed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertSubscribed) ProtoMessage() {}
+
+func (x *AlertSubscribed) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertSubscribed.ProtoReflect.Descriptor instead.
+func (*AlertSubscribed) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AlertSubscribed) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *AlertSubscribed) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *AlertSubscribed) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *AlertSubscribed) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// AlertUnsubscribed ends a user's subscription at their request.
+type AlertUnsubscribed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertUnsubscribed) Reset() {
+	*x = AlertUnsubscribed{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertUnsubscribed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertUnsubscribed) ProtoMessage() {}
+
+func (x *AlertUnsubscribed) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertUnsubscribed.ProtoReflect.Descriptor instead.
+func (*AlertUnsubscribed) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *AlertUnsubscribed) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *AlertUnsubscribed) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// AlertsTriggered records that the SKU came back (available above 0) while
+// users waited: every one of them, listed, is owed one notice of this
+// round, and their subscriptions end. The notices are sent after this is
+// durable and each is recorded by AlertNotified, so a retried command or a
+// new activation never triggers a round twice, and a notice is owed until
+// it is recorded.
+type AlertsTriggered struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Round   uint64                 `protobuf:"varint,1,opt,name=round,proto3" json:"round,omitempty"`
+	UserIds []string               `protobuf:"bytes,2,rep,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	// available is what the SKU had when the round triggered.
+	Available     int64 `protobuf:"varint,3,opt,name=available,proto3" json:"available,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertsTriggered) Reset() {
+	*x = AlertsTriggered{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertsTriggered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertsTriggered) ProtoMessage() {}
+
+func (x *AlertsTriggered) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertsTriggered.ProtoReflect.Descriptor instead.
+func (*AlertsTriggered) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AlertsTriggered) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *AlertsTriggered) GetUserIds() []string {
+	if x != nil {
+		return x.UserIds
+	}
+	return nil
+}
+
+func (x *AlertsTriggered) GetAvailable() int64 {
+	if x != nil {
+		return x.Available
+	}
+	return 0
+}
+
+// AlertNotified records that a user's notice of a round was sent, or given
+// up on after repeated failures (failed).
+type AlertNotified struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Round         uint64                 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	Failed        bool                   `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertNotified) Reset() {
+	*x = AlertNotified{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertNotified) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertNotified) ProtoMessage() {}
+
+func (x *AlertNotified) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertNotified.ProtoReflect.Descriptor instead.
+func (*AlertNotified) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AlertNotified) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *AlertNotified) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *AlertNotified) GetFailed() bool {
+	if x != nil {
+		return x.Failed
+	}
+	return false
+}
+
 // Fenced marks a seq taken to settle an append whose outcome was unknown (the
 // store failed or timed out after the write may have reached it). Whichever of
 // the two lands first owns the seq; the other collides and can never land
@@ -909,7 +1475,7 @@ type Fenced struct {
 
 func (x *Fenced) Reset() {
 	*x = Fenced{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[15]
+	mi := &file_inventorypb_inventory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1487,7 @@ func (x *Fenced) String() string {
 func (*Fenced) ProtoMessage() {}
 
 func (x *Fenced) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[15]
+	mi := &file_inventorypb_inventory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1500,7 @@ func (x *Fenced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fenced.ProtoReflect.Descriptor instead.
 func (*Fenced) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{15}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{23}
 }
 
 // State is the grain's snapshot.
@@ -953,14 +1519,27 @@ type State struct {
 	Closed []*Reservation `protobuf:"bytes,6,rep,name=closed,proto3" json:"closed,omitempty"`
 	// reserved is the sum of the quantities held, kept by apply so that no
 	// command has to add up every reservation of a busy SKU.
-	Reserved      int64 `protobuf:"varint,7,opt,name=reserved,proto3" json:"reserved,omitempty"`
+	Reserved int64 `protobuf:"varint,7,opt,name=reserved,proto3" json:"reserved,omitempty"`
+	// alerts are the users waiting for the SKU to come back, by user id.
+	Alerts map[string]*Alert `protobuf:"bytes,8,rep,name=alerts,proto3" json:"alerts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// notices are the alerts triggered whose notice is not recorded as sent,
+	// oldest first.
+	Notices []*Alert `protobuf:"bytes,9,rep,name=notices,proto3" json:"notices,omitempty"`
+	// ended are the last alerts that ended (notified or cancelled), oldest
+	// first, kept so that the read model learns they ended.
+	Ended []*Alert `protobuf:"bytes,10,rep,name=ended,proto3" json:"ended,omitempty"`
+	// alert_rounds counts the restocks that triggered alerts.
+	AlertRounds uint64 `protobuf:"varint,11,opt,name=alert_rounds,json=alertRounds,proto3" json:"alert_rounds,omitempty"`
+	// alerts_version changes with every alert event, so that the shell
+	// projects the alerts only when they changed.
+	AlertsVersion uint64 `protobuf:"varint,12,opt,name=alerts_version,json=alertsVersion,proto3" json:"alerts_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[16]
+	mi := &file_inventorypb_inventory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1551,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[16]
+	mi := &file_inventorypb_inventory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1564,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{16}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *State) GetSku() string {
@@ -1037,6 +1616,41 @@ func (x *State) GetReserved() int64 {
 	return 0
 }
 
+func (x *State) GetAlerts() map[string]*Alert {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
+func (x *State) GetNotices() []*Alert {
+	if x != nil {
+		return x.Notices
+	}
+	return nil
+}
+
+func (x *State) GetEnded() []*Alert {
+	if x != nil {
+		return x.Ended
+	}
+	return nil
+}
+
+func (x *State) GetAlertRounds() uint64 {
+	if x != nil {
+		return x.AlertRounds
+	}
+	return 0
+}
+
+func (x *State) GetAlertsVersion() uint64 {
+	if x != nil {
+		return x.AlertsVersion
+	}
+	return 0
+}
+
 var File_inventorypb_inventory_proto protoreflect.FileDescriptor
 
 const file_inventorypb_inventory_proto_rawDesc = "" +
@@ -1060,7 +1674,29 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"*\n" +
 	"\rReturnRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"\x18\n" +
-	"\x16GetAvailabilityRequest\"\xd8\x01\n" +
+	"\x16GetAvailabilityRequest\"n\n" +
+	"\x15SubscribeAlertRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\tR\tproductId\"Q\n" +
+	"\x17UnsubscribeAlertRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"\x8f\x01\n" +
+	"\vAlertAnswer\x122\n" +
+	"\x05stock\x18\x01 \x01(\v2\x1c.emporium.inventory.v1.StockR\x05stock\x122\n" +
+	"\x05alert\x18\x02 \x01(\v2\x1c.emporium.inventory.v1.AlertR\x05alert\x12\x18\n" +
+	"\acreated\x18\x03 \x01(\bR\acreated\"\xcc\x01\n" +
+	"\x05Alert\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x02 \x01(\tR\tproductId\x129\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x14\n" +
+	"\x05round\x18\x04 \x01(\x04R\x05round\x12:\n" +
+	"\x06status\x18\x05 \x01(\x0e2\".emporium.inventory.v1.AlertStatusR\x06status\"\xd8\x01\n" +
 	"\x05Stock\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x17\n" +
 	"\aon_hand\x18\x02 \x01(\x03R\x06onHand\x12\x1a\n" +
@@ -1095,8 +1731,27 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"A\n" +
 	"\bReturned\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1a\n" +
-	"\bquantity\x18\x02 \x01(\x03R\bquantity\"\b\n" +
-	"\x06Fenced\"\xe0\x02\n" +
+	"\bquantity\x18\x02 \x01(\x03R\bquantity\"\x94\x01\n" +
+	"\x0fAlertSubscribed\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x03 \x01(\tR\tproductId\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"K\n" +
+	"\x11AlertUnsubscribed\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"`\n" +
+	"\x0fAlertsTriggered\x12\x14\n" +
+	"\x05round\x18\x01 \x01(\x04R\x05round\x12\x19\n" +
+	"\buser_ids\x18\x02 \x03(\tR\auserIds\x12\x1c\n" +
+	"\tavailable\x18\x03 \x01(\x03R\tavailable\"V\n" +
+	"\rAlertNotified\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05round\x18\x02 \x01(\x04R\x05round\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\bR\x06failed\"\b\n" +
+	"\x06Fenced\"\xb1\x05\n" +
 	"\x05State\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x17\n" +
 	"\aon_hand\x18\x02 \x01(\x03R\x06onHand\x12\x12\n" +
@@ -1104,17 +1759,32 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\x04held\x18\x04 \x03(\v2&.emporium.inventory.v1.State.HeldEntryR\x04held\x12'\n" +
 	"\x0frecent_commands\x18\x05 \x03(\tR\x0erecentCommands\x12:\n" +
 	"\x06closed\x18\x06 \x03(\v2\".emporium.inventory.v1.ReservationR\x06closed\x12\x1a\n" +
-	"\breserved\x18\a \x01(\x03R\breserved\x1a[\n" +
+	"\breserved\x18\a \x01(\x03R\breserved\x12@\n" +
+	"\x06alerts\x18\b \x03(\v2(.emporium.inventory.v1.State.AlertsEntryR\x06alerts\x126\n" +
+	"\anotices\x18\t \x03(\v2\x1c.emporium.inventory.v1.AlertR\anotices\x122\n" +
+	"\x05ended\x18\n" +
+	" \x03(\v2\x1c.emporium.inventory.v1.AlertR\x05ended\x12!\n" +
+	"\falert_rounds\x18\v \x01(\x04R\valertRounds\x12%\n" +
+	"\x0ealerts_version\x18\f \x01(\x04R\ralertsVersion\x1a[\n" +
 	"\tHeldEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x128\n" +
-	"\x05value\x18\x02 \x01(\v2\".emporium.inventory.v1.ReservationR\x05value:\x028\x01*\xd8\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\".emporium.inventory.v1.ReservationR\x05value:\x028\x01\x1aW\n" +
+	"\vAlertsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.emporium.inventory.v1.AlertR\x05value:\x028\x01*\x97\x01\n" +
+	"\vAlertStatus\x12\x1c\n" +
+	"\x18ALERT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13ALERT_STATUS_ACTIVE\x10\x01\x12\x1a\n" +
+	"\x16ALERT_STATUS_TRIGGERED\x10\x02\x12\x19\n" +
+	"\x15ALERT_STATUS_NOTIFIED\x10\x03\x12\x1a\n" +
+	"\x16ALERT_STATUS_CANCELLED\x10\x04*\xd8\x01\n" +
 	"\x11ReservationStatus\x12\"\n" +
 	"\x1eRESERVATION_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17RESERVATION_STATUS_HELD\x10\x01\x12 \n" +
 	"\x1cRESERVATION_STATUS_COMMITTED\x10\x02\x12\x1f\n" +
 	"\x1bRESERVATION_STATUS_RELEASED\x10\x03\x12\x1e\n" +
 	"\x1aRESERVATION_STATUS_EXPIRED\x10\x04\x12\x1f\n" +
-	"\x1bRESERVATION_STATUS_RETURNED\x10\x052\xce\x04\n" +
+	"\x1bRESERVATION_STATUS_RETURNED\x10\x052\x9a\x06\n" +
 	"\x0eInventoryGrain\x12P\n" +
 	"\bSetStock\x12&.emporium.inventory.v1.SetStockRequest\x1a\x1c.emporium.inventory.v1.Stock\x12N\n" +
 	"\aRestock\x12%.emporium.inventory.v1.RestockRequest\x1a\x1c.emporium.inventory.v1.Stock\x12N\n" +
@@ -1122,7 +1792,9 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\aRelease\x12%.emporium.inventory.v1.ReleaseRequest\x1a\x1c.emporium.inventory.v1.Stock\x12L\n" +
 	"\x06Commit\x12$.emporium.inventory.v1.CommitRequest\x1a\x1c.emporium.inventory.v1.Stock\x12L\n" +
 	"\x06Return\x12$.emporium.inventory.v1.ReturnRequest\x1a\x1c.emporium.inventory.v1.Stock\x12^\n" +
-	"\x0fGetAvailability\x12-.emporium.inventory.v1.GetAvailabilityRequest\x1a\x1c.emporium.inventory.v1.StockB6Z4github.com/emporium-shop/emporium/protos/inventorypbb\x06proto3"
+	"\x0fGetAvailability\x12-.emporium.inventory.v1.GetAvailabilityRequest\x1a\x1c.emporium.inventory.v1.Stock\x12b\n" +
+	"\x0eSubscribeAlert\x12,.emporium.inventory.v1.SubscribeAlertRequest\x1a\".emporium.inventory.v1.AlertAnswer\x12f\n" +
+	"\x10UnsubscribeAlert\x12..emporium.inventory.v1.UnsubscribeAlertRequest\x1a\".emporium.inventory.v1.AlertAnswerB6Z4github.com/emporium-shop/emporium/protos/inventorypbb\x06proto3"
 
 var (
 	file_inventorypb_inventory_proto_rawDescOnce sync.Once
@@ -1136,57 +1808,80 @@ func file_inventorypb_inventory_proto_rawDescGZIP() []byte {
 	return file_inventorypb_inventory_proto_rawDescData
 }
 
-var file_inventorypb_inventory_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_inventorypb_inventory_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_inventorypb_inventory_proto_goTypes = []any{
-	(ReservationStatus)(0),         // 0: emporium.inventory.v1.ReservationStatus
-	(*SetStockRequest)(nil),        // 1: emporium.inventory.v1.SetStockRequest
-	(*RestockRequest)(nil),         // 2: emporium.inventory.v1.RestockRequest
-	(*ReserveRequest)(nil),         // 3: emporium.inventory.v1.ReserveRequest
-	(*ReleaseRequest)(nil),         // 4: emporium.inventory.v1.ReleaseRequest
-	(*CommitRequest)(nil),          // 5: emporium.inventory.v1.CommitRequest
-	(*ReturnRequest)(nil),          // 6: emporium.inventory.v1.ReturnRequest
-	(*GetAvailabilityRequest)(nil), // 7: emporium.inventory.v1.GetAvailabilityRequest
-	(*Stock)(nil),                  // 8: emporium.inventory.v1.Stock
-	(*Reservation)(nil),            // 9: emporium.inventory.v1.Reservation
-	(*StockSet)(nil),               // 10: emporium.inventory.v1.StockSet
-	(*Restocked)(nil),              // 11: emporium.inventory.v1.Restocked
-	(*Reserved)(nil),               // 12: emporium.inventory.v1.Reserved
-	(*Released)(nil),               // 13: emporium.inventory.v1.Released
-	(*Committed)(nil),              // 14: emporium.inventory.v1.Committed
-	(*Returned)(nil),               // 15: emporium.inventory.v1.Returned
-	(*Fenced)(nil),                 // 16: emporium.inventory.v1.Fenced
-	(*State)(nil),                  // 17: emporium.inventory.v1.State
-	nil,                            // 18: emporium.inventory.v1.State.HeldEntry
-	(*timestamppb.Timestamp)(nil),  // 19: google.protobuf.Timestamp
+	(AlertStatus)(0),                // 0: emporium.inventory.v1.AlertStatus
+	(ReservationStatus)(0),          // 1: emporium.inventory.v1.ReservationStatus
+	(*SetStockRequest)(nil),         // 2: emporium.inventory.v1.SetStockRequest
+	(*RestockRequest)(nil),          // 3: emporium.inventory.v1.RestockRequest
+	(*ReserveRequest)(nil),          // 4: emporium.inventory.v1.ReserveRequest
+	(*ReleaseRequest)(nil),          // 5: emporium.inventory.v1.ReleaseRequest
+	(*CommitRequest)(nil),           // 6: emporium.inventory.v1.CommitRequest
+	(*ReturnRequest)(nil),           // 7: emporium.inventory.v1.ReturnRequest
+	(*GetAvailabilityRequest)(nil),  // 8: emporium.inventory.v1.GetAvailabilityRequest
+	(*SubscribeAlertRequest)(nil),   // 9: emporium.inventory.v1.SubscribeAlertRequest
+	(*UnsubscribeAlertRequest)(nil), // 10: emporium.inventory.v1.UnsubscribeAlertRequest
+	(*AlertAnswer)(nil),             // 11: emporium.inventory.v1.AlertAnswer
+	(*Alert)(nil),                   // 12: emporium.inventory.v1.Alert
+	(*Stock)(nil),                   // 13: emporium.inventory.v1.Stock
+	(*Reservation)(nil),             // 14: emporium.inventory.v1.Reservation
+	(*StockSet)(nil),                // 15: emporium.inventory.v1.StockSet
+	(*Restocked)(nil),               // 16: emporium.inventory.v1.Restocked
+	(*Reserved)(nil),                // 17: emporium.inventory.v1.Reserved
+	(*Released)(nil),                // 18: emporium.inventory.v1.Released
+	(*Committed)(nil),               // 19: emporium.inventory.v1.Committed
+	(*Returned)(nil),                // 20: emporium.inventory.v1.Returned
+	(*AlertSubscribed)(nil),         // 21: emporium.inventory.v1.AlertSubscribed
+	(*AlertUnsubscribed)(nil),       // 22: emporium.inventory.v1.AlertUnsubscribed
+	(*AlertsTriggered)(nil),         // 23: emporium.inventory.v1.AlertsTriggered
+	(*AlertNotified)(nil),           // 24: emporium.inventory.v1.AlertNotified
+	(*Fenced)(nil),                  // 25: emporium.inventory.v1.Fenced
+	(*State)(nil),                   // 26: emporium.inventory.v1.State
+	nil,                             // 27: emporium.inventory.v1.State.HeldEntry
+	nil,                             // 28: emporium.inventory.v1.State.AlertsEntry
+	(*timestamppb.Timestamp)(nil),   // 29: google.protobuf.Timestamp
 }
 var file_inventorypb_inventory_proto_depIdxs = []int32{
-	9,  // 0: emporium.inventory.v1.Stock.reservation:type_name -> emporium.inventory.v1.Reservation
-	19, // 1: emporium.inventory.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
-	0,  // 2: emporium.inventory.v1.Reservation.status:type_name -> emporium.inventory.v1.ReservationStatus
-	19, // 3: emporium.inventory.v1.Reserved.expires_at:type_name -> google.protobuf.Timestamp
-	18, // 4: emporium.inventory.v1.State.held:type_name -> emporium.inventory.v1.State.HeldEntry
-	9,  // 5: emporium.inventory.v1.State.closed:type_name -> emporium.inventory.v1.Reservation
-	9,  // 6: emporium.inventory.v1.State.HeldEntry.value:type_name -> emporium.inventory.v1.Reservation
-	1,  // 7: emporium.inventory.v1.InventoryGrain.SetStock:input_type -> emporium.inventory.v1.SetStockRequest
-	2,  // 8: emporium.inventory.v1.InventoryGrain.Restock:input_type -> emporium.inventory.v1.RestockRequest
-	3,  // 9: emporium.inventory.v1.InventoryGrain.Reserve:input_type -> emporium.inventory.v1.ReserveRequest
-	4,  // 10: emporium.inventory.v1.InventoryGrain.Release:input_type -> emporium.inventory.v1.ReleaseRequest
-	5,  // 11: emporium.inventory.v1.InventoryGrain.Commit:input_type -> emporium.inventory.v1.CommitRequest
-	6,  // 12: emporium.inventory.v1.InventoryGrain.Return:input_type -> emporium.inventory.v1.ReturnRequest
-	7,  // 13: emporium.inventory.v1.InventoryGrain.GetAvailability:input_type -> emporium.inventory.v1.GetAvailabilityRequest
-	8,  // 14: emporium.inventory.v1.InventoryGrain.SetStock:output_type -> emporium.inventory.v1.Stock
-	8,  // 15: emporium.inventory.v1.InventoryGrain.Restock:output_type -> emporium.inventory.v1.Stock
-	8,  // 16: emporium.inventory.v1.InventoryGrain.Reserve:output_type -> emporium.inventory.v1.Stock
-	8,  // 17: emporium.inventory.v1.InventoryGrain.Release:output_type -> emporium.inventory.v1.Stock
-	8,  // 18: emporium.inventory.v1.InventoryGrain.Commit:output_type -> emporium.inventory.v1.Stock
-	8,  // 19: emporium.inventory.v1.InventoryGrain.Return:output_type -> emporium.inventory.v1.Stock
-	8,  // 20: emporium.inventory.v1.InventoryGrain.GetAvailability:output_type -> emporium.inventory.v1.Stock
-	14, // [14:21] is the sub-list for method output_type
-	7,  // [7:14] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	13, // 0: emporium.inventory.v1.AlertAnswer.stock:type_name -> emporium.inventory.v1.Stock
+	12, // 1: emporium.inventory.v1.AlertAnswer.alert:type_name -> emporium.inventory.v1.Alert
+	29, // 2: emporium.inventory.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 3: emporium.inventory.v1.Alert.status:type_name -> emporium.inventory.v1.AlertStatus
+	14, // 4: emporium.inventory.v1.Stock.reservation:type_name -> emporium.inventory.v1.Reservation
+	29, // 5: emporium.inventory.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 6: emporium.inventory.v1.Reservation.status:type_name -> emporium.inventory.v1.ReservationStatus
+	29, // 7: emporium.inventory.v1.Reserved.expires_at:type_name -> google.protobuf.Timestamp
+	29, // 8: emporium.inventory.v1.AlertSubscribed.at:type_name -> google.protobuf.Timestamp
+	27, // 9: emporium.inventory.v1.State.held:type_name -> emporium.inventory.v1.State.HeldEntry
+	14, // 10: emporium.inventory.v1.State.closed:type_name -> emporium.inventory.v1.Reservation
+	28, // 11: emporium.inventory.v1.State.alerts:type_name -> emporium.inventory.v1.State.AlertsEntry
+	12, // 12: emporium.inventory.v1.State.notices:type_name -> emporium.inventory.v1.Alert
+	12, // 13: emporium.inventory.v1.State.ended:type_name -> emporium.inventory.v1.Alert
+	14, // 14: emporium.inventory.v1.State.HeldEntry.value:type_name -> emporium.inventory.v1.Reservation
+	12, // 15: emporium.inventory.v1.State.AlertsEntry.value:type_name -> emporium.inventory.v1.Alert
+	2,  // 16: emporium.inventory.v1.InventoryGrain.SetStock:input_type -> emporium.inventory.v1.SetStockRequest
+	3,  // 17: emporium.inventory.v1.InventoryGrain.Restock:input_type -> emporium.inventory.v1.RestockRequest
+	4,  // 18: emporium.inventory.v1.InventoryGrain.Reserve:input_type -> emporium.inventory.v1.ReserveRequest
+	5,  // 19: emporium.inventory.v1.InventoryGrain.Release:input_type -> emporium.inventory.v1.ReleaseRequest
+	6,  // 20: emporium.inventory.v1.InventoryGrain.Commit:input_type -> emporium.inventory.v1.CommitRequest
+	7,  // 21: emporium.inventory.v1.InventoryGrain.Return:input_type -> emporium.inventory.v1.ReturnRequest
+	8,  // 22: emporium.inventory.v1.InventoryGrain.GetAvailability:input_type -> emporium.inventory.v1.GetAvailabilityRequest
+	9,  // 23: emporium.inventory.v1.InventoryGrain.SubscribeAlert:input_type -> emporium.inventory.v1.SubscribeAlertRequest
+	10, // 24: emporium.inventory.v1.InventoryGrain.UnsubscribeAlert:input_type -> emporium.inventory.v1.UnsubscribeAlertRequest
+	13, // 25: emporium.inventory.v1.InventoryGrain.SetStock:output_type -> emporium.inventory.v1.Stock
+	13, // 26: emporium.inventory.v1.InventoryGrain.Restock:output_type -> emporium.inventory.v1.Stock
+	13, // 27: emporium.inventory.v1.InventoryGrain.Reserve:output_type -> emporium.inventory.v1.Stock
+	13, // 28: emporium.inventory.v1.InventoryGrain.Release:output_type -> emporium.inventory.v1.Stock
+	13, // 29: emporium.inventory.v1.InventoryGrain.Commit:output_type -> emporium.inventory.v1.Stock
+	13, // 30: emporium.inventory.v1.InventoryGrain.Return:output_type -> emporium.inventory.v1.Stock
+	13, // 31: emporium.inventory.v1.InventoryGrain.GetAvailability:output_type -> emporium.inventory.v1.Stock
+	11, // 32: emporium.inventory.v1.InventoryGrain.SubscribeAlert:output_type -> emporium.inventory.v1.AlertAnswer
+	11, // 33: emporium.inventory.v1.InventoryGrain.UnsubscribeAlert:output_type -> emporium.inventory.v1.AlertAnswer
+	25, // [25:34] is the sub-list for method output_type
+	16, // [16:25] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_inventorypb_inventory_proto_init() }
@@ -1199,8 +1894,8 @@ func file_inventorypb_inventory_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_inventorypb_inventory_proto_rawDesc), len(file_inventorypb_inventory_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   18,
+			NumEnums:      2,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

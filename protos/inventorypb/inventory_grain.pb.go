@@ -68,6 +68,8 @@ type InventoryGrain interface {
 	Commit(req *CommitRequest, ctx cluster.GrainContext) (*Stock, error)
 	Return(req *ReturnRequest, ctx cluster.GrainContext) (*Stock, error)
 	GetAvailability(req *GetAvailabilityRequest, ctx cluster.GrainContext) (*Stock, error)
+	SubscribeAlert(req *SubscribeAlertRequest, ctx cluster.GrainContext) (*AlertAnswer, error)
+	UnsubscribeAlert(req *UnsubscribeAlertRequest, ctx cluster.GrainContext) (*AlertAnswer, error)
 }
 
 // InventoryGrainGrainClient holds the base data for the InventoryGrainGrain
@@ -265,6 +267,60 @@ func (g *InventoryGrainGrainClient) GetAvailability(r *GetAvailabilityRequest, o
 	}
 }
 
+// SubscribeAlert requests the execution on to the cluster with CallOptions
+func (g *InventoryGrainGrainClient) SubscribeAlert(r *SubscribeAlertRequest, opts ...cluster.GrainCallOption) (*AlertAnswer, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "InventoryGrain"), slog.String("method", "SubscribeAlert"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 7, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "InventoryGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *AlertAnswer:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// UnsubscribeAlert requests the execution on to the cluster with CallOptions
+func (g *InventoryGrainGrainClient) UnsubscribeAlert(r *UnsubscribeAlertRequest, opts ...cluster.GrainCallOption) (*AlertAnswer, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "InventoryGrain"), slog.String("method", "UnsubscribeAlert"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 8, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "InventoryGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *AlertAnswer:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
 // InventoryGrainActor represents the actor structure
 type InventoryGrainActor struct {
 	ctx     cluster.GrainContext
@@ -427,6 +483,46 @@ func (a *InventoryGrainActor) Receive(ctx actor.Context) {
 			}
 
 			r0, err := a.inner.GetAvailability(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 7:
+			req := &SubscribeAlertRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] SubscribeAlert(SubscribeAlertRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.SubscribeAlert(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 8:
+			req := &UnsubscribeAlertRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] UnsubscribeAlert(UnsubscribeAlertRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.UnsubscribeAlert(req, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)
