@@ -37,6 +37,39 @@ var (
 
 const idleTimeout = 2 * time.Second
 
+// notices records the back-in-stock notices the grains send, by key, and
+// fails the keys told to.
+var notices = &noticeLog{sent: map[string]int{}, failing: map[string]int{}}
+
+type noticeLog struct {
+	mu      sync.Mutex
+	sent    map[string]int
+	failing map[string]int // key -> failures left
+}
+
+func (l *noticeLog) notify(_ context.Context, n inventory.Notice) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failing[n.Key()] > 0 {
+		l.failing[n.Key()]--
+		return emporium.Errorf(emporium.EUNAVAILABLE, "the mail server is down (test)")
+	}
+	l.sent[n.Key()]++
+	return nil
+}
+
+func (l *noticeLog) count(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sent[key]
+}
+
+func (l *noticeLog) fail(key string, times int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failing[key] = times
+}
+
 func TestMain(m *testing.M) {
 	os.Exit(actorstest.Main(m, "inventory", func(s persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
 		store = s
@@ -57,7 +90,9 @@ func TestMain(m *testing.M) {
 				IdleTimeout:   idleTimeout,
 				SnapshotEvery: 20,
 			},
-			Views: store.Projections(),
+			Views:       store.Projections(),
+			Notify:      notices.notify,
+			NoticeRetry: time.Second,
 		}))
 		if err != nil {
 			return err

@@ -23,10 +23,14 @@ type Indexer interface {
 	EnsureIndex(ctx context.Context, collection string, keys ...string) error
 }
 
-// EnsureIndexes declares the index of the sweeper's query. It is
-// idempotent; run it at start-up, before the sweeper.
+// EnsureIndexes declares the indexes of the sweeper's query and of a
+// user's active alerts. It is idempotent; run it at start-up, before the
+// sweeper.
 func EnsureIndexes(ctx context.Context, ix Indexer) error {
-	return emporium.Wrap("inventory.EnsureIndexes", ix.EnsureIndex(ctx, ViewCollection, ExpiryField))
+	if err := ix.EnsureIndex(ctx, ViewCollection, ExpiryField); err != nil {
+		return emporium.Wrap("inventory.EnsureIndexes", err)
+	}
+	return emporium.Wrap("inventory.EnsureIndexes", ix.EnsureIndex(ctx, AlertCollection, "active_user", "-_id"))
 }
 
 // DueLister finds read-model documents whose time field is at or before a
