@@ -78,6 +78,8 @@ type Config struct {
 	// catalogue routes (categories, vendors, products); its vendor and admin
 	// routes need Accounts too, to authenticate.
 	Catalog emporium.Catalog
+	// Alerts serves back-in-stock alerts; nil leaves their routes out.
+	Alerts emporium.Alerts
 	// Carts and Wishlists are the cart and wishlist services. When set, New
 	// mounts their routes (/v1/cart*, /v1/wishlists*); they need Accounts
 	// too, to authenticate.
@@ -175,6 +177,7 @@ type Server struct {
 
 	accounts       emporium.Accounts
 	catalog        emporium.Catalog
+	alerts         emporium.Alerts
 	carts          emporium.Carts
 	wishlists      emporium.Wishlists
 	orders         emporium.Orders
@@ -205,6 +208,7 @@ func New(cfg Config) *Server {
 
 		accounts:       cfg.Accounts,
 		catalog:        cfg.Catalog,
+		alerts:         cfg.Alerts,
 		carts:          cfg.Carts,
 		wishlists:      cfg.Wishlists,
 		orders:         cfg.Orders,
@@ -263,6 +267,9 @@ func New(cfg Config) *Server {
 	}
 	if s.accounts != nil {
 		s.mountCarts()
+	}
+	if s.alerts != nil {
+		s.mountAlerts()
 	}
 	s.mountOrders()
 	// Live updates (ws.go).

@@ -1,6 +1,6 @@
 // Package mail sends Emporium's transactional email (DESIGN §2, §9, §10):
-// account verification, password reset, email-change confirmation, and
-// the confirmation and cancellation of orders.
+// account verification, password reset, email-change confirmation, the
+// confirmation and cancellation of orders, and back-in-stock alerts.
 //
 // Consumers depend on the Sender interface only. Two implementations exist:
 // SMTP, which delivers through the server named by SMTP_URL with timeouts

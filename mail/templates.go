@@ -66,7 +66,7 @@ type mailTemplate struct {
 // of the binary, so a template that does not parse is a bug that must stop
 // the program (and fails the tests) rather than surface in a signup.
 var templates = mustParseTemplates(TemplateVerifyEmail, TemplateResetPassword, TemplateEmailChange,
-	TemplateOrderConfirmed, TemplateOrderCancelled)
+	TemplateOrderConfirmed, TemplateOrderCancelled, TemplateBackInStock)
 
 // htmlFuncs are the helpers of the HTML templates.
 var htmlFuncs = htmltemplate.FuncMap{

@@ -17,6 +17,7 @@ import (
 	"net/http/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
@@ -93,7 +94,11 @@ type Node struct {
 	webhooks     map[string]payments.WebhookVerifier
 	orderWaiter  *order.Waiter
 	orderMetrics *order.Metrics
-	adminOnly    bool
+	// servicesReady is set once the services are built: grains activated
+	// by other members can ask for a back-in-stock notice before then, and
+	// notifyAlert needs the catalogue and the accounts.
+	servicesReady atomic.Bool
+	adminOnly     bool
 	server       *http.Server
 	listener     net.Listener
 	// demoPassword is the demo vendors' password once DemoVendorPassword
@@ -177,6 +182,7 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err := n.orderServices(); err != nil {
 		return err
 	}
+	n.servicesReady.Store(true)
 	n.startLoops()
 	if n.adminOnly {
 		return nil
@@ -211,7 +217,7 @@ func (n *Node) startCluster() error {
 	// back from the read models.
 	kinds := []*cluster.Kind{
 		inventory.NewKind(inventory.Config{GrainConfig: grains, Views: n.Store.Projections(),
-			StockChanged: func(sku string) { n.Indexer.NotifySKUs(sku) }}),
+			StockChanged: func(sku string) { n.Indexer.NotifySKUs(sku) }, Notify: n.notifyAlert}),
 		session.NewKind(grains),
 		user.NewKind(grains, user.WithClaims(n.claims()), user.WithViews(n.Store.Projections())),
 		product.NewKind(product.Config{
@@ -348,6 +354,7 @@ func (n *Node) serveHTTP() error {
 		Version:         Version,
 		Accounts:        n.Accounts,
 		Catalog:         n.Catalog,
+		Alerts:          n.Catalog,
 		Limiter:         n.limiter,
 		TrustedProxies:  proxies,
 		Idempotency:     n.claims(),
