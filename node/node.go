@@ -99,8 +99,8 @@ type Node struct {
 	// notifyAlert needs the catalogue and the accounts.
 	servicesReady atomic.Bool
 	adminOnly     bool
-	server       *http.Server
-	listener     net.Listener
+	server        *http.Server
+	listener      net.Listener
 	// demoPassword is the demo vendors' password once DemoVendorPassword
 	// found it, and demoFile the file it is kept in.
 	demoMu       sync.Mutex
