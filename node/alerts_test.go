@@ -2,7 +2,9 @@ package node_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -164,4 +166,81 @@ func TestBackInStockAlerts(t *testing.T) {
 	for _, name := range []string{"ann", "bob"} {
 		assert.Len(t, live[name].stockChanged(), 1, "exactly one push to %s", name)
 	}
+}
+
+// TestAlertLimitAndPages: a user holds at most MaxAlertsPerUser (50)
+// active alerts, listed page by page; the 51st is a conflict until one is
+// removed.
+func TestAlertLimitAndPages(t *testing.T) {
+	n := openCatalogNode(t, 0)
+	a := newAPI(t, n)
+	_, vendor := userToken(t, n, a, "vendor")
+	status, body, _ := a.do("POST", "/v1/vendors", vendor, map[string]any{"store_name": "Limits"})
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+	_, admin := userToken(t, n, a, "admin", "admin")
+	status, cat, _ := a.do("POST", "/v1/admin/categories", admin, map[string]any{"name": "Many"})
+	require.Equal(t, http.StatusCreated, status, "%v", cat)
+	colours, sizes := []any{}, []any{}
+	for i := range 8 {
+		colours = append(colours, fmt.Sprint("c", i))
+	}
+	for i := range 7 {
+		sizes = append(sizes, fmt.Sprint("s", i))
+	}
+	var variants []any
+	var skus []string
+	for _, c := range colours {
+		for _, s := range sizes {
+			sku := fmt.Sprintf("LIM-%s-%s", c, s)
+			skus = append(skus, sku)
+			variants = append(variants, map[string]any{"sku": sku, "options": map[string]any{"color": c, "size": s}, "price": 100})
+		}
+	}
+	status, p, _ := a.do("POST", "/v1/vendor/products", vendor, map[string]any{
+		"title": "Many", "brand": "Kiln", "category_id": cat["id"], "currency": "USD", "status": "active",
+		"options":  []any{map[string]any{"name": "color", "values": colours}, map[string]any{"name": "size", "values": sizes}},
+		"variants": variants,
+	})
+	require.Equal(t, http.StatusCreated, status, "%v", p)
+	id := p["id"].(string)
+	actorstest.WaitFor(t, 5*time.Second, "the product is public", func() bool {
+		status, _, _ := a.do("GET", "/v1/products/"+id, "", nil)
+		return status == http.StatusOK
+	})
+	_, buyer := userToken(t, n, a, "buyer")
+	path := func(sku string) string { return "/v1/products/" + id + "/variants/" + sku + "/alerts" }
+	for _, sku := range skus[:50] {
+		status, body, _ := a.do("POST", path(sku), buyer, nil) // never stocked: sold out
+		require.Equal(t, http.StatusCreated, status, "%v", body)
+	}
+	var seen []string
+	actorstest.WaitFor(t, 10*time.Second, "50 alerts listed, 20 a page", func() bool {
+		seen = nil
+		cursor := ""
+		for {
+			status, page, _ := a.do("GET", "/v1/me/alerts?limit=20&cursor="+cursor, buyer, nil)
+			require.Equal(t, http.StatusOK, status, "%v", page)
+			for _, it := range page["items"].([]any) {
+				seen = append(seen, it.(map[string]any)["sku"].(string))
+			}
+			next, _ := page["next_cursor"].(string)
+			if next == "" {
+				return len(seen) == 50
+			}
+			cursor = url.QueryEscape(next)
+		}
+	})
+	assert.ElementsMatch(t, skus[:50], seen, "every alert once across the pages")
+
+	status, problem, _ := a.do("POST", path(skus[50]), buyer, nil)
+	assert.Equal(t, http.StatusConflict, status, "%v", problem)
+	status, again, _ := a.do("POST", path(skus[0]), buyer, nil)
+	assert.Equal(t, http.StatusOK, status, "one held already is answered, not refused: %v", again)
+
+	status, _, _ = a.do("DELETE", path(skus[0]), buyer, nil)
+	require.Equal(t, http.StatusNoContent, status)
+	actorstest.WaitFor(t, 5*time.Second, "room for one more", func() bool {
+		status, _, _ := a.do("POST", path(skus[50]), buyer, nil)
+		return status == http.StatusCreated
+	})
 }
