@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors/inventory"
 	"github.com/emporium-shop/emporium/mail"
@@ -28,41 +30,57 @@ const (
 	alertSentTTL    = 30 * 24 * time.Hour
 )
 
-// notifyAlert sends the user of n one back-in-stock mail and one
-// stock.changed push, once per n.Key().
+// notifyAlert sends the notice's user one back-in-stock mail and one
+// stock.changed push, once per notice.Key().
 func (n *Node) notifyAlert(ctx context.Context, notice inventory.Notice) error {
 	if !n.servicesReady.Load() {
 		return emporium.Errorf(emporium.EUNAVAILABLE, "the node is starting")
 	}
-	key := "emporium:" + notice.Key()
-	claimed, err := n.Redis.SetNX(ctx, key, "sending", alertSendingTTL).Result()
-	if err != nil {
-		return emporium.Errorf(emporium.EUNAVAILABLE, "claiming the notice %s: %v", notice.Key(), err)
-	}
-	if !claimed {
-		state, err := n.Redis.Get(ctx, key).Result()
-		if err == nil && state == "sent" {
-			return nil
-		}
-		return emporium.Errorf(emporium.EUNAVAILABLE, "the notice %s is being sent elsewhere", notice.Key())
-	}
-	sent, err := n.sendAlert(ctx, notice)
-	if err != nil {
-		// Let the grain's retry claim it again.
-		if derr := n.Redis.Del(context.WithoutCancel(ctx), key).Err(); derr != nil {
-			n.Logger.Warn("alerts: releasing a notice's claim", slog.Any("error", derr))
-		}
+	var sent bool
+	err := once(ctx, n.Redis, "emporium:"+notice.Key(), n.Logger, func() (err error) {
+		sent, err = n.sendAlert(ctx, notice)
 		return err
-	}
-	if err := n.Redis.Set(context.WithoutCancel(ctx), key, "sent", alertSentTTL).Err(); err != nil {
-		// The mail went; the claim expires and a rare duplicate may follow
-		// a crash, which is all a lost record can cost.
-		n.Logger.Warn("alerts: recording a notice sent", slog.Any("error", err))
+	})
+	if err != nil {
+		return err
 	}
 	if sent {
 		n.livePub.Publish(notice.UserID, emporium.LiveEvent{Type: emporium.StockEventType, ID: notice.SKU, Seq: notice.Seq,
 			Data: emporium.StockAlertEvent{ProductID: notice.ProductID, SKU: notice.SKU, Available: notice.Available,
 				InStock: notice.Available > 0}})
+	}
+	return nil
+}
+
+// once runs send unless it ran to success for key before, on any node: it
+// claims key in Redis ("sending") for the attempt, and marks it "sent"
+// after a success. A key being sent elsewhere is EUNAVAILABLE, for the
+// caller to retry; a failed send releases the claim. Only a crash between
+// the send and the mark can let a later retry send again, after the claim
+// expires.
+func once(ctx context.Context, rdb *redis.Client, key string, logger *slog.Logger, send func() error) error {
+	claimed, err := rdb.SetNX(ctx, key, "sending", alertSendingTTL).Result()
+	if err != nil {
+		return emporium.Errorf(emporium.EUNAVAILABLE, "claiming %s: %v", key, err)
+	}
+	if !claimed {
+		state, err := rdb.Get(ctx, key).Result()
+		if err == nil && state == "sent" {
+			return nil
+		}
+		return emporium.Errorf(emporium.EUNAVAILABLE, "%s is being sent elsewhere", key)
+	}
+	if err := send(); err != nil {
+		// Let the next try claim it again.
+		if derr := rdb.Del(context.WithoutCancel(ctx), key).Err(); derr != nil {
+			logger.Warn("releasing a claim", slog.String("key", key), slog.Any("error", derr))
+		}
+		return err
+	}
+	if err := rdb.Set(context.WithoutCancel(ctx), key, "sent", alertSentTTL).Err(); err != nil {
+		// The send happened; the claim expires and a rare duplicate may
+		// follow a crash, which is all a lost mark can cost.
+		logger.Warn("marking a claim done", slog.String("key", key), slog.Any("error", err))
 	}
 	return nil
 }
