@@ -194,6 +194,27 @@ func notices(s *pb.State, seq uint64) []Notice {
 	return out
 }
 
+// alertsDue answers, when the state owes notices or a trigger, a moment in
+// the past from which that work is due (the oldest subscription's), so
+// that the sweeper wakes the SKU.
+func alertsDue(s *pb.State) (time.Time, bool) {
+	var due time.Time
+	consider := func(a *pb.Alert) {
+		if at := a.CreatedAt.AsTime(); due.IsZero() || at.Before(due) {
+			due = at
+		}
+	}
+	for _, a := range s.Notices {
+		consider(a)
+	}
+	if available(s) > 0 {
+		for _, a := range s.Alerts {
+			consider(a)
+		}
+	}
+	return due, !due.IsZero()
+}
+
 // alertAnswer renders the state as the answer to an alert command for user.
 func alertAnswer(s *pb.State, seq uint64, user string, created bool) *pb.AlertAnswer {
 	out := &pb.AlertAnswer{Stock: stock(s, seq, ""), Created: created}

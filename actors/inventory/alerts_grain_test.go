@@ -1,6 +1,8 @@
 package inventory_test
 
 import (
+	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -94,4 +96,35 @@ func passivate(t *testing.T, sku string) {
 	pid := member.Get(sku, inventory.Kind)
 	require.NotNil(t, pid)
 	require.NoError(t, member.ActorSystem.Root.PoisonFuture(pid).Wait())
+}
+
+// TestSweeperWakesASKUThatOwesNotices: a notice failed and its activation
+// stopped before the retry; the sweeper wakes the SKU and the notice goes.
+func TestSweeperWakesASKUThatOwesNotices(t *testing.T) {
+	sku := newSKU(t, 0)
+	_, err := grain(sku).SubscribeAlert(&pb.SubscribeAlertRequest{CommandId: "s1", UserId: "u1", ProductId: "p1"})
+	require.NoError(t, err)
+	key := "stock-alert:" + sku + ":1:u1"
+	notices.fail(key, 1)
+	_, err = grain(sku).Restock(&pb.RestockRequest{CommandId: "r1", Quantity: 1})
+	require.NoError(t, err)
+	actorstest.WaitFor(t, 5*time.Second, "the failed try", func() bool {
+		notices.mu.Lock()
+		defer notices.mu.Unlock()
+		return notices.failing[key] == 0
+	})
+	time.Sleep(50 * time.Millisecond) // let the activation take the report
+	passivate(t, sku)
+	require.NoError(t, store.Projections().Flush(context.Background()))
+	require.Len(t, replay(t, store, sku).Notices, 1, "the notice is owed")
+	assert.Zero(t, notices.count(key))
+
+	sweeper := &inventory.Sweeper{Cluster: member, Lister: store.Projections(), Clock: clock, Logger: slog.Default()}
+	woken, err := sweeper.SweepOnce(context.Background())
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, woken, 1)
+	actorstest.WaitFor(t, 5*time.Second, "the notice sent", func() bool { return notices.count(key) == 1 })
+	actorstest.WaitFor(t, 5*time.Second, "the notice recorded", func() bool { return len(replay(t, store, sku).Notices) == 0 })
+	require.NoError(t, store.Projections().Flush(context.Background()))
+	assert.Nil(t, readView(t, sku).NextExpiry, "nothing is due any more")
 }

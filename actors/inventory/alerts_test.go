@@ -158,3 +158,20 @@ func TestEndedAlertsAreBounded(t *testing.T) {
 	assert.Len(t, s.Ended, endedAlertsKept)
 	assert.Empty(t, s.Alerts)
 }
+
+func TestAlertsDue(t *testing.T) {
+	s := given(subscribedEv("a1", "u1"))
+	_, due := alertsDue(s)
+	assert.False(t, due, "waiting for stock is no work")
+	apply(s, &pb.StockSet{CommandId: "c1", OnHand: 1})
+	at, due := alertsDue(s)
+	assert.True(t, due, "a trigger owed is work due")
+	assert.Equal(t, t0, at)
+	ev, _ := triggerAlerts(s, t0)
+	apply(s, ev[0])
+	_, due = alertsDue(s)
+	assert.True(t, due, "notices owed are work due")
+	apply(s, &pb.AlertNotified{UserId: "u1", Round: 1})
+	_, due = alertsDue(s)
+	assert.False(t, due)
+}

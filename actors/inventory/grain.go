@@ -274,6 +274,12 @@ func (g *grain) Project(state *pb.State, seq uint64) {
 	if at, ok := nextExpiry(state); ok {
 		v.NextExpiry = &at
 	}
+	if at, ok := alertsDue(state); ok && (v.NextExpiry == nil || at.Before(*v.NextExpiry)) {
+		// Notices owed are work due too: the sweeper wakes a SKU whose
+		// activation stopped (passivated, or its node died) before they
+		// were recorded.
+		v.NextExpiry = &at
+	}
 	g.Config.Views.Put(ViewCollection, g.ID(), seq, v)
 	inStock := v.Available > 0
 	if g.Config.StockChanged != nil && (!g.projected || inStock != g.inStock) {
@@ -308,24 +314,26 @@ func AlertID(user, sku string) string { return user + "|" + sku }
 // projectAlerts writes the alert documents: every active one, every one
 // triggered and not yet notified, and the ones that ended lately. Ended
 // documents stay (inactive); they are small, and a user who subscribes
-// again gets the same document back.
+// again gets the same document back. A user can be in more than one list
+// (subscribed again after an alert ended); the newest wins, since the
+// puts of one projection share a seq.
 func (g *grain) projectAlerts(state *pb.State, seq uint64) {
-	put := func(a *pb.Alert) {
+	latest := map[string]*pb.Alert{}
+	for _, list := range [][]*pb.Alert{state.Ended, state.Notices} {
+		for _, a := range list {
+			latest[a.UserId] = a
+		}
+	}
+	for id, a := range state.Alerts {
+		latest[id] = a
+	}
+	for _, a := range latest {
 		v := AlertView{UserID: a.UserId, SKU: state.Sku, ProductID: a.ProductId, Status: AlertStatusWord(a.Status),
 			CreatedAt: a.CreatedAt.AsTime()}
 		if a.Status == pb.AlertStatus_ALERT_STATUS_ACTIVE {
 			v.ActiveUser = a.UserId
 		}
 		g.Config.Views.Put(AlertCollection, AlertID(a.UserId, state.Sku), seq, v)
-	}
-	for _, a := range state.Ended {
-		put(a)
-	}
-	for _, a := range state.Notices {
-		put(a)
-	}
-	for _, a := range state.Alerts {
-		put(a)
 	}
 }
 

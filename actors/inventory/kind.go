@@ -1,5 +1,6 @@
 // Package inventory is the InventoryGrain: one virtual actor per SKU, the
-// single writer of that SKU's stock (on hand, reservations, sold).
+// single writer of that SKU's stock (on hand, reservations, sold) and of
+// the back-in-stock alerts waiting for it (alerts.go).
 //
 // The rules are a pure core (core.go: decide and apply); kind.go declares
 // the kind to the shell (actors.Spec), which loads the state from the latest

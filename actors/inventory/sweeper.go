@@ -40,9 +40,10 @@ type DueLister interface {
 }
 
 // Sweeper releases reservations that expired while no activation of their
-// SKU was live to run its timer. It does not release anything itself: it
-// wakes each SKU whose read model shows an expiry due, and the activation
-// expires what is due before it answers. Running it on several nodes at once
+// SKU was live to run its timer, and wakes SKUs that owe back-in-stock
+// notices nobody is sending. It does not do either itself: it wakes each
+// SKU whose read model shows work due, and the activation expires what is
+// due and sends what is owed. Running it on several nodes at once
 // is harmless, since waking a grain twice changes nothing.
 type Sweeper struct {
 	Cluster  *cluster.Cluster
