@@ -105,6 +105,9 @@ func TestBackInStockAlerts(t *testing.T) {
 	} {
 		status, problem, h := a.do("POST", c.path, c.token, nil)
 		assert.Equal(t, c.status, status, "%s: %v", c.name, problem)
+		if c.status == http.StatusConflict {
+			assert.Contains(t, problem["detail"], "in stock", "the problem says why")
+		}
 		assert.Contains(t, h.Get("Content-Type"), "application/problem+json", c.name)
 		status, _, _ = a.do("DELETE", c.path, c.token, nil)
 		if c.status != http.StatusConflict {

@@ -39,12 +39,8 @@ func (s *Service) SubscribeAlert(ctx context.Context, p emporium.Principal, prod
 		&inventorypb.SubscribeAlertRequest{CommandId: s.cfg.NewID(), UserId: p.UserID, ProductId: productID},
 		actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
-		err = emporium.GrainCall(op, err)
-		if emporium.IsCode(err, emporium.ECONFLICT) {
-			return emporium.Alert{}, false, &emporium.Error{Code: emporium.ECONFLICT, Op: op,
-				Message: "This variant is in stock; order it now. Alerts are for variants that are sold out."}
-		}
-		return emporium.Alert{}, false, err
+		// In stock, or the SKU's own limit: the grain's message says which.
+		return emporium.Alert{}, false, emporium.GrainCall(op, err)
 	}
 	a := emporium.Alert{ProductID: productID, SKU: sku, Status: "active"}
 	if out.Alert != nil {

@@ -52,13 +52,14 @@ func decideAlert(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message
 		if _, ok := s.Alerts[c.UserId]; ok {
 			return nil, nil
 		}
+		// The messages reach the API's clients as they are.
 		if avail := available(s); avail > 0 {
 			return nil, emporium.Errorf(emporium.ECONFLICT,
-				"%s is in stock (%d available); alerts are for SKUs that are sold out", s.Sku, avail)
+				"This variant is in stock (%d available); order it now. Alerts are for variants that are sold out.", avail)
 		}
 		if len(s.Alerts) >= MaxAlertsPerSKU {
-			return nil, emporium.Errorf(emporium.EUNAVAILABLE,
-				"%s already has %d alerts, the most one SKU holds", s.Sku, MaxAlertsPerSKU)
+			return nil, emporium.Errorf(emporium.ECONFLICT,
+				"This variant has the most back-in-stock alerts it can hold (%d).", MaxAlertsPerSKU)
 		}
 		return []proto.Message{&pb.AlertSubscribed{
 			CommandId: c.CommandId, UserId: c.UserId, ProductId: c.ProductId, At: timestamppb.New(now),
