@@ -122,7 +122,7 @@ func lineStatusIn(status, line string) string {
 	return emporium.LineUnfulfilled
 }
 
-// VendorKeyField and VendorOrderField name the compound fields a vendor's
+// VendorFulfillmentField and VendorOrderField name the compound fields a vendor's
 // orders are queried by (each with its index): the vendor with the
 // fulfilment status, and the vendor with the order id.
 const (
