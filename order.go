@@ -36,6 +36,14 @@ type Orders interface {
 	// ConfirmPayment tells an order waiting for the buyer's approval of its
 	// payment (awaiting_payment) that the buyer came back from approving.
 	ConfirmPayment(ctx context.Context, p Principal, id string) (Order, error)
+	// VendorOrders lists the calling vendor's part of the orders holding
+	// their lines, newest first; fulfillment, when not empty, keeps only
+	// those whose FulfillmentStatus it is. A caller who is no vendor is
+	// EFORBIDDEN.
+	VendorOrders(ctx context.Context, p Principal, fulfillment, cursor string, limit int) (VendorOrderPage, error)
+	// VendorOrder answers the calling vendor's part of one order: an order
+	// without lines of theirs is ENOTFOUND, as one that does not exist.
+	VendorOrder(ctx context.Context, p Principal, id string) (VendorOrder, error)
 }
 
 // Order statuses (DESIGN §4). Terminal: failed, cancelled, refunded,
@@ -207,6 +215,69 @@ type OrderPage struct {
 	Items      []Order `json:"items"`
 	NextCursor string  `json:"next_cursor"`
 }
+
+// Fulfilment statuses of an order line (OrderLine.FulfillmentStatus).
+// Cancelled and refunded lines are counted out of their vendor's
+// fulfilment.
+const (
+	LineUnfulfilled = "unfulfilled"
+	LineShipped     = "shipped"
+	LineDelivered   = "delivered"
+	LineCancelled   = "cancelled"
+	LineRefunded    = "refunded"
+)
+
+// Fulfilment statuses of a vendor's part of an order
+// (VendorOrder.FulfillmentStatus), computed from its lines by
+// order.VendorFulfillment.
+const (
+	// FulfillmentUnfulfilled: none of the vendor's live lines has shipped.
+	FulfillmentUnfulfilled = "unfulfilled"
+	// FulfillmentPartiallyShipped: some live lines shipped (or were
+	// delivered), others not yet.
+	FulfillmentPartiallyShipped = "partially_shipped"
+	// FulfillmentShipped: every live line shipped, not all delivered.
+	FulfillmentShipped = "shipped"
+	// FulfillmentDelivered: every live line delivered.
+	FulfillmentDelivered = "delivered"
+	// FulfillmentCancelled: no live line is left (all cancelled or
+	// refunded).
+	FulfillmentCancelled = "cancelled"
+)
+
+// FulfillmentStatuses are the values of VendorOrder.FulfillmentStatus.
+var FulfillmentStatuses = []string{FulfillmentUnfulfilled, FulfillmentPartiallyShipped, FulfillmentShipped,
+	FulfillmentDelivered, FulfillmentCancelled}
+
+// VendorOrder is a vendor's part of an order as the vendor sees it: only
+// their lines, where they ship, and nothing of the buyer's payment.
+type VendorOrder struct {
+	// ID is the order's id.
+	ID string `json:"id"`
+	// Status is the order's status.
+	Status string `json:"status"`
+	// FulfillmentStatus sums up the fulfilment of the vendor's lines.
+	FulfillmentStatus string      `json:"fulfillment_status"`
+	Lines             []OrderLine `json:"lines"`
+	// Subtotal is the sum of the vendor's lines.
+	Subtotal        Money          `json:"subtotal"`
+	ShippingMethod  ShippingMethod `json:"shipping_method"`
+	ShippingAddress OrderAddress   `json:"shipping_address"`
+	// Seq is the order's seq when this part was last written.
+	Seq       uint64    `json:"seq"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// VendorOrderPage is one page of a vendor's orders.
+type VendorOrderPage struct {
+	Items      []VendorOrder `json:"items"`
+	NextCursor string        `json:"next_cursor"`
+}
+
+// VendorOrderEventType is the type of the live event a vendor is told of a
+// new order of theirs by.
+const VendorOrderEventType = "vendor.order.created"
 
 // OrderEventType is the type of the live event an order change is pushed
 // as.

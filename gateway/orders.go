@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,8 @@ func (s *Server) mountOrders() {
 			s.Handle("GET /v1/orders/{id}", s.Authenticated(s.getOrder))
 			s.Handle("POST /v1/orders/{id}/cancel", s.Authenticated(s.cancelOrder))
 			s.Handle("POST /v1/orders/{id}/payment/confirm", s.Authenticated(s.confirmPayment))
+			s.Handle("GET /v1/vendor/orders", s.Authenticated(s.listVendorOrders))
+			s.Handle("GET /v1/vendor/orders/{id}", s.Authenticated(s.getVendorOrder))
 		}
 	}
 	if s.webhooks != nil {
@@ -368,6 +371,51 @@ func respondOrder(w http.ResponseWriter) func(emporium.Order, error) error {
 		}
 		return Respond(w, http.StatusOK, orderOf(o))
 	}
+}
+
+// Vendors' orders.
+
+// listVendorOrders lists the calling vendor's part of their orders, newest
+// first; ?fulfillment_status= keeps one fulfilment status.
+func (s *Server) listVendorOrders(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
+	q := r.URL.Query()
+	page, err := pageOf(q)
+	if err != nil {
+		return err
+	}
+	status := q.Get("fulfillment_status")
+	if status != "" && !slices.Contains(emporium.FulfillmentStatuses, status) {
+		return badQuery([]emporium.FieldError{{Field: "fulfillment_status", Code: emporium.FieldInvalid,
+			Message: "must be one of " + strings.Join(emporium.FulfillmentStatuses, ", ")}})
+	}
+	res, err := s.orders.VendorOrders(r.Context(), p, status, page.Cursor, page.Limit)
+	if err != nil {
+		return err
+	}
+	out := vendorOrderPageBody{Items: make([]emporium.VendorOrder, 0, len(res.Items)), NextCursor: res.NextCursor}
+	for _, o := range res.Items {
+		o.Lines = linesOf(o.Lines)
+		out.Items = append(out.Items, o)
+	}
+	return Respond(w, http.StatusOK, out)
+}
+
+// vendorOrderPageBody is a page of a vendor's orders; next_cursor is
+// absent on the last page.
+type vendorOrderPageBody struct {
+	Items      []emporium.VendorOrder `json:"items"`
+	NextCursor string                 `json:"next_cursor,omitempty"`
+}
+
+// getVendorOrder answers the calling vendor's part of one order; an order
+// without lines of theirs is 404, never 403, so that ids do not leak.
+func (s *Server) getVendorOrder(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {
+	o, err := s.orders.VendorOrder(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	o.Lines = linesOf(o.Lines)
+	return Respond(w, http.StatusOK, o)
 }
 
 // orderOf shows an order's empty lists as [] rather than null.

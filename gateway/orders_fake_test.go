@@ -186,6 +186,45 @@ func (f *fakeOrders) ConfirmPayment(ctx context.Context, p emporium.Principal, i
 	return f.order(p, id, emporium.OrderConfirmed), nil
 }
 
+// vendorOrder is the vendor's part of order id: one line of theirs.
+func (f *fakeOrders) vendorOrder(p emporium.Principal, id, status string) emporium.VendorOrder {
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	o := f.order(p, id, emporium.OrderConfirmed)
+	lines := o.Lines[:1]
+	lines[0].VendorID = p.UserID
+	lines[0].FulfillmentStatus = emporium.LineUnfulfilled
+	return emporium.VendorOrder{ID: id, Status: emporium.OrderConfirmed, FulfillmentStatus: status, Lines: lines,
+		Subtotal: lines[0].LineTotal, ShippingMethod: o.ShippingMethod, ShippingAddress: o.ShippingAddress,
+		Seq: 9, CreatedAt: at, UpdatedAt: at}
+}
+
+func (f *fakeOrders) VendorOrders(ctx context.Context, p emporium.Principal, fulfillment, cursor string, limit int) (emporium.VendorOrderPage, error) {
+	if err := f.record("VendorOrders", p, fulfillment, cursor, limit); err != nil {
+		return emporium.VendorOrderPage{}, err
+	}
+	if !p.HasRole(emporium.RoleVendor) {
+		return emporium.VendorOrderPage{}, emporium.Errorf(emporium.EFORBIDDEN, "Only vendors.")
+	}
+	status := fulfillment
+	if status == "" {
+		status = emporium.FulfillmentUnfulfilled
+	}
+	return emporium.VendorOrderPage{Items: []emporium.VendorOrder{f.vendorOrder(p, "o-2", status)}, NextCursor: "c2"}, nil
+}
+
+func (f *fakeOrders) VendorOrder(ctx context.Context, p emporium.Principal, id string) (emporium.VendorOrder, error) {
+	if err := f.record("VendorOrder", p, id); err != nil {
+		return emporium.VendorOrder{}, err
+	}
+	if !p.HasRole(emporium.RoleVendor) {
+		return emporium.VendorOrder{}, emporium.Errorf(emporium.EFORBIDDEN, "Only vendors.")
+	}
+	if id != "o-mine" {
+		return emporium.VendorOrder{}, emporium.Errorf(emporium.ENOTFOUND, "No such order.")
+	}
+	return f.vendorOrder(p, id, emporium.FulfillmentUnfulfilled), nil
+}
+
 var _ emporium.Orders = (*fakeOrders)(nil)
 
 // fakeWebhooks records the deliveries it receives and answers err.

@@ -53,6 +53,14 @@ func OrderCancelled(to string, d OrderData) Message {
 	return orderMessage(TemplateOrderCancelled, to, d)
 }
 
+// VendorOrder returns the mail, to the vendor at to, that tells them of a
+// new order to ship: only their lines (d.Lines), their lines' sum
+// (d.Subtotal), where to ship, and nothing of the buyer's payment; d's
+// other amounts are not shown.
+func VendorOrder(to string, d OrderData) Message {
+	return orderMessage(TemplateVendorOrder, to, d)
+}
+
 // orderMessage renders one of the order templates into a Message.
 func orderMessage(template, to string, d OrderData) Message {
 	subject, text, html, err := Render(template, d)

@@ -26,6 +26,8 @@ const (
 	TemplateOrderConfirmed = "order_confirmed"
 	// TemplateOrderCancelled tells a buyer their order was cancelled.
 	TemplateOrderCancelled = "order_cancelled"
+	// TemplateVendorOrder tells a vendor of a new order of theirs to ship.
+	TemplateVendorOrder = "vendor_order"
 )
 
 // Lifetimes the mails state for their links (DESIGN §9). The auth package
@@ -66,7 +68,7 @@ type mailTemplate struct {
 // of the binary, so a template that does not parse is a bug that must stop
 // the program (and fails the tests) rather than surface in a signup.
 var templates = mustParseTemplates(TemplateVerifyEmail, TemplateResetPassword, TemplateEmailChange,
-	TemplateOrderConfirmed, TemplateOrderCancelled, TemplateBackInStock)
+	TemplateOrderConfirmed, TemplateOrderCancelled, TemplateVendorOrder, TemplateBackInStock)
 
 // htmlFuncs are the helpers of the HTML templates.
 var htmlFuncs = htmltemplate.FuncMap{

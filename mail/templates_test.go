@@ -299,3 +299,26 @@ func TestFormatMoney(t *testing.T) {
 		assert.Equal(t, c.want, FormatMoney(c.amount, c.currency), "%d %s", c.amount, c.currency)
 	}
 }
+
+// The vendor's mail shows their lines, their sum and where to ship, and
+// none of the buyer's payment: no shipping, tax or total.
+func TestVendorOrderTemplateRenders(t *testing.T) {
+	d := orderData()
+	m := VendorOrder("shop@example.com", d)
+	assert.Equal(t, "New order ord_7Qx2 to ship", m.Subject)
+	_, err := m.validate("test")
+	require.NoError(t, err)
+	for _, body := range []string{m.Text, m.HTML} {
+		assert.Contains(t, body, "Hello Ann,")
+		assert.Contains(t, body, "$25.00")
+		assert.Contains(t, body, "$34.99")
+		assert.Contains(t, body, "1 Main St")
+		for _, amount := range []string{"$5.99", "$2.54", "$43.52"} {
+			assert.NotContains(t, body, amount, "no payment amounts")
+		}
+	}
+	assert.NotContains(t, m.HTML, "<script>", "a title cannot inject markup")
+	assert.Contains(t, m.Text, "2 × "+d.Lines[0].Title+" (Colour: blue): $25.00\n")
+	assert.NotContains(t, m.Text, "\n\n\n", "one blank line between parts")
+	assert.Contains(t, m.HTML, `href="`+d.Link+`"`)
+}

@@ -73,6 +73,12 @@ func (n *Node) orderConfig() order.Config {
 					Type: emporium.OrderEventType, ID: o.State.Id, Seq: o.Seq, Data: order.FromProto(o)})
 			}
 		},
+		// A vendor's new order is pushed to the vendor's live connections
+		// through the same publisher, once their mail's step is recorded.
+		VendorOrderCreated: func(vendorID string, o emporium.VendorOrder) {
+			n.livePub.Publish(vendorID, emporium.LiveEvent{
+				Type: emporium.VendorOrderEventType, ID: o.ID, Seq: o.Seq, Data: o})
+		},
 	}
 }
 
@@ -107,8 +113,12 @@ func (n *Node) recovery() *order.Recovery {
 		Logger: n.Logger, Interval: n.Config.SweepInterval}
 }
 
-// mailOrder sends the buyer the mail of kind about o.
+// mailOrder sends the buyer the mail of kind about o, or a vendor theirs
+// (order.MailVendorOrder).
 func (n *Node) mailOrder(ctx context.Context, kind string, o *pb.State) error {
+	if vendor, ok := order.VendorOfMail(kind); ok {
+		return n.mailVendorOrder(ctx, vendor, o)
+	}
 	acct, err := n.Accounts.Account(ctx, emporium.Principal{UserID: o.BuyerId})
 	if err != nil {
 		return fmt.Errorf("the buyer's address: %w", err)
@@ -125,17 +135,46 @@ func (n *Node) mailOrder(ctx context.Context, kind string, o *pb.State) error {
 		d.Lines = append(d.Lines, mail.OrderLineData{Title: l.Title, Options: optionWords(l.Options),
 			Quantity: l.Quantity, LineTotal: money(l.LineTotal)})
 	}
-	a := view.ShippingAddress
-	for _, line := range []string{a.FullName, a.Line1, a.Line2, strings.TrimSpace(a.PostalCode + " " + a.City), a.Region, a.Country} {
-		if line != "" {
-			d.ShipTo = append(d.ShipTo, line)
-		}
-	}
+	d.ShipTo = shipTo(view.ShippingAddress)
 	msg := mail.OrderConfirmed(acct.Email, d)
 	if kind == order.MailCancelled {
 		msg = mail.OrderCancelled(acct.Email, d)
 	}
 	return n.mail.Send(ctx, msg)
+}
+
+// mailVendorOrder tells a vendor of a new order of theirs: their lines and
+// where to ship them, nothing of the buyer's payment. An order that does
+// not show to the vendor (no line of theirs) sends nothing.
+func (n *Node) mailVendorOrder(ctx context.Context, vendorID string, o *pb.State) error {
+	vo, ok := order.VendorOrderOf(o, 0, vendorID)
+	if !ok {
+		return nil
+	}
+	acct, err := n.Accounts.Account(ctx, emporium.Principal{UserID: vendorID})
+	if err != nil {
+		return fmt.Errorf("the vendor's address: %w", err)
+	}
+	d := mail.OrderData{
+		Name: acct.Name, OrderID: o.Id, Subtotal: money(vo.Subtotal), ShipTo: shipTo(vo.ShippingAddress),
+		Link: strings.TrimRight(n.Config.PublicURL, "/") + "/v1/vendor/orders/" + o.Id,
+	}
+	for _, l := range vo.Lines {
+		d.Lines = append(d.Lines, mail.OrderLineData{Title: l.Title, Options: optionWords(l.Options),
+			Quantity: l.Quantity, LineTotal: money(l.LineTotal)})
+	}
+	return n.mail.Send(ctx, mail.VendorOrder(acct.Email, d))
+}
+
+// shipTo writes an address as the lines of a mail.
+func shipTo(a emporium.OrderAddress) []string {
+	var out []string
+	for _, line := range []string{a.FullName, a.Line1, a.Line2, strings.TrimSpace(a.PostalCode + " " + a.City), a.Region, a.Country} {
+		if line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 func money(m emporium.Money) string { return mail.FormatMoney(m.Amount, m.Currency) }
@@ -175,7 +214,7 @@ func (n *Node) openOrders(ctx context.Context, p emporium.Principal) []emporium.
 
 // orderIndexes declares the order read models' indexes: a buyer's orders
 // newest first, orders due for recovery, and a vendor's orders newest
-// first.
+// first (all, by fulfilment status, and one by its id).
 func orderIndexes(ctx context.Context, reads interface {
 	EnsureIndex(ctx context.Context, collection string, keys ...string) error
 }) error {
@@ -185,5 +224,12 @@ func orderIndexes(ctx context.Context, reads interface {
 	if err := reads.EnsureIndex(ctx, order.ViewCollection, "recover_at"); err != nil {
 		return err
 	}
-	return reads.EnsureIndex(ctx, order.VendorCollection, "vendor_id", "-_id")
+	if err := reads.EnsureIndex(ctx, order.VendorCollection, "vendor_id", "-_id"); err != nil {
+		return err
+	}
+	// A vendor's orders by fulfilment status, and one order of a vendor.
+	if err := reads.EnsureIndex(ctx, order.VendorCollection, order.VendorFulfillmentField, "-_id"); err != nil {
+		return err
+	}
+	return reads.EnsureIndex(ctx, order.VendorCollection, order.VendorOrderField, "-_id")
 }

@@ -277,7 +277,8 @@ func nextStep(s *pb.State, now time.Time) (pb.Step, []proto.Message) {
 			return pb.Step_STEP_CHECKOUT_CART, nil
 		case s.Status == emporium.OrderPending:
 			return pb.Step_STEP_NONE, []proto.Message{&pb.Confirmed{At: at}}
-		case !slices.Contains(s.Notified, MailConfirmed):
+		case mailDue(s) != "":
+			// The buyer's confirmation, then each vendor's new order.
 			return pb.Step_STEP_NOTIFY, nil
 		}
 		return pb.Step_STEP_NONE, nil

@@ -28,10 +28,12 @@ type effects struct {
 	cfg     *Config
 	cluster *cluster.Cluster
 	now     func() time.Time
+	// seq is the order's seq when the step started.
+	seq uint64
 }
 
 func (g *grain) effects(ctx cluster.GrainContext) effects {
-	return effects{cfg: g.Config, cluster: cluster.GetCluster(ctx.ActorSystem()), now: g.Now}
+	return effects{cfg: g.Config, cluster: cluster.GetCluster(ctx.ActorSystem()), now: g.Now, seq: g.Entity.Seq}
 }
 
 // run runs step's effect for the order in state, the attempts-th time.
@@ -67,11 +69,20 @@ func (fx effects) run(step pb.Step, s *pb.State, attempts int) outcome {
 	case pb.Step_STEP_CHECKOUT_CART:
 		return cartOutcome(fx.checkOutCart(s), fx.now())
 	case pb.Step_STEP_NOTIFY:
-		kind := MailConfirmed
-		if s.Outcome == emporium.OrderCancelled {
-			kind = MailCancelled
+		kind := mailDue(s)
+		if kind == "" {
+			// Nothing owed (a state the step should not start in): the
+			// buyer's mail of the order's outcome, as before vendors had any.
+			kind = MailConfirmed
+			if s.Outcome == emporium.OrderCancelled {
+				kind = MailCancelled
+			}
 		}
-		return notifyOutcome(kind, fx.notify(kind, s), attempts, fx.now())
+		out := notifyOutcome(kind, fx.notify(kind, s), attempts, fx.now())
+		if vendor, ok := VendorOfMail(kind); ok && out.retry == nil {
+			fx.announce(vendor, s)
+		}
+		return out
 	}
 	return outcome{retry: emporium.Errorf(emporium.EINTERNAL, "order: no effect for step %s", step)}
 }
@@ -218,6 +229,19 @@ func (fx effects) notify(kind string, s *pb.State) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return fx.cfg.Notify(ctx, kind, s)
+}
+
+// announce pushes a vendor's new order to their live connections, in the
+// attempt of the vendor's mail whose outcome the journal records: a push is
+// repeated only when a crash or a lost write makes the mail's step run
+// again, as the mail is.
+func (fx effects) announce(vendorID string, s *pb.State) {
+	if fx.cfg.VendorOrderCreated == nil {
+		return
+	}
+	if vo, ok := VendorOrderOf(s, fx.seq, vendorID); ok {
+		fx.cfg.VendorOrderCreated(vendorID, vo)
+	}
 }
 
 // confirmKey is the idempotency key of the buyer's n-th confirmation: each

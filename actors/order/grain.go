@@ -348,8 +348,8 @@ func (g *grain) Project(state *pb.State, seq uint64) {
 		} else {
 			g.Config.Views.Put(ViewCollection, id, seq, v)
 		}
-		for vendor, vv := range vendorViews(v) {
-			if vendor != "" {
+		if vendorsSee(state) {
+			for vendor, vv := range vendorViews(v) {
 				g.Config.Views.Put(VendorCollection, VendorKey(vendor, v.CreatedAt, v.OrderID), seq, vv)
 			}
 		}

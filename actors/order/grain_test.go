@@ -38,6 +38,8 @@ var (
 	store   persistence.Store
 	box     *sandbox.Sandbox
 	crashes = &crasher{}
+	// pushes counts the vendor.order.created pushes per order and vendor.
+	pushes  = &pushCounter{n: map[string]int{}}
 	slow    = &gated{}
 	counter atomic.Int64
 )
@@ -60,6 +62,9 @@ func TestMain(m *testing.M) {
 				RetryMin:    2 * time.Millisecond,
 				RetryMax:    40 * time.Millisecond,
 				Crash:       crashes.crash,
+				VendorOrderCreated: func(vendorID string, o emporium.VendorOrder) {
+					pushes.add(o.ID + "/" + vendorID)
+				},
 			}),
 			inventory.NewKind(inventory.Config{GrainConfig: grains, Views: store.Projections()}),
 			cart.NewKind(cart.Config{GrainConfig: grains, Catalog: items}))
@@ -69,6 +74,24 @@ func TestMain(m *testing.M) {
 		cleanup(func() { member.Shutdown(true) })
 		return nil
 	}))
+}
+
+// pushCounter counts calls by key.
+type pushCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *pushCounter) add(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[key]++
+}
+
+func (c *pushCounter) count(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[key]
 }
 
 // gated is a provider whose authorisations wait until the test opens the
@@ -418,6 +441,12 @@ func crashRun(t *testing.T, run int, point, token string, cancel bool) {
 	id := order.OrderID(buyer, sku)
 	crashes.arm(id, point)
 	req := placeRequest(buyer, sku, 2, token)
+	// Two vendors' lines, so that their mails and pushes run under the
+	// crash too.
+	req.Lines[0].VendorId = "v-crash-1"
+	req.Lines[0].Quantity, req.Lines[0].LineTotal = 1, usd(1000)
+	req.Lines = append(req.Lines, &pb.Line{LineId: "l2", Sku: sku, VendorId: "v-crash-2", Quantity: 1,
+		UnitPrice: usd(1000), LineTotal: usd(1000)})
 	actorstest.WaitFor(t, 10*time.Second, "the order placed", func() bool {
 		_, err := place(t.Context(), id, req) // a client retries a failed place
 		return err == nil
@@ -440,6 +469,29 @@ func crashRun(t *testing.T, run int, point, token string, cancel bool) {
 		refunded += p.Refunded
 		if s.Status != emporium.OrderConfirmed {
 			assert.NotEqual(t, payments.StatusAuthorized, p.Status, "%s: a hold left on a failed order", what)
+		}
+	}
+	if s.CartCheckedOut {
+		// Confirmed once: each vendor's mail is recorded exactly once, and
+		// pushed once, or twice only when the crash hit between the mail's
+		// effect and its record.
+		for _, v := range []string{"v-crash-1", "v-crash-2"} {
+			mails := 0
+			for _, k := range s.Notified {
+				if k == order.MailVendorOrder+v {
+					mails++
+				}
+			}
+			n := pushes.count(id + "/" + v)
+			if s.Status == emporium.OrderCancelled && mails == 0 {
+				continue // cancelled before the vendors' mails were recorded
+			}
+			assert.Equal(t, 1, mails, "%s: %s's mail recorded once: %v", what, v, s.Notified)
+			if point == "after-effect:STEP_NOTIFY" || point == "before-journal:STEP_NOTIFY" {
+				assert.Contains(t, []int{1, 2}, n, "%s: %s pushed", what, v)
+			} else {
+				assert.Equal(t, 1, n, "%s: %s pushed once", what, v)
+			}
 		}
 	}
 	switch s.Status {

@@ -20,6 +20,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/payments"
 	pb "github.com/emporium-shop/emporium/protos/orderpb"
@@ -47,9 +48,11 @@ type Config struct {
 	// Views receives each order's read model (ViewCollection); nil keeps
 	// none.
 	Views actors.Views
-	// Notify sends the buyer the mail of kind (MailConfirmed,
-	// MailCancelled) about the order. It runs off the grain's mailbox; an
-	// error is retried a few times. Nil sends nothing.
+	// Notify sends the mail of kind about the order: the buyer's
+	// (MailConfirmed, MailCancelled), or a vendor's new order
+	// (MailVendorOrder followed by the vendor's id; see VendorOfMail). It
+	// runs off the grain's mailbox; an error is retried a few times. Nil
+	// sends nothing.
 	Notify func(ctx context.Context, kind string, order *pb.State) error
 	// Changed, when set, is called with the order after each durable
 	// change, on the grain's goroutine: hand it on (a live push, a local
@@ -57,6 +60,12 @@ type Config struct {
 	// says whether the change shows in the order as the API presents it
 	// (more than its seq and update time): only those are worth a push.
 	Changed func(order *pb.Order, visible bool)
+	// VendorOrderCreated, when set, is called once a vendor's mail of a
+	// new order (MailVendorOrder) was sent or given up on, with the
+	// vendor's part of the order, off the grain's mailbox: a live push to
+	// the vendor. It is called again only when the mail's step runs again
+	// after a crash.
+	VendorOrderCreated func(vendorID string, order emporium.VendorOrder)
 	// ProviderTimeout bounds one provider call, and StepTimeout one call to
 	// another grain; both stay under the cluster request timeout.
 	ProviderTimeout time.Duration

@@ -21,15 +21,21 @@ const ViewCollection = "orders"
 const VendorCollection = "vendor_orders"
 
 // VendorView is the read-model document of one vendor's part of an order:
-// what the vendor ships, and nothing of the buyer's payment.
+// what the vendor ships, and nothing of the buyer's payment (vendor.go).
 type VendorView struct {
-	VendorID        string                  `bson:"vendor_id"`
-	OrderID         string                  `bson:"order_id"`
-	Status          string                  `bson:"status"`
-	CreatedAt       time.Time               `bson:"created_at"`
-	Lines           []emporium.OrderLine    `bson:"lines"`
-	ShippingAddress emporium.OrderAddress   `bson:"shipping_address"`
-	ShippingMethod  emporium.ShippingMethod `bson:"shipping_method"`
+	VendorID          string                  `bson:"vendor_id"`
+	OrderID           string                  `bson:"order_id"`
+	Status            string                  `bson:"status"`
+	FulfillmentStatus string                  `bson:"fulfillment_status"`
+	VendorFulfillment string                  `bson:"vendor_fulfillment"`
+	VendorOrder       string                  `bson:"vendor_order"`
+	Seq               uint64                  `bson:"order_seq"`
+	CreatedAt         time.Time               `bson:"created_at"`
+	UpdatedAt         time.Time               `bson:"updated_at"`
+	Lines             []emporium.OrderLine    `bson:"lines"`
+	Subtotal          emporium.Money          `bson:"subtotal"`
+	ShippingAddress   emporium.OrderAddress   `bson:"shipping_address"`
+	ShippingMethod    emporium.ShippingMethod `bson:"shipping_method"`
 }
 
 // VendorKey is the read-model id of a vendor's part of an order: the
@@ -37,21 +43,6 @@ type VendorView struct {
 // first.
 func VendorKey(vendorID string, createdAt time.Time, orderID string) string {
 	return vendorID + "/" + ListKey(createdAt, orderID)
-}
-
-// vendorViews splits the order's view by vendor.
-func vendorViews(v View) map[string]VendorView {
-	out := map[string]VendorView{}
-	for _, l := range v.Order.Lines {
-		vv, ok := out[l.VendorID]
-		if !ok {
-			vv = VendorView{VendorID: l.VendorID, OrderID: v.OrderID, Status: v.Status, CreatedAt: v.CreatedAt,
-				ShippingAddress: v.Order.ShippingAddress, ShippingMethod: v.Order.ShippingMethod}
-		}
-		vv.Lines = append(vv.Lines, l)
-		out[l.VendorID] = vv
-	}
-	return out
 }
 
 // View is the read-model document of one order.
