@@ -49,20 +49,15 @@ func (s *Service) activeProducts(ctx context.Context, vendorID string) (int, err
 	return res.Total, err
 }
 
-// requireVendor checks that the caller is a vendor. An access token issued
-// before the caller opened their store lacks the role, so the account is
-// asked before the caller is refused.
+// requireVendor checks that the caller is a vendor (user.IsVendor).
 func (s *Service) requireVendor(ctx context.Context, p emporium.Principal) error {
-	if p.HasRole(emporium.RoleVendor) {
-		return nil
+	ok, err := user.IsVendor(ctx, s.cfg.Cluster, p)
+	switch {
+	case err != nil:
+		return emporium.Wrap("catalog.requireVendor", err)
+	case !ok:
+		return &emporium.Error{Code: emporium.EFORBIDDEN, Op: "catalog.requireVendor",
+			Message: "Only vendors may do this; open a store with POST /v1/vendors first."}
 	}
-	acc, err := userpb.GetUserGrainGrainClient(s.cfg.Cluster, p.UserID).Get(&userpb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
-	if err == nil && acc.Store != nil {
-		return nil
-	}
-	if err != nil && !emporium.IsCode(emporium.GrainCall("", err), emporium.ENOTFOUND) {
-		return emporium.GrainCall("catalog.requireVendor", err)
-	}
-	return &emporium.Error{Code: emporium.EFORBIDDEN, Op: "catalog.requireVendor",
-		Message: "Only vendors may do this; open a store with POST /v1/vendors first."}
+	return nil
 }

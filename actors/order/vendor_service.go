@@ -5,8 +5,7 @@ import (
 	"slices"
 
 	"github.com/emporium-shop/emporium"
-	"github.com/emporium-shop/emporium/actors"
-	userpb "github.com/emporium-shop/emporium/protos/userpb"
+	"github.com/emporium-shop/emporium/actors/user"
 )
 
 // VendorOrders lists the calling vendor's part of their orders, newest
@@ -67,24 +66,19 @@ func (s *Service) VendorOrder(ctx context.Context, p emporium.Principal, id stri
 	return views[0].API(), nil
 }
 
-// requireVendor refuses an anonymous caller and one who is no vendor. An
-// access token issued before the caller opened their store lacks the role,
-// so the account is asked before the caller is refused (as the catalogue
-// does).
+// requireVendor refuses an anonymous caller and one who is no vendor
+// (user.IsVendor).
 func (s *Service) requireVendor(ctx context.Context, p emporium.Principal) error {
 	if p.UserID == "" {
 		return &emporium.Error{Code: emporium.EUNAUTHENTICATED, Message: "Sign in to see your orders."}
 	}
-	if p.HasRole(emporium.RoleVendor) {
-		return nil
+	ok, err := user.IsVendor(ctx, s.cfg.Cluster, p)
+	switch {
+	case err != nil:
+		return emporium.Wrap("order.requireVendor", err)
+	case !ok:
+		return &emporium.Error{Code: emporium.EFORBIDDEN,
+			Message: "Only vendors see orders to fulfil; open a store with POST /v1/vendors first."}
 	}
-	acc, err := userpb.GetUserGrainGrainClient(s.cfg.Cluster, p.UserID).Get(&userpb.GetRequest{}, actors.Within(ctx, s.cfg.Cluster))
-	if err == nil && acc.Store != nil {
-		return nil
-	}
-	if err != nil && !emporium.IsCode(emporium.GrainCall("", err), emporium.ENOTFOUND) {
-		return emporium.GrainCall("order.requireVendor", err)
-	}
-	return &emporium.Error{Code: emporium.EFORBIDDEN,
-		Message: "Only vendors see orders to fulfil; open a store with POST /v1/vendors first."}
+	return nil
 }
