@@ -101,6 +101,13 @@ func authorize(s *pb.State, buyerID string, admin bool) error {
 	return nil
 }
 
+// keyReused refuses a request that reuses the Idempotency-Key of order id
+// with another body.
+func keyReused(id string) *emporium.Error {
+	return emporium.Errorf(emporium.EIDEMPOTENCY,
+		"This Idempotency-Key placed order %s with another request; use a new key for a new order.", id)
+}
+
 func decidePlace(s *pb.State, c *pb.PlaceRequest, now time.Time) ([]proto.Message, error) {
 	if placed(s) {
 		if s.BuyerId != c.BuyerId {
@@ -109,8 +116,7 @@ func decidePlace(s *pb.State, c *pb.PlaceRequest, now time.Time) ([]proto.Messag
 			return nil, emporium.Errorf(emporium.ENOTFOUND, "There is no order %s.", s.Id)
 		}
 		if s.RequestHash != c.RequestHash {
-			return nil, emporium.Errorf(emporium.EIDEMPOTENCY,
-				"This Idempotency-Key placed order %s with another request; use a new key for a new order.", s.Id)
+			return nil, keyReused(s.Id)
 		}
 		return nil, nil
 	}

@@ -120,7 +120,9 @@ func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order,
 	}
 	before := g.Entity.Seq
 	g.holdFirstView = before == 0
-	defer g.storeFirstView() // also when the request fails after a write
+	// Deferred, so that it runs after the answer is made and before it is
+	// sent, also when the request fails after a write.
+	defer g.storeFirstView()
 	// The saga's next step is journaled as started in the request's own
 	// append: a new order is one write away from its first effect.
 	err := g.Command(ctx, req, func(s *pb.State, now time.Time) ([]proto.Message, error) {
@@ -136,8 +138,6 @@ func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order,
 	}
 	g.drive(ctx)
 	if before == 0 && g.Entity.Seq > 0 {
-		// The first effect runs meanwhile; its report waits in the mailbox.
-		g.storeFirstView()
 		g.Config.Metrics.countStatus(emporium.OrderPending)
 	}
 	return g.answer(), nil

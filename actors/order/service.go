@@ -118,8 +118,7 @@ func (s *Service) PlaceOrder(ctx context.Context, p emporium.Principal, in empor
 		existing, gerr := s.get(ctx, p, id)
 		switch {
 		case gerr == nil && existing.State.RequestHash != hash:
-			return emporium.Order{}, &emporium.Error{Code: emporium.EIDEMPOTENCY, Op: op,
-				Message: "This Idempotency-Key placed order " + id + " with another request; use a new key for a new order."}
+			return emporium.Order{}, emporium.Wrap(op, keyReused(id))
 		case gerr == nil:
 			o = existing
 		default:
