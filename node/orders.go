@@ -214,7 +214,8 @@ func (n *Node) openOrders(ctx context.Context, p emporium.Principal) []emporium.
 
 // orderIndexes declares the order read models' indexes: a buyer's orders
 // newest first, orders due for recovery, and a vendor's orders newest
-// first (all, by fulfilment status, and one by its id).
+// first (all, by fulfilment status, and one by its id); delivered
+// purchases by buyer and product.
 func orderIndexes(ctx context.Context, reads interface {
 	EnsureIndex(ctx context.Context, collection string, keys ...string) error
 }) error {
@@ -231,5 +232,9 @@ func orderIndexes(ctx context.Context, reads interface {
 	if err := reads.EnsureIndex(ctx, order.VendorCollection, order.VendorFulfillmentField, "-_id"); err != nil {
 		return err
 	}
-	return reads.EnsureIndex(ctx, order.VendorCollection, order.VendorOrderField, "-_id")
+	if err := reads.EnsureIndex(ctx, order.VendorCollection, order.VendorOrderField, "-_id"); err != nil {
+		return err
+	}
+	// A buyer's delivered lines of a product: the right to review it.
+	return reads.EnsureIndex(ctx, order.PurchaseCollection, order.PurchaseField, "-_id")
 }
