@@ -29,6 +29,9 @@ const (
 	EUNVERIFIED = "email_not_verified"
 	// ENOTFOUND: the object does not exist or the caller may not see it.
 	ENOTFOUND = "not_found"
+	// EPURCHASEREQUIRED: only a buyer who received the product may do this
+	// (review it).
+	EPURCHASEREQUIRED = "purchase_required"
 	// EMETHOD: the route exists but not for this method.
 	EMETHOD = "method_not_allowed"
 	// ECONFLICT: the object changed under the caller; reload and retry.
@@ -78,6 +81,7 @@ var codes = []CodeInfo{
 	{EUNAUTHENTICATED, 401, "Unauthenticated"},
 	{EFORBIDDEN, 403, "Forbidden"},
 	{EUNVERIFIED, 403, "Email not verified"},
+	{EPURCHASEREQUIRED, 403, "Purchase required"},
 	{ENOTFOUND, 404, "Not found"},
 	{EMETHOD, 405, "Method not allowed"},
 	{ECONFLICT, 409, "Conflict"},
