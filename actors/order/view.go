@@ -3,6 +3,7 @@ package order
 import (
 	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ type VendorView struct {
 	CreatedAt         time.Time               `bson:"created_at"`
 	UpdatedAt         time.Time               `bson:"updated_at"`
 	Lines             []emporium.OrderLine    `bson:"lines"`
+	Shipments         []emporium.Shipment     `bson:"shipments"`
 	Subtotal          emporium.Money          `bson:"subtotal"`
 	ShippingAddress   emporium.OrderAddress   `bson:"shipping_address"`
 	ShippingMethod    emporium.ShippingMethod `bson:"shipping_method"`
@@ -45,8 +47,17 @@ func VendorKey(vendorID string, createdAt time.Time, orderID string) string {
 	return vendorID + "/" + ListKey(createdAt, orderID)
 }
 
+// AllField is a field of every order's view whose value is always
+// AllValue: the index (all, -_id) lists every order newest first, as the
+// store lists only by a field's value.
+const (
+	AllField = "all"
+	AllValue = "order"
+)
+
 // View is the read-model document of one order.
 type View struct {
+	All       string    `bson:"all"`
 	OrderID   string    `bson:"order_id"`
 	BuyerID   string    `bson:"buyer_id"`
 	Status    string    `bson:"status"`
@@ -88,7 +99,7 @@ func orderIDOf(key string) string {
 const recoverAfter = time.Minute
 
 func viewOf(s *pb.State, seq uint64, now time.Time) (string, View) {
-	v := View{OrderID: s.Id, BuyerID: s.BuyerId, Status: s.Status, CreatedAt: s.CreatedAt.AsTime(),
+	v := View{All: AllValue, OrderID: s.Id, BuyerID: s.BuyerId, Status: s.Status, CreatedAt: s.CreatedAt.AsTime(),
 		Order: FromProto(&pb.Order{State: s, Seq: seq})}
 	switch {
 	case s.Status == emporium.OrderAwaitingPayment && s.Started == pb.Step_STEP_NONE && !s.Payment.GetConfirmRequested():
@@ -137,6 +148,23 @@ func FromProto(o *pb.Order) emporium.Order {
 	}
 	for i, l := range s.GetLines() {
 		out.Lines[i] = lineOf(l, s.GetTotal())
+	}
+	for _, sh := range s.GetShipments() {
+		out.Shipments = append(out.Shipments, shipmentOf(sh))
+	}
+	return out
+}
+
+// shipmentOf presents a shipment.
+func shipmentOf(sh *pb.Shipment) emporium.Shipment {
+	out := emporium.Shipment{ID: sh.Id, VendorID: sh.VendorId, Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber,
+		Lines: slices.Clone(sh.Lines), ShippedAt: sh.ShippedAt.AsTime().UTC()}
+	if out.Lines == nil {
+		out.Lines = []string{}
+	}
+	if sh.DeliveredAt != nil {
+		at := sh.DeliveredAt.AsTime().UTC()
+		out.DeliveredAt = &at
 	}
 	return out
 }
