@@ -248,10 +248,10 @@ type OrderAddress struct {
 // Shipment is one vendor's shipment of order lines.
 type Shipment struct {
 	// ID names the shipment within its order ("shp_1", "shp_2", ...).
-	ID             string     `json:"id"`
-	VendorID       string     `json:"vendor_id"`
-	Carrier        string     `json:"carrier"`
-	TrackingNumber string     `json:"tracking_number"`
+	ID             string `json:"id"`
+	VendorID       string `json:"vendor_id"`
+	Carrier        string `json:"carrier"`
+	TrackingNumber string `json:"tracking_number"`
 	// Lines are the ids of the order lines shipped.
 	Lines     []string  `json:"lines"`
 	ShippedAt time.Time `json:"shipped_at"`

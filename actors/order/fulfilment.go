@@ -122,7 +122,9 @@ func anyMoved(s *pb.State) bool { return slices.ContainsFunc(s.Lines, moved) }
 
 // noOrder is the answer to a vendor who has no lines in an order, the
 // same as to one that does not exist, so that order ids do not leak.
-func noOrder(id string) error { return emporium.Errorf(emporium.ENOTFOUND, "There is no order %s.", id) }
+func noOrder(id string) error {
+	return emporium.Errorf(emporium.ENOTFOUND, "There is no order %s.", id)
+}
 
 // vendorLines returns the vendor's lines that the request names (all of
 // the vendor's when ids is empty). A line id that is not one of the

@@ -25,7 +25,9 @@ func statusSpec(lines []string) string {
 			live = append(live, l)
 		}
 	}
-	all := func(ok func(string) bool) bool { return !slices.ContainsFunc(live, func(l string) bool { return !ok(l) }) }
+	all := func(ok func(string) bool) bool {
+		return !slices.ContainsFunc(live, func(l string) bool { return !ok(l) })
+	}
 	delivered := func(l string) bool { return l == emporium.LineDelivered }
 	moved := func(l string) bool { return l == emporium.LineShipped || l == emporium.LineDelivered }
 	switch {
