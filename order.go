@@ -81,6 +81,8 @@ const (
 	// MaxRequestLines bounds the line ids one request names: an order
 	// holds at most as many lines as a cart.
 	MaxRequestLines = 100
+	// MaxLineIDLength bounds a line id a request names.
+	MaxLineIDLength = 64
 )
 
 // ShipInput is the body of POST /v1/vendor/orders/{id}/ship.

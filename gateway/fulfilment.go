@@ -128,12 +128,9 @@ func (v *validation) lineIDs(ids []string) {
 		return
 	}
 	for i, id := range ids {
-		v.text(fmt.Sprintf("lines[%d]", i), id, true, MaxLineIDLength)
+		v.text(fmt.Sprintf("lines[%d]", i), id, true, emporium.MaxLineIDLength)
 	}
 }
-
-// MaxLineIDLength bounds a line id a body names.
-const MaxLineIDLength = 64
 
 // oneLine refuses a text member with a line break or a tab (other control
 // characters are refused in every body, text.go): reasons and carriers are

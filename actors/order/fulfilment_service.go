@@ -120,15 +120,12 @@ func checkLineIDs(ids []string) error {
 		return emporium.Invalidf("lines", emporium.FieldTooMany, "A request names at most %d lines.", emporium.MaxRequestLines)
 	}
 	for i, id := range ids {
-		if id == "" || len(id) > MaxLineIDLength {
+		if id == "" || utf8.RuneCountInString(id) > emporium.MaxLineIDLength {
 			return emporium.Invalidf(fmt.Sprintf("lines[%d]", i), emporium.FieldInvalid, "must be a line id of the order")
 		}
 	}
 	return nil
 }
-
-// MaxLineIDLength bounds a line id a request names.
-const MaxLineIDLength = 64
 
 // plainText checks a required one-line text of at most maxLen characters
 // without control characters; it answers a message and a field code, or
@@ -240,11 +237,11 @@ func (s *Service) adminViews(ctx context.Context, f emporium.OrderFilter, cursor
 		next := ""
 		if len(parts) > limit {
 			parts = parts[:limit]
-			next = ListKey(parts[limit-1].CreatedAt, parts[limit-1].OrderID)
+			next = parts[limit-1].orderKey()
 		}
 		ids := make([]string, len(parts))
 		for i, vv := range parts {
-			ids[i] = ListKey(vv.CreatedAt, vv.OrderID)
+			ids[i] = vv.orderKey()
 		}
 		var views []View
 		if err := s.cfg.Reads.GetMany(ctx, ViewCollection, ids, &views); err != nil {
@@ -266,7 +263,7 @@ func (s *Service) adminViews(ctx context.Context, f emporium.OrderFilter, cursor
 	next := ""
 	if len(views) > limit {
 		views = views[:limit]
-		next = ListKey(views[limit-1].CreatedAt, views[limit-1].OrderID)
+		next = views[limit-1].listKey()
 	}
 	return views, next, nil
 }

@@ -365,7 +365,7 @@ func (g *grain) Project(state *pb.State, seq uint64) {
 		}
 		if vendorsSee(state) {
 			for vendor, vv := range vendorViews(v) {
-				g.Config.Views.Put(VendorCollection, VendorKey(vendor, v.CreatedAt, v.OrderID), seq, vv)
+				g.Config.Views.Put(VendorCollection, vendor+"/"+id, seq, vv)
 			}
 		}
 		for id, p := range newPurchases(g.shown, v) {

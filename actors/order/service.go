@@ -187,7 +187,7 @@ func (s *Service) ListOrders(ctx context.Context, p emporium.Principal, cursor s
 	if len(views) > limit {
 		views = views[:limit]
 		last := views[limit-1]
-		page.NextCursor = ListKey(last.CreatedAt, last.OrderID)
+		page.NextCursor = last.listKey()
 	}
 	page.Items = make([]emporium.Order, len(views))
 	for i, v := range views {

@@ -144,7 +144,7 @@ func vendorViews(v View) map[string]VendorView {
 		}
 		vv, ok := out[l.VendorID]
 		if !ok {
-			vv = VendorView{VendorID: l.VendorID, OrderID: v.OrderID, Status: v.Status, CreatedAt: v.CreatedAt,
+			vv = VendorView{VendorID: l.VendorID, OrderID: v.OrderID, OrderKey: v.listKey(), Status: v.Status, CreatedAt: v.CreatedAt,
 				UpdatedAt: v.Order.UpdatedAt, Seq: v.Order.Seq, VendorOrder: vendorOrderKey(l.VendorID, v.OrderID),
 				ShippingAddress: v.Order.ShippingAddress, ShippingMethod: v.Order.ShippingMethod,
 				Subtotal: emporium.Money{Currency: v.Order.Total.Currency}}
