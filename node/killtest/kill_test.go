@@ -185,7 +185,10 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 	// Every order settles within 60 s of the last event. The test finds the
 	// orders from the answers and from each buyer's list, and reads each
 	// from its grain (GET /v1/orders/{id}) through the nodes in rotation.
-	reader := func() *shopclient.Client { _, base := lb.pick(); return &shopclient.Client{Base: base, HTTP: httpClient} }
+	reader := func() *shopclient.Client {
+		_, base := lb.pick()
+		return &shopclient.Client{Base: base, HTTP: httpClient}
+	}
 	orders := map[string]*order{}
 	owner := map[string]*orderBuyer{}
 	for _, b := range orderers {
