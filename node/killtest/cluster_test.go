@@ -217,14 +217,24 @@ func (c *cluster) createUsers(emails []string) {
 	c.t.Helper()
 	var wg sync.WaitGroup
 	errs := make([]error, len(emails))
+	// A few at a time: each is a process that hashes a password with
+	// argon2id (19 MiB) and opens the stores.
+	sem := make(chan struct{}, 3)
 	for i, e := range emails {
 		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			args := []string{"admin", "create-user", "--username", fmt.Sprintf("user%d", i), "--email", e}
 			if i == 0 {
 				args = append(args, "--role", "admin", "--role", "vendor")
 			}
 			cmd := exec.Command(c.bin, args...)
-			cmd.Env = c.env(0)
+			// A DATA_DIR of its own, since the command opens the embedded
+			// search index there, which one process at a time may hold; and
+			// a member of its own (it starts one to reach the grains) that
+			// joins no cluster.
+			cmd.Env = append(c.env(0), "DATA_DIR="+filepath.Join(c.dir, fmt.Sprintf("admin%d", i)),
+				"CLUSTER_PROVIDER=local", "CLUSTER_ADDR=127.0.0.1:0", "CLUSTER_PEERS=")
 			cmd.Stdin = strings.NewReader(password + "\n")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				errs[i] = fmt.Errorf("create-user %s: %v: %s", e, err, out)

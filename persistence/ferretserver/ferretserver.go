@@ -191,8 +191,9 @@ func (s *Server) Gated() int64 { return s.gate.gated.Load() }
 
 // warnOnly passes on FerretDB's records at Warn level and above, except its
 // echo of every failed command ("Response header: ...", "Response message:
-// ..."), which it logs at Warn, and its log of every duplicate key: both
-// reach the client as errors anyway.
+// ..."), which it logs at Warn, its warning when a connection closes under
+// it, and its log of every duplicate key: the client receives those as
+// errors anyway, or caused them.
 type warnOnly struct{ next slog.Handler }
 
 func (h warnOnly) Enabled(ctx context.Context, level slog.Level) bool {
@@ -201,6 +202,11 @@ func (h warnOnly) Enabled(ctx context.Context, level slog.Level) bool {
 
 func (h warnOnly) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level < slog.LevelError && strings.HasPrefix(r.Message, "Response ") {
+		return nil
+	}
+	// FerretDB warns when a client connection it serves closes under it;
+	// the gate closes its side whenever its client goes.
+	if r.Level < slog.LevelError && (strings.HasPrefix(r.Message, "Failed to set deadline") || r.Message == "Connection stopped") {
 		return nil
 	}
 	if duplicateKey(r) {
