@@ -191,18 +191,24 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 	}
 	orders := map[string]*order{}
 	owner := map[string]*orderBuyer{}
-	for _, b := range orderers {
-		cl := reader()
-		cl.Token = b.token
-		for _, id := range listOrders(t, cl) {
-			b.ids[id] = true
-		}
-		for id := range b.ids {
-			owner[id] = b
+	// The lists are read models, written after the orders: an order placed
+	// by a request the end of the load cut off may show up late, so they
+	// are read again on every round.
+	discover := func() {
+		for _, b := range orderers {
+			cl := reader()
+			cl.Token = b.token
+			for _, id := range listOrders(t, cl) {
+				b.ids[id] = true
+			}
+			for id := range b.ids {
+				owner[id] = b
+			}
 		}
 	}
 	var open []string
 	for {
+		discover()
 		open = open[:0]
 		for id, b := range owner {
 			if o := orders[id]; o != nil && terminal(o.Status) {
@@ -231,6 +237,7 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 	// Every order confirmed in an answer is still confirmed; money adds up.
 	var confirmedAcked, confirmed, failed int
 	sold := map[string]int64{}
+	reasons := map[string]int{}
 	for _, b := range orderers {
 		for id := range b.confirmed {
 			confirmedAcked++
@@ -249,6 +256,7 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 			}
 		case "failed":
 			failed++
+			reasons[o.FailureReason]++
 			assert.Zero(t, o.Payment.Captured.Amount-o.Payment.Refunded.Amount, "failed order %s kept no money", id)
 		}
 	}
@@ -260,6 +268,25 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 	stockBy := time.Now().Add(30 * time.Second)
 	for {
 		stockErrs = stockErrs[:0]
+		// An order that showed up late in a list counts too.
+		discover()
+		for id, b := range owner {
+			if orders[id] != nil {
+				continue
+			}
+			cl := reader()
+			cl.Token = b.token
+			var o order
+			if err := cl.Do(ctx, http.MethodGet, "/v1/orders/"+id, nil, &o); err == nil {
+				orders[id] = &o
+				if o.Status == "confirmed" {
+					confirmed++
+					for _, l := range o.Lines {
+						sold[l.SKU] += l.Quantity
+					}
+				}
+			}
+		}
 		cl := reader()
 		for _, sku := range orderSkus {
 			initial := stock.onHand[sku]
@@ -360,8 +387,8 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 		}
 		r.WriteString("\n")
 	}
-	fmt.Fprintf(&r, "  orders: %d (%d confirmed in the answer, %d confirmed, %d failed); all terminal %s after the last event\n",
-		len(orders), confirmedAcked, confirmed, failed, settled.Round(time.Second))
+	fmt.Fprintf(&r, "  orders: %d (%d confirmed in the answer, %d confirmed, %d failed %v); all terminal %s after the last event\n",
+		len(orders), confirmedAcked, confirmed, failed, reasons, settled.Round(time.Second))
 	fmt.Fprintf(&r, "  scarce SKU: %d stocked, %d sold\n", scarceStock, sold[scarce[0]])
 	fmt.Fprintf(&r, "  carts: %d adds acknowledged, %d units in the carts\n", cartAcked, cartUnits)
 	for _, o := range outside {

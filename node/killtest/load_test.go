@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -154,6 +155,11 @@ func (b *orderBuyer) run(ctx context.Context, lb *balancer, rec *recorder) {
 		if ctx.Err() != nil {
 			return
 		}
+		if outOfStock(err) {
+			// The scarce SKU is sold out: the right answer, not an error.
+			rec.record("add refused", node, nil)
+			continue
+		}
 		rec.record("add", node, err)
 		if err != nil {
 			continue
@@ -194,9 +200,10 @@ var httpClient = &http.Client{Timeout: 20 * time.Second}
 
 // order is the part of an order the test reads.
 type order struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Lines  []struct {
+	ID            string `json:"id"`
+	Status        string `json:"status"`
+	FailureReason string `json:"failure_reason"`
+	Lines         []struct {
 		SKU      string `json:"sku"`
 		Quantity int64  `json:"quantity"`
 	} `json:"lines"`
@@ -251,4 +258,11 @@ func shortErr(s string) string {
 		s = s[:160] + "..."
 	}
 	return s
+}
+
+// outOfStock reports whether err is the answer that a SKU has too few
+// units: 409 with the problem code out_of_stock.
+func outOfStock(err error) bool {
+	var se *shopclient.StatusError
+	return errors.As(err, &se) && se.Status == http.StatusConflict && strings.Contains(se.Body, `"code":"out_of_stock"`)
 }

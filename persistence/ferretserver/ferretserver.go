@@ -209,21 +209,22 @@ func (h warnOnly) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level < slog.LevelError && (strings.HasPrefix(r.Message, "Failed to set deadline") || r.Message == "Connection stopped") {
 		return nil
 	}
-	if duplicateKey(r) {
+	if quietError(r) {
 		return nil
 	}
 	return h.next.Handle(ctx, r)
 }
 
-// duplicateKey reports whether r is the PostgreSQL backend's log of a
-// unique violation (SQLSTATE 23505), which it logs at Error for every
-// refused insert. Those are the store's expected conflicts (two writers of
-// the same journal seq, a snapshot that lost to a newer one), and the
-// client receives them as duplicate key errors.
-func duplicateKey(r slog.Record) bool {
+// quietError reports whether r is the PostgreSQL backend's log of a unique
+// violation (SQLSTATE 23505), which it logs at Error for every refused
+// insert, or of a query cancelled because its client went away. The first
+// are the store's expected conflicts (two writers of the same journal seq,
+// a snapshot that lost to a newer one), which the client receives as
+// duplicate key errors; the second come with every node that stops.
+func quietError(r slog.Record) bool {
 	found := false
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "err" && strings.Contains(a.Value.String(), "SQLSTATE 23505") {
+		if a.Key == "err" && (strings.Contains(a.Value.String(), "SQLSTATE 23505") || a.Value.String() == "context canceled") {
 			found = true
 			return false
 		}

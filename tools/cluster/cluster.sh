@@ -82,7 +82,7 @@ wait_for() {
   done
 }
 
-ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$(http_port "$1")/readyz"; }
+ready() { curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$(http_port "$1")/readyz"; }
 
 build() {
   say "building $BIN/emporium and $BIN/devstore"
