@@ -22,7 +22,7 @@ build: ## build the emporium binary into ./bin
 
 test: ## vet, then every test with -race (multi-member cluster tests without, see DESIGN §2)
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 5m $(PKGS_RACE)
+	$(GO) test -race -count=1 -timeout 8m $(PKGS_RACE)
 	$(MAKE) test-cluster
 	$(MAKE) test-deploy
 
