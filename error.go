@@ -476,3 +476,16 @@ func codeOfReason(reason string) string {
 		return EINTERNAL
 	}
 }
+
+// KeyRequired returns the EIDEMPOTENCYREQUIRED error of a request that
+// must carry an Idempotency-Key: doing says what the request does ("Placing
+// an order") and twice what a retry without a key could do twice ("order
+// twice").
+func KeyRequired(doing, twice string) *Error {
+	return &Error{
+		Code: EIDEMPOTENCYREQUIRED,
+		Message: doing + " needs an Idempotency-Key header (a UUID, say), sent again unchanged with every retry, so that a retry cannot " +
+			twice + ".",
+		Fields: []FieldError{{Field: "Idempotency-Key", Code: FieldRequired, Message: "is required"}},
+	}
+}

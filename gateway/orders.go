@@ -63,6 +63,7 @@ func (s *Server) mountOrders() {
 			s.Handle("POST /v1/orders/{id}/payment/confirm", s.Authenticated(s.confirmPayment))
 			s.Handle("GET /v1/vendor/orders", s.Authenticated(s.listVendorOrders))
 			s.Handle("GET /v1/vendor/orders/{id}", s.Authenticated(s.getVendorOrder))
+			s.mountFulfilment()
 		}
 	}
 	if s.webhooks != nil {
@@ -261,11 +262,7 @@ func (s *Server) previewCheckout(w http.ResponseWriter, r *http.Request, p empor
 	return Respond(w, http.StatusOK, preview)
 }
 
-var errOrderKeyRequired = &emporium.Error{
-	Code:    emporium.EIDEMPOTENCYREQUIRED,
-	Message: "Placing an order needs an Idempotency-Key header (a UUID, say), sent again unchanged with every retry of the same order, so that a retry cannot order twice.",
-	Fields:  []emporium.FieldError{{Field: "Idempotency-Key", Code: emporium.FieldRequired, Message: "is required"}},
-}
+var errOrderKeyRequired = emporium.KeyRequired("Placing an order", "order twice")
 
 // placeOrder places an order from the caller's cart. The Idempotency-Key
 // is required and goes to the service, whose order is identified by the
@@ -395,6 +392,7 @@ func (s *Server) listVendorOrders(w http.ResponseWriter, r *http.Request, p empo
 	out := vendorOrderPageBody{Items: make([]emporium.VendorOrder, 0, len(res.Items)), NextCursor: res.NextCursor}
 	for _, o := range res.Items {
 		o.Lines = linesOf(o.Lines)
+		o.Shipments = shipmentsOf(o.Shipments)
 		out.Items = append(out.Items, o)
 	}
 	return Respond(w, http.StatusOK, out)
@@ -414,21 +412,13 @@ func (s *Server) getVendorOrder(w http.ResponseWriter, r *http.Request, p empori
 	if err != nil {
 		return err
 	}
-	o.Lines = linesOf(o.Lines)
-	return Respond(w, http.StatusOK, o)
+	return respondVendorOrder(w, o, nil)
 }
 
 // orderOf shows an order's empty lists as [] rather than null.
 func orderOf(o emporium.Order) emporium.Order {
 	o.Lines = linesOf(o.Lines)
-	shipments := make([]emporium.Shipment, 0, len(o.Shipments))
-	for _, sh := range o.Shipments {
-		if sh.Lines == nil {
-			sh.Lines = []string{}
-		}
-		shipments = append(shipments, sh)
-	}
-	o.Shipments = shipments
+	o.Shipments = shipmentsOf(o.Shipments)
 	return o
 }
 
