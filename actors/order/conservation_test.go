@@ -107,3 +107,39 @@ func TestScarceRushGivesBackTheOtherLines(t *testing.T) {
 	}
 	require.Equal(t, int64(scarceUnits), sold[scarce])
 }
+
+// The new order's first read model is stored before its saga's first
+// effect runs. The recovery loop finds unsettled orders only through the
+// read model: were the node to die after the order reserved stock and
+// before the read model was written, nothing would ever wake the order,
+// and its units would stay reserved until they expired (and the buyer
+// would never see it in their list).
+func TestFirstViewStoredBeforeTheFirstEffect(t *testing.T) {
+	require.NoError(t, store.Projections().EnsureIndex(t.Context(), order.ViewCollection, "buyer_id", "-_id"))
+	n := counter.Add(1)
+	sku, buyer := fmt.Sprint("SKU-FIRST-VIEW-", n), fmt.Sprint("first-view-", n)
+	stock(t, sku, 5)
+	id := order.OrderID(buyer, sku)
+	var mu sync.Mutex
+	seen := map[string]int{} // effect point -> views of the buyer stored then
+	crashes.observe(id, func(point string) {
+		if point != "before-effect:"+pb.Step_STEP_RESERVE.String() {
+			return
+		}
+		var views []order.View
+		err := store.Projections().List(context.Background(), order.ViewCollection, "buyer_id", buyer, "", 10, &views)
+		assert.NoError(t, err)
+		mu.Lock()
+		seen[point] = len(views)
+		mu.Unlock()
+	})
+	defer crashes.observe(id, nil)
+	_, err := place(ctxT(t), id, placeRequest(buyer, sku, 1, payments.TokenVisa))
+	require.NoError(t, err)
+	s := settle(t, id, buyer)
+	assert.Equal(t, emporium.OrderConfirmed, s.Status)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[string]int{"before-effect:" + pb.Step_STEP_RESERVE.String(): 1}, seen,
+		"the order's read model was stored when it first reserved")
+}
