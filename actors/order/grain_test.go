@@ -71,7 +71,11 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return err
 		}
-		cleanup(func() { member.Shutdown(true) })
+		// Not graceful: a graceful shutdown of the test provider updates the
+		// topology while the gossip loop reads it, a race inside protoactor
+		// that -race reports at the package's exit (DESIGN §2); the other
+		// packages' members stop the same way.
+		cleanup(func() { member.Shutdown(false) })
 		return nil
 	}))
 }
