@@ -80,12 +80,12 @@ func adjustmentRun(t *testing.T, point string) {
 		_, err := c.Cancel(&pb.CancelRequest{CommandId: "cancel-1", BuyerId: "admin", Admin: true, Reason: "B is out"}, actors.Within(ctxT(t), member))
 		return err
 	})
-	s := settle(t, id, buyer)
+	settle(t, id, buyer)
 	send("refund", func(c *pb.OrderGrainGrainClient) error {
 		_, err := c.Refund(&pb.RefundRequest{CommandId: "refund-1", Amount: 300, Currency: "USD", Reason: "late"}, actors.Within(ctxT(t), member))
 		return err
 	})
-	s = settle(t, id, buyer)
+	s := settle(t, id, buyer)
 
 	what := fmt.Sprintf("crash at %s", point)
 	assert.Len(t, s.Shipments, 1, "%s: one shipment", what)
