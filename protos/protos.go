@@ -11,6 +11,7 @@ import (
 	_ "github.com/emporium-shop/emporium/protos/cartpb"
 	_ "github.com/emporium-shop/emporium/protos/categorypb"
 	_ "github.com/emporium-shop/emporium/protos/inventorypb"
+	_ "github.com/emporium-shop/emporium/protos/memberpb"
 	_ "github.com/emporium-shop/emporium/protos/orderpb"
 	_ "github.com/emporium-shop/emporium/protos/productpb"
 	_ "github.com/emporium-shop/emporium/protos/sessionpb"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emporium-shop/emporium"
@@ -116,6 +117,9 @@ type Indexer struct {
 	source Source
 	log    *slog.Logger
 	cfg    IndexerConfig
+
+	// cursor is the feed position followed up to (feed.go).
+	cursor atomic.Uint64
 
 	mu   sync.Mutex
 	ids  map[string]struct{}
@@ -482,3 +486,7 @@ func pause(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// FeedCursor returns the position in the shared search feed up to which
+// the index follows the store; 0 when the indexer follows no feed.
+func (x *Indexer) FeedCursor() uint64 { return x.cursor.Load() }
