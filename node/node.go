@@ -41,7 +41,7 @@ import (
 	"github.com/emporium-shop/emporium/payments"
 	"github.com/emporium-shop/emporium/payments/sandbox"
 	"github.com/emporium-shop/emporium/persistence"
-	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message crashes the node
+	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message is refused and a journal unreadable
 	"github.com/emporium-shop/emporium/ratelimit"
 	"github.com/emporium-shop/emporium/search"
 )
