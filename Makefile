@@ -1,6 +1,6 @@
 # Emporium: the commands a developer needs. `make help` lists them.
 GO       ?= go
-PKGS_RACE = $(shell $(GO) list ./... | grep -v -e /clustertest -e /processtest)
+PKGS_RACE = $(shell $(GO) list ./... | grep -v -e /clustertest -e /processtest -e /killtest)
 BENCH    ?= .
 BENCHTIME ?= 2s
 SEED     ?= 200
@@ -9,7 +9,7 @@ SPECTRAL_CLI   ?= @stoplight/spectral-cli@6.16.3
 SPECTRAL_OWASP ?= @stoplight/spectral-owasp-ruleset@2.0.1
 REDOCLY_CLI    ?= @redocly/cli@2.77.0
 
-.PHONY: help run build test test-cluster test-deploy compose-up compose-down bench bench-orders proto proto-check lint lint-api clean
+.PHONY: help run build test test-cluster test-kill test-deploy compose-up compose-down cluster-up cluster-down cluster-status bench bench-orders proto proto-check lint lint-api clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,15 +22,27 @@ build: ## build the emporium binary into ./bin
 
 test: ## vet, then every test with -race (multi-member cluster tests without, see DESIGN §2)
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 5m $(PKGS_RACE)
+	$(GO) test -race -count=1 -timeout 8m $(PKGS_RACE)
 	$(MAKE) test-cluster
 	$(MAKE) test-deploy
 
 test-cluster: ## the multi-member cluster tests and the tests that run and kill real node processes (without -race)
 	$(GO) test -count=1 -timeout 5m ./actors/clustertest/... ./node/clustertest/... ./node/processtest/...
 
+test-kill: ## the cluster kill test: 3 node processes on one shared store, -9, SIGTERM and a join under load (needs PostgreSQL; KILLTEST_GAP=25s for the full run)
+	$(GO) test -count=1 -timeout 12m -v -run 'TestClusterSurvivesKillStopAndJoin' ./node/killtest/
+
 test-deploy: ## validate docker-compose.yml and deploy/k8s without starting them (deploy/, a Go module of its own)
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...
+
+cluster-up: ## three nodes on 127.0.0.1:8081-8083, a shared store and Redis in the background, without Docker (README: Run a cluster on one machine)
+	./tools/cluster/cluster.sh up
+
+cluster-down: ## stop the local cluster: every node with SIGTERM, then the store (data stays in ./data/cluster)
+	./tools/cluster/cluster.sh down
+
+cluster-status: ## what the local cluster runs, and each node's /readyz
+	./tools/cluster/cluster.sh status
 
 compose-up: ## the three-node cluster of docker-compose.yml behind one port (needs Docker; README: Run a cluster with Docker)
 	docker compose up --build --wait

@@ -44,7 +44,93 @@ type Orders interface {
 	// VendorOrder answers the calling vendor's part of one order: an order
 	// without lines of theirs is ENOTFOUND, as one that does not exist.
 	VendorOrder(ctx context.Context, p Principal, id string) (VendorOrder, error)
+	// Ship records the calling vendor's shipment of their unshipped lines
+	// of order id (those in.Lines names, or all of them) and answers their
+	// part of the order. key, the Idempotency-Key, may be empty: the same
+	// shipment sent again is answered as it is. A line not theirs is
+	// ENOTFOUND; one shipped by another shipment is ECONFLICT.
+	Ship(ctx context.Context, p Principal, id string, in ShipInput, key string) (VendorOrder, error)
+	// Deliver records that the calling vendor's shipped lines of order id
+	// (those in.Lines names, or all of them) were delivered.
+	Deliver(ctx context.Context, p Principal, id string, in DeliverInput, key string) (VendorOrder, error)
+
+	// AdminOrders lists every order matching f, newest first. A caller who
+	// is no admin is EFORBIDDEN, as for every Admin... method.
+	AdminOrders(ctx context.Context, p Principal, f OrderFilter, cursor string, limit int) (OrderPage, error)
+	// AdminOrder answers any order.
+	AdminOrder(ctx context.Context, p Principal, id string) (Order, error)
+	// AdminCancelOrder cancels what has not shipped of order id: an order
+	// with nothing shipped as the buyer would, else its unshipped lines,
+	// their units returned and their share of the money refunded. key, the
+	// Idempotency-Key, is required.
+	AdminCancelOrder(ctx context.Context, p Principal, id string, in CancelInput, key string) (Order, error)
+	// RefundOrder refunds money of a confirmed order through its payment
+	// provider: in.Amount, or the share of in.Lines, or all that is left.
+	// key, the Idempotency-Key, is required.
+	RefundOrder(ctx context.Context, p Principal, id string, in RefundInput, key string) (Order, error)
 }
+
+// Limits of fulfilment requests; text is counted in characters.
+const (
+	// MaxCarrierLength bounds ShipInput.Carrier.
+	MaxCarrierLength = 64
+	// MaxTrackingNumberLength bounds ShipInput.TrackingNumber.
+	MaxTrackingNumberLength = 64
+	// MaxReasonLength bounds the reason of a cancellation or a refund.
+	MaxReasonLength = 500
+	// MaxRequestLines bounds the line ids one request names: an order
+	// holds at most as many lines as a cart.
+	MaxRequestLines = 100
+	// MaxLineIDLength bounds a line id a request names.
+	MaxLineIDLength = 64
+)
+
+// ShipInput is the body of POST /v1/vendor/orders/{id}/ship.
+type ShipInput struct {
+	Carrier        string `json:"carrier"`
+	TrackingNumber string `json:"tracking_number"`
+	// Lines are the line ids shipped; empty for all the vendor's unshipped
+	// lines.
+	Lines []string `json:"lines,omitempty"`
+}
+
+// DeliverInput is the body of POST /v1/vendor/orders/{id}/deliver, which
+// may be absent.
+type DeliverInput struct {
+	// Lines are the line ids delivered; empty for all the vendor's shipped
+	// lines.
+	Lines []string `json:"lines,omitempty"`
+}
+
+// CancelInput is the body of POST /v1/admin/orders/{id}/cancel, which may
+// be absent.
+type CancelInput struct {
+	// Reason says why; the buyer reads it.
+	Reason string `json:"reason,omitempty"`
+}
+
+// RefundInput is the body of POST /v1/admin/orders/{id}/refund.
+type RefundInput struct {
+	// Amount, when set, is what to refund, in the order's currency.
+	Amount *Money `json:"amount,omitempty"`
+	// Lines, when set, are refunded (they count out of the order's
+	// fulfilment); without Amount their share of the order is refunded.
+	Lines []string `json:"lines,omitempty"`
+	// Reason says why; required.
+	Reason string `json:"reason"`
+}
+
+// OrderFilter narrows an admin's list of orders; empty members do not
+// filter.
+type OrderFilter struct {
+	Status   string
+	BuyerID  string
+	VendorID string
+}
+
+// OrderStatuses are the values of Order.Status.
+var OrderStatuses = []string{OrderPending, OrderAwaitingPayment, OrderConfirmed, OrderProcessing, OrderShipped,
+	OrderDelivered, OrderCancelled, OrderFailed, OrderRefunded}
 
 // Order statuses (DESIGN §4). Terminal: failed, cancelled, refunded,
 // delivered.
@@ -163,12 +249,16 @@ type OrderAddress struct {
 
 // Shipment is one vendor's shipment of order lines.
 type Shipment struct {
-	VendorID       string     `json:"vendor_id"`
-	Carrier        string     `json:"carrier"`
-	TrackingNumber string     `json:"tracking_number"`
-	Lines          []string   `json:"lines"`
-	ShippedAt      time.Time  `json:"shipped_at"`
-	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
+	// ID names the shipment within its order ("shp_1", "shp_2", ...).
+	ID             string `json:"id"`
+	VendorID       string `json:"vendor_id"`
+	Carrier        string `json:"carrier"`
+	TrackingNumber string `json:"tracking_number"`
+	// Lines are the ids of the order lines shipped.
+	Lines     []string  `json:"lines"`
+	ShippedAt time.Time `json:"shipped_at"`
+	// DeliveredAt is set once every line of the shipment was delivered.
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 }
 
 // OrderPayment is the payment of an order as its buyer sees it: never card
@@ -259,6 +349,8 @@ type VendorOrder struct {
 	// FulfillmentStatus sums up the fulfilment of the vendor's lines.
 	FulfillmentStatus string      `json:"fulfillment_status"`
 	Lines             []OrderLine `json:"lines"`
+	// Shipments are the vendor's shipments of the order.
+	Shipments []Shipment `json:"shipments"`
 	// Subtotal is the sum of the vendor's lines.
 	Subtotal        Money          `json:"subtotal"`
 	ShippingMethod  ShippingMethod `json:"shipping_method"`

@@ -34,6 +34,7 @@
 package checkout
 
 import (
+	"math/big"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -239,4 +240,23 @@ func addBusinessDays(now time.Time, days int) time.Time {
 		}
 	}
 	return t
+}
+
+// Prorate returns amount × part / whole rounded half to even, the package's
+// one rounding rule: the share of an order's tax that some of its lines
+// bear (part of whole, the subtotal). It is 0 when whole is not positive,
+// and computed without overflow for any int64 inputs.
+func Prorate(amount, part, whole int64) int64 {
+	if whole <= 0 {
+		return 0
+	}
+	n := new(big.Int).Mul(big.NewInt(amount), big.NewInt(part))
+	q, r := new(big.Int).QuoRem(n, big.NewInt(whole), new(big.Int))
+	// QuoRem truncates toward zero; the amounts here are not negative, so
+	// the remainder is too, and twice it against whole decides the rounding.
+	switch c := new(big.Int).Lsh(r, 1).CmpAbs(big.NewInt(whole)); {
+	case c > 0, c == 0 && q.Bit(0) == 1:
+		q.Add(q, big.NewInt(int64(n.Sign())))
+	}
+	return q.Int64()
 }

@@ -63,6 +63,7 @@ func (s *Server) mountOrders() {
 			s.Handle("POST /v1/orders/{id}/payment/confirm", s.Authenticated(s.confirmPayment))
 			s.Handle("GET /v1/vendor/orders", s.Authenticated(s.listVendorOrders))
 			s.Handle("GET /v1/vendor/orders/{id}", s.Authenticated(s.getVendorOrder))
+			s.mountFulfilment()
 		}
 	}
 	if s.webhooks != nil {
@@ -395,6 +396,7 @@ func (s *Server) listVendorOrders(w http.ResponseWriter, r *http.Request, p empo
 	out := vendorOrderPageBody{Items: make([]emporium.VendorOrder, 0, len(res.Items)), NextCursor: res.NextCursor}
 	for _, o := range res.Items {
 		o.Lines = linesOf(o.Lines)
+		o.Shipments = shipmentsOf(o.Shipments)
 		out.Items = append(out.Items, o)
 	}
 	return Respond(w, http.StatusOK, out)
@@ -414,21 +416,13 @@ func (s *Server) getVendorOrder(w http.ResponseWriter, r *http.Request, p empori
 	if err != nil {
 		return err
 	}
-	o.Lines = linesOf(o.Lines)
-	return Respond(w, http.StatusOK, o)
+	return respondVendorOrder(w, o, nil)
 }
 
 // orderOf shows an order's empty lists as [] rather than null.
 func orderOf(o emporium.Order) emporium.Order {
 	o.Lines = linesOf(o.Lines)
-	shipments := make([]emporium.Shipment, 0, len(o.Shipments))
-	for _, sh := range o.Shipments {
-		if sh.Lines == nil {
-			sh.Lines = []string{}
-		}
-		shipments = append(shipments, sh)
-	}
-	o.Shipments = shipments
+	o.Shipments = shipmentsOf(o.Shipments)
 	return o
 }
 

@@ -225,6 +225,52 @@ func (f *fakeOrders) VendorOrder(ctx context.Context, p emporium.Principal, id s
 	return f.vendorOrder(p, id, emporium.FulfillmentUnfulfilled), nil
 }
 
+func (f *fakeOrders) Ship(ctx context.Context, p emporium.Principal, id string, in emporium.ShipInput, key string) (emporium.VendorOrder, error) {
+	if err := f.record("Ship", p, id, in, key); err != nil {
+		return emporium.VendorOrder{}, err
+	}
+	o := f.vendorOrder(p, id, emporium.FulfillmentShipped)
+	o.Lines[0].FulfillmentStatus = emporium.LineShipped
+	o.Shipments = []emporium.Shipment{{ID: "shp_1", VendorID: p.UserID, Carrier: in.Carrier, TrackingNumber: in.TrackingNumber,
+		Lines: []string{o.Lines[0].LineID}, ShippedAt: o.UpdatedAt}}
+	return o, nil
+}
+
+func (f *fakeOrders) Deliver(ctx context.Context, p emporium.Principal, id string, in emporium.DeliverInput, key string) (emporium.VendorOrder, error) {
+	if err := f.record("Deliver", p, id, in, key); err != nil {
+		return emporium.VendorOrder{}, err
+	}
+	return f.vendorOrder(p, id, emporium.FulfillmentDelivered), nil
+}
+
+func (f *fakeOrders) AdminOrders(ctx context.Context, p emporium.Principal, filter emporium.OrderFilter, cursor string, limit int) (emporium.OrderPage, error) {
+	if err := f.record("AdminOrders", p, filter, cursor, limit); err != nil {
+		return emporium.OrderPage{}, err
+	}
+	return emporium.OrderPage{Items: []emporium.Order{f.order(p, "o-1", emporium.OrderShipped)}}, nil
+}
+
+func (f *fakeOrders) AdminOrder(ctx context.Context, p emporium.Principal, id string) (emporium.Order, error) {
+	if err := f.record("AdminOrder", p, id); err != nil {
+		return emporium.Order{}, err
+	}
+	return f.order(p, id, emporium.OrderShipped), nil
+}
+
+func (f *fakeOrders) AdminCancelOrder(ctx context.Context, p emporium.Principal, id string, in emporium.CancelInput, key string) (emporium.Order, error) {
+	if err := f.record("AdminCancelOrder", p, id, in, key); err != nil {
+		return emporium.Order{}, err
+	}
+	return f.order(p, id, emporium.OrderCancelled), nil
+}
+
+func (f *fakeOrders) RefundOrder(ctx context.Context, p emporium.Principal, id string, in emporium.RefundInput, key string) (emporium.Order, error) {
+	if err := f.record("RefundOrder", p, id, in, key); err != nil {
+		return emporium.Order{}, err
+	}
+	return f.order(p, id, emporium.OrderRefunded), nil
+}
+
 var _ emporium.Orders = (*fakeOrders)(nil)
 
 // fakeWebhooks records the deliveries it receives and answers err.

@@ -27,6 +27,10 @@ type OrderData struct {
 	// Reason says in a sentence why the order was cancelled (the
 	// cancellation only); it may be empty.
 	Reason string
+	// Carrier and TrackingNumber are a shipment's (the shipment mails
+	// only, whose Lines are the shipment's).
+	Carrier        string
+	TrackingNumber string
 }
 
 // OrderLineData is one line of an order as a mail shows it.
@@ -59,6 +63,19 @@ func OrderCancelled(to string, d OrderData) Message {
 // other amounts are not shown.
 func VendorOrder(to string, d OrderData) Message {
 	return orderMessage(TemplateVendorOrder, to, d)
+}
+
+// OrderShipped returns the mail, to the buyer at to, that tells them a
+// shipment of the order left: its lines (d.Lines), carrier and tracking
+// number.
+func OrderShipped(to string, d OrderData) Message {
+	return orderMessage(TemplateOrderShipped, to, d)
+}
+
+// OrderDelivered returns the mail, to the buyer at to, that tells them a
+// shipment of the order was delivered.
+func OrderDelivered(to string, d OrderData) Message {
+	return orderMessage(TemplateOrderDelivered, to, d)
 }
 
 // orderMessage renders one of the order templates into a Message.

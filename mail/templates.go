@@ -28,6 +28,11 @@ const (
 	TemplateOrderCancelled = "order_cancelled"
 	// TemplateVendorOrder tells a vendor of a new order of theirs to ship.
 	TemplateVendorOrder = "vendor_order"
+	// TemplateOrderShipped tells a buyer a shipment of their order left,
+	// with its carrier and tracking number.
+	TemplateOrderShipped = "order_shipped"
+	// TemplateOrderDelivered tells a buyer a shipment was delivered.
+	TemplateOrderDelivered = "order_delivered"
 )
 
 // Lifetimes the mails state for their links (DESIGN §9). The auth package
@@ -68,7 +73,8 @@ type mailTemplate struct {
 // of the binary, so a template that does not parse is a bug that must stop
 // the program (and fails the tests) rather than surface in a signup.
 var templates = mustParseTemplates(TemplateVerifyEmail, TemplateResetPassword, TemplateEmailChange,
-	TemplateOrderConfirmed, TemplateOrderCancelled, TemplateVendorOrder, TemplateBackInStock)
+	TemplateOrderConfirmed, TemplateOrderCancelled, TemplateVendorOrder, TemplateBackInStock,
+	TemplateOrderShipped, TemplateOrderDelivered)
 
 // htmlFuncs are the helpers of the HTML templates.
 var htmlFuncs = htmltemplate.FuncMap{

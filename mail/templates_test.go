@@ -227,6 +227,36 @@ func TestOrderTemplatesRender(t *testing.T) {
 	assert.Contains(t, cancelled.Text, "refunded")
 }
 
+func TestShipmentTemplatesRender(t *testing.T) {
+	d := orderData()
+	d.Carrier, d.TrackingNumber = "UPS", "1Z999AA10123456784"
+	for _, c := range []struct {
+		build   func(string, OrderData) Message
+		subject string
+	}{
+		{OrderShipped, "Your order ord_7Qx2 has shipped"},
+		{OrderDelivered, "Your order ord_7Qx2 was delivered"},
+	} {
+		m := c.build("ann@example.com", d)
+		assert.Equal(t, c.subject, m.Subject)
+		_, err := m.validate("test")
+		require.NoError(t, err)
+		for _, body := range []string{m.Text, m.HTML} {
+			assert.Contains(t, body, "Hello Ann,")
+			assert.Contains(t, body, "UPS")
+			assert.Contains(t, body, "1Z999AA10123456784")
+			assert.Contains(t, body, "Colour: blue")
+			assert.NotContains(t, body, "$43.52", "a shipment mail shows no amounts")
+		}
+		assert.Contains(t, m.Text, "Carrier: UPS\nTracking number: 1Z999AA10123456784\n")
+		assert.Contains(t, m.Text, "\n"+d.Link+"\n")
+		assert.NotContains(t, m.Text, "\n\n\n", "one blank line between parts")
+		assert.Contains(t, m.HTML, `href="`+d.Link+`"`)
+	}
+	d.Carrier = `<script>alert(1)</script>`
+	assert.NotContains(t, OrderShipped("a@example.com", d).HTML, "<script>")
+}
+
 func TestOrderTemplatesEscapeMarkup(t *testing.T) {
 	d := orderData()
 	d.Name = `<b>Ann</b>`

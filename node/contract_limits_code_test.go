@@ -76,6 +76,19 @@ var codeLimits = map[string]int64{
 	"PlaceOrderRequest.payment.return_url maxLength":      gateway.MaxReturnURLLength,
 	"PlaceOrderRequest.expected_total.amount maximum":     gateway.MaxJSONInteger,
 	"PlaceOrderRequest.expected_total.currency maxLength": 3, // ISO 4217
+
+	"ShipRequest.carrier maxLength":           emporium.MaxCarrierLength,
+	"ShipRequest.tracking_number maxLength":   emporium.MaxTrackingNumberLength,
+	"ShipRequest.lines maxItems":              emporium.MaxRequestLines,
+	"ShipRequest.lines[] maxLength":           emporium.MaxLineIDLength,
+	"DeliverRequest.lines maxItems":           emporium.MaxRequestLines,
+	"DeliverRequest.lines[] maxLength":        emporium.MaxLineIDLength,
+	"AdminCancelRequest.reason maxLength":     emporium.MaxReasonLength,
+	"RefundRequest.reason maxLength":          emporium.MaxReasonLength,
+	"RefundRequest.lines maxItems":            emporium.MaxRequestLines,
+	"RefundRequest.lines[] maxLength":         emporium.MaxLineIDLength,
+	"RefundRequest.amount.amount maximum":     gateway.MaxJSONInteger,
+	"RefundRequest.amount.currency maxLength": 3, // ISO 4217
 }
 
 func init() {

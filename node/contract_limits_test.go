@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/gateway/gatewaytest"
 	"github.com/emporium-shop/emporium/mail/mailtest"
 	"github.com/emporium-shop/emporium/node"
@@ -492,6 +493,25 @@ func contractFixtures(t *testing.T, n *node.Node, a *api) map[string]fixture {
 	status, parent, _ := a.do("POST", "/v1/admin/categories", admin, map[string]any{"name": "Limits parent"})
 	require.Equal(t, http.StatusCreated, status, "%v", parent)
 	newcomer := longPasswordUser(t, n, a, "newcomer")
+	// Two confirmed orders of the vendor's line: one to ship and deliver,
+	// one for an admin to cancel and refund.
+	_, shopper := userToken(t, n, a, "shopper")
+	shopAddr := addAddress(t, a, shopper)
+	placed := func(key string) (id, line string) {
+		fill(t, a, shopper, map[string]int{skus[1]: 1})
+		status, o := a.order(shopper, key, map[string]any{"shipping_address_id": shopAddr, "shipping_method": "standard",
+			"payment": map[string]any{"provider": "sandbox", "token": "tok_visa"}})
+		require.Equal(t, http.StatusCreated, status, "%v", o)
+		require.Equal(t, "confirmed", o["status"], "%v", o)
+		return o["id"].(string), o["lines"].([]any)[0].(map[string]any)["line_id"].(string)
+	}
+	shipped, shippedLine := placed("limits-ship")
+	adjusted, adjustedLine := placed("limits-adjust")
+	actorstest.WaitFor(t, 5*time.Second, "the vendor's order", func() bool {
+		status, _, _ := a.do("GET", "/v1/vendor/orders/"+shipped, vendor, nil)
+		return status == http.StatusOK
+	})
+	noLineAtLimit := "a line id names a line of the order, and none is that long"
 
 	address := map[string]any{
 		"full_name": "Ada Buyer", "line1": "1 Market St", "line2": "Suite 5", "city": "San Francisco", "region": "CA",
@@ -570,6 +590,18 @@ func contractFixtures(t *testing.T, n *node.Node, a *api) map[string]fixture {
 			"expected_total": map[string]any{"amount": 1, "currency": "USD"},
 		}, skipAt: map[string]string{"shipping_address_id": unknownID, "billing_address_id": unknownID, "shipping_method": unknownID, "payment.provider": unknownID,
 			"payment.token": "the sandbox knows five test tokens, none that long"}},
+		"shipVendorOrder": {path: "/v1/vendor/orders/" + shipped + "/ship", token: vendor, read: "/v1/vendor/orders/" + shipped,
+			header: map[string]string{"Idempotency-Key": ""}, body: map[string]any{"carrier": "UPS", "tracking_number": "1Z999AA1", "lines": []any{shippedLine}},
+			skipAt: map[string]string{"lines[0]": noLineAtLimit}},
+		"deliverVendorOrder": {path: "/v1/vendor/orders/" + shipped + "/deliver", token: vendor, read: "/v1/vendor/orders/" + shipped,
+			header: map[string]string{"Idempotency-Key": ""}, body: map[string]any{"lines": []any{shippedLine}},
+			skipAt: map[string]string{"lines[0]": noLineAtLimit}},
+		"adminCancelOrder": {path: "/v1/admin/orders/" + adjusted + "/cancel", token: admin, read: "/v1/admin/orders/" + adjusted,
+			header: map[string]string{"Idempotency-Key": ""}, body: map[string]any{"reason": "Suspected fraud"}},
+		"refundOrder": {path: "/v1/admin/orders/" + adjusted + "/refund", token: admin, read: "/v1/admin/orders/" + adjusted,
+			header: map[string]string{"Idempotency-Key": ""}, body: map[string]any{
+				"amount": map[string]any{"amount": 100, "currency": "USD"}, "lines": []any{adjustedLine}, "reason": "Damaged in transit"},
+			skipAt: map[string]string{"lines[0]": noLineAtLimit}},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
@@ -51,12 +52,20 @@ func (n *Node) drain(ctx context.Context) error {
 }
 
 // leave takes the member out of the cluster with nothing acknowledged left
-// behind: every grain passivates (its Terminate saves a snapshot), the
-// projections queued are written, so that the members taking the grains
-// over read current read models, and the member leaves. Requests from other
-// members may activate a grain here until they learn that this member left,
-// so the passivation and the flush run again once it has.
+// behind. It runs once the HTTP server has drained and the background loops
+// have stopped, so only this node's grains still call grains. It first
+// tells the others that it leaves (the gossip state Proto.Actor's own
+// Shutdown sets, set here before the grains passivate rather than after),
+// so that they route its grains elsewhere while it passivates them instead
+// of when it is gone. Then every grain passivates (its Terminate saves a
+// snapshot), the projections queued are written, so that the members taking
+// the grains over read current read models, and the member shuts down.
+// Requests from members that had not heard yet may activate a grain here
+// meanwhile, so the passivation and the flush run again at the end.
 func (n *Node) leave(ctx context.Context, c *cluster.Cluster) error {
+	if n.Config.ClusterProvider != actors.ProviderLocal {
+		c.Gossip.SetState(cluster.GracefullyLeftKey, &emptypb.Empty{})
+	}
 	err := n.Activations.PassivateAll(ctx, c.ActorSystem)
 	err = errors.Join(err, n.flushProjections(ctx))
 	err = errors.Join(err, leaveCluster(ctx, c, n.Config.ClusterProvider))

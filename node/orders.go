@@ -136,11 +136,32 @@ func (n *Node) mailOrder(ctx context.Context, kind string, o *pb.State) error {
 			Quantity: l.Quantity, LineTotal: money(l.LineTotal)})
 	}
 	d.ShipTo = shipTo(view.ShippingAddress)
+	if sh, ok := order.ShipmentOfMail(o, kind); ok {
+		return n.mail.Send(ctx, shipmentMail(acct.Email, kind, sh, d, view.Lines))
+	}
 	msg := mail.OrderConfirmed(acct.Email, d)
 	if kind == order.MailCancelled {
 		msg = mail.OrderCancelled(acct.Email, d)
 	}
 	return n.mail.Send(ctx, msg)
+}
+
+// shipmentMail is the buyer's mail of a shipment (order.MailShipped) or its
+// delivery (order.MailDelivered): of d's lines (one per line of lines),
+// the shipment's only, with its carrier and tracking number.
+func shipmentMail(to, kind string, sh *pb.Shipment, d mail.OrderData, lines []emporium.OrderLine) mail.Message {
+	d.Carrier, d.TrackingNumber = sh.Carrier, sh.TrackingNumber
+	all := d.Lines // one per order line, in lines' order
+	d.Lines = nil
+	for i, l := range lines {
+		if slices.Contains(sh.Lines, l.LineID) {
+			d.Lines = append(d.Lines, all[i])
+		}
+	}
+	if strings.HasPrefix(kind, order.MailDelivered) {
+		return mail.OrderDelivered(to, d)
+	}
+	return mail.OrderShipped(to, d)
 }
 
 // mailVendorOrder tells a vendor of a new order of theirs: their lines and
@@ -223,6 +244,13 @@ func orderIndexes(ctx context.Context, reads interface {
 		return err
 	}
 	if err := reads.EnsureIndex(ctx, order.ViewCollection, "recover_at"); err != nil {
+		return err
+	}
+	// An admin's lists: every order, and the orders of a status.
+	if err := reads.EnsureIndex(ctx, order.ViewCollection, order.AllField, "-_id"); err != nil {
+		return err
+	}
+	if err := reads.EnsureIndex(ctx, order.ViewCollection, "status", "-_id"); err != nil {
 		return err
 	}
 	if err := reads.EnsureIndex(ctx, order.VendorCollection, "vendor_id", "-_id"); err != nil {

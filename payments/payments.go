@@ -168,6 +168,14 @@ const (
 // Key returns the idempotency key of an order's step: "authorize:{order}".
 func Key(orderID, step string) string { return step + ":" + orderID }
 
+// AdjustmentKey returns the idempotency key of the refund of an order's
+// adjustment (lines cancelled or money refunded after the order was
+// confirmed): "refund:{order}:{adjustment}". Adjustment ids are not
+// numbers, so these never meet RefundKey's.
+func AdjustmentKey(orderID, adjustmentID string) string {
+	return "refund:" + orderID + ":" + adjustmentID
+}
+
 // RefundKey returns the idempotency key of an order's n-th refund:
 // "refund:{order}:{n}".
 func RefundKey(orderID string, n int) string {

@@ -17,7 +17,7 @@ import (
 // events between the two. Nothing here does I/O or reads the clock.
 
 // Command ids are the shell's:
-// actors.Entity refuses a SetStock, Restock, SubscribeAlert or
+// actors.Entity refuses a SetStock, Restock, ReturnUnits, SubscribeAlert or
 // UnsubscribeAlert without one and answers a
 // retried one from state (Spec.Remembered). Reserve, Release and Commit are
 // made idempotent by their order id, here.
@@ -93,6 +93,8 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 		return decideCommit(s, c)
 	case *pb.ReturnRequest:
 		return decideReturn(s, c)
+	case *pb.ReturnUnitsRequest:
+		return decideReturnUnits(s, c)
 	case *pb.GetAvailabilityRequest:
 		return nil, nil
 	case *pb.SubscribeAlertRequest, *pb.UnsubscribeAlertRequest:
@@ -211,6 +213,22 @@ func decideReturn(s *pb.State, c *pb.ReturnRequest) ([]proto.Message, error) {
 	return nil, nil
 }
 
+// decideReturnUnits puts units of a sale back on hand. Unlike Return, it
+// does not look the order up among the closed reservations (a bounded list
+// that an old order has left): the order grain asks only for units it
+// committed and did not return, and the command id keeps a retry from
+// returning them twice.
+func decideReturnUnits(s *pb.State, c *pb.ReturnUnitsRequest) ([]proto.Message, error) {
+	if err := needOrderID(c.OrderId); err != nil {
+		return nil, err
+	}
+	if c.Quantity <= 0 || c.Quantity > MaxQuantity || s.OnHand+c.Quantity > MaxQuantity {
+		return nil, emporium.Invalidf("quantity", emporium.FieldOutOfRange,
+			"quantity must be positive and keep on_hand at most %d", MaxQuantity)
+	}
+	return []proto.Message{&pb.UnitsReturned{CommandId: c.CommandId, OrderId: c.OrderId, Quantity: c.Quantity}}, nil
+}
+
 // apply folds one event into the state. Events are facts: apply never
 // refuses one, so replaying a journal always gives the same state.
 func apply(s *pb.State, ev proto.Message) {
@@ -250,6 +268,9 @@ func apply(s *pb.State, ev proto.Message) {
 				s.Sold -= e.Quantity
 			}
 		}
+	case *pb.UnitsReturned:
+		s.OnHand += e.Quantity
+		s.Sold = max(s.Sold-e.Quantity, 0)
 	case *pb.AlertSubscribed, *pb.AlertUnsubscribed, *pb.AlertsTriggered, *pb.AlertNotified:
 		applyAlert(s, ev)
 	case *pb.Fenced:

@@ -56,6 +56,13 @@ func TestDecide(t *testing.T) {
 			&pb.RestockRequest{CommandId: "c2", Quantity: 3}, nil, ""},
 		{"restock zero", stocked, &pb.RestockRequest{CommandId: "c2"}, nil, emporium.EINVALID},
 		{"restock overflow", stocked, &pb.RestockRequest{CommandId: "c2", Quantity: MaxQuantity}, nil, emporium.EINVALID},
+		{"return units", stocked, &pb.ReturnUnitsRequest{CommandId: "r1", OrderId: "o1", Quantity: 2},
+			[]proto.Message{&pb.UnitsReturned{CommandId: "r1", OrderId: "o1", Quantity: 2}}, ""},
+		{"return units retried", append(stocked, &pb.UnitsReturned{CommandId: "r1", OrderId: "o1", Quantity: 2}),
+			&pb.ReturnUnitsRequest{CommandId: "r1", OrderId: "o1", Quantity: 2}, nil, ""},
+		{"return units without id", stocked, &pb.ReturnUnitsRequest{OrderId: "o1", Quantity: 2}, nil, emporium.EINVALID},
+		{"return units without order", stocked, &pb.ReturnUnitsRequest{CommandId: "r1", Quantity: 2}, nil, emporium.EINVALID},
+		{"return no units", stocked, &pb.ReturnUnitsRequest{CommandId: "r1", OrderId: "o1"}, nil, emporium.EINVALID},
 		{"reserve", stocked, &pb.ReserveRequest{OrderId: "o1", Quantity: 4, TtlMs: 60_000},
 			[]proto.Message{reservedEv("o1", 4, t0.Add(time.Minute))}, ""},
 		{"reserve default ttl", stocked, &pb.ReserveRequest{OrderId: "o1", Quantity: 1},
@@ -114,6 +121,19 @@ func TestDecide(t *testing.T) {
 			assert.True(t, proto.Equal(before, s), "decide changed the state")
 		})
 	}
+}
+
+// Units returned after a sale go back on hand and out of sold, never
+// below none sold.
+func TestUnitsReturnedAfterASale(t *testing.T) {
+	s := given(&pb.StockSet{CommandId: "c1", OnHand: 10}, reservedEv("o1", 3, t0.Add(time.Minute)), &pb.Committed{OrderId: "o1"})
+	require.Equal(t, int64(7), s.OnHand)
+	require.Equal(t, int64(3), s.Sold)
+	Spec.Fold(s, &pb.UnitsReturned{CommandId: "r1", OrderId: "o1", Quantity: 2})
+	assert.Equal(t, int64(9), s.OnHand)
+	assert.Equal(t, int64(1), s.Sold)
+	Spec.Fold(s, &pb.UnitsReturned{CommandId: "r2", OrderId: "o9", Quantity: 5})
+	assert.Equal(t, int64(0), s.Sold, "never below none sold")
 }
 
 func TestApplyKeepsStockBalanced(t *testing.T) {

@@ -114,6 +114,11 @@ func (g *grain) Return(req *pb.ReturnRequest, ctx cluster.GrainContext) (*pb.Sto
 	return g.command(ctx, req, req.OrderId)
 }
 
+// ReturnUnits puts units of an order's sale back on hand.
+func (g *grain) ReturnUnits(req *pb.ReturnUnitsRequest, ctx cluster.GrainContext) (*pb.Stock, error) {
+	return g.command(ctx, req, req.OrderId)
+}
+
 // GetAvailability answers the current stock, after what expired is
 // released.
 func (g *grain) GetAvailability(_ *pb.GetAvailabilityRequest, ctx cluster.GrainContext) (*pb.Stock, error) {

@@ -90,3 +90,86 @@ func placeAndWait(id, buyer string, req *pb.PlaceRequest) (string, error) {
 	}
 	return o.State.Status, nil
 }
+
+// BenchmarkShipDeliver ships and then delivers confirmed orders through
+// the OrderGrain, 32 at a time: each op is one Ship and one Deliver of a
+// two-line order of one vendor, both durable (journal, read models, the
+// buyer's mail steps and the purchases read model). The b.N orders are
+// placed and confirmed first, outside the timer. p50-ms and p99-ms are the
+// latencies of one Ship plus its Deliver.
+func BenchmarkShipDeliver(b *testing.B) {
+	run := counter.Add(1)
+	sku := fmt.Sprintf("SKU-SHIP-%d", run)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_, err := inventorypb.GetInventoryGrainGrainClient(member, sku).SetStock(
+		&inventorypb.SetStockRequest{CommandId: fmt.Sprint("bench-ship-", run), OnHand: 1_000_000_000}, actors.Within(ctx, member))
+	cancel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, b.N)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 32 {
+		wg.Go(func() {
+			for i := range next {
+				buyer := fmt.Sprint("ship-buyer-", run, "-", i%64)
+				ids[i] = order.OrderID(buyer, fmt.Sprint("ship-", run, "-", i))
+				req := placeRequest(buyer, sku, 1, payments.TokenVisa)
+				req.RequestHash = ids[i]
+				req.Lines[0].VendorId = "v-bench"
+				req.Lines = append(req.Lines, &pb.Line{LineId: "l2", Sku: sku, VendorId: "v-bench", Quantity: 1,
+					UnitPrice: usd(1000), LineTotal: usd(1000)})
+				if status, err := placeAndWait(ids[i], buyer, req); err != nil || status != emporium.OrderConfirmed {
+					b.Errorf("order %s: %s %v", ids[i], status, err)
+				}
+			}
+		})
+	}
+	for i := range b.N {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	var mu sync.Mutex
+	var lat []time.Duration
+	var at int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(p *testing.PB) {
+		var mine []time.Duration
+		for p.Next() {
+			mu.Lock()
+			id := ids[at]
+			at++
+			mu.Unlock()
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			c := pb.GetOrderGrainGrainClient(member, id)
+			_, err := c.Ship(&pb.ShipRequest{CommandId: "ship-" + id, VendorId: "v-bench", Carrier: "UPS", TrackingNumber: "1Z"}, actors.Within(ctx, member))
+			if err == nil {
+				var o *pb.Order
+				o, err = c.Deliver(&pb.DeliverRequest{CommandId: "deliver-" + id, VendorId: "v-bench"}, actors.Within(ctx, member))
+				if err == nil && o.State.Status != emporium.OrderDelivered {
+					err = fmt.Errorf("status %s", o.State.Status)
+				}
+			}
+			cancel()
+			if err != nil {
+				b.Errorf("order %s: %v", id, err)
+				return
+			}
+			mine = append(mine, time.Since(start))
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99-ms")
+	}
+}

@@ -83,6 +83,12 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 		events, err = decideConfirm(s, c, now)
 	case *pb.PaymentEventRequest:
 		events, err = decidePaymentEvent(s, c, now)
+	case *pb.ShipRequest:
+		events, err = decideShip(s, c, now)
+	case *pb.DeliverRequest:
+		events, err = decideDeliver(s, c, now)
+	case *pb.RefundRequest:
+		events, err = decideRefund(s, c, now)
 	default:
 		err = emporium.Errorf(emporium.EINTERNAL, "order: unknown request %T", cmd)
 	}
@@ -143,15 +149,22 @@ func decideCancel(s *pb.State, c *pb.CancelRequest, now time.Time) ([]proto.Mess
 	case s.Status == emporium.OrderPending:
 		return nil, &emporium.Error{Code: emporium.ECONFLICT, RetryAfter: time.Second,
 			Message: "Order " + s.Id + " is being placed; cancel it once it is confirmed."}
-	case s.Status != emporium.OrderConfirmed && s.Status != emporium.OrderAwaitingPayment:
+	case anyMoved(s) && !c.Admin:
 		return nil, emporium.Errorf(emporium.ECONFLICT, "Order %s has shipped and can no longer be cancelled.", s.Id)
+	case anyMoved(s) || len(s.Adjustments) > 0:
+		// Part of the order shipped (an admin cancels the rest) or was
+		// adjusted already: its lines are cancelled one by one, so that
+		// no unit or amount goes back twice.
+		return decideCancelLines(s, c, now)
+	case s.Status != emporium.OrderConfirmed && s.Status != emporium.OrderAwaitingPayment:
+		return nil, emporium.Errorf(emporium.ECONFLICT, "Order %s is %s and can no longer be cancelled.", s.Id, s.Status)
 	}
-	reason := c.Reason
-	if reason == "" {
-		reason = emporium.ReasonCancelled
+	detail := "The order was cancelled."
+	if c.Reason != "" {
+		detail = "The order was cancelled: " + c.Reason
 	}
 	return []proto.Message{&pb.TurnedBack{
-		Outcome: emporium.OrderCancelled, Reason: reason, Detail: "The order was cancelled.",
+		Outcome: emporium.OrderCancelled, Reason: emporium.ReasonCancelled, Detail: detail,
 		CommandId: c.CommandId, At: timestamppb.New(now),
 	}}, nil
 }
@@ -283,6 +296,11 @@ func nextStep(s *pb.State, now time.Time) (pb.Step, []proto.Message) {
 			return pb.Step_STEP_CHECKOUT_CART, nil
 		case s.Status == emporium.OrderPending:
 			return pb.Step_STEP_NONE, []proto.Message{&pb.Confirmed{At: at}}
+		case adjustmentDue(s) != nil:
+			if !adjustmentDue(s).Refunded {
+				return pb.Step_STEP_ADJUST_REFUND, nil
+			}
+			return pb.Step_STEP_ADJUST_RETURN, nil
 		case mailDue(s) != "":
 			// The buyer's confirmation, then each vendor's new order.
 			return pb.Step_STEP_NOTIFY, nil
@@ -409,6 +427,8 @@ func apply(s *pb.State, ev proto.Message) {
 		if over := len(s.PaymentEvents) - eventsKept; over > 0 {
 			s.PaymentEvents = append(s.PaymentEvents[:0:0], s.PaymentEvents[over:]...)
 		}
+	case *pb.Shipped, *pb.Delivered, *pb.Adjusted, *pb.AdjustmentRefunded, *pb.AdjustmentReturned:
+		applyFulfilment(s, ev)
 	case *pb.Fenced:
 		// Only takes its seq.
 	}

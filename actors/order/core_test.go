@@ -100,6 +100,11 @@ func (g *saga) runStep() {
 		g.finish(refundOutcome(payments.Refund{RefundID: "re_1", Amount: payments.Money{Amount: 2299, Currency: "USD"}}, nil, t0))
 	case pb.Step_STEP_RETURN_STOCK:
 		g.finish(returnOutcome(skuErrors{"A": nil, "B": nil}, t0))
+	case pb.Step_STEP_ADJUST_REFUND:
+		a := adjustmentDue(g.s)
+		g.finish(adjustmentRefundOutcome(a.Id, payments.Refund{RefundID: "re_" + a.Id, Amount: money(a.Amount)}, nil, t0))
+	case pb.Step_STEP_ADJUST_RETURN:
+		g.finish(adjustmentReturnOutcome(adjustmentDue(g.s).Id, skuErrors{"A": nil}, t0))
 	}
 }
 

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -66,6 +67,11 @@ func (fx effects) run(step pb.Step, s *pb.State, attempts int) outcome {
 		return fx.void(s)
 	case pb.Step_STEP_REFUND:
 		return fx.refund(s)
+	case pb.Step_STEP_ADJUST_REFUND:
+		return fx.refundAdjustment(s, adjustmentDue(s))
+	case pb.Step_STEP_ADJUST_RETURN:
+		a := adjustmentDue(s)
+		return adjustmentReturnOutcome(a.GetId(), fx.returnUnits(s, a), fx.now())
 	case pb.Step_STEP_CHECKOUT_CART:
 		return cartOutcome(fx.checkOutCart(s), fx.now())
 	case pb.Step_STEP_NOTIFY:
@@ -94,6 +100,12 @@ func (fx effects) eachSKU(s *pb.State, call func(*inventorypb.InventoryGrainGrai
 	for _, l := range s.Lines {
 		units[l.Sku] += l.Quantity
 	}
+	return fx.callSKUs(units, call)
+}
+
+// callSKUs calls the grain of every SKU in units at once, with its units,
+// and collects their answers.
+func (fx effects) callSKUs(units map[string]int64, call func(*inventorypb.InventoryGrainGrainClient, int64, cluster.GrainCallOption) error) skuErrors {
 	errs := make(skuErrors, len(units))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -207,6 +219,36 @@ func (fx effects) refund(s *pb.State) outcome {
 		})
 	})
 	return refundOutcome(r, err, fx.now())
+}
+
+// refundAdjustment refunds an adjustment's amount, under a key of its own
+// (payments.AdjustmentKey), so that a retry is the same refund.
+func (fx effects) refundAdjustment(s *pb.State, a *pb.Adjustment) outcome {
+	r, err := call(fx, s, "refund", func(ctx context.Context, prov payments.Provider) (payments.Refund, error) {
+		return prov.Refund(ctx, payments.RefundRequest{
+			Key:       payments.AdjustmentKey(s.Id, a.GetId()),
+			PaymentID: s.Payment.GetPaymentId(),
+			Amount:    money(a.GetAmount()),
+			Reason:    a.GetReason(),
+		})
+	})
+	return adjustmentRefundOutcome(a.GetId(), r, err, fx.now())
+}
+
+// returnUnits puts the units of an adjustment's cancelled lines back on
+// hand, each SKU's under the adjustment's command id.
+func (fx effects) returnUnits(s *pb.State, a *pb.Adjustment) skuErrors {
+	units := map[string]int64{}
+	for _, l := range s.Lines {
+		if slices.Contains(a.GetLines(), l.LineId) {
+			units[l.Sku] += l.Quantity
+		}
+	}
+	return fx.callSKUs(units, func(c *inventorypb.InventoryGrainGrainClient, qty int64, o cluster.GrainCallOption) error {
+		_, err := c.ReturnUnits(&inventorypb.ReturnUnitsRequest{
+			CommandId: "order:" + s.Id + ":" + a.GetId(), OrderId: s.Id, Quantity: qty}, o)
+		return err
+	})
 }
 
 // checkOutCart takes the ordered units out of the buyer's cart.

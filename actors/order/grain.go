@@ -112,6 +112,21 @@ func (g *grain) PaymentEvent(req *pb.PaymentEventRequest, ctx cluster.GrainConte
 	return g.request(ctx, req)
 }
 
+// Ship records a vendor's shipment.
+func (g *grain) Ship(req *pb.ShipRequest, ctx cluster.GrainContext) (*pb.Order, error) {
+	return g.request(ctx, req)
+}
+
+// Deliver records a vendor's lines delivered.
+func (g *grain) Deliver(req *pb.DeliverRequest, ctx cluster.GrainContext) (*pb.Order, error) {
+	return g.request(ctx, req)
+}
+
+// Refund refunds money of a confirmed order.
+func (g *grain) Refund(req *pb.RefundRequest, ctx cluster.GrainContext) (*pb.Order, error) {
+	return g.request(ctx, req)
+}
+
 // request decides and persists a request, drives the saga on, and answers
 // the order.
 func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order, error) {
@@ -350,8 +365,11 @@ func (g *grain) Project(state *pb.State, seq uint64) {
 		}
 		if vendorsSee(state) {
 			for vendor, vv := range vendorViews(v) {
-				g.Config.Views.Put(VendorCollection, VendorKey(vendor, v.CreatedAt, v.OrderID), seq, vv)
+				g.Config.Views.Put(VendorCollection, vendor+"/"+id, seq, vv)
 			}
+		}
+		for id, p := range newPurchases(g.shown, v) {
+			g.Config.Views.Put(PurchaseCollection, id, seq, p)
 		}
 	}
 	if visible {

@@ -178,6 +178,27 @@ func refundOutcome(r payments.Refund, err error, now time.Time) outcome {
 		Amount: &pb.Money{Amount: r.Amount.Amount, Currency: r.Amount.Currency}, At: timestamppb.New(now)}}}
 }
 
+// adjustmentRefundOutcome records the refund of adjustment id; a failure
+// keeps trying, as refundOutcome does.
+func adjustmentRefundOutcome(id string, r payments.Refund, err error, now time.Time) outcome {
+	if err != nil {
+		return outcome{retry: err}
+	}
+	return outcome{events: []proto.Message{&pb.AdjustmentRefunded{Id: id, RefundId: r.RefundID,
+		Amount: &pb.Money{Amount: r.Amount.Amount, Currency: r.Amount.Currency}, At: timestamppb.New(now)}}}
+}
+
+// adjustmentReturnOutcome records adjustment id's units back on hand once
+// every SKU took them.
+func adjustmentReturnOutcome(id string, errs skuErrors, now time.Time) outcome {
+	for sku, err := range errs {
+		if err != nil {
+			return outcome{retry: fmt.Errorf("returning units of %s: %w", sku, err)}
+		}
+	}
+	return outcome{events: []proto.Message{&pb.AdjustmentReturned{Id: id, At: timestamppb.New(now)}}}
+}
+
 // cartOutcome records the units taken out of the cart. Only a transient
 // failure retries: the order is paid for, and a cart that refuses for good
 // must not hold it back.

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/emporium-shop/emporium"
@@ -42,4 +43,32 @@ func (s *Service) Delivered(ctx context.Context, buyerID, productID string) (boo
 		return false, emporium.Wrap("order.Delivered", err)
 	}
 	return len(found) > 0, nil
+}
+
+// newPurchases returns the purchase documents, by id, of the lines
+// delivered in view that were not delivered in shown (all delivered lines
+// when shown is nil: a new activation writes them again, which changes
+// nothing).
+func newPurchases(shown *View, view View) map[string]Purchase {
+	var out map[string]Purchase
+	for i, l := range view.Order.Lines {
+		if l.FulfillmentStatus != emporium.LineDelivered {
+			continue
+		}
+		if shown != nil && i < len(shown.Order.Lines) && shown.Order.Lines[i].FulfillmentStatus == emporium.LineDelivered {
+			continue
+		}
+		if out == nil {
+			out = map[string]Purchase{}
+		}
+		at := view.Order.UpdatedAt
+		for _, sh := range view.Order.Shipments {
+			if sh.DeliveredAt != nil && slices.Contains(sh.Lines, l.LineID) {
+				at = *sh.DeliveredAt
+			}
+		}
+		out[view.OrderID+"/"+l.LineID] = Purchase{BuyerProduct: purchaseKey(view.BuyerID, l.ProductID),
+			BuyerID: view.BuyerID, ProductID: l.ProductID, OrderID: view.OrderID, LineID: l.LineID, DeliveredAt: at}
+	}
+	return out
 }

@@ -37,6 +37,7 @@ type Addresses interface {
 // Reads lists read models (persistence.Projections).
 type Reads interface {
 	List(ctx context.Context, collection, field string, value any, beforeID string, limit int, into any) error
+	GetMany(ctx context.Context, collection string, ids []string, into any) error
 }
 
 // ServiceConfig is what the order service needs.
@@ -128,7 +129,7 @@ func (s *Service) PlaceOrder(ctx context.Context, p emporium.Principal, in empor
 	if pendingOnly(o.State) || wait <= 0 {
 		return FromProto(o), nil
 	}
-	return s.waitOn(ctx, p, o, changes, wait, pendingOnly), nil
+	return s.waitOn(ctx, o, changes, wait, pendingOnly), nil
 }
 
 // place drafts the caller's cart as an order and places it with the grain
@@ -186,7 +187,7 @@ func (s *Service) ListOrders(ctx context.Context, p emporium.Principal, cursor s
 	if len(views) > limit {
 		views = views[:limit]
 		last := views[limit-1]
-		page.NextCursor = ListKey(last.CreatedAt, last.OrderID)
+		page.NextCursor = last.listKey()
 	}
 	page.Items = make([]emporium.Order, len(views))
 	for i, v := range views {
@@ -209,7 +210,7 @@ func (s *Service) CancelOrder(ctx context.Context, p emporium.Principal, id, key
 	if err != nil {
 		return emporium.Order{}, emporium.Wrap(op, err)
 	}
-	return s.wait(ctx, p, o, 2*time.Second, untilEnded)
+	return s.wait(ctx, o, 2*time.Second, untilEnded)
 }
 
 // ConfirmPayment tells an order awaiting its payment's approval that the
@@ -226,7 +227,7 @@ func (s *Service) ConfirmPayment(ctx context.Context, p emporium.Principal, id s
 	if err != nil {
 		return emporium.Order{}, emporium.Wrap(op, err)
 	}
-	return s.wait(ctx, p, o, 2*time.Second, approvalSettled)
+	return s.wait(ctx, o, 2*time.Second, approvalSettled)
 }
 
 // checkID refuses an anonymous caller, and an id that cannot be an
@@ -251,6 +252,14 @@ func (s *Service) get(ctx context.Context, p emporium.Principal, id string) (*pb
 	})
 }
 
+// peek asks the order's grain for it without a caller: only to follow an
+// order whose caller a request to the grain authorised already (a wait).
+func (s *Service) peek(ctx context.Context, id string) (*pb.Order, error) {
+	return s.call(ctx, id, func(g *pb.OrderGrainGrainClient, opt cluster.GrainCallOption) (*pb.Order, error) {
+		return g.Get(&pb.GetRequest{Admin: true}, opt)
+	})
+}
+
 func (s *Service) call(ctx context.Context, id string, fn func(*pb.OrderGrainGrainClient, cluster.GrainCallOption) (*pb.Order, error)) (*pb.Order, error) {
 	o, err := fn(pb.GetOrderGrainGrainClient(s.cfg.Cluster, id), actors.Within(ctx, s.cfg.Cluster))
 	if err != nil {
@@ -262,7 +271,7 @@ func (s *Service) call(ctx context.Context, id string, fn func(*pb.OrderGrainGra
 // Conditions a wait ends on.
 var (
 	pendingOnly = func(s *pb.State) bool { return s.Status != emporium.OrderPending }
-	untilEnded  = func(s *pb.State) bool { return s.Outcome == "" || Terminal(s) }
+	untilEnded  = func(s *pb.State) bool { return (s.Outcome == "" || Terminal(s)) && adjustmentDue(s) == nil }
 	// approvalSettled waits out the provider's answer to a confirmation:
 	// the order is no longer pending, and not asking the provider either.
 	approvalSettled = func(s *pb.State) bool {
@@ -276,23 +285,23 @@ var (
 const pollInterval = 100 * time.Millisecond
 
 // wait answers o once done says so or wait has passed, whichever is first.
-func (s *Service) wait(ctx context.Context, p emporium.Principal, o *pb.Order, wait time.Duration, done func(*pb.State) bool) (emporium.Order, error) {
+func (s *Service) wait(ctx context.Context, o *pb.Order, wait time.Duration, done func(*pb.State) bool) (emporium.Order, error) {
 	if done(o.State) || wait <= 0 {
 		return FromProto(o), nil
 	}
 	changes, stop := s.cfg.Waiter.Watch(o.State.Id)
 	defer stop()
 	// A change between o and the watch would not be heard of: ask once.
-	if fresh, err := s.get(ctx, p, o.State.Id); err == nil && fresh.Seq > o.Seq {
+	if fresh, err := s.peek(ctx, o.State.Id); err == nil && fresh.Seq > o.Seq {
 		o = fresh
 	}
-	return s.waitOn(ctx, p, o, changes, wait, done), nil
+	return s.waitOn(ctx, o, changes, wait, done), nil
 }
 
 // waitOn answers o once done says so or wait has passed: it takes the
 // order's changes on this node from changes, and asks the grain when none
 // came for pollInterval, in case the order lives on another node.
-func (s *Service) waitOn(ctx context.Context, p emporium.Principal, o *pb.Order, changes <-chan *pb.Order, wait time.Duration, done func(*pb.State) bool) emporium.Order {
+func (s *Service) waitOn(ctx context.Context, o *pb.Order, changes <-chan *pb.Order, wait time.Duration, done func(*pb.State) bool) emporium.Order {
 	deadline := time.NewTimer(min(wait, MaxWait))
 	defer deadline.Stop()
 	poll := time.NewTimer(pollInterval)
@@ -305,7 +314,7 @@ func (s *Service) waitOn(ctx context.Context, p emporium.Principal, o *pb.Order,
 			}
 			poll.Reset(pollInterval)
 		case <-poll.C:
-			if fresh, err := s.get(ctx, p, o.State.Id); err == nil && fresh.Seq > o.Seq {
+			if fresh, err := s.peek(ctx, o.State.Id); err == nil && fresh.Seq > o.Seq {
 				o = fresh
 			}
 			poll.Reset(pollInterval)

@@ -43,7 +43,9 @@ func vendorIDs(s *pb.State) []string {
 
 // mailDue returns the kind of the next mail the order owes, or "": the
 // buyer's cancellation once it is cancelled; else the buyer's confirmation
-// once it is confirmed, then each vendor's new order in turn.
+// once it is confirmed, then each vendor's new order in turn, then the
+// buyer's mail of each shipment and delivery (shipmentMailDue), and the
+// cancellation of an order whose lines were all cancelled.
 func mailDue(s *pb.State) string {
 	if s.Outcome != "" {
 		if s.Outcome == emporium.OrderCancelled && Terminal(s) && !slices.Contains(s.Notified, MailCancelled) {
@@ -61,6 +63,13 @@ func mailDue(s *pb.State) string {
 		if !slices.Contains(s.Notified, MailVendorOrder+v) {
 			return MailVendorOrder + v
 		}
+	}
+	if kind := shipmentMailDue(s); kind != "" {
+		return kind
+	}
+	if s.Status == emporium.OrderCancelled && !slices.Contains(s.Notified, MailCancelled) {
+		// Every line was cancelled after the order was confirmed.
+		return MailCancelled
 	}
 	return ""
 }
@@ -80,27 +89,15 @@ func VendorOfMail(kind string) (string, bool) {
 // does not know counts as unfulfilled, so that a line is never shown as
 // further along than it is.
 func VendorFulfillment(lines ...string) string {
-	live, moved, delivered := 0, 0, 0
-	for _, st := range lines {
-		switch st {
-		case emporium.LineCancelled, emporium.LineRefunded:
-			continue
-		case emporium.LineDelivered:
-			delivered++
-			moved++
-		case emporium.LineShipped:
-			moved++
-		}
-		live++
-	}
+	c := countLines(lines)
 	switch {
-	case live == 0:
+	case c.live == 0:
 		return emporium.FulfillmentCancelled
-	case delivered == live:
+	case c.delivered == c.live:
 		return emporium.FulfillmentDelivered
-	case moved == live:
+	case c.moved == c.live:
 		return emporium.FulfillmentShipped
-	case moved > 0:
+	case c.moved > 0:
 		return emporium.FulfillmentPartiallyShipped
 	}
 	return emporium.FulfillmentUnfulfilled
@@ -147,7 +144,7 @@ func vendorViews(v View) map[string]VendorView {
 		}
 		vv, ok := out[l.VendorID]
 		if !ok {
-			vv = VendorView{VendorID: l.VendorID, OrderID: v.OrderID, Status: v.Status, CreatedAt: v.CreatedAt,
+			vv = VendorView{VendorID: l.VendorID, OrderID: v.OrderID, OrderKey: v.listKey(), Status: v.Status, CreatedAt: v.CreatedAt,
 				UpdatedAt: v.Order.UpdatedAt, Seq: v.Order.Seq, VendorOrder: vendorOrderKey(l.VendorID, v.OrderID),
 				ShippingAddress: v.Order.ShippingAddress, ShippingMethod: v.Order.ShippingMethod,
 				Subtotal: emporium.Money{Currency: v.Order.Total.Currency}}
@@ -156,6 +153,12 @@ func vendorViews(v View) map[string]VendorView {
 		vv.Lines = append(vv.Lines, l)
 		vv.Subtotal.Amount += l.LineTotal.Amount
 		out[l.VendorID] = vv
+	}
+	for _, sh := range v.Order.Shipments {
+		if vv, ok := out[sh.VendorID]; ok {
+			vv.Shipments = append(vv.Shipments, sh)
+			out[sh.VendorID] = vv
+		}
 	}
 	for id, vv := range out {
 		statuses := make([]string, len(vv.Lines))
@@ -194,8 +197,12 @@ func (vv VendorView) API() emporium.VendorOrder {
 			lines[i].Options = map[string]string{}
 		}
 	}
+	shipments := slices.Clone(vv.Shipments)
+	if shipments == nil {
+		shipments = []emporium.Shipment{}
+	}
 	return emporium.VendorOrder{
-		ID: vv.OrderID, Status: vv.Status, FulfillmentStatus: vv.FulfillmentStatus, Lines: lines,
+		ID: vv.OrderID, Status: vv.Status, FulfillmentStatus: vv.FulfillmentStatus, Lines: lines, Shipments: shipments,
 		Subtotal: vv.Subtotal, ShippingMethod: vv.ShippingMethod, ShippingAddress: vv.ShippingAddress,
 		Seq: vv.Seq, CreatedAt: vv.CreatedAt.UTC(), UpdatedAt: vv.UpdatedAt.UTC(),
 	}

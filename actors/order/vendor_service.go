@@ -36,7 +36,7 @@ func (s *Service) VendorOrders(ctx context.Context, p emporium.Principal, fulfil
 	if len(views) > limit {
 		views = views[:limit]
 		last := views[limit-1]
-		page.NextCursor = VendorKey(last.VendorID, last.CreatedAt, last.OrderID)
+		page.NextCursor = last.VendorID + "/" + last.orderKey()
 	}
 	page.Items = make([]emporium.VendorOrder, len(views))
 	for i, v := range views {

@@ -11,9 +11,9 @@ import (
 	pb "github.com/emporium-shop/emporium/protos/orderpb"
 )
 
-// lineStatuses are the line statuses, and one VendorFulfillment does not
+// allLineStatuses are the line statuses, and one VendorFulfillment does not
 // know.
-var lineStatuses = []string{emporium.LineUnfulfilled, emporium.LineShipped, emporium.LineDelivered,
+var allLineStatuses = []string{emporium.LineUnfulfilled, emporium.LineShipped, emporium.LineDelivered,
 	emporium.LineCancelled, emporium.LineRefunded, "lost_in_space"}
 
 // fulfillmentSpec is VendorFulfillment written another way, from the
@@ -63,7 +63,7 @@ func TestVendorFulfillmentExhaustive(t *testing.T) {
 		if len(prefix) == 4 {
 			return
 		}
-		for _, st := range lineStatuses {
+		for _, st := range allLineStatuses {
 			walk(append(slices.Clone(prefix), st))
 		}
 	}

@@ -3,6 +3,7 @@ package order
 import (
 	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,36 +18,45 @@ const ViewCollection = "orders"
 
 // VendorCollection is the read-model collection of orders by vendor: one
 // document per order and vendor, holding only that vendor's lines, with
-// the id VendorKey.
+// the id: the vendor, "/", the order's list key (so that a vendor's
+// orders sort newest first).
 const VendorCollection = "vendor_orders"
 
 // VendorView is the read-model document of one vendor's part of an order:
 // what the vendor ships, and nothing of the buyer's payment (vendor.go).
 type VendorView struct {
-	VendorID          string                  `bson:"vendor_id"`
-	OrderID           string                  `bson:"order_id"`
-	Status            string                  `bson:"status"`
-	FulfillmentStatus string                  `bson:"fulfillment_status"`
-	VendorFulfillment string                  `bson:"vendor_fulfillment"`
-	VendorOrder       string                  `bson:"vendor_order"`
-	Seq               uint64                  `bson:"order_seq"`
-	CreatedAt         time.Time               `bson:"created_at"`
-	UpdatedAt         time.Time               `bson:"updated_at"`
-	Lines             []emporium.OrderLine    `bson:"lines"`
-	Subtotal          emporium.Money          `bson:"subtotal"`
-	ShippingAddress   emporium.OrderAddress   `bson:"shipping_address"`
-	ShippingMethod    emporium.ShippingMethod `bson:"shipping_method"`
+	VendorID          string    `bson:"vendor_id"`
+	OrderID           string    `bson:"order_id"`
+	Status            string    `bson:"status"`
+	FulfillmentStatus string    `bson:"fulfillment_status"`
+	VendorFulfillment string    `bson:"vendor_fulfillment"`
+	VendorOrder       string    `bson:"vendor_order"`
+	Seq               uint64    `bson:"order_seq"`
+	CreatedAt         time.Time `bson:"created_at"`
+	UpdatedAt         time.Time `bson:"updated_at"`
+	// OrderKey is the order's view's id (View.Key).
+	OrderKey        string                  `bson:"order_key"`
+	Lines           []emporium.OrderLine    `bson:"lines"`
+	Shipments       []emporium.Shipment     `bson:"shipments"`
+	Subtotal        emporium.Money          `bson:"subtotal"`
+	ShippingAddress emporium.OrderAddress   `bson:"shipping_address"`
+	ShippingMethod  emporium.ShippingMethod `bson:"shipping_method"`
 }
 
-// VendorKey is the read-model id of a vendor's part of an order: the
-// vendor, then the order's list key, so that a vendor's orders sort newest
-// first.
-func VendorKey(vendorID string, createdAt time.Time, orderID string) string {
-	return vendorID + "/" + ListKey(createdAt, orderID)
-}
+// AllField is a field of every order's view whose value is always
+// AllValue: the index (all, -_id) lists every order newest first, as the
+// store lists only by a field's value.
+const (
+	AllField = "all"
+	AllValue = "order"
+)
 
 // View is the read-model document of one order.
 type View struct {
+	All string `bson:"all"`
+	// Key is the document's id (ListKey), kept whole: the store keeps
+	// times to the millisecond, and the key holds nanoseconds.
+	Key       string    `bson:"key"`
 	OrderID   string    `bson:"order_id"`
 	BuyerID   string    `bson:"buyer_id"`
 	Status    string    `bson:"status"`
@@ -88,8 +98,9 @@ func orderIDOf(key string) string {
 const recoverAfter = time.Minute
 
 func viewOf(s *pb.State, seq uint64, now time.Time) (string, View) {
-	v := View{OrderID: s.Id, BuyerID: s.BuyerId, Status: s.Status, CreatedAt: s.CreatedAt.AsTime(),
+	v := View{All: AllValue, OrderID: s.Id, BuyerID: s.BuyerId, Status: s.Status, CreatedAt: s.CreatedAt.AsTime(),
 		Order: FromProto(&pb.Order{State: s, Seq: seq})}
+	v.Key = ListKey(v.CreatedAt, s.Id)
 	switch {
 	case s.Status == emporium.OrderAwaitingPayment && s.Started == pb.Step_STEP_NONE && !s.Payment.GetConfirmRequested():
 		at := s.Payment.GetApprovalDeadline().AsTime()
@@ -98,7 +109,25 @@ func viewOf(s *pb.State, seq uint64, now time.Time) (string, View) {
 		at := s.UpdatedAt.AsTime().Add(recoverAfter)
 		v.RecoverAt = &at
 	}
-	return ListKey(v.CreatedAt, s.Id), v
+	return v.Key, v
+}
+
+// listKey is the view's id: its Key, or for a view stored before views
+// kept it, its key made again from a creation time the store may have
+// rounded (a cursor then lands a moment off: harmless).
+func (v View) listKey() string {
+	if v.Key != "" {
+		return v.Key
+	}
+	return ListKey(v.CreatedAt, v.OrderID)
+}
+
+// orderKey is the id of the order's view (see View.listKey).
+func (vv VendorView) orderKey() string {
+	if vv.OrderKey != "" {
+		return vv.OrderKey
+	}
+	return ListKey(vv.CreatedAt, vv.OrderID)
 }
 
 // FromProto presents a grain's order as the API shows it. Slices are never
@@ -137,6 +166,23 @@ func FromProto(o *pb.Order) emporium.Order {
 	}
 	for i, l := range s.GetLines() {
 		out.Lines[i] = lineOf(l, s.GetTotal())
+	}
+	for _, sh := range s.GetShipments() {
+		out.Shipments = append(out.Shipments, shipmentOf(sh))
+	}
+	return out
+}
+
+// shipmentOf presents a shipment.
+func shipmentOf(sh *pb.Shipment) emporium.Shipment {
+	out := emporium.Shipment{ID: sh.Id, VendorID: sh.VendorId, Carrier: sh.Carrier, TrackingNumber: sh.TrackingNumber,
+		Lines: slices.Clone(sh.Lines), ShippedAt: sh.ShippedAt.AsTime().UTC()}
+	if out.Lines == nil {
+		out.Lines = []string{}
+	}
+	if sh.DeliveredAt != nil {
+		at := sh.DeliveredAt.AsTime().UTC()
+		out.DeliveredAt = &at
 	}
 	return out
 }

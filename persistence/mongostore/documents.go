@@ -83,7 +83,7 @@ func (d *Documents) Put(ctx context.Context, id string, expectedVersion int64, d
 		return version, nil
 	}
 
-	if d.store.ferret {
+	if d.store.serialWrites() {
 		if err := d.putSerialized(ctx, op, id, expectedVersion, stored); err != nil {
 			return 0, err
 		}
@@ -130,7 +130,7 @@ func (d *Documents) Delete(ctx context.Context, id string, expectedVersion int64
 	if err := d.store.ensureCollection(ctx, op, d.name); err != nil {
 		return err
 	}
-	if d.store.ferret {
+	if d.store.serialWrites() {
 		unlock, err := d.store.locks.lock(ctx, d.name, id)
 		if err != nil {
 			return failure(op, err)

@@ -12,7 +12,13 @@ package mongostore
 //     process (keyLocks). That is sound for FerretDB in-process
 //     (ferrettest), whose only client is this process; against an external
 //     FerretDB it protects only writers in this process, and Open logs a
-//     warning.
+//     warning. The exception is FerretDB behind Emporium's write gate
+//     (persistence/ferretserver, which tools/devstore and the multi-process
+//     tests run): the gate lets one update, delete or findAndModify at a
+//     time run on a collection, across all its clients, so each such
+//     command is atomic, and it says so when asked (isGated). The store
+//     then writes as it does on MongoDB, with single conditional commands
+//     and no key locks (serialWrites), and several processes may share it.
 //   - The SQLite backend pushes only the filter {_id: <string>} down to
 //     SQL, and even that is a full table scan, because the query's
 //     expression (_ferretdb_sjson->'$._id') differs from the expression of
@@ -55,6 +61,43 @@ func isFerretDB(ctx context.Context, db *mongo.Database) (bool, error) {
 	}
 	return false, nil
 }
+
+// isGated asks the server whether it is FerretDB behind Emporium's write
+// gate (persistence/ferretserver), whose conditional writes are atomic. A
+// bare FerretDB refuses the command as unknown, which means no.
+func isGated(ctx context.Context, db *mongo.Database) (bool, error) {
+	var answer struct {
+		Gate string `bson:"gate"`
+	}
+	err := db.RunCommand(ctx, bson.D{{Key: GateCommand, Value: 1}}).Decode(&answer)
+	var ce mongo.CommandError
+	if errors.As(err, &ce) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return answer.Gate == GateName, nil
+}
+
+// GateCommand is the command a client sends to learn whether a FerretDB
+// sits behind Emporium's write gate (persistence/ferretserver), which
+// answers it itself; a bare FerretDB refuses it as unknown.
+const GateCommand = "emporiumWriteGate"
+
+// GateName is what the gate answers in the "gate" field of GateCommand's
+// reply: it serialises conditional writes per collection.
+const GateName = "per-collection"
+
+// Gated reports whether the store talks to FerretDB behind the write gate,
+// whose conditional writes are atomic for every client.
+func (s *Store) Gated() bool { return s.gated }
+
+// serialWrites reports whether conditional writes must be made of a read
+// and a write under a key lock in this process: on FerretDB without the
+// write gate. On MongoDB and on gated FerretDB a single conditional command
+// is atomic.
+func (s *Store) serialWrites() bool { return s.ferret && !s.gated }
 
 // keyLocks serialises read-check-write sequences per (collection, _id) on
 // FerretDB. Keys share a fixed set of stripes, so memory stays bounded and

@@ -192,7 +192,7 @@ func (p *Projections) SetMark(ctx context.Context, collection, field string, mar
 			SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: int64(seq)}}}})
 	}
 	var models []mongo.WriteModel
-	if !p.store.ferret {
+	if !p.store.serialWrites() {
 		for _, m := range marks {
 			models = append(models, set(bson.D{{Key: "_id", Value: m.ID}, {Key: "seq", Value: int64(m.Seq)}}, m.Seq))
 		}

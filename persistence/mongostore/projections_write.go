@@ -34,7 +34,7 @@ func (p *Projections) writeBatch(ctx context.Context, batch []*persistence.Proje
 	var errs []error
 	for _, group := range byCollection(batch) {
 		write := p.writeConditional
-		if p.store.ferret {
+		if p.store.serialWrites() {
 			write = p.writeSerialized
 		}
 		failed, err := write(ctx, group)

@@ -48,7 +48,7 @@ func (s *Snapshots) Save(ctx context.Context, stream string, seq uint64, state p
 		return persistence.Corrupt(op, err, "cannot encode the snapshot of stream %q", stream)
 	}
 	snap := snapshot{Stream: stream, Seq: int64(seq), Type: string(proto.MessageName(state)), Data: data, At: s.store.now()}
-	if s.store.ferret {
+	if s.store.serialWrites() {
 		return failure(op, s.saveSerialized(ctx, snap))
 	}
 	// The filter matches only an older snapshot; when a newer one exists,

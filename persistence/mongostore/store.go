@@ -45,8 +45,12 @@ type Store struct {
 	now    func() time.Time
 
 	// ferret is set when the server is FerretDB; see ferret.go for what the
-	// store does differently then. locks is nil otherwise.
+	// store does differently then. gated is set when that FerretDB sits
+	// behind Emporium's write gate (persistence/ferretserver), which makes
+	// its conditional writes atomic. locks is nil unless ferret and not
+	// gated.
 	ferret   bool
+	gated    bool
 	locks    *keyLocks
 	prepared sync.Map // collection name -> true, see ensureCollection
 
@@ -111,9 +115,16 @@ func (s *Store) start(ctx context.Context, uri string, gc persistence.GroupCommi
 		return failure(op, persistence.Scrub(err, persistence.URIPassword(uri)))
 	}
 	if s.ferret = ferret; ferret {
-		s.locks = newKeyLocks()
-		s.log.Warn("persistence: MONGODB_URI points to FerretDB, which has no atomic conditional updates; " +
-			"documents and snapshots stay consistent only while this process is their only writer")
+		gated, err := isGated(ctx, s.db)
+		if err != nil {
+			return failure(op, persistence.Scrub(err, persistence.URIPassword(uri)))
+		}
+		if s.gated = gated; !gated {
+			s.locks = newKeyLocks()
+			s.log.Warn("persistence: MONGODB_URI points to FerretDB, which has no atomic conditional updates; " +
+				"documents and snapshots stay consistent only while this process is their only writer " +
+				"(for several processes, serve it with tools/devstore, whose write gate makes them atomic)")
+		}
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		return failure(op, persistence.Scrub(err, persistence.URIPassword(uri)))

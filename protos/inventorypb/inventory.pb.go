@@ -440,6 +440,66 @@ func (x *ReturnRequest) GetOrderId() string {
 	return ""
 }
 
+type ReturnUnitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	OrderId       string                 `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	Quantity      int64                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnUnitsRequest) Reset() {
+	*x = ReturnUnitsRequest{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnUnitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnUnitsRequest) ProtoMessage() {}
+
+func (x *ReturnUnitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnUnitsRequest.ProtoReflect.Descriptor instead.
+func (*ReturnUnitsRequest) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReturnUnitsRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *ReturnUnitsRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *ReturnUnitsRequest) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
 type GetAvailabilityRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -448,7 +508,7 @@ type GetAvailabilityRequest struct {
 
 func (x *GetAvailabilityRequest) Reset() {
 	*x = GetAvailabilityRequest{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[6]
+	mi := &file_inventorypb_inventory_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +520,7 @@ func (x *GetAvailabilityRequest) String() string {
 func (*GetAvailabilityRequest) ProtoMessage() {}
 
 func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[6]
+	mi := &file_inventorypb_inventory_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +533,7 @@ func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityRequest.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityRequest) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{6}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{7}
 }
 
 type SubscribeAlertRequest struct {
@@ -489,7 +549,7 @@ type SubscribeAlertRequest struct {
 
 func (x *SubscribeAlertRequest) Reset() {
 	*x = SubscribeAlertRequest{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[7]
+	mi := &file_inventorypb_inventory_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +561,7 @@ func (x *SubscribeAlertRequest) String() string {
 func (*SubscribeAlertRequest) ProtoMessage() {}
 
 func (x *SubscribeAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[7]
+	mi := &file_inventorypb_inventory_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +574,7 @@ func (x *SubscribeAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeAlertRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeAlertRequest) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{7}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubscribeAlertRequest) GetCommandId() string {
@@ -548,7 +608,7 @@ type UnsubscribeAlertRequest struct {
 
 func (x *UnsubscribeAlertRequest) Reset() {
 	*x = UnsubscribeAlertRequest{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[8]
+	mi := &file_inventorypb_inventory_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +620,7 @@ func (x *UnsubscribeAlertRequest) String() string {
 func (*UnsubscribeAlertRequest) ProtoMessage() {}
 
 func (x *UnsubscribeAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[8]
+	mi := &file_inventorypb_inventory_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +633,7 @@ func (x *UnsubscribeAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribeAlertRequest.ProtoReflect.Descriptor instead.
 func (*UnsubscribeAlertRequest) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{8}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UnsubscribeAlertRequest) GetCommandId() string {
@@ -604,7 +664,7 @@ type AlertAnswer struct {
 
 func (x *AlertAnswer) Reset() {
 	*x = AlertAnswer{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[9]
+	mi := &file_inventorypb_inventory_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +676,7 @@ func (x *AlertAnswer) String() string {
 func (*AlertAnswer) ProtoMessage() {}
 
 func (x *AlertAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[9]
+	mi := &file_inventorypb_inventory_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +689,7 @@ func (x *AlertAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertAnswer.ProtoReflect.Descriptor instead.
 func (*AlertAnswer) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{9}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AlertAnswer) GetStock() *Stock {
@@ -669,7 +729,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[10]
+	mi := &file_inventorypb_inventory_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -681,7 +741,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[10]
+	mi := &file_inventorypb_inventory_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -694,7 +754,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{10}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Alert) GetUserId() string {
@@ -751,7 +811,7 @@ type Stock struct {
 
 func (x *Stock) Reset() {
 	*x = Stock{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[11]
+	mi := &file_inventorypb_inventory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +823,7 @@ func (x *Stock) String() string {
 func (*Stock) ProtoMessage() {}
 
 func (x *Stock) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[11]
+	mi := &file_inventorypb_inventory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +836,7 @@ func (x *Stock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stock.ProtoReflect.Descriptor instead.
 func (*Stock) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{11}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Stock) GetSku() string {
@@ -841,7 +901,7 @@ type Reservation struct {
 
 func (x *Reservation) Reset() {
 	*x = Reservation{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[12]
+	mi := &file_inventorypb_inventory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +913,7 @@ func (x *Reservation) String() string {
 func (*Reservation) ProtoMessage() {}
 
 func (x *Reservation) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[12]
+	mi := &file_inventorypb_inventory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +926,7 @@ func (x *Reservation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reservation.ProtoReflect.Descriptor instead.
 func (*Reservation) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{12}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Reservation) GetOrderId() string {
@@ -907,7 +967,7 @@ type StockSet struct {
 
 func (x *StockSet) Reset() {
 	*x = StockSet{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[13]
+	mi := &file_inventorypb_inventory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +979,7 @@ func (x *StockSet) String() string {
 func (*StockSet) ProtoMessage() {}
 
 func (x *StockSet) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[13]
+	mi := &file_inventorypb_inventory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +992,7 @@ func (x *StockSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockSet.ProtoReflect.Descriptor instead.
 func (*StockSet) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{13}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StockSet) GetCommandId() string {
@@ -959,7 +1019,7 @@ type Restocked struct {
 
 func (x *Restocked) Reset() {
 	*x = Restocked{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[14]
+	mi := &file_inventorypb_inventory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -971,7 +1031,7 @@ func (x *Restocked) String() string {
 func (*Restocked) ProtoMessage() {}
 
 func (x *Restocked) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[14]
+	mi := &file_inventorypb_inventory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +1044,7 @@ func (x *Restocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Restocked.ProtoReflect.Descriptor instead.
 func (*Restocked) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{14}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Restocked) GetCommandId() string {
@@ -1012,7 +1072,7 @@ type Reserved struct {
 
 func (x *Reserved) Reset() {
 	*x = Reserved{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[15]
+	mi := &file_inventorypb_inventory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1084,7 @@ func (x *Reserved) String() string {
 func (*Reserved) ProtoMessage() {}
 
 func (x *Reserved) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[15]
+	mi := &file_inventorypb_inventory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1097,7 @@ func (x *Reserved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reserved.ProtoReflect.Descriptor instead.
 func (*Reserved) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{15}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Reserved) GetOrderId() string {
@@ -1073,7 +1133,7 @@ type Released struct {
 
 func (x *Released) Reset() {
 	*x = Released{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[16]
+	mi := &file_inventorypb_inventory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1145,7 @@ func (x *Released) String() string {
 func (*Released) ProtoMessage() {}
 
 func (x *Released) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[16]
+	mi := &file_inventorypb_inventory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1158,7 @@ func (x *Released) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Released.ProtoReflect.Descriptor instead.
 func (*Released) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{16}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Released) GetOrderId() string {
@@ -1124,7 +1184,7 @@ type Committed struct {
 
 func (x *Committed) Reset() {
 	*x = Committed{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[17]
+	mi := &file_inventorypb_inventory_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1196,7 @@ func (x *Committed) String() string {
 func (*Committed) ProtoMessage() {}
 
 func (x *Committed) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[17]
+	mi := &file_inventorypb_inventory_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1209,7 @@ func (x *Committed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Committed.ProtoReflect.Descriptor instead.
 func (*Committed) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{17}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Committed) GetOrderId() string {
@@ -1170,7 +1230,7 @@ type Returned struct {
 
 func (x *Returned) Reset() {
 	*x = Returned{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[18]
+	mi := &file_inventorypb_inventory_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1242,7 @@ func (x *Returned) String() string {
 func (*Returned) ProtoMessage() {}
 
 func (x *Returned) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[18]
+	mi := &file_inventorypb_inventory_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1255,7 @@ func (x *Returned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Returned.ProtoReflect.Descriptor instead.
 func (*Returned) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{18}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Returned) GetOrderId() string {
@@ -1206,6 +1266,67 @@ func (x *Returned) GetOrderId() string {
 }
 
 func (x *Returned) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+// UnitsReturned puts units of an order's sale back on hand (ReturnUnits).
+type UnitsReturned struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	OrderId       string                 `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	Quantity      int64                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnitsReturned) Reset() {
+	*x = UnitsReturned{}
+	mi := &file_inventorypb_inventory_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnitsReturned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnitsReturned) ProtoMessage() {}
+
+func (x *UnitsReturned) ProtoReflect() protoreflect.Message {
+	mi := &file_inventorypb_inventory_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnitsReturned.ProtoReflect.Descriptor instead.
+func (*UnitsReturned) Descriptor() ([]byte, []int) {
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UnitsReturned) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *UnitsReturned) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *UnitsReturned) GetQuantity() int64 {
 	if x != nil {
 		return x.Quantity
 	}
@@ -1225,7 +1346,7 @@ type AlertSubscribed struct {
 
 func (x *AlertSubscribed) Reset() {
 	*x = AlertSubscribed{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[19]
+	mi := &file_inventorypb_inventory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1237,7 +1358,7 @@ func (x *AlertSubscribed) String() string {
 func (*AlertSubscribed) ProtoMessage() {}
 
 func (x *AlertSubscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[19]
+	mi := &file_inventorypb_inventory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1250,7 +1371,7 @@ func (x *AlertSubscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertSubscribed.ProtoReflect.Descriptor instead.
 func (*AlertSubscribed) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{19}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AlertSubscribed) GetCommandId() string {
@@ -1292,7 +1413,7 @@ type AlertUnsubscribed struct {
 
 func (x *AlertUnsubscribed) Reset() {
 	*x = AlertUnsubscribed{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[20]
+	mi := &file_inventorypb_inventory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1425,7 @@ func (x *AlertUnsubscribed) String() string {
 func (*AlertUnsubscribed) ProtoMessage() {}
 
 func (x *AlertUnsubscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[20]
+	mi := &file_inventorypb_inventory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1438,7 @@ func (x *AlertUnsubscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertUnsubscribed.ProtoReflect.Descriptor instead.
 func (*AlertUnsubscribed) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{20}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AlertUnsubscribed) GetCommandId() string {
@@ -1352,7 +1473,7 @@ type AlertsTriggered struct {
 
 func (x *AlertsTriggered) Reset() {
 	*x = AlertsTriggered{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[21]
+	mi := &file_inventorypb_inventory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1485,7 @@ func (x *AlertsTriggered) String() string {
 func (*AlertsTriggered) ProtoMessage() {}
 
 func (x *AlertsTriggered) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[21]
+	mi := &file_inventorypb_inventory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1498,7 @@ func (x *AlertsTriggered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertsTriggered.ProtoReflect.Descriptor instead.
 func (*AlertsTriggered) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{21}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AlertsTriggered) GetRound() uint64 {
@@ -1414,7 +1535,7 @@ type AlertNotified struct {
 
 func (x *AlertNotified) Reset() {
 	*x = AlertNotified{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[22]
+	mi := &file_inventorypb_inventory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1547,7 @@ func (x *AlertNotified) String() string {
 func (*AlertNotified) ProtoMessage() {}
 
 func (x *AlertNotified) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[22]
+	mi := &file_inventorypb_inventory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1560,7 @@ func (x *AlertNotified) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertNotified.ProtoReflect.Descriptor instead.
 func (*AlertNotified) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{22}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AlertNotified) GetUserId() string {
@@ -1475,7 +1596,7 @@ type Fenced struct {
 
 func (x *Fenced) Reset() {
 	*x = Fenced{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[23]
+	mi := &file_inventorypb_inventory_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1608,7 @@ func (x *Fenced) String() string {
 func (*Fenced) ProtoMessage() {}
 
 func (x *Fenced) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[23]
+	mi := &file_inventorypb_inventory_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1621,7 @@ func (x *Fenced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fenced.ProtoReflect.Descriptor instead.
 func (*Fenced) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{23}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{25}
 }
 
 // State is the grain's snapshot.
@@ -1539,7 +1660,7 @@ type State struct {
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_inventorypb_inventory_proto_msgTypes[24]
+	mi := &file_inventorypb_inventory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1672,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_inventorypb_inventory_proto_msgTypes[24]
+	mi := &file_inventorypb_inventory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1685,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{24}
+	return file_inventorypb_inventory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *State) GetSku() string {
@@ -1673,7 +1794,12 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\rCommitRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"*\n" +
 	"\rReturnRequest\x12\x19\n" +
-	"\border_id\x18\x01 \x01(\tR\aorderId\"\x18\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\"j\n" +
+	"\x12ReturnUnitsRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x19\n" +
+	"\border_id\x18\x02 \x01(\tR\aorderId\x12\x1a\n" +
+	"\bquantity\x18\x03 \x01(\x03R\bquantity\"\x18\n" +
 	"\x16GetAvailabilityRequest\"n\n" +
 	"\x15SubscribeAlertRequest\x12\x1d\n" +
 	"\n" +
@@ -1731,7 +1857,12 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"A\n" +
 	"\bReturned\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1a\n" +
-	"\bquantity\x18\x02 \x01(\x03R\bquantity\"\x94\x01\n" +
+	"\bquantity\x18\x02 \x01(\x03R\bquantity\"e\n" +
+	"\rUnitsReturned\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x19\n" +
+	"\border_id\x18\x02 \x01(\tR\aorderId\x12\x1a\n" +
+	"\bquantity\x18\x03 \x01(\x03R\bquantity\"\x94\x01\n" +
 	"\x0fAlertSubscribed\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x17\n" +
@@ -1784,14 +1915,15 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\x1cRESERVATION_STATUS_COMMITTED\x10\x02\x12\x1f\n" +
 	"\x1bRESERVATION_STATUS_RELEASED\x10\x03\x12\x1e\n" +
 	"\x1aRESERVATION_STATUS_EXPIRED\x10\x04\x12\x1f\n" +
-	"\x1bRESERVATION_STATUS_RETURNED\x10\x052\x9a\x06\n" +
+	"\x1bRESERVATION_STATUS_RETURNED\x10\x052\xf2\x06\n" +
 	"\x0eInventoryGrain\x12P\n" +
 	"\bSetStock\x12&.emporium.inventory.v1.SetStockRequest\x1a\x1c.emporium.inventory.v1.Stock\x12N\n" +
 	"\aRestock\x12%.emporium.inventory.v1.RestockRequest\x1a\x1c.emporium.inventory.v1.Stock\x12N\n" +
 	"\aReserve\x12%.emporium.inventory.v1.ReserveRequest\x1a\x1c.emporium.inventory.v1.Stock\x12N\n" +
 	"\aRelease\x12%.emporium.inventory.v1.ReleaseRequest\x1a\x1c.emporium.inventory.v1.Stock\x12L\n" +
 	"\x06Commit\x12$.emporium.inventory.v1.CommitRequest\x1a\x1c.emporium.inventory.v1.Stock\x12L\n" +
-	"\x06Return\x12$.emporium.inventory.v1.ReturnRequest\x1a\x1c.emporium.inventory.v1.Stock\x12^\n" +
+	"\x06Return\x12$.emporium.inventory.v1.ReturnRequest\x1a\x1c.emporium.inventory.v1.Stock\x12V\n" +
+	"\vReturnUnits\x12).emporium.inventory.v1.ReturnUnitsRequest\x1a\x1c.emporium.inventory.v1.Stock\x12^\n" +
 	"\x0fGetAvailability\x12-.emporium.inventory.v1.GetAvailabilityRequest\x1a\x1c.emporium.inventory.v1.Stock\x12b\n" +
 	"\x0eSubscribeAlert\x12,.emporium.inventory.v1.SubscribeAlertRequest\x1a\".emporium.inventory.v1.AlertAnswer\x12f\n" +
 	"\x10UnsubscribeAlert\x12..emporium.inventory.v1.UnsubscribeAlertRequest\x1a\".emporium.inventory.v1.AlertAnswerB6Z4github.com/emporium-shop/emporium/protos/inventorypbb\x06proto3"
@@ -1809,7 +1941,7 @@ func file_inventorypb_inventory_proto_rawDescGZIP() []byte {
 }
 
 var file_inventorypb_inventory_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_inventorypb_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_inventorypb_inventory_proto_goTypes = []any{
 	(AlertStatus)(0),                // 0: emporium.inventory.v1.AlertStatus
 	(ReservationStatus)(0),          // 1: emporium.inventory.v1.ReservationStatus
@@ -1819,66 +1951,70 @@ var file_inventorypb_inventory_proto_goTypes = []any{
 	(*ReleaseRequest)(nil),          // 5: emporium.inventory.v1.ReleaseRequest
 	(*CommitRequest)(nil),           // 6: emporium.inventory.v1.CommitRequest
 	(*ReturnRequest)(nil),           // 7: emporium.inventory.v1.ReturnRequest
-	(*GetAvailabilityRequest)(nil),  // 8: emporium.inventory.v1.GetAvailabilityRequest
-	(*SubscribeAlertRequest)(nil),   // 9: emporium.inventory.v1.SubscribeAlertRequest
-	(*UnsubscribeAlertRequest)(nil), // 10: emporium.inventory.v1.UnsubscribeAlertRequest
-	(*AlertAnswer)(nil),             // 11: emporium.inventory.v1.AlertAnswer
-	(*Alert)(nil),                   // 12: emporium.inventory.v1.Alert
-	(*Stock)(nil),                   // 13: emporium.inventory.v1.Stock
-	(*Reservation)(nil),             // 14: emporium.inventory.v1.Reservation
-	(*StockSet)(nil),                // 15: emporium.inventory.v1.StockSet
-	(*Restocked)(nil),               // 16: emporium.inventory.v1.Restocked
-	(*Reserved)(nil),                // 17: emporium.inventory.v1.Reserved
-	(*Released)(nil),                // 18: emporium.inventory.v1.Released
-	(*Committed)(nil),               // 19: emporium.inventory.v1.Committed
-	(*Returned)(nil),                // 20: emporium.inventory.v1.Returned
-	(*AlertSubscribed)(nil),         // 21: emporium.inventory.v1.AlertSubscribed
-	(*AlertUnsubscribed)(nil),       // 22: emporium.inventory.v1.AlertUnsubscribed
-	(*AlertsTriggered)(nil),         // 23: emporium.inventory.v1.AlertsTriggered
-	(*AlertNotified)(nil),           // 24: emporium.inventory.v1.AlertNotified
-	(*Fenced)(nil),                  // 25: emporium.inventory.v1.Fenced
-	(*State)(nil),                   // 26: emporium.inventory.v1.State
-	nil,                             // 27: emporium.inventory.v1.State.HeldEntry
-	nil,                             // 28: emporium.inventory.v1.State.AlertsEntry
-	(*timestamppb.Timestamp)(nil),   // 29: google.protobuf.Timestamp
+	(*ReturnUnitsRequest)(nil),      // 8: emporium.inventory.v1.ReturnUnitsRequest
+	(*GetAvailabilityRequest)(nil),  // 9: emporium.inventory.v1.GetAvailabilityRequest
+	(*SubscribeAlertRequest)(nil),   // 10: emporium.inventory.v1.SubscribeAlertRequest
+	(*UnsubscribeAlertRequest)(nil), // 11: emporium.inventory.v1.UnsubscribeAlertRequest
+	(*AlertAnswer)(nil),             // 12: emporium.inventory.v1.AlertAnswer
+	(*Alert)(nil),                   // 13: emporium.inventory.v1.Alert
+	(*Stock)(nil),                   // 14: emporium.inventory.v1.Stock
+	(*Reservation)(nil),             // 15: emporium.inventory.v1.Reservation
+	(*StockSet)(nil),                // 16: emporium.inventory.v1.StockSet
+	(*Restocked)(nil),               // 17: emporium.inventory.v1.Restocked
+	(*Reserved)(nil),                // 18: emporium.inventory.v1.Reserved
+	(*Released)(nil),                // 19: emporium.inventory.v1.Released
+	(*Committed)(nil),               // 20: emporium.inventory.v1.Committed
+	(*Returned)(nil),                // 21: emporium.inventory.v1.Returned
+	(*UnitsReturned)(nil),           // 22: emporium.inventory.v1.UnitsReturned
+	(*AlertSubscribed)(nil),         // 23: emporium.inventory.v1.AlertSubscribed
+	(*AlertUnsubscribed)(nil),       // 24: emporium.inventory.v1.AlertUnsubscribed
+	(*AlertsTriggered)(nil),         // 25: emporium.inventory.v1.AlertsTriggered
+	(*AlertNotified)(nil),           // 26: emporium.inventory.v1.AlertNotified
+	(*Fenced)(nil),                  // 27: emporium.inventory.v1.Fenced
+	(*State)(nil),                   // 28: emporium.inventory.v1.State
+	nil,                             // 29: emporium.inventory.v1.State.HeldEntry
+	nil,                             // 30: emporium.inventory.v1.State.AlertsEntry
+	(*timestamppb.Timestamp)(nil),   // 31: google.protobuf.Timestamp
 }
 var file_inventorypb_inventory_proto_depIdxs = []int32{
-	13, // 0: emporium.inventory.v1.AlertAnswer.stock:type_name -> emporium.inventory.v1.Stock
-	12, // 1: emporium.inventory.v1.AlertAnswer.alert:type_name -> emporium.inventory.v1.Alert
-	29, // 2: emporium.inventory.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	14, // 0: emporium.inventory.v1.AlertAnswer.stock:type_name -> emporium.inventory.v1.Stock
+	13, // 1: emporium.inventory.v1.AlertAnswer.alert:type_name -> emporium.inventory.v1.Alert
+	31, // 2: emporium.inventory.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: emporium.inventory.v1.Alert.status:type_name -> emporium.inventory.v1.AlertStatus
-	14, // 4: emporium.inventory.v1.Stock.reservation:type_name -> emporium.inventory.v1.Reservation
-	29, // 5: emporium.inventory.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
+	15, // 4: emporium.inventory.v1.Stock.reservation:type_name -> emporium.inventory.v1.Reservation
+	31, // 5: emporium.inventory.v1.Reservation.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: emporium.inventory.v1.Reservation.status:type_name -> emporium.inventory.v1.ReservationStatus
-	29, // 7: emporium.inventory.v1.Reserved.expires_at:type_name -> google.protobuf.Timestamp
-	29, // 8: emporium.inventory.v1.AlertSubscribed.at:type_name -> google.protobuf.Timestamp
-	27, // 9: emporium.inventory.v1.State.held:type_name -> emporium.inventory.v1.State.HeldEntry
-	14, // 10: emporium.inventory.v1.State.closed:type_name -> emporium.inventory.v1.Reservation
-	28, // 11: emporium.inventory.v1.State.alerts:type_name -> emporium.inventory.v1.State.AlertsEntry
-	12, // 12: emporium.inventory.v1.State.notices:type_name -> emporium.inventory.v1.Alert
-	12, // 13: emporium.inventory.v1.State.ended:type_name -> emporium.inventory.v1.Alert
-	14, // 14: emporium.inventory.v1.State.HeldEntry.value:type_name -> emporium.inventory.v1.Reservation
-	12, // 15: emporium.inventory.v1.State.AlertsEntry.value:type_name -> emporium.inventory.v1.Alert
+	31, // 7: emporium.inventory.v1.Reserved.expires_at:type_name -> google.protobuf.Timestamp
+	31, // 8: emporium.inventory.v1.AlertSubscribed.at:type_name -> google.protobuf.Timestamp
+	29, // 9: emporium.inventory.v1.State.held:type_name -> emporium.inventory.v1.State.HeldEntry
+	15, // 10: emporium.inventory.v1.State.closed:type_name -> emporium.inventory.v1.Reservation
+	30, // 11: emporium.inventory.v1.State.alerts:type_name -> emporium.inventory.v1.State.AlertsEntry
+	13, // 12: emporium.inventory.v1.State.notices:type_name -> emporium.inventory.v1.Alert
+	13, // 13: emporium.inventory.v1.State.ended:type_name -> emporium.inventory.v1.Alert
+	15, // 14: emporium.inventory.v1.State.HeldEntry.value:type_name -> emporium.inventory.v1.Reservation
+	13, // 15: emporium.inventory.v1.State.AlertsEntry.value:type_name -> emporium.inventory.v1.Alert
 	2,  // 16: emporium.inventory.v1.InventoryGrain.SetStock:input_type -> emporium.inventory.v1.SetStockRequest
 	3,  // 17: emporium.inventory.v1.InventoryGrain.Restock:input_type -> emporium.inventory.v1.RestockRequest
 	4,  // 18: emporium.inventory.v1.InventoryGrain.Reserve:input_type -> emporium.inventory.v1.ReserveRequest
 	5,  // 19: emporium.inventory.v1.InventoryGrain.Release:input_type -> emporium.inventory.v1.ReleaseRequest
 	6,  // 20: emporium.inventory.v1.InventoryGrain.Commit:input_type -> emporium.inventory.v1.CommitRequest
 	7,  // 21: emporium.inventory.v1.InventoryGrain.Return:input_type -> emporium.inventory.v1.ReturnRequest
-	8,  // 22: emporium.inventory.v1.InventoryGrain.GetAvailability:input_type -> emporium.inventory.v1.GetAvailabilityRequest
-	9,  // 23: emporium.inventory.v1.InventoryGrain.SubscribeAlert:input_type -> emporium.inventory.v1.SubscribeAlertRequest
-	10, // 24: emporium.inventory.v1.InventoryGrain.UnsubscribeAlert:input_type -> emporium.inventory.v1.UnsubscribeAlertRequest
-	13, // 25: emporium.inventory.v1.InventoryGrain.SetStock:output_type -> emporium.inventory.v1.Stock
-	13, // 26: emporium.inventory.v1.InventoryGrain.Restock:output_type -> emporium.inventory.v1.Stock
-	13, // 27: emporium.inventory.v1.InventoryGrain.Reserve:output_type -> emporium.inventory.v1.Stock
-	13, // 28: emporium.inventory.v1.InventoryGrain.Release:output_type -> emporium.inventory.v1.Stock
-	13, // 29: emporium.inventory.v1.InventoryGrain.Commit:output_type -> emporium.inventory.v1.Stock
-	13, // 30: emporium.inventory.v1.InventoryGrain.Return:output_type -> emporium.inventory.v1.Stock
-	13, // 31: emporium.inventory.v1.InventoryGrain.GetAvailability:output_type -> emporium.inventory.v1.Stock
-	11, // 32: emporium.inventory.v1.InventoryGrain.SubscribeAlert:output_type -> emporium.inventory.v1.AlertAnswer
-	11, // 33: emporium.inventory.v1.InventoryGrain.UnsubscribeAlert:output_type -> emporium.inventory.v1.AlertAnswer
-	25, // [25:34] is the sub-list for method output_type
-	16, // [16:25] is the sub-list for method input_type
+	8,  // 22: emporium.inventory.v1.InventoryGrain.ReturnUnits:input_type -> emporium.inventory.v1.ReturnUnitsRequest
+	9,  // 23: emporium.inventory.v1.InventoryGrain.GetAvailability:input_type -> emporium.inventory.v1.GetAvailabilityRequest
+	10, // 24: emporium.inventory.v1.InventoryGrain.SubscribeAlert:input_type -> emporium.inventory.v1.SubscribeAlertRequest
+	11, // 25: emporium.inventory.v1.InventoryGrain.UnsubscribeAlert:input_type -> emporium.inventory.v1.UnsubscribeAlertRequest
+	14, // 26: emporium.inventory.v1.InventoryGrain.SetStock:output_type -> emporium.inventory.v1.Stock
+	14, // 27: emporium.inventory.v1.InventoryGrain.Restock:output_type -> emporium.inventory.v1.Stock
+	14, // 28: emporium.inventory.v1.InventoryGrain.Reserve:output_type -> emporium.inventory.v1.Stock
+	14, // 29: emporium.inventory.v1.InventoryGrain.Release:output_type -> emporium.inventory.v1.Stock
+	14, // 30: emporium.inventory.v1.InventoryGrain.Commit:output_type -> emporium.inventory.v1.Stock
+	14, // 31: emporium.inventory.v1.InventoryGrain.Return:output_type -> emporium.inventory.v1.Stock
+	14, // 32: emporium.inventory.v1.InventoryGrain.ReturnUnits:output_type -> emporium.inventory.v1.Stock
+	14, // 33: emporium.inventory.v1.InventoryGrain.GetAvailability:output_type -> emporium.inventory.v1.Stock
+	12, // 34: emporium.inventory.v1.InventoryGrain.SubscribeAlert:output_type -> emporium.inventory.v1.AlertAnswer
+	12, // 35: emporium.inventory.v1.InventoryGrain.UnsubscribeAlert:output_type -> emporium.inventory.v1.AlertAnswer
+	26, // [26:36] is the sub-list for method output_type
+	16, // [16:26] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name
@@ -1895,7 +2031,7 @@ func file_inventorypb_inventory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_inventorypb_inventory_proto_rawDesc), len(file_inventorypb_inventory_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

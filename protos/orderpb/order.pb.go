@@ -40,6 +40,10 @@ const (
 	Step_STEP_VOID            Step = 8
 	Step_STEP_REFUND          Step = 9
 	Step_STEP_RETURN_STOCK    Step = 10
+	// The first adjustment with work left: refund its amount, then put its
+	// cancelled lines' units back on hand.
+	Step_STEP_ADJUST_REFUND Step = 11
+	Step_STEP_ADJUST_RETURN Step = 12
 )
 
 // Enum value maps for Step.
@@ -56,6 +60,8 @@ var (
 		8:  "STEP_VOID",
 		9:  "STEP_REFUND",
 		10: "STEP_RETURN_STOCK",
+		11: "STEP_ADJUST_REFUND",
+		12: "STEP_ADJUST_RETURN",
 	}
 	Step_value = map[string]int32{
 		"STEP_NONE":            0,
@@ -69,6 +75,8 @@ var (
 		"STEP_VOID":            8,
 		"STEP_REFUND":          9,
 		"STEP_RETURN_STOCK":    10,
+		"STEP_ADJUST_REFUND":   11,
+		"STEP_ADJUST_RETURN":   12,
 	}
 )
 
@@ -378,6 +386,223 @@ func (x *CancelRequest) GetReason() string {
 	return ""
 }
 
+type ShipRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	CommandId      string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	VendorId       string                 `protobuf:"bytes,2,opt,name=vendor_id,json=vendorId,proto3" json:"vendor_id,omitempty"`
+	Carrier        string                 `protobuf:"bytes,3,opt,name=carrier,proto3" json:"carrier,omitempty"`
+	TrackingNumber string                 `protobuf:"bytes,4,opt,name=tracking_number,json=trackingNumber,proto3" json:"tracking_number,omitempty"`
+	// lines are line ids of the vendor's; empty for all their unshipped lines.
+	Lines         []string `protobuf:"bytes,5,rep,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShipRequest) Reset() {
+	*x = ShipRequest{}
+	mi := &file_orderpb_order_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShipRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShipRequest) ProtoMessage() {}
+
+func (x *ShipRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_orderpb_order_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShipRequest.ProtoReflect.Descriptor instead.
+func (*ShipRequest) Descriptor() ([]byte, []int) {
+	return file_orderpb_order_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ShipRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *ShipRequest) GetVendorId() string {
+	if x != nil {
+		return x.VendorId
+	}
+	return ""
+}
+
+func (x *ShipRequest) GetCarrier() string {
+	if x != nil {
+		return x.Carrier
+	}
+	return ""
+}
+
+func (x *ShipRequest) GetTrackingNumber() string {
+	if x != nil {
+		return x.TrackingNumber
+	}
+	return ""
+}
+
+func (x *ShipRequest) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+type DeliverRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	VendorId  string                 `protobuf:"bytes,2,opt,name=vendor_id,json=vendorId,proto3" json:"vendor_id,omitempty"`
+	// lines are line ids of the vendor's; empty for all their shipped lines.
+	Lines         []string `protobuf:"bytes,3,rep,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverRequest) Reset() {
+	*x = DeliverRequest{}
+	mi := &file_orderpb_order_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverRequest) ProtoMessage() {}
+
+func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_orderpb_order_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
+func (*DeliverRequest) Descriptor() ([]byte, []int) {
+	return file_orderpb_order_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeliverRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *DeliverRequest) GetVendorId() string {
+	if x != nil {
+		return x.VendorId
+	}
+	return ""
+}
+
+func (x *DeliverRequest) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+type RefundRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	// amount, when above 0, is what to refund; else the lines' share, or
+	// everything left when no lines are named.
+	Amount int64    `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	Lines  []string `protobuf:"bytes,3,rep,name=lines,proto3" json:"lines,omitempty"`
+	Reason string   `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// currency is amount's, which must be the order's.
+	Currency      string `protobuf:"bytes,5,opt,name=currency,proto3" json:"currency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundRequest) Reset() {
+	*x = RefundRequest{}
+	mi := &file_orderpb_order_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundRequest) ProtoMessage() {}
+
+func (x *RefundRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_orderpb_order_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundRequest.ProtoReflect.Descriptor instead.
+func (*RefundRequest) Descriptor() ([]byte, []int) {
+	return file_orderpb_order_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RefundRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *RefundRequest) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *RefundRequest) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *RefundRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RefundRequest) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
 type ConfirmPaymentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
@@ -388,7 +613,7 @@ type ConfirmPaymentRequest struct {
 
 func (x *ConfirmPaymentRequest) Reset() {
 	*x = ConfirmPaymentRequest{}
-	mi := &file_orderpb_order_proto_msgTypes[3]
+	mi := &file_orderpb_order_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +625,7 @@ func (x *ConfirmPaymentRequest) String() string {
 func (*ConfirmPaymentRequest) ProtoMessage() {}
 
 func (x *ConfirmPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[3]
+	mi := &file_orderpb_order_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +638,7 @@ func (x *ConfirmPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmPaymentRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{3}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ConfirmPaymentRequest) GetCommandId() string {
@@ -444,7 +669,7 @@ type PaymentEventRequest struct {
 
 func (x *PaymentEventRequest) Reset() {
 	*x = PaymentEventRequest{}
-	mi := &file_orderpb_order_proto_msgTypes[4]
+	mi := &file_orderpb_order_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +681,7 @@ func (x *PaymentEventRequest) String() string {
 func (*PaymentEventRequest) ProtoMessage() {}
 
 func (x *PaymentEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[4]
+	mi := &file_orderpb_order_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +694,7 @@ func (x *PaymentEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentEventRequest.ProtoReflect.Descriptor instead.
 func (*PaymentEventRequest) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{4}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PaymentEventRequest) GetEventId() string {
@@ -518,7 +743,7 @@ type Order struct {
 
 func (x *Order) Reset() {
 	*x = Order{}
-	mi := &file_orderpb_order_proto_msgTypes[5]
+	mi := &file_orderpb_order_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +755,7 @@ func (x *Order) String() string {
 func (*Order) ProtoMessage() {}
 
 func (x *Order) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[5]
+	mi := &file_orderpb_order_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +768,7 @@ func (x *Order) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Order.ProtoReflect.Descriptor instead.
 func (*Order) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{5}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Order) GetState() *State {
@@ -570,7 +795,7 @@ type Money struct {
 
 func (x *Money) Reset() {
 	*x = Money{}
-	mi := &file_orderpb_order_proto_msgTypes[6]
+	mi := &file_orderpb_order_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +807,7 @@ func (x *Money) String() string {
 func (*Money) ProtoMessage() {}
 
 func (x *Money) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[6]
+	mi := &file_orderpb_order_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +820,7 @@ func (x *Money) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Money.ProtoReflect.Descriptor instead.
 func (*Money) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{6}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Money) GetAmount() int64 {
@@ -630,7 +855,7 @@ type Line struct {
 
 func (x *Line) Reset() {
 	*x = Line{}
-	mi := &file_orderpb_order_proto_msgTypes[7]
+	mi := &file_orderpb_order_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -642,7 +867,7 @@ func (x *Line) String() string {
 func (*Line) ProtoMessage() {}
 
 func (x *Line) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[7]
+	mi := &file_orderpb_order_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -655,7 +880,7 @@ func (x *Line) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Line.ProtoReflect.Descriptor instead.
 func (*Line) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{7}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Line) GetLineId() string {
@@ -741,7 +966,7 @@ type ShippingMethod struct {
 
 func (x *ShippingMethod) Reset() {
 	*x = ShippingMethod{}
-	mi := &file_orderpb_order_proto_msgTypes[8]
+	mi := &file_orderpb_order_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +978,7 @@ func (x *ShippingMethod) String() string {
 func (*ShippingMethod) ProtoMessage() {}
 
 func (x *ShippingMethod) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[8]
+	mi := &file_orderpb_order_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +991,7 @@ func (x *ShippingMethod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShippingMethod.ProtoReflect.Descriptor instead.
 func (*ShippingMethod) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{8}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ShippingMethod) GetId() string {
@@ -820,7 +1045,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_orderpb_order_proto_msgTypes[9]
+	mi := &file_orderpb_order_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +1057,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[9]
+	mi := &file_orderpb_order_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1070,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{9}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Address) GetFullName() string {
@@ -904,6 +1129,216 @@ func (x *Address) GetPhone() string {
 	return ""
 }
 
+// Shipment is one vendor's shipment of lines of the order.
+type Shipment struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	VendorId       string                 `protobuf:"bytes,2,opt,name=vendor_id,json=vendorId,proto3" json:"vendor_id,omitempty"`
+	Carrier        string                 `protobuf:"bytes,3,opt,name=carrier,proto3" json:"carrier,omitempty"`
+	TrackingNumber string                 `protobuf:"bytes,4,opt,name=tracking_number,json=trackingNumber,proto3" json:"tracking_number,omitempty"`
+	Lines          []string               `protobuf:"bytes,5,rep,name=lines,proto3" json:"lines,omitempty"`
+	ShippedAt      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=shipped_at,json=shippedAt,proto3" json:"shipped_at,omitempty"`
+	// delivered_at is set once every line of the shipment was delivered.
+	DeliveredAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=delivered_at,json=deliveredAt,proto3" json:"delivered_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Shipment) Reset() {
+	*x = Shipment{}
+	mi := &file_orderpb_order_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Shipment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Shipment) ProtoMessage() {}
+
+func (x *Shipment) ProtoReflect() protoreflect.Message {
+	mi := &file_orderpb_order_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Shipment.ProtoReflect.Descriptor instead.
+func (*Shipment) Descriptor() ([]byte, []int) {
+	return file_orderpb_order_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Shipment) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Shipment) GetVendorId() string {
+	if x != nil {
+		return x.VendorId
+	}
+	return ""
+}
+
+func (x *Shipment) GetCarrier() string {
+	if x != nil {
+		return x.Carrier
+	}
+	return ""
+}
+
+func (x *Shipment) GetTrackingNumber() string {
+	if x != nil {
+		return x.TrackingNumber
+	}
+	return ""
+}
+
+func (x *Shipment) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *Shipment) GetShippedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ShippedAt
+	}
+	return nil
+}
+
+func (x *Shipment) GetDeliveredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeliveredAt
+	}
+	return nil
+}
+
+// Adjustment is a change to a confirmed order's lines or money made after
+// its saga confirmed it: lines cancelled (their units go back on hand and
+// their share of the money is refunded) or a refund. Its effects run as
+// steps of the saga, first adjustment first.
+type Adjustment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// kind is "cancel" or "refund".
+	Kind   string   `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Lines  []string `protobuf:"bytes,3,rep,name=lines,proto3" json:"lines,omitempty"`
+	Amount *Money   `protobuf:"bytes,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	Reason string   `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// refunded is set once the amount was refunded (at once when it is 0).
+	Refunded bool `protobuf:"varint,6,opt,name=refunded,proto3" json:"refunded,omitempty"`
+	// returned is set once the cancelled lines' units went back on hand (at
+	// once for a refund, which returns no units).
+	Returned      bool                   `protobuf:"varint,7,opt,name=returned,proto3" json:"returned,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=at,proto3" json:"at,omitempty"`
+	RefundId      string                 `protobuf:"bytes,9,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Adjustment) Reset() {
+	*x = Adjustment{}
+	mi := &file_orderpb_order_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Adjustment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Adjustment) ProtoMessage() {}
+
+func (x *Adjustment) ProtoReflect() protoreflect.Message {
+	mi := &file_orderpb_order_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Adjustment.ProtoReflect.Descriptor instead.
+func (*Adjustment) Descriptor() ([]byte, []int) {
+	return file_orderpb_order_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Adjustment) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Adjustment) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Adjustment) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *Adjustment) GetAmount() *Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+func (x *Adjustment) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Adjustment) GetRefunded() bool {
+	if x != nil {
+		return x.Refunded
+	}
+	return false
+}
+
+func (x *Adjustment) GetReturned() bool {
+	if x != nil {
+		return x.Returned
+	}
+	return false
+}
+
+func (x *Adjustment) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *Adjustment) GetRefundId() string {
+	if x != nil {
+		return x.RefundId
+	}
+	return ""
+}
+
 type Payment struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Provider  string                 `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
@@ -929,7 +1364,7 @@ type Payment struct {
 
 func (x *Payment) Reset() {
 	*x = Payment{}
-	mi := &file_orderpb_order_proto_msgTypes[10]
+	mi := &file_orderpb_order_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1376,7 @@ func (x *Payment) String() string {
 func (*Payment) ProtoMessage() {}
 
 func (x *Payment) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[10]
+	mi := &file_orderpb_order_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1389,7 @@ func (x *Payment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payment.ProtoReflect.Descriptor instead.
 func (*Payment) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{10}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Payment) GetProvider() string {
@@ -1091,14 +1526,16 @@ type State struct {
 	PaymentEvents  []string `protobuf:"bytes,30,rep,name=payment_events,json=paymentEvents,proto3" json:"payment_events,omitempty"`
 	// payment_touched is set once the authorisation was journaled as started:
 	// the provider may hold an authorisation for the order.
-	PaymentTouched bool `protobuf:"varint,31,opt,name=payment_touched,json=paymentTouched,proto3" json:"payment_touched,omitempty"`
+	PaymentTouched bool          `protobuf:"varint,31,opt,name=payment_touched,json=paymentTouched,proto3" json:"payment_touched,omitempty"`
+	Shipments      []*Shipment   `protobuf:"bytes,32,rep,name=shipments,proto3" json:"shipments,omitempty"`
+	Adjustments    []*Adjustment `protobuf:"bytes,33,rep,name=adjustments,proto3" json:"adjustments,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_orderpb_order_proto_msgTypes[11]
+	mi := &file_orderpb_order_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1547,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[11]
+	mi := &file_orderpb_order_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1560,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{11}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *State) GetId() string {
@@ -1343,6 +1780,20 @@ func (x *State) GetPaymentTouched() bool {
 	return false
 }
 
+func (x *State) GetShipments() []*Shipment {
+	if x != nil {
+		return x.Shipments
+	}
+	return nil
+}
+
+func (x *State) GetAdjustments() []*Adjustment {
+	if x != nil {
+		return x.Adjustments
+	}
+	return nil
+}
+
 type Placed struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Order         *PlaceRequest          `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
@@ -1354,7 +1805,7 @@ type Placed struct {
 
 func (x *Placed) Reset() {
 	*x = Placed{}
-	mi := &file_orderpb_order_proto_msgTypes[12]
+	mi := &file_orderpb_order_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1817,7 @@ func (x *Placed) String() string {
 func (*Placed) ProtoMessage() {}
 
 func (x *Placed) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[12]
+	mi := &file_orderpb_order_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1830,7 @@ func (x *Placed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Placed.ProtoReflect.Descriptor instead.
 func (*Placed) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{12}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Placed) GetOrder() *PlaceRequest {
@@ -1415,7 +1866,7 @@ type StepStarted struct {
 
 func (x *StepStarted) Reset() {
 	*x = StepStarted{}
-	mi := &file_orderpb_order_proto_msgTypes[13]
+	mi := &file_orderpb_order_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1878,7 @@ func (x *StepStarted) String() string {
 func (*StepStarted) ProtoMessage() {}
 
 func (x *StepStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[13]
+	mi := &file_orderpb_order_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1891,7 @@ func (x *StepStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepStarted.ProtoReflect.Descriptor instead.
 func (*StepStarted) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{13}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StepStarted) GetStep() Step {
@@ -1466,7 +1917,7 @@ type StockReserved struct {
 
 func (x *StockReserved) Reset() {
 	*x = StockReserved{}
-	mi := &file_orderpb_order_proto_msgTypes[14]
+	mi := &file_orderpb_order_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1929,7 @@ func (x *StockReserved) String() string {
 func (*StockReserved) ProtoMessage() {}
 
 func (x *StockReserved) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[14]
+	mi := &file_orderpb_order_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1942,7 @@ func (x *StockReserved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockReserved.ProtoReflect.Descriptor instead.
 func (*StockReserved) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{14}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StockReserved) GetAt() *timestamppb.Timestamp {
@@ -1512,7 +1963,7 @@ type PaymentAuthorized struct {
 
 func (x *PaymentAuthorized) Reset() {
 	*x = PaymentAuthorized{}
-	mi := &file_orderpb_order_proto_msgTypes[15]
+	mi := &file_orderpb_order_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1975,7 @@ func (x *PaymentAuthorized) String() string {
 func (*PaymentAuthorized) ProtoMessage() {}
 
 func (x *PaymentAuthorized) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[15]
+	mi := &file_orderpb_order_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1988,7 @@ func (x *PaymentAuthorized) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentAuthorized.ProtoReflect.Descriptor instead.
 func (*PaymentAuthorized) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{15}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PaymentAuthorized) GetPaymentId() string {
@@ -1573,7 +2024,7 @@ type PaymentApprovalRequired struct {
 
 func (x *PaymentApprovalRequired) Reset() {
 	*x = PaymentApprovalRequired{}
-	mi := &file_orderpb_order_proto_msgTypes[16]
+	mi := &file_orderpb_order_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +2036,7 @@ func (x *PaymentApprovalRequired) String() string {
 func (*PaymentApprovalRequired) ProtoMessage() {}
 
 func (x *PaymentApprovalRequired) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[16]
+	mi := &file_orderpb_order_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +2049,7 @@ func (x *PaymentApprovalRequired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentApprovalRequired.ProtoReflect.Descriptor instead.
 func (*PaymentApprovalRequired) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{16}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PaymentApprovalRequired) GetPaymentId() string {
@@ -1639,7 +2090,7 @@ type PaymentConfirmRequested struct {
 
 func (x *PaymentConfirmRequested) Reset() {
 	*x = PaymentConfirmRequested{}
-	mi := &file_orderpb_order_proto_msgTypes[17]
+	mi := &file_orderpb_order_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +2102,7 @@ func (x *PaymentConfirmRequested) String() string {
 func (*PaymentConfirmRequested) ProtoMessage() {}
 
 func (x *PaymentConfirmRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[17]
+	mi := &file_orderpb_order_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +2115,7 @@ func (x *PaymentConfirmRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentConfirmRequested.ProtoReflect.Descriptor instead.
 func (*PaymentConfirmRequested) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{17}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PaymentConfirmRequested) GetCommandId() string {
@@ -1690,7 +2141,7 @@ type StockCommitted struct {
 
 func (x *StockCommitted) Reset() {
 	*x = StockCommitted{}
-	mi := &file_orderpb_order_proto_msgTypes[18]
+	mi := &file_orderpb_order_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +2153,7 @@ func (x *StockCommitted) String() string {
 func (*StockCommitted) ProtoMessage() {}
 
 func (x *StockCommitted) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[18]
+	mi := &file_orderpb_order_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +2166,7 @@ func (x *StockCommitted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockCommitted.ProtoReflect.Descriptor instead.
 func (*StockCommitted) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{18}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StockCommitted) GetAt() *timestamppb.Timestamp {
@@ -1736,7 +2187,7 @@ type PaymentCaptured struct {
 
 func (x *PaymentCaptured) Reset() {
 	*x = PaymentCaptured{}
-	mi := &file_orderpb_order_proto_msgTypes[19]
+	mi := &file_orderpb_order_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +2199,7 @@ func (x *PaymentCaptured) String() string {
 func (*PaymentCaptured) ProtoMessage() {}
 
 func (x *PaymentCaptured) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[19]
+	mi := &file_orderpb_order_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +2212,7 @@ func (x *PaymentCaptured) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentCaptured.ProtoReflect.Descriptor instead.
 func (*PaymentCaptured) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{19}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PaymentCaptured) GetCaptureId() string {
@@ -1794,7 +2245,7 @@ type CartCheckedOut struct {
 
 func (x *CartCheckedOut) Reset() {
 	*x = CartCheckedOut{}
-	mi := &file_orderpb_order_proto_msgTypes[20]
+	mi := &file_orderpb_order_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +2257,7 @@ func (x *CartCheckedOut) String() string {
 func (*CartCheckedOut) ProtoMessage() {}
 
 func (x *CartCheckedOut) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[20]
+	mi := &file_orderpb_order_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +2270,7 @@ func (x *CartCheckedOut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CartCheckedOut.ProtoReflect.Descriptor instead.
 func (*CartCheckedOut) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{20}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CartCheckedOut) GetAt() *timestamppb.Timestamp {
@@ -1838,7 +2289,7 @@ type Confirmed struct {
 
 func (x *Confirmed) Reset() {
 	*x = Confirmed{}
-	mi := &file_orderpb_order_proto_msgTypes[21]
+	mi := &file_orderpb_order_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1850,7 +2301,7 @@ func (x *Confirmed) String() string {
 func (*Confirmed) ProtoMessage() {}
 
 func (x *Confirmed) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[21]
+	mi := &file_orderpb_order_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1863,7 +2314,7 @@ func (x *Confirmed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Confirmed.ProtoReflect.Descriptor instead.
 func (*Confirmed) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{21}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Confirmed) GetAt() *timestamppb.Timestamp {
@@ -1884,7 +2335,7 @@ type Notified struct {
 
 func (x *Notified) Reset() {
 	*x = Notified{}
-	mi := &file_orderpb_order_proto_msgTypes[22]
+	mi := &file_orderpb_order_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +2347,7 @@ func (x *Notified) String() string {
 func (*Notified) ProtoMessage() {}
 
 func (x *Notified) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[22]
+	mi := &file_orderpb_order_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +2360,7 @@ func (x *Notified) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notified.ProtoReflect.Descriptor instead.
 func (*Notified) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{22}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Notified) GetKind() string {
@@ -1952,7 +2403,7 @@ type TurnedBack struct {
 
 func (x *TurnedBack) Reset() {
 	*x = TurnedBack{}
-	mi := &file_orderpb_order_proto_msgTypes[23]
+	mi := &file_orderpb_order_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1964,7 +2415,7 @@ func (x *TurnedBack) String() string {
 func (*TurnedBack) ProtoMessage() {}
 
 func (x *TurnedBack) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[23]
+	mi := &file_orderpb_order_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1977,7 +2428,7 @@ func (x *TurnedBack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnedBack.ProtoReflect.Descriptor instead.
 func (*TurnedBack) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{23}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TurnedBack) GetOutcome() string {
@@ -2045,7 +2496,7 @@ type PaymentVoided struct {
 
 func (x *PaymentVoided) Reset() {
 	*x = PaymentVoided{}
-	mi := &file_orderpb_order_proto_msgTypes[24]
+	mi := &file_orderpb_order_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2508,7 @@ func (x *PaymentVoided) String() string {
 func (*PaymentVoided) ProtoMessage() {}
 
 func (x *PaymentVoided) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[24]
+	mi := &file_orderpb_order_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2070,7 +2521,7 @@ func (x *PaymentVoided) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentVoided.ProtoReflect.Descriptor instead.
 func (*PaymentVoided) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{24}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PaymentVoided) GetAt() *timestamppb.Timestamp {
@@ -2091,7 +2542,7 @@ type PaymentRefunded struct {
 
 func (x *PaymentRefunded) Reset() {
 	*x = PaymentRefunded{}
-	mi := &file_orderpb_order_proto_msgTypes[25]
+	mi := &file_orderpb_order_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2103,7 +2554,7 @@ func (x *PaymentRefunded) String() string {
 func (*PaymentRefunded) ProtoMessage() {}
 
 func (x *PaymentRefunded) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[25]
+	mi := &file_orderpb_order_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2116,7 +2567,7 @@ func (x *PaymentRefunded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentRefunded.ProtoReflect.Descriptor instead.
 func (*PaymentRefunded) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{25}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PaymentRefunded) GetRefundId() string {
@@ -2149,7 +2600,7 @@ type StockReturned struct {
 
 func (x *StockReturned) Reset() {
 	*x = StockReturned{}
-	mi := &file_orderpb_order_proto_msgTypes[26]
+	mi := &file_orderpb_order_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2161,7 +2612,7 @@ func (x *StockReturned) String() string {
 func (*StockReturned) ProtoMessage() {}
 
 func (x *StockReturned) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[26]
+	mi := &file_orderpb_order_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2174,7 +2625,7 @@ func (x *StockReturned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockReturned.ProtoReflect.Descriptor instead.
 func (*StockReturned) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{26}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StockReturned) GetAt() *timestamppb.Timestamp {
@@ -2194,7 +2645,7 @@ type Ended struct {
 
 func (x *Ended) Reset() {
 	*x = Ended{}
-	mi := &file_orderpb_order_proto_msgTypes[27]
+	mi := &file_orderpb_order_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2206,7 +2657,7 @@ func (x *Ended) String() string {
 func (*Ended) ProtoMessage() {}
 
 func (x *Ended) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[27]
+	mi := &file_orderpb_order_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2219,7 +2670,7 @@ func (x *Ended) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ended.ProtoReflect.Descriptor instead.
 func (*Ended) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{27}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Ended) GetAt() *timestamppb.Timestamp {
@@ -2241,7 +2692,7 @@ type PaymentEventApplied struct {
 
 func (x *PaymentEventApplied) Reset() {
 	*x = PaymentEventApplied{}
-	mi := &file_orderpb_order_proto_msgTypes[28]
+	mi := &file_orderpb_order_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +2704,7 @@ func (x *PaymentEventApplied) String() string {
 func (*PaymentEventApplied) ProtoMessage() {}
 
 func (x *PaymentEventApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[28]
+	mi := &file_orderpb_order_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +2717,7 @@ func (x *PaymentEventApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentEventApplied.ProtoReflect.Descriptor instead.
 func (*PaymentEventApplied) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{28}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PaymentEventApplied) GetEventId() string {
@@ -2283,6 +2734,322 @@ func (x *PaymentEventApplied) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// Shipped records a vendor's shipment: its lines are shipped.
+type Shipped struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shipment      *Shipment              `protobuf:"bytes,1,opt,name=shipment,proto3" json:"shipment,omitempty"`
+	CommandId     string                 `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Shipped) Reset() {
+	*x = Shipped{}
+	mi := &file_orderpb_order_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Shipped) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Shipped) ProtoMessage() {}
+
+func (x *Shipped) ProtoReflect() protoreflect.Message {
+	mi := &file_orderpb_order_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Shipped.ProtoReflect.Descriptor instead.
+func (*Shipped) Descriptor() ([]byte, []int) {
+	return file_orderpb_order_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *Shipped) GetShipment() *Shipment {
+	if x != nil {
+		return x.Shipment
+	}
+	return nil
+}
+
+func (x *Shipped) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *Shipped) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// Delivered records that lines of a vendor were delivered.
+type Delivered struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VendorId      string                 `protobuf:"bytes,1,opt,name=vendor_id,json=vendorId,proto3" json:"vendor_id,omitempty"`
+	Lines         []string               `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
+	CommandId     string                 `protobuf:"bytes,3,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delivered) Reset() {
+	*x = Delivered{}
+	mi := &file_orderpb_order_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delivered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delivered) ProtoMessage() {}
+
+func (x *Delivered) ProtoReflect() protoreflect.Message {
+	mi := &file_orderpb_order_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delivered.ProtoReflect.Descriptor instead.
+func (*Delivered) Descriptor() ([]byte, []int) {
+	return file_orderpb_order_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *Delivered) GetVendorId() string {
+	if x != nil {
+		return x.VendorId
+	}
+	return ""
+}
+
+func (x *Delivered) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *Delivered) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *Delivered) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// Adjusted records an adjustment decided: its lines are cancelled or
+// refunded at once; its money and units follow as saga steps.
+type Adjusted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Adjustment    *Adjustment            `protobuf:"bytes,1,opt,name=adjustment,proto3" json:"adjustment,omitempty"`
+	CommandId     string                 `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Adjusted) Reset() {
+	*x = Adjusted{}
+	mi := &file_orderpb_order_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Adjusted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Adjusted) ProtoMessage() {}
+
+func (x *Adjusted) ProtoReflect() protoreflect.Message {
+	mi := &file_orderpb_order_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Adjusted.ProtoReflect.Descriptor instead.
+func (*Adjusted) Descriptor() ([]byte, []int) {
+	return file_orderpb_order_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *Adjusted) GetAdjustment() *Adjustment {
+	if x != nil {
+		return x.Adjustment
+	}
+	return nil
+}
+
+func (x *Adjusted) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *Adjusted) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// AdjustmentRefunded records that the provider refunded an adjustment's
+// amount.
+type AdjustmentRefunded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RefundId      string                 `protobuf:"bytes,2,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	Amount        *Money                 `protobuf:"bytes,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdjustmentRefunded) Reset() {
+	*x = AdjustmentRefunded{}
+	mi := &file_orderpb_order_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdjustmentRefunded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdjustmentRefunded) ProtoMessage() {}
+
+func (x *AdjustmentRefunded) ProtoReflect() protoreflect.Message {
+	mi := &file_orderpb_order_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdjustmentRefunded.ProtoReflect.Descriptor instead.
+func (*AdjustmentRefunded) Descriptor() ([]byte, []int) {
+	return file_orderpb_order_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *AdjustmentRefunded) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AdjustmentRefunded) GetRefundId() string {
+	if x != nil {
+		return x.RefundId
+	}
+	return ""
+}
+
+func (x *AdjustmentRefunded) GetAmount() *Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+func (x *AdjustmentRefunded) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// AdjustmentReturned records that an adjustment's cancelled units are back
+// on hand.
+type AdjustmentReturned struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdjustmentReturned) Reset() {
+	*x = AdjustmentReturned{}
+	mi := &file_orderpb_order_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdjustmentReturned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdjustmentReturned) ProtoMessage() {}
+
+func (x *AdjustmentReturned) ProtoReflect() protoreflect.Message {
+	mi := &file_orderpb_order_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdjustmentReturned.ProtoReflect.Descriptor instead.
+func (*AdjustmentReturned) Descriptor() ([]byte, []int) {
+	return file_orderpb_order_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *AdjustmentReturned) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AdjustmentReturned) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 type Fenced struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2291,7 +3058,7 @@ type Fenced struct {
 
 func (x *Fenced) Reset() {
 	*x = Fenced{}
-	mi := &file_orderpb_order_proto_msgTypes[29]
+	mi := &file_orderpb_order_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2303,7 +3070,7 @@ func (x *Fenced) String() string {
 func (*Fenced) ProtoMessage() {}
 
 func (x *Fenced) ProtoReflect() protoreflect.Message {
-	mi := &file_orderpb_order_proto_msgTypes[29]
+	mi := &file_orderpb_order_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2316,7 +3083,7 @@ func (x *Fenced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fenced.ProtoReflect.Descriptor instead.
 func (*Fenced) Descriptor() ([]byte, []int) {
-	return file_orderpb_order_proto_rawDescGZIP(), []int{29}
+	return file_orderpb_order_proto_rawDescGZIP(), []int{39}
 }
 
 var File_orderpb_order_proto protoreflect.FileDescriptor
@@ -2352,7 +3119,26 @@ const file_orderpb_order_proto_rawDesc = "" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x19\n" +
 	"\bbuyer_id\x18\x02 \x01(\tR\abuyerId\x12\x14\n" +
 	"\x05admin\x18\x03 \x01(\bR\x05admin\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"Q\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xa2\x01\n" +
+	"\vShipRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1b\n" +
+	"\tvendor_id\x18\x02 \x01(\tR\bvendorId\x12\x18\n" +
+	"\acarrier\x18\x03 \x01(\tR\acarrier\x12'\n" +
+	"\x0ftracking_number\x18\x04 \x01(\tR\x0etrackingNumber\x12\x14\n" +
+	"\x05lines\x18\x05 \x03(\tR\x05lines\"b\n" +
+	"\x0eDeliverRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1b\n" +
+	"\tvendor_id\x18\x02 \x01(\tR\bvendorId\x12\x14\n" +
+	"\x05lines\x18\x03 \x03(\tR\x05lines\"\x90\x01\n" +
+	"\rRefundRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x16\n" +
+	"\x06amount\x18\x02 \x01(\x03R\x06amount\x12\x14\n" +
+	"\x05lines\x18\x03 \x03(\tR\x05lines\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1a\n" +
+	"\bcurrency\x18\x05 \x01(\tR\bcurrency\"Q\n" +
 	"\x15ConfirmPaymentRequest\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x19\n" +
@@ -2403,7 +3189,27 @@ const file_orderpb_order_proto_rawDesc = "" +
 	"\vpostal_code\x18\x06 \x01(\tR\n" +
 	"postalCode\x12\x18\n" +
 	"\acountry\x18\a \x01(\tR\acountry\x12\x14\n" +
-	"\x05phone\x18\b \x01(\tR\x05phone\"\x88\x04\n" +
+	"\x05phone\x18\b \x01(\tR\x05phone\"\x8a\x02\n" +
+	"\bShipment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tvendor_id\x18\x02 \x01(\tR\bvendorId\x12\x18\n" +
+	"\acarrier\x18\x03 \x01(\tR\acarrier\x12'\n" +
+	"\x0ftracking_number\x18\x04 \x01(\tR\x0etrackingNumber\x12\x14\n" +
+	"\x05lines\x18\x05 \x03(\tR\x05lines\x129\n" +
+	"\n" +
+	"shipped_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tshippedAt\x12=\n" +
+	"\fdelivered_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\"\x91\x02\n" +
+	"\n" +
+	"Adjustment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05lines\x18\x03 \x03(\tR\x05lines\x120\n" +
+	"\x06amount\x18\x04 \x01(\v2\x18.emporium.order.v1.MoneyR\x06amount\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1a\n" +
+	"\brefunded\x18\x06 \x01(\bR\brefunded\x12\x1a\n" +
+	"\breturned\x18\a \x01(\bR\breturned\x12*\n" +
+	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1b\n" +
+	"\trefund_id\x18\t \x01(\tR\brefundId\"\x88\x04\n" +
 	"\aPayment\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1d\n" +
@@ -2422,8 +3228,7 @@ const file_orderpb_order_proto_rawDesc = "" +
 	" \x01(\x05R\arefunds\x12G\n" +
 	"\x11approval_deadline\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x10approvalDeadline\x12+\n" +
 	"\x11confirm_requested\x18\f \x01(\bR\x10confirmRequested\x12\x1a\n" +
-	"\bconfirms\x18\r \x01(\x05R\bconfirms\"\xd9\n" +
-	"\n" +
+	"\bconfirms\x18\r \x01(\x05R\bconfirms\"\xd5\v\n" +
 	"\x05State\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bbuyer_id\x18\x02 \x01(\tR\abuyerId\x12\x1f\n" +
@@ -2459,7 +3264,9 @@ const file_orderpb_order_proto_rawDesc = "" +
 	"\bnotified\x18\x1c \x03(\tR\bnotified\x12'\n" +
 	"\x0frecent_commands\x18\x1d \x03(\tR\x0erecentCommands\x12%\n" +
 	"\x0epayment_events\x18\x1e \x03(\tR\rpaymentEvents\x12'\n" +
-	"\x0fpayment_touched\x18\x1f \x01(\bR\x0epaymentTouched\"\x86\x01\n" +
+	"\x0fpayment_touched\x18\x1f \x01(\bR\x0epaymentTouched\x129\n" +
+	"\tshipments\x18  \x03(\v2\x1b.emporium.order.v1.ShipmentR\tshipments\x12?\n" +
+	"\vadjustments\x18! \x03(\v2\x1d.emporium.order.v1.AdjustmentR\vadjustments\"\x86\x01\n" +
 	"\x06Placed\x125\n" +
 	"\x05order\x18\x01 \x01(\v2\x1f.emporium.order.v1.PlaceRequestR\x05order\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x12*\n" +
@@ -2523,8 +3330,34 @@ const file_orderpb_order_proto_rawDesc = "" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\\\n" +
 	"\x13PaymentEventApplied\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x8d\x01\n" +
+	"\aShipped\x127\n" +
+	"\bshipment\x18\x01 \x01(\v2\x1b.emporium.order.v1.ShipmentR\bshipment\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x02 \x01(\tR\tcommandId\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x89\x01\n" +
+	"\tDelivered\x12\x1b\n" +
+	"\tvendor_id\x18\x01 \x01(\tR\bvendorId\x12\x14\n" +
+	"\x05lines\x18\x02 \x03(\tR\x05lines\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x03 \x01(\tR\tcommandId\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x94\x01\n" +
+	"\bAdjusted\x12=\n" +
+	"\n" +
+	"adjustment\x18\x01 \x01(\v2\x1d.emporium.order.v1.AdjustmentR\n" +
+	"adjustment\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x02 \x01(\tR\tcommandId\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x9f\x01\n" +
+	"\x12AdjustmentRefunded\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\trefund_id\x18\x02 \x01(\tR\brefundId\x120\n" +
+	"\x06amount\x18\x03 \x01(\v2\x18.emporium.order.v1.MoneyR\x06amount\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"P\n" +
+	"\x12AdjustmentReturned\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\b\n" +
-	"\x06Fenced*\xd8\x01\n" +
+	"\x06Fenced*\x88\x02\n" +
 	"\x04Step\x12\r\n" +
 	"\tSTEP_NONE\x10\x00\x12\x10\n" +
 	"\fSTEP_RESERVE\x10\x01\x12\x12\n" +
@@ -2537,14 +3370,19 @@ const file_orderpb_order_proto_rawDesc = "" +
 	"\tSTEP_VOID\x10\b\x12\x0f\n" +
 	"\vSTEP_REFUND\x10\t\x12\x15\n" +
 	"\x11STEP_RETURN_STOCK\x10\n" +
-	"2\xfe\x02\n" +
+	"\x12\x16\n" +
+	"\x12STEP_ADJUST_REFUND\x10\v\x12\x16\n" +
+	"\x12STEP_ADJUST_RETURN\x10\f2\xce\x04\n" +
 	"\n" +
 	"OrderGrain\x12B\n" +
 	"\x05Place\x12\x1f.emporium.order.v1.PlaceRequest\x1a\x18.emporium.order.v1.Order\x12>\n" +
 	"\x03Get\x12\x1d.emporium.order.v1.GetRequest\x1a\x18.emporium.order.v1.Order\x12D\n" +
 	"\x06Cancel\x12 .emporium.order.v1.CancelRequest\x1a\x18.emporium.order.v1.Order\x12T\n" +
 	"\x0eConfirmPayment\x12(.emporium.order.v1.ConfirmPaymentRequest\x1a\x18.emporium.order.v1.Order\x12P\n" +
-	"\fPaymentEvent\x12&.emporium.order.v1.PaymentEventRequest\x1a\x18.emporium.order.v1.OrderB2Z0github.com/emporium-shop/emporium/protos/orderpbb\x06proto3"
+	"\fPaymentEvent\x12&.emporium.order.v1.PaymentEventRequest\x1a\x18.emporium.order.v1.Order\x12@\n" +
+	"\x04Ship\x12\x1e.emporium.order.v1.ShipRequest\x1a\x18.emporium.order.v1.Order\x12F\n" +
+	"\aDeliver\x12!.emporium.order.v1.DeliverRequest\x1a\x18.emporium.order.v1.Order\x12D\n" +
+	"\x06Refund\x12 .emporium.order.v1.RefundRequest\x1a\x18.emporium.order.v1.OrderB2Z0github.com/emporium-shop/emporium/protos/orderpbb\x06proto3"
 
 var (
 	file_orderpb_order_proto_rawDescOnce sync.Once
@@ -2559,110 +3397,140 @@ func file_orderpb_order_proto_rawDescGZIP() []byte {
 }
 
 var file_orderpb_order_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_orderpb_order_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_orderpb_order_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_orderpb_order_proto_goTypes = []any{
 	(Step)(0),                       // 0: emporium.order.v1.Step
 	(*PlaceRequest)(nil),            // 1: emporium.order.v1.PlaceRequest
 	(*GetRequest)(nil),              // 2: emporium.order.v1.GetRequest
 	(*CancelRequest)(nil),           // 3: emporium.order.v1.CancelRequest
-	(*ConfirmPaymentRequest)(nil),   // 4: emporium.order.v1.ConfirmPaymentRequest
-	(*PaymentEventRequest)(nil),     // 5: emporium.order.v1.PaymentEventRequest
-	(*Order)(nil),                   // 6: emporium.order.v1.Order
-	(*Money)(nil),                   // 7: emporium.order.v1.Money
-	(*Line)(nil),                    // 8: emporium.order.v1.Line
-	(*ShippingMethod)(nil),          // 9: emporium.order.v1.ShippingMethod
-	(*Address)(nil),                 // 10: emporium.order.v1.Address
-	(*Payment)(nil),                 // 11: emporium.order.v1.Payment
-	(*State)(nil),                   // 12: emporium.order.v1.State
-	(*Placed)(nil),                  // 13: emporium.order.v1.Placed
-	(*StepStarted)(nil),             // 14: emporium.order.v1.StepStarted
-	(*StockReserved)(nil),           // 15: emporium.order.v1.StockReserved
-	(*PaymentAuthorized)(nil),       // 16: emporium.order.v1.PaymentAuthorized
-	(*PaymentApprovalRequired)(nil), // 17: emporium.order.v1.PaymentApprovalRequired
-	(*PaymentConfirmRequested)(nil), // 18: emporium.order.v1.PaymentConfirmRequested
-	(*StockCommitted)(nil),          // 19: emporium.order.v1.StockCommitted
-	(*PaymentCaptured)(nil),         // 20: emporium.order.v1.PaymentCaptured
-	(*CartCheckedOut)(nil),          // 21: emporium.order.v1.CartCheckedOut
-	(*Confirmed)(nil),               // 22: emporium.order.v1.Confirmed
-	(*Notified)(nil),                // 23: emporium.order.v1.Notified
-	(*TurnedBack)(nil),              // 24: emporium.order.v1.TurnedBack
-	(*PaymentVoided)(nil),           // 25: emporium.order.v1.PaymentVoided
-	(*PaymentRefunded)(nil),         // 26: emporium.order.v1.PaymentRefunded
-	(*StockReturned)(nil),           // 27: emporium.order.v1.StockReturned
-	(*Ended)(nil),                   // 28: emporium.order.v1.Ended
-	(*PaymentEventApplied)(nil),     // 29: emporium.order.v1.PaymentEventApplied
-	(*Fenced)(nil),                  // 30: emporium.order.v1.Fenced
-	nil,                             // 31: emporium.order.v1.Line.OptionsEntry
-	(*timestamppb.Timestamp)(nil),   // 32: google.protobuf.Timestamp
+	(*ShipRequest)(nil),             // 4: emporium.order.v1.ShipRequest
+	(*DeliverRequest)(nil),          // 5: emporium.order.v1.DeliverRequest
+	(*RefundRequest)(nil),           // 6: emporium.order.v1.RefundRequest
+	(*ConfirmPaymentRequest)(nil),   // 7: emporium.order.v1.ConfirmPaymentRequest
+	(*PaymentEventRequest)(nil),     // 8: emporium.order.v1.PaymentEventRequest
+	(*Order)(nil),                   // 9: emporium.order.v1.Order
+	(*Money)(nil),                   // 10: emporium.order.v1.Money
+	(*Line)(nil),                    // 11: emporium.order.v1.Line
+	(*ShippingMethod)(nil),          // 12: emporium.order.v1.ShippingMethod
+	(*Address)(nil),                 // 13: emporium.order.v1.Address
+	(*Shipment)(nil),                // 14: emporium.order.v1.Shipment
+	(*Adjustment)(nil),              // 15: emporium.order.v1.Adjustment
+	(*Payment)(nil),                 // 16: emporium.order.v1.Payment
+	(*State)(nil),                   // 17: emporium.order.v1.State
+	(*Placed)(nil),                  // 18: emporium.order.v1.Placed
+	(*StepStarted)(nil),             // 19: emporium.order.v1.StepStarted
+	(*StockReserved)(nil),           // 20: emporium.order.v1.StockReserved
+	(*PaymentAuthorized)(nil),       // 21: emporium.order.v1.PaymentAuthorized
+	(*PaymentApprovalRequired)(nil), // 22: emporium.order.v1.PaymentApprovalRequired
+	(*PaymentConfirmRequested)(nil), // 23: emporium.order.v1.PaymentConfirmRequested
+	(*StockCommitted)(nil),          // 24: emporium.order.v1.StockCommitted
+	(*PaymentCaptured)(nil),         // 25: emporium.order.v1.PaymentCaptured
+	(*CartCheckedOut)(nil),          // 26: emporium.order.v1.CartCheckedOut
+	(*Confirmed)(nil),               // 27: emporium.order.v1.Confirmed
+	(*Notified)(nil),                // 28: emporium.order.v1.Notified
+	(*TurnedBack)(nil),              // 29: emporium.order.v1.TurnedBack
+	(*PaymentVoided)(nil),           // 30: emporium.order.v1.PaymentVoided
+	(*PaymentRefunded)(nil),         // 31: emporium.order.v1.PaymentRefunded
+	(*StockReturned)(nil),           // 32: emporium.order.v1.StockReturned
+	(*Ended)(nil),                   // 33: emporium.order.v1.Ended
+	(*PaymentEventApplied)(nil),     // 34: emporium.order.v1.PaymentEventApplied
+	(*Shipped)(nil),                 // 35: emporium.order.v1.Shipped
+	(*Delivered)(nil),               // 36: emporium.order.v1.Delivered
+	(*Adjusted)(nil),                // 37: emporium.order.v1.Adjusted
+	(*AdjustmentRefunded)(nil),      // 38: emporium.order.v1.AdjustmentRefunded
+	(*AdjustmentReturned)(nil),      // 39: emporium.order.v1.AdjustmentReturned
+	(*Fenced)(nil),                  // 40: emporium.order.v1.Fenced
+	nil,                             // 41: emporium.order.v1.Line.OptionsEntry
+	(*timestamppb.Timestamp)(nil),   // 42: google.protobuf.Timestamp
 }
 var file_orderpb_order_proto_depIdxs = []int32{
-	8,  // 0: emporium.order.v1.PlaceRequest.lines:type_name -> emporium.order.v1.Line
-	7,  // 1: emporium.order.v1.PlaceRequest.subtotal:type_name -> emporium.order.v1.Money
-	7,  // 2: emporium.order.v1.PlaceRequest.shipping:type_name -> emporium.order.v1.Money
-	7,  // 3: emporium.order.v1.PlaceRequest.tax:type_name -> emporium.order.v1.Money
-	7,  // 4: emporium.order.v1.PlaceRequest.total:type_name -> emporium.order.v1.Money
-	9,  // 5: emporium.order.v1.PlaceRequest.shipping_method:type_name -> emporium.order.v1.ShippingMethod
-	10, // 6: emporium.order.v1.PlaceRequest.shipping_address:type_name -> emporium.order.v1.Address
-	10, // 7: emporium.order.v1.PlaceRequest.billing_address:type_name -> emporium.order.v1.Address
-	12, // 8: emporium.order.v1.Order.state:type_name -> emporium.order.v1.State
-	31, // 9: emporium.order.v1.Line.options:type_name -> emporium.order.v1.Line.OptionsEntry
-	7,  // 10: emporium.order.v1.Line.unit_price:type_name -> emporium.order.v1.Money
-	7,  // 11: emporium.order.v1.Line.line_total:type_name -> emporium.order.v1.Money
-	7,  // 12: emporium.order.v1.ShippingMethod.price:type_name -> emporium.order.v1.Money
-	7,  // 13: emporium.order.v1.Payment.authorized:type_name -> emporium.order.v1.Money
-	7,  // 14: emporium.order.v1.Payment.captured:type_name -> emporium.order.v1.Money
-	7,  // 15: emporium.order.v1.Payment.refunded:type_name -> emporium.order.v1.Money
-	32, // 16: emporium.order.v1.Payment.approval_deadline:type_name -> google.protobuf.Timestamp
-	32, // 17: emporium.order.v1.State.created_at:type_name -> google.protobuf.Timestamp
-	32, // 18: emporium.order.v1.State.updated_at:type_name -> google.protobuf.Timestamp
-	8,  // 19: emporium.order.v1.State.lines:type_name -> emporium.order.v1.Line
-	7,  // 20: emporium.order.v1.State.subtotal:type_name -> emporium.order.v1.Money
-	7,  // 21: emporium.order.v1.State.shipping:type_name -> emporium.order.v1.Money
-	7,  // 22: emporium.order.v1.State.tax:type_name -> emporium.order.v1.Money
-	7,  // 23: emporium.order.v1.State.total:type_name -> emporium.order.v1.Money
-	9,  // 24: emporium.order.v1.State.shipping_method:type_name -> emporium.order.v1.ShippingMethod
-	10, // 25: emporium.order.v1.State.shipping_address:type_name -> emporium.order.v1.Address
-	10, // 26: emporium.order.v1.State.billing_address:type_name -> emporium.order.v1.Address
-	11, // 27: emporium.order.v1.State.payment:type_name -> emporium.order.v1.Payment
-	0,  // 28: emporium.order.v1.State.started:type_name -> emporium.order.v1.Step
-	1,  // 29: emporium.order.v1.Placed.order:type_name -> emporium.order.v1.PlaceRequest
-	32, // 30: emporium.order.v1.Placed.at:type_name -> google.protobuf.Timestamp
-	0,  // 31: emporium.order.v1.StepStarted.step:type_name -> emporium.order.v1.Step
-	32, // 32: emporium.order.v1.StepStarted.at:type_name -> google.protobuf.Timestamp
-	32, // 33: emporium.order.v1.StockReserved.at:type_name -> google.protobuf.Timestamp
-	7,  // 34: emporium.order.v1.PaymentAuthorized.amount:type_name -> emporium.order.v1.Money
-	32, // 35: emporium.order.v1.PaymentAuthorized.at:type_name -> google.protobuf.Timestamp
-	32, // 36: emporium.order.v1.PaymentApprovalRequired.deadline:type_name -> google.protobuf.Timestamp
-	32, // 37: emporium.order.v1.PaymentApprovalRequired.at:type_name -> google.protobuf.Timestamp
-	32, // 38: emporium.order.v1.PaymentConfirmRequested.at:type_name -> google.protobuf.Timestamp
-	32, // 39: emporium.order.v1.StockCommitted.at:type_name -> google.protobuf.Timestamp
-	7,  // 40: emporium.order.v1.PaymentCaptured.amount:type_name -> emporium.order.v1.Money
-	32, // 41: emporium.order.v1.PaymentCaptured.at:type_name -> google.protobuf.Timestamp
-	32, // 42: emporium.order.v1.CartCheckedOut.at:type_name -> google.protobuf.Timestamp
-	32, // 43: emporium.order.v1.Confirmed.at:type_name -> google.protobuf.Timestamp
-	32, // 44: emporium.order.v1.Notified.at:type_name -> google.protobuf.Timestamp
-	32, // 45: emporium.order.v1.TurnedBack.at:type_name -> google.protobuf.Timestamp
-	32, // 46: emporium.order.v1.PaymentVoided.at:type_name -> google.protobuf.Timestamp
-	7,  // 47: emporium.order.v1.PaymentRefunded.amount:type_name -> emporium.order.v1.Money
-	32, // 48: emporium.order.v1.PaymentRefunded.at:type_name -> google.protobuf.Timestamp
-	32, // 49: emporium.order.v1.StockReturned.at:type_name -> google.protobuf.Timestamp
-	32, // 50: emporium.order.v1.Ended.at:type_name -> google.protobuf.Timestamp
-	32, // 51: emporium.order.v1.PaymentEventApplied.at:type_name -> google.protobuf.Timestamp
-	1,  // 52: emporium.order.v1.OrderGrain.Place:input_type -> emporium.order.v1.PlaceRequest
-	2,  // 53: emporium.order.v1.OrderGrain.Get:input_type -> emporium.order.v1.GetRequest
-	3,  // 54: emporium.order.v1.OrderGrain.Cancel:input_type -> emporium.order.v1.CancelRequest
-	4,  // 55: emporium.order.v1.OrderGrain.ConfirmPayment:input_type -> emporium.order.v1.ConfirmPaymentRequest
-	5,  // 56: emporium.order.v1.OrderGrain.PaymentEvent:input_type -> emporium.order.v1.PaymentEventRequest
-	6,  // 57: emporium.order.v1.OrderGrain.Place:output_type -> emporium.order.v1.Order
-	6,  // 58: emporium.order.v1.OrderGrain.Get:output_type -> emporium.order.v1.Order
-	6,  // 59: emporium.order.v1.OrderGrain.Cancel:output_type -> emporium.order.v1.Order
-	6,  // 60: emporium.order.v1.OrderGrain.ConfirmPayment:output_type -> emporium.order.v1.Order
-	6,  // 61: emporium.order.v1.OrderGrain.PaymentEvent:output_type -> emporium.order.v1.Order
-	57, // [57:62] is the sub-list for method output_type
-	52, // [52:57] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	11, // 0: emporium.order.v1.PlaceRequest.lines:type_name -> emporium.order.v1.Line
+	10, // 1: emporium.order.v1.PlaceRequest.subtotal:type_name -> emporium.order.v1.Money
+	10, // 2: emporium.order.v1.PlaceRequest.shipping:type_name -> emporium.order.v1.Money
+	10, // 3: emporium.order.v1.PlaceRequest.tax:type_name -> emporium.order.v1.Money
+	10, // 4: emporium.order.v1.PlaceRequest.total:type_name -> emporium.order.v1.Money
+	12, // 5: emporium.order.v1.PlaceRequest.shipping_method:type_name -> emporium.order.v1.ShippingMethod
+	13, // 6: emporium.order.v1.PlaceRequest.shipping_address:type_name -> emporium.order.v1.Address
+	13, // 7: emporium.order.v1.PlaceRequest.billing_address:type_name -> emporium.order.v1.Address
+	17, // 8: emporium.order.v1.Order.state:type_name -> emporium.order.v1.State
+	41, // 9: emporium.order.v1.Line.options:type_name -> emporium.order.v1.Line.OptionsEntry
+	10, // 10: emporium.order.v1.Line.unit_price:type_name -> emporium.order.v1.Money
+	10, // 11: emporium.order.v1.Line.line_total:type_name -> emporium.order.v1.Money
+	10, // 12: emporium.order.v1.ShippingMethod.price:type_name -> emporium.order.v1.Money
+	42, // 13: emporium.order.v1.Shipment.shipped_at:type_name -> google.protobuf.Timestamp
+	42, // 14: emporium.order.v1.Shipment.delivered_at:type_name -> google.protobuf.Timestamp
+	10, // 15: emporium.order.v1.Adjustment.amount:type_name -> emporium.order.v1.Money
+	42, // 16: emporium.order.v1.Adjustment.at:type_name -> google.protobuf.Timestamp
+	10, // 17: emporium.order.v1.Payment.authorized:type_name -> emporium.order.v1.Money
+	10, // 18: emporium.order.v1.Payment.captured:type_name -> emporium.order.v1.Money
+	10, // 19: emporium.order.v1.Payment.refunded:type_name -> emporium.order.v1.Money
+	42, // 20: emporium.order.v1.Payment.approval_deadline:type_name -> google.protobuf.Timestamp
+	42, // 21: emporium.order.v1.State.created_at:type_name -> google.protobuf.Timestamp
+	42, // 22: emporium.order.v1.State.updated_at:type_name -> google.protobuf.Timestamp
+	11, // 23: emporium.order.v1.State.lines:type_name -> emporium.order.v1.Line
+	10, // 24: emporium.order.v1.State.subtotal:type_name -> emporium.order.v1.Money
+	10, // 25: emporium.order.v1.State.shipping:type_name -> emporium.order.v1.Money
+	10, // 26: emporium.order.v1.State.tax:type_name -> emporium.order.v1.Money
+	10, // 27: emporium.order.v1.State.total:type_name -> emporium.order.v1.Money
+	12, // 28: emporium.order.v1.State.shipping_method:type_name -> emporium.order.v1.ShippingMethod
+	13, // 29: emporium.order.v1.State.shipping_address:type_name -> emporium.order.v1.Address
+	13, // 30: emporium.order.v1.State.billing_address:type_name -> emporium.order.v1.Address
+	16, // 31: emporium.order.v1.State.payment:type_name -> emporium.order.v1.Payment
+	0,  // 32: emporium.order.v1.State.started:type_name -> emporium.order.v1.Step
+	14, // 33: emporium.order.v1.State.shipments:type_name -> emporium.order.v1.Shipment
+	15, // 34: emporium.order.v1.State.adjustments:type_name -> emporium.order.v1.Adjustment
+	1,  // 35: emporium.order.v1.Placed.order:type_name -> emporium.order.v1.PlaceRequest
+	42, // 36: emporium.order.v1.Placed.at:type_name -> google.protobuf.Timestamp
+	0,  // 37: emporium.order.v1.StepStarted.step:type_name -> emporium.order.v1.Step
+	42, // 38: emporium.order.v1.StepStarted.at:type_name -> google.protobuf.Timestamp
+	42, // 39: emporium.order.v1.StockReserved.at:type_name -> google.protobuf.Timestamp
+	10, // 40: emporium.order.v1.PaymentAuthorized.amount:type_name -> emporium.order.v1.Money
+	42, // 41: emporium.order.v1.PaymentAuthorized.at:type_name -> google.protobuf.Timestamp
+	42, // 42: emporium.order.v1.PaymentApprovalRequired.deadline:type_name -> google.protobuf.Timestamp
+	42, // 43: emporium.order.v1.PaymentApprovalRequired.at:type_name -> google.protobuf.Timestamp
+	42, // 44: emporium.order.v1.PaymentConfirmRequested.at:type_name -> google.protobuf.Timestamp
+	42, // 45: emporium.order.v1.StockCommitted.at:type_name -> google.protobuf.Timestamp
+	10, // 46: emporium.order.v1.PaymentCaptured.amount:type_name -> emporium.order.v1.Money
+	42, // 47: emporium.order.v1.PaymentCaptured.at:type_name -> google.protobuf.Timestamp
+	42, // 48: emporium.order.v1.CartCheckedOut.at:type_name -> google.protobuf.Timestamp
+	42, // 49: emporium.order.v1.Confirmed.at:type_name -> google.protobuf.Timestamp
+	42, // 50: emporium.order.v1.Notified.at:type_name -> google.protobuf.Timestamp
+	42, // 51: emporium.order.v1.TurnedBack.at:type_name -> google.protobuf.Timestamp
+	42, // 52: emporium.order.v1.PaymentVoided.at:type_name -> google.protobuf.Timestamp
+	10, // 53: emporium.order.v1.PaymentRefunded.amount:type_name -> emporium.order.v1.Money
+	42, // 54: emporium.order.v1.PaymentRefunded.at:type_name -> google.protobuf.Timestamp
+	42, // 55: emporium.order.v1.StockReturned.at:type_name -> google.protobuf.Timestamp
+	42, // 56: emporium.order.v1.Ended.at:type_name -> google.protobuf.Timestamp
+	42, // 57: emporium.order.v1.PaymentEventApplied.at:type_name -> google.protobuf.Timestamp
+	14, // 58: emporium.order.v1.Shipped.shipment:type_name -> emporium.order.v1.Shipment
+	42, // 59: emporium.order.v1.Shipped.at:type_name -> google.protobuf.Timestamp
+	42, // 60: emporium.order.v1.Delivered.at:type_name -> google.protobuf.Timestamp
+	15, // 61: emporium.order.v1.Adjusted.adjustment:type_name -> emporium.order.v1.Adjustment
+	42, // 62: emporium.order.v1.Adjusted.at:type_name -> google.protobuf.Timestamp
+	10, // 63: emporium.order.v1.AdjustmentRefunded.amount:type_name -> emporium.order.v1.Money
+	42, // 64: emporium.order.v1.AdjustmentRefunded.at:type_name -> google.protobuf.Timestamp
+	42, // 65: emporium.order.v1.AdjustmentReturned.at:type_name -> google.protobuf.Timestamp
+	1,  // 66: emporium.order.v1.OrderGrain.Place:input_type -> emporium.order.v1.PlaceRequest
+	2,  // 67: emporium.order.v1.OrderGrain.Get:input_type -> emporium.order.v1.GetRequest
+	3,  // 68: emporium.order.v1.OrderGrain.Cancel:input_type -> emporium.order.v1.CancelRequest
+	7,  // 69: emporium.order.v1.OrderGrain.ConfirmPayment:input_type -> emporium.order.v1.ConfirmPaymentRequest
+	8,  // 70: emporium.order.v1.OrderGrain.PaymentEvent:input_type -> emporium.order.v1.PaymentEventRequest
+	4,  // 71: emporium.order.v1.OrderGrain.Ship:input_type -> emporium.order.v1.ShipRequest
+	5,  // 72: emporium.order.v1.OrderGrain.Deliver:input_type -> emporium.order.v1.DeliverRequest
+	6,  // 73: emporium.order.v1.OrderGrain.Refund:input_type -> emporium.order.v1.RefundRequest
+	9,  // 74: emporium.order.v1.OrderGrain.Place:output_type -> emporium.order.v1.Order
+	9,  // 75: emporium.order.v1.OrderGrain.Get:output_type -> emporium.order.v1.Order
+	9,  // 76: emporium.order.v1.OrderGrain.Cancel:output_type -> emporium.order.v1.Order
+	9,  // 77: emporium.order.v1.OrderGrain.ConfirmPayment:output_type -> emporium.order.v1.Order
+	9,  // 78: emporium.order.v1.OrderGrain.PaymentEvent:output_type -> emporium.order.v1.Order
+	9,  // 79: emporium.order.v1.OrderGrain.Ship:output_type -> emporium.order.v1.Order
+	9,  // 80: emporium.order.v1.OrderGrain.Deliver:output_type -> emporium.order.v1.Order
+	9,  // 81: emporium.order.v1.OrderGrain.Refund:output_type -> emporium.order.v1.Order
+	74, // [74:82] is the sub-list for method output_type
+	66, // [66:74] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_orderpb_order_proto_init() }
@@ -2676,7 +3544,7 @@ func file_orderpb_order_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_orderpb_order_proto_rawDesc), len(file_orderpb_order_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   31,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -66,6 +66,9 @@ type OrderGrain interface {
 	Cancel(req *CancelRequest, ctx cluster.GrainContext) (*Order, error)
 	ConfirmPayment(req *ConfirmPaymentRequest, ctx cluster.GrainContext) (*Order, error)
 	PaymentEvent(req *PaymentEventRequest, ctx cluster.GrainContext) (*Order, error)
+	Ship(req *ShipRequest, ctx cluster.GrainContext) (*Order, error)
+	Deliver(req *DeliverRequest, ctx cluster.GrainContext) (*Order, error)
+	Refund(req *RefundRequest, ctx cluster.GrainContext) (*Order, error)
 }
 
 // OrderGrainGrainClient holds the base data for the OrderGrainGrain
@@ -209,6 +212,87 @@ func (g *OrderGrainGrainClient) PaymentEvent(r *PaymentEventRequest, opts ...clu
 	}
 }
 
+// Ship requests the execution on to the cluster with CallOptions
+func (g *OrderGrainGrainClient) Ship(r *ShipRequest, opts ...cluster.GrainCallOption) (*Order, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "OrderGrain"), slog.String("method", "Ship"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 5, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "OrderGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Order:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// Deliver requests the execution on to the cluster with CallOptions
+func (g *OrderGrainGrainClient) Deliver(r *DeliverRequest, opts ...cluster.GrainCallOption) (*Order, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "OrderGrain"), slog.String("method", "Deliver"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 6, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "OrderGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Order:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// Refund requests the execution on to the cluster with CallOptions
+func (g *OrderGrainGrainClient) Refund(r *RefundRequest, opts ...cluster.GrainCallOption) (*Order, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "OrderGrain"), slog.String("method", "Refund"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 7, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "OrderGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Order:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
 // OrderGrainActor represents the actor structure
 type OrderGrainActor struct {
 	ctx     cluster.GrainContext
@@ -331,6 +415,66 @@ func (a *OrderGrainActor) Receive(ctx actor.Context) {
 			}
 
 			r0, err := a.inner.PaymentEvent(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 5:
+			req := &ShipRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] Ship(ShipRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.Ship(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 6:
+			req := &DeliverRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] Deliver(DeliverRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.Deliver(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 7:
+			req := &RefundRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] Refund(RefundRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.Refund(req, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)
