@@ -241,6 +241,9 @@ type ProductQuery struct {
 	MinPrice *int64
 	MaxPrice *int64
 	InStock  *bool
+	// MinRating keeps products whose average rating is at least this (0 to
+	// 5).
+	MinRating *float64
 	// Sort is relevance, newest, price_asc, price_desc or rating.
 	Sort   string
 	Limit  int

@@ -29,6 +29,9 @@ const (
 	EUNVERIFIED = "email_not_verified"
 	// ENOTFOUND: the object does not exist or the caller may not see it.
 	ENOTFOUND = "not_found"
+	// EPURCHASEREQUIRED: only a buyer who received the product may do this
+	// (review it).
+	EPURCHASEREQUIRED = "purchase_required"
 	// EMETHOD: the route exists but not for this method.
 	EMETHOD = "method_not_allowed"
 	// ECONFLICT: the object changed under the caller; reload and retry.
@@ -78,6 +81,7 @@ var codes = []CodeInfo{
 	{EUNAUTHENTICATED, 401, "Unauthenticated"},
 	{EFORBIDDEN, 403, "Forbidden"},
 	{EUNVERIFIED, 403, "Email not verified"},
+	{EPURCHASEREQUIRED, 403, "Purchase required"},
 	{ENOTFOUND, 404, "Not found"},
 	{EMETHOD, 405, "Method not allowed"},
 	{ECONFLICT, 409, "Conflict"},
@@ -470,5 +474,18 @@ func codeOfReason(reason string) string {
 		return EINVALID
 	default:
 		return EINTERNAL
+	}
+}
+
+// KeyRequired returns the EIDEMPOTENCYREQUIRED error of a request that
+// must carry an Idempotency-Key: doing says what the request does ("Placing
+// an order") and twice what a retry without a key could do twice ("order
+// twice").
+func KeyRequired(doing, twice string) *Error {
+	return &Error{
+		Code: EIDEMPOTENCYREQUIRED,
+		Message: doing + " needs an Idempotency-Key header (a UUID, say), sent again unchanged with every retry, so that a retry cannot " +
+			twice + ".",
+		Fields: []FieldError{{Field: "Idempotency-Key", Code: FieldRequired, Message: "is required"}},
 	}
 }

@@ -330,6 +330,14 @@ func productQueryOf(v url.Values) (emporium.ProductQuery, error) {
 			q.InStock = &b
 		}
 	}
+	if raw := v.Get("min_rating"); raw != "" {
+		f, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			bad = append(bad, emporium.FieldError{Field: "min_rating", Code: emporium.FieldInvalid, Message: "must be a number from 0 to 5"})
+		} else {
+			q.MinRating = &f
+		}
+	}
 	if len(bad) > 0 {
 		return q, badQuery(bad)
 	}

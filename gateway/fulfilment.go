@@ -240,11 +240,7 @@ func (s *Server) getAdminOrder(w http.ResponseWriter, r *http.Request, p emporiu
 	return respondOrder(w)(s.orders.AdminOrder(r.Context(), p, r.PathValue("id")))
 }
 
-var errAdjustKeyRequired = &emporium.Error{
-	Code:    emporium.EIDEMPOTENCYREQUIRED,
-	Message: "Cancelling or refunding an order needs an Idempotency-Key header (a UUID, say), sent again unchanged with every retry, so that a retry cannot refund twice.",
-	Fields:  []emporium.FieldError{{Field: "Idempotency-Key", Code: emporium.FieldRequired, Message: "is required"}},
-}
+var errAdjustKeyRequired = emporium.KeyRequired("Cancelling or refunding an order", "refund twice")
 
 // adminCancelOrder cancels what has not shipped of an order.
 func (s *Server) adminCancelOrder(w http.ResponseWriter, r *http.Request, p emporium.Principal) error {

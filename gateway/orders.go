@@ -262,11 +262,7 @@ func (s *Server) previewCheckout(w http.ResponseWriter, r *http.Request, p empor
 	return Respond(w, http.StatusOK, preview)
 }
 
-var errOrderKeyRequired = &emporium.Error{
-	Code:    emporium.EIDEMPOTENCYREQUIRED,
-	Message: "Placing an order needs an Idempotency-Key header (a UUID, say), sent again unchanged with every retry of the same order, so that a retry cannot order twice.",
-	Fields:  []emporium.FieldError{{Field: "Idempotency-Key", Code: emporium.FieldRequired, Message: "is required"}},
-}
+var errOrderKeyRequired = emporium.KeyRequired("Placing an order", "order twice")
 
 // placeOrder places an order from the caller's cart. The Idempotency-Key
 // is required and goes to the service, whose order is identified by the

@@ -81,6 +81,9 @@ type Config struct {
 	Catalog emporium.Catalog
 	// Alerts serves back-in-stock alerts; nil leaves their routes out.
 	Alerts emporium.Alerts
+	// Reviews serves product reviews; nil leaves their routes out. All but
+	// the public list need Accounts too, to authenticate.
+	Reviews emporium.Reviews
 	// Carts and Wishlists are the cart and wishlist services. When set, New
 	// mounts their routes (/v1/cart*, /v1/wishlists*); they need Accounts
 	// too, to authenticate.
@@ -184,6 +187,7 @@ type Server struct {
 	accounts       emporium.Accounts
 	catalog        emporium.Catalog
 	alerts         emporium.Alerts
+	reviews        emporium.Reviews
 	carts          emporium.Carts
 	wishlists      emporium.Wishlists
 	orders         emporium.Orders
@@ -219,6 +223,7 @@ func New(cfg Config) *Server {
 		accounts:       cfg.Accounts,
 		catalog:        cfg.Catalog,
 		alerts:         cfg.Alerts,
+		reviews:        cfg.Reviews,
 		carts:          cfg.Carts,
 		wishlists:      cfg.Wishlists,
 		orders:         cfg.Orders,
@@ -281,6 +286,9 @@ func New(cfg Config) *Server {
 	}
 	if s.alerts != nil {
 		s.mountAlerts()
+	}
+	if s.reviews != nil {
+		s.mountReviews()
 	}
 	s.mountOrders()
 	if s.cluster != nil && s.accounts != nil {

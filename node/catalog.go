@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/catalog"
 	"github.com/emporium-shop/emporium/actors/category"
@@ -86,12 +87,26 @@ func (n *Node) catalogService() (*catalog.Service, error) {
 		Index:      n.Index,
 		Categories: category.NewReader(n.Store.Projections(), category.ReaderConfig{}),
 		Claims:     n.claims(),
+		Purchases:  nodePurchases{n},
 		Logger:     n.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	return svc, nil
+}
+
+// nodePurchases answers the catalogue's purchase check (a review needs a
+// delivered order line) from the order service, which the node builds
+// after the catalogue (the order service reads the catalogue); requests
+// are served only once both exist.
+type nodePurchases struct{ n *Node }
+
+func (p nodePurchases) Delivered(ctx context.Context, buyerID, productID string) (bool, error) {
+	if p.n.Orders == nil {
+		return false, emporium.Errorf(emporium.EUNAVAILABLE, "the order service is not ready; retry")
+	}
+	return p.n.Orders.Delivered(ctx, buyerID, productID)
 }
 
 // claims keeps uniqueness claims (usernames, emails, SKUs, store names,
@@ -105,8 +120,9 @@ func (n *Node) claims() *actors.DocumentClaims {
 
 // ensureIndexes declares the store indexes of every read-model query the
 // node makes: a vendor's products newest first, the products the search
-// index has not taken yet, the SKUs whose reservations expire first, and
-// the idempotency records oldest first.
+// index has not taken yet, the SKUs whose reservations expire first, a
+// product's reviews newest first, and the idempotency records oldest
+// first.
 // The embedded store refuses a query by a field without an index, so a
 // query added without its index fails every test that runs it.
 func (n *Node) ensureIndexes(ctx context.Context) error {
@@ -116,6 +132,9 @@ func (n *Node) ensureIndexes(ctx context.Context) error {
 	}
 	if err == nil {
 		err = inventory.EnsureIndexes(ctx, n.Store.Projections())
+	}
+	if err == nil {
+		err = product.EnsureIndexes(ctx, n.Store.Projections())
 	}
 	if err == nil {
 		err = n.Store.Projections().EnsureIndex(ctx, gateway.IdempotencyCollection, idempotencyTimeField)

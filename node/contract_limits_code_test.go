@@ -57,6 +57,9 @@ var codeLimits = map[string]int64{
 	"ProductRequest.currency maxLength":      3, // ISO 4217 (product.Currencies)
 	"ProductUpdate.expected_version maximum": gateway.MaxJSONInteger,
 
+	// Reviews.
+	"ReplyRequest.body maxLength": product.MaxReplyBody,
+
 	// Cart and wishlists.
 	"CartItemRequest.sku maxLength":            emporium.MaxSKULength,
 	"CartItemRequest.quantity maximum":         emporium.MaxLineQuantity,
@@ -92,6 +95,17 @@ var codeLimits = map[string]int64{
 }
 
 func init() {
+	// A review's members are the same limits in a new review and in a
+	// change of one.
+	for _, schema := range []string{"ReviewRequest", "ReviewUpdate"} {
+		for member, limit := range map[string]int64{
+			"rating maximum":  product.MaxStars,
+			"title maxLength": product.MaxReviewTitle,
+			"body maxLength":  product.MaxReviewBody,
+		} {
+			codeLimits[schema+"."+member] = limit
+		}
+	}
 	// A product's members are the same limits in a new product and in a
 	// change of one.
 	for _, schema := range []string{"ProductRequest", "ProductUpdate"} {

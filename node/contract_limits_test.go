@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -512,6 +513,15 @@ func contractFixtures(t *testing.T, n *node.Node, a *api) map[string]fixture {
 		return status == http.StatusOK
 	})
 	noLineAtLimit := "a line id names a line of the order, and none is that long"
+	// Reviews: a reviewer who received the product, with a review to
+	// change; a second who has none yet (the limits of a new review), and
+	// a review for the vendor's reply.
+	reviewer, reviewerToken := userToken(t, n, a, "reviewer")
+	delivered(t, n, reviewer, productID)
+	status, rev, _ := a.do("POST", "/v1/products/"+productID+"/reviews", reviewerToken, map[string]any{"rating": 4})
+	require.Equal(t, http.StatusCreated, status, "%v", rev)
+	poster, posterToken := userToken(t, n, a, "poster")
+	delivered(t, n, poster, productID)
 
 	address := map[string]any{
 		"full_name": "Ada Buyer", "line1": "1 Market St", "line2": "Suite 5", "city": "San Francisco", "region": "CA",
@@ -538,7 +548,17 @@ func contractFixtures(t *testing.T, n *node.Node, a *api) map[string]fixture {
 	noCodeAtLimit := "no valid code is that long"
 	unknownID := "an id names an object that exists, and none has an id that long"
 
+	reviewRead := "/v1/products/" + productID + "/reviews"
 	return map[string]fixture{
+		// A new review's cases are sent by a buyer without one: the first
+		// accepted makes one, and the later ones are refused by the rule
+		// (409, naming no member) or the limit, never changing it.
+		"postReview": {path: reviewRead, token: posterToken, read: reviewRead,
+			body: map[string]any{"rating": 5, "title": "Good mug", "body": "Holds heat."}},
+		"updateMyReview": {path: reviewRead + "/mine", token: reviewerToken, read: reviewRead,
+			body: map[string]any{"rating": 3, "title": "Fine mug", "body": "Holds heat, mostly."}},
+		"replyToReview": {path: "/v1/vendor/reviews/" + url.PathEscape(rev["id"].(string)) + "/reply", token: vendor, read: reviewRead,
+			body: map[string]any{"body": "Thank you!"}},
 		"signup":             {path: "/v1/auth/signup", body: map[string]any{"username": "limits_user", "email": "limits@example.com", "password": "correct horse battery staple"}},
 		"verifyEmail":        {path: "/v1/auth/verify-email", body: map[string]any{"token": "not-a-token"}, skipAt: map[string]string{"token": noTokenAtLimit}},
 		"resendVerification": {path: "/v1/auth/resend-verification", body: map[string]any{"email": "limits@example.com"}},

@@ -19,7 +19,9 @@ import (
 // in one order each ship and deliver only their own lines; the buyer's
 // order goes confirmed → processing → shipped → delivered as the lines
 // move, every step pushed live and every shipment mailed with its tracking;
-// the delivered lines become purchases (the right to review). Then an admin
+// the delivered lines become purchases, and the buyer reviews both products
+// (verified), their ratings on the product pages and ordering search by
+// rating. Then an admin
 // lists orders, cancels what has not shipped of a second order (its units
 // back on hand, its share refunded) and refunds part of it; and every new
 // route refuses another vendor, a buyer and an anonymous caller.
@@ -189,6 +191,29 @@ func TestFulfilmentOverHTTP(t *testing.T) {
 	other, err := orders.Delivered(t.Context(), "someone-else", productA)
 	require.NoError(t, err)
 	assert.False(t, other)
+
+	// After delivery the buyer reviews what they bought: a verified review,
+	// one per product; someone who bought nothing may not. The rating shows
+	// on the product page and orders search results.
+	_, stranger := userToken(t, n, a, "stranger")
+	status, body, _ = a.do("POST", "/v1/products/"+productA+"/reviews", stranger, map[string]any{"rating": 1})
+	assert.Equal(t, http.StatusForbidden, status, "%v", body)
+	assert.Equal(t, "purchase_required", body["code"])
+	status, review, _ := a.do("POST", "/v1/products/"+productA+"/reviews", buyer, map[string]any{
+		"rating": 4, "title": "Holds heat", "body": "Arrived with its tracking number as promised."})
+	require.Equal(t, http.StatusCreated, status, "%v", review)
+	assert.Equal(t, true, review["verified_purchase"])
+	status, body, _ = a.do("POST", "/v1/products/"+productA+"/reviews", buyer, map[string]any{"rating": 5})
+	assert.Equal(t, http.StatusConflict, status, "one review per buyer and product: %v", body)
+	status, review, _ = a.do("POST", "/v1/products/"+productB+"/reviews", buyer, map[string]any{"rating": 5})
+	require.Equal(t, http.StatusCreated, status, "%v", review)
+	waitRating(t, a, productA, 4, 1)
+	waitRating(t, a, productB, 5, 1)
+	actorstest.WaitFor(t, 10*time.Second, "search sorted by rating", func() bool {
+		ids := searchIDs(a, "sort=rating&min_rating=4&limit=100")
+		iA, iB := slices.Index(ids, productA), slices.Index(ids, productB)
+		return iA >= 0 && iB >= 0 && iB < iA
+	})
 
 	// Admins: a second order, A ships their line; the admin cancels the
 	// rest (B's two units back on hand, their share refunded), then

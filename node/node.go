@@ -359,6 +359,7 @@ func (n *Node) serveHTTP() error {
 		Accounts:        n.Accounts,
 		Catalog:         n.Catalog,
 		Alerts:          n.Catalog,
+		Reviews:         n.Catalog,
 		Limiter:         n.limiter,
 		TrustedProxies:  proxies,
 		Idempotency:     n.claims(),

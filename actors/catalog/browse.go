@@ -58,7 +58,7 @@ func (s *Service) SearchProducts(ctx context.Context, in emporium.ProductQuery) 
 	const op = "catalog.SearchProducts"
 	q := search.Query{
 		Text: in.Text, Brands: in.Brands, Vendor: in.Vendor, MinPrice: in.MinPrice, MaxPrice: in.MaxPrice,
-		InStock: in.InStock, Sort: search.Sort(in.Sort), Limit: in.Limit, Cursor: in.Cursor, Facets: true,
+		InStock: in.InStock, MinRating: in.MinRating, Sort: search.Sort(in.Sort), Limit: in.Limit, Cursor: in.Cursor, Facets: true,
 	}
 	tree, err := s.cfg.Categories.Tree(ctx)
 	if err != nil {

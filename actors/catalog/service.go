@@ -10,8 +10,9 @@
 //
 // Files: service.go (configuration and shared helpers), categories.go,
 // vendors.go, products.go (the vendor's product and stock commands),
-// browse.go (the public read side), reads.go (read-model lookups) and
-// convert.go (contract types to and from grain messages).
+// browse.go (the public read side), reviews.go (buyers' reviews, which
+// live in the ProductGrain), reads.go (read-model lookups) and convert.go
+// (contract types to and from grain messages).
 package catalog
 
 import (
@@ -51,7 +52,10 @@ type Config struct {
 	Categories *category.Reader
 	// Claims keeps the idempotency keys of product creation.
 	Claims actors.Claims
-	Logger *slog.Logger
+	// Purchases says who received a product, which a review needs; nil
+	// refuses every review (purchase_required).
+	Purchases Purchases
+	Logger    *slog.Logger
 	// NewID returns a new id for products, categories and commands; the
 	// default is a UUIDv7, so that product ids sort by creation time (the
 	// vendor's product list relies on it).

@@ -142,14 +142,16 @@ func decideReserve(s *pb.State, c *pb.ReserveRequest, now time.Time) ([]proto.Me
 	// state. One that was released or expired is not renewed: the order gave
 	// the units up (or let them go), and a late duplicate must not take them
 	// again; a new hold needs a new order id.
+	// The same holds for an order that gave the SKU up before its hold
+	// arrived (a tombstone, see decideGiveUp).
 	if r := findReservation(s, c.OrderId); r != nil {
 		switch {
-		case r.Quantity != c.Quantity:
-			return nil, emporium.Errorf(emporium.ECONFLICT,
-				"order %s already reserved %d units of %s, not %d", c.OrderId, r.Quantity, s.Sku, c.Quantity)
 		case r.Status == pb.ReservationStatus_RESERVATION_STATUS_RELEASED || r.Status == pb.ReservationStatus_RESERVATION_STATUS_EXPIRED:
 			return nil, emporium.Errorf(emporium.ECONFLICT,
 				"order %s's reservation of %s was %s; it is not renewed", c.OrderId, s.Sku, statusWord(r.Status))
+		case r.Quantity != c.Quantity:
+			return nil, emporium.Errorf(emporium.ECONFLICT,
+				"order %s already reserved %d units of %s, not %d", c.OrderId, r.Quantity, s.Sku, c.Quantity)
 		}
 		return nil, nil
 	}
@@ -175,8 +177,25 @@ func decideRelease(s *pb.State, c *pb.ReleaseRequest) ([]proto.Message, error) {
 		return nil, emporium.Errorf(emporium.ECONFLICT,
 			"order %s's reservation of %s is committed and cannot be released", c.OrderId, s.Sku)
 	}
-	// Unknown, released or expired: nothing is held, which is what was asked.
-	return nil, nil
+	return decideGiveUp(s, c.OrderId), nil
+}
+
+// decideGiveUp answers a Release or Return of an order that holds nothing
+// of the SKU. When the SKU never heard of the order, the answer is a
+// tombstone (Released for an order with no reservation): the order's
+// Reserve may still be on its way (its caller gave up waiting, and it sits
+// in the mailbox of another activation, which Proto.Actor allows for a
+// moment), and once the tombstone is in the journal that late Reserve is
+// refused like any renewal of a released hold. Without it the give-up
+// would answer "nothing held" and the late Reserve would hold units for
+// an order that is over, until they expired. The two are ordered by the
+// journal: whichever appends second conflicts, reloads and sees the other.
+// Released or expired already: nothing to do.
+func decideGiveUp(s *pb.State, orderID string) []proto.Message {
+	if findReservation(s, orderID) != nil {
+		return nil
+	}
+	return []proto.Message{&pb.Released{OrderId: orderID}}
 }
 
 func decideCommit(s *pb.State, c *pb.CommitRequest) ([]proto.Message, error) {
@@ -208,9 +227,10 @@ func decideReturn(s *pb.State, c *pb.ReturnRequest) ([]proto.Message, error) {
 	if r := findReservation(s, c.OrderId); r != nil && r.Status == pb.ReservationStatus_RESERVATION_STATUS_COMMITTED {
 		return []proto.Message{&pb.Returned{OrderId: c.OrderId, Quantity: r.Quantity}}, nil
 	}
-	// Unknown, released, expired or returned: nothing of the order's is
-	// held or sold, which is what was asked.
-	return nil, nil
+	// Released, expired or returned: nothing of the order's is held or
+	// sold, which is what was asked. Unknown: the same, and a tombstone
+	// keeps a late Reserve of the order from taking units.
+	return decideGiveUp(s, c.OrderId), nil
 }
 
 // decideReturnUnits puts units of a sale back on hand. Unlike Return, it
@@ -253,6 +273,12 @@ func apply(s *pb.State, ev proto.Message) {
 		if e.Expired {
 			status = pb.ReservationStatus_RESERVATION_STATUS_EXPIRED
 		}
+		if findReservation(s, e.OrderId) == nil {
+			// A tombstone (decideGiveUp): the order gave the SKU up
+			// before it held any of it.
+			keepClosed(s, &pb.Reservation{OrderId: e.OrderId, Status: status})
+			break
+		}
 		closeReservation(s, e.OrderId, status)
 	case *pb.Committed:
 		if r, ok := s.Held[e.OrderId]; ok {
@@ -287,9 +313,13 @@ func closeReservation(s *pb.State, orderID string, status pb.ReservationStatus) 
 	}
 	delete(s.Held, orderID)
 	s.Reserved -= r.Quantity
-	s.Closed = append(s.Closed, &pb.Reservation{
-		OrderId: r.OrderId, Quantity: r.Quantity, ExpiresAt: r.ExpiresAt, Status: status,
-	})
+	keepClosed(s, &pb.Reservation{OrderId: r.OrderId, Quantity: r.Quantity, ExpiresAt: r.ExpiresAt, Status: status})
+}
+
+// keepClosed adds r to the bounded list of closed reservations, dropping
+// the oldest beyond closedOrdersKept.
+func keepClosed(s *pb.State, r *pb.Reservation) {
+	s.Closed = append(s.Closed, r)
 	if over := len(s.Closed) - closedOrdersKept; over > 0 {
 		s.Closed = append(s.Closed[:0:0], s.Closed[over:]...)
 	}

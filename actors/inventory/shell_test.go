@@ -241,3 +241,44 @@ func TestShellQueryWhileMembersChangeSeesAnotherActivationsWrites(t *testing.T) 
 	require.NoError(t, err)
 	assert.Equal(t, int64(15), st.OnHand, "the other activation's restock is seen")
 }
+
+// An order gives up a SKU (Return or Release) while its Reserve, whose
+// answer it never got, still waits at another activation of the SKU (two
+// activations exist for a moment while members change; a timed-out call
+// stays queued in the old one's mailbox). The give-up reaches the new
+// activation first, which holds nothing of the order's; the late Reserve
+// must then not take the units, or they stay reserved by an order that is
+// over until the reservation expires.
+func TestShellLateReserveAfterTheOrderGaveUpTakesNothing(t *testing.T) {
+	for _, giveUp := range []string{"return", "release"} {
+		t.Run(giveUp, func(t *testing.T) {
+			j := newMemJournal()
+			sku := "sku-late-" + giveUp
+			old, oldCtx := activate(t, j, sku)
+			_, err := old.SetStock(&pb.SetStockRequest{CommandId: "c1", OnHand: 10}, oldCtx)
+			require.NoError(t, err)
+
+			fresh, freshCtx := activate(t, j, sku)
+			switch giveUp {
+			case "return":
+				_, err = fresh.Return(&pb.ReturnRequest{OrderId: "o1"}, freshCtx)
+			default:
+				_, err = fresh.Release(&pb.ReleaseRequest{OrderId: "o1"}, freshCtx)
+			}
+			require.NoError(t, err)
+
+			_, err = old.Reserve(&pb.ReserveRequest{OrderId: "o1", Quantity: 3}, oldCtx)
+			assert.True(t, emporium.IsCode(err, emporium.ECONFLICT), "the late reserve is refused: %v", err)
+			replayed, err := Spec.Replay(context.Background(), j, sku)
+			require.NoError(t, err)
+			assert.Empty(t, replayed.Held, "nothing is held for an order that gave the SKU up")
+			assert.Equal(t, int64(10), replayed.OnHand-replayed.Reserved)
+
+			// Giving up again is answered from state, without another event.
+			seq := j.lastSeq(Spec.Stream(sku))
+			_, err = fresh.Return(&pb.ReturnRequest{OrderId: "o1"}, freshCtx)
+			require.NoError(t, err)
+			assert.Equal(t, seq, j.lastSeq(Spec.Stream(sku)))
+		})
+	}
+}

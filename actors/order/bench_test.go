@@ -64,11 +64,7 @@ func BenchmarkPlaceOrder(b *testing.B) {
 		mu.Unlock()
 	})
 	b.StopTimer()
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99-ms")
-	}
+	reportLatencies(b, lat)
 }
 
 // placeAndWait places the order and answers its status once it is no
@@ -167,9 +163,15 @@ func BenchmarkShipDeliver(b *testing.B) {
 		mu.Unlock()
 	})
 	b.StopTimer()
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99-ms")
+	reportLatencies(b, lat)
+}
+
+// reportLatencies reports the p50 and p99 of lat, in milliseconds.
+func reportLatencies(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
 	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99-ms")
 }

@@ -164,11 +164,7 @@ func contentID(p emporium.Principal, key string, parts ...string) string {
 
 // errKeyRequired refuses an admin's cancellation or refund without an
 // Idempotency-Key: both move money, which must not happen twice.
-var errKeyRequired = &emporium.Error{
-	Code:    emporium.EIDEMPOTENCYREQUIRED,
-	Message: "Cancelling or refunding an order needs an Idempotency-Key header, sent again unchanged with every retry, so that a retry cannot refund twice.",
-	Fields:  []emporium.FieldError{{Field: "Idempotency-Key", Code: emporium.FieldRequired, Message: "is required"}},
-}
+var errKeyRequired = emporium.KeyRequired("Cancelling or refunding an order", "refund twice")
 
 // requireAdmin refuses an anonymous caller and one who is no admin.
 func requireAdmin(p emporium.Principal) error {

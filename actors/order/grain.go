@@ -135,8 +135,10 @@ func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order,
 	}
 	before := g.Entity.Seq
 	g.holdFirstView = before == 0
-	// Deferred, so that it runs after the answer is made and before it is
-	// sent, also when the request fails after a write.
+	// Deferred for the paths that end the request before the saga is
+	// driven (a refusal after a write, a crash test): the view is stored
+	// before the answer is sent. On the path that drives, it is stored
+	// first (below); a second call does nothing.
 	defer g.storeFirstView()
 	// The saga's next step is journaled as started in the request's own
 	// append: a new order is one write away from its first effect.
@@ -151,6 +153,11 @@ func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order,
 	if g.crash(ctx, "after-journal:request") {
 		return nil, actors.GrainError(g.Log, emporium.Errorf(emporium.EUNAVAILABLE, "order: crashed (test)"))
 	}
+	// The new order's read model is stored before its first effect runs:
+	// the recovery loop finds the order by it, so an order that reserved
+	// stock and then lost its node before the view was written would hold
+	// that stock, unseen and never resumed, until the reservations expired.
+	g.storeFirstView()
 	g.drive(ctx)
 	if before == 0 && g.Entity.Seq > 0 {
 		g.Config.Metrics.countStatus(emporium.OrderPending)
@@ -159,12 +166,13 @@ func (g *grain) request(ctx cluster.GrainContext, req proto.Message) (*pb.Order,
 }
 
 // storeFirstView stores the new order's first read model (which Project
-// held back) before the order is acknowledged: the recovery loop finds
-// unsettled orders through the read model, so an order whose first
-// projection a crash lost would never be woken. Later projections may be
-// lost: the one before stays, due for recovery. Only this document is
-// written now, past the projection queue; the rest of the queue is not
-// waited for.
+// held back) before the saga's first effect runs and before the order is
+// acknowledged: the recovery loop finds unsettled orders through the read
+// model, so an order whose first projection a crash lost would never be
+// woken. Later projections may be lost: the one before stays, due for
+// recovery. Only this document is written now, past the projection queue;
+// the rest of the queue is not waited for. It does nothing when no view is
+// held.
 func (g *grain) storeFirstView() {
 	v := g.firstView
 	g.holdFirstView, g.firstView = false, nil

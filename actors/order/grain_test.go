@@ -131,6 +131,18 @@ func (g *gated) Authorize(ctx context.Context, req payments.AuthorizeRequest) (p
 type crasher struct {
 	mu     sync.Mutex
 	points map[string]string // order id -> crash point
+	// watch is called at every point an order's saga reaches, by order id.
+	watch map[string]func(point string)
+}
+
+// observe calls fn at every point order id's saga reaches.
+func (c *crasher) observe(orderID string, fn func(point string)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.watch == nil {
+		c.watch = map[string]func(string){}
+	}
+	c.watch[orderID] = fn
 }
 
 func (c *crasher) arm(orderID, point string) {
@@ -145,6 +157,9 @@ func (c *crasher) arm(orderID, point string) {
 func (c *crasher) crash(orderID, point string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if fn := c.watch[orderID]; fn != nil {
+		fn(point)
+	}
 	if c.points[orderID] != point {
 		return false
 	}

@@ -28,8 +28,6 @@ import (
 const (
 	// maxIDLen bounds vendor ids.
 	maxIDLen = 128
-	// MaxRating is the highest average rating.
-	MaxRating = 5.0
 )
 
 // newState returns the state of a product that was never created.
@@ -69,8 +67,16 @@ func decide(s *pb.State, cmd proto.Message, now time.Time) ([]proto.Message, err
 		return decidePublish(s, c, now)
 	case *pb.ArchiveRequest:
 		return decideArchive(s, c, now)
-	case *pb.SetRatingRequest:
-		return decideSetRating(s, c, now)
+	case *pb.PostReviewRequest:
+		return decidePostReview(s, c, now)
+	case *pb.EditReviewRequest:
+		return decideEditReview(s, c, now)
+	case *pb.DeleteReviewRequest:
+		return decideDeleteReview(s, c, now)
+	case *pb.ReplyToReviewRequest:
+		return decideReplyToReview(s, c, now)
+	case *pb.RemoveReviewRequest:
+		return decideRemoveReview(s, c, now)
 	case *pb.GetRequest:
 		return nil, nil
 	case *pb.GetForVendorRequest:
@@ -237,30 +243,11 @@ func decideArchive(s *pb.State, c *pb.ArchiveRequest, now time.Time) ([]proto.Me
 	return []proto.Message{&pb.ProductArchived{CommandId: c.CommandId, At: timestamppb.New(now)}}, nil
 }
 
-func decideSetRating(s *pb.State, c *pb.SetRatingRequest, now time.Time) ([]proto.Message, error) {
-	var errs []emporium.FieldError
-	if c.Count < 0 {
-		errs = append(errs, emporium.Field("count", emporium.FieldOutOfRange, "count must not be negative"))
-	}
-	// NaN fails both comparisons, so it is refused too.
-	if !(c.Average >= 0 && c.Average <= MaxRating) || (c.Count == 0 && c.Average != 0) {
-		errs = append(errs, emporium.Field("average", emporium.FieldOutOfRange, "average must be between 0 and %g, and 0 without ratings", MaxRating))
-	}
-	if len(errs) > 0 {
-		return nil, emporium.InvalidFields(errs...)
-	}
-	if c.Average == s.GetRating().GetAverage() && c.Count == s.GetRating().GetCount() {
-		return nil, nil
-	}
-	return []proto.Message{&pb.RatingUpdated{
-		CommandId: c.CommandId, Average: c.Average, Count: c.Count, At: timestamppb.New(now),
-	}}, nil
-}
-
 // apply folds one event into the state. Events are facts: apply never
 // refuses one, so replaying a journal always gives the same state. It copies
 // what it keeps from an event, so the state never shares a message with the
-// journal. Every event but Fenced adds one to the version.
+// journal. Every event but Fenced adds one to the version, except review
+// events, which do only when they move the rating (applyReview).
 func apply(s *pb.State, ev proto.Message) {
 	switch e := ev.(type) {
 	case *pb.ProductCreated:
@@ -312,6 +299,9 @@ func apply(s *pb.State, ev proto.Message) {
 	case *pb.RatingUpdated:
 		// Not an edit of the product: updated_at stays.
 		s.Rating = &pb.Rating{Average: e.Average, Count: e.Count}
+	case *pb.ReviewPosted, *pb.ReviewEdited, *pb.ReviewDeleted, *pb.ReviewReplied, *pb.ReviewRemoved:
+		applyReview(s, e)
+		return
 	case *pb.Fenced:
 		// Only takes its seq; not a version.
 		return

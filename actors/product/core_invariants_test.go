@@ -80,7 +80,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 	kinds := map[string]int{}
 	defer func() {
 		// The draw reaches every kind of event, variant-set changes included.
-		for _, k := range []string{"ProductCreated", "ProductUpdated", "variant_set", "ProductPublished", "ProductArchived", "RatingUpdated"} {
+		for _, k := range []string{"ProductCreated", "ProductUpdated", "variant_set", "ProductPublished", "ProductArchived", "ReviewPosted", "ReviewEdited", "ReviewDeleted", "ReviewReplied", "ReviewRemoved"} {
 			assert.Positive(t, kinds[k], "no %s was drawn", k)
 		}
 	}()
@@ -126,12 +126,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 					cmd = &pb.GetForVendorRequest{Caller: caller}
 				}
 			default:
-				count := int64(r.IntN(4))
-				avg := 0.0
-				if count > 0 {
-					avg = float64(1 + r.IntN(5))
-				}
-				cmd = &pb.SetRatingRequest{CommandId: id, Average: avg, Count: count}
+				cmd = randomReviewCommand(r, s, id, caller)
 			}
 			sent = append(sent, cmd)
 			before := proto.Clone(s)
@@ -140,7 +135,7 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 			if err != nil {
 				require.Empty(t, events)
 				code := emporium.ErrorCode(err)
-				require.Contains(t, []string{emporium.EINVALID, emporium.ENOTFOUND, emporium.ECONFLICT}, code, "seed %d step %d: %v", seed, step, err)
+				require.Contains(t, []string{emporium.EINVALID, emporium.ENOTFOUND, emporium.ECONFLICT, emporium.EFORBIDDEN, emporium.EPURCHASEREQUIRED}, code, "seed %d step %d: %v", seed, step, err)
 				continue
 			}
 			if r.IntN(10) == 0 {
@@ -149,14 +144,19 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 				journal = append(journal, &pb.Fenced{})
 			}
 			for _, ev := range events {
-				v := s.Version
+				v, rating := s.Version, proto.CloneOf(s.Rating)
 				Spec.Fold(s, ev)
 				journal = append(journal, ev)
 				kinds[string(ev.ProtoReflect().Descriptor().Name())]++
 				if u, ok := ev.(*pb.ProductUpdated); ok && u.HasVariantSet {
 					kinds["variant_set"]++
 				}
-				require.Equal(t, v+1, s.Version, "seed %d step %d: every event adds one version", seed, step)
+				if isReviewEvent(ev) && proto.Equal(rating, s.Rating) {
+					require.Equal(t, v, s.Version, "seed %d step %d: a review event that leaves the rating takes no version", seed, step)
+				} else {
+					require.Equal(t, v+1, s.Version, "seed %d step %d: every event adds one version", seed, step)
+				}
+				requireRatingIsTheMean(t, s)
 			}
 			if created(s) {
 				require.True(t, combinationsComplete(s), "seed %d step %d: variants break the rule: %v", seed, step, s.Variants)
@@ -172,17 +172,74 @@ func TestRandomCommandsKeepInvariants(t *testing.T) {
 				require.Empty(t, again, "seed %d step %d: a retry repeated the effect", seed, step)
 			}
 		}
-		versions := 0
-		for _, ev := range journal {
-			if _, ok := ev.(*pb.Fenced); !ok {
-				versions++
-			}
-		}
-		require.Equal(t, uint64(versions), s.Version)
 		replayed := newState("p1")
 		for _, ev := range journal {
 			Spec.Fold(replayed, ev)
 		}
 		require.True(t, proto.Equal(s, replayed), "seed %d: replay differs", seed)
 	}
+}
+
+// randomReviewCommand draws a review command from a small pool of buyers
+// (the owning vendor among them), mostly with a verified purchase and valid
+// fields.
+func randomReviewCommand(r *rand.Rand, s *pb.State, id string, caller *pb.Caller) proto.Message {
+	buyer := []string{"b1", "b2", "b3", vendor}[r.IntN(4)]
+	target := "none"
+	if len(s.Reviews) > 0 {
+		target = s.Reviews[r.IntN(len(s.Reviews))].Id
+	}
+	stars := int32(r.IntN(7)) // 0 and 6 are out of range
+	switch r.IntN(6) {
+	case 0, 1:
+		return &pb.PostReviewRequest{CommandId: id, ReviewId: "r" + id, BuyerId: buyer, Rating: stars,
+			Title: "Good", Body: "Fine.", VerifiedPurchase: r.IntN(8) > 0}
+	case 2:
+		c := &pb.EditReviewRequest{CommandId: id, BuyerId: buyer}
+		if r.IntN(3) > 0 {
+			c.Rating = wrapperspb.Int32(stars)
+		}
+		if r.IntN(2) == 0 {
+			c.Body = wrapperspb.String([]string{"Fine.", "Better.", ""}[r.IntN(3)])
+		}
+		return c
+	case 3:
+		return &pb.DeleteReviewRequest{CommandId: id, BuyerId: buyer}
+	case 4:
+		return &pb.ReplyToReviewRequest{CommandId: id, Caller: caller, ReviewId: target, Body: "Thanks."}
+	default:
+		return &pb.RemoveReviewRequest{CommandId: id, Caller: caller, ReviewId: target}
+	}
+}
+
+func isReviewEvent(ev proto.Message) bool {
+	switch ev.(type) {
+	case *pb.ReviewPosted, *pb.ReviewEdited, *pb.ReviewDeleted, *pb.ReviewReplied, *pb.ReviewRemoved:
+		return true
+	}
+	return false
+}
+
+// requireRatingIsTheMean checks the rating against the listed reviews
+// themselves: their count, and the mean of their stars.
+func requireRatingIsTheMean(t *testing.T, s *pb.State) {
+	t.Helper()
+	var sum, n int64
+	buyers := map[string]bool{}
+	for _, r := range s.Reviews {
+		if r.Status != pb.ReviewStatus_REVIEW_STATUS_LISTED {
+			require.Empty(t, r.Title+r.Body, "a review that is not listed keeps no text")
+			continue
+		}
+		require.False(t, buyers[r.BuyerId], "one listed review per buyer")
+		buyers[r.BuyerId] = true
+		sum += int64(r.Rating)
+		n++
+	}
+	require.Equal(t, n, s.GetRating().GetCount())
+	if n == 0 {
+		require.Zero(t, s.GetRating().GetAverage())
+		return
+	}
+	require.InDelta(t, float64(sum)/float64(n), s.GetRating().GetAverage(), 1e-12)
 }

@@ -343,7 +343,6 @@ func TestDecideStatusAndRating(t *testing.T) {
 	published := append(created[:1:1], &pb.ProductPublished{CommandId: "p1", At: timestamppb.New(t0)})
 	archived := append(created[:1:1], &pb.ProductArchived{CommandId: "a1", At: timestamppb.New(t0)})
 	publishedThenArchived := append(published[:2:2], &pb.ProductArchived{CommandId: "a1", At: timestamppb.New(t0)})
-	rated := append(created[:1:1], &pb.RatingUpdated{CommandId: "r1", Average: 4.5, Count: 2, At: timestamppb.New(t0)})
 	at := timestamppb.New(t0)
 	runChecks(t, []check{
 		{Name: "publish", Given: created, Cmd: &pb.PublishRequest{CommandId: "p1", Caller: owner},
@@ -364,19 +363,6 @@ func TestDecideStatusAndRating(t *testing.T) {
 		{Name: "archive retried", Given: archived, Cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner}},
 		{Name: "archive archived", Given: archived, Cmd: &pb.ArchiveRequest{CommandId: "a2", Caller: owner}},
 		{Name: "archive not created", Cmd: &pb.ArchiveRequest{CommandId: "a1", Caller: owner}, ErrCode: emporium.ENOTFOUND},
-		{Name: "set rating", Given: created, Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4.5, Count: 2},
-			Want: []proto.Message{&pb.RatingUpdated{CommandId: "r1", Average: 4.5, Count: 2, At: at}}},
-		{Name: "set rating on archived", Given: archived, Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 3, Count: 1},
-			Want: []proto.Message{&pb.RatingUpdated{CommandId: "r1", Average: 3, Count: 1, At: at}}},
-		{Name: "set rating retried", Given: rated, Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4.5, Count: 2}},
-		{Name: "set rating unchanged", Given: rated, Cmd: &pb.SetRatingRequest{CommandId: "r2", Average: 4.5, Count: 2}},
-		{Name: "set rating above 5", Given: created, Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 5.1, Count: 2},
-			ErrCode: emporium.EINVALID, Field: "average", FieldCode: emporium.FieldOutOfRange},
-		{Name: "set rating without ratings", Given: created, Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4, Count: 0},
-			ErrCode: emporium.EINVALID, Field: "average", FieldCode: emporium.FieldOutOfRange},
-		{Name: "set rating negative count", Given: created, Cmd: &pb.SetRatingRequest{CommandId: "r1", Count: -1},
-			ErrCode: emporium.EINVALID, Field: "count", FieldCode: emporium.FieldOutOfRange},
-		{Name: "set rating not created", Cmd: &pb.SetRatingRequest{CommandId: "r1", Average: 4, Count: 1}, ErrCode: emporium.ENOTFOUND},
 		{Name: "get", Given: created, Cmd: &pb.GetRequest{}},
 		{Name: "get not created", Cmd: &pb.GetRequest{}, ErrCode: emporium.ENOTFOUND},
 		{Name: "get for vendor not created", Cmd: &pb.GetForVendorRequest{Caller: owner}, ErrCode: emporium.ENOTFOUND},

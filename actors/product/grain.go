@@ -24,6 +24,13 @@ import (
 // grain is one activation of a ProductGrain.
 type grain struct {
 	actors.Activation[*pb.State, Config]
+	// projected is the product this activation last wrote to the read
+	// model, nil before its first write.
+	projected *pb.Product
+	// reviewsOnce and reviewsProjected say whether this activation wrote
+	// the reviews' read models yet, and at which reviews_version.
+	reviewsOnce      bool
+	reviewsProjected uint64
 }
 
 // Create makes the product, claiming its SKUs first.
@@ -50,9 +57,38 @@ func (g *grain) Archive(req *pb.ArchiveRequest, ctx cluster.GrainContext) (*pb.P
 	return g.write(ctx, req)
 }
 
-// SetRating records the rating aggregate (from reviews).
-func (g *grain) SetRating(req *pb.SetRatingRequest, ctx cluster.GrainContext) (*pb.Product, error) {
-	return g.write(ctx, req)
+// PostReview adds a buyer's review; the rating moves with it.
+func (g *grain) PostReview(req *pb.PostReviewRequest, ctx cluster.GrainContext) (*pb.ReviewAnswer, error) {
+	return g.review(ctx, req)
+}
+
+// EditReview changes the buyer's listed review.
+func (g *grain) EditReview(req *pb.EditReviewRequest, ctx cluster.GrainContext) (*pb.ReviewAnswer, error) {
+	return g.review(ctx, req)
+}
+
+// DeleteReview withdraws the buyer's listed review.
+func (g *grain) DeleteReview(req *pb.DeleteReviewRequest, ctx cluster.GrainContext) (*pb.ReviewAnswer, error) {
+	return g.review(ctx, req)
+}
+
+// ReplyToReview adds the owning vendor's reply to a review.
+func (g *grain) ReplyToReview(req *pb.ReplyToReviewRequest, ctx cluster.GrainContext) (*pb.ReviewAnswer, error) {
+	return g.review(ctx, req)
+}
+
+// RemoveReview takes a review down (admins).
+func (g *grain) RemoveReview(req *pb.RemoveReviewRequest, ctx cluster.GrainContext) (*pb.ReviewAnswer, error) {
+	return g.review(ctx, req)
+}
+
+// review decides a review command and persists its events; a retry (its
+// command id remembered) is answered from the state like the first try.
+func (g *grain) review(ctx cluster.GrainContext, cmd proto.Message) (*pb.ReviewAnswer, error) {
+	if err := g.Command(ctx, cmd, decideStep(cmd)); err != nil {
+		return nil, err
+	}
+	return reviewAnswer(g.Entity.State, cmd), nil
 }
 
 // Get answers the product in any status; hiding drafts is the read side's.
@@ -161,13 +197,28 @@ func (g *grain) release(some, keep []string) {
 	}
 }
 
-// Project writes the read model: the product as the API shows it, plus
-// numeric version and the fields the search indexer and listings filter on.
+// Project writes the read models: the product as the API shows it (when
+// it changed since this activation last wrote it; a review's text is not
+// part of it), and the reviews changed since this activation last wrote
+// them, all of them at activation.
 func (g *grain) Project(state *pb.State, seq uint64) {
 	if g.Config.Views == nil || !created(state) {
 		return
 	}
 	p := product(state)
+	if g.projected == nil || !proto.Equal(p, g.projected) {
+		g.projectProduct(p, state, seq)
+		g.projected = p
+	}
+	if !g.reviewsOnce || state.ReviewsVersion != g.reviewsProjected {
+		g.projectReviews(state, seq)
+		g.reviewsOnce, g.reviewsProjected = true, state.ReviewsVersion
+	}
+}
+
+// projectProduct writes the product read model, with a numeric version and
+// the fields the search indexer and listings filter on.
+func (g *grain) projectProduct(p *pb.Product, state *pb.State, seq uint64) {
 	raw, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(p)
 	if err == nil {
 		var doc map[string]any

@@ -1,6 +1,7 @@
 package product
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"testing"
@@ -27,6 +28,9 @@ var (
 func TestMain(m *testing.M) {
 	os.Exit(actorstest.Main(m, "product", func(s persistence.Store, logger *slog.Logger, cleanup func(func())) (err error) {
 		store = s
+		if err := EnsureIndexes(context.Background(), s.Projections()); err != nil {
+			return err
+		}
 		member, err = actors.StartMember(actors.ClusterConfig{Provider: actors.ProviderLocal, Addr: "127.0.0.1:0", Logger: logger},
 			NewKind(Config{
 				GrainConfig: actors.GrainConfig{Journal: store.Journal(), Snapshots: store.Snapshots(), Logger: logger},

@@ -84,7 +84,13 @@ func newCluster(t *testing.T) *cluster {
 	require.NoError(t, err)
 	t.Cleanup(srv.Stop)
 	c.storeURI = srv.URI
-	t.Cleanup(func() { dropDatabase(t, c.storeURI, c.database) })
+	// KILLTEST_KEEP=1 keeps the database for a post-mortem (its name is
+	// logged); otherwise the test drops it.
+	if os.Getenv("KILLTEST_KEEP") != "" {
+		t.Logf("keeping database %s (KILLTEST_KEEP)", c.database)
+	} else {
+		t.Cleanup(func() { dropDatabase(t, c.storeURI, c.database) })
+	}
 
 	// One Redis for the whole cluster, in this process: the machine's
 	// Redis is shared with other tests, and a cluster's rate limits and

@@ -26,6 +26,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ReviewStatus is where a review stands. Only listed reviews are shown and
+// counted in the rating.
+type ReviewStatus int32
+
+const (
+	ReviewStatus_REVIEW_STATUS_UNSPECIFIED ReviewStatus = 0
+	ReviewStatus_REVIEW_STATUS_LISTED      ReviewStatus = 1
+	// DELETED: withdrawn by its author, who may review the product again.
+	ReviewStatus_REVIEW_STATUS_DELETED ReviewStatus = 2
+	// REMOVED: taken down by an admin; its author may not review the product
+	// again.
+	ReviewStatus_REVIEW_STATUS_REMOVED ReviewStatus = 3
+)
+
+// Enum value maps for ReviewStatus.
+var (
+	ReviewStatus_name = map[int32]string{
+		0: "REVIEW_STATUS_UNSPECIFIED",
+		1: "REVIEW_STATUS_LISTED",
+		2: "REVIEW_STATUS_DELETED",
+		3: "REVIEW_STATUS_REMOVED",
+	}
+	ReviewStatus_value = map[string]int32{
+		"REVIEW_STATUS_UNSPECIFIED": 0,
+		"REVIEW_STATUS_LISTED":      1,
+		"REVIEW_STATUS_DELETED":     2,
+		"REVIEW_STATUS_REMOVED":     3,
+	}
+)
+
+func (x ReviewStatus) Enum() *ReviewStatus {
+	p := new(ReviewStatus)
+	*p = x
+	return p
+}
+
+func (x ReviewStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReviewStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_productpb_product_proto_enumTypes[0].Descriptor()
+}
+
+func (ReviewStatus) Type() protoreflect.EnumType {
+	return &file_productpb_product_proto_enumTypes[0]
+}
+
+func (x ReviewStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReviewStatus.Descriptor instead.
+func (ReviewStatus) EnumDescriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{0}
+}
+
 type ProductStatus int32
 
 const (
@@ -62,11 +119,11 @@ func (x ProductStatus) String() string {
 }
 
 func (ProductStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_productpb_product_proto_enumTypes[0].Descriptor()
+	return file_productpb_product_proto_enumTypes[1].Descriptor()
 }
 
 func (ProductStatus) Type() protoreflect.EnumType {
-	return &file_productpb_product_proto_enumTypes[0]
+	return &file_productpb_product_proto_enumTypes[1]
 }
 
 func (x ProductStatus) Number() protoreflect.EnumNumber {
@@ -75,7 +132,7 @@ func (x ProductStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ProductStatus.Descriptor instead.
 func (ProductStatus) EnumDescriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{0}
+	return file_productpb_product_proto_rawDescGZIP(), []int{1}
 }
 
 // Caller is who sends a command that needs ownership, as authenticated by
@@ -811,30 +868,38 @@ func (x *ArchiveRequest) GetCaller() *Caller {
 	return nil
 }
 
-type SetRatingRequest struct {
+// PostReviewRequest is a buyer's new review. buyer_id is the authenticated
+// caller and verified_purchase the service's finding that the buyer has a
+// delivered order line of the product; neither comes from a request body.
+type PostReviewRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	CommandId string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
-	// average is between 0 and 5; 0 when count is 0.
-	Average       float64 `protobuf:"fixed64,2,opt,name=average,proto3" json:"average,omitempty"`
-	Count         int64   `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// review_id names the new review; the service makes it.
+	ReviewId string `protobuf:"bytes,2,opt,name=review_id,json=reviewId,proto3" json:"review_id,omitempty"`
+	BuyerId  string `protobuf:"bytes,3,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// rating is 1 to 5 stars.
+	Rating           int32  `protobuf:"varint,4,opt,name=rating,proto3" json:"rating,omitempty"`
+	Title            string `protobuf:"bytes,5,opt,name=title,proto3" json:"title,omitempty"`
+	Body             string `protobuf:"bytes,6,opt,name=body,proto3" json:"body,omitempty"`
+	VerifiedPurchase bool   `protobuf:"varint,7,opt,name=verified_purchase,json=verifiedPurchase,proto3" json:"verified_purchase,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
-func (x *SetRatingRequest) Reset() {
-	*x = SetRatingRequest{}
+func (x *PostReviewRequest) Reset() {
+	*x = PostReviewRequest{}
 	mi := &file_productpb_product_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *SetRatingRequest) String() string {
+func (x *PostReviewRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*SetRatingRequest) ProtoMessage() {}
+func (*PostReviewRequest) ProtoMessage() {}
 
-func (x *SetRatingRequest) ProtoReflect() protoreflect.Message {
+func (x *PostReviewRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_productpb_product_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -846,30 +911,318 @@ func (x *SetRatingRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use SetRatingRequest.ProtoReflect.Descriptor instead.
-func (*SetRatingRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use PostReviewRequest.ProtoReflect.Descriptor instead.
+func (*PostReviewRequest) Descriptor() ([]byte, []int) {
 	return file_productpb_product_proto_rawDescGZIP(), []int{11}
 }
 
-func (x *SetRatingRequest) GetCommandId() string {
+func (x *PostReviewRequest) GetCommandId() string {
 	if x != nil {
 		return x.CommandId
 	}
 	return ""
 }
 
-func (x *SetRatingRequest) GetAverage() float64 {
+func (x *PostReviewRequest) GetReviewId() string {
 	if x != nil {
-		return x.Average
+		return x.ReviewId
+	}
+	return ""
+}
+
+func (x *PostReviewRequest) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *PostReviewRequest) GetRating() int32 {
+	if x != nil {
+		return x.Rating
 	}
 	return 0
 }
 
-func (x *SetRatingRequest) GetCount() int64 {
+func (x *PostReviewRequest) GetTitle() string {
 	if x != nil {
-		return x.Count
+		return x.Title
 	}
-	return 0
+	return ""
+}
+
+func (x *PostReviewRequest) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *PostReviewRequest) GetVerifiedPurchase() bool {
+	if x != nil {
+		return x.VerifiedPurchase
+	}
+	return false
+}
+
+// EditReviewRequest changes the fields it carries of the buyer's listed
+// review.
+type EditReviewRequest struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	CommandId     string                  `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	BuyerId       string                  `protobuf:"bytes,2,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	Rating        *wrapperspb.Int32Value  `protobuf:"bytes,3,opt,name=rating,proto3" json:"rating,omitempty"`
+	Title         *wrapperspb.StringValue `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	Body          *wrapperspb.StringValue `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EditReviewRequest) Reset() {
+	*x = EditReviewRequest{}
+	mi := &file_productpb_product_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EditReviewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EditReviewRequest) ProtoMessage() {}
+
+func (x *EditReviewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EditReviewRequest.ProtoReflect.Descriptor instead.
+func (*EditReviewRequest) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *EditReviewRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *EditReviewRequest) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *EditReviewRequest) GetRating() *wrapperspb.Int32Value {
+	if x != nil {
+		return x.Rating
+	}
+	return nil
+}
+
+func (x *EditReviewRequest) GetTitle() *wrapperspb.StringValue {
+	if x != nil {
+		return x.Title
+	}
+	return nil
+}
+
+func (x *EditReviewRequest) GetBody() *wrapperspb.StringValue {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+type DeleteReviewRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	BuyerId       string                 `protobuf:"bytes,2,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteReviewRequest) Reset() {
+	*x = DeleteReviewRequest{}
+	mi := &file_productpb_product_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteReviewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteReviewRequest) ProtoMessage() {}
+
+func (x *DeleteReviewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteReviewRequest.ProtoReflect.Descriptor instead.
+func (*DeleteReviewRequest) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DeleteReviewRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *DeleteReviewRequest) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+// ReplyToReviewRequest is the owning vendor's reply to one review.
+type ReplyToReviewRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	Caller        *Caller                `protobuf:"bytes,2,opt,name=caller,proto3" json:"caller,omitempty"`
+	ReviewId      string                 `protobuf:"bytes,3,opt,name=review_id,json=reviewId,proto3" json:"review_id,omitempty"`
+	Body          string                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplyToReviewRequest) Reset() {
+	*x = ReplyToReviewRequest{}
+	mi := &file_productpb_product_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplyToReviewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplyToReviewRequest) ProtoMessage() {}
+
+func (x *ReplyToReviewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplyToReviewRequest.ProtoReflect.Descriptor instead.
+func (*ReplyToReviewRequest) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ReplyToReviewRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *ReplyToReviewRequest) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+func (x *ReplyToReviewRequest) GetReviewId() string {
+	if x != nil {
+		return x.ReviewId
+	}
+	return ""
+}
+
+func (x *ReplyToReviewRequest) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+// RemoveReviewRequest takes a review down; caller must be an admin.
+type RemoveReviewRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	Caller        *Caller                `protobuf:"bytes,2,opt,name=caller,proto3" json:"caller,omitempty"`
+	ReviewId      string                 `protobuf:"bytes,3,opt,name=review_id,json=reviewId,proto3" json:"review_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveReviewRequest) Reset() {
+	*x = RemoveReviewRequest{}
+	mi := &file_productpb_product_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveReviewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveReviewRequest) ProtoMessage() {}
+
+func (x *RemoveReviewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveReviewRequest.ProtoReflect.Descriptor instead.
+func (*RemoveReviewRequest) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RemoveReviewRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *RemoveReviewRequest) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+func (x *RemoveReviewRequest) GetReviewId() string {
+	if x != nil {
+		return x.ReviewId
+	}
+	return ""
 }
 
 type GetRequest struct {
@@ -880,7 +1233,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_productpb_product_proto_msgTypes[12]
+	mi := &file_productpb_product_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1245,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[12]
+	mi := &file_productpb_product_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1258,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{12}
+	return file_productpb_product_proto_rawDescGZIP(), []int{16}
 }
 
 type GetForVendorRequest struct {
@@ -917,7 +1270,7 @@ type GetForVendorRequest struct {
 
 func (x *GetForVendorRequest) Reset() {
 	*x = GetForVendorRequest{}
-	mi := &file_productpb_product_proto_msgTypes[13]
+	mi := &file_productpb_product_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1282,7 @@ func (x *GetForVendorRequest) String() string {
 func (*GetForVendorRequest) ProtoMessage() {}
 
 func (x *GetForVendorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[13]
+	mi := &file_productpb_product_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1295,7 @@ func (x *GetForVendorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetForVendorRequest.ProtoReflect.Descriptor instead.
 func (*GetForVendorRequest) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{13}
+	return file_productpb_product_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetForVendorRequest) GetCaller() *Caller {
@@ -963,7 +1316,7 @@ type Money struct {
 
 func (x *Money) Reset() {
 	*x = Money{}
-	mi := &file_productpb_product_proto_msgTypes[14]
+	mi := &file_productpb_product_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1328,7 @@ func (x *Money) String() string {
 func (*Money) ProtoMessage() {}
 
 func (x *Money) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[14]
+	mi := &file_productpb_product_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1341,7 @@ func (x *Money) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Money.ProtoReflect.Descriptor instead.
 func (*Money) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{14}
+	return file_productpb_product_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Money) GetAmount() int64 {
@@ -1015,7 +1368,7 @@ type Rating struct {
 
 func (x *Rating) Reset() {
 	*x = Rating{}
-	mi := &file_productpb_product_proto_msgTypes[15]
+	mi := &file_productpb_product_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1380,7 @@ func (x *Rating) String() string {
 func (*Rating) ProtoMessage() {}
 
 func (x *Rating) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[15]
+	mi := &file_productpb_product_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1393,7 @@ func (x *Rating) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rating.ProtoReflect.Descriptor instead.
 func (*Rating) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{15}
+	return file_productpb_product_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Rating) GetAverage() float64 {
@@ -1055,6 +1408,243 @@ func (x *Rating) GetCount() int64 {
 		return x.Count
 	}
 	return 0
+}
+
+// VendorReply is the owning vendor's one reply to a review.
+type VendorReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Body          string                 `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VendorReply) Reset() {
+	*x = VendorReply{}
+	mi := &file_productpb_product_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VendorReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VendorReply) ProtoMessage() {}
+
+func (x *VendorReply) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VendorReply.ProtoReflect.Descriptor instead.
+func (*VendorReply) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *VendorReply) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *VendorReply) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// Review is one buyer's review of the product, as the state keeps it.
+// Deleted and removed reviews stay as tombstones without their text, so
+// that their read-model documents are hidden again after a lost write.
+type Review struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Id               string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	BuyerId          string                 `protobuf:"bytes,2,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	Rating           int32                  `protobuf:"varint,3,opt,name=rating,proto3" json:"rating,omitempty"`
+	Title            string                 `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	Body             string                 `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	VerifiedPurchase bool                   `protobuf:"varint,6,opt,name=verified_purchase,json=verifiedPurchase,proto3" json:"verified_purchase,omitempty"`
+	Status           ReviewStatus           `protobuf:"varint,7,opt,name=status,proto3,enum=emporium.product.v1.ReviewStatus" json:"status,omitempty"`
+	Reply            *VendorReply           `protobuf:"bytes,8,opt,name=reply,proto3" json:"reply,omitempty"`
+	CreatedAt        *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt        *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// revision is the state's reviews_version when the review last changed:
+	// the shell projects the reviews changed since it last projected.
+	Revision      uint64 `protobuf:"varint,11,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Review) Reset() {
+	*x = Review{}
+	mi := &file_productpb_product_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Review) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Review) ProtoMessage() {}
+
+func (x *Review) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Review.ProtoReflect.Descriptor instead.
+func (*Review) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Review) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Review) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *Review) GetRating() int32 {
+	if x != nil {
+		return x.Rating
+	}
+	return 0
+}
+
+func (x *Review) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Review) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *Review) GetVerifiedPurchase() bool {
+	if x != nil {
+		return x.VerifiedPurchase
+	}
+	return false
+}
+
+func (x *Review) GetStatus() ReviewStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ReviewStatus_REVIEW_STATUS_UNSPECIFIED
+}
+
+func (x *Review) GetReply() *VendorReply {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+func (x *Review) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Review) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Review) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+// ReviewAnswer is the answer of a review command: the review as it stands
+// after the command (empty after a delete or a removal), and the product's
+// rating.
+type ReviewAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Review        *Review                `protobuf:"bytes,1,opt,name=review,proto3" json:"review,omitempty"`
+	Rating        *Rating                `protobuf:"bytes,2,opt,name=rating,proto3" json:"rating,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewAnswer) Reset() {
+	*x = ReviewAnswer{}
+	mi := &file_productpb_product_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewAnswer) ProtoMessage() {}
+
+func (x *ReviewAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewAnswer.ProtoReflect.Descriptor instead.
+func (*ReviewAnswer) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ReviewAnswer) GetReview() *Review {
+	if x != nil {
+		return x.Review
+	}
+	return nil
+}
+
+func (x *ReviewAnswer) GetRating() *Rating {
+	if x != nil {
+		return x.Rating
+	}
+	return nil
 }
 
 // VariantView is a variant as answered. Availability is not the grain's:
@@ -1072,7 +1662,7 @@ type VariantView struct {
 
 func (x *VariantView) Reset() {
 	*x = VariantView{}
-	mi := &file_productpb_product_proto_msgTypes[16]
+	mi := &file_productpb_product_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1674,7 @@ func (x *VariantView) String() string {
 func (*VariantView) ProtoMessage() {}
 
 func (x *VariantView) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[16]
+	mi := &file_productpb_product_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1687,7 @@ func (x *VariantView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VariantView.ProtoReflect.Descriptor instead.
 func (*VariantView) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{16}
+	return file_productpb_product_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *VariantView) GetSku() string {
@@ -1156,7 +1746,7 @@ type Product struct {
 
 func (x *Product) Reset() {
 	*x = Product{}
-	mi := &file_productpb_product_proto_msgTypes[17]
+	mi := &file_productpb_product_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1758,7 @@ func (x *Product) String() string {
 func (*Product) ProtoMessage() {}
 
 func (x *Product) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[17]
+	mi := &file_productpb_product_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1771,7 @@ func (x *Product) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Product.ProtoReflect.Descriptor instead.
 func (*Product) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{17}
+	return file_productpb_product_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Product) GetId() string {
@@ -1302,7 +1892,7 @@ type Variant struct {
 
 func (x *Variant) Reset() {
 	*x = Variant{}
-	mi := &file_productpb_product_proto_msgTypes[18]
+	mi := &file_productpb_product_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1904,7 @@ func (x *Variant) String() string {
 func (*Variant) ProtoMessage() {}
 
 func (x *Variant) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[18]
+	mi := &file_productpb_product_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1917,7 @@ func (x *Variant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Variant.ProtoReflect.Descriptor instead.
 func (*Variant) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{18}
+	return file_productpb_product_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Variant) GetSku() string {
@@ -1378,7 +1968,7 @@ type ProductCreated struct {
 
 func (x *ProductCreated) Reset() {
 	*x = ProductCreated{}
-	mi := &file_productpb_product_proto_msgTypes[19]
+	mi := &file_productpb_product_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1980,7 @@ func (x *ProductCreated) String() string {
 func (*ProductCreated) ProtoMessage() {}
 
 func (x *ProductCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[19]
+	mi := &file_productpb_product_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1993,7 @@ func (x *ProductCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProductCreated.ProtoReflect.Descriptor instead.
 func (*ProductCreated) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{19}
+	return file_productpb_product_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ProductCreated) GetCommandId() string {
@@ -1516,7 +2106,7 @@ type ProductUpdated struct {
 
 func (x *ProductUpdated) Reset() {
 	*x = ProductUpdated{}
-	mi := &file_productpb_product_proto_msgTypes[20]
+	mi := &file_productpb_product_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +2118,7 @@ func (x *ProductUpdated) String() string {
 func (*ProductUpdated) ProtoMessage() {}
 
 func (x *ProductUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[20]
+	mi := &file_productpb_product_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +2131,7 @@ func (x *ProductUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProductUpdated.ProtoReflect.Descriptor instead.
 func (*ProductUpdated) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{20}
+	return file_productpb_product_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ProductUpdated) GetCommandId() string {
@@ -1645,7 +2235,7 @@ type ProductPublished struct {
 
 func (x *ProductPublished) Reset() {
 	*x = ProductPublished{}
-	mi := &file_productpb_product_proto_msgTypes[21]
+	mi := &file_productpb_product_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1657,7 +2247,7 @@ func (x *ProductPublished) String() string {
 func (*ProductPublished) ProtoMessage() {}
 
 func (x *ProductPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[21]
+	mi := &file_productpb_product_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1670,7 +2260,7 @@ func (x *ProductPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProductPublished.ProtoReflect.Descriptor instead.
 func (*ProductPublished) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{21}
+	return file_productpb_product_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ProductPublished) GetCommandId() string {
@@ -1697,7 +2287,7 @@ type ProductArchived struct {
 
 func (x *ProductArchived) Reset() {
 	*x = ProductArchived{}
-	mi := &file_productpb_product_proto_msgTypes[22]
+	mi := &file_productpb_product_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1709,7 +2299,7 @@ func (x *ProductArchived) String() string {
 func (*ProductArchived) ProtoMessage() {}
 
 func (x *ProductArchived) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[22]
+	mi := &file_productpb_product_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1722,7 +2312,7 @@ func (x *ProductArchived) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProductArchived.ProtoReflect.Descriptor instead.
 func (*ProductArchived) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{22}
+	return file_productpb_product_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ProductArchived) GetCommandId() string {
@@ -1739,6 +2329,8 @@ func (x *ProductArchived) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// RatingUpdated set the rating aggregate from outside. Nothing decides it any
+// more (the rating follows the reviews); a journal holding one replays it.
 type RatingUpdated struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
@@ -1751,7 +2343,7 @@ type RatingUpdated struct {
 
 func (x *RatingUpdated) Reset() {
 	*x = RatingUpdated{}
-	mi := &file_productpb_product_proto_msgTypes[23]
+	mi := &file_productpb_product_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +2355,7 @@ func (x *RatingUpdated) String() string {
 func (*RatingUpdated) ProtoMessage() {}
 
 func (x *RatingUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[23]
+	mi := &file_productpb_product_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +2368,7 @@ func (x *RatingUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RatingUpdated.ProtoReflect.Descriptor instead.
 func (*RatingUpdated) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{23}
+	return file_productpb_product_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RatingUpdated) GetCommandId() string {
@@ -1807,6 +2399,384 @@ func (x *RatingUpdated) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// ReviewPosted adds a listed review. Like every review event that changes
+// the listed ratings, it moves the rating and adds one to the version.
+type ReviewPosted struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	CommandId        string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	ReviewId         string                 `protobuf:"bytes,2,opt,name=review_id,json=reviewId,proto3" json:"review_id,omitempty"`
+	BuyerId          string                 `protobuf:"bytes,3,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	Rating           int32                  `protobuf:"varint,4,opt,name=rating,proto3" json:"rating,omitempty"`
+	Title            string                 `protobuf:"bytes,5,opt,name=title,proto3" json:"title,omitempty"`
+	Body             string                 `protobuf:"bytes,6,opt,name=body,proto3" json:"body,omitempty"`
+	VerifiedPurchase bool                   `protobuf:"varint,7,opt,name=verified_purchase,json=verifiedPurchase,proto3" json:"verified_purchase,omitempty"`
+	At               *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ReviewPosted) Reset() {
+	*x = ReviewPosted{}
+	mi := &file_productpb_product_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewPosted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewPosted) ProtoMessage() {}
+
+func (x *ReviewPosted) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewPosted.ProtoReflect.Descriptor instead.
+func (*ReviewPosted) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ReviewPosted) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *ReviewPosted) GetReviewId() string {
+	if x != nil {
+		return x.ReviewId
+	}
+	return ""
+}
+
+func (x *ReviewPosted) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *ReviewPosted) GetRating() int32 {
+	if x != nil {
+		return x.Rating
+	}
+	return 0
+}
+
+func (x *ReviewPosted) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ReviewPosted) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *ReviewPosted) GetVerifiedPurchase() bool {
+	if x != nil {
+		return x.VerifiedPurchase
+	}
+	return false
+}
+
+func (x *ReviewPosted) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// ReviewEdited carries only the fields that changed.
+type ReviewEdited struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	CommandId     string                  `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	ReviewId      string                  `protobuf:"bytes,2,opt,name=review_id,json=reviewId,proto3" json:"review_id,omitempty"`
+	Rating        *wrapperspb.Int32Value  `protobuf:"bytes,3,opt,name=rating,proto3" json:"rating,omitempty"`
+	Title         *wrapperspb.StringValue `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	Body          *wrapperspb.StringValue `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	At            *timestamppb.Timestamp  `protobuf:"bytes,6,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewEdited) Reset() {
+	*x = ReviewEdited{}
+	mi := &file_productpb_product_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewEdited) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewEdited) ProtoMessage() {}
+
+func (x *ReviewEdited) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewEdited.ProtoReflect.Descriptor instead.
+func (*ReviewEdited) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ReviewEdited) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *ReviewEdited) GetReviewId() string {
+	if x != nil {
+		return x.ReviewId
+	}
+	return ""
+}
+
+func (x *ReviewEdited) GetRating() *wrapperspb.Int32Value {
+	if x != nil {
+		return x.Rating
+	}
+	return nil
+}
+
+func (x *ReviewEdited) GetTitle() *wrapperspb.StringValue {
+	if x != nil {
+		return x.Title
+	}
+	return nil
+}
+
+func (x *ReviewEdited) GetBody() *wrapperspb.StringValue {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *ReviewEdited) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// ReviewDeleted: the author withdrew the review.
+type ReviewDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	ReviewId      string                 `protobuf:"bytes,2,opt,name=review_id,json=reviewId,proto3" json:"review_id,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewDeleted) Reset() {
+	*x = ReviewDeleted{}
+	mi := &file_productpb_product_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewDeleted) ProtoMessage() {}
+
+func (x *ReviewDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewDeleted.ProtoReflect.Descriptor instead.
+func (*ReviewDeleted) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ReviewDeleted) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *ReviewDeleted) GetReviewId() string {
+	if x != nil {
+		return x.ReviewId
+	}
+	return ""
+}
+
+func (x *ReviewDeleted) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// ReviewReplied: the owning vendor replied.
+type ReviewReplied struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	ReviewId      string                 `protobuf:"bytes,2,opt,name=review_id,json=reviewId,proto3" json:"review_id,omitempty"`
+	Body          string                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewReplied) Reset() {
+	*x = ReviewReplied{}
+	mi := &file_productpb_product_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewReplied) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewReplied) ProtoMessage() {}
+
+func (x *ReviewReplied) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewReplied.ProtoReflect.Descriptor instead.
+func (*ReviewReplied) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ReviewReplied) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *ReviewReplied) GetReviewId() string {
+	if x != nil {
+		return x.ReviewId
+	}
+	return ""
+}
+
+func (x *ReviewReplied) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *ReviewReplied) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// ReviewRemoved: an admin took the review down.
+type ReviewRemoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommandId     string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	ReviewId      string                 `protobuf:"bytes,2,opt,name=review_id,json=reviewId,proto3" json:"review_id,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewRemoved) Reset() {
+	*x = ReviewRemoved{}
+	mi := &file_productpb_product_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewRemoved) ProtoMessage() {}
+
+func (x *ReviewRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_productpb_product_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewRemoved.ProtoReflect.Descriptor instead.
+func (*ReviewRemoved) Descriptor() ([]byte, []int) {
+	return file_productpb_product_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ReviewRemoved) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *ReviewRemoved) GetReviewId() string {
+	if x != nil {
+		return x.ReviewId
+	}
+	return ""
+}
+
+func (x *ReviewRemoved) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 // Fenced marks a seq taken to settle an append whose outcome was unknown (the
 // store failed or timed out after the write may have reached it). Whichever of
 // the two lands first owns the seq; the other collides and can never land
@@ -1819,7 +2789,7 @@ type Fenced struct {
 
 func (x *Fenced) Reset() {
 	*x = Fenced{}
-	mi := &file_productpb_product_proto_msgTypes[24]
+	mi := &file_productpb_product_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1831,7 +2801,7 @@ func (x *Fenced) String() string {
 func (*Fenced) ProtoMessage() {}
 
 func (x *Fenced) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[24]
+	mi := &file_productpb_product_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1844,7 +2814,7 @@ func (x *Fenced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fenced.ProtoReflect.Descriptor instead.
 func (*Fenced) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{24}
+	return file_productpb_product_proto_rawDescGZIP(), []int{36}
 }
 
 // State is the grain's snapshot.
@@ -1865,20 +2835,30 @@ type State struct {
 	Rating      *Rating                `protobuf:"bytes,13,opt,name=rating,proto3" json:"rating,omitempty"`
 	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt   *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	// version is the number of events applied, Fenced excepted.
+	// version counts the events that changed what the product shows: every
+	// one but Fenced and the review events that leave the rating as it was.
 	Version uint64 `protobuf:"varint,16,opt,name=version,proto3" json:"version,omitempty"`
 	// created_by is the command id of the Create, kept for good.
 	CreatedBy string `protobuf:"bytes,17,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
 	// recent_commands are the last command ids applied, oldest first, so that
 	// a retried command is answered from state.
 	RecentCommands []string `protobuf:"bytes,18,rep,name=recent_commands,json=recentCommands,proto3" json:"recent_commands,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// reviews are the product's reviews in the order they were posted,
+	// tombstones included; a buyer has at most one listed.
+	Reviews []*Review `protobuf:"bytes,19,rep,name=reviews,proto3" json:"reviews,omitempty"`
+	// reviews_version counts the review events applied.
+	ReviewsVersion uint64 `protobuf:"varint,20,opt,name=reviews_version,json=reviewsVersion,proto3" json:"reviews_version,omitempty"`
+	// rating_sum is the sum of the stars of the listed reviews and
+	// rating_count their number; rating is what they make.
+	RatingSum     int64 `protobuf:"varint,21,opt,name=rating_sum,json=ratingSum,proto3" json:"rating_sum,omitempty"`
+	RatingCount   int64 `protobuf:"varint,22,opt,name=rating_count,json=ratingCount,proto3" json:"rating_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *State) Reset() {
 	*x = State{}
-	mi := &file_productpb_product_proto_msgTypes[25]
+	mi := &file_productpb_product_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2870,7 @@ func (x *State) String() string {
 func (*State) ProtoMessage() {}
 
 func (x *State) ProtoReflect() protoreflect.Message {
-	mi := &file_productpb_product_proto_msgTypes[25]
+	mi := &file_productpb_product_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1903,7 +2883,7 @@ func (x *State) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use State.ProtoReflect.Descriptor instead.
 func (*State) Descriptor() ([]byte, []int) {
-	return file_productpb_product_proto_rawDescGZIP(), []int{25}
+	return file_productpb_product_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *State) GetId() string {
@@ -2032,6 +3012,34 @@ func (x *State) GetRecentCommands() []string {
 	return nil
 }
 
+func (x *State) GetReviews() []*Review {
+	if x != nil {
+		return x.Reviews
+	}
+	return nil
+}
+
+func (x *State) GetReviewsVersion() uint64 {
+	if x != nil {
+		return x.ReviewsVersion
+	}
+	return 0
+}
+
+func (x *State) GetRatingSum() int64 {
+	if x != nil {
+		return x.RatingSum
+	}
+	return 0
+}
+
+func (x *State) GetRatingCount() int64 {
+	if x != nil {
+		return x.RatingCount
+	}
+	return 0
+}
+
 var File_productpb_product_proto protoreflect.FileDescriptor
 
 const file_productpb_product_proto_rawDesc = "" +
@@ -2111,12 +3119,38 @@ const file_productpb_product_proto_rawDesc = "" +
 	"\x0eArchiveRequest\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x123\n" +
-	"\x06caller\x18\x02 \x01(\v2\x1b.emporium.product.v1.CallerR\x06caller\"a\n" +
-	"\x10SetRatingRequest\x12\x1d\n" +
+	"\x06caller\x18\x02 \x01(\v2\x1b.emporium.product.v1.CallerR\x06caller\"\xd9\x01\n" +
+	"\x11PostReviewRequest\x12\x1d\n" +
 	"\n" +
-	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x18\n" +
-	"\aaverage\x18\x02 \x01(\x01R\aaverage\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\"\f\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1b\n" +
+	"\treview_id\x18\x02 \x01(\tR\breviewId\x12\x19\n" +
+	"\bbuyer_id\x18\x03 \x01(\tR\abuyerId\x12\x16\n" +
+	"\x06rating\x18\x04 \x01(\x05R\x06rating\x12\x14\n" +
+	"\x05title\x18\x05 \x01(\tR\x05title\x12\x12\n" +
+	"\x04body\x18\x06 \x01(\tR\x04body\x12+\n" +
+	"\x11verified_purchase\x18\a \x01(\bR\x10verifiedPurchase\"\xe8\x01\n" +
+	"\x11EditReviewRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x19\n" +
+	"\bbuyer_id\x18\x02 \x01(\tR\abuyerId\x123\n" +
+	"\x06rating\x18\x03 \x01(\v2\x1b.google.protobuf.Int32ValueR\x06rating\x122\n" +
+	"\x05title\x18\x04 \x01(\v2\x1c.google.protobuf.StringValueR\x05title\x120\n" +
+	"\x04body\x18\x05 \x01(\v2\x1c.google.protobuf.StringValueR\x04body\"O\n" +
+	"\x13DeleteReviewRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x19\n" +
+	"\bbuyer_id\x18\x02 \x01(\tR\abuyerId\"\x9b\x01\n" +
+	"\x14ReplyToReviewRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x123\n" +
+	"\x06caller\x18\x02 \x01(\v2\x1b.emporium.product.v1.CallerR\x06caller\x12\x1b\n" +
+	"\treview_id\x18\x03 \x01(\tR\breviewId\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\"\x86\x01\n" +
+	"\x13RemoveReviewRequest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x123\n" +
+	"\x06caller\x18\x02 \x01(\v2\x1b.emporium.product.v1.CallerR\x06caller\x12\x1b\n" +
+	"\treview_id\x18\x03 \x01(\tR\breviewId\"\f\n" +
 	"\n" +
 	"GetRequest\"J\n" +
 	"\x13GetForVendorRequest\x123\n" +
@@ -2126,7 +3160,28 @@ const file_productpb_product_proto_rawDesc = "" +
 	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"8\n" +
 	"\x06Rating\x12\x18\n" +
 	"\aaverage\x18\x01 \x01(\x01R\aaverage\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count\"\x9c\x02\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"M\n" +
+	"\vVendorReply\x12\x12\n" +
+	"\x04body\x18\x01 \x01(\tR\x04body\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xa7\x03\n" +
+	"\x06Review\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
+	"\bbuyer_id\x18\x02 \x01(\tR\abuyerId\x12\x16\n" +
+	"\x06rating\x18\x03 \x01(\x05R\x06rating\x12\x14\n" +
+	"\x05title\x18\x04 \x01(\tR\x05title\x12\x12\n" +
+	"\x04body\x18\x05 \x01(\tR\x04body\x12+\n" +
+	"\x11verified_purchase\x18\x06 \x01(\bR\x10verifiedPurchase\x129\n" +
+	"\x06status\x18\a \x01(\x0e2!.emporium.product.v1.ReviewStatusR\x06status\x126\n" +
+	"\x05reply\x18\b \x01(\v2 .emporium.product.v1.VendorReplyR\x05reply\x129\n" +
+	"\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1a\n" +
+	"\brevision\x18\v \x01(\x04R\brevision\"x\n" +
+	"\fReviewAnswer\x123\n" +
+	"\x06review\x18\x01 \x01(\v2\x1b.emporium.product.v1.ReviewR\x06review\x123\n" +
+	"\x06rating\x18\x02 \x01(\v2\x1b.emporium.product.v1.RatingR\x06rating\"\x9c\x02\n" +
 	"\vVariantView\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12G\n" +
 	"\aoptions\x18\x02 \x03(\v2-.emporium.product.v1.VariantView.OptionsEntryR\aoptions\x120\n" +
@@ -2222,8 +3277,42 @@ const file_productpb_product_proto_rawDesc = "" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x18\n" +
 	"\aaverage\x18\x02 \x01(\x01R\aaverage\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\x03R\x05count\x12*\n" +
-	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\b\n" +
-	"\x06Fenced\"\xb8\x06\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x80\x02\n" +
+	"\fReviewPosted\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1b\n" +
+	"\treview_id\x18\x02 \x01(\tR\breviewId\x12\x19\n" +
+	"\bbuyer_id\x18\x03 \x01(\tR\abuyerId\x12\x16\n" +
+	"\x06rating\x18\x04 \x01(\x05R\x06rating\x12\x14\n" +
+	"\x05title\x18\x05 \x01(\tR\x05title\x12\x12\n" +
+	"\x04body\x18\x06 \x01(\tR\x04body\x12+\n" +
+	"\x11verified_purchase\x18\a \x01(\bR\x10verifiedPurchase\x12*\n" +
+	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x91\x02\n" +
+	"\fReviewEdited\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1b\n" +
+	"\treview_id\x18\x02 \x01(\tR\breviewId\x123\n" +
+	"\x06rating\x18\x03 \x01(\v2\x1b.google.protobuf.Int32ValueR\x06rating\x122\n" +
+	"\x05title\x18\x04 \x01(\v2\x1c.google.protobuf.StringValueR\x05title\x120\n" +
+	"\x04body\x18\x05 \x01(\v2\x1c.google.protobuf.StringValueR\x04body\x12*\n" +
+	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"w\n" +
+	"\rReviewDeleted\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1b\n" +
+	"\treview_id\x18\x02 \x01(\tR\breviewId\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x8b\x01\n" +
+	"\rReviewReplied\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1b\n" +
+	"\treview_id\x18\x02 \x01(\tR\breviewId\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\tR\x04body\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"w\n" +
+	"\rReviewRemoved\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1b\n" +
+	"\treview_id\x18\x02 \x01(\tR\breviewId\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\b\n" +
+	"\x06Fenced\"\xda\a\n" +
 	"\x05State\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tvendor_id\x18\x02 \x01(\tR\bvendorId\x12\x14\n" +
@@ -2249,21 +3338,37 @@ const file_productpb_product_proto_rawDesc = "" +
 	"\aversion\x18\x10 \x01(\x04R\aversion\x12\x1d\n" +
 	"\n" +
 	"created_by\x18\x11 \x01(\tR\tcreatedBy\x12'\n" +
-	"\x0frecent_commands\x18\x12 \x03(\tR\x0erecentCommands\x1a=\n" +
+	"\x0frecent_commands\x18\x12 \x03(\tR\x0erecentCommands\x125\n" +
+	"\areviews\x18\x13 \x03(\v2\x1b.emporium.product.v1.ReviewR\areviews\x12'\n" +
+	"\x0freviews_version\x18\x14 \x01(\x04R\x0ereviewsVersion\x12\x1d\n" +
+	"\n" +
+	"rating_sum\x18\x15 \x01(\x03R\tratingSum\x12!\n" +
+	"\frating_count\x18\x16 \x01(\x03R\vratingCount\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x81\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*}\n" +
+	"\fReviewStatus\x12\x1d\n" +
+	"\x19REVIEW_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14REVIEW_STATUS_LISTED\x10\x01\x12\x19\n" +
+	"\x15REVIEW_STATUS_DELETED\x10\x02\x12\x19\n" +
+	"\x15REVIEW_STATUS_REMOVED\x10\x03*\x81\x01\n" +
 	"\rProductStatus\x12\x1e\n" +
 	"\x1aPRODUCT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PRODUCT_STATUS_DRAFT\x10\x01\x12\x19\n" +
 	"\x15PRODUCT_STATUS_ACTIVE\x10\x02\x12\x1b\n" +
-	"\x17PRODUCT_STATUS_ARCHIVED\x10\x032\xb2\x04\n" +
+	"\x17PRODUCT_STATUS_ARCHIVED\x10\x032\xab\a\n" +
 	"\fProductGrain\x12J\n" +
 	"\x06Create\x12\".emporium.product.v1.CreateRequest\x1a\x1c.emporium.product.v1.Product\x12J\n" +
 	"\x06Update\x12\".emporium.product.v1.UpdateRequest\x1a\x1c.emporium.product.v1.Product\x12L\n" +
 	"\aPublish\x12#.emporium.product.v1.PublishRequest\x1a\x1c.emporium.product.v1.Product\x12L\n" +
-	"\aArchive\x12#.emporium.product.v1.ArchiveRequest\x1a\x1c.emporium.product.v1.Product\x12P\n" +
-	"\tSetRating\x12%.emporium.product.v1.SetRatingRequest\x1a\x1c.emporium.product.v1.Product\x12D\n" +
+	"\aArchive\x12#.emporium.product.v1.ArchiveRequest\x1a\x1c.emporium.product.v1.Product\x12W\n" +
+	"\n" +
+	"PostReview\x12&.emporium.product.v1.PostReviewRequest\x1a!.emporium.product.v1.ReviewAnswer\x12W\n" +
+	"\n" +
+	"EditReview\x12&.emporium.product.v1.EditReviewRequest\x1a!.emporium.product.v1.ReviewAnswer\x12[\n" +
+	"\fDeleteReview\x12(.emporium.product.v1.DeleteReviewRequest\x1a!.emporium.product.v1.ReviewAnswer\x12]\n" +
+	"\rReplyToReview\x12).emporium.product.v1.ReplyToReviewRequest\x1a!.emporium.product.v1.ReviewAnswer\x12[\n" +
+	"\fRemoveReview\x12(.emporium.product.v1.RemoveReviewRequest\x1a!.emporium.product.v1.ReviewAnswer\x12D\n" +
 	"\x03Get\x12\x1f.emporium.product.v1.GetRequest\x1a\x1c.emporium.product.v1.Product\x12V\n" +
 	"\fGetForVendor\x12(.emporium.product.v1.GetForVendorRequest\x1a\x1c.emporium.product.v1.ProductB4Z2github.com/emporium-shop/emporium/protos/productpbb\x06proto3"
 
@@ -2279,126 +3384,169 @@ func file_productpb_product_proto_rawDescGZIP() []byte {
 	return file_productpb_product_proto_rawDescData
 }
 
-var file_productpb_product_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_productpb_product_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_productpb_product_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_productpb_product_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_productpb_product_proto_goTypes = []any{
-	(ProductStatus)(0),             // 0: emporium.product.v1.ProductStatus
-	(*Caller)(nil),                 // 1: emporium.product.v1.Caller
-	(*Image)(nil),                  // 2: emporium.product.v1.Image
-	(*Option)(nil),                 // 3: emporium.product.v1.Option
-	(*VariantInput)(nil),           // 4: emporium.product.v1.VariantInput
-	(*Images)(nil),                 // 5: emporium.product.v1.Images
-	(*Attributes)(nil),             // 6: emporium.product.v1.Attributes
-	(*VariantSet)(nil),             // 7: emporium.product.v1.VariantSet
-	(*CreateRequest)(nil),          // 8: emporium.product.v1.CreateRequest
-	(*UpdateRequest)(nil),          // 9: emporium.product.v1.UpdateRequest
-	(*PublishRequest)(nil),         // 10: emporium.product.v1.PublishRequest
-	(*ArchiveRequest)(nil),         // 11: emporium.product.v1.ArchiveRequest
-	(*SetRatingRequest)(nil),       // 12: emporium.product.v1.SetRatingRequest
-	(*GetRequest)(nil),             // 13: emporium.product.v1.GetRequest
-	(*GetForVendorRequest)(nil),    // 14: emporium.product.v1.GetForVendorRequest
-	(*Money)(nil),                  // 15: emporium.product.v1.Money
-	(*Rating)(nil),                 // 16: emporium.product.v1.Rating
-	(*VariantView)(nil),            // 17: emporium.product.v1.VariantView
-	(*Product)(nil),                // 18: emporium.product.v1.Product
-	(*Variant)(nil),                // 19: emporium.product.v1.Variant
-	(*ProductCreated)(nil),         // 20: emporium.product.v1.ProductCreated
-	(*ProductUpdated)(nil),         // 21: emporium.product.v1.ProductUpdated
-	(*ProductPublished)(nil),       // 22: emporium.product.v1.ProductPublished
-	(*ProductArchived)(nil),        // 23: emporium.product.v1.ProductArchived
-	(*RatingUpdated)(nil),          // 24: emporium.product.v1.RatingUpdated
-	(*Fenced)(nil),                 // 25: emporium.product.v1.Fenced
-	(*State)(nil),                  // 26: emporium.product.v1.State
-	nil,                            // 27: emporium.product.v1.VariantInput.OptionsEntry
-	nil,                            // 28: emporium.product.v1.Attributes.ItemsEntry
-	nil,                            // 29: emporium.product.v1.CreateRequest.AttributesEntry
-	nil,                            // 30: emporium.product.v1.VariantView.OptionsEntry
-	nil,                            // 31: emporium.product.v1.Product.AttributesEntry
-	nil,                            // 32: emporium.product.v1.Variant.OptionsEntry
-	nil,                            // 33: emporium.product.v1.ProductCreated.AttributesEntry
-	nil,                            // 34: emporium.product.v1.State.AttributesEntry
-	(*wrapperspb.Int64Value)(nil),  // 35: google.protobuf.Int64Value
-	(*wrapperspb.StringValue)(nil), // 36: google.protobuf.StringValue
-	(*timestamppb.Timestamp)(nil),  // 37: google.protobuf.Timestamp
+	(ReviewStatus)(0),              // 0: emporium.product.v1.ReviewStatus
+	(ProductStatus)(0),             // 1: emporium.product.v1.ProductStatus
+	(*Caller)(nil),                 // 2: emporium.product.v1.Caller
+	(*Image)(nil),                  // 3: emporium.product.v1.Image
+	(*Option)(nil),                 // 4: emporium.product.v1.Option
+	(*VariantInput)(nil),           // 5: emporium.product.v1.VariantInput
+	(*Images)(nil),                 // 6: emporium.product.v1.Images
+	(*Attributes)(nil),             // 7: emporium.product.v1.Attributes
+	(*VariantSet)(nil),             // 8: emporium.product.v1.VariantSet
+	(*CreateRequest)(nil),          // 9: emporium.product.v1.CreateRequest
+	(*UpdateRequest)(nil),          // 10: emporium.product.v1.UpdateRequest
+	(*PublishRequest)(nil),         // 11: emporium.product.v1.PublishRequest
+	(*ArchiveRequest)(nil),         // 12: emporium.product.v1.ArchiveRequest
+	(*PostReviewRequest)(nil),      // 13: emporium.product.v1.PostReviewRequest
+	(*EditReviewRequest)(nil),      // 14: emporium.product.v1.EditReviewRequest
+	(*DeleteReviewRequest)(nil),    // 15: emporium.product.v1.DeleteReviewRequest
+	(*ReplyToReviewRequest)(nil),   // 16: emporium.product.v1.ReplyToReviewRequest
+	(*RemoveReviewRequest)(nil),    // 17: emporium.product.v1.RemoveReviewRequest
+	(*GetRequest)(nil),             // 18: emporium.product.v1.GetRequest
+	(*GetForVendorRequest)(nil),    // 19: emporium.product.v1.GetForVendorRequest
+	(*Money)(nil),                  // 20: emporium.product.v1.Money
+	(*Rating)(nil),                 // 21: emporium.product.v1.Rating
+	(*VendorReply)(nil),            // 22: emporium.product.v1.VendorReply
+	(*Review)(nil),                 // 23: emporium.product.v1.Review
+	(*ReviewAnswer)(nil),           // 24: emporium.product.v1.ReviewAnswer
+	(*VariantView)(nil),            // 25: emporium.product.v1.VariantView
+	(*Product)(nil),                // 26: emporium.product.v1.Product
+	(*Variant)(nil),                // 27: emporium.product.v1.Variant
+	(*ProductCreated)(nil),         // 28: emporium.product.v1.ProductCreated
+	(*ProductUpdated)(nil),         // 29: emporium.product.v1.ProductUpdated
+	(*ProductPublished)(nil),       // 30: emporium.product.v1.ProductPublished
+	(*ProductArchived)(nil),        // 31: emporium.product.v1.ProductArchived
+	(*RatingUpdated)(nil),          // 32: emporium.product.v1.RatingUpdated
+	(*ReviewPosted)(nil),           // 33: emporium.product.v1.ReviewPosted
+	(*ReviewEdited)(nil),           // 34: emporium.product.v1.ReviewEdited
+	(*ReviewDeleted)(nil),          // 35: emporium.product.v1.ReviewDeleted
+	(*ReviewReplied)(nil),          // 36: emporium.product.v1.ReviewReplied
+	(*ReviewRemoved)(nil),          // 37: emporium.product.v1.ReviewRemoved
+	(*Fenced)(nil),                 // 38: emporium.product.v1.Fenced
+	(*State)(nil),                  // 39: emporium.product.v1.State
+	nil,                            // 40: emporium.product.v1.VariantInput.OptionsEntry
+	nil,                            // 41: emporium.product.v1.Attributes.ItemsEntry
+	nil,                            // 42: emporium.product.v1.CreateRequest.AttributesEntry
+	nil,                            // 43: emporium.product.v1.VariantView.OptionsEntry
+	nil,                            // 44: emporium.product.v1.Product.AttributesEntry
+	nil,                            // 45: emporium.product.v1.Variant.OptionsEntry
+	nil,                            // 46: emporium.product.v1.ProductCreated.AttributesEntry
+	nil,                            // 47: emporium.product.v1.State.AttributesEntry
+	(*wrapperspb.Int64Value)(nil),  // 48: google.protobuf.Int64Value
+	(*wrapperspb.StringValue)(nil), // 49: google.protobuf.StringValue
+	(*wrapperspb.Int32Value)(nil),  // 50: google.protobuf.Int32Value
+	(*timestamppb.Timestamp)(nil),  // 51: google.protobuf.Timestamp
 }
 var file_productpb_product_proto_depIdxs = []int32{
-	27, // 0: emporium.product.v1.VariantInput.options:type_name -> emporium.product.v1.VariantInput.OptionsEntry
-	35, // 1: emporium.product.v1.VariantInput.compare_at_amount:type_name -> google.protobuf.Int64Value
-	2,  // 2: emporium.product.v1.Images.items:type_name -> emporium.product.v1.Image
-	28, // 3: emporium.product.v1.Attributes.items:type_name -> emporium.product.v1.Attributes.ItemsEntry
-	3,  // 4: emporium.product.v1.VariantSet.options:type_name -> emporium.product.v1.Option
-	4,  // 5: emporium.product.v1.VariantSet.variants:type_name -> emporium.product.v1.VariantInput
-	2,  // 6: emporium.product.v1.CreateRequest.images:type_name -> emporium.product.v1.Image
-	29, // 7: emporium.product.v1.CreateRequest.attributes:type_name -> emporium.product.v1.CreateRequest.AttributesEntry
-	3,  // 8: emporium.product.v1.CreateRequest.options:type_name -> emporium.product.v1.Option
-	4,  // 9: emporium.product.v1.CreateRequest.variants:type_name -> emporium.product.v1.VariantInput
-	1,  // 10: emporium.product.v1.UpdateRequest.caller:type_name -> emporium.product.v1.Caller
-	36, // 11: emporium.product.v1.UpdateRequest.title:type_name -> google.protobuf.StringValue
-	36, // 12: emporium.product.v1.UpdateRequest.description:type_name -> google.protobuf.StringValue
-	36, // 13: emporium.product.v1.UpdateRequest.brand:type_name -> google.protobuf.StringValue
-	36, // 14: emporium.product.v1.UpdateRequest.category_id:type_name -> google.protobuf.StringValue
-	5,  // 15: emporium.product.v1.UpdateRequest.images:type_name -> emporium.product.v1.Images
-	6,  // 16: emporium.product.v1.UpdateRequest.attributes:type_name -> emporium.product.v1.Attributes
-	7,  // 17: emporium.product.v1.UpdateRequest.variant_set:type_name -> emporium.product.v1.VariantSet
-	1,  // 18: emporium.product.v1.PublishRequest.caller:type_name -> emporium.product.v1.Caller
-	1,  // 19: emporium.product.v1.ArchiveRequest.caller:type_name -> emporium.product.v1.Caller
-	1,  // 20: emporium.product.v1.GetForVendorRequest.caller:type_name -> emporium.product.v1.Caller
-	30, // 21: emporium.product.v1.VariantView.options:type_name -> emporium.product.v1.VariantView.OptionsEntry
-	15, // 22: emporium.product.v1.VariantView.price:type_name -> emporium.product.v1.Money
-	15, // 23: emporium.product.v1.VariantView.compare_at_price:type_name -> emporium.product.v1.Money
-	2,  // 24: emporium.product.v1.Product.images:type_name -> emporium.product.v1.Image
-	31, // 25: emporium.product.v1.Product.attributes:type_name -> emporium.product.v1.Product.AttributesEntry
-	3,  // 26: emporium.product.v1.Product.options:type_name -> emporium.product.v1.Option
-	17, // 27: emporium.product.v1.Product.variants:type_name -> emporium.product.v1.VariantView
-	16, // 28: emporium.product.v1.Product.rating:type_name -> emporium.product.v1.Rating
-	37, // 29: emporium.product.v1.Product.created_at:type_name -> google.protobuf.Timestamp
-	37, // 30: emporium.product.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
-	32, // 31: emporium.product.v1.Variant.options:type_name -> emporium.product.v1.Variant.OptionsEntry
-	35, // 32: emporium.product.v1.Variant.compare_at_amount:type_name -> google.protobuf.Int64Value
-	2,  // 33: emporium.product.v1.ProductCreated.images:type_name -> emporium.product.v1.Image
-	33, // 34: emporium.product.v1.ProductCreated.attributes:type_name -> emporium.product.v1.ProductCreated.AttributesEntry
-	3,  // 35: emporium.product.v1.ProductCreated.options:type_name -> emporium.product.v1.Option
-	19, // 36: emporium.product.v1.ProductCreated.variants:type_name -> emporium.product.v1.Variant
-	37, // 37: emporium.product.v1.ProductCreated.at:type_name -> google.protobuf.Timestamp
-	36, // 38: emporium.product.v1.ProductUpdated.title:type_name -> google.protobuf.StringValue
-	36, // 39: emporium.product.v1.ProductUpdated.description:type_name -> google.protobuf.StringValue
-	36, // 40: emporium.product.v1.ProductUpdated.brand:type_name -> google.protobuf.StringValue
-	36, // 41: emporium.product.v1.ProductUpdated.category_id:type_name -> google.protobuf.StringValue
-	5,  // 42: emporium.product.v1.ProductUpdated.images:type_name -> emporium.product.v1.Images
-	6,  // 43: emporium.product.v1.ProductUpdated.attributes:type_name -> emporium.product.v1.Attributes
-	3,  // 44: emporium.product.v1.ProductUpdated.options:type_name -> emporium.product.v1.Option
-	19, // 45: emporium.product.v1.ProductUpdated.variants:type_name -> emporium.product.v1.Variant
-	37, // 46: emporium.product.v1.ProductUpdated.at:type_name -> google.protobuf.Timestamp
-	37, // 47: emporium.product.v1.ProductPublished.at:type_name -> google.protobuf.Timestamp
-	37, // 48: emporium.product.v1.ProductArchived.at:type_name -> google.protobuf.Timestamp
-	37, // 49: emporium.product.v1.RatingUpdated.at:type_name -> google.protobuf.Timestamp
-	2,  // 50: emporium.product.v1.State.images:type_name -> emporium.product.v1.Image
-	34, // 51: emporium.product.v1.State.attributes:type_name -> emporium.product.v1.State.AttributesEntry
-	3,  // 52: emporium.product.v1.State.options:type_name -> emporium.product.v1.Option
-	19, // 53: emporium.product.v1.State.variants:type_name -> emporium.product.v1.Variant
-	0,  // 54: emporium.product.v1.State.status:type_name -> emporium.product.v1.ProductStatus
-	16, // 55: emporium.product.v1.State.rating:type_name -> emporium.product.v1.Rating
-	37, // 56: emporium.product.v1.State.created_at:type_name -> google.protobuf.Timestamp
-	37, // 57: emporium.product.v1.State.updated_at:type_name -> google.protobuf.Timestamp
-	8,  // 58: emporium.product.v1.ProductGrain.Create:input_type -> emporium.product.v1.CreateRequest
-	9,  // 59: emporium.product.v1.ProductGrain.Update:input_type -> emporium.product.v1.UpdateRequest
-	10, // 60: emporium.product.v1.ProductGrain.Publish:input_type -> emporium.product.v1.PublishRequest
-	11, // 61: emporium.product.v1.ProductGrain.Archive:input_type -> emporium.product.v1.ArchiveRequest
-	12, // 62: emporium.product.v1.ProductGrain.SetRating:input_type -> emporium.product.v1.SetRatingRequest
-	13, // 63: emporium.product.v1.ProductGrain.Get:input_type -> emporium.product.v1.GetRequest
-	14, // 64: emporium.product.v1.ProductGrain.GetForVendor:input_type -> emporium.product.v1.GetForVendorRequest
-	18, // 65: emporium.product.v1.ProductGrain.Create:output_type -> emporium.product.v1.Product
-	18, // 66: emporium.product.v1.ProductGrain.Update:output_type -> emporium.product.v1.Product
-	18, // 67: emporium.product.v1.ProductGrain.Publish:output_type -> emporium.product.v1.Product
-	18, // 68: emporium.product.v1.ProductGrain.Archive:output_type -> emporium.product.v1.Product
-	18, // 69: emporium.product.v1.ProductGrain.SetRating:output_type -> emporium.product.v1.Product
-	18, // 70: emporium.product.v1.ProductGrain.Get:output_type -> emporium.product.v1.Product
-	18, // 71: emporium.product.v1.ProductGrain.GetForVendor:output_type -> emporium.product.v1.Product
-	65, // [65:72] is the sub-list for method output_type
-	58, // [58:65] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	40, // 0: emporium.product.v1.VariantInput.options:type_name -> emporium.product.v1.VariantInput.OptionsEntry
+	48, // 1: emporium.product.v1.VariantInput.compare_at_amount:type_name -> google.protobuf.Int64Value
+	3,  // 2: emporium.product.v1.Images.items:type_name -> emporium.product.v1.Image
+	41, // 3: emporium.product.v1.Attributes.items:type_name -> emporium.product.v1.Attributes.ItemsEntry
+	4,  // 4: emporium.product.v1.VariantSet.options:type_name -> emporium.product.v1.Option
+	5,  // 5: emporium.product.v1.VariantSet.variants:type_name -> emporium.product.v1.VariantInput
+	3,  // 6: emporium.product.v1.CreateRequest.images:type_name -> emporium.product.v1.Image
+	42, // 7: emporium.product.v1.CreateRequest.attributes:type_name -> emporium.product.v1.CreateRequest.AttributesEntry
+	4,  // 8: emporium.product.v1.CreateRequest.options:type_name -> emporium.product.v1.Option
+	5,  // 9: emporium.product.v1.CreateRequest.variants:type_name -> emporium.product.v1.VariantInput
+	2,  // 10: emporium.product.v1.UpdateRequest.caller:type_name -> emporium.product.v1.Caller
+	49, // 11: emporium.product.v1.UpdateRequest.title:type_name -> google.protobuf.StringValue
+	49, // 12: emporium.product.v1.UpdateRequest.description:type_name -> google.protobuf.StringValue
+	49, // 13: emporium.product.v1.UpdateRequest.brand:type_name -> google.protobuf.StringValue
+	49, // 14: emporium.product.v1.UpdateRequest.category_id:type_name -> google.protobuf.StringValue
+	6,  // 15: emporium.product.v1.UpdateRequest.images:type_name -> emporium.product.v1.Images
+	7,  // 16: emporium.product.v1.UpdateRequest.attributes:type_name -> emporium.product.v1.Attributes
+	8,  // 17: emporium.product.v1.UpdateRequest.variant_set:type_name -> emporium.product.v1.VariantSet
+	2,  // 18: emporium.product.v1.PublishRequest.caller:type_name -> emporium.product.v1.Caller
+	2,  // 19: emporium.product.v1.ArchiveRequest.caller:type_name -> emporium.product.v1.Caller
+	50, // 20: emporium.product.v1.EditReviewRequest.rating:type_name -> google.protobuf.Int32Value
+	49, // 21: emporium.product.v1.EditReviewRequest.title:type_name -> google.protobuf.StringValue
+	49, // 22: emporium.product.v1.EditReviewRequest.body:type_name -> google.protobuf.StringValue
+	2,  // 23: emporium.product.v1.ReplyToReviewRequest.caller:type_name -> emporium.product.v1.Caller
+	2,  // 24: emporium.product.v1.RemoveReviewRequest.caller:type_name -> emporium.product.v1.Caller
+	2,  // 25: emporium.product.v1.GetForVendorRequest.caller:type_name -> emporium.product.v1.Caller
+	51, // 26: emporium.product.v1.VendorReply.at:type_name -> google.protobuf.Timestamp
+	0,  // 27: emporium.product.v1.Review.status:type_name -> emporium.product.v1.ReviewStatus
+	22, // 28: emporium.product.v1.Review.reply:type_name -> emporium.product.v1.VendorReply
+	51, // 29: emporium.product.v1.Review.created_at:type_name -> google.protobuf.Timestamp
+	51, // 30: emporium.product.v1.Review.updated_at:type_name -> google.protobuf.Timestamp
+	23, // 31: emporium.product.v1.ReviewAnswer.review:type_name -> emporium.product.v1.Review
+	21, // 32: emporium.product.v1.ReviewAnswer.rating:type_name -> emporium.product.v1.Rating
+	43, // 33: emporium.product.v1.VariantView.options:type_name -> emporium.product.v1.VariantView.OptionsEntry
+	20, // 34: emporium.product.v1.VariantView.price:type_name -> emporium.product.v1.Money
+	20, // 35: emporium.product.v1.VariantView.compare_at_price:type_name -> emporium.product.v1.Money
+	3,  // 36: emporium.product.v1.Product.images:type_name -> emporium.product.v1.Image
+	44, // 37: emporium.product.v1.Product.attributes:type_name -> emporium.product.v1.Product.AttributesEntry
+	4,  // 38: emporium.product.v1.Product.options:type_name -> emporium.product.v1.Option
+	25, // 39: emporium.product.v1.Product.variants:type_name -> emporium.product.v1.VariantView
+	21, // 40: emporium.product.v1.Product.rating:type_name -> emporium.product.v1.Rating
+	51, // 41: emporium.product.v1.Product.created_at:type_name -> google.protobuf.Timestamp
+	51, // 42: emporium.product.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
+	45, // 43: emporium.product.v1.Variant.options:type_name -> emporium.product.v1.Variant.OptionsEntry
+	48, // 44: emporium.product.v1.Variant.compare_at_amount:type_name -> google.protobuf.Int64Value
+	3,  // 45: emporium.product.v1.ProductCreated.images:type_name -> emporium.product.v1.Image
+	46, // 46: emporium.product.v1.ProductCreated.attributes:type_name -> emporium.product.v1.ProductCreated.AttributesEntry
+	4,  // 47: emporium.product.v1.ProductCreated.options:type_name -> emporium.product.v1.Option
+	27, // 48: emporium.product.v1.ProductCreated.variants:type_name -> emporium.product.v1.Variant
+	51, // 49: emporium.product.v1.ProductCreated.at:type_name -> google.protobuf.Timestamp
+	49, // 50: emporium.product.v1.ProductUpdated.title:type_name -> google.protobuf.StringValue
+	49, // 51: emporium.product.v1.ProductUpdated.description:type_name -> google.protobuf.StringValue
+	49, // 52: emporium.product.v1.ProductUpdated.brand:type_name -> google.protobuf.StringValue
+	49, // 53: emporium.product.v1.ProductUpdated.category_id:type_name -> google.protobuf.StringValue
+	6,  // 54: emporium.product.v1.ProductUpdated.images:type_name -> emporium.product.v1.Images
+	7,  // 55: emporium.product.v1.ProductUpdated.attributes:type_name -> emporium.product.v1.Attributes
+	4,  // 56: emporium.product.v1.ProductUpdated.options:type_name -> emporium.product.v1.Option
+	27, // 57: emporium.product.v1.ProductUpdated.variants:type_name -> emporium.product.v1.Variant
+	51, // 58: emporium.product.v1.ProductUpdated.at:type_name -> google.protobuf.Timestamp
+	51, // 59: emporium.product.v1.ProductPublished.at:type_name -> google.protobuf.Timestamp
+	51, // 60: emporium.product.v1.ProductArchived.at:type_name -> google.protobuf.Timestamp
+	51, // 61: emporium.product.v1.RatingUpdated.at:type_name -> google.protobuf.Timestamp
+	51, // 62: emporium.product.v1.ReviewPosted.at:type_name -> google.protobuf.Timestamp
+	50, // 63: emporium.product.v1.ReviewEdited.rating:type_name -> google.protobuf.Int32Value
+	49, // 64: emporium.product.v1.ReviewEdited.title:type_name -> google.protobuf.StringValue
+	49, // 65: emporium.product.v1.ReviewEdited.body:type_name -> google.protobuf.StringValue
+	51, // 66: emporium.product.v1.ReviewEdited.at:type_name -> google.protobuf.Timestamp
+	51, // 67: emporium.product.v1.ReviewDeleted.at:type_name -> google.protobuf.Timestamp
+	51, // 68: emporium.product.v1.ReviewReplied.at:type_name -> google.protobuf.Timestamp
+	51, // 69: emporium.product.v1.ReviewRemoved.at:type_name -> google.protobuf.Timestamp
+	3,  // 70: emporium.product.v1.State.images:type_name -> emporium.product.v1.Image
+	47, // 71: emporium.product.v1.State.attributes:type_name -> emporium.product.v1.State.AttributesEntry
+	4,  // 72: emporium.product.v1.State.options:type_name -> emporium.product.v1.Option
+	27, // 73: emporium.product.v1.State.variants:type_name -> emporium.product.v1.Variant
+	1,  // 74: emporium.product.v1.State.status:type_name -> emporium.product.v1.ProductStatus
+	21, // 75: emporium.product.v1.State.rating:type_name -> emporium.product.v1.Rating
+	51, // 76: emporium.product.v1.State.created_at:type_name -> google.protobuf.Timestamp
+	51, // 77: emporium.product.v1.State.updated_at:type_name -> google.protobuf.Timestamp
+	23, // 78: emporium.product.v1.State.reviews:type_name -> emporium.product.v1.Review
+	9,  // 79: emporium.product.v1.ProductGrain.Create:input_type -> emporium.product.v1.CreateRequest
+	10, // 80: emporium.product.v1.ProductGrain.Update:input_type -> emporium.product.v1.UpdateRequest
+	11, // 81: emporium.product.v1.ProductGrain.Publish:input_type -> emporium.product.v1.PublishRequest
+	12, // 82: emporium.product.v1.ProductGrain.Archive:input_type -> emporium.product.v1.ArchiveRequest
+	13, // 83: emporium.product.v1.ProductGrain.PostReview:input_type -> emporium.product.v1.PostReviewRequest
+	14, // 84: emporium.product.v1.ProductGrain.EditReview:input_type -> emporium.product.v1.EditReviewRequest
+	15, // 85: emporium.product.v1.ProductGrain.DeleteReview:input_type -> emporium.product.v1.DeleteReviewRequest
+	16, // 86: emporium.product.v1.ProductGrain.ReplyToReview:input_type -> emporium.product.v1.ReplyToReviewRequest
+	17, // 87: emporium.product.v1.ProductGrain.RemoveReview:input_type -> emporium.product.v1.RemoveReviewRequest
+	18, // 88: emporium.product.v1.ProductGrain.Get:input_type -> emporium.product.v1.GetRequest
+	19, // 89: emporium.product.v1.ProductGrain.GetForVendor:input_type -> emporium.product.v1.GetForVendorRequest
+	26, // 90: emporium.product.v1.ProductGrain.Create:output_type -> emporium.product.v1.Product
+	26, // 91: emporium.product.v1.ProductGrain.Update:output_type -> emporium.product.v1.Product
+	26, // 92: emporium.product.v1.ProductGrain.Publish:output_type -> emporium.product.v1.Product
+	26, // 93: emporium.product.v1.ProductGrain.Archive:output_type -> emporium.product.v1.Product
+	24, // 94: emporium.product.v1.ProductGrain.PostReview:output_type -> emporium.product.v1.ReviewAnswer
+	24, // 95: emporium.product.v1.ProductGrain.EditReview:output_type -> emporium.product.v1.ReviewAnswer
+	24, // 96: emporium.product.v1.ProductGrain.DeleteReview:output_type -> emporium.product.v1.ReviewAnswer
+	24, // 97: emporium.product.v1.ProductGrain.ReplyToReview:output_type -> emporium.product.v1.ReviewAnswer
+	24, // 98: emporium.product.v1.ProductGrain.RemoveReview:output_type -> emporium.product.v1.ReviewAnswer
+	26, // 99: emporium.product.v1.ProductGrain.Get:output_type -> emporium.product.v1.Product
+	26, // 100: emporium.product.v1.ProductGrain.GetForVendor:output_type -> emporium.product.v1.Product
+	90, // [90:101] is the sub-list for method output_type
+	79, // [79:90] is the sub-list for method input_type
+	79, // [79:79] is the sub-list for extension type_name
+	79, // [79:79] is the sub-list for extension extendee
+	0,  // [0:79] is the sub-list for field type_name
 }
 
 func init() { file_productpb_product_proto_init() }
@@ -2411,8 +3559,8 @@ func file_productpb_product_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_productpb_product_proto_rawDesc), len(file_productpb_product_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   34,
+			NumEnums:      2,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -65,7 +65,11 @@ type ProductGrain interface {
 	Update(req *UpdateRequest, ctx cluster.GrainContext) (*Product, error)
 	Publish(req *PublishRequest, ctx cluster.GrainContext) (*Product, error)
 	Archive(req *ArchiveRequest, ctx cluster.GrainContext) (*Product, error)
-	SetRating(req *SetRatingRequest, ctx cluster.GrainContext) (*Product, error)
+	PostReview(req *PostReviewRequest, ctx cluster.GrainContext) (*ReviewAnswer, error)
+	EditReview(req *EditReviewRequest, ctx cluster.GrainContext) (*ReviewAnswer, error)
+	DeleteReview(req *DeleteReviewRequest, ctx cluster.GrainContext) (*ReviewAnswer, error)
+	ReplyToReview(req *ReplyToReviewRequest, ctx cluster.GrainContext) (*ReviewAnswer, error)
+	RemoveReview(req *RemoveReviewRequest, ctx cluster.GrainContext) (*ReviewAnswer, error)
 	Get(req *GetRequest, ctx cluster.GrainContext) (*Product, error)
 	GetForVendor(req *GetForVendorRequest, ctx cluster.GrainContext) (*Product, error)
 }
@@ -184,10 +188,10 @@ func (g *ProductGrainGrainClient) Archive(r *ArchiveRequest, opts ...cluster.Gra
 	}
 }
 
-// SetRating requests the execution on to the cluster with CallOptions
-func (g *ProductGrainGrainClient) SetRating(r *SetRatingRequest, opts ...cluster.GrainCallOption) (*Product, error) {
+// PostReview requests the execution on to the cluster with CallOptions
+func (g *ProductGrainGrainClient) PostReview(r *PostReviewRequest, opts ...cluster.GrainCallOption) (*ReviewAnswer, error) {
 	if g.cluster.Config.RequestLog {
-		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "ProductGrain"), slog.String("method", "SetRating"), slog.Any("request", r))
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "ProductGrain"), slog.String("method", "PostReview"), slog.Any("request", r))
 	}
 	bytes, err := proto.Marshal(r)
 	if err != nil {
@@ -199,7 +203,115 @@ func (g *ProductGrainGrainClient) SetRating(r *SetRatingRequest, opts ...cluster
 		return nil, fmt.Errorf("error request: %w", err)
 	}
 	switch msg := resp.(type) {
-	case *Product:
+	case *ReviewAnswer:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// EditReview requests the execution on to the cluster with CallOptions
+func (g *ProductGrainGrainClient) EditReview(r *EditReviewRequest, opts ...cluster.GrainCallOption) (*ReviewAnswer, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "ProductGrain"), slog.String("method", "EditReview"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 5, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "ProductGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *ReviewAnswer:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// DeleteReview requests the execution on to the cluster with CallOptions
+func (g *ProductGrainGrainClient) DeleteReview(r *DeleteReviewRequest, opts ...cluster.GrainCallOption) (*ReviewAnswer, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "ProductGrain"), slog.String("method", "DeleteReview"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 6, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "ProductGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *ReviewAnswer:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// ReplyToReview requests the execution on to the cluster with CallOptions
+func (g *ProductGrainGrainClient) ReplyToReview(r *ReplyToReviewRequest, opts ...cluster.GrainCallOption) (*ReviewAnswer, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "ProductGrain"), slog.String("method", "ReplyToReview"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 7, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "ProductGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *ReviewAnswer:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// RemoveReview requests the execution on to the cluster with CallOptions
+func (g *ProductGrainGrainClient) RemoveReview(r *RemoveReviewRequest, opts ...cluster.GrainCallOption) (*ReviewAnswer, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "ProductGrain"), slog.String("method", "RemoveReview"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 8, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "ProductGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *ReviewAnswer:
 		return msg, nil
 	case *cluster.GrainErrorResponse:
 		if msg == nil {
@@ -220,7 +332,7 @@ func (g *ProductGrainGrainClient) Get(r *GetRequest, opts ...cluster.GrainCallOp
 	if err != nil {
 		return nil, err
 	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 5, MessageData: bytes}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 9, MessageData: bytes}
 	resp, err := g.cluster.Request(g.Identity, "ProductGrain", reqMsg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("error request: %w", err)
@@ -247,7 +359,7 @@ func (g *ProductGrainGrainClient) GetForVendor(r *GetForVendorRequest, opts ...c
 	if err != nil {
 		return nil, err
 	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 6, MessageData: bytes}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 10, MessageData: bytes}
 	resp, err := g.cluster.Request(g.Identity, "ProductGrain", reqMsg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("error request: %w", err)
@@ -374,10 +486,10 @@ func (a *ProductGrainActor) Receive(ctx actor.Context) {
 			}
 			ctx.Respond(r0)
 		case 4:
-			req := &SetRatingRequest{}
+			req := &PostReviewRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {
-				ctx.Logger().Error("[Grain] SetRating(SetRatingRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				ctx.Logger().Error("[Grain] PostReview(PostReviewRequest) proto.Unmarshal failed.", slog.Any("error", err))
 				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
 					WithMetadata(map[string]string{
 						"argument": req.String(),
@@ -386,7 +498,7 @@ func (a *ProductGrainActor) Receive(ctx actor.Context) {
 				return
 			}
 
-			r0, err := a.inner.SetRating(req, a.ctx)
+			r0, err := a.inner.PostReview(req, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)
@@ -394,6 +506,86 @@ func (a *ProductGrainActor) Receive(ctx actor.Context) {
 			}
 			ctx.Respond(r0)
 		case 5:
+			req := &EditReviewRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] EditReview(EditReviewRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.EditReview(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 6:
+			req := &DeleteReviewRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] DeleteReview(DeleteReviewRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.DeleteReview(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 7:
+			req := &ReplyToReviewRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] ReplyToReview(ReplyToReviewRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.ReplyToReview(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 8:
+			req := &RemoveReviewRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] RemoveReview(RemoveReviewRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.RemoveReview(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 9:
 			req := &GetRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {
@@ -413,7 +605,7 @@ func (a *ProductGrainActor) Receive(ctx actor.Context) {
 				return
 			}
 			ctx.Respond(r0)
-		case 6:
+		case 10:
 			req := &GetForVendorRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {

@@ -152,6 +152,36 @@ func Run(t *testing.T, open func(t *testing.T) search.Index) {
 		assert.Equal(t, len(reference(search.Query{})), res.Total, "a status change is not a new product")
 	})
 
+	t.Run("RatingChangesReorder", func(t *testing.T) {
+		// Reviews move a product's rating (issue 12): the new rating, at a
+		// new version, reorders rating sorts and the minimum-rating filter
+		// at once, and an older rating replayed after it does not.
+		idx := seeded(t)
+		before := reference(search.Query{Sort: search.SortRating})
+		require.NotEmpty(t, before)
+		last := byID()[before[len(before)-1]]
+		require.Less(t, last.Rating, 5.0, "the catalogue's last-rated product is below five stars")
+		rated := last
+		rated.Rating, rated.RatingCount, rated.Version = 5, 10_000, last.Version+1
+		require.NoError(t, idx.Upsert(ctx, rated))
+		got := ids(t, idx, search.Query{Sort: search.SortRating, Limit: 1})
+		assert.Equal(t, []string{last.ID}, got, "five stars from more reviews than any other come first")
+		five := 5.0
+		assert.Contains(t, ids(t, idx, search.Query{MinRating: &five, Limit: search.MaxLimit}), last.ID)
+
+		stale := last
+		stale.Version = last.Version
+		require.NoError(t, idx.Upsert(ctx, stale))
+		assert.Equal(t, []string{last.ID}, ids(t, idx, search.Query{Sort: search.SortRating, Limit: 1}), "an older rating replayed is ignored")
+
+		unrated := rated
+		unrated.Rating, unrated.RatingCount, unrated.Version = 0, 0, rated.Version+1
+		require.NoError(t, idx.Upsert(ctx, unrated))
+		assert.NotContains(t, ids(t, idx, search.Query{MinRating: &five, Limit: search.MaxLimit}), last.ID, "every review withdrawn")
+		assert.Equal(t, before, paginate(t, idx, search.Query{Sort: search.SortRating, Limit: 7}),
+			"back to its first rating, it is back in its first place")
+	})
+
 	t.Run("PagingStableUnderInserts", func(t *testing.T) {
 		idx := seeded(t)
 		q := search.Query{Sort: search.SortPriceAsc, Limit: 10}
