@@ -78,6 +78,9 @@ type Activations struct {
 
 	mu   sync.Mutex
 	live map[*actor.PID]string // pid -> kind
+	// kinds are the kinds registered, so that a count shows each, at zero
+	// when none is live.
+	kinds map[string]struct{}
 }
 
 // NewActivations creates the tracker and registers its metrics with reg
@@ -92,7 +95,8 @@ func NewActivations(reg prometheus.Registerer) *Activations {
 			Name: "emporium_grain_activations_total",
 			Help: "Grain activations started on this node, by kind.",
 		}, []string{"kind"}),
-		live: map[*actor.PID]string{},
+		live:  map[*actor.PID]string{},
+		kinds: map[string]struct{}{},
 	}
 	if reg != nil {
 		reg.MustRegister(a.active, a.activations)
@@ -108,6 +112,9 @@ func (a *Activations) Register(kind string) {
 	}
 	a.active.WithLabelValues(kind)
 	a.activations.WithLabelValues(kind)
+	a.mu.Lock()
+	a.kinds[kind] = struct{}{}
+	a.mu.Unlock()
 }
 
 // Activated records that the grain at pid, of kind, started on this node.

@@ -86,7 +86,9 @@ func StartMember(cfg ClusterConfig, kinds ...*cluster.Kind) (c *cluster.Cluster,
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(warnOnly{quiet})
 	}))
-	var remoteOpts []remote.ConfigOption
+	// The guard keeps a message of a type this build lacks (a newer member's,
+	// during a rolling upgrade) from crashing the member (wire.go).
+	remoteOpts := []remote.ConfigOption{remote.WithServerOptions(guardUnknownTypes(system, cfg.Logger))}
 	if cfg.AdvertisedAddr != "" {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cfg.AdvertisedAddr))
 	}

@@ -184,7 +184,17 @@ func (k *Spec[S, C]) Configure(cfg *C) (time.Duration, actor.PropsOption) {
 	base := baseOf(cfg)
 	base.WithDefaults()
 	base.Activations.Register(k.Kind)
-	return base.IdleTimeout, actor.WithOnInit(func(ctx actor.Context) { k.Store(ctx.Self(), cfg) })
+	onInit := actor.WithOnInit(func(ctx actor.Context) { k.Store(ctx.Self(), cfg) })
+	methods := grainMethods(k.Kind)
+	if methods == nil {
+		return base.IdleTimeout, onInit
+	}
+	// A request for a method a newer build added is answered with an error
+	// rather than left to time out (wire.go).
+	return base.IdleTimeout, func(p *actor.Props) {
+		onInit(p)
+		actor.WithReceiverMiddleware(methods)(p)
+	}
 }
 
 // Store stores cfg for the activation at pid, as Configure's hook does; for

@@ -45,6 +45,9 @@ type fakeAccounts struct {
 	jwks      []byte
 	addresses map[string][]emporium.Address // by user id
 	nextID    int
+	// tokens are access tokens beyond alice's and bob's, set by a test
+	// before it serves requests.
+	tokens map[string]emporium.Principal
 }
 
 func newFake() *fakeAccounts {
@@ -152,6 +155,9 @@ func (f *fakeAccounts) Authenticate(ctx context.Context, accessToken string) (em
 		return alice, nil
 	case bobToken:
 		return bob, nil
+	}
+	if p, ok := f.tokens[accessToken]; ok {
+		return p, nil
 	}
 	return emporium.Principal{}, emporium.Errorf(emporium.EUNAUTHENTICATED, "The access token is not valid.")
 }

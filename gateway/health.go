@@ -28,12 +28,31 @@ type readiness struct {
 const (
 	checkOK          = "ok"
 	checkUnavailable = "unavailable"
+	// statusDraining is the status of a node in an orderly stop.
+	statusDraining = "draining"
 )
+
+// Drain makes /readyz fail from now on, whatever its checks say, so that a
+// load balancer stops sending this node new requests while it finishes the
+// ones it has: the first step of a node's orderly stop (SIGTERM). Requests
+// that still arrive are served as before.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
 
 // readyz runs every check at once under one timeout and answers 200 when
 // all pass, 503 otherwise. Causes are logged, not sent: they name hosts and
 // drivers, and /readyz is reachable by anyone who can reach the node.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.Draining() {
+		// The checks are not run: whatever they say, the node is leaving.
+		report := readiness{Status: statusDraining, Checks: make(map[string]string, len(s.checks))}
+		for _, c := range s.checks {
+			report.Checks[c.Name] = statusDraining
+		}
+		return Respond(w, http.StatusServiceUnavailable, report)
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.checkTimeout)
 	defer cancel()
 

@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,6 +124,11 @@ type Config struct {
 	// request with any other Origin is refused, and so is one with a
 	// ticket and no Origin. New panics on an entry ParseOrigin refuses.
 	AllowedOrigins []string
+
+	// Cluster reports the cluster to administrators. When it is set, New
+	// mounts GET /v1/admin/cluster, which needs Accounts too, to
+	// authenticate.
+	Cluster emporium.ClusterAdmin
 }
 
 // RateLimits are the limits the gateway applies at the edge, by client
@@ -190,6 +196,10 @@ type Server struct {
 	limits         RateLimits
 	trustedProxies []netip.Prefix
 	idempotency    IdempotencyClaims
+	cluster        emporium.ClusterAdmin
+
+	// draining is set by Drain: /readyz fails from then on.
+	draining atomic.Bool
 
 	// live is the state of the live-update routes (ws.go), nil when they
 	// are not mounted.
@@ -222,6 +232,7 @@ func New(cfg Config) *Server {
 		limits:         cfg.RateLimits,
 		trustedProxies: cfg.TrustedProxies,
 		idempotency:    cfg.Idempotency,
+		cluster:        cfg.Cluster,
 	}
 	if s.limits.Signups == (ratelimit.Window{}) {
 		s.limits.Signups = ratelimit.SignupsPerIP
@@ -280,6 +291,9 @@ func New(cfg Config) *Server {
 		s.mountReviews()
 	}
 	s.mountOrders()
+	if s.cluster != nil && s.accounts != nil {
+		s.Handle("GET /v1/admin/cluster", s.Authenticated(s.clusterStatus))
+	}
 	// Live updates (ws.go).
 	if cfg.Live.Hub != nil {
 		s.mountLive(cfg.Live, cfg.AllowedOrigins)

@@ -36,11 +36,19 @@ func (n *Node) openSearch(ctx context.Context) error {
 }
 
 func (n *Node) newIndexer(idx search.Index) (*search.Indexer, error) {
-	return search.NewIndexer(search.IndexerConfig{
+	cfg := search.IndexerConfig{
 		Index:  idx,
 		Source: &catalog.SearchSource{Reads: n.Store.Projections(), Logger: n.Logger},
 		Logger: n.Logger,
-	})
+	}
+	// A member of a cluster with an embedded index has an index of its own:
+	// it follows what the other members index through the search feed, so
+	// that every member answers the same searches (search/feed.go). A lone
+	// member, or one on the shared Elasticsearch index, needs no feed.
+	if cursors, own := idx.(search.FeedCursors); own && n.Config.ClusterProvider != actors.ProviderLocal {
+		cfg.Feed, cfg.Cursors = &catalog.SearchFeed{Journal: n.Store.Journal()}, cursors
+	}
+	return search.NewIndexer(cfg)
 }
 
 // searchDir is where the embedded index lives.

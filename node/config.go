@@ -37,6 +37,7 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	ShutdownDrain   time.Duration
 	SweepInterval   time.Duration
 	GrainIdle       time.Duration
 	PublicURL       string
@@ -93,6 +94,7 @@ func (c *Config) settings() []setting {
 		{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", false, &c.LogLevel},
 		{"LOG_FORMAT", "log-format", "text", "text or json", false, &c.LogFormat},
 		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "longest a graceful shutdown may take", false, &c.ShutdownTimeout},
+		{"SHUTDOWN_DRAIN", "shutdown-drain", "0s", "on SIGTERM, how long /readyz fails before the node stops taking HTTP requests, so load balancers stop sending new ones first (their health-check interval); part of SHUTDOWN_TIMEOUT", false, &c.ShutdownDrain},
 		{"SWEEP_INTERVAL", "sweep-interval", "30s", "how often expired reservations of passivated SKUs are released", false, &c.SweepInterval},
 		{"GRAIN_IDLE_TIMEOUT", "grain-idle-timeout", "5m", "a grain idle this long is passivated", false, &c.GrainIdle},
 		{"PUBLIC_URL", "public-url", "http://localhost:8080", "base URL of links in emails and the issuer of access tokens", false, &c.PublicURL},
@@ -171,6 +173,9 @@ func (c *Config) Validate() error {
 	var errs []string
 	if c.ShutdownTimeout <= 0 || c.SweepInterval <= 0 || c.GrainIdle <= 0 {
 		errs = append(errs, "SHUTDOWN_TIMEOUT, SWEEP_INTERVAL and GRAIN_IDLE_TIMEOUT must be positive durations")
+	}
+	if c.ShutdownDrain < 0 || (c.ShutdownTimeout > 0 && c.ShutdownDrain >= c.ShutdownTimeout) {
+		errs = append(errs, fmt.Sprintf("SHUTDOWN_DRAIN=%s must be at least 0 and shorter than SHUTDOWN_TIMEOUT=%s", c.ShutdownDrain, c.ShutdownTimeout))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err.Error())

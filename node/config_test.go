@@ -53,3 +53,18 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	assert.Contains(t, out, "db.example:27017", "the address stays visible")
 	assert.Contains(t, out, "cache.example:6379")
 }
+
+// TestShutdownDrainFitsTheShutdown: the drain is part of the graceful
+// shutdown, so it cannot be negative or use up SHUTDOWN_TIMEOUT.
+func TestShutdownDrainFitsTheShutdown(t *testing.T) {
+	c := DefaultConfig()
+	assert.Zero(t, c.ShutdownDrain, "no drain by default: a lone node has no load balancer to wait for")
+	for _, d := range []time.Duration{-time.Second, c.ShutdownTimeout, 2 * c.ShutdownTimeout} {
+		c.ShutdownDrain = d
+		err := c.Validate()
+		require.Error(t, err, "SHUTDOWN_DRAIN=%s", d)
+		assert.Contains(t, err.Error(), "SHUTDOWN_DRAIN")
+	}
+	c.ShutdownDrain = 5 * time.Second
+	require.NoError(t, c.Validate())
+}

@@ -41,7 +41,7 @@ import (
 	"github.com/emporium-shop/emporium/payments"
 	"github.com/emporium-shop/emporium/payments/sandbox"
 	"github.com/emporium-shop/emporium/persistence"
-	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message crashes the node
+	_ "github.com/emporium-shop/emporium/protos" // every protobuf type, or a peer's message is refused and a journal unreadable
 	"github.com/emporium-shop/emporium/ratelimit"
 	"github.com/emporium-shop/emporium/search"
 )
@@ -108,6 +108,10 @@ type Node struct {
 	demoFile     string
 	// metricsListener is the METRICS_ADDR listener, nil when it is empty.
 	metricsListener net.Listener
+	// gateway is the HTTP gateway once serving; draining is set when the
+	// orderly stop begins (operations.go).
+	gateway  *gateway.Server
+	draining atomic.Bool
 
 	// closers undo Open's steps; Close runs them in reverse.
 	closers []closer
@@ -255,12 +259,11 @@ func (n *Node) startCluster() error {
 		return err
 	}
 	n.Cluster = c
-	n.onClose("cluster", func(ctx context.Context) error {
-		// Passivate first: the actor system's shutdown does not stop
-		// actors, and a grain's Terminate saves its snapshot.
-		err := n.Activations.PassivateAll(ctx, c.ActorSystem)
-		return errors.Join(err, leaveCluster(ctx, c, n.Config.ClusterProvider))
-	})
+	n.onClose("cluster", func(ctx context.Context) error { return n.leave(ctx, c) })
+	if err := actors.ServeStatus(c.ActorSystem, n.memberStatus); err != nil {
+		return err
+	}
+	n.registerClusterMetrics(c)
 	n.Logger.Info("cluster member joined", slog.String("address", c.ActorSystem.Address()), slog.String("provider", n.Config.ClusterProvider))
 	return nil
 }
@@ -343,6 +346,7 @@ func (n *Node) serveHTTP() error {
 	origins, _ := n.Config.allowedOrigins()
 	hub := live.NewHub(n.liveBus, live.HubOptions{Logger: n.Logger})
 	gw := gateway.New(gateway.Config{
+		Cluster:         n,
 		Carts:           n.Carts,
 		Wishlists:       n.Wishlists,
 		Orders:          n.Orders,
@@ -370,6 +374,13 @@ func (n *Node) serveHTTP() error {
 			}},
 		},
 	})
+	n.gateway = gw
+	// Metrics first, so that they are served until the HTTP API has
+	// drained (closers run in reverse).
+	if err := n.serveMetrics(gw.MetricsHandler()); err != nil {
+		_ = hub.Close()
+		return err
+	}
 	ln, err := net.Listen("tcp", n.Config.HTTPAddr)
 	if err != nil {
 		_ = hub.Close()
@@ -393,8 +404,11 @@ func (n *Node) serveHTTP() error {
 	// Closed before the server drains: Shutdown does not wait for (or
 	// close) hijacked websocket connections.
 	n.onClose("live connections", func(context.Context) error { return hub.Close() })
+	// The first step of an orderly stop: readiness fails while requests
+	// are still served, so that load balancers move away first.
+	n.onClose("readiness", n.drain)
 	n.Logger.Info("serving HTTP", slog.String("addr", ln.Addr().String()))
-	return n.serveMetrics(gw.MetricsHandler())
+	return nil
 }
 
 // serveMetrics listens on METRICS_ADDR and serves /metrics and the Go
@@ -468,10 +482,13 @@ func loopback(addr string) string {
 	return addr
 }
 
-// Close stops the node in the reverse order of Open: the HTTP listener stops
-// accepting and drains, background loops stop, grains passivate, the cluster
-// member leaves, and the stores close. It returns every error met, and is
-// safe to call on a node that did not open fully.
+// Close stops the node in the reverse order of Open; it is what SIGTERM
+// runs. Readiness fails first (for SHUTDOWN_DRAIN), then live connections
+// close, the HTTP server stops accepting and drains the requests in flight,
+// the metrics listener stops, background loops stop, grains passivate and
+// their projections are flushed, the member leaves the cluster, and the
+// stores close. It returns every error met, and is safe to call on a node
+// that did not open fully.
 func (n *Node) Close(ctx context.Context) error {
 	var errs []error
 	for i := len(n.closers) - 1; i >= 0; i-- {

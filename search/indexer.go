@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emporium-shop/emporium"
@@ -106,6 +107,13 @@ type IndexerConfig struct {
 	// MinBackoff and MaxBackoff bound the wait after a failure; it doubles
 	// with each failure in a row.
 	MinBackoff, MaxBackoff time.Duration
+	// Feed, when set, makes the index one of several over the store (each
+	// cluster member's embedded index, feed.go): what this indexer indexes
+	// it publishes there, and it follows the feed, every FeedInterval, from
+	// the position Cursors keeps. Cursors is required with a Feed.
+	Feed         Feed
+	Cursors      FeedCursors
+	FeedInterval time.Duration
 }
 
 // Indexer keeps an Index in step with a Source. Notify and NotifySKUs may
@@ -116,6 +124,9 @@ type Indexer struct {
 	source Source
 	log    *slog.Logger
 	cfg    IndexerConfig
+
+	// cursor is the feed position followed up to (feed.go).
+	cursor atomic.Uint64
 
 	mu   sync.Mutex
 	ids  map[string]struct{}
@@ -129,6 +140,9 @@ func NewIndexer(cfg IndexerConfig) (*Indexer, error) {
 	if cfg.Index == nil || cfg.Source == nil {
 		return nil, &emporium.Error{Code: emporium.EINVALID, Op: "search.NewIndexer", Message: "the indexer needs an index and a source"}
 	}
+	if cfg.Feed != nil && cfg.Cursors == nil {
+		return nil, &emporium.Error{Code: emporium.EINVALID, Op: "search.NewIndexer", Message: "an indexer that follows a feed needs somewhere to keep its cursor"}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -138,6 +152,7 @@ func NewIndexer(cfg IndexerConfig) (*Indexer, error) {
 	}{
 		{&cfg.Linger, DefaultLinger}, {&cfg.PollInterval, DefaultPollInterval},
 		{&cfg.MinBackoff, DefaultMinBackoff}, {&cfg.MaxBackoff, DefaultMaxBackoff},
+		{&cfg.FeedInterval, DefaultFeedInterval},
 	}
 	for _, d := range defaults {
 		if *d.d <= 0 {
@@ -221,6 +236,14 @@ func (x *Indexer) take() (ids, skus []string) {
 // returns at once; what was still queued is pending in the Source, and the
 // next Run indexes it.
 func (x *Indexer) Run(ctx context.Context) {
+	if x.cfg.Feed != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			x.follow(ctx)
+		}()
+	}
 	pollAt := time.Now() // due at once: the repair
 	var backoff, pollBackoff time.Duration
 	grow := func(d time.Duration) time.Duration { return min(max(2*d, x.cfg.MinBackoff), x.cfg.MaxBackoff) }
@@ -331,17 +354,19 @@ func (x *Indexer) indexBatch(ctx context.Context, ids, skus []string) error {
 		}
 		ids = append(ids, owners...)
 	}
-	if err := x.write(ctx, ids); err != nil {
+	if err := x.write(ctx, ids, true); err != nil {
 		x.queue(ids, nil)
 		return err
 	}
 	return nil
 }
 
-// write loads the products, upserts them and acknowledges those pending.
-// The index keeps the highest version, so writing a product twice, or an
-// older state after a newer one, changes nothing.
-func (x *Indexer) write(ctx context.Context, ids []string) error {
+// write loads the products, upserts them, publishes them to the feed (when
+// publish is set and there is one) and acknowledges those pending. The
+// index keeps the highest version, so writing a product twice, or an older
+// state after a newer one, changes nothing. Products read from the feed are
+// not published again, nor are those Reindex writes into this index only.
+func (x *Indexer) write(ctx context.Context, ids []string, publish bool) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -361,8 +386,22 @@ func (x *Indexer) write(ctx context.Context, ids []string) error {
 		if err := x.index.Upsert(ctx, products...); err != nil {
 			return err
 		}
+		if publish && x.cfg.Feed != nil {
+			published := make([]string, len(products))
+			for i, p := range products {
+				published[i] = p.ID
+			}
+			// Before the acknowledgement: a product is acknowledged only
+			// once every member can learn of it.
+			if err := x.cfg.Feed.Publish(ctx, published); err != nil {
+				return err
+			}
+		}
 	}
-	if len(pending) > 0 {
+	// With a feed, only what was published may be acknowledged: the
+	// pending mark is what makes somebody publish a change the members
+	// would otherwise not hear of.
+	if len(pending) > 0 && (publish || x.cfg.Feed == nil) {
 		return x.source.Acknowledge(ctx, pending)
 	}
 	return nil
@@ -390,7 +429,7 @@ func (x *Indexer) Reindex(ctx context.Context, progress func(done, total int)) e
 	report(0)
 	done := 0
 	err = x.source.EachID(ctx, x.cfg.MaxBatch, func(ids []string) error {
-		if err := x.retry(ctx, "reindexing a batch", func() error { return x.write(ctx, ids) }); err != nil {
+		if err := x.retry(ctx, "reindexing a batch", func() error { return x.write(ctx, ids, false) }); err != nil {
 			return err
 		}
 		done += len(ids)
@@ -482,3 +521,7 @@ func pause(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// FeedCursor returns the position in the shared search feed up to which
+// the index follows the store; 0 when the indexer follows no feed.
+func (x *Indexer) FeedCursor() uint64 { return x.cursor.Load() }

@@ -1922,11 +1922,11 @@ const file_inventorypb_inventory_proto_rawDesc = "" +
 	"\aReserve\x12%.emporium.inventory.v1.ReserveRequest\x1a\x1c.emporium.inventory.v1.Stock\x12N\n" +
 	"\aRelease\x12%.emporium.inventory.v1.ReleaseRequest\x1a\x1c.emporium.inventory.v1.Stock\x12L\n" +
 	"\x06Commit\x12$.emporium.inventory.v1.CommitRequest\x1a\x1c.emporium.inventory.v1.Stock\x12L\n" +
-	"\x06Return\x12$.emporium.inventory.v1.ReturnRequest\x1a\x1c.emporium.inventory.v1.Stock\x12V\n" +
-	"\vReturnUnits\x12).emporium.inventory.v1.ReturnUnitsRequest\x1a\x1c.emporium.inventory.v1.Stock\x12^\n" +
+	"\x06Return\x12$.emporium.inventory.v1.ReturnRequest\x1a\x1c.emporium.inventory.v1.Stock\x12^\n" +
 	"\x0fGetAvailability\x12-.emporium.inventory.v1.GetAvailabilityRequest\x1a\x1c.emporium.inventory.v1.Stock\x12b\n" +
 	"\x0eSubscribeAlert\x12,.emporium.inventory.v1.SubscribeAlertRequest\x1a\".emporium.inventory.v1.AlertAnswer\x12f\n" +
-	"\x10UnsubscribeAlert\x12..emporium.inventory.v1.UnsubscribeAlertRequest\x1a\".emporium.inventory.v1.AlertAnswerB6Z4github.com/emporium-shop/emporium/protos/inventorypbb\x06proto3"
+	"\x10UnsubscribeAlert\x12..emporium.inventory.v1.UnsubscribeAlertRequest\x1a\".emporium.inventory.v1.AlertAnswer\x12V\n" +
+	"\vReturnUnits\x12).emporium.inventory.v1.ReturnUnitsRequest\x1a\x1c.emporium.inventory.v1.StockB6Z4github.com/emporium-shop/emporium/protos/inventorypbb\x06proto3"
 
 var (
 	file_inventorypb_inventory_proto_rawDescOnce sync.Once
@@ -1999,20 +1999,20 @@ var file_inventorypb_inventory_proto_depIdxs = []int32{
 	5,  // 19: emporium.inventory.v1.InventoryGrain.Release:input_type -> emporium.inventory.v1.ReleaseRequest
 	6,  // 20: emporium.inventory.v1.InventoryGrain.Commit:input_type -> emporium.inventory.v1.CommitRequest
 	7,  // 21: emporium.inventory.v1.InventoryGrain.Return:input_type -> emporium.inventory.v1.ReturnRequest
-	8,  // 22: emporium.inventory.v1.InventoryGrain.ReturnUnits:input_type -> emporium.inventory.v1.ReturnUnitsRequest
-	9,  // 23: emporium.inventory.v1.InventoryGrain.GetAvailability:input_type -> emporium.inventory.v1.GetAvailabilityRequest
-	10, // 24: emporium.inventory.v1.InventoryGrain.SubscribeAlert:input_type -> emporium.inventory.v1.SubscribeAlertRequest
-	11, // 25: emporium.inventory.v1.InventoryGrain.UnsubscribeAlert:input_type -> emporium.inventory.v1.UnsubscribeAlertRequest
+	9,  // 22: emporium.inventory.v1.InventoryGrain.GetAvailability:input_type -> emporium.inventory.v1.GetAvailabilityRequest
+	10, // 23: emporium.inventory.v1.InventoryGrain.SubscribeAlert:input_type -> emporium.inventory.v1.SubscribeAlertRequest
+	11, // 24: emporium.inventory.v1.InventoryGrain.UnsubscribeAlert:input_type -> emporium.inventory.v1.UnsubscribeAlertRequest
+	8,  // 25: emporium.inventory.v1.InventoryGrain.ReturnUnits:input_type -> emporium.inventory.v1.ReturnUnitsRequest
 	14, // 26: emporium.inventory.v1.InventoryGrain.SetStock:output_type -> emporium.inventory.v1.Stock
 	14, // 27: emporium.inventory.v1.InventoryGrain.Restock:output_type -> emporium.inventory.v1.Stock
 	14, // 28: emporium.inventory.v1.InventoryGrain.Reserve:output_type -> emporium.inventory.v1.Stock
 	14, // 29: emporium.inventory.v1.InventoryGrain.Release:output_type -> emporium.inventory.v1.Stock
 	14, // 30: emporium.inventory.v1.InventoryGrain.Commit:output_type -> emporium.inventory.v1.Stock
 	14, // 31: emporium.inventory.v1.InventoryGrain.Return:output_type -> emporium.inventory.v1.Stock
-	14, // 32: emporium.inventory.v1.InventoryGrain.ReturnUnits:output_type -> emporium.inventory.v1.Stock
-	14, // 33: emporium.inventory.v1.InventoryGrain.GetAvailability:output_type -> emporium.inventory.v1.Stock
-	12, // 34: emporium.inventory.v1.InventoryGrain.SubscribeAlert:output_type -> emporium.inventory.v1.AlertAnswer
-	12, // 35: emporium.inventory.v1.InventoryGrain.UnsubscribeAlert:output_type -> emporium.inventory.v1.AlertAnswer
+	14, // 32: emporium.inventory.v1.InventoryGrain.GetAvailability:output_type -> emporium.inventory.v1.Stock
+	12, // 33: emporium.inventory.v1.InventoryGrain.SubscribeAlert:output_type -> emporium.inventory.v1.AlertAnswer
+	12, // 34: emporium.inventory.v1.InventoryGrain.UnsubscribeAlert:output_type -> emporium.inventory.v1.AlertAnswer
+	14, // 35: emporium.inventory.v1.InventoryGrain.ReturnUnits:output_type -> emporium.inventory.v1.Stock
 	26, // [26:36] is the sub-list for method output_type
 	16, // [16:26] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name

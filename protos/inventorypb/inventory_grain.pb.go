@@ -67,10 +67,10 @@ type InventoryGrain interface {
 	Release(req *ReleaseRequest, ctx cluster.GrainContext) (*Stock, error)
 	Commit(req *CommitRequest, ctx cluster.GrainContext) (*Stock, error)
 	Return(req *ReturnRequest, ctx cluster.GrainContext) (*Stock, error)
-	ReturnUnits(req *ReturnUnitsRequest, ctx cluster.GrainContext) (*Stock, error)
 	GetAvailability(req *GetAvailabilityRequest, ctx cluster.GrainContext) (*Stock, error)
 	SubscribeAlert(req *SubscribeAlertRequest, ctx cluster.GrainContext) (*AlertAnswer, error)
 	UnsubscribeAlert(req *UnsubscribeAlertRequest, ctx cluster.GrainContext) (*AlertAnswer, error)
+	ReturnUnits(req *ReturnUnitsRequest, ctx cluster.GrainContext) (*Stock, error)
 }
 
 // InventoryGrainGrainClient holds the base data for the InventoryGrainGrain
@@ -241,33 +241,6 @@ func (g *InventoryGrainGrainClient) Return(r *ReturnRequest, opts ...cluster.Gra
 	}
 }
 
-// ReturnUnits requests the execution on to the cluster with CallOptions
-func (g *InventoryGrainGrainClient) ReturnUnits(r *ReturnUnitsRequest, opts ...cluster.GrainCallOption) (*Stock, error) {
-	if g.cluster.Config.RequestLog {
-		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "InventoryGrain"), slog.String("method", "ReturnUnits"), slog.Any("request", r))
-	}
-	bytes, err := proto.Marshal(r)
-	if err != nil {
-		return nil, err
-	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 6, MessageData: bytes}
-	resp, err := g.cluster.Request(g.Identity, "InventoryGrain", reqMsg, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("error request: %w", err)
-	}
-	switch msg := resp.(type) {
-	case *Stock:
-		return msg, nil
-	case *cluster.GrainErrorResponse:
-		if msg == nil {
-			return nil, nil
-		}
-		return nil, msg
-	default:
-		return nil, fmt.Errorf("unknown response type %T", resp)
-	}
-}
-
 // GetAvailability requests the execution on to the cluster with CallOptions
 func (g *InventoryGrainGrainClient) GetAvailability(r *GetAvailabilityRequest, opts ...cluster.GrainCallOption) (*Stock, error) {
 	if g.cluster.Config.RequestLog {
@@ -277,7 +250,7 @@ func (g *InventoryGrainGrainClient) GetAvailability(r *GetAvailabilityRequest, o
 	if err != nil {
 		return nil, err
 	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 7, MessageData: bytes}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 6, MessageData: bytes}
 	resp, err := g.cluster.Request(g.Identity, "InventoryGrain", reqMsg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("error request: %w", err)
@@ -304,7 +277,7 @@ func (g *InventoryGrainGrainClient) SubscribeAlert(r *SubscribeAlertRequest, opt
 	if err != nil {
 		return nil, err
 	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 8, MessageData: bytes}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 7, MessageData: bytes}
 	resp, err := g.cluster.Request(g.Identity, "InventoryGrain", reqMsg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("error request: %w", err)
@@ -331,13 +304,40 @@ func (g *InventoryGrainGrainClient) UnsubscribeAlert(r *UnsubscribeAlertRequest,
 	if err != nil {
 		return nil, err
 	}
-	reqMsg := &cluster.GrainRequest{MethodIndex: 9, MessageData: bytes}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 8, MessageData: bytes}
 	resp, err := g.cluster.Request(g.Identity, "InventoryGrain", reqMsg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("error request: %w", err)
 	}
 	switch msg := resp.(type) {
 	case *AlertAnswer:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// ReturnUnits requests the execution on to the cluster with CallOptions
+func (g *InventoryGrainGrainClient) ReturnUnits(r *ReturnUnitsRequest, opts ...cluster.GrainCallOption) (*Stock, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "InventoryGrain"), slog.String("method", "ReturnUnits"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 9, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "InventoryGrain", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *Stock:
 		return msg, nil
 	case *cluster.GrainErrorResponse:
 		if msg == nil {
@@ -498,26 +498,6 @@ func (a *InventoryGrainActor) Receive(ctx actor.Context) {
 			}
 			ctx.Respond(r0)
 		case 6:
-			req := &ReturnUnitsRequest{}
-			err := proto.Unmarshal(msg.MessageData, req)
-			if err != nil {
-				ctx.Logger().Error("[Grain] ReturnUnits(ReturnUnitsRequest) proto.Unmarshal failed.", slog.Any("error", err))
-				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
-					WithMetadata(map[string]string{
-						"argument": req.String(),
-					})
-				ctx.Respond(resp)
-				return
-			}
-
-			r0, err := a.inner.ReturnUnits(req, a.ctx)
-			if err != nil {
-				resp := cluster.FromError(err)
-				ctx.Respond(resp)
-				return
-			}
-			ctx.Respond(r0)
-		case 7:
 			req := &GetAvailabilityRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {
@@ -537,7 +517,7 @@ func (a *InventoryGrainActor) Receive(ctx actor.Context) {
 				return
 			}
 			ctx.Respond(r0)
-		case 8:
+		case 7:
 			req := &SubscribeAlertRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {
@@ -557,7 +537,7 @@ func (a *InventoryGrainActor) Receive(ctx actor.Context) {
 				return
 			}
 			ctx.Respond(r0)
-		case 9:
+		case 8:
 			req := &UnsubscribeAlertRequest{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {
@@ -571,6 +551,26 @@ func (a *InventoryGrainActor) Receive(ctx actor.Context) {
 			}
 
 			r0, err := a.inner.UnsubscribeAlert(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 9:
+			req := &ReturnUnitsRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] ReturnUnits(ReturnUnitsRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.ReturnUnits(req, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)

@@ -8,6 +8,7 @@ package bleveindex
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -363,3 +364,34 @@ func backendError(op string, err error) error {
 	}
 	return emporium.Wrap(op, err)
 }
+
+// feedCursorKey is the key of the index's internal storage under which
+// SaveFeedCursor keeps the feed position: beside the documents, so that an
+// index removed to be rebuilt takes its position with it.
+var feedCursorKey = []byte("emporium.feed_cursor")
+
+// LoadFeedCursor implements search.FeedCursors: the feed position this
+// index was last saved at; found is false for an index that never was.
+func (x *Index) LoadFeedCursor(context.Context) (cursor uint64, found bool, err error) {
+	raw, err := x.idx.GetInternal(feedCursorKey)
+	if err != nil {
+		return 0, false, backendError("bleveindex.LoadFeedCursor", err)
+	}
+	if len(raw) == 0 {
+		return 0, false, nil
+	}
+	if len(raw) != 8 {
+		return 0, false, &emporium.Error{Code: emporium.EINTERNAL, Op: "bleveindex.LoadFeedCursor", Message: fmt.Sprintf("the stored feed cursor has %d bytes, not 8", len(raw))}
+	}
+	return binary.BigEndian.Uint64(raw), true, nil
+}
+
+// SaveFeedCursor implements search.FeedCursors.
+func (x *Index) SaveFeedCursor(_ context.Context, cursor uint64) error {
+	if err := x.idx.SetInternal(feedCursorKey, binary.BigEndian.AppendUint64(nil, cursor)); err != nil {
+		return backendError("bleveindex.SaveFeedCursor", err)
+	}
+	return nil
+}
+
+var _ search.FeedCursors = (*Index)(nil)
