@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -25,7 +26,7 @@ const SearchFeedStream = "search-feed"
 // publishTries bounds the appends of one Publish that lose to another
 // member's; each loss moves the known tail forward, so a few suffice unless
 // many members publish at once, and the indexer retries the batch then.
-const publishTries = 8
+const publishTries = 32
 
 // SearchFeed is the search.Feed of a cluster over the shared journal.
 type SearchFeed struct {
@@ -48,7 +49,7 @@ func (f *SearchFeed) Publish(ctx context.Context, ids []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	entry := &memberpb.SearchFeedEntry{ProductIds: ids}
-	for range publishTries {
+	for try := range publishTries {
 		seq, err := f.Journal.Append(ctx, SearchFeedStream, f.tail, entry)
 		if err == nil {
 			f.tail = seq
@@ -57,12 +58,19 @@ func (f *SearchFeed) Publish(ctx context.Context, ids []string) error {
 		if !emporium.IsCode(err, emporium.ECONFLICT) {
 			return emporium.Wrap(op, err)
 		}
-		// Another member appended: find the tail and try after it.
+		// Another member appended: find the tail and try after it, after a
+		// pause of up to a few milliseconds (growing with each loss), so
+		// that members racing in step do not keep colliding.
 		last, err := f.Journal.Load(ctx, SearchFeedStream, f.tail, func(uint64, time.Time, proto.Message) error { return nil })
 		if err != nil {
 			return emporium.Wrap(op, err)
 		}
 		f.tail = last
+		select {
+		case <-ctx.Done():
+			return emporium.Wrap(op, ctx.Err())
+		case <-time.After(time.Duration(rand.Int64N(int64(try+1) * int64(time.Millisecond)))):
+		}
 	}
 	return &emporium.Error{Code: emporium.EUNAVAILABLE, Op: op, Message: "Other members kept publishing to the search feed first; the indexer retries."}
 }
