@@ -45,8 +45,9 @@ func newState(id string) *pb.State { return &pb.State{Id: id} }
 // placed reports whether the order exists.
 func placed(s *pb.State) bool { return s.BuyerId != "" }
 
-// Terminal reports whether the order's life is over: failed or cancelled
-// (and, in the fulfilment issue's words, delivered or refunded).
+// Terminal reports whether the order's life is over: failed, cancelled,
+// delivered or refunded (docs/orders.md). A terminal order may still owe
+// adjustments' refunds and mails; Settled tells when nothing is left.
 func Terminal(s *pb.State) bool {
 	switch s.Status {
 	case emporium.OrderFailed, emporium.OrderCancelled, emporium.OrderRefunded, emporium.OrderDelivered:
