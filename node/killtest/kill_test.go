@@ -25,9 +25,10 @@ const errorWindow = 10 * time.Second
 // pending.
 const settleWithin = 60 * time.Second
 
-// Load shape: cart buyers only add; order buyers add and check out. The
-// API allows one account 300 requests a minute (ratelimit.PerClient), so
-// the load is spread over accounts.
+// Load shape: cart buyers only add; order buyers add and check out, each
+// buyer in a closed loop (the next request once the last is answered; the
+// API limits only /v1/auth/* and webhooks), spread over accounts so that
+// carts and orders of many buyers move at once.
 const (
 	cartBuyers  = 8
 	orderBuyers = 12
