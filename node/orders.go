@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors/catalog"
@@ -116,6 +117,12 @@ func (n *Node) recovery() *order.Recovery {
 // mailOrder sends the buyer the mail of kind about o, or a vendor theirs
 // (order.MailVendorOrder).
 func (n *Node) mailOrder(ctx context.Context, kind string, o *pb.State) error {
+	// A member that joins takes its share of orders at once, before its
+	// services are built (Open starts the cluster first): the mail waits
+	// for them, as the order's mail step gives up after a few tries.
+	if err := n.awaitServices(ctx); err != nil {
+		return err
+	}
 	if vendor, ok := order.VendorOfMail(kind); ok {
 		return n.mailVendorOrder(ctx, vendor, o)
 	}
@@ -265,4 +272,20 @@ func orderIndexes(ctx context.Context, reads interface {
 	}
 	// A buyer's delivered lines of a product: the right to review it.
 	return reads.EnsureIndex(ctx, order.PurchaseCollection, order.PurchaseField, "-_id")
+}
+
+// awaitServices waits until Open has built the node's services (the
+// accounts, the catalogue, the orders), or ctx ends: grain callbacks that
+// need them may run as soon as the member joins the cluster.
+func (n *Node) awaitServices(ctx context.Context) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !n.servicesReady.Load() {
+		select {
+		case <-ctx.Done():
+			return emporium.Errorf(emporium.EUNAVAILABLE, "the node is starting: %v", ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package killtest
 import (
 	"context"
 	"fmt"
+	"github.com/emporium-shop/emporium"
 	"net/http"
 	"os"
 	"strings"
@@ -180,6 +181,37 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 	ev.ready = time.Since(ev.at)
 	lb.add(3, c.base(3))
 	events = append(events, ev)
+
+	// The node that joined takes its share of grains while the load runs:
+	// its own entry of /v1/admin/cluster (asked of it, as an admin) counts
+	// grains soon after it is in the rotation.
+	joined := &shopclient.Client{Base: c.base(3), Token: shop.Token, HTTP: httpClient}
+	var share map[string]int64
+	deadline := time.Now().Add(g - 2*time.Second)
+	for time.Now().Before(deadline) {
+		var status emporium.ClusterStatus
+		if err := joined.Do(ctx, http.MethodGet, "/v1/admin/cluster", nil, &status); err == nil {
+			for _, m := range status.Members {
+				if m.Self {
+					share = m.Grains
+				}
+			}
+		}
+		var total int64
+		for _, n := range share {
+			total += n
+		}
+		if total > 0 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond) // polling the running cluster; no condition to wait on
+	}
+	t.Logf("grains on node 4 after it joined: %v", share)
+	var held int64
+	for _, n := range share {
+		held += n
+	}
+	assert.Positive(t, held, "node 4 holds grains once it joined: %v", share)
 
 	sleepUntil(next.Add(g))
 	stopLoad()
