@@ -3,6 +3,7 @@ package emporium
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -84,6 +85,19 @@ const (
 	// MaxLineIDLength bounds a line id a request names.
 	MaxLineIDLength = 64
 )
+
+// ValidTrackingNumber reports whether v has the form of a carrier's
+// tracking number: letters and digits, some grouped by spaces, dashes, dots
+// or slashes, starting with a letter or a digit.
+func ValidTrackingNumber(v string) bool {
+	for i, r := range v {
+		alnum := r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if !alnum && (i == 0 || !strings.ContainsRune(" -./", r)) {
+			return false
+		}
+	}
+	return v != ""
+}
 
 // ShipInput is the body of POST /v1/vendor/orders/{id}/ship.
 type ShipInput struct {

@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -47,7 +46,7 @@ func (b shipRequest) Validate() error {
 	if v.text("carrier", b.Carrier, true, emporium.MaxCarrierLength) {
 		v.oneLine("carrier", b.Carrier)
 	}
-	if v.text("tracking_number", b.TrackingNumber, true, emporium.MaxTrackingNumberLength) && !trackingNumberForm.MatchString(b.TrackingNumber) {
+	if v.text("tracking_number", b.TrackingNumber, true, emporium.MaxTrackingNumberLength) && !emporium.ValidTrackingNumber(b.TrackingNumber) {
 		v.add("tracking_number", emporium.FieldInvalid, "must be letters, digits, spaces and - . / only")
 	}
 	v.lineIDs(b.Lines)
@@ -116,10 +115,6 @@ func (b refundRequest) input() emporium.RefundInput {
 	}
 	return in
 }
-
-// trackingNumberForm is the form of a tracking number: carriers' are
-// letters and digits, some grouped by spaces, dashes, dots or slashes.
-var trackingNumberForm = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ./-]*$`)
 
 // lineIDs checks the line ids a body names.
 func (v *validation) lineIDs(ids []string) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -423,7 +424,7 @@ func shipmentMailDue(s *pb.State) string {
 // whether the kind is one.
 func ShipmentOfMail(s *pb.State, kind string) (*pb.Shipment, bool) {
 	for _, prefix := range []string{MailShipped, MailDelivered} {
-		if id, ok := cutPrefix(kind, prefix); ok {
+		if id, ok := strings.CutPrefix(kind, prefix); ok {
 			i := slices.IndexFunc(s.Shipments, func(sh *pb.Shipment) bool { return sh.Id == id })
 			if i < 0 {
 				return nil, false
@@ -432,13 +433,6 @@ func ShipmentOfMail(s *pb.State, kind string) (*pb.Shipment, bool) {
 		}
 	}
 	return nil, false
-}
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):], true
-	}
-	return "", false
 }
 
 // applyFulfilment folds the events of fulfilment into the state.

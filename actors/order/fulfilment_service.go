@@ -102,7 +102,7 @@ func checkShipment(in emporium.ShipInput) error {
 	}
 	if msg, code := plainText(in.TrackingNumber, emporium.MaxTrackingNumberLength); msg != "" {
 		add("tracking_number", code, msg)
-	} else if !trackingNumber(in.TrackingNumber) {
+	} else if !emporium.ValidTrackingNumber(in.TrackingNumber) {
 		add("tracking_number", emporium.FieldInvalid, "must be letters, digits, spaces and - . / only")
 	}
 	if err := checkLineIDs(in.Lines); err != nil {
@@ -140,13 +140,6 @@ func plainText(v string, maxLen int) (string, string) {
 		return "must be one line of text", emporium.FieldInvalid
 	}
 	return "", ""
-}
-
-// trackingNumber reports whether v has the form of a tracking number.
-func trackingNumber(v string) bool {
-	return !strings.ContainsFunc(v, func(r rune) bool {
-		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune(" -./", r))
-	})
 }
 
 // contentID is the command id of a request: from its Idempotency-Key when
