@@ -36,6 +36,12 @@ type Activation[S proto.Message, C any] struct {
 	// broken is set when the state could not be loaded: the activation
 	// answers unavailable and stops, so the next request activates afresh.
 	broken error
+	// ring is the placement placed was computed from; placed says whether
+	// it places this grain on this member.
+	ring   *Ring
+	placed bool
+	// leaving is set once a stray activation asked to stop.
+	leaving bool
 }
 
 // Projector is a grain that keeps a read model: the shell calls Project
@@ -148,6 +154,7 @@ func (a *Activation[S, C]) Command(ctx cluster.GrainContext, cmd proto.Message, 
 	if err := a.Usable(ctx); err != nil {
 		return err
 	}
+	defer a.strayCheck(ctx)()
 	return GrainError(a.Log, a.Entity.Command(a.Now(), cmd, steps...))
 }
 
@@ -157,5 +164,26 @@ func (a *Activation[S, C]) Query(ctx cluster.GrainContext, steps ...Step[S]) err
 	if err := a.Usable(ctx); err != nil {
 		return err
 	}
+	defer a.strayCheck(ctx)()
 	return GrainError(a.Log, a.Entity.Query(a.Now(), steps...))
+}
+
+// strayCheck marks the Entity a stray when the member's ring no longer
+// places this grain here, so the request checks the journal's tail before
+// it answers, and returns what to do after the request: a stray then asks
+// itself to stop. Requests already in its mailbox are answered first, each
+// checked the same way; the next caller finds it gone and asks the identity
+// lookup again, which places the grain where it belongs (settleWindow).
+func (a *Activation[S, C]) strayCheck(ctx cluster.GrainContext) (after func()) {
+	if ring := a.Entity.Topology.Ring(); ring != nil && ring != a.ring {
+		a.ring, a.placed = ring, ring.Places(a.kind, a.id)
+	}
+	a.Entity.Stray = a.leaving || a.ring != nil && !a.placed
+	return func() {
+		if a.Entity.Stray && !a.leaving {
+			a.leaving = true
+			a.Log.Info("the cluster places this grain on another member; this activation stops after answering")
+			ctx.Poison(ctx.Self())
+		}
+	}
 }

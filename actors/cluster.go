@@ -101,8 +101,8 @@ func StartMember(cfg ClusterConfig, kinds ...*cluster.Kind) (c *cluster.Cluster,
 	c = cluster.New(system, config)
 	topology := NewTopology(system, cfg.Clock)
 	system.EventStream.Subscribe(func(ev any) {
-		if _, ok := ev.(*cluster.ClusterTopology); ok {
-			topology.Changed()
+		if tp, ok := ev.(*cluster.ClusterTopology); ok {
+			topology.Observe(tp.Members, system.Address())
 		}
 	})
 

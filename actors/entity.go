@@ -64,8 +64,12 @@ type Entity[S proto.Message] struct {
 	// kindRules are the kind's rules, from its Spec.
 	kindRules[S]
 	// Topology, when set, is the member's view of membership changes, which
-	// makes queries check the journal's tail while members change.
+	// makes queries check the journal's tail while members change (see
+	// settleWindow).
 	Topology *Topology
+	// Stray is set by the shell while the member no longer places this
+	// grain here: every answer is then checked against the journal's tail.
+	Stray bool
 	// Changed, when set, is called after the state moved (a write or a
 	// reload), to update read models.
 	Changed func(state S, seq uint64)
@@ -82,6 +86,9 @@ type Entity[S proto.Message] struct {
 
 	snapAt uint64
 	unsure bool
+	// verified is when the state was last confirmed equal to the journal's
+	// (a load, a tail check, an append), as a Topology mark.
+	verified int64
 }
 
 // conflictRetries is how many times a command is decided again after the
@@ -122,7 +129,9 @@ func (e *Entity[S]) Command(now time.Time, cmd proto.Message, steps ...Step[S]) 
 
 // Query runs steps that answer from the state at time now, after expiring
 // what ran out and settling an unknown outcome, if any. It checks the
-// journal's tail only while the cluster's members change (Topology).
+// journal's tail only while another activation may have written: for a
+// stray, and after the cluster's members changed until the state has been
+// confirmed once past the settle window (Topology.Suspect).
 func (e *Entity[S]) Query(now time.Time, steps ...Step[S]) error {
 	return e.run(now, nil, false, steps)
 }
@@ -214,7 +223,7 @@ func (e *Entity[S]) attempt(now time.Time, mutating bool, steps []Step[S]) error
 			break
 		}
 	}
-	if wrote || !mutating && !e.Topology.Unsettled() {
+	if wrote || !mutating && !e.suspect() {
 		return answer
 	}
 	moved, err := e.catchUp()
@@ -248,6 +257,7 @@ func (e *Entity[S]) fence() error {
 func (e *Entity[S]) persist(events []proto.Message) error {
 	ctx, cancel := context.WithTimeout(context.Background(), e.IOTimeout)
 	defer cancel()
+	mark := e.Topology.Mark()
 	seq, err := e.Journal.Append(ctx, e.Stream, e.Seq, events...)
 	if err != nil {
 		if emporium.IsCode(err, emporium.ECONFLICT) {
@@ -259,7 +269,7 @@ func (e *Entity[S]) persist(events []proto.Message) error {
 	for _, ev := range events {
 		e.apply(e.State, ev)
 	}
-	e.Seq = seq
+	e.Seq, e.verified = seq, mark
 	e.changed()
 	if e.Seq-e.snapAt >= uint64(e.SnapshotEvery) {
 		e.saveSnapshot()
@@ -276,6 +286,7 @@ func (e *Entity[S]) catchUp() (moved bool, err error) {
 	defer cancel()
 	var next S
 	cloned := false // cloned at the first event: most tail checks find none
+	mark := e.Topology.Mark()
 	last, err := e.Journal.Load(ctx, e.Stream, e.Seq, func(_ uint64, _ time.Time, ev proto.Message) error {
 		if !cloned {
 			next, cloned = proto.CloneOf(e.State), true
@@ -286,6 +297,7 @@ func (e *Entity[S]) catchUp() (moved bool, err error) {
 	if err != nil {
 		return false, emporium.Wrap("actors.Entity.catchUp", err)
 	}
+	e.verified = mark
 	if !cloned || last == e.Seq {
 		return false, nil
 	}
@@ -328,6 +340,12 @@ func (e *Entity[S]) Stop() {
 	if !e.unsure && e.Seq-e.snapAt >= snapshotOnStopAfter {
 		e.saveSnapshot().Wait()
 	}
+}
+
+// suspect reports whether the state may miss another activation's write,
+// so that a query checks the journal's tail first.
+func (e *Entity[S]) suspect() bool {
+	return e.Stray || e.Topology.Suspect(e.verified)
 }
 
 func (e *Entity[S]) changed() {

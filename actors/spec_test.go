@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
@@ -84,4 +85,52 @@ func TestTopologySettlesOnTheMembersClock(t *testing.T) {
 	assert.True(t, topology.Unsettled())
 	clock.Advance(time.Second)
 	assert.False(t, topology.Unsettled(), "settled 10 s after the change, by the member's clock")
+}
+
+func TestTopologySuspectsStatesConfirmedBeforeItSettled(t *testing.T) {
+	clock := actorstest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	topology := actors.NewTopology(actor.NewActorSystem(), clock)
+	loaded := topology.Mark()
+	assert.False(t, topology.Suspect(loaded), "no change seen: nothing is suspect")
+	assert.False(t, (*actors.Topology)(nil).Suspect(0))
+
+	clock.Advance(time.Minute)
+	topology.Changed()
+	clock.Advance(time.Minute)
+	assert.True(t, topology.Suspect(loaded), "confirmed before the change, read long after it")
+	inWindow := topology.Mark() - (time.Minute - 5*time.Second).Nanoseconds()
+	assert.True(t, topology.Suspect(inWindow), "confirmed while the views converged")
+	assert.False(t, topology.Suspect(topology.Mark()), "confirmed after the window")
+}
+
+func TestRingPlacesEachIdentityOnOneMember(t *testing.T) {
+	members := []*cluster.Member{
+		{Id: "a", Host: "10.0.0.1", Port: 6330, Kinds: []string{"CartGrain"}},
+		{Id: "b", Host: "10.0.0.2", Port: 6330, Kinds: []string{"CartGrain"}},
+		{Id: "c", Host: "10.0.0.3", Port: 6330, Kinds: []string{"CartGrain"}},
+	}
+	rings := make([]*actors.Ring, len(members))
+	for i, m := range members {
+		topology := actors.NewTopology(actor.NewActorSystem(), nil)
+		assert.Nil(t, topology.Ring(), "no ring before the first topology")
+		topology.Observe(members, m.Address())
+		rings[i] = topology.Ring()
+	}
+	perMember := make([]int, len(members))
+	for i := range 300 {
+		id := fmt.Sprintf("user-%d", i)
+		owners := 0
+		for m, r := range rings {
+			if r.Places("CartGrain", id) {
+				owners++
+				perMember[m]++
+			}
+		}
+		require.Equal(t, 1, owners, "%s is placed on exactly one member", id)
+		assert.True(t, rings[0].Places("OtherGrain", id), "a kind no member hosts is placed anywhere")
+	}
+	for m, n := range perMember {
+		assert.Greater(t, n, 50, "member %d takes a share", m)
+	}
+	assert.Nil(t, (*actors.Topology)(nil).Ring())
 }

@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/emporium-shop/emporium"
 	"github.com/emporium-shop/emporium/actors"
@@ -38,11 +41,18 @@ func (shelf) Items(_ context.Context, skus ...string) (map[string]cart.Item, err
 
 func startCartMember(t *testing.T, agent *test.InMemAgent, store persistence.Store) *member {
 	t.Helper()
+	return startCartMemberOnClock(t, agent, store, nil)
+}
+
+// startCartMemberOnClock starts a cart member whose topology (the settle
+// window) reads clock; nil means the wall clock.
+func startCartMemberOnClock(t *testing.T, agent *test.InMemAgent, store persistence.Store, clock actors.Clock) *member {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	m := &member{activations: actors.NewActivations(nil)}
 	c, err := actors.StartMember(actors.ClusterConfig{
 		Provider: actors.ProviderTest, Agent: agent, Addr: "127.0.0.1:0", Logger: logger,
-		RequestTimeout: 2 * time.Second,
+		RequestTimeout: 2 * time.Second, Clock: clock,
 	}, cart.NewKind(cart.Config{
 		GrainConfig: actors.GrainConfig{Journal: store.Journal(), Snapshots: store.Snapshots(), Logger: logger, Activations: m.activations},
 		Catalog:     shelf{},
@@ -143,4 +153,70 @@ func TestCartsSurviveAMemberLeaving(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, s.Lines, len(c.Lines), u)
 	}
+}
+
+// TestStrayActivationStopsAndItsWriteIsSeen stages what a member whose view
+// of the cluster is behind does while members change: it activates a cart
+// on the member that used to hold it, though the ring now places the cart
+// elsewhere, and writes through it. The stray answers from the journal,
+// stops after answering (a stale route finds it gone), and the owner, whose
+// state predates the stray's write, serves that write long after the change
+// settled.
+func TestStrayActivationStopsAndItsWriteIsSeen(t *testing.T) {
+	store := persistencetest.Open(t)
+	agent := test.NewInMemAgent()
+	clock := actorstest.NewClock(time.Now().UTC())
+	a, b := startCartMemberOnClock(t, agent, store, clock), startCartMemberOnClock(t, agent, store, clock)
+	defer b.c.Shutdown(true)
+	defer a.c.Shutdown(true)
+	for _, m := range []*member{a, b} {
+		actorstest.WaitFor(t, 15*time.Second, "two members", func() bool { return m.c.MemberList.Length() == 2 })
+	}
+
+	// The members' rings agree with where the identity lookup activates.
+	run := time.Now().UnixNano()
+	var user string
+	for i := range 40 {
+		u := fmt.Sprintf("stray-%d-%d", i, run)
+		onA := a.c.Get(u, cart.Kind).Address == a.c.ActorSystem.Address()
+		require.Equal(t, onA, actors.TopologyOf(a.c.ActorSystem).Ring().Places(cart.Kind, u), u)
+		require.Equal(t, !onA, actors.TopologyOf(b.c.ActorSystem).Ring().Places(cart.Kind, u), u)
+		if onA && user == "" {
+			user = u
+		}
+	}
+	require.NotEmpty(t, user, "a placed some carts")
+	owner := cartpb.GetCartGrainGrainClient(a.c, user)
+	_, err := owner.AddItem(&cartpb.AddItemRequest{CommandId: "add-1", Sku: "MUG-A", Quantity: 1})
+	require.NoError(t, err)
+
+	// b's view is behind: it activates the cart at home and writes there.
+	// (Asking the ring above activated b's own carts.)
+	onB := b.activations.Live()
+	res, err := a.c.ActorSystem.Root.RequestFuture(actor.NewPID(b.c.ActorSystem.Address(), "partition-activator"),
+		&cluster.ActivationRequest{ClusterIdentity: cluster.NewClusterIdentity(user, cart.Kind)}, 5*time.Second).Result()
+	require.NoError(t, err)
+	stray := res.(*cluster.ActivationResponse).Pid
+	require.Equal(t, b.c.ActorSystem.Address(), stray.Address)
+	add := func() (any, error) {
+		data, err := proto.Marshal(&cartpb.AddItemRequest{CommandId: "add-2", Sku: "MUG-B", Quantity: 2})
+		require.NoError(t, err)
+		return a.c.ActorSystem.Root.RequestFuture(stray, &cluster.GrainRequest{MethodIndex: 0, MessageData: data}, 2*time.Second).Result()
+	}
+	resp, err := add()
+	require.NoError(t, err)
+	require.IsType(t, &cartpb.Cart{}, resp, "the stray answered")
+	assert.Len(t, resp.(*cartpb.Cart).Lines, 2, "the stray read the owner's add before answering")
+	actorstest.WaitFor(t, 5*time.Second, "the stray stops", func() bool { return b.activations.Live() == onB })
+	_, err = add()
+	require.Error(t, err, "a stale route finds the stray gone")
+
+	clock.Advance(time.Minute) // long after the change settled
+	c, err := owner.Get(&cartpb.GetRequest{})
+	require.NoError(t, err)
+	assert.Len(t, c.Lines, 2, "the owner serves the stray's write")
+	c, err = cartpb.GetCartGrainGrainClient(b.c, user).Get(&cartpb.GetRequest{})
+	require.NoError(t, err)
+	assert.Len(t, c.Lines, 2, "through either member")
+	assert.Equal(t, onB, b.activations.Live(), "the cart lives on a only")
 }

@@ -36,6 +36,8 @@ type memJournal struct {
 	// failLoadAfter, when >= 0, makes the next Load fail after delivering
 	// that many events.
 	failLoadAfter int
+	// loads counts the Load calls (a load, a tail check).
+	loads int
 }
 
 func newMemJournal() *memJournal {
@@ -71,6 +73,7 @@ func (j *memJournal) Append(_ context.Context, stream string, expected uint64, e
 func (j *memJournal) Load(_ context.Context, stream string, after uint64, fn func(uint64, time.Time, proto.Message) error) (uint64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.loads++
 	limit := j.failLoadAfter
 	j.failLoadAfter = -1
 	var seq, delivered uint64
@@ -106,6 +109,7 @@ type grainContext struct {
 	self                 *actor.PID
 	identity             string
 	poisoned             bool
+	clock                *actorstest.Clock
 }
 
 func (c *grainContext) Identity() string                { return c.identity }
@@ -117,8 +121,8 @@ func (c *grainContext) Poison(*actor.PID)               { c.poisoned = true }
 func activate(t *testing.T, journal actors.Journal, sku string) (*grain, *grainContext) {
 	t.Helper()
 	system := actor.NewActorSystem()
-	ctx := &grainContext{system: system, self: actor.NewPID("test", fmt.Sprintf("%s/%d", sku, time.Now().UnixNano())), identity: sku}
 	clock := actorstest.NewClock(t0)
+	ctx := &grainContext{system: system, self: actor.NewPID("test", fmt.Sprintf("%s/%d", sku, time.Now().UnixNano())), identity: sku, clock: clock}
 	actors.NewTopology(system, clock)
 	cfg := Config{GrainConfig: actors.GrainConfig{Journal: journal, Snapshots: noSnapshots{}, Clock: clock}}
 	cfg.WithDefaults()
@@ -240,6 +244,80 @@ func TestShellQueryWhileMembersChangeSeesAnotherActivationsWrites(t *testing.T) 
 	st, err := g.GetAvailability(&pb.GetAvailabilityRequest{}, ctx)
 	require.NoError(t, err)
 	assert.Equal(t, int64(15), st.OnHand, "the other activation's restock is seen")
+}
+
+// A state loaded before the members changed may miss a write another
+// activation made while the members' views converged, however long after
+// the change it is read: the first query after the settle window still
+// checks the journal's tail, and once the state is confirmed past the
+// window, queries read the store no more.
+func TestShellQueryAfterTheChangeSettledChecksOnce(t *testing.T) {
+	j := newMemJournal()
+	g, ctx := activate(t, j, "sku-settled")
+	_, err := g.SetStock(&pb.SetStockRequest{CommandId: "c1", OnHand: 5}, ctx)
+	require.NoError(t, err)
+	loads := func() int { j.mu.Lock(); defer j.mu.Unlock(); return j.loads }
+
+	before := loads()
+	_, err = g.GetAvailability(&pb.GetAvailabilityRequest{}, ctx)
+	require.NoError(t, err)
+	assert.Equal(t, before, loads(), "a steady member answers a query without the store")
+
+	actors.TopologyOf(ctx.system).Changed()
+	ctx.clock.Advance(2 * time.Second)
+	// A stray activation elsewhere writes while the views converge.
+	_, err = j.Append(context.Background(), Spec.Stream("sku-settled"), 1, &pb.Restocked{CommandId: "elsewhere", Quantity: 10})
+	require.NoError(t, err)
+	ctx.clock.Advance(30 * time.Second)
+
+	st, err := g.GetAvailability(&pb.GetAvailabilityRequest{}, ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(15), st.OnHand, "the write made before the views settled is seen after the window")
+	before = loads()
+	for range 3 {
+		_, err = g.GetAvailability(&pb.GetAvailabilityRequest{}, ctx)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, before, loads(), "confirmed past the window: no more tail checks")
+	assert.False(t, ctx.poisoned)
+}
+
+// An activation on a member whose ring places the SKU on another member (a
+// stray: a member whose view was behind activated it here) checks the
+// journal before it answers, and stops after answering, so that no stale
+// route reaches it again and it cannot write later.
+func TestShellStrayActivationAnswersFromTheJournalAndStops(t *testing.T) {
+	j := newMemJournal()
+	g, ctx := activate(t, j, "sku-stray")
+	_, err := g.SetStock(&pb.SetStockRequest{CommandId: "c1", OnHand: 5}, ctx)
+	require.NoError(t, err)
+	ctx.clock.Advance(time.Minute)
+
+	here := &cluster.Member{Id: "here", Host: "127.0.0.1", Port: 1, Kinds: []string{Spec.Kind}}
+	there := &cluster.Member{Id: "there", Host: "127.0.0.1", Port: 2, Kinds: []string{Spec.Kind}}
+	self := here.Address()
+	if ringPlaces(here, there, "sku-stray") {
+		self = there.Address() // the ring places it on "here": stand on the other member
+	}
+	// The owner wrote meanwhile; the stray's member saw the change long ago.
+	_, err = j.Append(context.Background(), Spec.Stream("sku-stray"), 1, &pb.Restocked{CommandId: "owner", Quantity: 10})
+	require.NoError(t, err)
+	topology := actors.TopologyOf(ctx.system)
+	topology.Observe([]*cluster.Member{here, there}, self)
+	ctx.clock.Advance(time.Minute)
+	require.False(t, topology.Ring().Places(Spec.Kind, "sku-stray"))
+
+	st, err := g.GetAvailability(&pb.GetAvailabilityRequest{}, ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(15), st.OnHand, "the stray read the owner's write before answering")
+	assert.True(t, ctx.poisoned, "the stray stops after answering")
+}
+
+// ringPlaces reports whether a ring of a and b places sku on a.
+func ringPlaces(a, b *cluster.Member, sku string) bool {
+	t := actors.NewTopology(actor.NewActorSystem(), nil)
+	t.Observe([]*cluster.Member{a, b}, a.Address())
+	return t.Ring().Places(Spec.Kind, sku)
 }
 
 // An order gives up a SKU (Return or Release) while its Reserve, whose
