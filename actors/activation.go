@@ -36,10 +36,10 @@ type Activation[S proto.Message, C any] struct {
 	// broken is set when the state could not be loaded: the activation
 	// answers unavailable and stops, so the next request activates afresh.
 	broken error
-	// ring is the placement placed was computed from; placed says whether
-	// it places this grain on this member.
-	ring   *Ring
-	placed bool
+	// ring is the placement elsewhere was computed from; elsewhere says
+	// whether it places this grain on another member.
+	ring      *Ring
+	elsewhere bool
 	// leaving is set once a stray activation asked to stop.
 	leaving bool
 }
@@ -175,10 +175,10 @@ func (a *Activation[S, C]) Query(ctx cluster.GrainContext, steps ...Step[S]) err
 // checked the same way; the next caller finds it gone and asks the identity
 // lookup again, which places the grain where it belongs (settleWindow).
 func (a *Activation[S, C]) strayCheck(ctx cluster.GrainContext) (after func()) {
-	if ring := a.Entity.Topology.Ring(); ring != nil && ring != a.ring {
-		a.ring, a.placed = ring, ring.Places(a.kind, a.id)
+	if ring := a.Entity.Topology.Ring(); ring != a.ring {
+		a.ring, a.elsewhere = ring, !ring.Places(a.kind, a.id)
 	}
-	a.Entity.Stray = a.leaving || a.ring != nil && !a.placed
+	a.Entity.Stray = a.leaving || a.elsewhere
 	return func() {
 		if a.Entity.Stray && !a.leaving {
 			a.leaving = true

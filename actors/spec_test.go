@@ -133,4 +133,8 @@ func TestRingPlacesEachIdentityOnOneMember(t *testing.T) {
 		assert.Greater(t, n, 50, "member %d takes a share", m)
 	}
 	assert.Nil(t, (*actors.Topology)(nil).Ring())
+
+	leaving := actors.NewTopology(actor.NewActorSystem(), nil)
+	leaving.Observe(members[1:], members[0].Address())
+	assert.Nil(t, leaving.Ring(), "a topology without the member itself places nothing")
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -59,9 +60,12 @@ type Ring struct {
 }
 
 // Places reports whether the ring places the identity of kind on the member
-// the ring belongs to. A ring without members of the kind places it
-// anywhere.
+// the ring belongs to. A nil ring, or one without members of the kind,
+// places it anywhere.
 func (r *Ring) Places(kind, identity string) bool {
+	if r == nil {
+		return true
+	}
 	owner := r.rdv.GetByClusterIdentity(&cluster.ClusterIdentity{Kind: kind, Identity: identity})
 	return owner == "" || owner == r.self
 }
@@ -97,11 +101,17 @@ func (t *Topology) Changed() { t.at.Store(t.clock.Now().UnixNano()) }
 
 // Observe records a new topology: members are all the cluster's members as
 // the member whose address is self now sees them. StartMember calls it on
-// every topology its member sees.
+// every topology its member sees. A topology without self (the member is
+// leaving, or it is known by another address) places nothing: no
+// activation is taken for a stray then, as before this member had a ring.
 func (t *Topology) Observe(members []*cluster.Member, self string) {
-	rdv := cluster.NewRendezvous()
-	rdv.UpdateMembers(members)
-	t.ring.Store(&Ring{rdv: rdv, self: self})
+	var ring *Ring
+	if slices.ContainsFunc(members, func(m *cluster.Member) bool { return m.Address() == self }) {
+		rdv := cluster.NewRendezvous()
+		rdv.UpdateMembers(members)
+		ring = &Ring{rdv: rdv, self: self}
+	}
+	t.ring.Store(ring)
 	t.Changed()
 }
 
