@@ -488,13 +488,18 @@ func loopback(addr string) string {
 // the metrics listener stops, background loops stop, grains passivate and
 // their projections are flushed, the member leaves the cluster, and the
 // stores close. It returns every error met, and is safe to call on a node
-// that did not open fully.
+// that did not open fully. A step that takes a second or more is logged
+// with its time, so that a slow stop says where it waited.
 func (n *Node) Close(ctx context.Context) error {
 	var errs []error
 	for i := len(n.closers) - 1; i >= 0; i-- {
 		c := n.closers[i]
+		start := time.Now()
 		if err := c.fn(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("closing %s: %w", c.name, err))
+		}
+		if took := time.Since(start); took >= time.Second {
+			n.Logger.Info("slow shutdown step", slog.String("step", c.name), slog.Duration("took", took))
 		}
 	}
 	n.closers = nil

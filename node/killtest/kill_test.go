@@ -6,6 +6,7 @@ import (
 	"github.com/emporium-shop/emporium"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -376,6 +377,9 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 		kinds        map[string]int
 		firstSuccess time.Duration
 		lastError    time.Duration
+		// samples are the first few distinct answers of the window's
+		// failed requests, so a report says what the errors were.
+		samples []string
 	}
 	windows := make([]window, len(events))
 	var outside []string
@@ -407,6 +411,9 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 		}
 		windows[w].errors++
 		windows[w].kinds[kindOf(o.err)]++
+		if sample := o.op + ": " + shortErr(o.err); len(windows[w].samples) < 3 && !slices.Contains(windows[w].samples, sample) {
+			windows[w].samples = append(windows[w].samples, sample)
+		}
 		windows[w].lastError = max(windows[w].lastError, o.at.Sub(events[w].at))
 	}
 	assert.Empty(t, outside, "errors outside the %s windows after the events", errorWindow)
@@ -430,6 +437,9 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 			fmt.Fprintf(&r, " %v", w.kinds)
 		}
 		r.WriteString("\n")
+		for _, sample := range w.samples {
+			fmt.Fprintf(&r, "          e.g. %s\n", sample)
+		}
 	}
 	fmt.Fprintf(&r, "  orders: %d (%d confirmed in the answer, %d confirmed, %d failed %v); all terminal %s after the last event\n",
 		len(orders), confirmedAcked, confirmed, failed, reasons, settled.Round(time.Second))
