@@ -122,6 +122,8 @@ type Node struct {
 type closer struct {
 	name string
 	fn   func(ctx context.Context) error
+	// expected is how long the step waits by design (the readiness drain).
+	expected time.Duration
 }
 
 // New returns a node for cfg that logs to logger. Nothing starts until Open.
@@ -406,7 +408,7 @@ func (n *Node) serveHTTP() error {
 	n.onClose("live connections", func(context.Context) error { return hub.Close() })
 	// The first step of an orderly stop: readiness fails while requests
 	// are still served, so that load balancers move away first.
-	n.onClose("readiness", n.drain)
+	n.onCloseWaiting("readiness", n.Config.ShutdownDrain, n.drain)
 	n.Logger.Info("serving HTTP", slog.String("addr", ln.Addr().String()))
 	return nil
 }
@@ -488,8 +490,9 @@ func loopback(addr string) string {
 // the metrics listener stops, background loops stop, grains passivate and
 // their projections are flushed, the member leaves the cluster, and the
 // stores close. It returns every error met, and is safe to call on a node
-// that did not open fully. A step that takes a second or more is logged
-// with its time, so that a slow stop says where it waited.
+// that did not open fully. A step that takes a second or more longer than it
+// waits by design is logged as a warning with its time, so that a slow stop
+// says where it waited.
 func (n *Node) Close(ctx context.Context) error {
 	var errs []error
 	for i := len(n.closers) - 1; i >= 0; i-- {
@@ -498,8 +501,8 @@ func (n *Node) Close(ctx context.Context) error {
 		if err := c.fn(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("closing %s: %w", c.name, err))
 		}
-		if took := time.Since(start); took >= time.Second {
-			n.Logger.Info("slow shutdown step", slog.String("step", c.name), slog.Duration("took", took))
+		if took := time.Since(start); took >= c.expected+time.Second {
+			n.Logger.Warn("slow shutdown step", slog.String("step", c.name), slog.Duration("took", took))
 		}
 	}
 	n.closers = nil
@@ -508,4 +511,9 @@ func (n *Node) Close(ctx context.Context) error {
 
 func (n *Node) onClose(name string, fn func(ctx context.Context) error) {
 	n.closers = append(n.closers, closer{name: name, fn: fn})
+}
+
+// onCloseWaiting is onClose for a step that waits expected by design.
+func (n *Node) onCloseWaiting(name string, expected time.Duration, fn func(ctx context.Context) error) {
+	n.closers = append(n.closers, closer{name: name, fn: fn, expected: expected})
 }

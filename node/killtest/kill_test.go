@@ -432,6 +432,9 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 		}
 		if e.exit > 0 {
 			fmt.Fprintf(&r, " exited after: %s", e.exit.Round(time.Millisecond))
+			if slow := slowSteps(c.procs[e.node].log.String()); slow != "" {
+				fmt.Fprintf(&r, " (%s)", slow)
+			}
 		}
 		if len(w.kinds) > 0 {
 			fmt.Fprintf(&r, " %v", w.kinds)
@@ -647,4 +650,34 @@ func dropDatabase(t *testing.T, uri, name string) {
 	if err := client.Database(name).Drop(ctx); err != nil {
 		t.Logf("drop %s: %v", name, err)
 	}
+}
+
+// slowSteps lists the shutdown steps a node's log names as slow ("slow
+// shutdown step"), with their times, so that a slow SIGTERM exit in the
+// report says where the node waited.
+func slowSteps(log string) string {
+	var steps []string
+	for line := range strings.Lines(log) {
+		if !strings.Contains(line, "slow shutdown step") {
+			continue
+		}
+		step, took := logField(line, "step"), logField(line, "took")
+		steps = append(steps, "slow step: "+step+" "+took)
+	}
+	return strings.Join(steps, ", ")
+}
+
+// logField returns the value of key in a line of the nodes' text log
+// (key=value), or "".
+func logField(line, key string) string {
+	_, rest, ok := strings.Cut(line, " "+key+"=")
+	if !ok {
+		return ""
+	}
+	if quoted, ok := strings.CutPrefix(rest, `"`); ok {
+		value, _, _ := strings.Cut(quoted, `"`)
+		return value
+	}
+	value, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
+	return value
 }
