@@ -84,6 +84,35 @@ func TestGateIsKnownToTheStore(t *testing.T) {
 	assert.Positive(t, srv.Gated(), "the conditional replace went through the gate")
 }
 
+// TestLargeBatchesDoNotStallThePostgreSQLPool writes and marks more
+// projections at once than FerretDB's PostgreSQL pool has connections (50):
+// one update command of that many statements used to hold a connection per
+// statement until it ended, waiting for itself forever, and the store
+// answered nothing after it (a local cluster seeding 200 products hung).
+// The store now sends FerretDB one statement per update command.
+func TestLargeBatchesDoNotStallThePostgreSQLPool(t *testing.T) {
+	srv := start(t, "postgresql")
+	s := persistencetest.OpenConfig(t, persistencetest.MongoConfig(t, srv.URI)).(*mongostore.Store)
+	const n = 120
+	marks := make([]persistence.Mark, n)
+	for i := range n {
+		id := fmt.Sprintf("p%03d", i)
+		s.Projections().Put("products", id, 1, bson.M{"title": id})
+		marks[i] = persistence.Mark{ID: id, Seq: 1}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, s.Projections().Flush(ctx), "the projections of one batch are written")
+	require.NoError(t, s.Projections().(*mongostore.Projections).SetMark(ctx, "products", "search_indexed", marks...))
+
+	ping, cancelPing := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancelPing()
+	require.NoError(t, s.Ping(ping), "the store still answers")
+	unmarked, err := s.Projections().(*mongostore.Projections).Unmarked(ping, "products", "search_indexed", "", n)
+	require.NoError(t, err)
+	assert.Empty(t, unmarked, "every projection was marked")
+}
+
 // TestContract runs the persistence contract suite, its racing tests
 // included, against the gated server on PostgreSQL, the local cluster's
 // store. (On SQLite the suite already runs against FerretDB in-process in

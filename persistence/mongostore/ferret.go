@@ -36,6 +36,14 @@ package mongostore
 //   - An unordered InsertMany does report one write error per failing
 //     document with its index and writes all the others, exactly like
 //     MongoDB, which is what the journal's group commit relies on.
+//   - An update command keeps the read of each of its statements open (one
+//     PostgreSQL connection each, on that backend) until the whole command
+//     ends. An update of more statements than the backend's pool holds (50)
+//     waits for itself forever, and every command after it waits too: one
+//     search-index mark of 200 products hung a local cluster's store. So on
+//     FerretDB the store sends one statement per update command
+//     (bulkWrite); with the gate's one update per collection at a time, a
+//     command holds at most two connections.
 
 import (
 	"context"
@@ -44,6 +52,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // isFerretDB reports whether the server is FerretDB, which adds fields of
@@ -155,4 +164,30 @@ func (s *Store) ensureCollection(ctx context.Context, op, name string) error {
 	}
 	s.prepared.Store(name, true)
 	return nil
+}
+
+// bulkWrite runs models on coll as one BulkWrite, or, on FerretDB, one
+// command per model (see the note on update commands above), in order,
+// stopping at the first error when ordered, else going on and returning
+// the first error. Callers never rely on per-statement results (FerretDB's
+// are not exact), only on whether all succeeded.
+func (s *Store) bulkWrite(ctx context.Context, coll *mongo.Collection, models []mongo.WriteModel, ordered bool) error {
+	if !s.ferret {
+		_, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(ordered))
+		return err
+	}
+	var first error
+	for _, m := range models {
+		_, err := coll.BulkWrite(ctx, []mongo.WriteModel{m})
+		if err == nil {
+			continue
+		}
+		if ordered {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }

@@ -196,8 +196,7 @@ func (p *Projections) SetMark(ctx context.Context, collection, field string, mar
 		for _, m := range marks {
 			models = append(models, set(bson.D{{Key: "_id", Value: m.ID}, {Key: "seq", Value: int64(m.Seq)}}, m.Seq))
 		}
-		_, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-		return failure(op, err)
+		return failure(op, p.store.bulkWrite(ctx, coll, models, false))
 	}
 
 	if err := p.lockSerial(ctx); err != nil {
@@ -226,8 +225,7 @@ func (p *Projections) SetMark(ctx context.Context, collection, field string, mar
 	if len(models) == 0 {
 		return nil
 	}
-	_, err = coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(true))
-	return failure(op, err)
+	return failure(op, p.store.bulkWrite(ctx, coll, models, true))
 }
 
 // Unmarked returns the ids of up to limit projections of collection that

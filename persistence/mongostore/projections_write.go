@@ -76,7 +76,7 @@ func (p *Projections) writeConditional(ctx context.Context, group []*persistence
 	for i, q := range group {
 		models[i] = mongo.NewReplaceOneModel().SetFilter(olderThan(q)).SetReplacement(q.Doc).SetUpsert(true)
 	}
-	if _, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err == nil {
+	if err := p.store.bulkWrite(ctx, coll, models, false); err == nil {
 		return nil, nil
 	}
 	var errs []error
@@ -146,7 +146,7 @@ func (p *Projections) writeSerialized(ctx context.Context, group []*persistence.
 	if len(models) == 0 {
 		return nil, nil
 	}
-	if _, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(true)); err != nil {
+	if err := p.store.bulkWrite(ctx, coll, models, true); err != nil {
 		return group, err
 	}
 	return nil, nil

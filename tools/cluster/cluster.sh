@@ -24,6 +24,9 @@
 #   EMPORIUM_POSTGRES_URL  postgres://postgres@127.0.0.1:5432/postgres
 #   REDIS_URL          a Redis to use; unset, devstore serves an in-memory one
 #   SEED               200     demo products node 1 loads into an empty catalogue
+#   PUBLIC_URL         http://127.0.0.1:BASE+1  the cluster's one public URL: every node
+#                              issues and accepts access tokens under it (so a token from
+#                              one node works on the others) and puts it in mail links
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -132,7 +135,8 @@ start_node() {
     export REDIS_URL=$(redis_url)
     export CLUSTER_PROVIDER=automanaged CLUSTER_ADDR=127.0.0.1:$(remote_port "$n")
     export CLUSTER_HEALTH_PORT=$(health_port "$n") CLUSTER_PEERS=$(peers)
-    export PUBLIC_URL=${PUBLIC_URL:-http://127.0.0.1:$(http_port "$n")}
+    # One issuer for the whole cluster: a token one node signs is valid on all.
+    export PUBLIC_URL=${PUBLIC_URL:-http://127.0.0.1:$(http_port 1)}
     exec nohup "$BIN/emporium" serve --seed "$seed" >>"$DIR/node$n.log" 2>&1
   ) &
   echo $! >"$DIR/node$n.pid"
