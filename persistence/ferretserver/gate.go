@@ -57,6 +57,11 @@ type gate struct {
 
 	mu    sync.Mutex
 	turns map[string]chan struct{} // "db.collection" -> a one-slot semaphore
+	// running bounds the gated commands in FerretDB at once, whatever their
+	// collections: FerretDB holds a PostgreSQL connection per statement of
+	// an update until the command ends (mongostore's ferret.go), so a few
+	// commands of mongostore's bounded size always fit its pool of 50.
+	running chan struct{}
 
 	// gated counts the commands that took a turn, for tests and logs.
 	gated atomic.Int64
@@ -65,8 +70,13 @@ type gate struct {
 }
 
 func newGate(log *slog.Logger, backend func(ctx context.Context) (net.Conn, error)) *gate {
-	return &gate{log: log, backend: backend, turns: map[string]chan struct{}{}}
+	return &gate{log: log, backend: backend, turns: map[string]chan struct{}{}, running: make(chan struct{}, gatedAtOnce)}
 }
+
+// gatedAtOnce is how many gated commands FerretDB runs at once: with
+// mongostore's at most 8 statements per update, at most 4 x 9 of the
+// PostgreSQL pool's 50 connections, the rest left to reads.
+const gatedAtOnce = 4
 
 // turn returns the semaphore of a collection, made on first use. The map
 // grows with the number of collections, which is small and fixed.
@@ -188,9 +198,21 @@ func (g *gate) proxy(ctx context.Context, client net.Conn) {
 			case <-ctx.Done():
 				return
 			}
+			// The collection's turn first, then one of the running slots:
+			// every command takes them in that order, so none waits for a
+			// turn while holding a slot another needs.
+			select {
+			case g.running <- struct{}{}:
+			case <-stop:
+				<-turn
+				return
+			case <-ctx.Done():
+				<-turn
+				return
+			}
 			g.gated.Add(1)
 			var released sync.Once
-			release := func() { released.Do(func() { <-turn }) }
+			release := func() { released.Do(func() { <-g.running; <-turn }) }
 			requestID := int32(binary.LittleEndian.Uint32(msg[4:8]))
 			mu.Lock()
 			pending[requestID] = release
