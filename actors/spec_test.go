@@ -76,15 +76,15 @@ func TestTopologySettlesOnTheMembersClock(t *testing.T) {
 	topology := actors.NewTopology(system, clock)
 	require.Same(t, topology, actors.TopologyOf(system))
 	assert.Nil(t, actors.TopologyOf(actor.NewActorSystem()), "an actor system that is no member has none")
-	assert.False(t, (*actors.Topology)(nil).Unsettled())
+	assert.False(t, (*actors.Topology)(nil).Suspect(0))
 
-	assert.False(t, topology.Unsettled(), "settled before any change")
+	assert.False(t, topology.Suspect(topology.Mark()), "settled before any change")
 	topology.Changed()
-	assert.True(t, topology.Unsettled())
+	assert.True(t, topology.Suspect(topology.Mark()))
 	clock.Advance(9 * time.Second)
-	assert.True(t, topology.Unsettled())
+	assert.True(t, topology.Suspect(topology.Mark()))
 	clock.Advance(time.Second)
-	assert.False(t, topology.Unsettled(), "settled 10 s after the change, by the member's clock")
+	assert.False(t, topology.Suspect(topology.Mark()), "settled 10 s after the change, by the member's clock")
 }
 
 func TestTopologySuspectsStatesConfirmedBeforeItSettled(t *testing.T) {

@@ -124,10 +124,6 @@ func (t *Topology) Ring() *Ring {
 	return t.ring.Load()
 }
 
-// Unsettled reports whether the topology changed within the settle window.
-// A nil Topology is always settled.
-func (t *Topology) Unsettled() bool { return t.Suspect(t.Mark()) }
-
 // Mark is the time, on the member's clock, to remember with a state just
 // confirmed against the journal; Suspect takes it. Take it before the
 // store call that confirms.

@@ -81,20 +81,7 @@ func startMember(t *testing.T, source *memSource, feed *memFeed) *member {
 		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxBatch: 3,
 	})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		m.indexer.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return after its context ended")
-		}
-	})
+	runIndexer(t, m.indexer)
 	return m
 }
 

@@ -275,12 +275,16 @@ func newFixture(t *testing.T, cfg IndexerConfig) *fixture {
 	return f
 }
 
-func (f *fixture) run(t *testing.T) {
+func (f *fixture) run(t *testing.T) { runIndexer(t, f.indexer) }
+
+// runIndexer runs ix until the test ends, and fails the test if Run does
+// not return once its context has ended.
+func runIndexer(t *testing.T, ix *Indexer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		f.indexer.Run(ctx)
+		ix.Run(ctx)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -41,15 +41,7 @@ func TestTwoNodesWithAutomanaged(t *testing.T) {
 	store := ferrettest.Start(t, t.TempDir())
 	nodes := make([]*node.Node, 2)
 	for i := range nodes {
-		cfg := node.DefaultConfig()
-		cfg.HTTPAddr = "127.0.0.1:0"
-		cfg.MetricsAddr = "127.0.0.1:0"
-		cfg.DataDir = t.TempDir()
-		cfg.ClusterProvider = "automanaged"
-		cfg.ClusterAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
-		cfg.ClusterHealth = health[i]
-		cfg.ClusterPeers = peers
-		cfg.MongoURI = store.URI
+		cfg := memberConfig(t, health[i], peers, store.URI)
 		n := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		require.NoError(t, n.Open(t.Context()), "node %d", i)
 		nodes[i] = n
@@ -81,4 +73,21 @@ func TestTwoNodesWithAutomanaged(t *testing.T) {
 		assert.Equal(t, int64(i), st.OnHand, "%s reads the same through the other node", sku)
 	}
 	assert.Len(t, owners, 2, "grains spread over both nodes: %v", owners)
+}
+
+// memberConfig is the configuration of one node of a test cluster on
+// loopback: the automanaged provider with its health endpoint on health,
+// the peers' health endpoints (comma-separated), and the shared store.
+func memberConfig(t *testing.T, health int, peers, storeURI string) node.Config {
+	t.Helper()
+	cfg := node.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.MetricsAddr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.ClusterProvider = "automanaged"
+	cfg.ClusterAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cfg.ClusterHealth = health
+	cfg.ClusterPeers = peers
+	cfg.MongoURI = storeURI
+	return cfg
 }

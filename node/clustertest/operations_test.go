@@ -52,15 +52,7 @@ func startCluster(t *testing.T, size int, drain time.Duration) *cluster {
 	c := &cluster{nodes: make([]*node.Node, size), closed: make([]bool, size),
 		client: &http.Client{Transport: gatewaytest.Transport(t, http.DefaultTransport), Timeout: 20 * time.Second}}
 	for i := range c.nodes {
-		cfg := node.DefaultConfig()
-		cfg.HTTPAddr = "127.0.0.1:0"
-		cfg.MetricsAddr = "127.0.0.1:0"
-		cfg.DataDir = t.TempDir()
-		cfg.ClusterProvider = "automanaged"
-		cfg.ClusterAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
-		cfg.ClusterHealth = health[i]
-		cfg.ClusterPeers = strings.Join(peers, ",")
-		cfg.MongoURI = store.URI
+		cfg := memberConfig(t, health[i], strings.Join(peers, ","), store.URI)
 		cfg.PublicURL = "https://shop.example"
 		cfg.ShutdownDrain = drain
 		cfg.JWTKeyFile = keys
