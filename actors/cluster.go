@@ -140,9 +140,17 @@ func stopQuietly(c *cluster.Cluster) {
 	c.Shutdown(false)
 }
 
-// Joined reports whether the member sees itself in the cluster's member list.
+// Joined reports whether the member sees itself in the cluster's member
+// list (as its Topology saw the list last: Proto.Actor's MemberList is not
+// safe to read while it changes).
 func Joined(c *cluster.Cluster) bool {
-	return c.MemberList.ContainsMemberID(c.ActorSystem.ID)
+	return TopologyOf(c.ActorSystem).Joined()
+}
+
+// Members returns the cluster's members as c saw them last, read from its
+// Topology for the reason Joined gives.
+func Members(c *cluster.Cluster) []*cluster.Member {
+	return TopologyOf(c.ActorSystem).Members()
 }
 
 func waitForSelf(c *cluster.Cluster, timeout time.Duration) error {

@@ -138,3 +138,28 @@ func TestRingPlacesEachIdentityOnOneMember(t *testing.T) {
 	leaving.Observe(members[1:], members[0].Address())
 	assert.Nil(t, leaving.Ring(), "a topology without the member itself places nothing")
 }
+
+func TestTopologyKeepsTheMembersItSawLast(t *testing.T) {
+	members := []*cluster.Member{
+		{Id: "a", Host: "10.0.0.1", Port: 6330},
+		{Id: "b", Host: "10.0.0.2", Port: 6330},
+	}
+	topology := actors.NewTopology(actor.NewActorSystem(), nil)
+	assert.Empty(t, topology.Members(), "none before the first topology")
+	assert.False(t, topology.Joined())
+
+	topology.Observe(members, members[0].Address())
+	seen := topology.Members()
+	assert.Equal(t, members, seen)
+	assert.True(t, topology.Joined())
+	seen[0] = nil
+	members[1] = nil
+	assert.Equal(t, "a", topology.Members()[0].Id, "a caller's slice is its own")
+	assert.Equal(t, "b", topology.Members()[1].Id, "the event's slice is not kept")
+
+	topology.Observe(topology.Members()[1:], "10.0.0.1:6330")
+	assert.Len(t, topology.Members(), 1)
+	assert.False(t, topology.Joined(), "a member missing from the list has not joined")
+	assert.Empty(t, (*actors.Topology)(nil).Members())
+	assert.False(t, (*actors.Topology)(nil).Joined())
+}

@@ -47,7 +47,7 @@ type MemberReport struct {
 // once, each within timeout, and returns the reports in the order of the
 // member list.
 func AskMembers(c *cluster.Cluster, timeout time.Duration) []MemberReport {
-	members := c.MemberList.Members().Members()
+	members := Members(c)
 	reports := make([]MemberReport, len(members))
 	var wg sync.WaitGroup
 	for i, m := range members {

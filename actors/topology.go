@@ -49,6 +49,12 @@ type Topology struct {
 	// ring is the placement of identities on the members the member saw
 	// last; nil before the first topology (every identity is at home).
 	ring atomic.Pointer[Ring]
+	// members is the cluster's members as the member saw them last, a
+	// slice nobody changes; nil before the first topology. Proto.Actor's
+	// MemberList reads its own set without a lock (Length, Members,
+	// ContainsMemberID race with every topology update), so everything
+	// outside Proto.Actor asks here.
+	members atomic.Pointer[[]*cluster.Member]
 }
 
 // Ring is the placement of identities on members at one topology: the same
@@ -111,9 +117,28 @@ func (t *Topology) Observe(members []*cluster.Member, self string) {
 		rdv.UpdateMembers(members)
 		ring = &Ring{rdv: rdv, self: self}
 	}
+	members = slices.Clone(members)
+	t.members.Store(&members)
 	t.ring.Store(ring)
 	t.Changed()
 }
+
+// Members returns the cluster's members as the member saw them last: none
+// before the first topology (a nil Topology too). The slice is the
+// caller's.
+func (t *Topology) Members() []*cluster.Member {
+	if t == nil {
+		return nil
+	}
+	if m := t.members.Load(); m != nil {
+		return slices.Clone(*m)
+	}
+	return nil
+}
+
+// Joined reports whether the member sees itself among the cluster's
+// members.
+func (t *Topology) Joined() bool { return t.Ring() != nil }
 
 // Ring returns the placement the member saw last, or nil before any (a
 // nil Topology too): then every identity is at home.

@@ -188,7 +188,7 @@ func (n *Node) registerClusterMetrics(c *cluster.Cluster) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "emporium_cluster_members",
 			Help: "Members in this node's cluster member list, itself included.",
-		}, func() float64 { return float64(c.MemberList.Length()) }),
+		}, func() float64 { return float64(len(actors.Members(c))) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "emporium_node_draining",
 			Help: "1 once this node has begun an orderly stop (its readiness fails), else 0.",

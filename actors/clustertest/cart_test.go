@@ -72,7 +72,7 @@ func TestCartsSurviveAMemberLeaving(t *testing.T) {
 	agent := test.NewInMemAgent()
 	members := []*member{startCartMember(t, agent, store), startCartMember(t, agent, store), startCartMember(t, agent, store)}
 	for _, m := range members {
-		actorstest.WaitFor(t, 15*time.Second, "three members", func() bool { return m.c.MemberList.Length() == 3 })
+		actorstest.WaitFor(t, 15*time.Second, "three members", func() bool { return len(actors.Members(m.c)) == 3 })
 	}
 	defer func() {
 		for _, m := range members[:2] {
@@ -170,7 +170,7 @@ func TestStrayActivationStopsAndItsWriteIsSeen(t *testing.T) {
 	defer b.c.Shutdown(true)
 	defer a.c.Shutdown(true)
 	for _, m := range []*member{a, b} {
-		actorstest.WaitFor(t, 15*time.Second, "two members", func() bool { return m.c.MemberList.Length() == 2 })
+		actorstest.WaitFor(t, 15*time.Second, "two members", func() bool { return len(actors.Members(m.c)) == 2 })
 	}
 
 	// The members' rings agree with where the identity lookup activates.

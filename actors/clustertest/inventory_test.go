@@ -88,7 +88,7 @@ func loseMember(t *testing.T, lose func(t *testing.T, m *member, agent *test.InM
 	agent := test.NewInMemAgent()
 	members := []*member{startMember(t, agent, store), startMember(t, agent, store), startMember(t, agent, store)}
 	for _, m := range members {
-		actorstest.WaitFor(t, 15*time.Second, "three members", func() bool { return m.c.MemberList.Length() == 3 })
+		actorstest.WaitFor(t, 15*time.Second, "three members", func() bool { return len(actors.Members(m.c)) == 3 })
 	}
 	defer func() {
 		for _, m := range members[:2] {
@@ -166,7 +166,7 @@ func loseMember(t *testing.T, lose func(t *testing.T, m *member, agent *test.InM
 
 	lose(t, members[2], agent)
 	for _, m := range members[:2] {
-		actorstest.WaitFor(t, 15*time.Second, "two members", func() bool { return m.c.MemberList.Length() == 2 })
+		actorstest.WaitFor(t, 15*time.Second, "two members", func() bool { return len(actors.Members(m.c)) == 2 })
 	}
 	before := orders.Load()
 	actorstest.WaitFor(t, 10*time.Second, "reservations after the leave", func() bool { return orders.Load() > before+50 })

@@ -54,7 +54,7 @@ func TestReviewsCountedOnceWhenAMemberIsKilled(t *testing.T) {
 	agent := test.NewInMemAgent()
 	members := []*cluster.Cluster{startProductMember(t, agent, store), startProductMember(t, agent, store), startProductMember(t, agent, store)}
 	for _, m := range members {
-		actorstest.WaitFor(t, 15*time.Second, "three members", func() bool { return m.MemberList.Length() == 3 })
+		actorstest.WaitFor(t, 15*time.Second, "three members", func() bool { return len(actors.Members(m)) == 3 })
 	}
 	defer func() {
 		for _, m := range members[:2] {
@@ -162,7 +162,7 @@ func TestReviewsCountedOnceWhenAMemberIsKilled(t *testing.T) {
 	agent.DeregisterService(members[2].ActorSystem.ID)
 	members[2].Remote.Shutdown(false)
 	for _, m := range members[:2] {
-		actorstest.WaitFor(t, 15*time.Second, "two members", func() bool { return m.MemberList.Length() == 2 })
+		actorstest.WaitFor(t, 15*time.Second, "two members", func() bool { return len(actors.Members(m)) == 2 })
 	}
 	close(killed)
 	wg.Wait()

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/actorstest"
 	"github.com/emporium-shop/emporium/node"
 	"github.com/emporium-shop/emporium/persistence/ferrettest"
@@ -54,7 +55,7 @@ func TestTwoNodesWithAutomanaged(t *testing.T) {
 		}
 	}()
 	for _, n := range nodes {
-		actorstest.WaitFor(t, 20*time.Second, "two members", func() bool { return n.Cluster.MemberList.Length() == 2 })
+		actorstest.WaitFor(t, 20*time.Second, "two members", func() bool { return len(actors.Members(n.Cluster)) == 2 })
 	}
 
 	owners := map[string]int{}
