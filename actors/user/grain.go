@@ -105,9 +105,6 @@ func (g *grain) GrantRole(req *pb.GrantRoleRequest, ctx cluster.GrainContext) (*
 // claim of a name the account no longer holds (renamed, or claimed for a
 // write that did not happen) is given up afterwards.
 func (g *grain) BecomeVendor(req *pb.BecomeVendorRequest, ctx cluster.GrainContext) (*pb.Account, error) {
-	if err := g.Usable(ctx); err != nil {
-		return nil, err
-	}
 	if g.Config.claims == nil {
 		return nil, actors.GrainError(g.Log, emporium.Errorf(emporium.EINTERNAL,
 			"user: BecomeVendor needs store name claims; build the kind with user.WithClaims"))
@@ -117,8 +114,12 @@ func (g *grain) BecomeVendor(req *pb.BecomeVendorRequest, ctx cluster.GrainConte
 	now := g.Now()
 	// The claim is made inside the step, against the state the events were
 	// decided on: a decision taken again after a journal conflict claims
-	// what it now needs, and a refusal or a retry claims nothing.
-	err := g.Entity.Command(now, req, func(s *pb.State, now time.Time) ([]proto.Message, error) {
+	// what it now needs, and a refusal or a retry claims nothing. The step
+	// runs through the activation's Command, like every request's: it
+	// refuses an activation that could not load and stops a stray after
+	// answering.
+	err := g.Command(ctx, req, func(s *pb.State, at time.Time) ([]proto.Message, error) {
+		now = at
 		events, err := decide(s, req, now)
 		key := storeKeyOf(events)
 		if err != nil || key == "" || key == s.StoreNameKey {
@@ -146,7 +147,7 @@ func (g *grain) BecomeVendor(req *pb.BecomeVendorRequest, ctx cluster.GrainConte
 		g.releaseStoreNames(append(claimed, before), g.Entity.State.StoreNameKey)
 	}
 	if err != nil {
-		return nil, actors.GrainError(g.Log, err)
+		return nil, err // already the error that crosses the cluster
 	}
 	return account(g.Entity.State, g.Entity.Seq, now), nil
 }
