@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/emporium-shop/emporium"
 )
@@ -119,12 +120,28 @@ func (a *Activation[S, C]) Terminate(ctx cluster.GrainContext) {
 	a.activations.Deactivated(a.kind, ctx.Self())
 }
 
-// ReceiveDefault hands messages that are not grain requests to the grain's
-// Receiver, and ignores them when it has none.
+// ReceiveDefault answers a wake (Wake), and hands other messages that are
+// not grain requests to the grain's Receiver, ignoring them when it has
+// none.
 func (a *Activation[S, C]) ReceiveDefault(ctx cluster.GrainContext) {
+	if _, ok := ctx.Message().(*emptypb.Empty); ok {
+		a.onWake(ctx)
+		return
+	}
 	if r, ok := a.grain.(Receiver); ok {
 		r.Receive(ctx)
 	}
+}
+
+// onWake answers a wake: the activation has loaded, and projected its
+// state afresh when it keeps a read model, or it answers why not.
+func (a *Activation[S, C]) onWake(ctx cluster.GrainContext) {
+	if err := a.Usable(ctx); err != nil {
+		ctx.Respond(err)
+		return
+	}
+	defer a.strayCheck(ctx)()
+	ctx.Respond(&emptypb.Empty{})
 }
 
 // ID returns the grain's identity.

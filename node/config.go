@@ -40,6 +40,7 @@ type Config struct {
 	ShutdownDrain   time.Duration
 	SweepInterval   time.Duration
 	GrainIdle       time.Duration
+	DeadAfter       time.Duration
 	PublicURL       string
 	SMTPURL         string
 	MailFrom        string
@@ -97,6 +98,7 @@ func (c *Config) settings() []setting {
 		{"SHUTDOWN_DRAIN", "shutdown-drain", "0s", "on SIGTERM, how long /readyz fails before the node stops taking HTTP requests, so load balancers stop sending new ones first (their health-check interval); part of SHUTDOWN_TIMEOUT", false, &c.ShutdownDrain},
 		{"SWEEP_INTERVAL", "sweep-interval", "30s", "how often expired reservations of passivated SKUs are released", false, &c.SweepInterval},
 		{"GRAIN_IDLE_TIMEOUT", "grain-idle-timeout", "5m", "a grain idle this long is passivated", false, &c.GrainIdle},
+		{"MEMBER_DEAD_AFTER", "member-dead-after", "1m", "a member (or an earlier run of this node) whose heartbeat in the store is this old stopped without writing its last read models; another member wakes the grains whose read model is behind. Members beat every sixth of it", false, &c.DeadAfter},
 		{"PUBLIC_URL", "public-url", "http://localhost:8080", "base URL of links in emails and the issuer of access tokens", false, &c.PublicURL},
 		{"SMTP_URL", "smtp-url", "", "SMTP server (smtp://user:pass@host:587, smtps://...); empty logs mails to the dev outbox", true, &c.SMTPURL},
 		{"MAIL_FROM", "mail-from", "Emporium <no-reply@localhost>", "sender address of emails", false, &c.MailFrom},
@@ -173,6 +175,9 @@ func (c *Config) Validate() error {
 	var errs []string
 	if c.ShutdownTimeout <= 0 || c.SweepInterval <= 0 || c.GrainIdle <= 0 {
 		errs = append(errs, "SHUTDOWN_TIMEOUT, SWEEP_INTERVAL and GRAIN_IDLE_TIMEOUT must be positive durations")
+	}
+	if c.DeadAfter < 6*time.Millisecond {
+		errs = append(errs, fmt.Sprintf("MEMBER_DEAD_AFTER=%s must be a positive duration (1m unless a test needs it short)", c.DeadAfter))
 	}
 	if c.ShutdownDrain < 0 || (c.ShutdownTimeout > 0 && c.ShutdownDrain >= c.ShutdownTimeout) {
 		errs = append(errs, fmt.Sprintf("SHUTDOWN_DRAIN=%s must be at least 0 and shorter than SHUTDOWN_TIMEOUT=%s", c.ShutdownDrain, c.ShutdownTimeout))

@@ -117,6 +117,9 @@ type Node struct {
 	closers []closer
 	loops   sync.WaitGroup
 	stop    context.CancelFunc
+	// repair keeps the node's heartbeat and repairs after dead members
+	// (repair.go); nil until the loops start, and on an admin-only node.
+	repair *viewRepair
 }
 
 type closer struct {
@@ -173,6 +176,8 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err := n.openPayments(); err != nil {
 		return err
 	}
+	// Closed after the cluster step, which writes the last projections.
+	n.onClose("heartbeat", n.stopHeartbeat)
 	if err := n.startCluster(); err != nil {
 		return err
 	}
@@ -339,6 +344,12 @@ func (n *Node) startLoops() {
 	go func() {
 		defer n.loops.Done()
 		sweeper.Run(ctx)
+	}()
+	n.repair = n.newViewRepair()
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		n.repair.Run(ctx)
 	}()
 }
 

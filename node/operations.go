@@ -70,7 +70,11 @@ func (n *Node) leave(ctx context.Context, c *cluster.Cluster) error {
 	err = errors.Join(err, n.flushProjections(ctx))
 	err = errors.Join(err, leaveCluster(ctx, c, n.Config.ClusterProvider))
 	err = errors.Join(err, n.Activations.PassivateAll(ctx, c.ActorSystem))
-	return errors.Join(err, n.flushProjections(ctx))
+	err = errors.Join(err, n.flushProjections(ctx))
+	if n.repair != nil {
+		n.repair.flushed.Store(err == nil)
+	}
+	return err
 }
 
 // flushProjections writes the projections queued on this node.

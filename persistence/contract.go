@@ -55,6 +55,12 @@ type Journal interface {
 	// returns an error, Load stops and returns it unchanged with the seq of
 	// the last event fn accepted.
 	Load(ctx context.Context, stream string, afterSeq uint64, fn func(seq uint64, at time.Time, ev proto.Message) error) (lastSeq uint64, err error)
+	// Appended returns, for every stream with an Append stored after
+	// `after` and at or before `until` (by the clock that stamped it), the
+	// stream's highest seq among those Appends. No index serves it: it
+	// reads the whole journal, for the rare repair after a member died
+	// (actors.ViewRepair), never for a request.
+	Appended(ctx context.Context, after, until time.Time) (map[string]uint64, error)
 }
 
 // Snapshots keeps the latest snapshot of each stream: the stream's state

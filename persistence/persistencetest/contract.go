@@ -96,6 +96,7 @@ var journalTests = []contractTest{
 	{"JournalManyStreamsConcurrently", false, true, testJournalManyStreamsConcurrently},
 	{"JournalRacingWritersOnOneStream", true, false, testJournalRacingWriters},
 	{"JournalDuplicateInOneBatch", false, false, testJournalDuplicateInOneBatch},
+	{"JournalAppended", false, false, testJournalAppended},
 }
 
 var stateTests = []contractTest{

@@ -349,3 +349,37 @@ func testJournalDuplicateInOneBatch(t *testing.T, b Backend) {
 		requireEvents(t, got, 1, wrapperspb.String("solo"))
 	}
 }
+
+// testJournalAppended: the streams written in a span of time, each with the
+// highest seq written in it, by the clock that stamped the commits.
+func testJournalAppended(t *testing.T, b Backend) {
+	cfg := b.Config(t)
+	var mu sync.Mutex
+	now := testTime
+	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	at := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = testTime.Add(d) }
+	j := b.open(t, cfg).Journal()
+	ctx := ctxFor(t)
+
+	at(0)
+	_, err := j.Append(ctx, "inventory-a", 0, wrapperspb.String("a1"), wrapperspb.String("a2"))
+	require.NoError(t, err)
+	at(time.Minute)
+	_, err = j.Append(ctx, "inventory-a", 2, wrapperspb.String("a3"))
+	require.NoError(t, err)
+	_, err = j.Append(ctx, "order-b", 0, wrapperspb.String("b1"))
+	require.NoError(t, err)
+	at(2 * time.Minute)
+	_, err = j.Append(ctx, "inventory-a", 3, wrapperspb.String("a4"), wrapperspb.String("a5"))
+	require.NoError(t, err)
+
+	got, err := j.Appended(ctx, testTime.Add(-time.Second), testTime.Add(3*time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]uint64{"inventory-a": 5, "order-b": 1}, got, "all of it")
+	got, err = j.Appended(ctx, testTime, testTime.Add(time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]uint64{"inventory-a": 3, "order-b": 1}, got, "after excluded, until included")
+	got, err = j.Appended(ctx, testTime.Add(-time.Minute), testTime.Add(-time.Second))
+	require.NoError(t, err)
+	assert.Empty(t, got, "nothing before")
+}

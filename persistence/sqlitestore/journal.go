@@ -149,3 +149,25 @@ func decodeEvent(typ string, data []byte) (proto.Message, error) {
 	}
 	return msg, nil
 }
+
+// Appended implements persistence.Journal: one scan of the journal, since
+// no index covers the commit time (an index would cost every append for a
+// query that runs after a crash).
+func (j *Journal) Appended(ctx context.Context, after, until time.Time) (map[string]uint64, error) {
+	const op = "sqlitestore.Journal.Appended"
+	streams := map[string]uint64{}
+	err := j.store.readRows(ctx, op, `SELECT stream, MAX(seq) FROM journal WHERE at > ? AND at <= ? GROUP BY stream`,
+		[]any{after.UnixNano(), until.UnixNano()}, func(r *sql.Rows) error {
+			var stream string
+			var seq int64
+			if err := r.Scan(&stream, &seq); err != nil {
+				return err
+			}
+			streams[stream] = uint64(seq)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return streams, nil
+}

@@ -1,0 +1,327 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/emporium-shop/emporium"
+)
+
+// A read model is written after its events are durable, from a queue
+// (persistence.Projections: Put only queues). A member killed with -9, or
+// a machine that lost power, loses what its queue held: the events are in
+// the journal, and the read model stays behind until the grain is
+// activated again, since every activation projects its state afresh. For
+// a SKU nobody orders, or a product nobody edits, that may be never.
+//
+// ViewRepair closes that gap without a cost per request. Every member
+// keeps its heartbeat in one shared document while it runs, and takes it
+// out when it stops in order, after its last projections are written. A
+// member that finds another's heartbeat older than DeadAfter knows that one
+// stopped without flushing: it asks the journal which streams were written
+// from Lookback before that heartbeat until now, compares each with its
+// read model, wakes the grains whose read model is behind (or missing),
+// and then takes the dead member's heartbeat out. A single node restarted
+// after a crash finds the heartbeat of its previous run the same way.
+//
+// The journal query reads the whole journal (no index serves it): it runs
+// once per member that died, not per request. Waking a grain that was not
+// behind after all (another member's projection still queued, a kind that
+// writes its read model only when readers would see a difference) costs
+// one activation or one message.
+
+// RepairTarget is a grain kind whose read model ViewRepair keeps: one
+// document per grain in Collection, its id the grain's identity and its seq
+// the seq of the grain's stream it was projected at.
+type RepairTarget struct {
+	Kind         string
+	StreamPrefix string
+	Collection   string
+	// Sparse says that a grain may rightly have no document (an account
+	// with no store): a missing one is then not behind.
+	Sparse bool
+}
+
+// AppendLog is what ViewRepair reads of the journal
+// (persistence.Journal).
+type AppendLog interface {
+	Appended(ctx context.Context, after, until time.Time) (map[string]uint64, error)
+}
+
+// ViewReader reads read models with their seq (persistence.Projections).
+type ViewReader interface {
+	GetMany(ctx context.Context, collection string, ids []string, into any) error
+}
+
+// VersionedDocuments keeps documents written only over the version read
+// (persistence.Documents).
+type VersionedDocuments interface {
+	Get(ctx context.Context, id string, into any) (version int64, err error)
+	Put(ctx context.Context, id string, expectedVersion int64, doc any) (version int64, err error)
+}
+
+// ViewRepairConfig configures a ViewRepair.
+type ViewRepairConfig struct {
+	// Member is this member's id (its actor system's), Address its cluster
+	// address, for the logs of whoever repairs after it.
+	Member, Address string
+	Targets         []RepairTarget
+	Journal         AppendLog
+	Views           ViewReader
+	// Heartbeats holds the heartbeat document.
+	Heartbeats VersionedDocuments
+	// Wake activates the grain of kind with identity, wherever the cluster
+	// places it, and returns when it has.
+	Wake   func(ctx context.Context, kind, identity string) error
+	Clock  Clock
+	Logger *slog.Logger
+	// Every is how often the member beats and looks for dead members (10 s).
+	Every time.Duration
+	// DeadAfter is how old a heartbeat is when its member is taken for
+	// dead (1 min): well past Every and any clock skew between members.
+	DeadAfter time.Duration
+	// Lookback is how long before a dead member's last heartbeat the
+	// journal is read (1 min): its queue may have held writes that old
+	// while the store was slow.
+	Lookback time.Duration
+	// Wakers bounds the grains woken at once (8).
+	Wakers int
+}
+
+// heartbeatsID is the id of the one heartbeat document.
+const heartbeatsID = "heartbeats"
+
+// heartbeats is the stored heartbeat document: each running member's last
+// beat.
+type heartbeats struct {
+	Members map[string]heartbeat `bson:"members"`
+}
+
+type heartbeat struct {
+	Address string    `bson:"address"`
+	AliveAt time.Time `bson:"alive_at"`
+}
+
+// ViewRepair repairs the read models of members that died (see above).
+type ViewRepair struct {
+	cfg ViewRepairConfig
+	log *slog.Logger
+}
+
+// NewViewRepair returns a ViewRepair with cfg, defaults filled in.
+func NewViewRepair(cfg ViewRepairConfig) *ViewRepair {
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Every = cmp0(cfg.Every, 10*time.Second)
+	cfg.DeadAfter = cmp0(cfg.DeadAfter, time.Minute)
+	cfg.Lookback = cmp0(cfg.Lookback, time.Minute)
+	if cfg.Wakers <= 0 {
+		cfg.Wakers = 8
+	}
+	return &ViewRepair{cfg: cfg, log: cfg.Logger.With(slog.String("component", "view repair"))}
+}
+
+func cmp0(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Run beats and repairs every Every until ctx ends. Failures are logged
+// and tried again at the next beat: a dead member's heartbeat stays until
+// its repair succeeded.
+func (r *ViewRepair) Run(ctx context.Context) {
+	for {
+		if err := r.Beat(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("view repair: a heartbeat or a repair failed; trying again at the next beat", slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(r.cfg.Every):
+		}
+	}
+}
+
+// Beat records this member's heartbeat, then repairs after every member
+// whose heartbeat is older than DeadAfter and takes that heartbeat out.
+func (r *ViewRepair) Beat(ctx context.Context) error {
+	now := r.cfg.Clock.Now()
+	var dead map[string]heartbeat
+	err := r.update(ctx, func(h *heartbeats) {
+		dead = map[string]heartbeat{}
+		for id, b := range h.Members {
+			if id != r.cfg.Member && now.Sub(b.AliveAt) > r.cfg.DeadAfter {
+				dead[id] = b
+			}
+		}
+		h.Members[r.cfg.Member] = heartbeat{Address: r.cfg.Address, AliveAt: now}
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range slices.Sorted(maps.Keys(dead)) {
+		b := dead[id]
+		if err := r.repair(ctx, id, b, now); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, r.update(ctx, func(h *heartbeats) {
+			if h.Members[id] == b {
+				delete(h.Members, id)
+			}
+		}))
+	}
+	return errors.Join(errs...)
+}
+
+// Stop takes this member's heartbeat out: call it after the member's last
+// projections are written, when it stops in order.
+func (r *ViewRepair) Stop(ctx context.Context) error {
+	return r.update(ctx, func(h *heartbeats) { delete(h.Members, r.cfg.Member) })
+}
+
+// update applies change to the heartbeat document and writes it over the
+// version it read, reading again when another member wrote meanwhile.
+func (r *ViewRepair) update(ctx context.Context, change func(*heartbeats)) error {
+	const op = "actors.ViewRepair.update"
+	for {
+		var h heartbeats
+		version, err := r.cfg.Heartbeats.Get(ctx, heartbeatsID, &h)
+		if emporium.IsCode(err, emporium.ENOTFOUND) {
+			version, err = 0, nil
+		}
+		if err != nil {
+			return emporium.Wrap(op, err)
+		}
+		if h.Members == nil {
+			h.Members = map[string]heartbeat{}
+		}
+		change(&h)
+		_, err = r.cfg.Heartbeats.Put(ctx, heartbeatsID, version, h)
+		if !emporium.IsCode(err, emporium.ECONFLICT) {
+			return emporium.Wrap(op, err)
+		}
+		if ctx.Err() != nil {
+			return emporium.Wrap(op, ctx.Err())
+		}
+	}
+}
+
+// repair wakes the grains whose read model is behind their stream among
+// the streams written from Lookback before the dead member's last beat
+// until now.
+func (r *ViewRepair) repair(ctx context.Context, member string, b heartbeat, now time.Time) error {
+	const op = "actors.ViewRepair.repair"
+	streams, err := r.cfg.Journal.Appended(ctx, b.AliveAt.Add(-r.cfg.Lookback), now)
+	if err != nil {
+		return emporium.Wrap(op, err)
+	}
+	var behind []woken
+	for _, t := range r.cfg.Targets {
+		seqs := map[string]uint64{}
+		for stream, seq := range streams {
+			if id, ok := strings.CutPrefix(stream, t.StreamPrefix); ok && id != "" {
+				seqs[id] = seq
+			}
+		}
+		ids, err := r.behind(ctx, t, seqs)
+		if err != nil {
+			return emporium.Wrap(op, err)
+		}
+		for _, id := range ids {
+			behind = append(behind, woken{kind: t.Kind, id: id})
+		}
+	}
+	err = r.wake(ctx, behind)
+	r.log.Info("view repair: a member stopped without writing its last read models; woke the grains whose read model was behind",
+		slog.String("member", member), slog.String("address", b.Address), slog.Time("alive_at", b.AliveAt),
+		slog.Int("streams", len(streams)), slog.Int("woken", len(behind)), slog.Any("error", err))
+	return emporium.Wrap(op, err)
+}
+
+// woken is one grain to wake.
+type woken struct{ kind, id string }
+
+// behind returns the identities among seqs whose read model in t's
+// collection is at an older seq, or missing where t is not Sparse.
+func (r *ViewRepair) behind(ctx context.Context, t RepairTarget, seqs map[string]uint64) ([]string, error) {
+	ids := slices.Sorted(maps.Keys(seqs))
+	var out []string
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		var docs []struct {
+			ID  string `bson:"_id"`
+			Seq int64  `bson:"seq"`
+		}
+		if err := r.cfg.Views.GetMany(ctx, t.Collection, chunk, &docs); err != nil {
+			return nil, err
+		}
+		stored := make(map[string]uint64, len(docs))
+		for _, d := range docs {
+			stored[d.ID] = uint64(d.Seq)
+		}
+		for _, id := range chunk {
+			seq, found := stored[id]
+			if found && seq < seqs[id] || !found && !t.Sparse {
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
+}
+
+// wake wakes the grains, Wakers at a time, and returns the first errors.
+func (r *ViewRepair) wake(ctx context.Context, grains []woken) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	slots := make(chan struct{}, r.cfg.Wakers)
+	for _, g := range grains {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if err := r.cfg.Wake(ctx, g.kind, g.id); err != nil {
+				mu.Lock()
+				if len(errs) < 3 {
+					errs = append(errs, emporium.Errorf(emporium.EUNAVAILABLE, "waking %s %s: %v", g.kind, g.id, err))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Wake activates the grain of kind with identity in cluster c, wherever c
+// places it, and returns when its activation has loaded (and projected its
+// state, for a kind with a read model): ViewRepair's Wake.
+func Wake(c *cluster.Cluster, kind, identity string) error {
+	res, err := c.Request(identity, kind, &emptypb.Empty{})
+	if err != nil {
+		return err
+	}
+	if e, ok := res.(*cluster.GrainErrorResponse); ok {
+		return e
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package actors_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/emporium-shop/emporium"
+	"github.com/emporium-shop/emporium/actors"
+	"github.com/emporium-shop/emporium/actors/actorstest"
+	"github.com/emporium-shop/emporium/persistence"
+)
+
+// memDocs is a versioned document store that can make the next Puts lose
+// to another writer.
+type memDocs struct {
+	mu        sync.Mutex
+	raw       bson.Raw
+	version   int64
+	conflicts int
+}
+
+func (d *memDocs) Get(_ context.Context, _ string, into any) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.version == 0 {
+		return 0, emporium.Errorf(emporium.ENOTFOUND, "no document")
+	}
+	return d.version, bson.Unmarshal(d.raw, into)
+}
+
+func (d *memDocs) Put(_ context.Context, _ string, expected int64, doc any) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conflicts > 0 || expected != d.version {
+		d.conflicts = max(d.conflicts-1, 0)
+		d.version++ // somebody else wrote
+		return 0, emporium.Errorf(emporium.ECONFLICT, "version moved")
+	}
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return 0, err
+	}
+	d.raw, d.version = raw, d.version+1
+	return d.version, nil
+}
+
+func (d *memDocs) members(t *testing.T) map[string]time.Time {
+	var h struct {
+		Members map[string]struct {
+			AliveAt time.Time `bson:"alive_at"`
+		} `bson:"members"`
+	}
+	_, err := d.Get(t.Context(), "heartbeats", &h)
+	require.NoError(t, err)
+	out := map[string]time.Time{}
+	for id, m := range h.Members {
+		out[id] = m.AliveAt
+	}
+	return out
+}
+
+// memLog answers Appended from a fixed map, remembering the span asked.
+type memLog struct {
+	streams      map[string]uint64
+	after, until time.Time
+	err          error
+}
+
+func (l *memLog) Appended(_ context.Context, after, until time.Time) (map[string]uint64, error) {
+	l.after, l.until = after, until
+	return l.streams, l.err
+}
+
+// memViews holds read models' seqs by collection and id.
+type memViews map[string]map[string]int64
+
+func (v memViews) GetMany(_ context.Context, collection string, ids []string, into any) error {
+	var raws []bson.Raw
+	for _, id := range ids {
+		if seq, ok := v[collection][id]; ok {
+			raw, _ := bson.Marshal(bson.D{{Key: "_id", Value: id}, {Key: "seq", Value: seq}})
+			raws = append(raws, raw)
+		}
+	}
+	return persistence.DecodeInto("memViews.GetMany", collection, raws, into)
+}
+
+func TestViewRepairWakesWhatADeadMemberLeftBehind(t *testing.T) {
+	clock := actorstest.NewClock(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC))
+	docs := &memDocs{}
+	log := &memLog{streams: map[string]uint64{
+		"inventory-behind": 3, "inventory-missing": 1, "inventory-current": 2,
+		"user-vendor": 5, "user-shopper": 2, "cart-u1": 9,
+	}}
+	views := memViews{
+		"inventory": {"behind": 2, "current": 2},
+		"vendors":   {"vendor": 4},
+	}
+	var mu sync.Mutex
+	var woke []string
+	wakeErr := errors.New("member unreachable")
+	failWakes := true
+	repair := func(member string) *actors.ViewRepair {
+		return actors.NewViewRepair(actors.ViewRepairConfig{
+			Member: member, Address: member + ":6330",
+			Targets: []actors.RepairTarget{
+				{Kind: "InventoryGrain", StreamPrefix: "inventory-", Collection: "inventory"},
+				{Kind: "UserGrain", StreamPrefix: "user-", Collection: "vendors", Sparse: true},
+			},
+			Journal: log, Views: views, Heartbeats: docs, Clock: clock,
+			Wake: func(_ context.Context, kind, id string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				woke = append(woke, kind+"/"+id)
+				if failWakes {
+					return wakeErr
+				}
+				return nil
+			},
+			DeadAfter: time.Minute, Lookback: 30 * time.Second,
+		})
+	}
+	dead, alive := repair("dead"), repair("alive")
+	ctx := t.Context()
+	require.NoError(t, dead.Beat(ctx))
+	diedAt := clock.Now()
+	clock.Advance(30 * time.Second)
+	docs.conflicts = 2 // the first writes lose to another member's
+	require.NoError(t, alive.Beat(ctx))
+	assert.Len(t, docs.members(t), 2, "both beat; the conflicts were read again")
+	assert.Empty(t, woke, "a heartbeat younger than DeadAfter is a live member's")
+
+	clock.Advance(31 * time.Second)
+	err := alive.Beat(ctx)
+	require.Error(t, err, "a wake failed")
+	assert.Contains(t, docs.members(t), "dead", "a failed repair keeps the heartbeat, to try again")
+	assert.Equal(t, diedAt.Add(-30*time.Second), log.after, "the journal is read from Lookback before the last beat")
+	assert.Equal(t, clock.Now(), log.until, "until now")
+	assert.ElementsMatch(t, []string{"InventoryGrain/behind", "InventoryGrain/missing", "UserGrain/vendor"}, woke,
+		"behind or missing; a sparse kind's missing document is nothing to repair; kinds not targeted are left alone")
+
+	woke, failWakes = nil, false
+	clock.Advance(10 * time.Second)
+	require.NoError(t, alive.Beat(ctx))
+	assert.Len(t, woke, 3, "tried again")
+	assert.NotContains(t, docs.members(t), "dead", "repaired: its heartbeat is out")
+	assert.Equal(t, clock.Now(), docs.members(t)["alive"])
+
+	woke = nil
+	clock.Advance(10 * time.Second)
+	require.NoError(t, alive.Beat(ctx))
+	assert.Empty(t, woke, "each dead member is repaired once")
+
+	log.err = emporium.Errorf(emporium.EUNAVAILABLE, "store down")
+	require.NoError(t, alive.Stop(ctx))
+	assert.Empty(t, docs.members(t), "an orderly stop takes the heartbeat out")
+}
