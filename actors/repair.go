@@ -109,6 +109,11 @@ type heartbeats struct {
 type heartbeat struct {
 	Address string    `bson:"address"`
 	AliveAt time.Time `bson:"alive_at"`
+	// RepairedBy is the member that took the repair after this dead one on
+	// itself, at RepairFrom: the others leave it alone until DeadAfter
+	// after that, when the repairer may have died too.
+	RepairedBy string    `bson:"repaired_by,omitempty"`
+	RepairFrom time.Time `bson:"repair_from,omitempty"`
 }
 
 // ViewRepair repairs the read models of members that died (see above).
@@ -157,17 +162,24 @@ func (r *ViewRepair) Run(ctx context.Context) {
 	}
 }
 
-// Beat records this member's heartbeat, then repairs after every member
-// whose heartbeat is older than DeadAfter and takes that heartbeat out.
+// Beat records this member's heartbeat and, in the same write, takes on
+// the repair after every member whose heartbeat is older than DeadAfter and
+// that no live member has taken on; then it repairs after each and takes
+// its heartbeat out. The write is conditional, so one member repairs after
+// each dead one.
 func (r *ViewRepair) Beat(ctx context.Context) error {
 	now := r.cfg.Clock.Now()
 	var dead map[string]heartbeat
 	err := r.update(ctx, func(h *heartbeats) {
 		dead = map[string]heartbeat{}
 		for id, b := range h.Members {
-			if id != r.cfg.Member && now.Sub(b.AliveAt) > r.cfg.DeadAfter {
-				dead[id] = b
+			taken := b.RepairedBy != "" && b.RepairedBy != r.cfg.Member && now.Sub(b.RepairFrom) <= r.cfg.DeadAfter
+			if id == r.cfg.Member || now.Sub(b.AliveAt) <= r.cfg.DeadAfter || taken {
+				continue
 			}
+			b.RepairedBy, b.RepairFrom = r.cfg.Member, now
+			h.Members[id] = b
+			dead[id] = b
 		}
 		h.Members[r.cfg.Member] = heartbeat{Address: r.cfg.Address, AliveAt: now}
 	})
@@ -176,13 +188,12 @@ func (r *ViewRepair) Beat(ctx context.Context) error {
 	}
 	var errs []error
 	for _, id := range slices.Sorted(maps.Keys(dead)) {
-		b := dead[id]
-		if err := r.repair(ctx, id, b, now); err != nil {
+		if err := r.repair(ctx, id, dead[id], now); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		errs = append(errs, r.update(ctx, func(h *heartbeats) {
-			if h.Members[id] == b {
+			if h.Members[id].RepairedBy == r.cfg.Member {
 				delete(h.Members, id)
 			}
 		}))
@@ -249,7 +260,8 @@ func (r *ViewRepair) repair(ctx context.Context, member string, b heartbeat, now
 		}
 	}
 	err = r.wake(ctx, behind)
-	r.log.Info("view repair: a member stopped without writing its last read models; woke the grains whose read model was behind",
+	// A warning: a member died without stopping in order.
+	r.log.Warn("view repair: a member stopped without writing its last read models; woke the grains whose read model was behind",
 		slog.String("member", member), slog.String("address", b.Address), slog.Time("alive_at", b.AliveAt),
 		slog.Int("streams", len(streams)), slog.Int("woken", len(behind)), slog.Any("error", err))
 	return emporium.Wrap(op, err)

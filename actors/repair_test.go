@@ -3,6 +3,9 @@ package actors_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -125,9 +128,10 @@ func TestViewRepairWakesWhatADeadMemberLeftBehind(t *testing.T) {
 				return nil
 			},
 			DeadAfter: time.Minute, Lookback: 30 * time.Second,
+			Logger: slog.New(slog.DiscardHandler),
 		})
 	}
-	dead, alive := repair("dead"), repair("alive")
+	dead, alive, other := repair("dead"), repair("alive"), repair("other")
 	ctx := t.Context()
 	require.NoError(t, dead.Beat(ctx))
 	diedAt := clock.Now()
@@ -146,7 +150,11 @@ func TestViewRepairWakesWhatADeadMemberLeftBehind(t *testing.T) {
 	assert.ElementsMatch(t, []string{"InventoryGrain/behind", "InventoryGrain/missing", "UserGrain/vendor"}, woke,
 		"behind or missing; a sparse kind's missing document is nothing to repair; kinds not targeted are left alone")
 
-	woke, failWakes = nil, false
+	woke = nil
+	require.NoError(t, other.Beat(ctx))
+	assert.Empty(t, woke, "another member leaves a repair one has taken on alone")
+
+	failWakes = false
 	clock.Advance(10 * time.Second)
 	require.NoError(t, alive.Beat(ctx))
 	assert.Len(t, woke, 3, "tried again")
@@ -156,9 +164,28 @@ func TestViewRepairWakesWhatADeadMemberLeftBehind(t *testing.T) {
 	woke = nil
 	clock.Advance(10 * time.Second)
 	require.NoError(t, alive.Beat(ctx))
+	require.NoError(t, other.Beat(ctx))
 	assert.Empty(t, woke, "each dead member is repaired once")
 
+	// A repairer that dies before it finished: once its repair is
+	// DeadAfter old, another member takes it on, and the repairer's own.
+	require.NoError(t, repair("dead2").Beat(ctx))
+	clock.Advance(50 * time.Second)
+	require.NoError(t, other.Beat(ctx))
+	require.NoError(t, alive.Beat(ctx))
+	clock.Advance(11 * time.Second)
+	failWakes = true
+	require.Error(t, alive.Beat(ctx), "alive takes dead2 on, fails, and dies")
+	clock.Advance(30 * time.Second)
+	woke, failWakes = nil, false
+	require.NoError(t, other.Beat(ctx))
+	assert.Empty(t, woke, "dead2's repair is alive's for DeadAfter")
+	clock.Advance(31 * time.Second)
+	require.NoError(t, other.Beat(ctx))
+	assert.Len(t, woke, 6, "other repaired after dead2 and after alive")
+	assert.Equal(t, []string{"other"}, slices.Collect(maps.Keys(docs.members(t))))
+
 	log.err = emporium.Errorf(emporium.EUNAVAILABLE, "store down")
-	require.NoError(t, alive.Stop(ctx))
+	require.NoError(t, other.Stop(ctx))
 	assert.Empty(t, docs.members(t), "an orderly stop takes the heartbeat out")
 }

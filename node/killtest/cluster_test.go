@@ -139,7 +139,9 @@ func (c *cluster) env(i int) []string {
 		"JWT_KEY_FILE="+filepath.Join(c.dir, "keys", "jwt-ed25519.pem"),
 		"CLUSTER_PROVIDER=automanaged", "CLUSTER_ADDR="+c.remote[i],
 		"CLUSTER_HEALTH_PORT="+strconv.Itoa(c.health[i]), "CLUSTER_PEERS="+c.peers,
-		"LOG_LEVEL=warn", "SHUTDOWN_TIMEOUT=15s")
+		"LOG_LEVEL=warn", "SHUTDOWN_TIMEOUT=15s",
+		// So that the killed node's read models are repaired during the run.
+		"MEMBER_DEAD_AFTER="+deadAfter.String())
 }
 
 // base is node i's URL.

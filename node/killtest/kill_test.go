@@ -27,6 +27,10 @@ const errorWindow = 10 * time.Second
 // pending.
 const settleWithin = 60 * time.Second
 
+// deadAfter is the nodes' MEMBER_DEAD_AFTER: short, so that a member
+// repairs the killed node's read models while the test runs.
+const deadAfter = 15 * time.Second
+
 // Load shape: cart buyers only add; order buyers add and check out, each
 // buyer in a closed loop (the next request once the last is answered; the
 // API limits only /v1/auth/* and webhooks), spread over accounts so that
@@ -451,6 +455,12 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 	for _, o := range outside {
 		fmt.Fprintf(&r, "  outside a window: %s\n", o)
 	}
+	repairs := viewRepairs(c)
+	for _, line := range repairs {
+		fmt.Fprintf(&r, "  %s\n", line)
+	}
+	assert.True(t, slices.ContainsFunc(repairs, func(l string) bool { return strings.Contains(l, c.remote[1]) }),
+		"a member repaired the read models after the killed node 2 (%s): %v", c.remote[1], repairs)
 
 	// Throughput: the same load against one node on the same store.
 	c.stopAll()
@@ -650,6 +660,24 @@ func dropDatabase(t *testing.T, uri, name string) {
 	if err := client.Database(name).Drop(ctx); err != nil {
 		t.Logf("drop %s: %v", name, err)
 	}
+}
+
+// viewRepairs lists the view repairs the nodes' logs name, which member
+// each repaired after and what it woke.
+func viewRepairs(c *cluster) []string {
+	var out []string
+	for i, p := range c.procs {
+		if p == nil {
+			continue
+		}
+		for line := range strings.Lines(p.log.String()) {
+			if strings.Contains(line, "view repair: a member stopped") {
+				out = append(out, fmt.Sprintf("view repair by node %d after %s (alive at %s): %s streams read, %s grains woken",
+					i+1, logField(line, "address"), logField(line, "alive_at"), logField(line, "streams"), logField(line, "woken")))
+			}
+		}
+	}
+	return out
 }
 
 // slowSteps lists the shutdown steps a node's log names as slow ("slow
