@@ -66,16 +66,32 @@ func (n *Node) leave(ctx context.Context, c *cluster.Cluster) error {
 	if n.Config.ClusterProvider != actors.ProviderLocal {
 		c.Gossip.SetState(cluster.GracefullyLeftKey, &emptypb.Empty{})
 	}
-	err := n.Activations.PassivateAll(ctx, c.ActorSystem)
-	err = errors.Join(err, n.flushProjections(ctx))
-	err = errors.Join(err, leaveCluster(ctx, c, n.Config.ClusterProvider))
-	err = errors.Join(err, n.Activations.PassivateAll(ctx, c.ActorSystem))
-	err = errors.Join(err, n.flushProjections(ctx))
+	grains := n.Activations.Counts()
+	var phases []any
+	start, last := time.Now(), time.Now()
+	phase := func(name string, perr error) error {
+		now := time.Now()
+		phases = append(phases, slog.Duration(name, now.Sub(last)))
+		last = now
+		return perr
+	}
+	err := phase("passivate", n.Activations.PassivateAll(ctx, c.ActorSystem))
+	err = errors.Join(err, phase("flush", n.flushProjections(ctx)))
+	err = errors.Join(err, phase("shutdown", leaveCluster(ctx, c, n.Config.ClusterProvider)))
+	err = errors.Join(err, phase("passivate_again", n.Activations.PassivateAll(ctx, c.ActorSystem)))
+	err = errors.Join(err, phase("flush_again", n.flushProjections(ctx)))
+	if took := time.Since(start); took > slowLeave {
+		n.Logger.Warn("leaving the cluster was slow", append(phases, slog.Duration("took", took), slog.Any("grains", grains))...)
+	}
 	if n.repair != nil {
 		n.repair.flushed.Store(err == nil)
 	}
 	return err
 }
+
+// slowLeave is how long leaving the cluster may take before the node says
+// where the time went (the kill test reads it).
+const slowLeave = 3 * time.Second
 
 // flushProjections writes the projections queued on this node.
 func (n *Node) flushProjections(ctx context.Context) error {

@@ -686,11 +686,17 @@ func viewRepairs(c *cluster) []string {
 func slowSteps(log string) string {
 	var steps []string
 	for line := range strings.Lines(log) {
-		if !strings.Contains(line, "slow shutdown step") {
-			continue
+		switch {
+		case strings.Contains(line, "slow shutdown step"):
+			step, took := logField(line, "step"), logField(line, "took")
+			steps = append(steps, "slow step: "+step+" "+took)
+		case strings.Contains(line, "leaving the cluster was slow"):
+			var parts []string
+			for _, k := range []string{"passivate", "flush", "shutdown", "passivate_again", "flush_again", "grains"} {
+				parts = append(parts, k+" "+logField(line, k))
+			}
+			steps = append(steps, "leave: "+strings.Join(parts, ", "))
 		}
-		step, took := logField(line, "step"), logField(line, "took")
-		steps = append(steps, "slow step: "+step+" "+took)
 	}
 	return strings.Join(steps, ", ")
 }
