@@ -45,3 +45,12 @@ func BenchmarkInsertOneBaseline(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(started).Seconds(), "docs/s")
 }
+
+// BenchmarkJournalAppended measures the view repair's journal scan
+// (persistencetest.BenchJournalAppended) on FerretDB, which scans the
+// collection: 20,000 commits, the last 2,000 asked for.
+func BenchmarkJournalAppended(b *testing.B) {
+	persistencetest.BenchJournalAppended(b, func(b *testing.B, now func() time.Time) persistence.Journal {
+		return openFerret(b, persistence.Config{Now: now}).Journal()
+	}, 20_000, 2_000)
+}

@@ -3,6 +3,7 @@ package persistencetest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,5 +64,52 @@ func BenchJournalAppendSequential(b *testing.B, j persistence.Journal) {
 			b.Fatal(err)
 		}
 		seq = last
+	}
+}
+
+// BenchJournalAppended measures the view repair's journal query
+// (Journal.Appended) on a journal of commits commits over commits/4
+// streams, stamped a millisecond apart in the order they were stored, asking
+// for the last window of them: the scan a member makes once after another
+// died.
+func BenchJournalAppended(b *testing.B, open func(b *testing.B, now func() time.Time) persistence.Journal, commits, window int) {
+	start := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	var stamped atomic.Int64
+	j := open(b, func() time.Time { return start.Add(time.Duration(stamped.Add(1)) * time.Millisecond) })
+	ctx := context.Background()
+	ev := wrapperspb.String("an event of a typical size")
+	// Appenders write at once, each its own streams, so that group commit
+	// makes the seeding quick.
+	const appenders = 64
+	streams := max(commits/4/appenders, 1) * appenders // stream s is appender s%appenders's
+	var wg sync.WaitGroup
+	for g := range appenders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seqs := map[int]uint64{}
+			for i := g; i < commits; i += appenders {
+				s := i % streams
+				last, err := j.Append(ctx, fmt.Sprintf("inventory-SKU-%06d", s), seqs[s], ev)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				seqs[s] = last
+			}
+		}()
+	}
+	wg.Wait()
+	end := start.Add(time.Duration(stamped.Load()) * time.Millisecond)
+	after := end.Add(-time.Duration(window) * time.Millisecond)
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := j.Appended(ctx, after, end)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) == 0 || len(got) > window {
+			b.Fatalf("%d streams in the window of %d commits", len(got), window)
+		}
 	}
 }

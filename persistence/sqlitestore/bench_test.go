@@ -175,3 +175,12 @@ func seed(b *testing.B, size int) persistence.Store {
 	b.Logf("seeded %d products and %d holds in %v", size, size, time.Since(started).Round(time.Millisecond))
 	return s
 }
+
+// BenchmarkJournalAppended measures the view repair's journal scan
+// (persistencetest.BenchJournalAppended): 100,000 commits, the last 2,000
+// asked for.
+func BenchmarkJournalAppended(b *testing.B) {
+	persistencetest.BenchJournalAppended(b, func(b *testing.B, now func() time.Time) persistence.Journal {
+		return persistencetest.OpenConfig(b, persistence.Config{DataDir: b.TempDir(), Now: now}).Journal()
+	}, 100_000, 2_000)
+}
