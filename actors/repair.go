@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
@@ -146,13 +147,32 @@ func cmp0(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Run beats and repairs every Every until ctx ends. Failures are logged
-// and tried again at the next beat: a dead member's heartbeat stays until
-// its repair succeeded.
+// Run beats every Every until ctx ends, and repairs after the dead members
+// it takes on in a goroutine of its own, so that a long journal scan never
+// delays a beat (a member that stopped beating would be taken for dead).
+// Failures are logged and tried again: a dead member's heartbeat stays
+// until its repair succeeded.
 func (r *ViewRepair) Run(ctx context.Context) {
+	var (
+		wg        sync.WaitGroup
+		repairing atomic.Bool
+	)
+	defer wg.Wait()
 	for {
-		if err := r.Beat(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("view repair: a heartbeat or a repair failed; trying again at the next beat", slog.Any("error", err))
+		dead, err := r.beat(ctx, !repairing.Load())
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("view repair: the heartbeat failed; beating again", slog.Any("error", err))
+		}
+		if len(dead) > 0 {
+			repairing.Store(true)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer repairing.Store(false)
+				if err := r.repairAll(ctx, dead); err != nil && ctx.Err() == nil {
+					r.log.Warn("view repair: a repair failed; trying again at a later beat", slog.Any("error", err))
+				}
+			}()
 		}
 		select {
 		case <-ctx.Done():
@@ -162,33 +182,53 @@ func (r *ViewRepair) Run(ctx context.Context) {
 	}
 }
 
-// Beat records this member's heartbeat and, in the same write, takes on
-// the repair after every member whose heartbeat is older than DeadAfter and
-// that no live member has taken on; then it repairs after each and takes
-// its heartbeat out. The write is conditional, so one member repairs after
-// each dead one.
+// Beat beats once and repairs after the dead members it took on, at once:
+// what Run does at each beat, for tests.
 func (r *ViewRepair) Beat(ctx context.Context) error {
+	dead, err := r.beat(ctx, true)
+	if err != nil {
+		return err
+	}
+	return r.repairAll(ctx, dead)
+}
+
+// beat records this member's heartbeat and renews the repairs it has taken
+// on, so that nobody takes over a repair still running. With take set, it
+// takes on, in the same write, the repair after every member whose
+// heartbeat is older than DeadAfter and whose repair no live member holds
+// (its repairer's claim is not older than DeadAfter), and returns them with
+// those it holds from before (a repair that failed). The write is
+// conditional, so one member repairs after each dead one.
+func (r *ViewRepair) beat(ctx context.Context, take bool) (map[string]heartbeat, error) {
 	now := r.cfg.Clock.Now()
 	var dead map[string]heartbeat
 	err := r.update(ctx, func(h *heartbeats) {
 		dead = map[string]heartbeat{}
 		for id, b := range h.Members {
-			taken := b.RepairedBy != "" && b.RepairedBy != r.cfg.Member && now.Sub(b.RepairFrom) <= r.cfg.DeadAfter
-			if id == r.cfg.Member || now.Sub(b.AliveAt) <= r.cfg.DeadAfter || taken {
+			mine := b.RepairedBy == r.cfg.Member
+			held := b.RepairedBy != "" && !mine && now.Sub(b.RepairFrom) <= r.cfg.DeadAfter
+			if id == r.cfg.Member || now.Sub(b.AliveAt) <= r.cfg.DeadAfter || held || !take && !mine {
 				continue
 			}
 			b.RepairedBy, b.RepairFrom = r.cfg.Member, now
 			h.Members[id] = b
-			dead[id] = b
+			if take {
+				dead[id] = b
+			}
 		}
 		h.Members[r.cfg.Member] = heartbeat{Address: r.cfg.Address, AliveAt: now}
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return dead, nil
+}
+
+// repairAll repairs after each dead member and takes its heartbeat out.
+func (r *ViewRepair) repairAll(ctx context.Context, dead map[string]heartbeat) error {
 	var errs []error
 	for _, id := range slices.Sorted(maps.Keys(dead)) {
-		if err := r.repair(ctx, id, dead[id], now); err != nil {
+		if err := r.repair(ctx, id, dead[id], r.cfg.Clock.Now()); err != nil {
 			errs = append(errs, err)
 			continue
 		}

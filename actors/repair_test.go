@@ -189,3 +189,52 @@ func TestViewRepairWakesWhatADeadMemberLeftBehind(t *testing.T) {
 	require.NoError(t, other.Stop(ctx))
 	assert.Empty(t, docs.members(t), "an orderly stop takes the heartbeat out")
 }
+
+// A repair that outlasts DeadAfter (a long journal scan) stays its
+// repairer's: Run keeps beating meanwhile and renews the claim, so no other
+// member takes it over and the repairer is not taken for dead.
+func TestViewRepairKeepsALongRepairItsOwn(t *testing.T) {
+	clock := actorstest.NewClock(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC))
+	docs := &memDocs{}
+	log := &memLog{streams: map[string]uint64{"inventory-a": 1}}
+	release := make(chan struct{})
+	var woken sync.Map
+	repair := func(member string, wake func()) *actors.ViewRepair {
+		return actors.NewViewRepair(actors.ViewRepairConfig{
+			Member: member, Address: member + ":6330",
+			Targets: []actors.RepairTarget{{Kind: "InventoryGrain", StreamPrefix: "inventory-", Collection: "inventory"}},
+			Journal: log, Views: memViews{}, Heartbeats: docs, Clock: clock,
+			Wake: func(context.Context, string, string) error {
+				woken.Store(member, true)
+				wake()
+				return nil
+			},
+			Every: 5 * time.Millisecond, DeadAfter: time.Minute,
+			Logger: slog.New(slog.DiscardHandler),
+		})
+	}
+	ctx := t.Context()
+	require.NoError(t, repair("dead", func() {}).Beat(ctx))
+	clock.Advance(61 * time.Second)
+
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); repair("slow", func() { <-release }).Run(runCtx) }()
+	actorstest.WaitFor(t, 5*time.Second, "the slow member woke a grain", func() bool { _, ok := woken.Load("slow"); return ok })
+
+	clock.Advance(61 * time.Second) // the claim would be stale without renewal
+	actorstest.WaitFor(t, 5*time.Second, "the claim renewed and the member beat", func() bool {
+		return docs.members(t)["slow"].Equal(clock.Now())
+	})
+	require.NoError(t, repair("other", func() {}).Beat(ctx))
+	_, otherWoke := woken.Load("other")
+	assert.False(t, otherWoke, "the repair is the slow member's while it runs")
+
+	close(release)
+	actorstest.WaitFor(t, 5*time.Second, "the dead member's heartbeat out", func() bool {
+		_, ok := docs.members(t)["dead"]
+		return !ok
+	})
+	stop()
+	<-done
+}
