@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -121,7 +122,25 @@ type heartbeat struct {
 type ViewRepair struct {
 	cfg ViewRepairConfig
 	log *slog.Logger
+
+	mu sync.Mutex
+	// unfinished holds, per dead member, the grains whose wake failed and
+	// how often: the next try wakes those again without reading the
+	// journal, and after maxTries the repair gives them up.
+	unfinished map[string]*unfinished
 }
+
+// unfinished is a repair whose wakes did not all succeed.
+type unfinished struct {
+	grains []woken
+	tries  int
+}
+
+// maxTries is how many times a repair tries to wake a grain before it
+// gives the grain up, logged as an error: a grain that cannot activate
+// (its stream unreadable) answers every request unavailable anyway, and
+// its read model heals when it is mended.
+const maxTries = 5
 
 // NewViewRepair returns a ViewRepair with cfg, defaults filled in.
 func NewViewRepair(cfg ViewRepairConfig) *ViewRepair {
@@ -137,7 +156,7 @@ func NewViewRepair(cfg ViewRepairConfig) *ViewRepair {
 	if cfg.Wakers <= 0 {
 		cfg.Wakers = 8
 	}
-	return &ViewRepair{cfg: cfg, log: cfg.Logger.With(slog.String("component", "view repair"))}
+	return &ViewRepair{cfg: cfg, log: cfg.Logger.With(slog.String("component", "view repair")), unfinished: map[string]*unfinished{}}
 }
 
 func cmp0(d, def time.Duration) time.Duration {
@@ -228,15 +247,23 @@ func (r *ViewRepair) beat(ctx context.Context, take bool) (map[string]heartbeat,
 func (r *ViewRepair) repairAll(ctx context.Context, dead map[string]heartbeat) error {
 	var errs []error
 	for _, id := range slices.Sorted(maps.Keys(dead)) {
-		if err := r.repair(ctx, id, dead[id], r.cfg.Clock.Now()); err != nil {
+		woke, err := r.repair(ctx, id, dead[id])
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		errs = append(errs, r.update(ctx, func(h *heartbeats) {
+		err = r.update(ctx, func(h *heartbeats) {
 			if h.Members[id].RepairedBy == r.cfg.Member {
 				delete(h.Members, id)
 			}
-		}))
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		// A warning: a member died without stopping in order.
+		r.log.Warn("view repair: a member stopped without writing its last read models; its grains whose read model was behind are woken",
+			slog.String("member", id), slog.String("address", dead[id].Address), slog.Time("alive_at", dead[id].AliveAt), slog.Int("woken", woke))
 	}
 	return errors.Join(errs...)
 }
@@ -276,12 +303,46 @@ func (r *ViewRepair) update(ctx context.Context, change func(*heartbeats)) error
 
 // repair wakes the grains whose read model is behind their stream among
 // the streams written from Lookback before the dead member's last beat
-// until now.
-func (r *ViewRepair) repair(ctx context.Context, member string, b heartbeat, now time.Time) error {
+// until now, and reports how many it woke. After a try whose wakes did not
+// all succeed, it wakes those again, up to maxTries, then gives them up.
+func (r *ViewRepair) repair(ctx context.Context, member string, b heartbeat) (woke int, err error) {
 	const op = "actors.ViewRepair.repair"
-	streams, err := r.cfg.Journal.Appended(ctx, b.AliveAt.Add(-r.cfg.Lookback), now)
+	r.mu.Lock()
+	u := r.unfinished[member]
+	r.mu.Unlock()
+	if u == nil {
+		behind, err := r.findBehind(ctx, b)
+		if err != nil {
+			return 0, emporium.Wrap(op, err)
+		}
+		u = &unfinished{grains: behind}
+	}
+	failed, err := r.wake(ctx, u.grains)
+	woke = len(u.grains) - len(failed)
+	u.grains, u.tries = failed, u.tries+1
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case len(failed) == 0:
+		delete(r.unfinished, member)
+		return woke, nil
+	case u.tries >= maxTries:
+		delete(r.unfinished, member)
+		r.log.Error("view repair: gave up waking grains after a member died; their read models stay behind until they activate",
+			slog.String("member", member), slog.Int("grains", len(failed)), slog.Int("tries", u.tries), slog.Any("error", err))
+		return woke, nil
+	default:
+		r.unfinished[member] = u
+		return woke, emporium.Wrap(op, err)
+	}
+}
+
+// findBehind returns the grains whose read model is behind their stream,
+// among the streams written from Lookback before b's beat until now.
+func (r *ViewRepair) findBehind(ctx context.Context, b heartbeat) ([]woken, error) {
+	streams, err := r.cfg.Journal.Appended(ctx, b.AliveAt.Add(-r.cfg.Lookback), r.cfg.Clock.Now())
 	if err != nil {
-		return emporium.Wrap(op, err)
+		return nil, err
 	}
 	var behind []woken
 	for _, t := range r.cfg.Targets {
@@ -293,18 +354,13 @@ func (r *ViewRepair) repair(ctx context.Context, member string, b heartbeat, now
 		}
 		ids, err := r.behind(ctx, t, seqs)
 		if err != nil {
-			return emporium.Wrap(op, err)
+			return nil, err
 		}
 		for _, id := range ids {
 			behind = append(behind, woken{kind: t.Kind, id: id})
 		}
 	}
-	err = r.wake(ctx, behind)
-	// A warning: a member died without stopping in order.
-	r.log.Warn("view repair: a member stopped without writing its last read models; woke the grains whose read model was behind",
-		slog.String("member", member), slog.String("address", b.Address), slog.Time("alive_at", b.AliveAt),
-		slog.Int("streams", len(streams)), slog.Int("woken", len(behind)), slog.Any("error", err))
-	return emporium.Wrap(op, err)
+	return behind, nil
 }
 
 // woken is one grain to wake.
@@ -338,35 +394,51 @@ func (r *ViewRepair) behind(ctx context.Context, t RepairTarget, seqs map[string
 	return out, nil
 }
 
-// wake wakes the grains, Wakers at a time, and returns the first errors.
-func (r *ViewRepair) wake(ctx context.Context, grains []woken) error {
+// wake wakes the grains, Wakers at a time, until ctx ends, and returns
+// those it did not wake, with the first errors.
+func (r *ViewRepair) wake(ctx context.Context, grains []woken) (failed []woken, err error) {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
+	fail := func(g woken, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		failed = append(failed, g)
+		if len(errs) < 3 {
+			errs = append(errs, fmt.Errorf("waking %s %s: %w", g.kind, g.id, err))
+		}
+	}
 	slots := make(chan struct{}, r.cfg.Wakers)
 	for _, g := range grains {
-		slots <- struct{}{}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			fail(g, ctx.Err())
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
 			if err := r.cfg.Wake(ctx, g.kind, g.id); err != nil {
-				mu.Lock()
-				if len(errs) < 3 {
-					errs = append(errs, emporium.Errorf(emporium.EUNAVAILABLE, "waking %s %s: %v", g.kind, g.id, err))
-				}
-				mu.Unlock()
+				fail(g, err)
 			}
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if len(failed) > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d grains not woken", len(failed), len(grains)))
+	}
+	return failed, errors.Join(errs...)
 }
 
 // Wake activates the grain of kind with identity in cluster c, wherever c
-// places it, and returns when its activation has loaded (and projected its
-// state, for a kind with a read model): ViewRepair's Wake.
+// places it, and returns when its activation has loaded and queued its
+// read model (for a kind with one): ViewRepair's Wake. The read model is
+// stored a few milliseconds later, unless the member hosting the grain
+// dies meanwhile, which the repair after that member covers when the
+// grain's last append falls in its window.
 func Wake(c *cluster.Cluster, kind, identity string) error {
 	res, err := c.Request(identity, kind, &emptypb.Empty{})
 	if err != nil {

@@ -73,12 +73,13 @@ func (d *memDocs) members(t *testing.T) map[string]time.Time {
 type memLog struct {
 	streams      map[string]uint64
 	after, until time.Time
-	err          error
+	calls        int
 }
 
 func (l *memLog) Appended(_ context.Context, after, until time.Time) (map[string]uint64, error) {
 	l.after, l.until = after, until
-	return l.streams, l.err
+	l.calls++
+	return l.streams, nil
 }
 
 // memViews holds read models' seqs by collection and id.
@@ -156,8 +157,10 @@ func TestViewRepairWakesWhatADeadMemberLeftBehind(t *testing.T) {
 
 	failWakes = false
 	clock.Advance(10 * time.Second)
+	calls := log.calls
 	require.NoError(t, alive.Beat(ctx))
 	assert.Len(t, woke, 3, "tried again")
+	assert.Equal(t, calls, log.calls, "the grains not woken are known: the journal is not read again")
 	assert.NotContains(t, docs.members(t), "dead", "repaired: its heartbeat is out")
 	assert.Equal(t, clock.Now(), docs.members(t)["alive"])
 
@@ -185,7 +188,6 @@ func TestViewRepairWakesWhatADeadMemberLeftBehind(t *testing.T) {
 	assert.Len(t, woke, 6, "other repaired after dead2 and after alive")
 	assert.Equal(t, []string{"other"}, slices.Collect(maps.Keys(docs.members(t))))
 
-	log.err = emporium.Errorf(emporium.EUNAVAILABLE, "store down")
 	require.NoError(t, other.Stop(ctx))
 	assert.Empty(t, docs.members(t), "an orderly stop takes the heartbeat out")
 }
@@ -198,6 +200,8 @@ func TestViewRepairKeepsALongRepairItsOwn(t *testing.T) {
 	docs := &memDocs{}
 	log := &memLog{streams: map[string]uint64{"inventory-a": 1}}
 	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) }) // a failed wait must not leave Run blocked
 	var woken sync.Map
 	repair := func(member string, wake func()) *actors.ViewRepair {
 		return actors.NewViewRepair(actors.ViewRepairConfig{
@@ -230,11 +234,52 @@ func TestViewRepairKeepsALongRepairItsOwn(t *testing.T) {
 	_, otherWoke := woken.Load("other")
 	assert.False(t, otherWoke, "the repair is the slow member's while it runs")
 
-	close(release)
+	once.Do(func() { close(release) })
 	actorstest.WaitFor(t, 5*time.Second, "the dead member's heartbeat out", func() bool {
 		_, ok := docs.members(t)["dead"]
 		return !ok
 	})
 	stop()
 	<-done
+}
+
+// A grain that never wakes (its stream unreadable) is given up after a few
+// tries, so that the repair ends: the heartbeat goes and nobody scans the
+// journal for it again.
+func TestViewRepairGivesUpAGrainThatNeverWakes(t *testing.T) {
+	clock := actorstest.NewClock(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC))
+	docs := &memDocs{}
+	log := &memLog{streams: map[string]uint64{"inventory-broken": 4, "inventory-fine": 2}}
+	var mu sync.Mutex
+	wakes := map[string]int{}
+	repair := func(member string) *actors.ViewRepair {
+		return actors.NewViewRepair(actors.ViewRepairConfig{
+			Member: member, Address: member + ":6330",
+			Targets: []actors.RepairTarget{{Kind: "InventoryGrain", StreamPrefix: "inventory-", Collection: "inventory"}},
+			Journal: log, Views: memViews{}, Heartbeats: docs, Clock: clock,
+			Wake: func(_ context.Context, _, id string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				wakes[id]++
+				if id == "broken" {
+					return emporium.Errorf(emporium.EUNAVAILABLE, "InventoryGrain broken is unavailable; retry")
+				}
+				return nil
+			},
+			DeadAfter: time.Minute, Logger: slog.New(slog.DiscardHandler),
+		})
+	}
+	ctx := t.Context()
+	require.NoError(t, repair("dead").Beat(ctx))
+	clock.Advance(61 * time.Second)
+	alive := repair("alive")
+	for try := 1; try < 5; try++ {
+		require.Error(t, alive.Beat(ctx), "try %d", try)
+		assert.Contains(t, docs.members(t), "dead")
+		clock.Advance(10 * time.Second)
+	}
+	require.NoError(t, alive.Beat(ctx), "the fifth try gives the grain up")
+	assert.NotContains(t, docs.members(t), "dead")
+	assert.Equal(t, map[string]int{"broken": 5, "fine": 1}, wakes)
+	assert.Equal(t, 1, log.calls, "one journal scan")
 }

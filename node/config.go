@@ -176,8 +176,8 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 || c.SweepInterval <= 0 || c.GrainIdle <= 0 {
 		errs = append(errs, "SHUTDOWN_TIMEOUT, SWEEP_INTERVAL and GRAIN_IDLE_TIMEOUT must be positive durations")
 	}
-	if c.DeadAfter < 6*time.Millisecond {
-		errs = append(errs, fmt.Sprintf("MEMBER_DEAD_AFTER=%s must be a positive duration (1m unless a test needs it short)", c.DeadAfter))
+	if c.DeadAfter < 600*time.Millisecond {
+		errs = append(errs, fmt.Sprintf("MEMBER_DEAD_AFTER=%s must be at least 600ms (members beat every sixth of it); 1m suits a production cluster", c.DeadAfter))
 	}
 	if c.ShutdownDrain < 0 || (c.ShutdownTimeout > 0 && c.ShutdownDrain >= c.ShutdownTimeout) {
 		errs = append(errs, fmt.Sprintf("SHUTDOWN_DRAIN=%s must be at least 0 and shorter than SHUTDOWN_TIMEOUT=%s", c.ShutdownDrain, c.ShutdownTimeout))

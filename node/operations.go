@@ -79,12 +79,15 @@ func (n *Node) leave(ctx context.Context, c *cluster.Cluster) error {
 	err = errors.Join(err, phase("flush", n.flushProjections(ctx)))
 	err = errors.Join(err, phase("shutdown", leaveCluster(ctx, c, n.Config.ClusterProvider)))
 	err = errors.Join(err, phase("passivate_again", n.Activations.PassivateAll(ctx, c.ActorSystem)))
-	err = errors.Join(err, phase("flush_again", n.flushProjections(ctx)))
+	flushErr := phase("flush_again", n.flushProjections(ctx))
+	err = errors.Join(err, flushErr)
 	if took := time.Since(start); took > slowLeave {
 		n.Logger.Warn("leaving the cluster was slow", append(phases, slog.Duration("took", took), slog.Any("grains", grains))...)
 	}
 	if n.repair != nil {
-		n.repair.flushed.Store(err == nil)
+		// Whatever else failed, the projections queued are written: nobody
+		// needs to repair after this node.
+		n.repair.flushed.Store(flushErr == nil)
 	}
 	return err
 }

@@ -63,20 +63,8 @@ func TestADeadMembersLostReadModelsAreRepaired(t *testing.T) {
 		return ok
 	})
 
-	// The dead member: its heartbeat (beside this node's, which beats every
-	// 100 ms: written over the version read, again on a conflict), then its
-	// writes.
-	docs := n.Store.Documents(node.HeartbeatsCollection)
-	for {
-		var h heartbeatDoc
-		version, err := docs.Get(ctx, "heartbeats", &h)
-		require.NoError(t, err)
-		h.Members["ghost"] = memberBeat{Address: "10.9.9.9:6330", AliveAt: time.Now()}
-		if _, err = docs.Put(ctx, "heartbeats", version, h); !emporium.IsCode(err, emporium.ECONFLICT) {
-			require.NoError(t, err)
-			break
-		}
-	}
+	// What a dead member left: SKUs whose events it appended and whose
+	// projections it had queued when it died.
 	stream := func(sku string) string { return inventory.Spec.StreamPrefix + sku }
 	// Never projected: its only write was lost.
 	_, err := journal.Append(ctx, stream("GHOST-NEW"), 0, &pb.Restocked{CommandId: "c1", Quantity: 7})
@@ -92,6 +80,20 @@ func TestADeadMembersLostReadModelsAreRepaired(t *testing.T) {
 	require.NoError(t, err)
 	views.Put(inventory.ViewCollection, "GHOST-CURRENT", 1, inventory.View{SKU: "GHOST-CURRENT", OnHand: 4, Available: 4})
 	require.NoError(t, views.Flush(ctx))
+	// Then its heartbeat, as of now (beside this node's, which beats every
+	// 100 ms: written over the version read, again on a conflict): the
+	// repair reads the journal from a minute before it.
+	docs := n.Store.Documents(node.HeartbeatsCollection)
+	for {
+		var h heartbeatDoc
+		version, err := docs.Get(ctx, "heartbeats", &h)
+		require.NoError(t, err)
+		h.Members["ghost"] = memberBeat{Address: "10.9.9.9:6330", AliveAt: time.Now()}
+		if _, err = docs.Put(ctx, "heartbeats", version, h); !emporium.IsCode(err, emporium.ECONFLICT) {
+			require.NoError(t, err)
+			break
+		}
+	}
 
 	actorstest.WaitFor(t, 10*time.Second, "the ghost's heartbeat taken out after its repair", func() bool {
 		_, ok := heartbeatsOf(t, n.Store).Members["ghost"]

@@ -672,8 +672,8 @@ func viewRepairs(c *cluster) []string {
 		}
 		for line := range strings.Lines(p.log.String()) {
 			if strings.Contains(line, "view repair: a member stopped") {
-				out = append(out, fmt.Sprintf("view repair by node %d after %s (alive at %s): %s streams read, %s grains woken",
-					i+1, logField(line, "address"), logField(line, "alive_at"), logField(line, "streams"), logField(line, "woken")))
+				out = append(out, fmt.Sprintf("view repair by node %d after %s (alive at %s): %s grains woken",
+					i+1, logField(line, "address"), logField(line, "alive_at"), logField(line, "woken")))
 			}
 		}
 	}
