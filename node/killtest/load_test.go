@@ -59,6 +59,7 @@ func (b *balancer) pick() (int, string) {
 
 // outcome is one request of the load.
 type outcome struct {
+	sent time.Time // when the request was sent
 	at   time.Time // when the answer (or the failure) came
 	op   string    // "add" or "order"
 	node int
@@ -71,8 +72,8 @@ type recorder struct {
 	outs []outcome
 }
 
-func (r *recorder) record(op string, node int, err error) {
-	o := outcome{at: time.Now(), op: op, node: node}
+func (r *recorder) record(op string, node int, sent time.Time, err error) {
+	o := outcome{sent: sent, at: time.Now(), op: op, node: node}
 	if err != nil {
 		o.err = err.Error()
 	}
@@ -121,11 +122,12 @@ func (b *cartBuyer) run(ctx context.Context, lb *balancer, rec *recorder) {
 		node, base := lb.pick()
 		c := &shopclient.Client{Base: base, Token: b.token, HTTP: httpClient}
 		b.sent[sku]++
+		sent := time.Now()
 		err := c.AddToCart(ctx, sku, 1)
 		if ctx.Err() != nil {
 			return // the load stopped mid-request: neither an error nor an ack
 		}
-		rec.record("add", node, err)
+		rec.record("add", node, sent, err)
 		if err == nil {
 			b.acked[sku]++
 		}
@@ -151,22 +153,24 @@ func (b *orderBuyer) run(ctx context.Context, lb *balancer, rec *recorder) {
 		sku := b.skus[(b.id+k)%len(b.skus)]
 		node, base := lb.pick()
 		c := &shopclient.Client{Base: base, Token: b.token, HTTP: httpClient}
+		sent := time.Now()
 		err := c.AddToCart(ctx, sku, 1)
 		if ctx.Err() != nil {
 			return
 		}
 		if outOfStock(err) {
 			// The scarce SKU is sold out: the right answer, not an error.
-			rec.record("add refused", node, nil)
+			rec.record("add refused", node, sent, nil)
 			continue
 		}
-		rec.record("add", node, err)
+		rec.record("add", node, sent, err)
 		if err != nil {
 			continue
 		}
 		node, base = lb.pick()
 		c = &shopclient.Client{Base: base, Token: b.token, HTTP: httpClient}
 		key := fmt.Sprintf("kill-%d-%d", b.id, k)
+		sent = time.Now()
 		order, err := placeOrder(ctx, c, key, b.addressID)
 		if ctx.Err() != nil {
 			b.mu.Lock()
@@ -174,7 +178,7 @@ func (b *orderBuyer) run(ctx context.Context, lb *balancer, rec *recorder) {
 			b.mu.Unlock()
 			return
 		}
-		rec.record("order", node, err)
+		rec.record("order", node, sent, err)
 		b.mu.Lock()
 		if err != nil {
 			b.unknown = append(b.unknown, key)
