@@ -381,6 +381,9 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 		kinds        map[string]int
 		firstSuccess time.Duration
 		lastError    time.Duration
+		// late counts the errors of requests sent in the window whose
+		// answer came after it.
+		late int
 		// samples are the first few distinct answers of the window's
 		// failed requests, so a report says what the errors were.
 		samples []string
@@ -424,6 +427,9 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 			windows[w].samples = append(windows[w].samples, sample)
 		}
 		windows[w].lastError = max(windows[w].lastError, o.at.Sub(events[w].at))
+		if !o.at.Before(events[w].at.Add(errorWindow)) {
+			windows[w].late++
+		}
 	}
 	assert.Empty(t, outside, "errors outside the %s windows after the events", errorWindow)
 
@@ -447,6 +453,9 @@ func TestClusterSurvivesKillStopAndJoin(t *testing.T) {
 		}
 		if len(w.kinds) > 0 {
 			fmt.Fprintf(&r, " %v", w.kinds)
+		}
+		if w.late > 0 {
+			fmt.Fprintf(&r, " (%d answered after the window)", w.late)
 		}
 		r.WriteString("\n")
 		for _, sample := range w.samples {
