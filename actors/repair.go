@@ -371,6 +371,8 @@ type woken struct{ kind, id string }
 func (r *ViewRepair) behind(ctx context.Context, t RepairTarget, seqs map[string]uint64) ([]string, error) {
 	ids := slices.Sorted(maps.Keys(seqs))
 	var out []string
+	// In chunks: on FerretDB GetMany reads whole documents (product pages),
+	// and a window may name thousands.
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
 		var docs []struct {

@@ -119,7 +119,7 @@ type Node struct {
 	stop    context.CancelFunc
 	// repair keeps the node's heartbeat and repairs after dead members
 	// (repair.go); nil until the loops start, and on an admin-only node.
-	repair *viewRepair
+	repair *actors.ViewRepair
 }
 
 type closer struct {
@@ -176,8 +176,6 @@ func (n *Node) Open(ctx context.Context) (err error) {
 	if err := n.openPayments(); err != nil {
 		return err
 	}
-	// Closed after the cluster step, which writes the last projections.
-	n.onClose("heartbeat", n.stopHeartbeat)
 	if err := n.startCluster(); err != nil {
 		return err
 	}

@@ -84,11 +84,9 @@ func (n *Node) leave(ctx context.Context, c *cluster.Cluster) error {
 	if took := time.Since(start); took > slowLeave {
 		n.Logger.Warn("leaving the cluster was slow", append(phases, slog.Duration("took", took), slog.Any("grains", grains))...)
 	}
-	if n.repair != nil {
-		// Whatever else failed, the projections queued are written: nobody
-		// needs to repair after this node.
-		n.repair.flushed.Store(flushErr == nil)
-	}
+	// Whatever else failed, once the projections queued are written nobody
+	// needs to repair after this node.
+	n.stopHeartbeat(ctx, flushErr)
 	return err
 }
 

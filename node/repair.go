@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 
 	"github.com/emporium-shop/emporium/actors"
 	"github.com/emporium-shop/emporium/actors/category"
@@ -28,18 +27,10 @@ func repairTargets() []actors.RepairTarget {
 	}
 }
 
-// viewRepair is the node's actors.ViewRepair, and whether the node may
-// take its heartbeat out when it stops: only after its last projections
-// were written.
-type viewRepair struct {
-	*actors.ViewRepair
-	flushed atomic.Bool
-}
-
 // newViewRepair makes the node's ViewRepair; startLoops runs it.
-func (n *Node) newViewRepair() *viewRepair {
+func (n *Node) newViewRepair() *actors.ViewRepair {
 	c := n.Cluster
-	return &viewRepair{ViewRepair: actors.NewViewRepair(actors.ViewRepairConfig{
+	return actors.NewViewRepair(actors.ViewRepairConfig{
 		Member:     c.ActorSystem.ID,
 		Address:    c.ActorSystem.Address(),
 		Targets:    repairTargets(),
@@ -50,23 +41,23 @@ func (n *Node) newViewRepair() *viewRepair {
 		Logger:     n.Logger,
 		Every:      n.Config.DeadAfter / 6,
 		DeadAfter:  n.Config.DeadAfter,
-	})}
+	})
 }
 
-// stopHeartbeat takes the node's heartbeat out when its last projections
-// were written; otherwise it stays, and another member (or this node's
-// next run) repairs after it.
-func (n *Node) stopHeartbeat(ctx context.Context) error {
-	r := n.repair
-	if r == nil {
-		return nil
+// stopHeartbeat takes the node's heartbeat out once its last projections
+// are written (flushErr, the final flush's error, is nil); otherwise the
+// heartbeat stays, and another member (or this node's next run) repairs
+// after it. leave calls it last, after the background loops stopped
+// beating.
+func (n *Node) stopHeartbeat(ctx context.Context, flushErr error) {
+	if n.repair == nil {
+		return
 	}
-	if !r.flushed.Load() {
+	if flushErr != nil {
 		n.Logger.Warn("the node's last read models may not all be written; its heartbeat stays, so that the next member to find it repairs them")
-		return nil
+		return
 	}
-	if err := r.Stop(ctx); err != nil {
+	if err := n.repair.Stop(ctx); err != nil {
 		n.Logger.Warn("taking the node's heartbeat out failed; another member will wake the grains it had", slog.Any("error", err))
 	}
-	return nil
 }

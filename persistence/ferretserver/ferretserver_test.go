@@ -89,7 +89,8 @@ func TestGateIsKnownToTheStore(t *testing.T) {
 // one update command of that many statements used to hold a connection per
 // statement until it ended, waiting for itself forever, and the store
 // answered nothing after it (a local cluster seeding 200 products hung).
-// The store now sends FerretDB one statement per update command.
+// The store now sends FerretDB at most 8 statements per update command,
+// and the gate runs at most 4 gated commands at once.
 func TestLargeBatchesDoNotStallThePostgreSQLPool(t *testing.T) {
 	srv := start(t, "postgresql")
 	s := persistencetest.OpenConfig(t, persistencetest.MongoConfig(t, srv.URI)).(*mongostore.Store)
