@@ -68,3 +68,18 @@ func TestShutdownDrainFitsTheShutdown(t *testing.T) {
 	c.ShutdownDrain = 5 * time.Second
 	require.NoError(t, c.Validate())
 }
+
+// TestMemberDeadAfterIsLongEnoughToBeat: members beat every sixth of it, so
+// a value too short for a beat is refused, named.
+func TestMemberDeadAfterIsLongEnoughToBeat(t *testing.T) {
+	c := DefaultConfig()
+	assert.Equal(t, time.Minute, c.DeadAfter)
+	for _, d := range []time.Duration{0, -time.Minute, 10 * time.Millisecond} {
+		c.DeadAfter = d
+		err := c.Validate()
+		require.Error(t, err, "MEMBER_DEAD_AFTER=%s", d)
+		assert.Contains(t, err.Error(), "MEMBER_DEAD_AFTER")
+	}
+	c.DeadAfter = 15 * time.Second
+	require.NoError(t, c.Validate())
+}
