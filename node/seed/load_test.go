@@ -27,6 +27,15 @@ type fake struct {
 	// after telling started.
 	block   bool
 	started chan struct{}
+	// hold, when set, makes every CreateProduct started after fail refused
+	// a call wait for its context to end (at most 10 s, counted in
+	// uncancelled). It makes "nothing after the error is started" a
+	// property Load must keep, not a race it usually wins: without it, the
+	// failing worker could sleep while the others worked through the rest.
+	hold        bool
+	refused     atomic.Bool
+	late        atomic.Int64 // CreateProduct calls started after the refusal
+	uncancelled atomic.Int64
 
 	mu         sync.Mutex
 	accounts   map[string]string // username -> user id
@@ -49,7 +58,11 @@ func (f *fake) failed(method, item string) error {
 	if f.fail == nil {
 		return nil
 	}
-	return f.fail(method, item)
+	err := f.fail(method, item)
+	if err != nil {
+		f.refused.Store(true)
+	}
+	return err
 }
 
 func (f *fake) CreateVendorAccount(ctx context.Context, username, email string) (string, error) {
@@ -140,6 +153,15 @@ func (f *fake) CreateProduct(ctx context.Context, p emporium.Principal, in empor
 		f.started <- struct{}{}
 		<-ctx.Done()
 		return emporium.Product{}, emporium.Wrap("fake.CreateProduct", ctx.Err())
+	}
+	if f.hold && f.refused.Load() {
+		f.late.Add(1)
+		select {
+		case <-ctx.Done():
+			return emporium.Product{}, emporium.Wrap("fake.CreateProduct", ctx.Err())
+		case <-time.After(10 * time.Second):
+			f.uncancelled.Add(1)
+		}
 	}
 	if err := f.failed("CreateProduct", commandID); err != nil {
 		return emporium.Product{}, err
@@ -269,6 +291,7 @@ func TestLoadAgainChangesNothing(t *testing.T) {
 func TestLoadResumesAfterAFailure(t *testing.T) {
 	d := Generate(13, 400)
 	f := newFake()
+	f.hold = true
 	var n atomic.Int64
 	f.fail = func(method, item string) error {
 		if method == "CreateProduct" && n.Add(1) == 150 {
@@ -284,7 +307,9 @@ func TestLoadResumesAfterAFailure(t *testing.T) {
 	f.mu.Unlock()
 	assert.Less(t, partial, len(d.Products), "Load stopped at the error")
 
-	f.fail = nil
+	assert.Zero(t, f.uncancelled.Load(), "the error cancels the calls in flight")
+
+	f.fail, f.hold = nil, false
 	require.NoError(t, Load(context.Background(), f, d, LoadOptions{}))
 	checkLoaded(t, f, d)
 }
@@ -308,6 +333,7 @@ func TestLoadStopsAtTheFirstError(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.method, func(t *testing.T) {
 			f := newFake()
+			f.hold = true
 			f.fail = func(method, item string) error {
 				if method == tc.method && item == tc.item {
 					return boom
@@ -327,9 +353,15 @@ func TestLoadStopsAtTheFirstError(t *testing.T) {
 				assert.Contains(t, err.Error(), w)
 			}
 			assert.Less(t, progress, len(d.Products))
+			// After the refusal each other worker starts at most the one
+			// product it had taken before it saw the error, and that call
+			// is cancelled. (How many products were created before the
+			// refusal is the scheduler's business: the failing worker may
+			// sleep between creating product 321 and setting its stock.)
+			assert.LessOrEqual(t, f.late.Load(), int64(8-1), "nothing after the error is started")
+			assert.Zero(t, f.uncancelled.Load(), "the error cancels the calls in flight")
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			assert.Less(t, f.creates, len(d.Products), "nothing after the error is started")
 			if tc.method == "CreateCategory" {
 				assert.Empty(t, f.products, "no product before every category exists")
 				assert.Empty(t, f.accounts)
