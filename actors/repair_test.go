@@ -96,8 +96,25 @@ func (v memViews) GetMany(_ context.Context, collection string, ids []string, in
 	return persistence.DecodeInto("memViews.GetMany", collection, raws, into)
 }
 
+// inventoryTarget is the target the tests repair, with the names the
+// inventory kind has.
+var inventoryTarget = actors.RepairTarget{Kind: "InventoryGrain", StreamPrefix: "inventory-", Collection: "inventory"}
+
+// newRepairClock is the clock the tests start at.
+func newRepairClock() *actorstest.Clock {
+	return actorstest.NewClock(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC))
+}
+
+// repairAs returns member's ViewRepair with cfg's other settings, logging
+// nowhere.
+func repairAs(member string, cfg actors.ViewRepairConfig) *actors.ViewRepair {
+	cfg.Member, cfg.Address = member, member+":6330"
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	return actors.NewViewRepair(cfg)
+}
+
 func TestViewRepairWakesWhatADeadMemberLeftBehind(t *testing.T) {
-	clock := actorstest.NewClock(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC))
+	clock := newRepairClock()
 	docs := &memDocs{}
 	log := &memLog{streams: map[string]uint64{
 		"inventory-behind": 3, "inventory-missing": 1, "inventory-current": 2,
@@ -112,10 +129,9 @@ func TestViewRepairWakesWhatADeadMemberLeftBehind(t *testing.T) {
 	wakeErr := errors.New("member unreachable")
 	failWakes := true
 	repair := func(member string) *actors.ViewRepair {
-		return actors.NewViewRepair(actors.ViewRepairConfig{
-			Member: member, Address: member + ":6330",
+		return repairAs(member, actors.ViewRepairConfig{
 			Targets: []actors.RepairTarget{
-				{Kind: "InventoryGrain", StreamPrefix: "inventory-", Collection: "inventory"},
+				inventoryTarget,
 				{Kind: "UserGrain", StreamPrefix: "user-", Collection: "vendors", Sparse: true},
 			},
 			Journal: log, Views: views, Heartbeats: docs, Clock: clock,
@@ -129,7 +145,6 @@ func TestViewRepairWakesWhatADeadMemberLeftBehind(t *testing.T) {
 				return nil
 			},
 			DeadAfter: time.Minute, Lookback: 30 * time.Second,
-			Logger: slog.New(slog.DiscardHandler),
 		})
 	}
 	dead, alive, other := repair("dead"), repair("alive"), repair("other")
@@ -196,7 +211,7 @@ func TestViewRepairWakesWhatADeadMemberLeftBehind(t *testing.T) {
 // repairer's: Run keeps beating meanwhile and renews the claim, so no other
 // member takes it over and the repairer is not taken for dead.
 func TestViewRepairKeepsALongRepairItsOwn(t *testing.T) {
-	clock := actorstest.NewClock(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC))
+	clock := newRepairClock()
 	docs := &memDocs{}
 	log := &memLog{streams: map[string]uint64{"inventory-a": 1}}
 	release := make(chan struct{})
@@ -204,9 +219,8 @@ func TestViewRepairKeepsALongRepairItsOwn(t *testing.T) {
 	t.Cleanup(func() { once.Do(func() { close(release) }) }) // a failed wait must not leave Run blocked
 	var woken sync.Map
 	repair := func(member string, wake func()) *actors.ViewRepair {
-		return actors.NewViewRepair(actors.ViewRepairConfig{
-			Member: member, Address: member + ":6330",
-			Targets: []actors.RepairTarget{{Kind: "InventoryGrain", StreamPrefix: "inventory-", Collection: "inventory"}},
+		return repairAs(member, actors.ViewRepairConfig{
+			Targets: []actors.RepairTarget{inventoryTarget},
 			Journal: log, Views: memViews{}, Heartbeats: docs, Clock: clock,
 			Wake: func(context.Context, string, string) error {
 				woken.Store(member, true)
@@ -214,7 +228,6 @@ func TestViewRepairKeepsALongRepairItsOwn(t *testing.T) {
 				return nil
 			},
 			Every: 5 * time.Millisecond, DeadAfter: time.Minute,
-			Logger: slog.New(slog.DiscardHandler),
 		})
 	}
 	ctx := t.Context()
@@ -247,15 +260,14 @@ func TestViewRepairKeepsALongRepairItsOwn(t *testing.T) {
 // tries, so that the repair ends: the heartbeat goes and nobody scans the
 // journal for it again.
 func TestViewRepairGivesUpAGrainThatNeverWakes(t *testing.T) {
-	clock := actorstest.NewClock(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC))
+	clock := newRepairClock()
 	docs := &memDocs{}
 	log := &memLog{streams: map[string]uint64{"inventory-broken": 4, "inventory-fine": 2}}
 	var mu sync.Mutex
 	wakes := map[string]int{}
 	repair := func(member string) *actors.ViewRepair {
-		return actors.NewViewRepair(actors.ViewRepairConfig{
-			Member: member, Address: member + ":6330",
-			Targets: []actors.RepairTarget{{Kind: "InventoryGrain", StreamPrefix: "inventory-", Collection: "inventory"}},
+		return repairAs(member, actors.ViewRepairConfig{
+			Targets: []actors.RepairTarget{inventoryTarget},
 			Journal: log, Views: memViews{}, Heartbeats: docs, Clock: clock,
 			Wake: func(_ context.Context, _, id string) error {
 				mu.Lock()
@@ -266,7 +278,7 @@ func TestViewRepairGivesUpAGrainThatNeverWakes(t *testing.T) {
 				}
 				return nil
 			},
-			DeadAfter: time.Minute, Logger: slog.New(slog.DiscardHandler),
+			DeadAfter: time.Minute,
 		})
 	}
 	ctx := t.Context()

@@ -59,14 +59,21 @@ func TestLogValueMasksSecrets(t *testing.T) {
 func TestShutdownDrainFitsTheShutdown(t *testing.T) {
 	c := DefaultConfig()
 	assert.Zero(t, c.ShutdownDrain, "no drain by default: a lone node has no load balancer to wait for")
-	for _, d := range []time.Duration{-time.Second, c.ShutdownTimeout, 2 * c.ShutdownTimeout} {
-		c.ShutdownDrain = d
-		err := c.Validate()
-		require.Error(t, err, "SHUTDOWN_DRAIN=%s", d)
-		assert.Contains(t, err.Error(), "SHUTDOWN_DRAIN")
-	}
+	refusedNamed(t, &c, "SHUTDOWN_DRAIN", &c.ShutdownDrain, -time.Second, c.ShutdownTimeout, 2*c.ShutdownTimeout)
 	c.ShutdownDrain = 5 * time.Second
 	require.NoError(t, c.Validate())
+}
+
+// refusedNamed asserts that c, with setting (the field the env var name
+// sets) at each of bad, is refused with the env var named.
+func refusedNamed(t *testing.T, c *Config, name string, setting *time.Duration, bad ...time.Duration) {
+	t.Helper()
+	for _, d := range bad {
+		*setting = d
+		err := c.Validate()
+		require.Error(t, err, "%s=%s", name, d)
+		assert.Contains(t, err.Error(), name)
+	}
 }
 
 // TestMemberDeadAfterIsLongEnoughToBeat: members beat every sixth of it, so
@@ -74,12 +81,7 @@ func TestShutdownDrainFitsTheShutdown(t *testing.T) {
 func TestMemberDeadAfterIsLongEnoughToBeat(t *testing.T) {
 	c := DefaultConfig()
 	assert.Equal(t, time.Minute, c.DeadAfter)
-	for _, d := range []time.Duration{0, -time.Minute, 10 * time.Millisecond} {
-		c.DeadAfter = d
-		err := c.Validate()
-		require.Error(t, err, "MEMBER_DEAD_AFTER=%s", d)
-		assert.Contains(t, err.Error(), "MEMBER_DEAD_AFTER")
-	}
+	refusedNamed(t, &c, "MEMBER_DEAD_AFTER", &c.DeadAfter, 0, -time.Minute, 10*time.Millisecond)
 	c.DeadAfter = 15 * time.Second
 	require.NoError(t, c.Validate())
 }

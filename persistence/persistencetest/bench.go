@@ -69,9 +69,9 @@ func BenchJournalAppendSequential(b *testing.B, j persistence.Journal) {
 
 // BenchJournalAppended measures the view repair's journal query
 // (Journal.Appended) on a journal of commits commits over about commits/4
-// streams (a multiple of the appenders), stamped a millisecond apart in the order they were stored, asking
-// for the last window of them: the scan a member makes once after another
-// died.
+// streams (a multiple of the appenders), stamped a millisecond apart in
+// the order they were stored, asking for the last window of them: the
+// scan a member makes once after another died.
 func BenchJournalAppended(b *testing.B, open func(b *testing.B, now func() time.Time) persistence.Journal, commits, window int) {
 	start := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	var stamped atomic.Int64
